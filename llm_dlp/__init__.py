@@ -1,0 +1,1 @@
+"""llm-dlp: data-loss prevention for LLM API traffic."""
