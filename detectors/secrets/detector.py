@@ -1,0 +1,158 @@
+"""``SecretDetector``: the rules, the matcher, validation and false-positive control together."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import regex
+
+from detectors.base import Finding
+from detectors.secrets.encodings import Decoded, base64_segments, hex_segments, percent_segments
+from detectors.secrets.engine import RawMatch, RuleMatcher
+from detectors.secrets.filters import rejection_reason
+from detectors.secrets.ruleset import Rule, load_rules
+from detectors.secrets.validators import VALIDATORS, Verdict, shannon_entropy
+
+# How far one layer of decoding may recurse (a base64 blob inside a decoded base64 blob).
+MAX_DECODE_DEPTH = 2
+_DATA_URI = regex.compile(rb"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=\s\\]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    rule: Rule
+    start: int  # byte offsets into the scanned text
+    end: int
+    confidence: float
+    details: dict
+
+
+@functools.cache
+def _default_matcher() -> RuleMatcher:
+    # Compiling a few hundred patterns costs about a second: once per process.
+    return RuleMatcher(load_rules())
+
+
+class SecretDetector:
+    """Finds credentials in one piece of text. Thread-safe; build once, scan many times."""
+
+    name = "secrets"
+
+    def __init__(self, rules: Sequence[Rule] | None = None) -> None:
+        self._matcher = _default_matcher() if rules is None else RuleMatcher(rules)
+
+    @property
+    def rules(self) -> Sequence[Rule]:
+        return self._matcher.rules
+
+    def scan(self, text: str) -> list[Finding]:
+        data = text.encode("utf-8", "surrogatepass")
+        candidates = list(self._scan_bytes(data, depth=0))
+        kept = _resolve_overlaps(candidates)
+        to_char = _offset_mapper(text, data)
+        return [
+            Finding(
+                kind="secret",
+                rule=c.rule.id,
+                start=to_char(c.start, start=True),
+                end=to_char(c.end, start=False),
+                confidence=round(c.confidence, 3),
+                detector=self.name,
+                details=c.details,
+            )
+            for c in sorted(kept, key=lambda c: (c.start, c.end))
+        ]
+
+    def _scan_bytes(self, data: bytes, depth: int) -> Iterable[_Candidate]:
+        images = _data_uri_spans(data)
+        for raw in self._matcher.matches(data):
+            if images and _inside(images, raw.start, raw.end):
+                continue
+            candidate = _judge(raw)
+            if candidate is not None:
+                yield candidate
+        if depth < MAX_DECODE_DEPTH:
+            yield from self._scan_decoded(data, depth, images)
+
+    def _scan_decoded(self, data: bytes, depth: int, images: list[tuple[int, int]]) -> Iterable[_Candidate]:
+        segments: list[Decoded] = []
+        if b"%" in data:
+            segments.extend(percent_segments(data))
+        segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
+        hex_segments_found = list(hex_segments(data)) if len(data) >= 32 else []
+        for segment in segments + hex_segments_found:
+            for inner in self._scan_bytes(segment.data, depth + 1):
+                if segment.encoding == "hex" and "hex" not in inner.rule.decodes:
+                    continue
+                start, end = segment.original_span(inner.start, inner.end)
+                details = dict(inner.details)
+                details["encoding"] = segment.encoding if depth == 0 else f"{segment.encoding}+"
+                yield _Candidate(inner.rule, start, end, inner.confidence, details)
+
+
+def _judge(raw: RawMatch) -> _Candidate | None:
+    """Apply the rule's entropy floor, allowlist, false-positive filters and validator."""
+    rule = raw.rule
+    value = raw.value.decode("utf-8", "replace")
+    if rule.entropy and shannon_entropy(value) <= rule.entropy:
+        return None
+    if any(regex.search(pattern, value) for pattern in rule.allow):
+        return None
+    if rejection_reason(value, rule.generic) is not None:
+        return None
+    confidence = rule.confidence
+    details: dict = {}
+    if rule.validator is not None:
+        check = VALIDATORS[rule.validator](value)
+        details.update(check.details)
+        if check.verdict is Verdict.VALID:
+            confidence = min(0.99, confidence + 0.15)
+            details["validated"] = True
+        elif check.verdict is Verdict.INVALID:
+            confidence *= 0.5
+            details["validated"] = False
+    return _Candidate(rule, raw.start, raw.end, confidence, details)
+
+
+def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
+    """One span, one finding: a specific rule beats a generic one, then confidence wins.
+    Distinct spans that merely overlap are all kept so redaction covers their union."""
+    ranked = sorted(candidates, key=lambda c: (c.rule.generic, -c.confidence, c.start - c.end))
+    kept: list[_Candidate] = []
+    for candidate in ranked:
+        clash = any(
+            candidate.start < other.end
+            and other.start < candidate.end
+            and (candidate.rule.generic or (candidate.start, candidate.end) == (other.start, other.end))
+            for other in kept
+        )
+        if not clash:
+            kept.append(candidate)
+    return kept
+
+
+def _data_uri_spans(data: bytes) -> list[tuple[int, int]]:
+    if b";base64," not in data:
+        return []
+    return [m.span() for m in _DATA_URI.finditer(data)]
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    index = bisect.bisect_right(spans, (start, float("inf"))) - 1
+    return index >= 0 and spans[index][0] <= start and end <= spans[index][1]
+
+
+def _offset_mapper(text: str, data: bytes):
+    """Byte offset -> ``str`` offset; identity for ASCII text."""
+    if len(data) == len(text):
+        return lambda offset, start: offset
+
+    def to_char(offset: int, start: bool) -> int:
+        while 0 < offset < len(data) and data[offset] & 0xC0 == 0x80:
+            offset += -1 if start else 1
+        return len(data[:offset].decode("utf-8", "surrogatepass"))
+
+    return to_char

@@ -1,0 +1,72 @@
+"""The public face of the secrets detector: the Finding contract, validation, thread safety."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from detectors.base import Detector
+from detectors.secrets import SecretDetector
+
+GITHUB_PAT = "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"  # checksum valid
+GITHUB_PAT_BAD_CRC = "ghp_Ky9Pf34qY6Nb3wWD25RQ4F5ZR3qa7y3gm1IM"
+AWS_KEY_ID = "AKIAHF6ONPN2CHIW5XMM"  # decodes to account 493817265012
+ANTHROPIC = (
+    "sk-ant-api03-natmUdjAWtGSU8po_799NksnRH9ucAUsdMlHUvTCQCyEZDz-TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3QlY7Zk"
+    "uvqdt7s8SAA"
+)
+
+detector = SecretDetector()
+
+
+def test_is_a_detector_named_secrets() -> None:
+    assert isinstance(detector, Detector)
+    assert detector.name == "secrets"
+
+
+def test_finding_spans_the_secret_only_and_details_never_hold_it() -> None:
+    text = f'config = {{"token": "{GITHUB_PAT}", "aws": "{AWS_KEY_ID}"}}'
+    findings = detector.scan(text)
+    assert [(f.rule, text[f.start : f.end]) for f in findings] == [
+        ("github-pat", GITHUB_PAT),
+        ("aws-access-token", AWS_KEY_ID),
+    ]
+    for finding in findings:
+        assert finding.kind == "secret"
+        assert finding.detector == "secrets"
+        assert 0.0 <= finding.confidence <= 1.0
+        serialized = json.dumps(dict(finding.details))
+        assert text[finding.start : finding.end] not in serialized
+
+
+def test_offsets_are_character_offsets_in_non_ascii_text() -> None:
+    text = f"clé secrète 🔑 → ANTHROPIC_API_KEY={ANTHROPIC} ✓"
+    [finding] = detector.scan(text)
+    assert text[finding.start : finding.end] == ANTHROPIC
+
+
+def test_checksum_validation_raises_confidence() -> None:
+    [valid] = detector.scan(f"token={GITHUB_PAT}")
+    [invalid] = detector.scan(f"token={GITHUB_PAT_BAD_CRC}")
+    assert valid.details["validated"] is True
+    assert invalid.details["validated"] is False
+    assert valid.confidence > invalid.confidence
+
+
+def test_aws_key_id_validation_reports_the_account() -> None:
+    [finding] = detector.scan(f"AWS_ACCESS_KEY_ID={AWS_KEY_ID}")
+    assert finding.details["aws_account"] == "493817265012"
+
+
+def test_empty_and_odd_input_does_not_raise() -> None:
+    for text in ["", "\x00" * 100, "\ud800 lone surrogate", "-----BEGIN PRIVATE KEY-----" * 50]:
+        assert isinstance(detector.scan(text), list)
+
+
+def test_scan_is_thread_safe() -> None:
+    texts = [f"line {i}: token={GITHUB_PAT} key={AWS_KEY_ID}\n" * 20 for i in range(64)]
+    expected = [[(f.rule, f.start, f.end) for f in detector.scan(t)] for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda t: [(f.rule, f.start, f.end) for f in detector.scan(t)], texts))
+    assert results == expected
+    assert all(len(r) == 40 for r in results)

@@ -1,0 +1,58 @@
+"""Every bundled secret rule finds its positive samples and stays silent on its negatives.
+
+The samples in ``detectors/secrets/rules/*.yaml`` are each rule's specification, as in
+gitleaks: a rule that stops matching a positive, or starts matching a negative, fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.secrets import SecretDetector, load_rules
+
+RULES = load_rules()
+DETECTOR = SecretDetector()
+
+POSITIVES = [
+    pytest.param(rule.id, sample, id=f"{rule.id}-{i}")
+    for rule in RULES
+    for i, sample in enumerate(rule.samples.positive)
+]
+NEGATIVES = [
+    pytest.param(rule.id, sample, id=f"{rule.id}-{i}")
+    for rule in RULES
+    for i, sample in enumerate(rule.samples.negative)
+]
+
+
+def test_every_rule_has_positive_and_negative_samples() -> None:
+    missing = [r.id for r in RULES if not r.samples.positive or not r.samples.negative]
+    assert missing == []
+
+
+def test_rule_ids_the_default_policy_refers_to_exist() -> None:
+    ids = {rule.id for rule in RULES}
+    required = {
+        "private-key",
+        "aws-access-token",
+        "aws-secret-access-key",
+        "github-pat",
+        "github-fine-grained-pat",
+        "github-oauth",
+        "anthropic-api-key",
+        "openai-api-key",
+        "url-password",
+    }
+    assert required <= ids
+
+
+@pytest.mark.parametrize(("rule_id", "sample"), POSITIVES)
+def test_rule_finds_its_positive_sample(rule_id: str, sample: str) -> None:
+    found = {finding.rule for finding in DETECTOR.scan(sample)}
+    assert rule_id in found, f"{rule_id} missed; found {sorted(found)}"
+
+
+@pytest.mark.parametrize(("rule_id", "sample"), NEGATIVES)
+def test_rule_ignores_its_negative_sample(rule_id: str, sample: str) -> None:
+    found = [(f.rule, sample[f.start : f.end]) for f in DETECTOR.scan(sample)]
+    assert found == []
