@@ -1,0 +1,145 @@
+"""The llm-dlp mitmproxy addon: AI API requests in, core decisions back out as flows.
+
+Thin on purpose: it decides which flows are ours, hands the body to ``llm_dlp.pipeline`` off the
+event loop, and turns the verdict into a forwarded, rewritten or answered flow, with an audit
+line each time. mitmproxy forwards a request unchanged when a hook raises, so every hook here
+catches everything and answers the client with an error instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from mitmproxy import http
+
+from llm_dlp.audit.log import AuditLog, AuditWriteError
+from llm_dlp.endpoints import Endpoint, EndpointTable
+from llm_dlp.pipeline import Pipeline, RequestInfo, Verdict
+from llm_dlp.policy.model import Policy
+from llm_dlp.providers import error_response
+
+log = logging.getLogger("llm_dlp")
+
+META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
+
+
+class DlpAddon:
+    def __init__(self, pipeline: Pipeline, endpoints: EndpointTable, audit: AuditLog) -> None:
+        self.pipeline = pipeline
+        self.endpoints = endpoints
+        self.audit = audit
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        endpoint = self.endpoints.lookup(flow.request.pretty_host, flow.request.port)
+        if endpoint is None:
+            return
+        flow.metadata[META] = endpoint
+        try:
+            self._check_headers(flow, endpoint)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(flow, endpoint, exc)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        endpoint = flow.metadata.get(META)
+        if endpoint is None or flow.response is not None:
+            return
+        try:
+            await self._inspect(flow, endpoint)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(flow, endpoint, exc)
+
+    async def _inspect(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
+        info = self._info(flow, endpoint)
+        policy = self.pipeline.policy_for(info)
+        raw = flow.request.raw_content
+        if raw is None:  # streamed past us: we never saw the body, so it must not go on
+            raise RuntimeError("request body was streamed and cannot be inspected")
+        try:
+            # Scanning is CPU work: off the event loop, so one large prompt stalls no one else.
+            verdict = await asyncio.wait_for(
+                asyncio.to_thread(self.pipeline.inspect, info, raw, policy),
+                timeout=policy.scan_timeout_seconds,
+            )
+        except TimeoutError:
+            verdict = self.pipeline.failure(
+                policy, 504, f"llm-dlp could not finish scanning within {policy.scan_timeout_seconds:g}s", "scan timeout"
+            )
+        self._apply(flow, endpoint, info, verdict, policy)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        # mitmproxy buffers whole responses by default, which would hold back every streamed
+        # token until the answer is complete.
+        if flow.metadata.get(META) and flow.response is not None:
+            if "text/event-stream" in flow.response.headers.get("content-type", ""):
+                flow.response.stream = True
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _check_headers(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
+        info = self._info(flow, endpoint)
+        policy = self.pipeline.policy_for(info)
+        if flow.request.headers.get("upgrade", "").lower() == "websocket":
+            verdict = self.pipeline.failure(
+                policy, 403, "llm-dlp does not inspect WebSocket traffic to AI APIs; use HTTPS requests", "websocket refused"
+            )
+            self._apply(flow, endpoint, info, verdict, policy)
+            return
+        length = flow.request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > policy.max_body_bytes:
+            verdict = Verdict(
+                "error", policy.name, status=413, policy_mode=policy.mode, error="body too large",
+                message=f"request body of {length} bytes is over llm-dlp's limit of {policy.max_body_bytes}",
+            )
+            verdict.body_bytes = int(length)
+            self._apply(flow, endpoint, info, verdict, policy)
+            return
+        # Prompt bodies must be complete before we scan them, whatever stream_large_bodies says;
+        # and answers must come back uncompressed so later stages can read them.
+        flow.request.stream = False
+        flow.request.anticomp()
+
+    def _apply(self, flow: http.HTTPFlow, endpoint: Endpoint, info: RequestInfo, verdict: Verdict, policy: Policy) -> None:
+        try:
+            self.audit.record(info, verdict)
+        except AuditWriteError as exc:
+            log.error("%s", exc)
+            if not policy.fails_open:
+                verdict = Verdict("error", verdict.tenant, status=500, message="llm-dlp cannot write its audit log", error=str(exc))
+        if verdict.answers_client:
+            self._answer(flow, endpoint, verdict.status, verdict.message)
+        elif verdict.body is not None:
+            flow.request.content = verdict.body  # re-encodes with the request's content-encoding
+
+    def _fail(self, flow: http.HTTPFlow, endpoint: Endpoint, exc: Exception) -> None:
+        log.exception("llm-dlp failed on %s %s", flow.request.method, flow.request.pretty_url)
+        self._answer(flow, endpoint, 500, "llm-dlp could not inspect this request (internal error)")
+        try:
+            info = self._info(flow, endpoint)
+            self.audit.record(info, Verdict("error", "unknown", status=500, error=repr(exc)))
+        except Exception:  # noqa: BLE001 — the block above already stands
+            log.exception("llm-dlp could not audit a failed request")
+
+    def _answer(self, flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
+        body, headers = error_response(endpoint.provider, flow.request.path, status, message)
+        flow.response = http.Response.make(status, body, headers)
+
+    @staticmethod
+    def _info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
+        auth = flow.metadata.get("proxyauth")
+        authorization = flow.request.headers.get("authorization", "")
+        return RequestInfo(
+            request_id=flow.metadata.setdefault("llm_dlp_request_id", uuid.uuid4().hex),
+            method=flow.request.method,
+            host=flow.request.pretty_host,
+            path=flow.request.path,
+            provider=endpoint.provider,
+            client_address=flow.client_conn.peername[0] if flow.client_conn.peername else None,
+            user=auth[0] if auth else None,
+            content_encoding=flow.request.headers.get("content-encoding", ""),
+            content_type=flow.request.headers.get("content-type", ""),
+            body_signed=authorization.startswith("AWS4-HMAC-SHA256"),
+        )

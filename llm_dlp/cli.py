@@ -1,0 +1,133 @@
+"""``llm-dlp``: run the proxy, scan text, manage the code index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from llm_dlp import index_command
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return args.handler(args) or 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-dlp", description="Data-loss prevention proxy for LLM API traffic.")
+    commands = parser.add_subparsers(title="commands")
+
+    run = commands.add_parser("run", help="run the forward proxy")
+    run.add_argument("--listen-host", default="127.0.0.1")
+    run.add_argument("--listen-port", type=int, default=8080)
+    run.add_argument("--policy-dir", type=Path, default=Path("policies"))
+    run.add_argument("--audit-log", default="llm-dlp-audit.jsonl", help="audit log file, or - for stdout")
+    run.add_argument("--confdir", type=Path, default=Path("certs"), help="where the CA and keys live")
+    run.add_argument(
+        "--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER]",
+        help="also intercept this host (repeatable), e.g. a self-hosted gateway",
+    )
+    run.add_argument("--upstream-ca", type=Path, help="PEM CA to trust for upstream TLS, besides the public roots")
+    run.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
+    run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
+                     help="any mitmproxy option (repeatable)")
+    run.set_defaults(handler=_run)
+
+    scan = commands.add_parser("scan", help="run every detector on a file or stdin and print findings")
+    scan.add_argument("file", help="file to scan, or - for stdin")
+    scan.add_argument("--json", action="store_true", help="one JSON object per finding per line")
+    scan.add_argument("--policy-dir", type=Path, help="also show what this policy directory would do")
+    scan.add_argument("--tenant", default="default")
+    scan.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
+    scan.set_defaults(handler=_scan)
+
+    index_command.register(commands)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from llm_dlp.detection import DetectorOptions
+    from llm_dlp.endpoints import parse_intercept_host
+    from llm_dlp.policy.loader import PolicyError
+    from llm_dlp.proxy import ProxyConfig, run_proxy
+
+    try:
+        extra = tuple(parse_intercept_host(spec) for spec in args.intercept_host)
+        options = tuple(_split_option(spec) for spec in args.mitm_options)
+    except ValueError as exc:
+        print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    config = ProxyConfig(
+        listen_host=args.listen_host,
+        listen_port=args.listen_port,
+        policy_dir=args.policy_dir,
+        audit_log=args.audit_log,
+        confdir=args.confdir,
+        extra_endpoints=extra,
+        upstream_ca=args.upstream_ca,
+        mitm_options=options,
+        detector_options=DetectorOptions(index_dir=args.index_dir),
+    )
+    try:
+        run_proxy(config)
+    except PolicyError as exc:
+        print(f"llm-dlp: refusing to start: policy error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _split_option(spec: str) -> tuple[str, str]:
+    name, sep, value = spec.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--set {spec!r}: expected NAME=VALUE")
+    return name, value
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from llm_dlp.detection import DetectorOptions, build_detectors
+    from llm_dlp.keys import mask_preview
+    from llm_dlp.policy.loader import PolicyError, load_policy_dir
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8", errors="replace")
+    policy = None
+    if args.policy_dir:
+        try:
+            policy = load_policy_dir(args.policy_dir).get(args.tenant)
+        except (PolicyError, KeyError) as exc:
+            print(f"llm-dlp: {exc}", file=sys.stderr)
+            return 2
+    findings = []
+    for detector in build_detectors(DetectorOptions(index_dir=args.index_dir)):
+        findings.extend(detector.scan(text))
+    findings.sort(key=lambda f: (f.start, f.end))
+    for finding in findings:
+        record = {
+            "kind": finding.kind,
+            "rule": finding.rule,
+            "start": finding.start,
+            "end": finding.end,
+            "confidence": round(finding.confidence, 3),
+            "detector": finding.detector,
+            "preview": mask_preview(finding.value(text)),
+            **dict(finding.details),
+        }
+        if policy is not None:
+            record["action"] = policy.action_for(finding.kind, finding.rule, finding.confidence)[0].label
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            line = text.count("\n", 0, finding.start) + 1
+            extra = f" -> {record['action']}" if "action" in record else ""
+            print(f"line {line}: {finding.kind}/{finding.rule} {record['preview']} "
+                  f"(confidence {record['confidence']}){extra}")
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

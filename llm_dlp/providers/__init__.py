@@ -1,0 +1,60 @@
+"""Provider adapters: turn a request body into prompt segments; shape errors like the provider.
+
+The request format is chosen by path, because several providers expose another's format
+(DeepSeek and Moonshot serve Anthropic's ``/v1/messages``; most serve ``/chat/completions``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from llm_dlp.providers import anthropic, generic, openai
+from llm_dlp.providers.base import ParsedRequest, RequestFormatError, Segment, format_path
+
+__all__ = [
+    "Adapter",
+    "ParsedRequest",
+    "RequestFormatError",
+    "Segment",
+    "adapter_for",
+    "error_response",
+    "format_path",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    format: str
+    extract: Callable[[Any], ParsedRequest]
+
+
+def adapter_for(path: str) -> Adapter:
+    if anthropic.matches(path):
+        return Adapter(anthropic.FORMAT, anthropic.extract)
+    if openai.matches(path):
+        return Adapter(openai.FORMAT, openai.extract)
+    return Adapter(generic.FORMAT, generic.extract)
+
+
+def error_response(provider: str, path: str, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+    """Body and headers of an error the provider's own SDK parses and shows to the user."""
+    if anthropic.matches(path) or provider == "anthropic":
+        body, headers = anthropic.error_body(status, message)
+    elif provider == "gemini":
+        body, headers = _google_error(status, message)
+    elif provider == "bedrock":
+        body = json.dumps({"message": message}).encode()
+        headers = {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"}
+    else:
+        body, headers = openai.error_body(status, message)
+    # SDKs retry 408/409/429/5xx; a DLP decision will not change on retry.
+    headers["x-should-retry"] = "false"
+    return body, headers
+
+
+def _google_error(status: int, message: str) -> tuple[bytes, dict[str, str]]:
+    names = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT", 504: "DEADLINE_EXCEEDED"}
+    payload = {"error": {"code": status, "message": message, "status": names.get(status, "INTERNAL")}}
+    return json.dumps(payload).encode(), {"content-type": "application/json"}

@@ -1,0 +1,161 @@
+"""Anthropic Messages API (``POST /v1/messages``, ``/v1/messages/count_tokens``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from llm_dlp.providers.base import (
+    JsonPath,
+    ParsedRequest,
+    RequestFormatError,
+    Segment,
+    string_leaves,
+)
+
+FORMAT = "anthropic-messages"
+
+# Signed by the provider: changing a byte invalidates the conversation. Never read or rewrite.
+SIGNED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+# Fields that are identifiers, media or signatures rather than text a model reads as prose.
+NON_TEXT_KEYS = frozenset({"type", "id", "tool_use_id", "signature", "cache_control", "media_type"})
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    403: "permission_error",
+    413: "request_too_large",
+    500: "api_error",
+    502: "api_error",
+    504: "timeout_error",
+}
+
+
+def matches(path: str) -> bool:
+    route = path.split("?", 1)[0].rstrip("/")
+    return route.endswith("/v1/messages") or route.endswith("/v1/messages/count_tokens")
+
+
+def extract(document: Any) -> ParsedRequest:
+    if not isinstance(document, dict):
+        raise RequestFormatError("an Anthropic Messages body must be a JSON object")
+    messages = document.get("messages")
+    if not isinstance(messages, list):
+        raise RequestFormatError("an Anthropic Messages body needs a 'messages' array")
+    segments: list[Segment] = []
+    segments.extend(_system(document.get("system")))
+    hints = _tool_use_paths(messages)
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise RequestFormatError(f"messages[{index}] is not an object")
+        role = str(message.get("role", "user"))
+        segments.extend(_content(message.get("content"), ("messages", index, "content"), role, hints))
+    model = document.get("model")
+    return ParsedRequest(
+        format=FORMAT,
+        document=document,
+        segments=segments,
+        model=model if isinstance(model, str) else None,
+        stream=document.get("stream") is True,
+    )
+
+
+def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
+    payload = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message}}
+    return json.dumps(payload).encode(), {"content-type": "application/json"}
+
+
+def _system(system: Any) -> Iterator[Segment]:
+    if isinstance(system, str):
+        yield Segment(("system",), system, "system")
+    elif isinstance(system, list):
+        for index, block in enumerate(system):
+            yield from _block(block, ("system", index), "system", {})
+    elif system is not None:
+        raise RequestFormatError("'system' must be a string or an array of text blocks")
+
+
+def _content(content: Any, path: JsonPath, role: str, hints: dict[str, str]) -> Iterator[Segment]:
+    if isinstance(content, str):
+        yield Segment(path, content, role)
+    elif isinstance(content, list):
+        for index, block in enumerate(content):
+            yield from _block(block, path + (index,), role, hints)
+    elif content is not None:
+        raise RequestFormatError(f"{'.'.join(map(str, path))} must be a string or an array of blocks")
+
+
+def _block(block: Any, path: JsonPath, role: str, hints: dict[str, str]) -> Iterator[Segment]:
+    if isinstance(block, str):
+        yield Segment(path, block, role)
+        return
+    if not isinstance(block, dict):
+        raise RequestFormatError(f"content block at {path} is not an object")
+    kind = block.get("type")
+    if kind in SIGNED_BLOCKS:
+        return
+    if kind == "text":
+        if isinstance(block.get("text"), str):
+            yield Segment(path + ("text",), block["text"], role)
+    elif kind == "image":
+        yield from _media_source(block.get("source"), path + ("source",), role)
+    elif kind == "document":
+        yield from _document(block, path, role)
+    elif kind == "tool_use" or kind == "server_tool_use":
+        hint = _path_in(block.get("input"))
+        for leaf_path, text in string_leaves(block.get("input"), path + ("input",)):
+            yield Segment(leaf_path, text, "tool_use", hint)
+    elif kind == "tool_result":
+        hint = hints.get(str(block.get("tool_use_id")))
+        yield from (
+            Segment(s.path, s.text, "tool_result", hint)
+            for s in _content(block.get("content"), path + ("content",), "tool_result", hints)
+        )
+    else:
+        # Unknown or newer block types (search results, server tool results...): scan every
+        # string in them rather than let unseen text through.
+        for leaf_path, text in string_leaves(block, path, skip_keys=NON_TEXT_KEYS):
+            yield Segment(leaf_path, text, role)
+
+
+def _document(block: dict, path: JsonPath, role: str) -> Iterator[Segment]:
+    for key in ("title", "context"):
+        if isinstance(block.get(key), str):
+            yield Segment(path + (key,), block[key], "document")
+    source = block.get("source")
+    if not isinstance(source, dict):
+        return
+    if source.get("type") == "text" and isinstance(source.get("data"), str):
+        yield Segment(path + ("source", "data"), source["data"], "document")
+    elif source.get("type") == "content":
+        yield from _content(source.get("content"), path + ("source", "content"), "document", {})
+    else:
+        yield from _media_source(source, path + ("source",), "document")
+
+
+def _media_source(source: Any, path: JsonPath, role: str) -> Iterator[Segment]:
+    # Base64 images and PDFs are not text we can scan or rewrite; URLs are (they can carry tokens).
+    if isinstance(source, dict) and isinstance(source.get("url"), str):
+        yield Segment(path + ("url",), source["url"], role)
+
+
+def _tool_use_paths(messages: list) -> dict[str, str]:
+    """tool_use id -> file path named in its input, so a tool_result knows what file it holds."""
+    hints: dict[str, str] = {}
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                found = _path_in(block.get("input"))
+                if found:
+                    hints[str(block.get("id"))] = found
+    return hints
+
+
+def _path_in(tool_input: Any) -> str | None:
+    if isinstance(tool_input, dict):
+        for key in ("file_path", "path", "filename", "notebook_path"):
+            if isinstance(tool_input.get(key), str):
+                return tool_input[key]
+    return None

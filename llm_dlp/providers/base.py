@@ -1,0 +1,106 @@
+"""What every provider adapter produces: the prompt text segments of one request body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Union
+
+# A step into a JSON document: an object key, an array index, or ``INNER_JSON`` meaning "this
+# string holds a JSON document; continue inside it" (OpenAI's tool-call ``arguments``).
+PathStep = Union[str, int]
+INNER_JSON = "\x00json"
+JsonPath = tuple[PathStep, ...]
+
+MAX_DEPTH = 128  # deeper than any real request; bounds recursion on hostile bodies
+
+
+class RequestFormatError(ValueError):
+    """The body cannot be understood, so it must not be forwarded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One piece of text a model would see, and where it sits in the request body."""
+
+    path: JsonPath
+    text: str
+    role: str  # system, user, assistant, tool_result, tool_use, document, tool, ...
+    path_hint: str | None = None  # a file path the surrounding tool call names, if any
+
+    @property
+    def location(self) -> str:
+        return format_path(self.path)
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    """A request body parsed by an adapter."""
+
+    format: str  # "anthropic-messages", "openai-chat", "json"
+    document: Any
+    segments: list[Segment]
+    model: str | None = None
+    stream: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def format_path(path: JsonPath) -> str:
+    out = "$"
+    for step in path:
+        if step == INNER_JSON:
+            out += "<json>"
+        elif isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if step.isidentifier() else f"[{json.dumps(step)}]"
+    return out
+
+
+def parse_json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
+    except json.JSONDecodeError as exc:
+        raise RequestFormatError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+
+
+def string_leaves(
+    value: Any,
+    path: JsonPath,
+    *,
+    skip_keys: frozenset[str] = frozenset(),
+    depth: int = 0,
+) -> Iterator[tuple[JsonPath, str]]:
+    """Every string value under ``value`` (not object keys), depth-first, with its path."""
+    if depth > MAX_DEPTH:
+        raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip_keys:
+                yield from string_leaves(item, path + (key,), skip_keys=skip_keys, depth=depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from string_leaves(item, path + (index,), skip_keys=skip_keys, depth=depth + 1)
+
+
+def json_string_leaves(
+    text: str, path: JsonPath, role: str, hint: str | None = None
+) -> Iterator[Segment]:
+    """Segments for a string that holds JSON (tool-call arguments); the raw string if it doesn't."""
+    try:
+        inner = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        yield Segment(path, text, role, hint)
+        return
+    if isinstance(inner, str):
+        yield Segment(path, text, role, hint)
+        return
+    for inner_path, leaf in string_leaves(inner, path + (INNER_JSON,)):
+        yield Segment(inner_path, leaf, role, hint)
+
+
+Extractor = Callable[[Any], ParsedRequest]

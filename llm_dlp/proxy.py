@@ -1,0 +1,93 @@
+"""Run mitmproxy in-process with the llm-dlp addon: the engine behind ``llm-dlp run``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mitmproxy import options
+from mitmproxy.tools.dump import DumpMaster
+
+from addons.dlp import DlpAddon
+from llm_dlp.audit.log import AuditLog
+from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
+from llm_dlp.detection import DetectorOptions, build_detectors
+from llm_dlp.endpoints import Endpoint, EndpointTable
+from llm_dlp.keys import load_or_create_hasher
+from llm_dlp.pipeline import Pipeline
+from llm_dlp.policy.loader import load_policy_dir
+
+log = logging.getLogger("llm_dlp")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    policy_dir: Path = Path("policies")
+    audit_log: str = "llm-dlp-audit.jsonl"
+    confdir: Path = Path("certs")
+    extra_endpoints: tuple[Endpoint, ...] = ()
+    upstream_ca: Path | None = None
+    mitm_options: tuple[tuple[str, str], ...] = ()
+    detector_options: DetectorOptions = field(default_factory=DetectorOptions)
+
+
+def run_proxy(config: ProxyConfig) -> None:
+    policies = load_policy_dir(config.policy_dir)  # refuse to start on a broken policy
+    ca = ensure_ca(config.confdir)
+    endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
+    pipeline = Pipeline(policies, build_detectors(config.detector_options), load_or_create_hasher(config.confdir))
+    audit = AuditLog(config.audit_log)
+    print(_banner(config, ca, policies.policies.keys()), flush=True)
+    try:
+        asyncio.run(_serve(config, endpoints, DlpAddon(pipeline, endpoints, audit)))
+    finally:
+        audit.close()
+
+
+async def _serve(config: ProxyConfig, endpoints: EndpointTable, addon: DlpAddon) -> None:
+    opts = options.Options(
+        listen_host=config.listen_host,
+        listen_port=config.listen_port,
+        confdir=str(config.confdir),
+        # Only AI endpoints are TLS-intercepted; everything else is a blind TCP tunnel.
+        allow_hosts=endpoints.allow_hosts(),
+        # HTTP/2 client connections keep every stream in memory until they close (mitmproxy #4456).
+        http2=False,
+    )
+    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    # Blocked requests must not open an upstream connection at all.
+    master.options.update(connection_strategy="lazy", termlog_verbosity="warn")
+    if config.upstream_ca:
+        master.options.update(ssl_verify_upstream_trusted_ca=str(_upstream_bundle(config)))
+    for name, value in config.mitm_options:
+        master.options.set(f"{name}={value}")
+    master.addons.add(addon)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    await master.run()
+
+
+def _upstream_bundle(config: ProxyConfig) -> Path:
+    """Public roots plus the operator's private CA, so both kinds of upstream verify."""
+    import certifi
+
+    bundle = Path(config.confdir) / "upstream-ca-bundle.pem"
+    extra = Path(config.upstream_ca).read_bytes()  # type: ignore[arg-type]
+    bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip() + b"\n" + extra)
+    return bundle
+
+
+def _banner(config: ProxyConfig, ca: CertificateAuthority, tenants) -> str:
+    url = f"http://{config.listen_host}:{config.listen_port}"
+    return "\n".join([
+        f"llm-dlp proxy listening on {url}",
+        f"policies: {config.policy_dir} (tenants: {', '.join(sorted(tenants))})",
+        f"audit log: {config.audit_log}",
+        trust_instructions(ca, url),
+    ])

@@ -1,0 +1,229 @@
+"""A local stand-in for an LLM provider, over real TLS, that records what arrives upstream.
+
+It answers Anthropic Messages and OpenAI Chat Completions requests (JSON or SSE) the way the
+real APIs do, closely enough for their official SDKs to parse, and keeps every request it
+received so tests can assert on exactly what left the proxy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes  # content-decoded
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass
+class TestCA:
+    """A throwaway CA that signs the stand-in servers' certificates."""
+
+    directory: Path
+    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+
+    def __post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test origin CA {id(self)}")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_path = self.directory / "test-ca.pem"
+        self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, stem: str) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        cert_path, key_path = self.directory / f"{stem}.crt", self.directory / f"{stem}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
+
+
+class StandInProvider:
+    def __init__(self, ca: TestCA, name: str = "standin") -> None:
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        cert, key = ca.issue(name)
+        self.cert_path = cert
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        handler = type("Handler", (_Handler,), {"provider": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    def record(self, item: Received) -> None:
+        with self._lock:
+            self.received.append(item)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    provider: StandInProvider
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self.provider.record(Received("GET", self.path, dict(self.headers), b""))
+        self._send(200, b"hello from the stand-in\n", "text/plain")
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length", "0")))
+        body = gzip.decompress(raw) if self.headers.get("content-encoding") == "gzip" else raw
+        self.provider.record(Received("POST", self.path, dict(self.headers), body))
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = {}
+        route = self.path.split("?", 1)[0]
+        stream = isinstance(request, dict) and request.get("stream") is True
+        if route.endswith("/v1/messages"):
+            if stream:
+                self._sse(_anthropic_events(request.get("model", "claude-test")))
+            else:
+                self._json(_anthropic_message(request.get("model", "claude-test")))
+        elif route.endswith("/chat/completions"):
+            if stream:
+                self._sse(_openai_chunks(request.get("model", "gpt-test")))
+            else:
+                self._json(_openai_completion(request.get("model", "gpt-test")))
+        else:
+            self._json({"ok": True})
+
+    def _json(self, payload: dict) -> None:
+        self._send(200, json.dumps(payload).encode(), "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _sse(self, events: list[tuple[str | None, dict | str]]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        for name, data in events:
+            payload = data if isinstance(data, str) else json.dumps(data)
+            chunk = (f"event: {name}\n" if name else "") + f"data: {payload}\n\n"
+            self.wfile.write(chunk.encode())
+            self.wfile.flush()
+        self.close_connection = True
+
+
+REPLY = "Hello from the stand-in provider."
+
+
+def _anthropic_message(model: str) -> dict:
+    return {
+        "id": "msg_standin", "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": REPLY}],
+        "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 5},
+    }
+
+
+def _anthropic_events(model: str) -> list[tuple[str | None, dict | str]]:
+    start = _anthropic_message(model) | {"content": [], "stop_reason": None}
+    events: list[tuple[str | None, dict | str]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ]
+    for word in REPLY.split(" "):
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                               "delta": {"type": "text_delta", "text": word + " "}}))
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": 5}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return events
+
+
+def _openai_completion(model: str) -> dict:
+    return {
+        "id": "chatcmpl-standin", "object": "chat.completion", "created": 1700000000, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def _openai_chunks(model: str) -> list[tuple[str | None, dict | str]]:
+    base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+    chunks: list[tuple[str | None, dict | str]] = [
+        (None, base | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+    ]
+    for word in REPLY.split(" "):
+        chunks.append((None, base | {"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}))
+    chunks.append((None, base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    chunks.append((None, "[DONE]"))
+    return chunks

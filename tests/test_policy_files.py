@@ -1,0 +1,91 @@
+"""Policy files: the bundled ones load, and every mistake names file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llm_dlp.policy.loader import PolicyError, load_policy, load_policy_dir
+from llm_dlp.policy.model import Action
+from tests.proxyrun import REPO
+
+GOOD_RULES = "rules:\n  - kind: secret\n    action: redact\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_bundled_policies_load_and_say_what_the_issue_promises():
+    policies = load_policy_dir(REPO / "policies")
+    default = policies.default
+    assert default.action_for("secret", "private-key", 1.0)[0] == Action.BLOCK
+    assert default.action_for("secret", "aws-access-token", 0.9)[0] == Action.REDACT
+    assert default.action_for("pii", "EMAIL_ADDRESS", 0.9)[0] == Action.LOG
+    assert default.action_for("code", "python", 1.0)[0] == Action.LOG
+
+
+def test_tenant_is_chosen_by_user_then_network_then_default(tmp_path):
+    write(tmp_path, "default", GOOD_RULES)
+    write(tmp_path, "finance", "members:\n  users: [carol]\n  networks: [10.20.0.0/16]\n" + GOOD_RULES)
+    write(tmp_path, "eng", "members:\n  users: [alice]\n" + GOOD_RULES)
+    policies = load_policy_dir(tmp_path)
+    assert policies.for_client("alice", "10.20.1.1").name == "eng"
+    assert policies.for_client(None, "10.20.1.1").name == "finance"
+    assert policies.for_client(None, "::ffff:10.20.3.4").name == "finance"
+    assert policies.for_client("mallory", "192.168.1.1").name == "default"
+
+
+def test_first_matching_rule_decides_and_confidence_gates(tmp_path):
+    path = write(tmp_path, "default", """
+rules:
+  - kind: secret
+    rule: [private-key, aws-secret-access-key]
+    action: block
+  - kind: secret
+    min_confidence: 0.8
+    action: redact
+default_action: log
+""")
+    policy = load_policy(path)
+    assert policy.action_for("secret", "aws-secret-access-key", 0.1)[0] == Action.BLOCK
+    assert policy.action_for("secret", "github-pat", 0.9)[0] == Action.REDACT
+    assert policy.action_for("secret", "generic-api-key", 0.5)[0] == Action.LOG
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        ("mode: enforce\nrulez: []\n", 2, "rulez", "unknown key"),
+        ("rules:\n  - kind: secret\n    action: blok\n", 3, "rules[0].action", "'blok' is not one of"),
+        ("rules:\n  - kind: secrets\n    action: block\n", 2, "rules[0].kind", "not one of"),
+        ("rules:\n  - kind: secret\n", 2, "rules[0].action", "is required"),
+        ("max_body_bytes: lots\n", 1, "max_body_bytes", "whole number"),
+        ("rules:\n  - kind: pii\n    min_confidence: 3\n    action: log\n", 3, "rules[0].min_confidence", "between 0 and 1"),
+        ("members:\n  networks: [10.0.0.0/33]\n", 2, "members.networks[0]", "not an IP network"),
+        ("rules: [\n", 2, "(syntax)", ""),
+        ("rules:\n  kind: secret\n", 2, "rules", "list of rules"),
+    ],
+    ids=["unknown-key", "bad-action", "bad-kind", "missing-action", "wrong-type", "range", "network", "syntax", "shape"],
+)
+def test_a_broken_policy_names_file_line_and_key(tmp_path, text, line, key, words):
+    path = write(tmp_path, "default", text)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    error = caught.value
+    assert (error.file, error.line, error.key) == (str(path), line, key)
+    assert words in error.problem
+    assert str(error).startswith(f"{path}:{line}: {key}: ")
+
+
+def test_a_directory_needs_a_default_and_unique_users(tmp_path):
+    write(tmp_path, "eng", GOOD_RULES)
+    with pytest.raises(PolicyError, match="default"):
+        load_policy_dir(tmp_path)
+    write(tmp_path, "default", "members:\n  users: [alice]\n" + GOOD_RULES)
+    write(tmp_path, "eng", "members:\n  users: [alice]\n" + GOOD_RULES)
+    with pytest.raises(PolicyError, match="already in tenant"):
+        load_policy_dir(tmp_path)
