@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from llm_dlp import index_command
+from llm_dlp.audit import commands as audit_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.set_defaults(handler=_scan)
 
     index_command.register(commands)
+    audit_commands.register(commands)
     return parser
 
 
