@@ -118,19 +118,24 @@ def _judge(raw: RawMatch) -> _Candidate | None:
 
 
 def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
-    """One span, one finding: a specific rule beats a generic one, then confidence wins.
-    Distinct spans that merely overlap are all kept so redaction covers their union."""
+    """One span, one finding: a specific rule beats a generic one, then confidence wins, and
+    other rules that matched exactly the same span are listed in ``also_matched``. Distinct
+    spans that merely overlap are all kept so that redaction covers their union."""
     ranked = sorted(candidates, key=lambda c: (c.rule.generic, -c.confidence, c.start - c.end))
     kept: list[_Candidate] = []
     for candidate in ranked:
-        clash = any(
-            candidate.start < other.end
-            and other.start < candidate.end
-            and (candidate.rule.generic or (candidate.start, candidate.end) == (other.start, other.end))
-            for other in kept
-        )
-        if not clash:
-            kept.append(candidate)
+        same = next((k for k in kept if (k.start, k.end) == (candidate.start, candidate.end)), None)
+        if same is not None:
+            if candidate.rule.id != same.rule.id:
+                also = same.details.setdefault("also_matched", [])
+                if candidate.rule.id not in also:
+                    also.append(candidate.rule.id)
+            continue
+        if candidate.rule.generic and any(
+            candidate.start < k.end and k.start < candidate.end for k in kept
+        ):
+            continue
+        kept.append(candidate)
     return kept
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -56,7 +57,9 @@ class _CompiledRule:
 def _max_width(pattern: str) -> int:
     """Longest match ``pattern`` can produce, from the stdlib parser (bounded for ``*``/``+``)."""
     try:
-        _, high = re._parser.parse(pattern).getwidth()  # type: ignore[attr-defined]
+        with warnings.catch_warnings():  # POSIX classes like [[:alnum:]] read as nested sets
+            warnings.simplefilter("ignore", FutureWarning)
+            _, high = re._parser.parse(pattern).getwidth()  # type: ignore[attr-defined]
     except (re.error, OverflowError, RecursionError):
         return MAX_LOOKBEHIND
     return min(int(high), MAX_LOOKBEHIND)
@@ -70,7 +73,7 @@ def _hyperscan_syntax(pattern: str) -> bytes:
 
 def _compile(rule: Rule) -> _CompiledRule:
     pattern = regex.compile(rule.regex.encode())
-    group: int | str = "secret" if "secret" in pattern.groupindex else 0
+    group: int | str = rule.secret_group or ("secret" if "secret" in pattern.groupindex else 0)
     lookbehind = _max_width(rule.prefilter) if rule.prefilter else _max_width(rule.regex)
     return _CompiledRule(rule, pattern, lookbehind, rule.lookahead, group)
 
@@ -80,6 +83,11 @@ class RuleMatcher:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self._rules = [_compile(rule) for rule in rules]
+        # As in gitleaks, a rule with keywords only counts where one of them occurs in the text
+        # (case-insensitively): "sourcegraph" must be present before a bare 40-hex is its token.
+        self._keywords = sorted({k for c in self._rules for k in c.rule.keywords})
+        keyword_index = {k: i for i, k in enumerate(self._keywords)}
+        self._rule_keywords = [frozenset(keyword_index[k] for k in c.rule.keywords) for c in self._rules]
         self._database = self._build_database() if hyperscan is not None else None
         self._local = threading.local()
 
@@ -92,22 +100,35 @@ class RuleMatcher:
         return self._database is not None
 
     def _build_database(self) -> "hyperscan.Database":
-        expressions, ids, flags = [], [], []
-        for index, compiled in enumerate(self._rules):
-            source = compiled.rule.prefilter or compiled.rule.regex
-            expressions.append(_hyperscan_syntax(source))
-            ids.append(index)
-            flags.append(0)
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        expressions = [_hyperscan_syntax(c.rule.prefilter or c.rule.regex) for c in self._rules]
         try:
-            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-        except hyperscan.error as error:
-            # Recompile in prefilter mode, which accepts constructs hyperscan cannot run
-            # exactly (and may over-report, which the confirming regex absorbs).
-            flags = [hyperscan.HS_FLAG_PREFILTER] * len(ids)
-            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-            del error
+            hyperscan.Database().compile(
+                expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions)
+            )
+            flags = [0] * len(expressions)
+        except hyperscan.error:
+            flags = [self._flags_for(c.rule.id, e) for c, e in zip(self._rules, expressions)]
+        # Keywords ride in the same database, reported once each, after the rule patterns.
+        keyword_flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+        expressions += [regex.escape(k).encode() for k in self._keywords]
+        flags += [keyword_flags] * len(self._keywords)
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        ids = list(range(len(expressions)))
+        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
         return database
+
+    @staticmethod
+    def _flags_for(rule_id: str, expression: bytes) -> int:
+        """Flags one expression compiles with: exact if possible, else prefilter mode, which
+        accepts constructs hyperscan cannot run exactly and may over-report (the confirming
+        regex absorbs that)."""
+        for flags in (0, hyperscan.HS_FLAG_PREFILTER):
+            try:
+                hyperscan.Database().compile(expressions=[expression], ids=[0], elements=1, flags=[flags])
+            except hyperscan.error:
+                continue
+            return flags
+        raise ValueError(f"secret rule {rule_id!r}: pattern does not compile in hyperscan")
 
     def _scratch(self) -> "hyperscan.Scratch":
         scratch = getattr(self._local, "scratch", None)
@@ -140,8 +161,13 @@ class RuleMatcher:
         if self._database is None:
             return self._keyword_hits(data)
         runs: dict[int, list[list[int]]] = {}
+        keywords_seen: set[int] = set()
+        first_keyword = len(self._rules)
 
         def on_match(rule_id: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            if rule_id >= first_keyword:
+                keywords_seen.add(rule_id - first_keyword)
+                return
             # Hyperscan reports ends in increasing order; a long token fires at every end it
             # could have, and one run of them needs one window, not many.
             rule_runs = runs.get(rule_id)
@@ -153,7 +179,11 @@ class RuleMatcher:
                 rule_runs[-1][1] = to
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        return runs
+        return {
+            index: rule_runs
+            for index, rule_runs in runs.items()
+            if not self._rule_keywords[index] or self._rule_keywords[index] & keywords_seen
+        }
 
     def _keyword_hits(self, data: bytes) -> dict[int, list[list[int]]]:
         lowered = data.lower()

@@ -33,7 +33,7 @@ _PLACEHOLDER = regex.compile(
     | insert[_-]?(?:your|key|token|here) | dummy | redacted | not[_-]?a[_-]?(?:real|secret)
     | fake[_-]?(?:key|token|secret|password) | (?:secret|token|key|password)[_-]?here
     | x{5,} | \*{3,} | \.{3,} | •{3,} | ^<[^<>]*>$ | ^\[[^\[\]]*\]$
-    | 0123456789 | 1234567890 | abcdefghij | ABCDEFGHIJ | qwertyuiop
+    | abcdefghijklm | qwertyuiop
     """,
     regex.VERBOSE | regex.IGNORECASE,
 )
@@ -86,7 +86,7 @@ def is_placeholder(value: str) -> bool:
     if value.lower() in _PLACEHOLDER_WORDS or len(set(value)) <= 2 or _PLACEHOLDER.search(value):
         return True
     longest_run = max((len(m.group()) for m in _MONOTONE.finditer(value)), default=0)
-    return longest_run >= 0.3 * len(value)
+    return longest_run > 0.5 * len(value)
 
 
 def is_reference(value: str) -> bool:

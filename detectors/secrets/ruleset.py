@@ -61,6 +61,9 @@ class Rule:
     # hashes, identifiers, references) apply to them.
     generic: bool = False
     allow: tuple[str, ...] = ()
+    # Capture group holding the secret; 0 means the group named ``secret``, else the first
+    # non-empty one.
+    secret_group: int = 0
     # Extra encodings the rule wants decoded and rescanned (base64 and URL-encoding always are).
     decodes: tuple[str, ...] = ()
     samples: Samples = field(default_factory=Samples)
@@ -84,6 +87,7 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
         validator=raw.get("validator"),
         generic=bool(raw.get("generic", False)),
         allow=tuple(raw.get("allow", ())),
+        secret_group=int(raw.get("secret_group", 0)),
         decodes=tuple(raw.get("decodes", ())),
         samples=Samples(
             positive=tuple(samples.get("positive", ())),
