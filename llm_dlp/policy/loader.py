@@ -151,6 +151,15 @@ def _rules(reader: _Reader, node: yaml.Node, key: str) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def _template(reader: _Reader, node: yaml.Node, key: str) -> str:
+    text = reader.string(node, key)
+    try:
+        text.format(policy="p", findings="f")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise reader.fail(node, key, f"template may use only {{policy}} and {{findings}} ({exc!r})")
+    return text
+
+
 _MEMBER_FIELDS = {"users": _Field(_Reader.strings), "networks": _Field(_networks)}
 
 _POLICY_FIELDS = {
@@ -161,7 +170,7 @@ _POLICY_FIELDS = {
     "default_action": _Field(_action),
     "max_body_bytes": _Field(_Reader.count),
     "scan_timeout_seconds": _Field(_Reader.number),
-    "block_message": _Field(_Reader.string),
+    "block_message": _Field(_template),
     "members": _Field(lambda r, n, k: r.mapping(n, k, _MEMBER_FIELDS)),
     "rules": _Field(_rules),
 }
