@@ -1,0 +1,146 @@
+"""``PiiDetector``: personal data in prompt text, as ``Finding``s of kind ``pii``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from presidio_analyzer import RecognizerResult
+
+from detectors.base import Finding
+from detectors.pii.code_noise import drop_code_noise
+from detectors.pii.engine import LANGUAGE, EngineSettings, all_recognizers, build_analyzer
+from detectors.pii.records import bulk_record_findings, table_name_results
+from detectors.pii.windows import Window, candidate_windows, compile_anchors
+
+log = logging.getLogger(__name__)
+
+DETECTOR_NAME = "pii"
+# With a model, NER needs the whole text, so it is analysed in pieces of about this size,
+# cut at line ends; the context enhancer is linear, so the piece size only bounds memory.
+MODEL_CHUNK = 20_000
+# When two findings overlap, the higher score wins; on a tie, the more specific entity.
+_SPECIFICITY = (
+    "CN_RESIDENT_ID", "CN_USCC", "CN_UNIONPAY_CARD", "HK_ID", "TW_ID", "CN_MOBILE", "CN_PASSPORT",
+    "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN", "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER",
+    "US_PASSPORT", "PERSON", "LOCATION", "NRP", "DATE_TIME",
+)
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    """How the PII detector is built.
+
+    ``spacy_model``: name or path of an installed spaCy pipeline (e.g. ``en_core_web_lg``) for
+    names, places and dates in free prose; None runs without a model. ``entities``: the entity
+    types to report (None: all). ``min_records``: the smallest table, JSON array or run of
+    lines of people reported as one ``PII_RECORDS`` finding.
+    """
+
+    spacy_model: Optional[str] = None
+    score_threshold: float = 0.4
+    entities: Optional[tuple[str, ...]] = None
+    min_records: int = 2
+    filter_code_noise: bool = True
+
+
+class PiiDetector:
+    """presidio-analyzer, offline and linear-time, with the Chinese pack and record counting.
+
+    Building one loads presidio and spaCy (about a second); build once per process. ``scan``
+    may be called from several threads.
+    """
+
+    name = DETECTOR_NAME
+
+    def __init__(self, config: Optional[PiiConfig] = None) -> None:
+        self.config = config or PiiConfig()
+        recognizers = all_recognizers(with_model=self.config.spacy_model is not None)
+        self._engine = build_analyzer(
+            EngineSettings(self.config.spacy_model, self.config.score_threshold), recognizers
+        )
+        supported = {entity for recognizer in recognizers for entity in recognizer.supported_entities}
+        self.entities = tuple(sorted(self.config.entities or supported))
+        self._anchors = compile_anchors(getattr(r, "ANCHOR") for r in recognizers if hasattr(r, "ANCHOR"))
+        # spaCy pipelines are not documented as thread-safe; the GIL serialises this work anyway.
+        self._lock = threading.Lock()
+
+    def scan(self, text: str) -> list[Finding]:
+        try:
+            return self._scan(text)
+        except Exception:  # a detector must never break the request it inspects
+            log.exception("PII scan failed on a text of %d characters", len(text) if isinstance(text, str) else -1)
+            return []
+
+    def analyze(self, text: str) -> list[RecognizerResult]:
+        """presidio results for the whole text, in text offsets (before noise filtering)."""
+        results: list[RecognizerResult] = []
+        for window in self._pieces(text):
+            piece = text[window.start : window.end]
+            with self._lock:
+                found = self._engine.analyze(piece, language=LANGUAGE, entities=list(self.entities))
+            for result in found:
+                result.start += window.start
+                result.end += window.start
+                results.append(result)
+        return _unique(results)
+
+    def _scan(self, text: str) -> list[Finding]:
+        if not isinstance(text, str) or not text.strip():
+            return []
+        results = self.analyze(text)
+        if "PERSON" in self.entities:
+            results += table_name_results(text, self.config.score_threshold)
+        if self.config.filter_code_noise:
+            results = drop_code_noise(text, results)
+        findings = [
+            Finding(kind="pii", rule=r.entity_type, start=r.start, end=r.end,
+                    confidence=round(float(r.score), 4), detector=DETECTOR_NAME)
+            for r in _resolve_overlaps(results)
+        ]
+        findings += bulk_record_findings(text, findings, self.config.min_records, DETECTOR_NAME)
+        return findings
+
+    def _pieces(self, text: str) -> Iterator[Window]:
+        if self.config.spacy_model is None:
+            yield from candidate_windows(text, self._anchors)
+            return
+        start = 0
+        while start < len(text):
+            end = min(len(text), start + MODEL_CHUNK)
+            if end < len(text):
+                newline = text.rfind("\n", start + MODEL_CHUNK // 2, end)
+                end = newline + 1 if newline >= 0 else end
+            yield Window(start, end)
+            start = end
+
+
+def _unique(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    seen: dict[tuple[str, int, int], RecognizerResult] = {}
+    for result in results:
+        key = (result.entity_type, result.start, result.end)
+        if key not in seen or result.score > seen[key].score:
+            seen[key] = result
+    return list(seen.values())
+
+
+def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    def rank(result: RecognizerResult) -> tuple[float, int, int]:
+        specificity = _SPECIFICITY.index(result.entity_type) if result.entity_type in _SPECIFICITY else len(_SPECIFICITY)
+        return (-result.score, -(result.end - result.start), specificity)
+
+    # Kept results never overlap, so sorting them by start also sorts them by end.
+    kept: list[RecognizerResult] = []
+    starts: list[int] = []
+    for result in sorted(results, key=rank):
+        index = bisect_right(starts, result.start)
+        if index > 0 and kept[index - 1].end > result.start:
+            continue
+        if index < len(kept) and kept[index].start < result.end:
+            continue
+        kept.insert(index, result)
+        starts.insert(index, result.start)
+    return kept

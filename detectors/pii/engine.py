@@ -1,0 +1,133 @@
+"""A presidio ``AnalyzerEngine`` that never touches the network and needs no spaCy model.
+
+Stock ``AnalyzerEngine()`` downloads ``en_core_web_lg`` on first use, its e-mail validator
+fetches the public-suffix list, and its context enhancer is quadratic. Here:
+
+* NLP is a blank English spaCy pipeline (tokenizer only) unless the user names an installed
+  model; a name that is neither an installed package nor a path is refused, never downloaded.
+* A blank pipeline has no lemmatizer, so every lemma is "" and presidio's context words never
+  fire; lemmas fall back to the lower-cased token.
+* E-mail validation uses tldextract's bundled suffix list.
+* Context scoring uses ``LinearContextEnhancer``.
+* Built-in patterns are compiled ASCII-only, so ``\\b`` sees a boundary between a CJK character
+  and a digit or letter (``邮箱a@b.com谢谢``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+import regex
+import spacy
+import tldextract
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+    UsItinRecognizer,
+    UsPassportRecognizer,
+    UsSsnRecognizer,
+)
+
+from detectors.pii.china import chinese_recognizers
+from detectors.pii.context import LinearContextEnhancer
+from detectors.pii.names import name_recognizers
+
+LANGUAGE = "en"
+# presidio's defaults plus Greater China; phonenumbers only reads numbers without a country
+# prefix in these regions.
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "CN", "HK", "TW")
+# Entities a spaCy NER model contributes through presidio's SpacyRecognizer.
+MODEL_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    spacy_model: Optional[str]
+    score_threshold: float
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """presidio's e-mail recognizer validated against the suffix list bundled with tldextract."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._extract = tldextract.TLDExtract(suffix_list_urls=())
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        return self._extract(pattern_text).fqdn != ""
+
+
+class LemmaFallbackSpacyNlpEngine(SpacyNlpEngine):
+    """presidio's spaCy engine around an already-loaded pipeline, with lemma fallback."""
+
+    def __init__(self, nlp: spacy.language.Language) -> None:
+        super().__init__(models=[{"lang_code": LANGUAGE, "model_name": nlp.meta.get("name", "blank")}])
+        self.nlp = {LANGUAGE: nlp}
+
+    def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:
+        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[token.idx for token in doc],
+            lemmas=[token.lemma_ or token.lower_ for token in doc],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
+
+
+def load_pipeline(spacy_model: Optional[str]) -> spacy.language.Language:
+    if spacy_model is None:
+        nlp = spacy.blank(LANGUAGE)
+    elif spacy.util.is_package(spacy_model) or Path(spacy_model).exists():
+        nlp = spacy.load(spacy_model)
+    else:
+        raise ValueError(
+            f"spaCy model {spacy_model!r} is not installed (nor a path); install it first, "
+            "or leave spacy_model unset to run without one. It is never downloaded."
+        )
+    # The proxy bounds request sizes itself; spaCy's own 1,000,000-character cap would raise.
+    nlp.max_length = 1 << 31
+    return nlp
+
+
+def builtin_recognizers() -> list[EntityRecognizer]:
+    recognizers: list[PatternRecognizer] = [
+        OfflineEmailRecognizer(),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        IpRecognizer(),
+        UsSsnRecognizer(),
+        UsItinRecognizer(),
+        UsPassportRecognizer(),
+    ]
+    for recognizer in recognizers:
+        recognizer.global_regex_flags |= regex.ASCII
+    return [*recognizers, PhoneRecognizer(supported_regions=PHONE_REGIONS)]
+
+
+def all_recognizers(with_model: bool) -> list[EntityRecognizer]:
+    recognizers = builtin_recognizers() + chinese_recognizers() + name_recognizers()
+    if with_model:
+        recognizers.append(SpacyRecognizer(supported_entities=list(MODEL_ENTITIES)))
+    return recognizers
+
+
+def build_analyzer(settings: EngineSettings, recognizers: Iterable[EntityRecognizer]) -> AnalyzerEngine:
+    registry = RecognizerRegistry(recognizers=list(recognizers), supported_languages=[LANGUAGE])
+    return AnalyzerEngine(
+        registry=registry,
+        nlp_engine=LemmaFallbackSpacyNlpEngine(load_pipeline(settings.spacy_model)),
+        supported_languages=[LANGUAGE],
+        context_aware_enhancer=LinearContextEnhancer(),
+        default_score_threshold=settings.score_threshold,
+    )

@@ -1,0 +1,90 @@
+"""Person names without an NER model, honestly bounded.
+
+Without a model a name is only recognised where the text says it is one:
+
+* a key that holds a name in JSON, YAML, logs or key=value text (``"first_name": "Ada"``,
+  ``customer=Ada Lovelace``, ``姓名：张伟``) - ``NameKeyRecognizer``;
+* a phrase that introduces a name in prose (``my name is``, ``Dear``, ``Mr.``, ``我叫``,
+  a Chinese surname followed by 先生/女士) - ``NameCueRecognizer``.
+
+Names in CSV columns are found from the header by ``detectors.pii.records``. A bare name in
+running prose ("Ada met Grace") needs a spaCy model (``PiiConfig.spacy_model``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+# Most common Chinese surnames (covering roughly 85 % of the population) plus common compound ones.
+CHINESE_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯")
+
+_LATIN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?(?:\s[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?){0,2}"
+_CHINESE_NAME = "(?:" + "|".join(COMPOUND_SURNAMES) + "|[" + CHINESE_SURNAMES + "])[\u4e00-\u9fff]{1,2}"
+_NAME_KEYS = (
+    r"(?:full|first|last|given|family|middle|display|customer|client|contact|patient|employee|user|"
+    r"account|holder|card_?holder|recipient|sender|owner|person|emergency_contact)?[_\- ]?name|"
+    r"surname|customer|patient|employee|recipient|cardholder|contact|"
+    r"姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|員工|员工"
+)
+_CASE_SENSITIVE = re.DOTALL | re.MULTILINE
+
+
+class NameKeyRecognizer(PatternRecognizer):
+    """A name as the value of a key that says it holds one."""
+
+    ENTITY = "PERSON"
+    ANCHOR = r"(?i:" + _NAME_KEYS + r")[\"']?\s*[:=：]"
+    PATTERNS = [
+        Pattern(
+            "name_key_latin",
+            r"(?<=(?<![A-Za-z])(?i:" + _NAME_KEYS + r")[\"']?\s*[:=]\s*[\"']?)" + _LATIN_NAME + r"(?![A-Za-z])",
+            0.7,
+        ),
+        Pattern(
+            "name_key_chinese",
+            r"(?<=(?i:" + _NAME_KEYS + r")[\"']?\s*[:=：]\s*[\"']?)" + _CHINESE_NAME + r"(?![\u4e00-\u9fff])",
+            0.7,
+        ),
+    ]
+    SAMPLES = {
+        "valid": ['{"first_name": "Ada", "last_name": "Lovelace"}', "customer=Grace Hopper", "姓名：张伟，电话"],
+        "invalid": ['{"name": "config.yaml"}', "name = request.args", 'user_name: "admin"'],
+    }
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, global_regex_flags=_CASE_SENSITIVE)
+
+
+class NameCueRecognizer(PatternRecognizer):
+    """A name right after a phrase that introduces one."""
+
+    ENTITY = "PERSON"
+    _LATIN_CUES = (
+        r"(?i:my name is|my name's|i am called|this is|name is|dear|hello|hi|"
+        r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|sincerely,?|regards,?|signed,?|"
+        r"patient|customer|employee|contact|attn:?|c/o)"
+    )
+    _CHINESE_CUES = "我叫|我是|名叫|叫做|联系人|收件人|收货人|患者|客户|经办人|负责人|签名"
+    _TITLES = "先生|女士|小姐|老师|经理|医生|律师|同学|总|教授"
+    ANCHOR = r"(?i:my name|name is|dear |mr\.? |mrs\.? |ms\.? |dr\.? |prof\.? |regards|sincerely)|" + _CHINESE_CUES + "|" + _TITLES
+    PATTERNS = [
+        Pattern("name_cue_latin", r"(?<=(?<![A-Za-z])" + _LATIN_CUES + r"\s{1,3})" + _LATIN_NAME + r"(?![A-Za-z])", 0.6),
+        Pattern("name_cue_chinese", r"(?<=(?:" + _CHINESE_CUES + r")[:：]?\s?)" + _CHINESE_NAME, 0.6),
+        Pattern("name_title_chinese", r"(?:" + "|".join(COMPOUND_SURNAMES) + "|[" + CHINESE_SURNAMES + r"])[\u4e00-\u9fff]?(?=" + _TITLES + ")", 0.4),
+    ]
+    SAMPLES = {
+        "valid": ["Hi, my name is Ada Lovelace.", "Dear Grace,", "我叫王小明，", "请联系张先生"],
+        "invalid": ["my name is important", "This is the way", "dear reader"],
+    }
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, global_regex_flags=_CASE_SENSITIVE)
+
+
+def name_recognizers() -> list[PatternRecognizer]:
+    return [NameKeyRecognizer(), NameCueRecognizer()]

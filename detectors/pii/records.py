@@ -1,0 +1,198 @@
+"""Bulk personal data: how many people's records a pasted table, JSON array or log holds.
+
+A policy says "block more than N records", so the detector reports each structure once, as a
+``PII_RECORDS`` finding spanning it, with ``details = {"records": N, "entities": [...],
+"format": "table" | "json" | "lines"}``. A record is a table row, an object of a JSON array or
+a line that holds at least one personal-data finding. Tables also name their columns, so a
+``name`` column yields PERSON findings even without a model.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Iterator
+
+from presidio_analyzer import RecognizerResult
+
+from detectors.base import Finding
+
+RULE = "PII_RECORDS"
+_DELIMITERS = (",", "\t", "|", ";")
+_NAME_HEADER = re.compile(
+    r"^\W*(?:(?:full|first|last|given|family|middle|customer|client|contact|patient|employee|"
+    r"holder|card_?holder|recipient|sender|owner|person)[ _\-]?name|name|surname|customer|patient|"
+    r"employee|recipient|cardholder|contact|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工)\W*$",
+    re.IGNORECASE,
+)
+_NAME_CELL = re.compile(r"^[^\W\d_][^\d@/\\{}<>=:;]{0,48}$")
+_JSON_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}]')
+# A table needs a header and at least this many body rows before its columns are trusted.
+_MIN_TABLE_ROWS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    format: str
+    span: Span
+    rows: tuple[Span, ...]
+
+
+def bulk_record_findings(text: str, findings: list[Finding], min_records: int, detector: str) -> list[Finding]:
+    starts = sorted(f.start for f in findings)
+    by_start = sorted(findings, key=lambda f: f.start)
+    covered: list[Span] = []
+    reports: list[Finding] = []
+    for structure in [*find_json_arrays(text), *find_tables(text)]:
+        if any(_overlaps(structure.span, other) for other in covered):
+            continue
+        report = _report(structure, starts, by_start, min_records, detector)
+        if report is not None:
+            covered.append(structure.span)
+            reports.append(report)
+    for structure in _pii_lines(text, by_start, covered):
+        report = _report(structure, starts, by_start, min_records, detector)
+        if report is not None:
+            reports.append(report)
+    return reports
+
+
+def table_name_results(text: str, score: float) -> list[RecognizerResult]:
+    """PERSON results for cells under a header such as ``name`` or ``姓名``."""
+    results: list[RecognizerResult] = []
+    for table in find_tables(text):
+        header, *body = table.rows
+        delimiter = _delimiter_of(text, header)
+        name_columns = [
+            i for i, cell in enumerate(text[header.start : header.end].split(delimiter)) if _NAME_HEADER.match(cell.strip())
+        ]
+        if not name_columns:
+            continue
+        for row in body:
+            for column, (cell_start, cell_end) in enumerate(_cells(text, row, delimiter)):
+                cell = text[cell_start:cell_end]
+                stripped = cell.strip().strip("\"'")
+                if column in name_columns and _NAME_CELL.match(stripped):
+                    offset = cell_start + cell.index(stripped)
+                    results.append(RecognizerResult("PERSON", offset, offset + len(stripped), max(score, 0.7)))
+    return results
+
+
+def find_tables(text: str) -> Iterator[Structure]:
+    """Runs of lines that split into the same number (>= 2) of cells on the same delimiter."""
+    run: list[Span] = []
+    run_shape: tuple[str, int] | None = None
+    for line in _lines(text):
+        shape = _shape(text[line.start : line.end])
+        if shape is not None and shape == run_shape:
+            run.append(line)
+            continue
+        if len(run) > _MIN_TABLE_ROWS:
+            yield Structure("table", Span(run[0].start, run[-1].end), tuple(run))
+        run, run_shape = ([line], shape) if shape is not None else ([], None)
+    if len(run) > _MIN_TABLE_ROWS:
+        yield Structure("table", Span(run[0].start, run[-1].end), tuple(run))
+
+
+def find_json_arrays(text: str) -> Iterator[Structure]:
+    """Arrays whose elements include objects; each object is one row."""
+    stack: list[tuple[str, int, list[Span]]] = []
+    for token in _JSON_TOKENS.finditer(text):
+        char = token.group()
+        if char in "[{":
+            stack.append((char, token.start(), []))
+        elif char in "]}" and stack:
+            opener, start, children = stack.pop()
+            if (opener, char) not in (("[", "]"), ("{", "}")):
+                stack.clear()  # unbalanced: this is not JSON, start over
+                continue
+            span = Span(start, token.end())
+            if char == "}" and stack and stack[-1][0] == "[":
+                stack[-1][2].append(span)
+            elif char == "]" and len(children) >= 2:
+                yield Structure("json", span, tuple(children))
+
+
+def _pii_lines(text: str, findings: list[Finding], covered: list[Span]) -> list[Structure]:
+    """Runs of consecutive lines that hold the same kind of finding (logs, JSON Lines, SQL rows)."""
+    starts = [f.start for f in findings]
+    structures: list[Structure] = []
+    run: list[Span] = []
+    shared: set[str] = set()
+    for line in _lines(text):
+        first, last = bisect_left(starts, line.start), bisect_left(starts, line.end)
+        types = {f.rule for f in findings[first:last]}
+        if types and not any(_overlaps(line, other) for other in covered):
+            if run and types & shared:
+                run.append(line)
+                shared &= types
+                continue
+            _close_run(run, structures)
+            run, shared = [line], types
+            continue
+        _close_run(run, structures)
+        run, shared = [], set()
+    _close_run(run, structures)
+    return structures
+
+
+def _close_run(run: list[Span], structures: list[Structure]) -> None:
+    if len(run) >= 2:
+        structures.append(Structure("lines", Span(run[0].start, run[-1].end), tuple(run)))
+
+
+def _report(structure: Structure, starts: list[int], by_start: list[Finding], min_records: int, detector: str) -> Finding | None:
+    records = sum(1 for row in structure.rows if _count_in(starts, row) > 0)
+    if records < min_records:
+        return None
+    first, last = bisect_left(starts, structure.span.start), bisect_left(starts, structure.span.end)
+    entities = sorted({f.rule for f in by_start[first:last]})
+    return Finding(
+        kind="pii", rule=RULE, start=structure.span.start, end=structure.span.end, confidence=1.0,
+        detector=detector, details={"records": records, "entities": entities, "format": structure.format},
+    )
+
+
+def _count_in(starts: list[int], span: Span) -> int:
+    return bisect_left(starts, span.end) - bisect_left(starts, span.start)
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _lines(text: str) -> Iterator[Span]:
+    start = 0
+    for match in re.finditer(r"\n", text):
+        yield Span(start, match.start())
+        start = match.end()
+    if start < len(text):
+        yield Span(start, len(text))
+
+
+def _shape(line: str) -> tuple[str, int] | None:
+    for delimiter in _DELIMITERS:
+        count = line.count(delimiter)
+        if count >= 1:
+            return delimiter, count
+    return None
+
+
+def _delimiter_of(text: str, line: Span) -> str:
+    shape = _shape(text[line.start : line.end])
+    return shape[0] if shape else ","
+
+
+def _cells(text: str, row: Span, delimiter: str) -> Iterator[tuple[int, int]]:
+    start = row.start
+    for match in re.finditer(re.escape(delimiter), text[row.start : row.end]):
+        yield start, row.start + match.start()
+        start = row.start + match.end()
+    yield start, row.end
