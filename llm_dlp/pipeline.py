@@ -70,6 +70,9 @@ class Verdict:
     scan_ms: float = 0.0
     error: str | None = None
     policy_mode: str = "enforce"
+    # placeholder -> (kind, original value) for every value redacted in ``body``; the restore
+    # side keeps these (encrypted) to put the values back into the model's answer.
+    placeholders: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def answers_client(self) -> bool:
@@ -135,7 +138,7 @@ class Pipeline:
             verdict.status = 403
             verdict.message = self._block_message(policy, verdict.findings, info.body_signed)
         elif worst == Action.REDACT:
-            verdict.body = self._redact(text, parsed, hits).encode("utf-8")
+            verdict.body = self._redact(text, parsed, hits, verdict.placeholders).encode("utf-8")
         if policy.mode == "monitor" and worst >= Action.REDACT:
             verdict.decision = f"would_{worst.label}"
             verdict.status, verdict.body = 200, None
@@ -189,7 +192,7 @@ class Pipeline:
             )
         return records
 
-    def _redact(self, text: str, parsed: ParsedRequest, hits: list[_Hit]) -> str:
+    def _redact(self, text: str, parsed: ParsedRequest, hits: list[_Hit], placeholders: dict[str, tuple[str, str]]) -> str:
         by_segment: dict[tuple, list[_Hit]] = {}
         for hit in hits:
             if hit.action == Action.REDACT:
@@ -198,10 +201,12 @@ class Pipeline:
         for path, segment_hits in by_segment.items():
             segment = segment_hits[0].segment
             spans = _merge_spans([(h.finding.start, h.finding.end, h.finding) for h in segment_hits])
-            replacements = [
-                (start, end, placeholder(finding.kind, finding.rule, segment.text[start:end], self.hasher))
-                for start, end, finding in spans
-            ]
+            replacements = []
+            for start, end, finding in spans:
+                value = segment.text[start:end]
+                token = placeholder(finding.kind, finding.rule, value, self.hasher)
+                placeholders[token] = (finding.kind, value)
+                replacements.append((start, end, token))
             edits[path] = apply_replacements(segment.text, replacements)
         if parsed.format == "text":
             return edits.get((), text)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import yaml
 
-from llm_dlp.policy.model import KINDS, Action, Members, Policy, Rule
+from llm_dlp.policy.model import DEFAULT_RESTORE, KINDS, RESTORE_PLACES, Action, Members, Policy, Rule
 
 DEFAULT_TENANT = "default"
 
@@ -160,6 +160,18 @@ def _template(reader: _Reader, node: yaml.Node, key: str) -> str:
     return text
 
 
+def _restore(reader: _Reader, node: yaml.Node, key: str) -> dict[str, frozenset[str]]:
+    def places(r: _Reader, n: yaml.Node, k: str) -> frozenset[str]:
+        chosen = r.strings(n, k) if not (isinstance(n, yaml.SequenceNode) and not n.value) else ()
+        for item in chosen:
+            if item not in RESTORE_PLACES:
+                raise r.fail(n, k, f"{item!r} is not one of {', '.join(RESTORE_PLACES)}")
+        return frozenset(chosen)
+
+    given = reader.mapping(node, key, {kind: _Field(places) for kind in KINDS})
+    return {**DEFAULT_RESTORE, **given}
+
+
 _MEMBER_FIELDS = {"users": _Field(_Reader.strings), "networks": _Field(_networks)}
 
 _POLICY_FIELDS = {
@@ -173,6 +185,7 @@ _POLICY_FIELDS = {
     "block_message": _Field(_template),
     "members": _Field(lambda r, n, k: r.mapping(n, k, _MEMBER_FIELDS)),
     "rules": _Field(_rules),
+    "restore": _Field(_restore),
 }
 
 
@@ -204,7 +217,9 @@ def load_policy(file: Path) -> Policy:
     )
 
 
-_SIMPLE_SETTINGS = ("mode", "on_error", "default_action", "max_body_bytes", "scan_timeout_seconds", "block_message")
+_SIMPLE_SETTINGS = (
+    "mode", "on_error", "default_action", "max_body_bytes", "scan_timeout_seconds", "block_message", "restore",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 KINDS = ("secret", "pii", "code", "proprietary_code")
+# Where a redacted value may be put back into the model's answer: its text, or the arguments of
+# tool calls (so an agent's file edits carry the real value).
+RESTORE_PLACES = ("text", "tool_arguments")
+DEFAULT_RESTORE: dict[str, frozenset[str]] = {
+    "secret": frozenset(RESTORE_PLACES),
+    "pii": frozenset(),
+    "code": frozenset(RESTORE_PLACES),
+    "proprietary_code": frozenset(RESTORE_PLACES),
+}
 
 
 class Action(IntEnum):
@@ -78,6 +87,11 @@ class Policy:
     max_body_bytes: int = 32 * 1024 * 1024
     scan_timeout_seconds: float = 30.0
     block_message: str = DEFAULT_BLOCK_MESSAGE
+    restore: dict[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_RESTORE))
+
+    def restores(self, kind: str, place: str) -> bool:
+        """May a redacted value of ``kind`` be restored in ``place`` of the model's answer?"""
+        return place in self.restore.get(kind, frozenset())
 
     def action_for(self, kind: str, rule: str, confidence: float) -> tuple[Action, Rule | None]:
         for candidate in self.rules:
