@@ -1,0 +1,61 @@
+"""``CodeDetector``: code regions in a text, each with its language, line and character counts."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from detectors.base import Finding
+from detectors.code.language_model import NOT_CODE, LanguageModel
+from detectors.code.languages import LANGUAGE_IDS, UNKNOWN, language_from_fence, language_from_path
+from detectors.code.regions import Region, find_regions
+
+# Below this probability the model's language is not trusted and the region is "unknown".
+MIN_LANGUAGE_PROBABILITY = 0.35
+# A region the model calls prose/log with at least this probability is not reported as code.
+MAX_NOT_CODE_PROBABILITY = 0.5
+_CODE_CLASSES = frozenset(LANGUAGE_IDS)
+
+
+class CodeDetector:
+    name = "code"
+
+    def __init__(self, min_lines: int = 2, model: LanguageModel | None = None) -> None:
+        self.min_lines = min_lines
+        self._model = model
+
+    @cached_property
+    def model(self) -> LanguageModel:
+        return self._model or LanguageModel.load()
+
+    def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
+        findings = []
+        for region in find_regions(text, self.min_lines):
+            finding = self._classify(region, path_hint)
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def _classify(self, region: Region, path_hint: str | None) -> Finding | None:
+        named = language_from_fence(region.fence_info) if region.fence_info else None
+        if named is None and region.numbered:
+            named = language_from_path(path_hint)
+        probabilities = self.model.probabilities(region.code)
+        if named is None:
+            if probabilities.get(NOT_CODE, 0.0) >= MAX_NOT_CODE_PROBABILITY:
+                return None
+            if region.lines < self.min_lines:
+                return None
+        code_probs = {lang: p for lang, p in probabilities.items() if lang in _CODE_CLASSES}
+        guessed = max(code_probs, key=code_probs.__getitem__)
+        share = code_probs[guessed] / max(sum(code_probs.values()), 1e-9)
+        language = named or (guessed if share >= MIN_LANGUAGE_PROBABILITY else UNKNOWN)
+        confidence = 0.99 if named else round(1.0 - probabilities.get(NOT_CODE, 0.0), 3)
+        return Finding(
+            kind="code",
+            rule=language,
+            start=region.start,
+            end=region.end,
+            confidence=confidence,
+            detector=self.name,
+            details={"language": language, "lines": region.lines, "chars": region.end - region.start},
+        )

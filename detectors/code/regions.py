@@ -1,0 +1,166 @@
+"""Where the code is in a text: fenced blocks, numbered file listings, and unfenced runs of lines.
+
+The finder only proposes line ranges; whether a range is code of some language (rather than a
+log, a licence or a list) is decided by the language model in ``detector.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+# Coding agents show file contents with a line number and an arrow or tab (`    12→code`).
+_NUMBERED = regex.compile(r"^\s{0,8}\d{1,7}(?:→|\t| \| )")
+_FENCE = regex.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
+_STOPWORDS = frozenset(
+    "the a an and or of to in is are was were be been that this it for on with as by at from "
+    "which we you they he she not but have has had will would can could should may our your "
+    "their its if when then than there these those also into about more most such only".split()
+)
+_WORD = regex.compile(r"[A-Za-z][a-z']+")
+_CODE_START = regex.compile(
+    r"^(?:def|class|import|from\s+\S+\s+import|return|if\s*\(|for\s*\(|while\s*\(|#include|#define|"
+    r"func|fn|let|const|var|val|public|private|protected|package|using|namespace|struct|impl|"
+    r"function|async|await|elif|else|try|except|catch|finally|switch|case|echo|export|"
+    r"SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|FROM|WHERE|JOIN|GROUP BY|ORDER BY|"
+    r"resource|variable|module|output|provider|data|locals|terraform|"
+    r"<\??[A-Za-z!/]|@[A-Za-z]|[A-Za-z_][\w.]*\s*(?:=|:=|\+=|-=)\s*\S|[A-Za-z_][\w.]*\(.*\)\s*;?$|"
+    r"[.#]?[\w-]+\s*\{$|[\w-]+:\s|-\s+[\w-]+:|\}|\)|\]|//|/\*|\*|#\s|--\s)"
+)
+_CODE_END = regex.compile(r"(?:[;{}\[(,:]|\)|=>|->|\\|\*/|>)\s*$")
+_SYMBOLS = frozenset("{}[]();=<>_$#&|*/\\:\"'`")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    start: int  # offset of the first character of the line in the text
+    end: int  # offset just past the line's last character (before the newline)
+    content: str  # the line without an agent's line-number prefix
+    numbered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    start: int
+    end: int
+    code: str  # the region's text without line-number prefixes, for classification
+    lines: int  # non-blank lines
+    fence_info: str | None  # the info string when the region is a fenced block
+    numbered: bool  # a coding agent's numbered file listing
+
+
+def split_lines(text: str) -> list[Line]:
+    result = []
+    offset = 0
+    for raw in text.split("\n"):
+        end = offset + len(raw)
+        body = raw[:-1] if raw.endswith("\r") else raw
+        prefix = _NUMBERED.match(body)
+        content = body[prefix.end() :] if prefix else body
+        result.append(Line(offset, end, content, prefix is not None))
+        offset = end + 1
+    return result
+
+
+def code_likeness(content: str) -> float:
+    """Positive for lines that look like code, negative for prose; 0 for blank lines."""
+    stripped = content.strip()
+    if not stripped:
+        return 0.0
+    score = 0.0
+    if _CODE_START.match(stripped):
+        score += 1.0
+    if _CODE_END.search(stripped):
+        score += 1.0
+    if content[:1] in (" ", "\t") and not stripped[:2] in ("- ", "* ") and not stripped[:1].isdigit():
+        score += 0.3
+    symbols = sum(1 for ch in stripped if ch in _SYMBOLS)
+    score += min(symbols / max(len(stripped), 1) * 8, 1.5)
+    words = _WORD.findall(stripped)
+    if len(words) >= 4:
+        stop = sum(1 for w in words if w.lower() in _STOPWORDS) / len(words)
+        score -= stop * 5
+    if stripped.endswith((".", "?", "!")) and len(words) >= 5:
+        score -= 1.0
+    return score - 1.0
+
+
+def _fenced(lines: list[Line]) -> list[tuple[int, int, str]]:
+    """(first line, last line exclusive, info) of each fenced block's content, closed or not."""
+    blocks = []
+    i = 0
+    while i < len(lines):
+        opening = _FENCE.match(lines[i].content)
+        if not opening:
+            i += 1
+            continue
+        fence = opening["fence"]
+        j = i + 1
+        while j < len(lines):
+            closing = _FENCE.match(lines[j].content)
+            if closing and closing["fence"][0] == fence[0] and len(closing["fence"]) >= len(fence) and not closing["info"].strip():
+                break
+            j += 1
+        blocks.append((i + 1, j, opening["info"].strip()))
+        i = j + 1
+    return blocks
+
+
+def _region(lines: list[Line], first: int, last: int, info: str | None) -> Region | None:
+    while first < last and not lines[first].content.strip():
+        first += 1
+    while last > first and not lines[last - 1].content.strip():
+        last -= 1
+    if first >= last:
+        return None
+    body = lines[first:last]
+    return Region(
+        start=body[0].start,
+        end=body[-1].end,
+        code="\n".join(line.content for line in body),
+        lines=sum(1 for line in body if line.content.strip()),
+        fence_info=info,
+        numbered=sum(line.numbered for line in body) * 2 > len(body),
+    )
+
+
+def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> list[Region]:
+    """Runs of code-like lines; one prose-like line or two blank lines may sit inside a run."""
+    code_rows = [
+        i for i in range(first, last) if lines[i].numbered or code_likeness(lines[i].content) > 0
+    ]
+    regions = []
+    group: list[int] = []
+    for row in code_rows + [None]:
+        if row is not None and group and _bridgeable(lines, group[-1], row):
+            group.append(row)
+            continue
+        if len(group) >= min_lines:
+            region = _region(lines, group[0], group[-1] + 1, None)
+            if region:
+                regions.append(region)
+        group = [row] if row is not None else []
+    return regions
+
+
+def _bridgeable(lines: list[Line], previous: int, row: int) -> bool:
+    gap = lines[previous + 1 : row]
+    blank = sum(1 for line in gap if not line.content.strip())
+    return len(gap) - blank <= 1 and blank <= 2
+
+
+def find_regions(text: str, min_lines: int = 2) -> list[Region]:
+    """Candidate code regions in reading order."""
+    lines = split_lines(text)
+    regions: list[Region] = []
+    cursor = 0
+    for first, last, info in _fenced(lines):
+        regions.extend(_unfenced_runs(lines, cursor, max(cursor, first - 1), min_lines))
+        block = _region(lines, first, last, info)
+        if block:
+            regions.append(block)
+        cursor = last + 1
+    if cursor < len(lines):
+        regions.extend(_unfenced_runs(lines, cursor, len(lines), min_lines))
+    return regions

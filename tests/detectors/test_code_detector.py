@@ -1,0 +1,86 @@
+"""CodeDetector: code regions in prompts, with language, lines and characters; prose stays prose."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.code import CodeDetector
+
+PYTHON_QUESTION = """Hi, can you help me fix this function? It crashes when the list is empty.
+
+def mean(values):
+    total = sum(values)
+    if not values:
+        raise ValueError("no values")
+    return total / len(values)
+
+The error is a ZeroDivisionError, which I do not understand. Thanks for looking!
+"""
+
+PROSE = [
+    "The quarterly report is attached. Revenue grew in every region except the north, where the\n"
+    "new warehouse opened late. Please review the numbers before Thursday's meeting and send me\n"
+    "your comments by the end of the day.\n",
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software\n"
+    "and associated documentation files (the \"Software\"), to deal in the Software without\n"
+    "restriction, including without limitation the rights to use, copy, modify, merge, publish,\n"
+    "distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the\n"
+    "Software is furnished to do so, subject to the following conditions:\n",
+]
+
+
+@pytest.fixture(scope="module")
+def detector() -> CodeDetector:
+    return CodeDetector()
+
+
+def test_unfenced_python_in_a_question_is_one_region(detector: CodeDetector) -> None:
+    findings = detector.scan(PYTHON_QUESTION)
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.kind == "code" and finding.rule == "python"
+    assert finding.value(PYTHON_QUESTION).startswith("def mean(values):")
+    assert finding.value(PYTHON_QUESTION).endswith("return total / len(values)")
+    assert finding.details == {"language": "python", "lines": 5, "chars": finding.end - finding.start}
+
+
+def test_fence_info_string_names_the_language(detector: CodeDetector) -> None:
+    text = "Config:\n```yaml\nserver:\n  port: 8080\n  host: example.org\n```\nDone."
+    [finding] = detector.scan(text)
+    assert finding.rule == "yaml"
+    assert finding.value(text) == "server:\n  port: 8080\n  host: example.org"
+    assert finding.details["lines"] == 3
+
+
+def test_unlabelled_fence_is_classified(detector: CodeDetector) -> None:
+    text = (
+        "Why does this not compile?\n```\n#include <stdio.h>\n\nint main(void) {\n"
+        '    int count = 0;\n    for (int i = 0; i < 10; i++) {\n        count += i;\n    }\n'
+        '    printf("%d\\n", count);\n    return 0;\n}\n```\n'
+    )
+    [finding] = detector.scan(text)
+    assert finding.rule in {"c", "cpp"}
+    assert finding.details["lines"] == 9
+
+
+def test_numbered_file_listing_uses_the_path_hint(detector: CodeDetector) -> None:
+    listing = "\n".join(
+        f"{n:>6}→{line}"
+        for n, line in enumerate(
+            ["package main", "", "import \"fmt\"", "", "func main() {", '\tfmt.Println("hi")', "}"], start=1
+        )
+    )
+    [finding] = detector.scan(listing, path_hint="/repo/cmd/tool/main.go")
+    assert finding.rule == "go"
+    assert (finding.start, finding.end) == (0, len(listing))
+    assert finding.details["lines"] == 5
+
+
+@pytest.mark.parametrize("text", PROSE)
+def test_prose_and_licence_text_are_not_code(detector: CodeDetector, text: str) -> None:
+    assert detector.scan(text) == []
+
+
+def test_empty_and_odd_inputs_do_not_raise(detector: CodeDetector) -> None:
+    for text in ["", "\n\n", "x", "```", "```python\n", "\r\n".join(["a = 1"] * 3)]:
+        detector.scan(text)
