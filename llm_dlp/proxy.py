@@ -41,7 +41,7 @@ def run_proxy(config: ProxyConfig) -> None:
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     pipeline = Pipeline(policies, build_detectors(config.detector_options), load_or_create_hasher(config.confdir))
-    audit = AuditLog(config.audit_log)
+    audit = AuditLog(config.audit_log, confdir=config.confdir)
     print(_banner(config, ca, policies.policies.keys()), flush=True)
     try:
         asyncio.run(_serve(config, endpoints, DlpAddon(pipeline, endpoints, audit)))

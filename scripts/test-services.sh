@@ -2,4 +2,10 @@
 # Install services the test suite needs. Nothing yet beyond Python packages; later issues
 # (Redis for the shared vault, Chromium for the audit report) add theirs here.
 set -euo pipefail
+
+# Chromium renders the audit HTML report headless in tests/test_audit_report.py.
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
 exit 0

@@ -1,0 +1,120 @@
+"""The hash chain that makes audit lines tamper-evident.
+
+Every line carries ``seq`` (1, 2, 3 ... across rotated files), ``prev`` (the previous line's MAC)
+and, last, ``mac``: HMAC-SHA256 under the chain key of the line's own bytes up to the ``mac``
+field. Editing a line breaks its MAC; deleting, inserting, duplicating or reordering lines breaks
+the ``seq``/``prev`` links; nobody without the key can re-seal a forged line.
+
+The MAC covers the exact bytes written, not a re-serialisation, so verification never depends on
+how a JSON library orders keys or escapes characters.
+
+The chain key lives in the confdir beside the CA, in its own file: handing a reviewer the chain
+key (to verify) does not also hand them the value-hash key (to confirm guesses of secrets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CHAIN_KEY_FILE = "llm-dlp-audit-chain.key"
+GENESIS = "0" * 64  # the ``prev`` of the very first line of a chain
+PURGE_EVENT = "dlp.audit.purge"
+
+_SEALED = re.compile(rb'^(?P<body>\{.*), "mac": "(?P<mac>[0-9a-f]{64})"\}$', re.DOTALL)
+
+
+class ChainKeyError(OSError):
+    """The chain key is missing or unreadable."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """Where the chain stands: the last line's sequence number and MAC."""
+
+    seq: int = 0
+    mac: str = GENESIS
+
+
+@dataclass(frozen=True, slots=True)
+class SealedLine:
+    seq: int
+    prev: str
+    mac: str
+    body: bytes  # the bytes the MAC covers
+    fields: dict[str, Any]
+
+
+def load_or_create_chain_key(confdir: str | Path) -> bytes:
+    path = Path(confdir) / CHAIN_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting at once must not each write a different key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+    return load_chain_key(confdir)
+
+
+def load_chain_key(confdir: str | Path) -> bytes:
+    """The existing key only: a verifier that made up a fresh key would call every line forged."""
+    path = Path(confdir) / CHAIN_KEY_FILE
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError as exc:
+        raise ChainKeyError(f"no audit chain key at {path} (use --confdir to point at the proxy's confdir)") from exc
+    except ValueError as exc:
+        raise ChainKeyError(f"{path}: not a hex key") from exc
+    if len(key) < 16:
+        raise ChainKeyError(f"{path}: key is too short")
+    return key
+
+
+def mac_of(key: bytes, body: bytes) -> str:
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def seal(key: bytes, state: ChainState, fields: dict[str, Any]) -> tuple[bytes, ChainState]:
+    """One finished line (with newline) for ``fields``, and the chain state after it."""
+    body = render_body(fields, state)
+    mac = mac_of(key, body)
+    return body[:-1] + b', "mac": "' + mac.encode() + b'"}\n', ChainState(state.seq + 1, mac)
+
+
+def render_body(fields: dict[str, Any], state: ChainState) -> bytes:
+    linked = {**fields, "seq": state.seq + 1, "prev": state.mac}
+    return json.dumps(linked, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def seal_rendered(key: bytes, body: bytes) -> bytes:
+    """Append the MAC to a body already rendered (with ``seq`` and ``prev``) by the log's processors."""
+    return body[:-1] + b', "mac": "' + mac_of(key, body).encode() + b'"}'
+
+
+def open_line(raw: bytes) -> SealedLine:
+    """Split a line into its sealed body and MAC; ``ValueError`` when it is not a sealed line."""
+    match = _SEALED.match(raw.rstrip(b"\r\n"))
+    if match is None:
+        raise ValueError("not a sealed audit line (no trailing mac field)")
+    body = match["body"] + b"}"
+    fields = json.loads(body)
+    seq, prev = fields.get("seq"), fields.get("prev")
+    if not isinstance(seq, int) or not isinstance(prev, str):
+        raise ValueError("sealed line without seq/prev")
+    return SealedLine(seq, prev, match["mac"].decode(), body, fields)
+
+
+def state_after(raw: bytes) -> ChainState:
+    line = open_line(raw)
+    return ChainState(line.seq, line.mac)

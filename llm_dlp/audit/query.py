@@ -1,0 +1,127 @@
+"""``llm-dlp audit query`` and ``seen``: which lines match, printed as a table or as JSON lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_dlp.audit.records import AuditEntry, Unreadable, read_lines
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Every given criterion must hold; within one criterion, any of its values will do."""
+
+    since: dt.datetime | None = None  # inclusive
+    until: dt.datetime | None = None  # exclusive
+    tenants: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+    decisions: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+    hosts: frozenset[str] = frozenset()
+    models: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+
+    def matches(self, entry: AuditEntry) -> bool:
+        if self.since is not None and entry.time < self.since:
+            return False
+        if self.until is not None and entry.time >= self.until:
+            return False
+        return (
+            _any(self.tenants, entry.tenant)
+            and _any(self.users, entry.user)
+            and _any(self.decisions, entry.decision)
+            and _any(self.hosts, entry.host)
+            and _any(self.models, entry.model)
+            and _any(self.events, entry.event)
+            and (not self.kinds or any(f.kind in self.kinds for f in entry.findings))
+            and (not self.rules or any(f.rule in self.rules for f in entry.findings))
+        )
+
+    def needles(self) -> list[list[bytes]]:
+        """For a cheap test on the raw line before parsing it: each wanted value appears quoted.
+
+        Only ever rejects lines that cannot match; ``matches`` has the final word.
+        """
+        groups = (self.tenants, self.users, self.decisions, self.kinds, self.rules, self.hosts, self.models, self.events)
+        return [[json.dumps(v, ensure_ascii=False).encode() for v in group] for group in groups]
+
+
+def _any(wanted: frozenset[str], value: str | None) -> bool:
+    return not wanted or value in wanted
+
+
+def select(files: Iterable[Path], where: Filter, unreadable: list[Unreadable] | None = None) -> Iterator[AuditEntry]:
+    needles = [group for group in where.needles() if group]
+    for path, number, raw in read_lines(files):
+        if not all(any(n in raw for n in group) for group in needles):
+            continue
+        try:
+            entry = AuditEntry.parse(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            if unreadable is not None:
+                unreadable.append(Unreadable(path, number, str(exc)))
+            continue
+        if where.matches(entry):
+            yield entry
+
+
+def newest(entries: Iterable[AuditEntry], limit: int | None) -> list[AuditEntry]:
+    return list(entries) if limit is None else list(deque(entries, maxlen=limit))
+
+
+def seen(files: Iterable[Path], fingerprint: str) -> Iterator[AuditEntry]:
+    """Lines whose findings carry this value hash: the value itself was never written."""
+    needle = json.dumps(fingerprint).encode()
+    for _path, _number, raw in read_lines(files):
+        if needle in raw:
+            entry = AuditEntry.parse(raw)
+            if any(f.value_hash == fingerprint for f in entry.findings):
+                yield entry
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+COLUMNS = ("time", "tenant", "user", "decision", "host", "model", "findings")
+
+
+def table(entries: Iterable[AuditEntry]) -> str:
+    rows = [_row(e) for e in entries]
+    if not rows:
+        return "(no matching lines)"
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(COLUMNS)]
+    widths[-1] = len(COLUMNS[-1])  # the last column runs free instead of padding every row
+    lines = ["  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _row(entry: AuditEntry) -> tuple[str, ...]:
+    return (
+        entry.time.strftime("%Y-%m-%d %H:%M:%S"),
+        entry.tenant or "-",
+        entry.user or "-",
+        entry.decision or entry.event,
+        entry.host or "-",
+        entry.model or "-",
+        finding_summary(entry) or "-",
+    )
+
+
+def finding_summary(entry: AuditEntry) -> str:
+    counts: Counter[str] = Counter()
+    for finding in entry.findings:
+        counts[f"{finding.kind}/{finding.rule}"] += finding.count
+    return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in counts.most_common())
+
+
+def json_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
+    """The lines exactly as written, MAC included, so a filtered extract can still be checked."""
+    for entry in entries:
+        yield entry.raw.decode("utf-8")

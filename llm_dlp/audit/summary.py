@@ -1,0 +1,118 @@
+"""``llm-dlp audit summary``: who sent what kind of data where, and what we did about it, in counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from llm_dlp.audit.records import AuditEntry
+
+BLOCKING = frozenset({"block", "would_block"})
+LATEST_BLOCKS = 25
+
+
+@dataclass(slots=True)
+class Summary:
+    requests: int = 0
+    other_events: Counter[str] = field(default_factory=Counter)
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    decisions: Counter[str] = field(default_factory=Counter)
+    tenants: Counter[str] = field(default_factory=Counter)
+    tenant_decisions: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    kinds: Counter[str] = field(default_factory=Counter)
+    rules: Counter[str] = field(default_factory=Counter)
+    users: Counter[str] = field(default_factory=Counter)
+    hosts: Counter[str] = field(default_factory=Counter)
+    models: Counter[str] = field(default_factory=Counter)
+    hourly: dict[dt.datetime, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    latest_blocks: deque[AuditEntry] = field(default_factory=lambda: deque(maxlen=LATEST_BLOCKS))
+
+    def add(self, entry: AuditEntry) -> None:
+        if not entry.is_decision:
+            self.other_events[entry.event] += 1
+            return
+        self.requests += 1
+        self.first = entry.time if self.first is None else min(self.first, entry.time)
+        self.last = entry.time if self.last is None else max(self.last, entry.time)
+        decision = entry.decision or "?"
+        tenant = entry.tenant or "?"
+        self.decisions[decision] += 1
+        self.tenants[tenant] += 1
+        self.tenant_decisions[tenant][decision] += 1
+        self.users[entry.user or "(anonymous)"] += 1
+        self.hosts[entry.host or "?"] += 1
+        if entry.model:
+            self.models[entry.model] += 1
+        for finding in entry.findings:
+            self.kinds[finding.kind] += finding.count
+            self.rules[f"{finding.kind}/{finding.rule}"] += finding.count
+        self.hourly[entry.time.replace(minute=0, second=0, microsecond=0)][decision] += 1
+        if decision in BLOCKING:
+            self.latest_blocks.append(entry)
+
+    def over_time(self) -> tuple[str, list[tuple[dt.datetime, Counter[str]]]]:
+        """Decisions per hour, or per day when the log spans more than three days."""
+        if not self.hourly:
+            return "hour", []
+        span = max(self.hourly) - min(self.hourly)
+        if span <= dt.timedelta(days=3):
+            return "hour", sorted(self.hourly.items())
+        daily: dict[dt.datetime, Counter[str]] = defaultdict(Counter)
+        for hour, counts in self.hourly.items():
+            daily[hour.replace(hour=0)].update(counts)
+        return "day", sorted(daily.items())
+
+
+def summarize(entries: Iterable[AuditEntry]) -> Summary:
+    summary = Summary()
+    for entry in entries:
+        summary.add(entry)
+    return summary
+
+
+def as_text(summary: Summary, top: int = 10) -> str:
+    if not summary.requests:
+        return "no decisions in the selected lines"
+    parts = [
+        f"{summary.requests} requests from {summary.first:%Y-%m-%d %H:%M:%S} to {summary.last:%Y-%m-%d %H:%M:%S} UTC",
+        _section("decisions", summary.decisions.most_common()),
+        _section("tenants", [(t, _tenant_line(summary, t)) for t, _ in summary.tenants.most_common(top)]),
+        _section("finding kinds", summary.kinds.most_common(top)),
+        _section("top rules", summary.rules.most_common(top)),
+        _section("top users", summary.users.most_common(top)),
+        _section("hosts", summary.hosts.most_common(top)),
+    ]
+    if summary.other_events:
+        parts.append(_section("other events", summary.other_events.most_common()))
+    return "\n\n".join(parts)
+
+
+def _tenant_line(summary: Summary, tenant: str) -> str:
+    detail = ", ".join(f"{d} {n}" for d, n in summary.tenant_decisions[tenant].most_common())
+    return f"{summary.tenants[tenant]}  ({detail})"
+
+
+def _section(title: str, rows: list[tuple[str, object]]) -> str:
+    if not rows:
+        return f"{title}:\n  (none)"
+    width = max(len(name) for name, _ in rows)
+    return "\n".join([f"{title}:"] + [f"  {name.ljust(width)}  {value}" for name, value in rows])
+
+
+def as_json(summary: Summary, top: int = 10) -> str:
+    return json.dumps({
+        "requests": summary.requests,
+        "first": summary.first.isoformat() if summary.first else None,
+        "last": summary.last.isoformat() if summary.last else None,
+        "decisions": dict(summary.decisions.most_common()),
+        "tenants": {t: dict(summary.tenant_decisions[t]) for t, _ in summary.tenants.most_common()},
+        "kinds": dict(summary.kinds.most_common()),
+        "top_rules": dict(summary.rules.most_common(top)),
+        "top_users": dict(summary.users.most_common(top)),
+        "hosts": dict(summary.hosts.most_common(top)),
+        "other_events": dict(summary.other_events),
+    })
