@@ -78,12 +78,13 @@ class SecretDetector:
             yield from self._scan_decoded(data, depth, images)
 
     def _scan_decoded(self, data: bytes, depth: int, images: list[tuple[int, int]]) -> Iterable[_Candidate]:
-        segments: list[Decoded] = []
-        if b"%" in data:
-            segments.extend(percent_segments(data))
+        segments: list[Decoded] = list(percent_segments(data))
         segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
-        hex_segments_found = list(hex_segments(data)) if len(data) >= 32 else []
-        for segment in segments + hex_segments_found:
+        # Hex is decoded only where a rule asks for it, and only when the hex form of one of
+        # that rule's keywords is present ("-----BEGIN" is 2d2d2d2d2d424547494e).
+        if any(marker in data for marker in self._matcher.hex_markers):
+            segments.extend(hex_segments(data))
+        for segment in segments:
             for inner in self._scan_bytes(segment.data, depth + 1):
                 if segment.encoding == "hex" and "hex" not in inner.rule.decodes:
                     continue
@@ -101,6 +102,10 @@ def _judge(raw: RawMatch) -> _Candidate | None:
         return None
     if any(regex.search(pattern, value) for pattern in rule.allow):
         return None
+    if rule.ignore_names:
+        lead = raw.lead.decode("utf-8", "replace")
+        if any(regex.search(pattern, lead) for pattern in rule.ignore_names):
+            return None
     if rejection_reason(value, rule.generic) is not None:
         return None
     confidence = rule.confidence

@@ -43,6 +43,8 @@ class RawMatch:
     start: int
     end: int
     value: bytes
+    # What the regex matched before the secret: the identifier and assignment, if any.
+    lead: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,18 @@ def _compile(rule: Rule) -> _CompiledRule:
     return _CompiledRule(rule, pattern, lookbehind, rule.lookahead, group)
 
 
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _name_start(data: bytes, start: int, limit: int = 50) -> int:
+    """Walk back over the rest of an identifier the match begins inside (``public_`` of
+    ``public_key``), so name-based filters see the whole name."""
+    floor = max(0, start - limit)
+    while start > floor and data[start - 1] in _NAME_BYTES:
+        start -= 1
+    return start
+
+
 class RuleMatcher:
     """All rules compiled once; ``matches`` is safe to call from many threads."""
 
@@ -88,6 +102,13 @@ class RuleMatcher:
         self._keywords = sorted({k for c in self._rules for k in c.rule.keywords})
         keyword_index = {k: i for i, k in enumerate(self._keywords)}
         self._rule_keywords = [frozenset(keyword_index[k] for k in c.rule.keywords) for c in self._rules]
+        self.hex_markers = tuple(
+            marker
+            for c in self._rules
+            if "hex" in c.rule.decodes
+            for k in c.rule.keywords
+            for marker in (k.encode().hex().encode(), k.upper().encode().hex().upper().encode())
+        )
         self._database = self._build_database() if hyperscan is not None else None
         self._local = threading.local()
 
@@ -211,7 +232,9 @@ class RuleMatcher:
                         continue
                     found = self._secret_span(compiled, match)
                     if found is not None:
-                        yield RawMatch(compiled.rule, found[0], found[1], data[found[0] : found[1]])
+                        value = data[found[0] : found[1]]
+                        lead = data[_name_start(data, match.start()) : found[0]]
+                        yield RawMatch(compiled.rule, found[0], found[1], value, lead)
             except TimeoutError:
                 continue
 

@@ -61,6 +61,9 @@ class Rule:
     # hashes, identifiers, references) apply to them.
     generic: bool = False
     allow: tuple[str, ...] = ()
+    # Regexes on what precedes the secret in the match (the identifier): names that look
+    # like credentials but are not (``public_key``, ``csrf_token``, ``key_length``).
+    ignore_names: tuple[str, ...] = ()
     # Capture group holding the secret; 0 means the group named ``secret``, else the first
     # non-empty one.
     secret_group: int = 0
@@ -87,6 +90,7 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
         validator=raw.get("validator"),
         generic=bool(raw.get("generic", False)),
         allow=tuple(raw.get("allow", ())),
+        ignore_names=tuple(raw.get("ignore_names", ())),
         secret_group=int(raw.get("secret_group", 0)),
         decodes=tuple(raw.get("decodes", ())),
         samples=Samples(
