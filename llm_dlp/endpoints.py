@@ -30,7 +30,12 @@ class Endpoint:
         return re.match(self.pattern(), f"{host.lower()}:{port}") is not None
 
 
-# The provider name labels audit lines; the request format is chosen by path (providers/).
+# The provider name labels audit lines and is what policies allow, deny or reroute; the request
+# format is chosen by path (providers/).
+PROVIDERS = (
+    "anthropic", "openai", "gemini", "copilot", "mistral", "deepseek", "qwen", "moonshot",
+    "azure-openai", "bedrock", "custom",
+)
 BUILTIN_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("api.anthropic.com", "anthropic"),
     Endpoint("api.openai.com", "openai"),
@@ -39,21 +44,21 @@ BUILTIN_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("cloudcode-pa.googleapis.com", "gemini"),  # Gemini CLI with Google login
     Endpoint("aiplatform.googleapis.com", "gemini"),
     Endpoint("*-aiplatform.googleapis.com", "gemini"),  # Vertex AI regional hosts
-    Endpoint("api.githubcopilot.com", "openai"),
-    Endpoint("api.*.githubcopilot.com", "openai"),  # individual / business / enterprise plans
-    Endpoint("proxy.*.githubcopilot.com", "openai"),
-    Endpoint("copilot-proxy.githubusercontent.com", "openai"),  # legacy completions (prompt+suffix)
-    Endpoint("api.mistral.ai", "openai"),
-    Endpoint("codestral.mistral.ai", "openai"),
-    Endpoint("api.deepseek.com", "openai"),
-    Endpoint("dashscope.aliyuncs.com", "openai"),
-    Endpoint("dashscope-intl.aliyuncs.com", "openai"),
-    Endpoint("*.maas.aliyuncs.com", "openai"),
-    Endpoint("api.moonshot.cn", "openai"),
-    Endpoint("api.moonshot.ai", "openai"),
-    Endpoint("*.openai.azure.com", "openai"),
-    Endpoint("*.cognitiveservices.azure.com", "openai"),
-    Endpoint("*.services.ai.azure.com", "openai"),
+    Endpoint("api.githubcopilot.com", "copilot"),
+    Endpoint("api.*.githubcopilot.com", "copilot"),  # individual / business / enterprise plans
+    Endpoint("proxy.*.githubcopilot.com", "copilot"),
+    Endpoint("copilot-proxy.githubusercontent.com", "copilot"),  # legacy completions (prompt+suffix)
+    Endpoint("api.mistral.ai", "mistral"),
+    Endpoint("codestral.mistral.ai", "mistral"),
+    Endpoint("api.deepseek.com", "deepseek"),
+    Endpoint("dashscope.aliyuncs.com", "qwen"),
+    Endpoint("dashscope-intl.aliyuncs.com", "qwen"),
+    Endpoint("*.maas.aliyuncs.com", "qwen"),
+    Endpoint("api.moonshot.cn", "moonshot"),
+    Endpoint("api.moonshot.ai", "moonshot"),
+    Endpoint("*.openai.azure.com", "azure-openai"),
+    Endpoint("*.cognitiveservices.azure.com", "azure-openai"),
+    Endpoint("*.services.ai.azure.com", "azure-openai"),
     Endpoint("bedrock-runtime.*.amazonaws.com", "bedrock"),
     Endpoint("bedrock-runtime-fips.*.amazonaws.com", "bedrock"),
 )

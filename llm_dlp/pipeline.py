@@ -8,7 +8,6 @@ verdicts too (fail closed unless the tenant's policy says ``on_error: allow``).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -34,6 +33,7 @@ class RequestInfo:
     provider: str
     client_address: str | None = None
     user: str | None = None
+    groups: tuple[str, ...] = ()
     content_encoding: str = ""
     content_type: str = ""
     body_signed: bool = False  # SigV4 signs the body hash: rewriting it breaks the request
@@ -73,6 +73,8 @@ class Verdict:
     # placeholder -> (kind, original value) for every value redacted in ``body``; the restore
     # side keeps these (encrypted) to put the values back into the model's answer.
     placeholders: dict[str, tuple[str, str]] = field(default_factory=dict)
+    reroute: str | None = None  # scheme://host[:port] the request goes to instead
+    shadow: dict[str, Any] | None = None  # the candidate policy's decision, where it differs
 
     @property
     def answers_client(self) -> bool:
@@ -84,28 +86,58 @@ class Verdict:
 class _Hit:
     segment: Segment
     finding: Finding
+    value_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    hit: _Hit
     action: Action
-    policy_rule: str | None
+    reason: str | None  # the policy rule ("file:line"), an exception, or None for the default
+
+
+@dataclass(slots=True)
+class Scan:
+    """What the detectors found in one request: independent of any policy."""
+
+    text: str
+    parsed: ParsedRequest
+    hits: list[_Hit]
 
 
 class Pipeline:
-    def __init__(self, policies: PolicySet, detectors: Sequence[Detector], hasher: ValueHasher) -> None:
-        self.policies = policies
+    def __init__(
+        self,
+        policies: PolicySet,
+        detectors: Sequence[Detector],
+        hasher: ValueHasher,
+        shadow: PolicySet | None = None,
+    ) -> None:
+        self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
         self.hasher = hasher
+        self.shadow = shadow
 
     def policy_for(self, info: RequestInfo) -> Policy:
-        return self.policies.for_client(info.user, info.client_address)
+        return self.policies.for_client(info.user, info.client_address, info.groups)
 
     def inspect(self, info: RequestInfo, raw_body: bytes, policy: Policy | None = None) -> Verdict:
         policy = policy or self.policy_for(info)
         started = time.perf_counter()
+        scan: Scan | None = None
         try:
-            verdict = self._inspect(info, raw_body, policy)
+            refusal = policy.destinations.refusal(info.provider, info.host)
+            if refusal:
+                verdict = self._refuse_destination(policy, refusal)
+            else:
+                scan = self.scan(info, raw_body, policy.max_body_bytes)
+                verdict = self.decide(info, scan, policy)
         except (BodyError, RequestFormatError) as exc:
             verdict = self.failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
             verdict = self.failure(policy, 500, "llm-dlp could not inspect this request (internal error)", f"{type(exc).__name__}: {exc}")
+        if self.shadow is not None:
+            verdict.shadow = self._shadow(info, raw_body, scan, verdict)
         verdict.body_bytes = len(raw_body)
         verdict.scan_ms = round((time.perf_counter() - started) * 1000, 3)
         return verdict
@@ -116,21 +148,30 @@ class Pipeline:
             return Verdict("allow", policy.name, error=error, policy_mode=policy.mode)
         return Verdict("error", policy.name, status=status, message=message, error=error, policy_mode=policy.mode)
 
-    def _inspect(self, info: RequestInfo, raw_body: bytes, policy: Policy) -> Verdict:
+    def scan(self, info: RequestInfo, raw_body: bytes, limit: int) -> Scan:
         if not raw_body:
-            return Verdict("allow", policy.name, policy_mode=policy.mode)
-        text = decode_body(raw_body, info.content_encoding, policy.max_body_bytes)
+            return Scan("", ParsedRequest("empty", None, []), [])
+        text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
-        hits = [hit for segment in parsed.segments for hit in self._scan(segment, policy)]
+        hits = []
+        for segment in parsed.segments:
+            for detector in self.detectors:
+                for finding in _scan_segment(detector, segment):
+                    value = finding.value(segment.text)
+                    hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
+        return Scan(text, parsed, hits)
+
+    def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Verdict:
+        decided = _apply_rules(policy, scan.hits)
         verdict = Verdict(
             "allow",
             policy.name,
-            findings=self._records(hits),
-            format=parsed.format,
-            model=parsed.model,
+            findings=self._records(decided),
+            format=scan.parsed.format if scan.parsed.format != "empty" else None,
+            model=scan.parsed.model,
             policy_mode=policy.mode,
         )
-        worst = max((hit.action for hit in hits), default=Action.ALLOW)
+        worst = max((d.action for d in decided), default=Action.ALLOW)
         if worst == Action.REDACT and info.body_signed:
             worst = Action.BLOCK  # we may not forward it as is, and cannot rewrite it
         verdict.decision = worst.label
@@ -138,11 +179,44 @@ class Pipeline:
             verdict.status = 403
             verdict.message = self._block_message(policy, verdict.findings, info.body_signed)
         elif worst == Action.REDACT:
-            verdict.body = self._redact(text, parsed, hits, verdict.placeholders).encode("utf-8")
+            verdict.body = self._redact(scan, decided, verdict.placeholders).encode("utf-8")
         if policy.mode == "monitor" and worst >= Action.REDACT:
             verdict.decision = f"would_{worst.label}"
             verdict.status, verdict.body = 200, None
+            verdict.placeholders = {}
+        if not verdict.answers_client:
+            verdict.reroute = policy.destinations.reroute_target(info.provider, info.host)
         return verdict
+
+    def _refuse_destination(self, policy: Policy, refusal: str) -> Verdict:
+        message = policy.render_block_message(refusal)
+        if policy.mode == "monitor":
+            return Verdict("would_block", policy.name, message=message, policy_mode=policy.mode)
+        return Verdict("block", policy.name, status=403, message=message, policy_mode=policy.mode)
+
+    def _shadow(self, info: RequestInfo, raw_body: bytes, scan: Scan | None, active: Verdict) -> dict[str, Any] | None:
+        """What the candidate policy would have done, recorded only where it differs."""
+        assert self.shadow is not None
+        candidate = self.shadow.for_client(info.user, info.client_address, info.groups)
+        try:
+            refusal = candidate.destinations.refusal(info.provider, info.host)
+            if refusal:
+                outcome = self._refuse_destination(candidate, refusal)
+            else:
+                outcome = self.decide(info, scan or self.scan(info, raw_body, candidate.max_body_bytes), candidate)
+        except (BodyError, RequestFormatError) as exc:
+            outcome = self.failure(candidate, 400, str(exc), str(exc))
+        except Exception as exc:  # noqa: BLE001 — the shadow must never affect the real decision
+            outcome = self.failure(candidate, 500, "internal error", f"{type(exc).__name__}: {exc}")
+        actions = lambda v: sorted((f.kind, f.rule, f.location, f.action) for f in v.findings)  # noqa: E731
+        if outcome.decision == active.decision and actions(outcome) == actions(active):
+            return None
+        return {
+            "tenant": candidate.name,
+            "decision": outcome.decision,
+            "findings": [{"kind": f.kind, "rule": f.rule, "location": f.location, "action": f.action}
+                         for f in outcome.findings],
+        }
 
     def _parse(self, info: RequestInfo, text: str) -> ParsedRequest:
         adapter = adapter_for(info.path)
@@ -155,52 +229,42 @@ class Pipeline:
             return ParsedRequest("text", text, [Segment((), text, "body")])
         return adapter.extract(document)
 
-    def _scan(self, segment: Segment, policy: Policy) -> list[_Hit]:
-        hits = []
-        for detector in self.detectors:
-            for finding in detector.scan(segment.text):
-                action, rule = policy.action_for(finding.kind, finding.rule, finding.confidence)
-                hits.append(_Hit(segment, finding, action, rule.source if rule else None))
-        return hits
-
-    def _records(self, hits: list[_Hit]) -> list[FindingRecord]:
-        grouped: Counter[tuple] = Counter()
-        first: dict[tuple, _Hit] = {}
-        for hit in hits:
-            value = hit.finding.value(hit.segment.text)
-            key = (hit.finding.detector, hit.finding.kind, hit.finding.rule, hit.segment.location, self.hasher.fingerprint(value))
-            grouped[key] += 1
-            first.setdefault(key, hit)
+    def _records(self, decided: list[_Decided]) -> list[FindingRecord]:
+        grouped: dict[tuple, list[_Decided]] = {}
+        for item in decided:
+            finding = item.hit.finding
+            key = (finding.detector, finding.kind, finding.rule, item.hit.segment.location, item.hit.value_hash, item.action)
+            grouped.setdefault(key, []).append(item)
         records = []
-        for key, count in grouped.items():
-            hit = first[key]
-            value = hit.finding.value(hit.segment.text)
+        for items in grouped.values():
+            item = items[0]
+            finding = item.hit.finding
             records.append(
                 FindingRecord(
-                    detector=hit.finding.detector or hit.finding.kind,
-                    kind=hit.finding.kind,
-                    rule=hit.finding.rule,
-                    location=hit.segment.location,
-                    confidence=round(hit.finding.confidence, 3),
-                    action=hit.action.label,
-                    value_hash=key[4],
-                    preview=mask_preview(value),
-                    count=count,
-                    policy_rule=hit.policy_rule,
-                    details=dict(hit.finding.details),
+                    detector=finding.detector or finding.kind,
+                    kind=finding.kind,
+                    rule=finding.rule,
+                    location=item.hit.segment.location,
+                    confidence=round(finding.confidence, 3),
+                    action=item.action.label,
+                    value_hash=item.hit.value_hash,
+                    preview=mask_preview(finding.value(item.hit.segment.text)),
+                    count=len(items),
+                    policy_rule=item.reason,
+                    details=dict(finding.details),
                 )
             )
         return records
 
-    def _redact(self, text: str, parsed: ParsedRequest, hits: list[_Hit], placeholders: dict[str, tuple[str, str]]) -> str:
-        by_segment: dict[tuple, list[_Hit]] = {}
-        for hit in hits:
-            if hit.action == Action.REDACT:
-                by_segment.setdefault(hit.segment.path, []).append(hit)
+    def _redact(self, scan: Scan, decided: list[_Decided], placeholders: dict[str, tuple[str, str]]) -> str:
+        by_segment: dict[tuple, list[_Decided]] = {}
+        for item in decided:
+            if item.action == Action.REDACT:
+                by_segment.setdefault(item.hit.segment.path, []).append(item)
         edits = {}
-        for path, segment_hits in by_segment.items():
-            segment = segment_hits[0].segment
-            spans = _merge_spans([(h.finding.start, h.finding.end, h.finding) for h in segment_hits])
+        for path, items in by_segment.items():
+            segment = items[0].hit.segment
+            spans = _merge_spans([(i.hit.finding.start, i.hit.finding.end, i.hit.finding) for i in items])
             replacements = []
             for start, end, finding in spans:
                 value = segment.text[start:end]
@@ -208,9 +272,9 @@ class Pipeline:
                 placeholders[token] = (finding.kind, value)
                 replacements.append((start, end, token))
             edits[path] = apply_replacements(segment.text, replacements)
-        if parsed.format == "text":
-            return edits.get((), text)
-        return replace_strings(text, edits)
+        if scan.parsed.format == "text":
+            return edits.get((), scan.text)
+        return replace_strings(scan.text, edits)
 
     @staticmethod
     def _block_message(policy: Policy, findings: list[FindingRecord], signed: bool) -> str:
@@ -223,7 +287,34 @@ class Pipeline:
             described += f"; and {len(blocking) - 10} more"
         if signed:
             described += " (the request body is signed, so it cannot be redacted in transit)"
-        return policy.block_message.format(policy=policy.name, findings=described)
+        return policy.render_block_message(described)
+
+
+def _scan_segment(detector: Detector, segment: Segment) -> list[Finding]:
+    if segment.path_hint is not None and getattr(detector, "accepts_path_hint", False):
+        return detector.scan(segment.text, path_hint=segment.path_hint)  # type: ignore[call-arg]
+    return detector.scan(segment.text)
+
+
+def _apply_rules(policy: Policy, hits: list[_Hit]) -> list[_Decided]:
+    """Give every finding an action: exceptions first, then the first rule that holds."""
+    decided: list[_Decided] = []
+    pending: list[_Hit] = []
+    for hit in hits:
+        value = hit.finding.value(hit.segment.text)
+        exempt = policy.exceptions.reason(hit.finding.rule, value, hit.value_hash, hit.segment.path_hint)
+        if exempt:
+            decided.append(_Decided(hit, Action.ALLOW, exempt))
+        else:
+            pending.append(hit)
+    for rule in policy.rules:
+        matching = [h for h in pending if rule.matches(h.finding.kind, h.finding.rule, h.finding.confidence, h.finding.details)]
+        if matching and len(matching) >= rule.min_count:
+            decided.extend(_Decided(h, rule.action, rule.source) for h in matching)
+            taken = {id(h) for h in matching}
+            pending = [h for h in pending if id(h) not in taken]
+    decided.extend(_Decided(h, policy.default_action, None) for h in pending)
+    return decided
 
 
 def _merge_spans(spans: list[tuple[int, int, Finding]]) -> list[tuple[int, int, Finding]]:

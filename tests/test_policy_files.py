@@ -68,7 +68,7 @@ default_action: log
         ("members:\n  networks: [10.0.0.0/33]\n", 2, "members.networks[0]", "not an IP network"),
         ("rules: [\n", 2, "(syntax)", ""),
         ("rules:\n  kind: secret\n", 2, "rules", "list of rules"),
-        ("block_message: 'ask {admin}'\n", 1, "block_message", "only {policy} and {findings}"),
+        ("block_message: 'ask {admin}'\n", 1, "block_message", "template may use only"),
     ],
     ids=["unknown-key", "bad-action", "bad-kind", "missing-action", "wrong-type", "range", "network", "syntax", "shape", "template"],
 )

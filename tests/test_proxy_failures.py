@@ -113,7 +113,7 @@ def test_host_patterns_are_anchored():
     table = EndpointTable.with_extra([parse_intercept_host("gateway.corp.example:8443")])
     assert table.lookup("api.anthropic.com", 443).provider == "anthropic"
     assert table.lookup("bedrock-runtime.eu-west-1.amazonaws.com", 443).provider == "bedrock"
-    assert table.lookup("myres.openai.azure.com", 443).provider == "openai"
+    assert table.lookup("myres.openai.azure.com", 443).provider == "azure-openai"
     assert table.lookup("gateway.corp.example", 8443).provider == "custom"
     for host, port in [("api.anthropic.com.evil.example", 443), ("evilapi.anthropic.com", 443),
                        ("gateway.corp.example", 443), ("a.b.openai.azure.com", 443), ("api.openai.com", 80)]:

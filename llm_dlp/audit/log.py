@@ -251,4 +251,8 @@ def decision_fields(info: RequestInfo, verdict: Verdict) -> dict[str, Any]:
         "findings": [dataclasses.asdict(f) for f in verdict.findings],
         "body_bytes": verdict.body_bytes,
         "scan_ms": verdict.scan_ms,
+        # Present only when they apply, so the common line stays short.
+        **({"groups": list(info.groups)} if info.groups else {}),
+        **({"reroute": verdict.reroute} if verdict.reroute else {}),
+        **({"shadow": verdict.shadow} if verdict.shadow else {}),
     }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any, Mapping
+
+import regex
 
 KINDS = ("secret", "pii", "code", "proprietary_code")
 # Where a redacted value may be put back into the model's answer: its text, or the arguments of
@@ -33,29 +37,49 @@ class Action(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """``kind`` (and optionally rule ids) at or above ``min_confidence`` gets ``action``."""
+    """Findings of ``kind`` (narrowed by rule id, label, confidence, size) get ``action``.
+
+    ``min_count`` is a request-level threshold: the rule applies only when at least that many
+    findings in the request match it; otherwise those findings fall through to later rules.
+    """
 
     action: Action
     kind: str = "*"
     rules: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
     min_confidence: float = 0.0
+    min_count: int = 1
+    min_lines: int = 0
+    min_records: int = 0
     source: str = ""  # "file:line", so a decision can say which rule made it
 
-    def matches(self, kind: str, rule: str, confidence: float) -> bool:
+    def matches(self, kind: str, rule: str, confidence: float, details: Mapping[str, Any] | None = None) -> bool:
+        details = details or {}
         return (
             (self.kind == "*" or self.kind == kind)
             and (not self.rules or rule in self.rules)
+            and (not self.labels or details.get("label") in self.labels)
             and confidence >= self.min_confidence
+            and _number(details.get("lines")) >= self.min_lines
+            and _number(details.get("records")) >= self.min_records
         )
+
+
+def _number(value: Any) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 @dataclass(frozen=True, slots=True)
 class Members:
     users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     def has_user(self, user: str | None) -> bool:
         return user is not None and user in self.users
+
+    def has_group(self, groups: tuple[str, ...]) -> bool:
+        return any(group in self.groups for group in groups)
 
     def has_address(self, address: str | None) -> bool:
         if not address or not self.networks:
@@ -69,10 +93,74 @@ class Members:
         return any(ip in network for network in self.networks)
 
 
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """Which providers/hosts a tenant may reach, and where a provider's traffic is sent instead.
+
+    Entries are provider names (``openai``, ``deepseek``...) or host patterns (``*.example.com``).
+    An empty ``allow`` allows everything not denied.
+    """
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    reroute: tuple[tuple[str, str], ...] = ()  # (provider or host pattern, https://host[:port])
+
+    def refusal(self, provider: str, host: str) -> str | None:
+        if any(_names(entry, provider, host) for entry in self.deny):
+            return f"destination {host} ({provider}) is denied"
+        if self.allow and not any(_names(entry, provider, host) for entry in self.allow):
+            return f"destination {host} ({provider}) is not among the allowed destinations"
+        return None
+
+    def reroute_target(self, provider: str, host: str) -> str | None:
+        for entry, target in self.reroute:
+            if _names(entry, provider, host):
+                return target
+        return None
+
+
+def _names(entry: str, provider: str, host: str) -> bool:
+    return entry == provider or fnmatch.fnmatchcase(host.lower(), entry.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Exceptions:
+    """Findings that are known to be fine: by value hash, rule id, value pattern or file path."""
+
+    values: frozenset[str] = frozenset()  # "hmac-sha256:..." as written in audit lines
+    rules: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()  # globs on the file a tool call read or wrote
+
+    def reason(self, rule: str, value: str, value_hash: str, path_hint: str | None) -> str | None:
+        if value_hash in self.values:
+            return "exceptions.values"
+        if rule in self.rules:
+            return "exceptions.rules"
+        for pattern in self.patterns:
+            try:
+                if regex.search(pattern, value, timeout=0.05):
+                    return "exceptions.patterns"
+            except TimeoutError:
+                continue
+        if path_hint and any(fnmatch.fnmatchcase(path_hint, glob) for glob in self.paths):
+            return "exceptions.paths"
+        return None
+
+    def merged(self, parent: "Exceptions") -> "Exceptions":
+        return Exceptions(
+            values=self.values | parent.values,
+            rules=parent.rules + self.rules,
+            patterns=parent.patterns + self.patterns,
+            paths=parent.paths + self.paths,
+        )
+
+
 DEFAULT_BLOCK_MESSAGE = (
     "llm-dlp blocked this request under policy '{policy}': {findings}. "
     "Remove the data and try again."
 )
+TEMPLATE_FIELDS = ("policy", "findings", "contact", "help_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,23 +169,38 @@ class Policy:
     source: str
     rules: tuple[Rule, ...]
     members: Members = field(default_factory=Members)
+    destinations: Destinations = field(default_factory=Destinations)
+    exceptions: Exceptions = field(default_factory=Exceptions)
     mode: str = "enforce"  # enforce | monitor
     on_error: str = "block"  # block | allow
     default_action: Action = Action.LOG
     max_body_bytes: int = 32 * 1024 * 1024
     scan_timeout_seconds: float = 30.0
     block_message: str = DEFAULT_BLOCK_MESSAGE
+    contact: str = ""
+    help_url: str = ""
     restore: dict[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_RESTORE))
+
+    def action_for(self, kind: str, rule: str, confidence: float, details: Mapping[str, Any] | None = None) -> tuple[Action, Rule | None]:
+        """The action for one finding taken alone (request-level thresholds not applied)."""
+        for candidate in self.rules:
+            if candidate.min_count <= 1 and candidate.matches(kind, rule, confidence, details):
+                return candidate.action, candidate
+        return self.default_action, None
 
     def restores(self, kind: str, place: str) -> bool:
         """May a redacted value of ``kind`` be restored in ``place`` of the model's answer?"""
         return place in self.restore.get(kind, frozenset())
 
-    def action_for(self, kind: str, rule: str, confidence: float) -> tuple[Action, Rule | None]:
-        for candidate in self.rules:
-            if candidate.matches(kind, rule, confidence):
-                return candidate.action, candidate
-        return self.default_action, None
+    def render_block_message(self, findings: str) -> str:
+        message = self.block_message.format(
+            policy=self.name, findings=findings, contact=self.contact, help_url=self.help_url
+        )
+        extras = [part for part in (
+            f"Contact: {self.contact}" if self.contact and "{contact}" not in self.block_message else "",
+            f"Help: {self.help_url}" if self.help_url and "{help_url}" not in self.block_message else "",
+        ) if part]
+        return " ".join([message, *extras])
 
     @property
     def fails_open(self) -> bool:
