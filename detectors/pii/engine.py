@@ -29,7 +29,6 @@ from presidio_analyzer.predefined_recognizers import (
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     SpacyRecognizer,
     UsItinRecognizer,
     UsPassportRecognizer,
@@ -39,6 +38,7 @@ from presidio_analyzer.predefined_recognizers import (
 from detectors.pii.china import chinese_recognizers
 from detectors.pii.context import LinearContextEnhancer
 from detectors.pii.names import name_recognizers
+from detectors.pii.phone import CandidatePhoneRecognizer
 
 LANGUAGE = "en"
 # presidio's defaults plus Greater China; phonenumbers only reads numbers without a country
@@ -112,7 +112,7 @@ def builtin_recognizers() -> list[EntityRecognizer]:
     ]
     for recognizer in recognizers:
         recognizer.global_regex_flags |= regex.ASCII
-    return [*recognizers, PhoneRecognizer(supported_regions=PHONE_REGIONS)]
+    return [*recognizers, CandidatePhoneRecognizer(supported_regions=PHONE_REGIONS)]
 
 
 def all_recognizers(with_model: bool) -> list[EntityRecognizer]:
