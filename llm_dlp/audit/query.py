@@ -58,9 +58,16 @@ def _any(wanted: frozenset[str], value: str | None) -> bool:
 
 def select(files: Iterable[Path], where: Filter, unreadable: list[Unreadable] | None = None) -> Iterator[AuditEntry]:
     needles = [group for group in where.needles() if group]
+    since, until = _stamp(where.since), _stamp(where.until)
     for path, number, raw in read_lines(files):
         if not all(any(n in raw for n in group) for group in needles):
             continue
+        if (since or until) and raw.startswith(_TIME_PREFIX):
+            # Lines written by AuditLog start with a fixed-width UTC time, which sorts as text.
+            stamp = raw[len(_TIME_PREFIX):len(_TIME_PREFIX) + _STAMP_WIDTH]
+            fixed_width = stamp[19:20] == b"." and stamp[-1:] == b"Z"
+            if fixed_width and ((since and stamp < since) or (until and stamp >= until)):
+                continue
         try:
             entry = AuditEntry.parse(raw)
         except (ValueError, KeyError, TypeError) as exc:
@@ -69,6 +76,16 @@ def select(files: Iterable[Path], where: Filter, unreadable: list[Unreadable] | 
             continue
         if where.matches(entry):
             yield entry
+
+
+_TIME_PREFIX = b'{"time": "'
+_STAMP_WIDTH = len("2025-01-01T00:00:00.000000Z")
+
+
+def _stamp(moment: dt.datetime | None) -> bytes | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
 
 
 def newest(entries: Iterable[AuditEntry], limit: int | None) -> list[AuditEntry]:

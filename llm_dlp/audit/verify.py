@@ -56,8 +56,8 @@ def verify(files: Sequence[Path], key: bytes) -> Verification:
         # record still tells where a purged log legitimately begins.
         if line.fields.get("event") == PURGE_EVENT:
             result.anchors.add((line.fields.get("anchor_seq"), line.fields.get("anchor_mac")))
-        if start is None:
-            start = (path, number, line)
+        if result.lines == 1:
+            start = (path, number, line)  # only a valid first line can be judged as the start
         elif previous is not None:
             broken = _link_problem(previous, line)
             if broken:
