@@ -102,11 +102,10 @@ def _judge(raw: RawMatch) -> _Candidate | None:
         return None
     if any(regex.search(pattern, value) for pattern in rule.allow):
         return None
-    if rule.ignore_names:
-        lead = raw.lead.decode("utf-8", "replace")
-        if any(regex.search(pattern, lead) for pattern in rule.ignore_names):
-            return None
-    if rejection_reason(value, rule.generic) is not None:
+    lead = raw.lead.decode("utf-8", "replace")
+    if any(regex.search(pattern, lead) for pattern in rule.ignore_names):
+        return None
+    if rejection_reason(value, rule.generic, lead) is not None:
         return None
     confidence = rule.confidence
     details: dict = {}

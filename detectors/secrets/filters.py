@@ -73,9 +73,17 @@ _IDENTIFIER_SHAPES = regex.compile(
     | ^(?:https?|ftp|file)://                                   # a URL is not itself a key
     | ^/[\w./-]+$ | ^[A-Za-z]:\\                                # filesystem paths
     | ^\d+(?:\.\d+)*$                                           # numbers and versions
+    | \b\d{1,4}\.\d{1,4}\.\d{1,4}\b | SNAPSHOT                    # artifact versions
+    | ^[A-Za-z_][\w.]*=$ | ^[A-Za-z_][A-Za-z_.]*=[A-Za-z_.]*$      # NAME= with no value
+    | ^[A-Za-z]{1,12}\d{0,4}(?:_(?:[A-Za-z]{1,12}\d{0,4}|\d{1,4})){2,}$  # snake_case_X509_names
     """,
     regex.VERBOSE,
 )
+# Hashes and UUIDs do serve as credentials; when the name says so, the shape proves nothing.
+_HEX_OR_UUID = regex.compile(
+    r"^[0-9a-fA-F]{7,64}$|^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+_SECRET_NAME = regex.compile(r"(?i)secret|passw|credential|token|api[_.-]?key|private|auth")
 
 
 def is_documented_example(value: str) -> bool:
@@ -97,8 +105,9 @@ def is_identifier_shape(value: str) -> bool:
     return bool(_IDENTIFIER_SHAPES.search(value))
 
 
-def rejection_reason(value: str, generic: bool) -> str | None:
-    """Why ``value`` is not a secret, or ``None`` when nothing speaks against it."""
+def rejection_reason(value: str, generic: bool, name: str = "") -> str | None:
+    """Why ``value`` is not a secret, or ``None`` when nothing speaks against it.
+    ``name`` is the text the rule matched before the value (the identifier, if any)."""
     if is_documented_example(value):
         return "documented-example"
     if is_placeholder(value):
@@ -106,5 +115,6 @@ def rejection_reason(value: str, generic: bool) -> str | None:
     if is_reference(value):
         return "reference"
     if generic and is_identifier_shape(value):
-        return "identifier"
+        if not (_HEX_OR_UUID.search(value) and _SECRET_NAME.search(name)):
+            return "identifier"
     return None
