@@ -24,7 +24,7 @@ BUILTIN_ANCHORS = (
     r"@",
     r"\d(?:[ \t\-.()/]{0,3}\d){5,}",  # phone, card, IBAN, SSN and ID numbers
     r"\d\.\d{1,3}\.\d",  # IPv4
-    r"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{0,4}:",  # IPv6
+    r"(?<=[0-9A-Fa-f]):[0-9A-Fa-f]{0,4}:",  # IPv6
     r"::[0-9A-Fa-f]",
 )
 
@@ -35,11 +35,13 @@ class Window:
     end: int
 
 
-def compile_anchors(extra: Iterable[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{anchor})" for anchor in (*BUILTIN_ANCHORS, *extra)))
+def compile_anchors(extra: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    # One regex per anchor: Python's engine tries every branch of an alternation at every
+    # position, so separate passes are several times faster than one combined pattern.
+    return tuple(re.compile(anchor) for anchor in (*BUILTIN_ANCHORS, *extra))
 
 
-def candidate_windows(text: str, anchors: re.Pattern[str]) -> list[Window]:
+def candidate_windows(text: str, anchors: tuple[re.Pattern[str], ...]) -> list[Window]:
     windows: list[Window] = []
     for start, end in _merged_spans(text, anchors):
         start, end = _widen_left(text, start), _widen_right(text, end)
@@ -50,11 +52,12 @@ def candidate_windows(text: str, anchors: re.Pattern[str]) -> list[Window]:
     return windows
 
 
-def _merged_spans(text: str, anchors: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+def _merged_spans(text: str, anchors: tuple[re.Pattern[str], ...]) -> Iterator[tuple[int, int]]:
+    hits = sorted((match.start(), match.end()) for anchor in anchors for match in anchor.finditer(text))
     current_start = current_end = -1
-    for match in anchors.finditer(text):
-        start = max(0, match.start() - BEFORE)
-        end = min(len(text), match.end() + AFTER)
+    for hit_start, hit_end in hits:
+        start = max(0, hit_start - BEFORE)
+        end = min(len(text), hit_end + AFTER)
         if start <= current_end:
             current_end = max(current_end, end)
             continue

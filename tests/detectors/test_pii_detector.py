@@ -153,6 +153,7 @@ def test_windows_give_the_same_findings_as_analysing_the_whole_text(detector):
         "My SSN is 536-22-1234 and card 4111 1111 1111 1111.",
         "手机13800138000，身份证11010519491231002X。",
         "Server 203.0.113.7 logged IBAN GB82 WEST 1234 5698 7654 32.",
+        'Dear Grace, the record {"customer_name": "Alan Turing"} is ready. 我叫王小明。',
     ]
     text = filler.join(pii) + filler
     whole = detector._engine.analyze(text, language="en", entities=list(detector.entities))
