@@ -14,22 +14,28 @@ import uuid
 
 from mitmproxy import http
 
+from addons.identity import META as IDENTITY
 from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.pipeline import Pipeline, RequestInfo, Verdict
 from llm_dlp.policy.model import Policy
-from llm_dlp.providers import error_response
+from llm_dlp.providers import adapter_for, error_response
+from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
 
 log = logging.getLogger("llm_dlp")
 
 META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
+RESTORE = "llm_dlp_restore"  # flow.metadata key: the RestoreSession of a forwarded request
 
 
 class DlpAddon:
-    def __init__(self, pipeline: Pipeline, endpoints: EndpointTable, audit: AuditLog) -> None:
+    def __init__(
+        self, pipeline: Pipeline, endpoints: EndpointTable, audit: AuditLog, restorer: Restorer | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.endpoints = endpoints
         self.audit = audit
+        self.restorer = restorer or Restorer.in_memory()
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -70,12 +76,37 @@ class DlpAddon:
             )
         self._apply(flow, endpoint, info, verdict, policy)
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        # mitmproxy buffers whole responses by default, which would hold back every streamed
-        # token until the answer is complete.
-        if flow.metadata.get(META) and flow.response is not None:
-            if "text/event-stream" in flow.response.headers.get("content-type", ""):
-                flow.response.stream = True
+    async def responseheaders(self, flow: http.HTTPFlow) -> None:
+        # Answers on AI hosts are streamed: mitmproxy's default buffering would hold back every
+        # token until the answer is complete. Where the request was ours, the stream restores
+        # placeholders on the way through.
+        if not flow.metadata.get(META) or flow.response is None:
+            return
+        flow.response.stream = True
+        session = flow.metadata.get(RESTORE)
+        if session is None or not 200 <= flow.response.status_code < 300:
+            return
+        try:
+            await self._restore(flow, session)
+        except Exception:  # noqa: BLE001 — the answer still goes through, with placeholders in it
+            log.exception("llm-dlp cannot restore placeholders for %s", flow.request.pretty_url)
+
+    async def _restore(self, flow: http.HTTPFlow, session: RestoreSession) -> None:
+        response = flow.response
+        if response.headers.get("content-encoding", "identity").lower() != "identity":
+            log.warning("llm-dlp: %s answered with content-encoding %s; placeholders are not restored",
+                        flow.request.pretty_host, response.headers["content-encoding"])
+            return
+        forwarded = flow.request.get_content(strict=False) or b""
+        # The vault may be on disk or across the network: off the event loop.
+        table = await asyncio.to_thread(self.restorer.table, session, forwarded)
+        rewriter = rewriter_for(adapter_for(flow.request.path).format, response.headers.get("content-type", ""), table)
+        if rewriter is None or not table.entries:
+            return
+        if "content-length" in response.headers:  # restored values change the length
+            del response.headers["content-length"]
+            response.headers["transfer-encoding"] = "chunked"
+        response.stream = rewriter
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -111,8 +142,12 @@ class DlpAddon:
                 verdict = Verdict("error", verdict.tenant, status=500, message="llm-dlp cannot write its audit log", error=str(exc))
         if verdict.answers_client:
             self._answer(flow, endpoint, verdict.status, verdict.message)
-        elif verdict.body is not None:
+            return
+        if verdict.body is not None:
             flow.request.content = verdict.body  # re-encodes with the request's content-encoding
+        flow.metadata[RESTORE] = self.restorer.session(verdict, policy)
+        if verdict.reroute:
+            _reroute(flow, verdict.reroute)
 
     def _fail(self, flow: http.HTTPFlow, endpoint: Endpoint, exc: Exception) -> None:
         log.exception("llm-dlp failed on %s %s", flow.request.method, flow.request.pretty_url)
@@ -129,7 +164,10 @@ class DlpAddon:
 
     @staticmethod
     def _info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
-        auth = flow.metadata.get("proxyauth")
+        # Our users file (addons/identity.py) knows groups; mitmproxy's own proxyauth (htpasswd,
+        # LDAP) knows only the user name.
+        identity = flow.metadata.get(IDENTITY)
+        auth = (identity.user,) if identity else flow.metadata.get("proxyauth")
         authorization = flow.request.headers.get("authorization", "")
         return RequestInfo(
             request_id=flow.metadata.setdefault("llm_dlp_request_id", uuid.uuid4().hex),
@@ -139,7 +177,18 @@ class DlpAddon:
             provider=endpoint.provider,
             client_address=flow.client_conn.peername[0] if flow.client_conn.peername else None,
             user=auth[0] if auth else None,
+            groups=identity.groups if identity else (),
             content_encoding=flow.request.headers.get("content-encoding", ""),
             content_type=flow.request.headers.get("content-type", ""),
             body_signed=authorization.startswith("AWS4-HMAC-SHA256"),
         )
+
+
+def _reroute(flow: http.HTTPFlow, target: str) -> None:
+    """Send the request to ``scheme://host[:port]`` (a self-hosted endpoint), path unchanged."""
+    scheme, _, rest = target.partition("://")
+    host, _, port = rest.partition(":")
+    flow.request.scheme = scheme
+    flow.request.host = host
+    flow.request.port = int(port) if port else (443 if scheme == "https" else 80)
+    flow.request.host_header = rest

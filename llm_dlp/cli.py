@@ -36,6 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--upstream-ca", type=Path, help="PEM CA to trust for upstream TLS, besides the public roots")
     run.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
+    run.add_argument("--spacy-model", help="an installed spaCy pipeline for names in prose (default: none)")
+    run.add_argument("--users-file", type=Path, help="proxy users: bcrypt password hashes and groups (YAML)")
+    run.add_argument("--unauthenticated", choices=("default", "reject"), default="default",
+                     help="clients without proxy credentials: use the default tenant, or answer 407")
+    run.add_argument("--shadow-policy-dir", type=Path,
+                     help="candidate policies run beside the active ones; audit lines record where they differ")
+    run.add_argument("--reload-interval", type=float, default=2.0, help="seconds between policy directory checks")
+    run.add_argument("--vault", default="memory",
+                     help="where placeholders' values are kept for restoring answers: memory, file:PATH, "
+                          "or redis://HOST:PORT/DB to share them between proxy instances (default: memory)")
+    run.add_argument("--vault-ttl", type=float, default=24 * 3600, metavar="SECONDS",
+                     help="how long a redacted value stays restorable after its last use (default: 86400)")
     run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option (repeatable)")
     run.set_defaults(handler=_run)
@@ -56,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from llm_dlp.detection import DetectorOptions
     from llm_dlp.endpoints import parse_intercept_host
+    from llm_dlp.identity import UsersFileError
     from llm_dlp.policy.loader import PolicyError
     from llm_dlp.proxy import ProxyConfig, run_proxy
 
@@ -74,12 +87,21 @@ def _run(args: argparse.Namespace) -> int:
         extra_endpoints=extra,
         upstream_ca=args.upstream_ca,
         mitm_options=options,
-        detector_options=DetectorOptions(index_dir=args.index_dir),
+        detector_options=DetectorOptions(index_dir=args.index_dir, spacy_model=args.spacy_model),
+        users_file=args.users_file,
+        require_auth=args.unauthenticated == "reject",
+        shadow_policy_dir=args.shadow_policy_dir,
+        reload_interval=args.reload_interval,
+        vault=args.vault,
+        vault_ttl_seconds=args.vault_ttl,
     )
     try:
         run_proxy(config)
     except PolicyError as exc:
         print(f"llm-dlp: refusing to start: policy error: {exc}", file=sys.stderr)
+        return 2
+    except UsersFileError as exc:
+        print(f"llm-dlp: refusing to start: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,13 +13,18 @@ from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
 from addons.dlp import DlpAddon
+from addons.identity import ProxyIdentity
+from addons.reload import PolicyReloader
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
-from llm_dlp.detection import DetectorOptions, build_detectors
+from llm_dlp.detection import DetectorOptions, build_detectors, known_rule_ids
 from llm_dlp.endpoints import Endpoint, EndpointTable
+from llm_dlp.identity import UsersFile
 from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import load_policy_dir
+from llm_dlp.restore import Restorer
+from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
 
 log = logging.getLogger("llm_dlp")
 
@@ -34,22 +40,40 @@ class ProxyConfig:
     upstream_ca: Path | None = None
     mitm_options: tuple[tuple[str, str], ...] = ()
     detector_options: DetectorOptions = field(default_factory=DetectorOptions)
+    users_file: Path | None = None
+    require_auth: bool = False  # without credentials: 407 instead of the default tenant
+    shadow_policy_dir: Path | None = None
+    reload_interval: float = 2.0
+    vault: str = "memory"  # memory | file:PATH | redis://HOST:PORT/DB (shared by several proxies)
+    vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
 
 
 def run_proxy(config: ProxyConfig) -> None:
-    policies = load_policy_dir(config.policy_dir)  # refuse to start on a broken policy
+    detectors = build_detectors(config.detector_options)
+    known = known_rule_ids(detectors)
+    load = partial(load_policy_dir, known_rules=known)
+    policies = load(config.policy_dir)  # refuse to start on a broken policy
+    shadow = load(config.shadow_policy_dir) if config.shadow_policy_dir else None
+    users = UsersFile.load(config.users_file) if config.users_file else None
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
-    pipeline = Pipeline(policies, build_detectors(config.detector_options), load_or_create_hasher(config.confdir))
-    audit = AuditLog(config.audit_log, confdir=config.confdir)
+    pipeline = Pipeline(policies, detectors, load_or_create_hasher(config.confdir), shadow=shadow)
+    audit = AuditLog(config.audit_log)
+    addons: list = []
+    if users is not None:
+        addons.append(ProxyIdentity(users, config.require_auth))
+    restorer = Restorer(open_vault(config.vault, pipeline.hasher.key, config.vault_ttl_seconds))
+    addons.append(DlpAddon(pipeline, endpoints, audit, restorer))
+    addons.append(PolicyReloader(pipeline, config.policy_dir, load, config.reload_interval, config.shadow_policy_dir))
     print(_banner(config, ca, policies.policies.keys()), flush=True)
     try:
-        asyncio.run(_serve(config, endpoints, DlpAddon(pipeline, endpoints, audit)))
+        asyncio.run(_serve(config, endpoints, addons))
     finally:
         audit.close()
+        restorer.close()
 
 
-async def _serve(config: ProxyConfig, endpoints: EndpointTable, addon: DlpAddon) -> None:
+async def _serve(config: ProxyConfig, endpoints: EndpointTable, addons: list) -> None:
     opts = options.Options(
         listen_host=config.listen_host,
         listen_port=config.listen_port,
@@ -66,7 +90,7 @@ async def _serve(config: ProxyConfig, endpoints: EndpointTable, addon: DlpAddon)
         master.options.update(ssl_verify_upstream_trusted_ca=str(_upstream_bundle(config)))
     for name, value in config.mitm_options:
         master.options.set(f"{name}={value}")
-    master.addons.add(addon)
+    master.addons.add(*addons)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)

@@ -90,3 +90,78 @@ def test_a_directory_needs_a_default_and_unique_users(tmp_path):
     write(tmp_path, "eng", "members:\n  users: [alice]\n" + GOOD_RULES)
     with pytest.raises(PolicyError, match="already in tenant"):
         load_policy_dir(tmp_path)
+
+
+def test_extends_inherits_settings_and_appends_parent_rules(tmp_path):
+    write(tmp_path, "default", "on_error: allow\ncontact: sec@example.com\nexceptions:\n  rules: [generic-api-key]\n" + GOOD_RULES)
+    write(tmp_path, "eng", "extends: default\nmode: monitor\nrules:\n  - kind: secret\n    rule: private-key\n    action: block\n")
+    eng = load_policy_dir(tmp_path).get("eng")
+    assert (eng.mode, eng.on_error, eng.contact) == ("monitor", "allow", "sec@example.com")
+    assert [r.action for r in eng.rules] == [Action.BLOCK, Action.REDACT]
+    assert eng.exceptions.rules == ("generic-api-key",)
+
+
+def test_a_cycle_in_extends_names_the_file_line_and_cycle(tmp_path):
+    write(tmp_path, "default", GOOD_RULES)
+    write(tmp_path, "a", "description: a\nextends: b\n")
+    write(tmp_path, "b", "extends: a\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_dir(tmp_path)
+    assert caught.value.key == "extends" and "cycle in extends" in caught.value.problem
+    assert caught.value.line in (1, 2) and "a -> b -> a" in caught.value.problem or "b -> a -> b" in caught.value.problem
+
+
+def test_extending_a_missing_policy_is_an_error(tmp_path):
+    path = write(tmp_path, "default", "mode: enforce\nextends: base\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert (caught.value.line, caught.value.key) == (2, "extends")
+
+
+def test_unknown_detector_and_unknown_rule_ids_are_errors(tmp_path):
+    path = write(tmp_path, "default", "rules:\n  - detector: secretz\n    action: block\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert (caught.value.line, caught.value.key) == (2, "rules[0].detector")
+    path = write(tmp_path, "default", "rules:\n  - kind: secret\n    rule: aws-acess-token\n    action: block\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path, known_rules={"secret": {"aws-access-token", "aws-secret-access-key"}})
+    assert (caught.value.line, caught.value.key) == (2, "rules[0].rule")
+    assert "did you mean: aws-access-token" in caught.value.problem
+
+
+def test_thresholds_labels_and_exceptions_are_read(tmp_path):
+    path = write(tmp_path, "default", """
+exceptions:
+  values: ["hmac-sha256:%s"]
+  patterns: ["^AKIA.*TEST$"]
+  paths: ["tests/fixtures/*"]
+destinations:
+  deny: [deepseek, "*.moonshot.cn"]
+  reroute:
+    openai: https://llm.corp.example:8443
+rules:
+  - kind: proprietary_code
+    label: core
+    min_lines: 21
+    action: block
+  - kind: pii
+    min_records: 10
+    action: block
+  - kind: secret
+    min_count: 3
+    action: block
+""" % ("a" * 64))
+    policy = load_policy(path)
+    assert policy.rules[0].matches("proprietary_code", "repo", 1.0, {"label": "core", "lines": 25})
+    assert not policy.rules[0].matches("proprietary_code", "repo", 1.0, {"label": "core", "lines": 20})
+    assert not policy.rules[0].matches("proprietary_code", "repo", 1.0, {"label": "web", "lines": 99})
+    assert policy.rules[1].matches("pii", "PII_RECORDS", 1.0, {"records": 12})
+    assert policy.rules[2].min_count == 3
+    assert policy.destinations.refusal("deepseek", "api.deepseek.com")
+    assert policy.destinations.refusal("moonshot", "api.moonshot.cn")
+    assert policy.destinations.refusal("anthropic", "api.anthropic.com") is None
+    assert policy.destinations.reroute_target("openai", "api.openai.com") == "https://llm.corp.example:8443"
+    assert policy.exceptions.reason("x", "AKIAFOOTEST", "h", None) == "exceptions.patterns"
+    assert policy.exceptions.reason("x", "v", "hmac-sha256:" + "a" * 64, None) == "exceptions.values"
+    assert policy.exceptions.reason("x", "v", "h", "tests/fixtures/keys.txt") == "exceptions.paths"
