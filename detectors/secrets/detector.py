@@ -116,6 +116,8 @@ def _judge(raw: RawMatch) -> _Candidate | None:
             confidence = min(0.99, confidence + 0.15)
             details["validated"] = True
         elif check.verdict is Verdict.INVALID:
+            if rule.drop_invalid:
+                return None
             confidence *= 0.5
             details["validated"] = False
     return _Candidate(rule, raw.start, raw.end, confidence, details)

@@ -107,7 +107,8 @@ class RuleMatcher:
             for c in self._rules
             if "hex" in c.rule.decodes
             for k in c.rule.keywords
-            for marker in (k.encode().hex().encode(), k.upper().encode().hex().upper().encode())
+            for word in {k, k.upper()}
+            for marker in {word.encode().hex().encode(), word.encode().hex().upper().encode()}
         )
         self._database = self._build_database() if hyperscan is not None else None
         self._local = threading.local()

@@ -57,6 +57,9 @@ class Rule:
     entropy: float = 0.0
     confidence: float = 0.8
     validator: str | None = None
+    # Drop the match when the validator says INVALID (the structure *is* the rule: a "Basic"
+    # header that is not base64 of user:password is not a credential).
+    drop_invalid: bool = False
     # Context-anchored rules whose value has no fixed prefix: value-shape filters (UUIDs,
     # hashes, identifiers, references) apply to them.
     generic: bool = False
@@ -88,6 +91,7 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
         entropy=float(raw.get("entropy", 0.0)),
         confidence=float(raw.get("confidence", 0.8)),
         validator=raw.get("validator"),
+        drop_invalid=bool(raw.get("drop_invalid", False)),
         generic=bool(raw.get("generic", False)),
         allow=tuple(raw.get("allow", ())),
         ignore_names=tuple(raw.get("ignore_names", ())),

@@ -1,0 +1,71 @@
+"""Secrets one encoding deep are found, and the finding covers the encoded characters."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+
+from detectors.secrets import SecretDetector
+
+detector = SecretDetector()
+GITHUB_PAT = "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"
+EC_KEY = (
+    "-----BEGIN EC PRIVATE KEY-----\n"
+    "MHcCAQEEIJzy36rHf1WgmA63GTrsKk5UGGN/By8CDIbIO86WT9vIoAoGCCqGSM49\n"
+    "AwEHoUQDQgAEtsduULkbw3ONFNWTHInP9FnnuHP2A3I9x94HMbNa1cwQ9AmF9mm1\n"
+    "ZF2OMBrx6FDhL1oOFdsJ1eoVZRBl6BhLBQ==\n"
+    "-----END EC PRIVATE KEY-----\n"
+)
+
+
+def test_secret_inside_a_base64_blob() -> None:
+    blob = base64.b64encode(f"[auth]\ntoken = {GITHUB_PAT}\n".encode()).decode()
+    text = f"config_b64: {blob}\n"
+    [finding] = detector.scan(text)
+    assert finding.rule == "github-pat"
+    assert finding.details["encoding"] == "base64"
+    assert text.index(blob) <= finding.start < finding.end <= text.index(blob) + len(blob)
+
+
+def test_dockerconfigjson_in_a_kubernetes_secret() -> None:
+    docker_config = json.dumps({"auths": {"ghcr.io": {"auth": base64.b64encode(f"bot:{GITHUB_PAT}".encode()).decode()}}})
+    text = (
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n"
+        f"  .dockerconfigjson: {base64.b64encode(docker_config.encode()).decode()}\n"
+    )
+    rules = {f.rule for f in detector.scan(text)}
+    assert "github-pat" in rules
+
+
+def test_url_encoded_connection_string() -> None:
+    text = "dsn=" + urllib.parse.quote("postgres://app:Zt9vQ2xLm4Rs@db.internal:5432/app", safe="")
+    [finding] = detector.scan(text)
+    assert finding.rule == "url-password"
+    assert urllib.parse.unquote(text[finding.start : finding.end]) == "Zt9vQ2xLm4Rs"
+
+
+def test_hex_encoded_private_key_because_the_rule_asks_for_hex() -> None:
+    text = f"key_hex = {EC_KEY.encode().hex()}"
+    [finding] = detector.scan(text)
+    assert finding.rule == "private-key"
+    assert finding.details["encoding"] == "hex"
+
+
+def test_hex_is_not_decoded_for_rules_that_do_not_ask() -> None:
+    text = f"blob = {('token=' + GITHUB_PAT).encode().hex()}"
+    assert detector.scan(text) == []
+
+
+def test_basic_auth_header_is_validated_by_decoding() -> None:
+    good = "Authorization: Basic " + base64.b64encode(b"deploy:Zt9vQ2xLm4Rs").decode()
+    assert [f.rule for f in detector.scan(good)] == ["http-basic-auth"]
+    not_user_password = "Authorization: Basic " + base64.b64encode(bytes(range(200, 218))).decode()
+    assert "http-basic-auth" not in {f.rule for f in detector.scan(not_user_password)}
+
+
+def test_private_key_with_escaped_newlines_parses() -> None:
+    text = json.dumps({"private_key": EC_KEY})  # JSON source as pasted: \\n inside the string
+    [finding] = detector.scan(text)
+    assert finding.rule == "private-key"
+    assert finding.details["validated"] is True
