@@ -1,0 +1,263 @@
+"""``ProprietaryCodeDetector``: does a prompt contain code from the company's indexed repositories?
+
+The index is loaded into memory once (and again when it changes on disk) as a sorted array of
+fingerprint hashes with postings (file, line range). A scan fingerprints the prompt, looks every
+fingerprint up with one ``searchsorted``, and groups hits by indexed file and prompt position.
+Fingerprints found in many indexed files (licence headers, boilerplate, idioms) are dropped at
+load time, and a match needs several fingerprints over a minimum run of tokens, so one shared
+idiom never makes a prompt "proprietary".
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from detectors.base import Finding
+from detectors.code.fingerprint import K, W, Fingerprints, fingerprint, line_numbers
+from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
+from detectors.code.regions import find_regions
+
+# A fingerprint in more indexed files than this is boilerplate, not anybody's own code.
+MAX_FILES_PER_FINGERPRINT = 8
+# A match needs this many distinct fingerprints and this many prompt tokens covered by them.
+MIN_FINGERPRINTS = 4
+MIN_TOKENS = 50
+# ... and the covered tokens must be this share of the matched prompt span (copies are dense).
+MIN_DENSITY = 0.6
+# Hits further apart than this (in prompt tokens) belong to separate excerpts.
+MAX_GAP_TOKENS = 3 * (K + W)
+MAX_GAP_LINES = 40
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedSource:
+    index_name: str
+    label: str
+    repository: str
+    path: str
+
+
+@dataclass(frozen=True)
+class FingerprintTable:
+    """Every fingerprint of an index directory, sorted by hash, with CSR-style postings."""
+
+    keys: np.ndarray  # uint64, unique, sorted
+    offsets: np.ndarray  # int64, len(keys) + 1: postings of keys[i] are offsets[i]:offsets[i+1]
+    files: np.ndarray  # int32 index into sources
+    line_starts: np.ndarray  # uint32
+    line_ends: np.ndarray  # uint32
+    sources: tuple[IndexedSource, ...]
+
+    @classmethod
+    def empty(cls) -> "FingerprintTable":
+        z = np.zeros(0, dtype=np.uint64)
+        return cls(z, np.zeros(1, np.int64), np.zeros(0, np.int32), z.astype(np.uint32), z.astype(np.uint32), ())
+
+    @classmethod
+    def load(cls, index_dir: str | Path, max_files: int = MAX_FILES_PER_FINGERPRINT) -> "FingerprintTable":
+        store = IndexStore(index_dir)
+        try:
+            rows = list(store.rows())
+        finally:
+            store.close()
+        if not rows:
+            return cls.empty()
+        sources = tuple(IndexedSource(r[1], r[2], r[3], r[4]) for r in rows)
+        hashes = [np.frombuffer(r[5], dtype="<u8") for r in rows]
+        counts = np.array([len(h) for h in hashes])
+        all_hashes = np.concatenate(hashes).astype(np.uint64)
+        files = np.repeat(np.arange(len(rows), dtype=np.int32), counts)
+        starts = np.concatenate([np.frombuffer(r[6], dtype="<u4") for r in rows]).astype(np.uint32)
+        ends = np.concatenate([np.frombuffer(r[7], dtype="<u4") for r in rows]).astype(np.uint32)
+        order = np.lexsort((files, all_hashes))
+        all_hashes, files, starts, ends = all_hashes[order], files[order], starts[order], ends[order]
+        keys, first, per_key = np.unique(all_hashes, return_index=True, return_counts=True)
+        # distinct files per hash: postings are sorted by (hash, file), count file changes
+        new_file = np.ones(len(files), dtype=bool)
+        new_file[1:] = (files[1:] != files[:-1]) | (all_hashes[1:] != all_hashes[:-1])
+        files_per_key = np.add.reduceat(new_file.astype(np.int64), first)
+        common = np.repeat(files_per_key > max_files, per_key)
+        keep = ~common
+        all_hashes, files, starts, ends = all_hashes[keep], files[keep], starts[keep], ends[keep]
+        keys, first = np.unique(all_hashes, return_index=True)
+        offsets = np.append(first, len(all_hashes)).astype(np.int64)
+        return cls(keys, offsets, files, starts, ends, sources)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(prompt fingerprint index, posting index) for every hit."""
+        if len(self.keys) == 0 or len(hashes) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        slots = np.searchsorted(self.keys, hashes)
+        slots[slots == len(self.keys)] = 0
+        found = np.flatnonzero(self.keys[slots] == hashes)
+        if len(found) == 0:
+            return found, found
+        lo, hi = self.offsets[slots[found]], self.offsets[slots[found] + 1]
+        sizes = hi - lo
+        prompt_index = np.repeat(found, sizes)
+        postings = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        return prompt_index, postings
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    source: IndexedSource
+    first_token: int  # prompt token span of the match
+    last_token: int
+    covered_tokens: int
+    fingerprints: int
+    line_start: int
+    line_end: int
+
+
+def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
+    """Matches of a prompt's fingerprints, strongest first, each prompt excerpt reported once."""
+    prompt_index, postings = table.lookup(prints.hashes)
+    if len(prompt_index) == 0:
+        return []
+    candidates = []
+    files = table.files[postings]
+    for file_id in np.unique(files):
+        mine = files == file_id
+        order = np.argsort(prints.first_token[prompt_index[mine]], kind="stable")
+        fps = prompt_index[mine][order]
+        posts = postings[mine][order]
+        tokens = prints.first_token[fps]
+        breaks = np.flatnonzero(np.diff(tokens) > MAX_GAP_TOKENS) + 1
+        for group in np.split(np.arange(len(fps)), breaks):
+            candidate = _candidate(table, int(file_id), prints, fps[group], posts[group])
+            if candidate is not None:
+                candidates.append(candidate)
+    candidates.sort(key=lambda m: (-m.covered_tokens, -m.fingerprints))
+    accepted: list[Match] = []
+    for candidate in candidates:
+        if not any(_overlap(candidate, other) > 0.5 for other in accepted):
+            accepted.append(candidate)
+    return accepted
+
+
+def _candidate(table, file_id, prints, fps, posts) -> Match | None:
+    fps, posts = _densest_stretch(table, fps, posts)
+    distinct = np.unique(fps)
+    if len(distinct) < MIN_FINGERPRINTS:
+        return None
+    starts = prints.first_token[distinct]
+    first, last = int(starts.min()), int(starts.max()) + K - 1
+    covered = np.zeros(last - first + 1, dtype=bool)
+    for start in starts - first:
+        covered[start : start + K] = True
+    covered_tokens = int(covered.sum())
+    if covered_tokens < MIN_TOKENS or covered_tokens < MIN_DENSITY * len(covered):
+        return None
+    return Match(
+        source=table.sources[file_id],
+        first_token=first,
+        last_token=last,
+        covered_tokens=covered_tokens,
+        fingerprints=len(distinct),
+        line_start=int(table.line_starts[posts].min()),
+        line_end=int(table.line_ends[posts].max()),
+    )
+
+
+def _densest_stretch(table: FingerprintTable, fps: np.ndarray, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hits that fall in one compact stretch of the file, the stretch with most of them.
+
+    A copied excerpt hits one place in the file; an unrelated prompt that shares idioms with the
+    file hits it all over. Code repeated within the file also points some prompt fingerprints at
+    far-away copies, which must not stretch the reported line range.
+    """
+    lines = table.line_starts[posts].astype(np.int64)
+    order = np.argsort(lines, kind="stable")
+    clusters = np.split(order, np.flatnonzero(np.diff(lines[order]) > MAX_GAP_LINES) + 1)
+    best = max(clusters, key=lambda c: len(np.unique(fps[c])))
+    return fps[best], posts[best]
+
+
+def _overlap(a: Match, b: Match) -> float:
+    shared = min(a.last_token, b.last_token) - max(a.first_token, b.first_token) + 1
+    return max(shared, 0) / (a.last_token - a.first_token + 1)
+
+
+class ProprietaryCodeDetector:
+    """Finds excerpts of indexed code; cheap when there is no index, safe to share between threads."""
+
+    name = "proprietary_code"
+
+    def __init__(self, index_dir: str | Path = DEFAULT_INDEX_DIR) -> None:
+        self.index_dir = Path(index_dir)
+        self._lock = threading.Lock()
+        self._table = FingerprintTable.empty()
+        self._loaded_stamp: tuple[float, ...] | None = None
+
+    def _stamp(self) -> tuple[float, ...] | None:
+        path = db_path(self.index_dir)
+        try:
+            stamp = [os.stat(path).st_mtime_ns]
+        except OSError:
+            return None
+        for suffix in ("-wal",):
+            try:
+                stamp.append(os.stat(str(path) + suffix).st_mtime_ns)
+            except OSError:
+                stamp.append(0)
+        return tuple(stamp)
+
+    def table(self) -> FingerprintTable:
+        """The in-memory index, reloaded when the index on disk has changed."""
+        stamp = self._stamp()
+        if stamp == self._loaded_stamp:
+            return self._table
+        with self._lock:
+            if stamp != self._loaded_stamp:
+                self._table = FingerprintTable.load(self.index_dir) if stamp else FingerprintTable.empty()
+                self._loaded_stamp = stamp
+            return self._table
+
+    def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
+        table = self.table()
+        if len(table) == 0 or not text:
+            return []
+        prints = fingerprint(text)
+        return [self._finding(text, prints, match) for match in find_matches(table, prints)]
+
+    def _finding(self, text: str, prints: Fingerprints, match: Match) -> Finding:
+        tokens = prints.tokens
+        start, end = int(tokens.starts[match.first_token]), int(tokens.ends[match.last_token])
+        region_start, region_end = _enclosing_region(text, start, end)
+        first, last = np.searchsorted(tokens.starts, [region_start, region_end])
+        coverage = min(1.0, match.covered_tokens / max(int(last - first), 1))
+        first_line, last_line = line_numbers(text, np.array([start, end - 1]))
+        return Finding(
+            kind="proprietary_code",
+            rule=match.source.index_name,
+            start=start,
+            end=end,
+            confidence=round(min(1.0, 0.5 + match.fingerprints / 20), 3),
+            detector=self.name,
+            details={
+                "repository": match.source.repository,
+                "path": match.source.path,
+                "line_start": match.line_start,
+                "line_end": match.line_end,
+                "label": match.source.label,
+                "coverage": round(coverage, 3),
+                "lines": int(last_line - first_line + 1),
+            },
+        )
+
+
+def _enclosing_region(text: str, start: int, end: int) -> tuple[int, int]:
+    """The code region of the prompt around a match, or the match itself when none is found."""
+    for region in find_regions(text):
+        if region.start <= start < region.end or start <= region.start < end:
+            return min(region.start, start), max(region.end, end)
+    return start, end
