@@ -73,7 +73,7 @@ def stacked_columns(
     order = decision_order(sorted({d for _, c in buckets for d in c}))
     rects, labels = [], []
     every = max(1, len(buckets) // 10)  # at most ~10 time labels, so they never overlap
-    fmt = "%m-%d %H:00" if unit == "hour" else "%Y-%m-%d"
+    fmt = {"hour": "%m-%d %H:00", "month": "%Y-%m"}.get(unit, "%Y-%m-%d")
     for i, (start, counts) in enumerate(buckets):
         x = left + i * step
         base = top + plot_h

@@ -56,6 +56,7 @@ class AuditLog:
         self._clock = clock
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._closed = False
         self._inode: tuple[int, int] | None = None
         self._size = -1  # what we believe the file holds; anything else means resync
         self._first_time: dt.datetime | None = None  # time of the current file's first line
@@ -81,8 +82,10 @@ class AuditLog:
                 if self.path is None:
                     self._logger.info(event, time=now, **fields)
                     return
-                if self._fd is None:
+                if self._closed:
                     raise ValueError("audit log is closed")
+                if self._fd is None:  # a reopen failed earlier (say, the directory vanished): retry
+                    self._open()
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
                 try:
                     self._catch_up(now)
@@ -100,9 +103,15 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        # Forget the descriptor before anything can fail: a stale number could be reused by
+        # another file, and an audit line must never land there.
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     # -- the processor chain (runs under self._lock) ---------------------------------------------
 
@@ -157,8 +166,7 @@ class AuditLog:
         except FileNotFoundError:
             moved = True
         if moved:  # someone rotated or removed the file we hold: append to the file at our path
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
+            self._release()
             self._open()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         size = os.fstat(self._fd).st_size
@@ -188,8 +196,7 @@ class AuditLog:
         first_seq = open_line(head).seq if head else self._state.seq + 1
         target = rotated_name(self.path, first_seq, self._first_time or self._clock())
         os.rename(self.path, target)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
+        self._release()
         self._open()
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         self._size = os.fstat(self._fd).st_size

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_dlp.audit.records import AuditEntry, Unreadable, read_lines
+from llm_dlp.audit.records import AuditEntry, FindingEntry, Unreadable, read_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +39,12 @@ class Filter:
             and _any(self.hosts, entry.host)
             and _any(self.models, entry.model)
             and _any(self.events, entry.event)
-            and (not self.kinds or any(f.kind in self.kinds for f in entry.findings))
-            and (not self.rules or any(f.rule in self.rules for f in entry.findings))
+            and (not (self.kinds or self.rules) or any(self._finding_matches(f) for f in entry.findings))
         )
+
+    def _finding_matches(self, finding: FindingEntry) -> bool:
+        # Kind and rule must hold for the same finding: --kind pii --rule email is one question.
+        return _any(self.kinds, finding.kind) and _any(self.rules, finding.rule)
 
     def needles(self) -> list[list[bytes]]:
         """For a cheap test on the raw line before parsing it: each wanted value appears quoted.

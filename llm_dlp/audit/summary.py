@@ -55,16 +55,41 @@ class Summary:
             self.latest_blocks.append(entry)
 
     def over_time(self) -> tuple[str, list[tuple[dt.datetime, Counter[str]]]]:
-        """Decisions per hour, or per day when the log spans more than three days."""
+        """Decisions per hour, day, week or month (by the span of the log), empty periods included."""
         if not self.hourly:
             return "hour", []
         span = max(self.hourly) - min(self.hourly)
-        if span <= dt.timedelta(days=3):
-            return "hour", sorted(self.hourly.items())
-        daily: dict[dt.datetime, Counter[str]] = defaultdict(Counter)
+        unit = next(name for name, longest in _UNITS if longest is None or span <= longest)
+        buckets: dict[dt.datetime, Counter[str]] = defaultdict(Counter)
         for hour, counts in self.hourly.items():
-            daily[hour.replace(hour=0)].update(counts)
-        return "day", sorted(daily.items())
+            buckets[_floor(hour, unit)].update(counts)
+        # Every period from first to last, so a quiet week shows as a gap rather than vanishing.
+        series, moment, last = [], _floor(min(self.hourly), unit), _floor(max(self.hourly), unit)
+        while moment <= last:
+            series.append((moment, buckets.get(moment, Counter())))
+            moment = _next(moment, unit)
+        return unit, series
+
+
+_UNITS = (("hour", dt.timedelta(days=3)), ("day", dt.timedelta(days=120)), ("week", dt.timedelta(days=730)), ("month", None))
+
+
+def _floor(moment: dt.datetime, unit: str) -> dt.datetime:
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    if unit == "hour":
+        return hour
+    day = hour.replace(hour=0)
+    if unit == "day":
+        return day
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next(moment: dt.datetime, unit: str) -> dt.datetime:
+    if unit == "month":
+        return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
+    return moment + {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1), "week": dt.timedelta(weeks=1)}[unit]
 
 
 def summarize(entries: Iterable[AuditEntry]) -> Summary:
