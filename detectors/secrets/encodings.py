@@ -53,12 +53,14 @@ def _mostly_text(raw: bytes) -> bool:
 
 
 def base64_segments(data: bytes) -> Iterator[Decoded]:
-    for match in _RUN_OF_24.finditer(data.translate(_BASE64_CLASS)):
-        start, end = match.span()
-        while end < len(data) and end - match.end() < 2 and data[end] == 0x3D:  # "=" padding
+    # Code is full of long identifiers; drop letter-only runs before any per-run work.
+    runs = [m.span() for m in _RUN_OF_24.finditer(data.translate(_BASE64_CLASS))]
+    for start, end in [(s, e) for s, e in runs if not data[s:e].isalpha()]:
+        run_end = end
+        while end < len(data) and end - run_end < 2 and data[end] == 0x3D:  # "=" padding
             end += 1
         blob = data[start:end]
-        if len(blob.rstrip(b"=")) % 4 == 1 or blob.isalpha() or blob.isdigit():
+        if len(blob.rstrip(b"=")) % 4 == 1 or blob.isdigit():
             continue
         try:
             raw = base64.b64decode(blob + b"=" * (-len(blob) % 4))
