@@ -20,6 +20,7 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 # optionally led by "+" or "(" and followed by an extension.
 _CANDIDATE = re.compile(r"[+(（]?\d[\d \t\-./()（）]{4,40}\d(?:\s?(?:ext\.?|x|#)\s?\d{1,6})?", re.IGNORECASE)
 _MIN_DIGITS = 7
+_MAX_BARE_DIGITS = 15
 _LETTER = re.compile(r"[A-Za-z_]")
 
 
@@ -35,8 +36,11 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         results: list[RecognizerResult] = []
         for candidate in _CANDIDATE.finditer(text):
             start, end = max(0, candidate.start() - 1), min(len(text), candidate.end() + 1)
-            if sum(char.isdigit() for char in candidate.group()) < _MIN_DIGITS or self._in_identifier(text, start, end):
+            digits = sum(char.isdigit() for char in candidate.group())
+            if digits < _MIN_DIGITS or self._in_identifier(text, start, end):
                 continue
+            if digits > _MAX_BARE_DIGITS and candidate.group().isdigit():
+                continue  # a constant or an ID: E.164 numbers have at most 15 digits
             for result in super().analyze(text[start:end], entities, nlp_artifacts):
                 result.start += start
                 result.end += start

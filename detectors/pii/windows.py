@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-BEFORE = 160
-AFTER = 120
+BEFORE = 80
+AFTER = 64
 # How far a window edge may move to reach whitespace.
 EDGE_SLACK = 48
 
