@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tests.proxyrun import start_proxy
 class RealLog:
     path: Path
     confdir: Path
+    planted: tuple[str, ...]  # secret values the requests carried
 
     @property
     def key(self) -> bytes:
@@ -35,10 +37,11 @@ def real_log(tmp_path_factory, provider, test_ca) -> RealLog:
     running = start_proxy(tmp_path_factory.mktemp("audit-real"), intercept=[f"localhost:{provider.port}"],
                           upstream_ca=test_ca.cert_path)
     try:
+        planted = (make.aws_access_key_id(), make.github_pat(), make.aws_access_key_id())
         with running.client() as client:
             url = f"{provider.base_url}/v1/messages"
-            for text in ["hello", f"key {make.aws_access_key_id()}", f"why?\n{make.private_key_pem()}",
-                         f"token {make.github_pat()}", "plain question", "another one", f"id {make.aws_access_key_id()}"]:
+            for text in ["hello", f"key {planted[0]}", f"why?\n{make.private_key_pem()}",
+                         f"token {planted[1]}", "plain question", "another one", f"id {planted[2]}"]:
                 client.post(url, json={"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
             client.post(url, content=b'{"messages": [', headers={"content-type": "application/json"})
             client.get(f"{provider.base_url}/v1/models")
@@ -46,7 +49,7 @@ def real_log(tmp_path_factory, provider, test_ca) -> RealLog:
     finally:
         running.stop()
     assert len(running.audit_lines()) == 10
-    return RealLog(running.audit_path, running.confdir)
+    return RealLog(running.audit_path, running.confdir, planted)
 
 
 def tampered(real_log: RealLog, tmp_path: Path, change) -> Path:
@@ -140,3 +143,21 @@ def test_the_chain_key_is_kept_apart_and_private(real_log):
 def test_verify_in_code_reports_the_span(real_log):
     result = verify([real_log.path], real_log.key)
     assert result.ok and result.lines == 10 and (result.first_seq, result.last_seq) == (1, 10)
+
+
+def test_the_log_never_holds_a_value_yet_seen_finds_it(real_log, capsys, monkeypatch):
+    text = real_log.path.read_text()
+    for value in real_log.planted:
+        assert value not in text and value[4:16] not in text
+        assert main(["audit", "seen", value, str(real_log.path), "--confdir", str(real_log.confdir)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("seen in 1 request(s) as hmac-sha256:") and "secret/" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO(real_log.planted[1] + "\n"))  # kept out of shell history
+    assert main(["audit", "seen", "-", str(real_log.path), "--confdir", str(real_log.confdir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["decision"] == "redact"
+
+
+def test_seen_says_so_when_a_value_never_passed(real_log, capsys):
+    never = make.aws_access_key_id()
+    assert main(["audit", "seen", never, str(real_log.path), "--confdir", str(real_log.confdir)]) == 1
+    assert capsys.readouterr().out.startswith("not seen (hmac-sha256:")

@@ -47,14 +47,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     purge.set_defaults(handler=_purge)
 
-    seen = _command(commands, "seen", "was this value ever seen? hashes it with the key and searches the findings")
-    seen.add_argument("value", help="the value to look for, or - to read it from stdin (keeps it out of shell history)")
+    seen = _command(commands, "seen", "was this value ever seen? hashes it with the key and searches the findings",
+                    value="the value to look for, or - to read it from stdin (keeps it out of shell history)")
     seen.add_argument("--json", action="store_true", help="print matching lines as written")
     seen.set_defaults(handler=_seen)
 
 
-def _command(commands: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+def _command(commands: argparse._SubParsersAction, name: str, help_text: str, value: str | None = None) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=help_text, description=help_text)
+    if value is not None:  # before the files, which take every remaining argument
+        parser.add_argument("value", help=value)
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help=f"audit log(s); each brings its rotated files along (default: {DEFAULT_LOG})")
     parser.add_argument("--confdir", type=Path, default=Path("certs"), help="where the proxy keeps its CA and keys")
