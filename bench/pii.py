@@ -2,6 +2,12 @@
 
     .venv/bin/python bench/pii.py [--samples 1000] [--stock-1mb]
 
+Needs presidio-evaluator 0.3.2, installed by hand with ``pip install --no-deps
+presidio-evaluator==0.3.2 pandas scikit-learn tqdm plotly xmltodict``: its declared requirement
+presidio-analyzer>=2.2.364 pulls pydantic>=2.12.5 and typing-extensions>=4.14.1, which conflicts
+with mitmproxy 12.2's typing-extensions<=4.14 pin, so it cannot sit in the ``bench`` extra; it
+runs fine against the presidio-analyzer 2.2.362 installed here.
+
 Accuracy: presidio-evaluator's PresidioSentenceFaker generates labelled sentences from its own
 en_US templates, and from the Chinese templates below with Faker's zh_CN locale (Faker makes
 valid resident ID and mobile numbers; UnionPay and USCC numbers come from the small providers
