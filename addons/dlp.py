@@ -113,19 +113,8 @@ class DlpAddon:
     def _check_headers(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
         info = self._info(flow, endpoint)
         policy = self.pipeline.policy_for(info)
-        if flow.request.headers.get("upgrade", "").lower() == "websocket":
-            verdict = self.pipeline.failure(
-                policy, 403, "llm-dlp does not inspect WebSocket traffic to AI APIs; use HTTPS requests", "websocket refused"
-            )
-            self._apply(flow, endpoint, info, verdict, policy)
-            return
-        length = flow.request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > policy.max_body_bytes:
-            verdict = Verdict(
-                "error", policy.name, status=413, policy_mode=policy.mode, error="body too large",
-                message=f"request body of {length} bytes is over llm-dlp's limit of {policy.max_body_bytes}",
-            )
-            verdict.body_bytes = int(length)
+        verdict = header_verdict(self.pipeline, flow, policy)
+        if verdict is not None:
             self._apply(flow, endpoint, info, verdict, policy)
             return
         # Prompt bodies must be complete before we scan them, whatever stream_large_bodies says;
@@ -164,24 +153,46 @@ class DlpAddon:
 
     @staticmethod
     def _info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
-        # Our users file (addons/identity.py) knows groups; mitmproxy's own proxyauth (htpasswd,
-        # LDAP) knows only the user name.
-        identity = flow.metadata.get(IDENTITY)
-        auth = (identity.user,) if identity else flow.metadata.get("proxyauth")
-        authorization = flow.request.headers.get("authorization", "")
-        return RequestInfo(
-            request_id=flow.metadata.setdefault("llm_dlp_request_id", uuid.uuid4().hex),
-            method=flow.request.method,
-            host=flow.request.pretty_host,
-            path=flow.request.path,
-            provider=endpoint.provider,
-            client_address=flow.client_conn.peername[0] if flow.client_conn.peername else None,
-            user=auth[0] if auth else None,
-            groups=identity.groups if identity else (),
-            content_encoding=flow.request.headers.get("content-encoding", ""),
-            content_type=flow.request.headers.get("content-type", ""),
-            body_signed=authorization.startswith("AWS4-HMAC-SHA256"),
+        return request_info(flow, endpoint)
+
+
+def request_info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
+    """The facts the pipeline and the audit log need, from a live or recorded flow."""
+    # Our users file (addons/identity.py) knows groups; mitmproxy's own proxyauth (htpasswd,
+    # LDAP) knows only the user name.
+    identity = flow.metadata.get(IDENTITY)
+    auth = (identity.user,) if identity else flow.metadata.get("proxyauth")
+    authorization = flow.request.headers.get("authorization", "")
+    return RequestInfo(
+        request_id=flow.metadata.setdefault("llm_dlp_request_id", uuid.uuid4().hex),
+        method=flow.request.method,
+        host=flow.request.pretty_host,
+        path=flow.request.path,
+        provider=endpoint.provider,
+        client_address=flow.client_conn.peername[0] if flow.client_conn.peername else None,
+        user=auth[0] if auth else None,
+        groups=identity.groups if identity else (),
+        content_encoding=flow.request.headers.get("content-encoding", ""),
+        content_type=flow.request.headers.get("content-type", ""),
+        body_signed=authorization.startswith("AWS4-HMAC-SHA256"),
+    )
+
+
+def header_verdict(pipeline: Pipeline, flow: http.HTTPFlow, policy: Policy) -> Verdict | None:
+    """A decision that needs only the request headers (refused upgrades, oversized bodies)."""
+    if flow.request.headers.get("upgrade", "").lower() == "websocket":
+        return pipeline.failure(
+            policy, 403, "llm-dlp does not inspect WebSocket traffic to AI APIs; use HTTPS requests", "websocket refused"
         )
+    length = flow.request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > policy.max_body_bytes:
+        verdict = Verdict(
+            "error", policy.name, status=413, policy_mode=policy.mode, error="body too large",
+            message=f"request body of {length} bytes is over llm-dlp's limit of {policy.max_body_bytes}",
+        )
+        verdict.body_bytes = int(length)
+        return verdict
+    return None
 
 
 def _reroute(flow: http.HTTPFlow, target: str) -> None:

@@ -60,6 +60,35 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
     scan.set_defaults(handler=_scan)
 
+    policy = commands.add_parser("policy", help="check policies, or explain a decision")
+    policy_commands = policy.add_subparsers(title="policy commands")
+    check = policy_commands.add_parser("check", help="validate a policy directory")
+    check.add_argument("directory", nargs="?", type=Path, default=Path("policies"))
+    check.set_defaults(handler=_policy_check)
+    explain = policy_commands.add_parser("explain", help="findings, matching rules and decision for a body or text")
+    explain.add_argument("file", help="a request body (JSON) or plain text; - for stdin")
+    explain.add_argument("--tenant", default="default")
+    explain.add_argument("--policy-dir", type=Path, default=Path("policies"))
+    explain.add_argument("--path", help="API path to read the body as (default: guessed from the body)")
+    explain.add_argument("--confdir", type=Path, default=Path("certs"))
+    explain.add_argument("--index-dir", type=Path)
+    explain.set_defaults(handler=_policy_explain)
+
+    replay = commands.add_parser("replay", help="run captured mitmproxy flows through a policy, offline")
+    replay.add_argument("flows", nargs="+", type=Path, help="files written by mitmdump -w or mitmweb")
+    replay.add_argument("--policy-dir", type=Path, default=Path("policies"))
+    replay.add_argument("--tenant", help="decide every request as this tenant (default: as the live proxy would)")
+    replay.add_argument("--compare-policy-dir", type=Path, help="a second policy directory; report where decisions differ")
+    replay.add_argument("--report", type=Path, help="write a report: FILE.json or FILE.html")
+    replay.add_argument("--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER]")
+    replay.add_argument("--confdir", type=Path, default=Path("certs"), help="where the HMAC key lives")
+    replay.add_argument("--index-dir", type=Path)
+    replay.set_defaults(handler=_replay)
+
+    hash_password = commands.add_parser("hash-password", help="bcrypt a password for the --users-file")
+    hash_password.add_argument("password", nargs="?", help="default: read from stdin")
+    hash_password.set_defaults(handler=_hash_password)
+
     index_command.register(commands)
     audit_commands.register(commands)
     return parser
@@ -151,6 +180,80 @@ def _scan(args: argparse.Namespace) -> int:
             print(f"line {line}: {finding.kind}/{finding.rule} {record['preview']} "
                   f"(confidence {record['confidence']}){extra}")
     return 1 if findings else 0
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    from llm_dlp.detection import build_detectors, known_rule_ids
+    from llm_dlp.policy.loader import PolicyError, load_policy_dir
+
+    try:
+        policies = load_policy_dir(args.directory, known_rules=known_rule_ids(build_detectors()))
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, policy in sorted(policies.policies.items()):
+        members = ", ".join([*policy.members.users, *(f"@{g}" for g in policy.members.groups),
+                             *map(str, policy.members.networks)])
+        if name == "default":
+            members = members or "everyone no other tenant claims"
+        print(f"ok  {name:<16} {policy.mode:<8} {len(policy.rules):>3} rules  members: {members or '-'}")
+    return 0
+
+
+def _pipeline(policy_dir: Path, confdir: Path, index_dir: Path | None):
+    from llm_dlp.detection import DetectorOptions, build_detectors, known_rule_ids
+    from llm_dlp.keys import load_or_create_hasher
+    from llm_dlp.pipeline import Pipeline
+    from llm_dlp.policy.loader import load_policy_dir
+
+    detectors = build_detectors(DetectorOptions(index_dir=index_dir))
+    policies = load_policy_dir(policy_dir, known_rules=known_rule_ids(detectors))
+    return Pipeline(policies, detectors, load_or_create_hasher(confdir))
+
+
+def _policy_explain(args: argparse.Namespace) -> int:
+    from llm_dlp.explain import explain
+    from llm_dlp.policy.loader import PolicyError
+
+    body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        pipeline = _pipeline(args.policy_dir, args.confdir, args.index_dir)
+        policy = pipeline.policies.get(args.tenant)
+    except (PolicyError, KeyError) as exc:
+        print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    print(explain(pipeline, policy, body, args.path))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from llm_dlp.endpoints import EndpointTable, parse_intercept_host
+    from llm_dlp.policy.loader import PolicyError
+    from llm_dlp.replay import format_table, read_flows, replay, write_report
+
+    try:
+        endpoints = EndpointTable.with_extra([parse_intercept_host(h) for h in args.intercept_host])
+        pipeline = _pipeline(args.policy_dir, args.confdir, args.index_dir)
+        compare = _pipeline(args.compare_policy_dir, args.confdir, args.index_dir) if args.compare_policy_dir else None
+        if args.tenant:
+            pipeline.policies.get(args.tenant)
+    except (PolicyError, KeyError, ValueError) as exc:
+        print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    report = replay(read_flows(args.flows), pipeline, endpoints, args.tenant, compare)
+    print(format_table(report))
+    if args.report:
+        write_report(report, args.report)
+        print(f"report written to {args.report}")
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from llm_dlp.identity import hash_password
+
+    password = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
+    print(hash_password(password))
+    return 0
 
 
 if __name__ == "__main__":
