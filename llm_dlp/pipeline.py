@@ -7,6 +7,7 @@ verdicts too (fail closed unless the tenant's policy says ``on_error: allow``).
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -115,6 +116,7 @@ class Pipeline:
     ) -> None:
         self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
+        self._hinted = tuple(_takes_path_hint(d) for d in self.detectors)
         self.hasher = hasher
         self.shadow = shadow
 
@@ -155,8 +157,8 @@ class Pipeline:
         parsed = self._parse(info, text)
         hits = []
         for segment in parsed.segments:
-            for detector in self.detectors:
-                for finding in _scan_segment(detector, segment):
+            for detector, hinted in zip(self.detectors, self._hinted):
+                for finding in _scan_segment(detector, segment, hinted):
                     value = finding.value(segment.text)
                     hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
         return Scan(text, parsed, hits)
@@ -290,8 +292,16 @@ class Pipeline:
         return policy.render_block_message(described)
 
 
-def _scan_segment(detector: Detector, segment: Segment) -> list[Finding]:
-    if segment.path_hint is not None and getattr(detector, "accepts_path_hint", False):
+def _takes_path_hint(detector: Detector) -> bool:
+    """Detectors may accept the file path a tool call names (``scan(text, *, path_hint=...)``)."""
+    try:
+        return "path_hint" in inspect.signature(detector.scan).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _scan_segment(detector: Detector, segment: Segment, hinted: bool) -> list[Finding]:
+    if hinted and segment.path_hint is not None:
         return detector.scan(segment.text, path_hint=segment.path_hint)  # type: ignore[call-arg]
     return detector.scan(segment.text)
 
