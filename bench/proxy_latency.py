@@ -4,7 +4,9 @@ Starts a local TLS stand-in provider, plain ``mitmdump`` (no addons) and ``llm-d
 bundled policies, then sends the same requests through each (and directly), interleaved, over
 keep-alive connections, and prints p50/p99 per path and the difference.
 
-    .venv/bin/python bench/proxy_latency.py [--requests 60]
+    .venv/bin/python -m bench.proxy_latency [--requests 60]
+
+(Run bench scripts as modules: ``bench/secrets.py`` would otherwise shadow the stdlib module.)
 """
 
 from __future__ import annotations
