@@ -9,6 +9,7 @@ from llm_dlp.providers.base import (
     JsonPath,
     ParsedRequest,
     RequestFormatError,
+    parsed_request,
     Segment,
     string_leaves,
 )
@@ -49,14 +50,7 @@ def extract(document: Any) -> ParsedRequest:
             raise RequestFormatError(f"messages[{index}] is not an object")
         role = str(message.get("role", "user"))
         segments.extend(_content(message.get("content"), ("messages", index, "content"), role, hints))
-    model = document.get("model")
-    return ParsedRequest(
-        format=FORMAT,
-        document=document,
-        segments=segments,
-        model=model if isinstance(model, str) else None,
-        stream=document.get("stream") is True,
-    )
+    return parsed_request(FORMAT, document, segments)
 
 
 def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:

@@ -45,6 +45,19 @@ class ParsedRequest:
     notes: list[str] = field(default_factory=list)
 
 
+def parsed_request(format: str, document: Any, segments: list[Segment]) -> ParsedRequest:
+    """A ``ParsedRequest`` with the model and stream flag every format spells the same way."""
+    is_object = isinstance(document, dict)
+    model = document.get("model") if is_object else None
+    return ParsedRequest(
+        format=format,
+        document=document,
+        segments=segments,
+        model=model if isinstance(model, str) else None,
+        stream=is_object and document.get("stream") is True,
+    )
+
+
 def format_path(path: JsonPath) -> str:
     out = "$"
     for step in path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_dlp.providers.base import ParsedRequest, Segment, string_leaves
+from llm_dlp.providers.base import ParsedRequest, Segment, parsed_request, string_leaves
 
 FORMAT = "json"
 
@@ -33,12 +33,4 @@ def extract(document: Any) -> ParsedRequest:
         Segment(path, text, "json")
         for path, text in string_leaves(document, (), skip_keys=OPAQUE_KEYS)
     ]
-    model = document.get("model") if isinstance(document, dict) else None
-    stream = isinstance(document, dict) and document.get("stream") is True
-    return ParsedRequest(
-        format=FORMAT,
-        document=document,
-        segments=segments,
-        model=model if isinstance(model, str) else None,
-        stream=stream,
-    )
+    return parsed_request(FORMAT, document, segments)

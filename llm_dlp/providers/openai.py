@@ -9,6 +9,7 @@ from llm_dlp.providers.base import (
     JsonPath,
     ParsedRequest,
     RequestFormatError,
+    parsed_request,
     Segment,
     json_string_leaves,
     string_leaves,
@@ -41,14 +42,7 @@ def extract(document: Any) -> ParsedRequest:
         if not isinstance(message, dict):
             raise RequestFormatError(f"messages[{index}] is not an object")
         segments.extend(_message(message, ("messages", index), hints))
-    model = document.get("model")
-    return ParsedRequest(
-        format=FORMAT,
-        document=document,
-        segments=segments,
-        model=model if isinstance(model, str) else None,
-        stream=document.get("stream") is True,
-    )
+    return parsed_request(FORMAT, document, segments)
 
 
 def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
