@@ -8,4 +8,10 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
+# redis-server backs the shared placeholder vault in tests/test_vault*.py; the tests start
+# their own private instance on a free port, so only the binary is needed.
+if [ ! -x /usr/bin/redis-server ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+fi
 exit 0

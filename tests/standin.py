@@ -3,6 +3,10 @@
 It answers Anthropic Messages and OpenAI Chat Completions requests (JSON or SSE) the way the
 real APIs do, closely enough for their official SDKs to parse, and keeps every request it
 received so tests can assert on exactly what left the proxy.
+
+Models named ``echo`` answer with the last user message as it arrived (the redacted prompt),
+streamed a few characters per event; ``echo-tool`` answers with a tool call whose arguments
+carry it. Anthropic echoes start with a signed ``thinking`` block holding the same text.
 """
 
 from __future__ import annotations
@@ -142,7 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
             request = {}
         route = self.path.split("?", 1)[0]
         stream = isinstance(request, dict) and request.get("stream") is True
-        if route.endswith("/v1/messages"):
+        if isinstance(request, dict) and str(request.get("model", "")).startswith("echo"):
+            self._echo(route, request, stream)
+        elif route.endswith("/v1/messages"):
             if stream:
                 self._sse(_anthropic_events(request.get("model", "claude-test")))
             else:
@@ -154,6 +160,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(_openai_completion(request.get("model", "gpt-test")))
         else:
             self._json({"ok": True})
+
+    def _echo(self, route: str, request: dict, stream: bool) -> None:
+        model, prompt = request["model"], _last_user_text(request)
+        tool = {"file_path": "/tmp/echo.txt", "content": prompt} if model == "echo-tool" else None
+        anthropic = route.endswith("/v1/messages")
+        if stream:
+            self._sse((_anthropic_echo_events if anthropic else _openai_echo_chunks)(model, prompt, tool))
+        else:
+            self._json((_anthropic_echo if anthropic else _openai_echo)(model, prompt, tool))
 
     def _json(self, payload: dict) -> None:
         self._send(200, json.dumps(payload).encode(), "application/json")
@@ -226,4 +241,78 @@ def _openai_chunks(model: str) -> list[tuple[str | None, dict | str]]:
         chunks.append((None, base | {"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}))
     chunks.append((None, base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
     chunks.append((None, "[DONE]"))
+    return chunks
+
+
+ECHO_PIECE = 4  # characters per streamed delta: every placeholder spans several events
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + ECHO_PIECE] for i in range(0, len(text), ECHO_PIECE)] or [""]
+
+
+def _last_user_text(request: dict) -> str:
+    content = [m for m in request.get("messages", []) if m.get("role") == "user"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _anthropic_echo(model: str, prompt: str, tool: dict | None) -> dict:
+    answer = {"type": "tool_use", "id": "toolu_echo", "name": "Write", "input": tool} if tool else {"type": "text", "text": prompt}
+    thinking = {"type": "thinking", "thinking": prompt, "signature": "c2lnbmVk"}
+    return _anthropic_message(model) | {"content": [thinking, answer], "stop_reason": "tool_use" if tool else "end_turn"}
+
+
+def _anthropic_echo_events(model: str, prompt: str, tool: dict | None) -> list[tuple[str | None, dict | str]]:
+    def delta(index: int, body: dict) -> tuple[str, dict]:
+        return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": body}
+
+    start = _anthropic_message(model) | {"content": [], "stop_reason": None}
+    events: list[tuple[str | None, dict | str]] = [("message_start", {"type": "message_start", "message": start})]
+    events.append(("content_block_start", {"type": "content_block_start", "index": 0,
+                                           "content_block": {"type": "thinking", "thinking": "", "signature": ""}}))
+    events += [delta(0, {"type": "thinking_delta", "thinking": piece}) for piece in _pieces(prompt)]
+    events += [delta(0, {"type": "signature_delta", "signature": "c2lnbmVk"}),
+               ("content_block_stop", {"type": "content_block_stop", "index": 0})]
+    if tool:
+        block, pieces = {"type": "tool_use", "id": "toolu_echo", "name": "Write", "input": {}}, _pieces(json.dumps(tool))
+        events.append(("content_block_start", {"type": "content_block_start", "index": 1, "content_block": block}))
+        events += [delta(1, {"type": "input_json_delta", "partial_json": piece}) for piece in pieces]
+    else:
+        events.append(("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}))
+        events += [delta(1, {"type": "text_delta", "text": piece}) for piece in _pieces(prompt)]
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use" if tool else "end_turn",
+                                                              "stop_sequence": None}, "usage": {"output_tokens": 5}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return events
+
+
+def _openai_echo(model: str, prompt: str, tool: dict | None) -> dict:
+    message: dict = {"role": "assistant", "content": None if tool else prompt}
+    if tool:
+        message["tool_calls"] = [{"id": "call_echo", "type": "function",
+                                  "function": {"name": "Write", "arguments": json.dumps(tool)}}]
+    completion = _openai_completion(model)
+    completion["choices"] = [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool else "stop"}]
+    return completion
+
+
+def _openai_echo_chunks(model: str, prompt: str, tool: dict | None) -> list[tuple[str | None, dict | str]]:
+    base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+
+    def chunk(delta: dict, finish: str | None = None) -> tuple[None, dict]:
+        return None, base | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks: list[tuple[str | None, dict | str]] = [chunk({"role": "assistant", "content": None if tool else ""})]
+    if tool:
+        chunks.append(chunk({"tool_calls": [{"index": 0, "id": "call_echo", "type": "function",
+                                             "function": {"name": "Write", "arguments": ""}}]}))
+        chunks += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in _pieces(json.dumps(tool))]
+    else:
+        chunks += [chunk({"content": piece}) for piece in _pieces(prompt)]
+    chunks += [chunk({}, "tool_calls" if tool else "stop"), (None, "[DONE]")]
     return chunks

@@ -1,0 +1,55 @@
+"""From a forwarded request to the table its answer is restored with.
+
+The model can only answer with placeholders it was shown, so the table holds exactly the
+placeholders in the body that went upstream: those this request redacted (known at once, and
+written to the vault for later turns and other proxy instances) and older ones the history
+still carries verbatim (read back from the vault). Values of other tenants are never found:
+the vault is keyed by tenant.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from llm_dlp.pipeline import Verdict
+from llm_dlp.policy.model import Policy
+from llm_dlp.redaction import PLACEHOLDER_BYTES
+from llm_dlp.restore.text import RestoreTable
+from llm_dlp.vault import DEFAULT_TTL_SECONDS, MemoryStore, Vault, VaultEntry
+
+
+@dataclass(slots=True)
+class RestoreSession:
+    """What one forwarded request leaves behind for restoring its answer."""
+
+    tenant: str
+    allows: Callable[[str, str], bool]
+    redacted: dict[str, VaultEntry] = field(default_factory=dict)
+
+
+class Restorer:
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+
+    @classmethod
+    def in_memory(cls, ttl_seconds: float = DEFAULT_TTL_SECONDS) -> "Restorer":
+        """A vault private to this process; its key need not outlive it."""
+        return cls(Vault(MemoryStore(), os.urandom(32), ttl_seconds))
+
+    def session(self, verdict: Verdict, policy: Policy) -> RestoreSession:
+        redacted = {}
+        if verdict.body is not None:  # monitor mode computes placeholders but forwards the original
+            redacted = {token: VaultEntry(kind, value) for token, (kind, value) in verdict.placeholders.items()}
+        return RestoreSession(verdict.tenant, policy.restores, redacted)
+
+    def table(self, session: RestoreSession, forwarded_body: bytes) -> RestoreTable:
+        """Blocking (the vault may be on disk or across the network): call it off the event loop."""
+        self.vault.put_many(session.tenant, session.redacted)
+        carried = {match.group(0).decode("ascii") for match in PLACEHOLDER_BYTES.finditer(forwarded_body)}
+        found = self.vault.get_many(session.tenant, carried - session.redacted.keys())
+        return RestoreTable(found | session.redacted, session.allows)
+
+    def close(self) -> None:
+        self.vault.close()

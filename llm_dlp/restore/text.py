@@ -1,0 +1,81 @@
+"""Putting original values back in place of placeholders, in whole strings or fragment by fragment.
+
+A restored value is written for where it lands: as is in answer text, JSON-escaped inside a
+tool call's arguments (which are JSON text themselves). Whether it is restored at all is the
+tenant's policy, per finding kind and per place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from llm_dlp.redaction import PLACEHOLDER, pending_start
+from llm_dlp.vault import VaultEntry
+
+TEXT, TOOL_ARGUMENTS = "text", "tool_arguments"  # the places of policy's ``restore:``
+
+Escape = Callable[[str], str]
+
+
+def as_is(value: str) -> str:
+    return value
+
+
+def json_escaped(value: str) -> str:
+    """The value as the inside of a JSON string literal (a placeholder sits inside one)."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreTable:
+    """The placeholders one answer may contain, what each stands for, and where it may return."""
+
+    entries: Mapping[str, VaultEntry]
+    allows: Callable[[str, str], bool]  # (kind, place) -> restore?  e.g. Policy.restores
+
+    @property
+    def restores_anything(self) -> bool:
+        return any(self.allows(entry.kind, place) for entry in self.entries.values() for place in (TEXT, TOOL_ARGUMENTS))
+
+    def value_for(self, token: str, place: str) -> str | None:
+        entry = self.entries.get(token)
+        if entry is None or not self.allows(entry.kind, place):
+            return None
+        return entry.value
+
+    def restore(self, text: str, place: str, escape: Escape = as_is) -> str:
+        if "[[" not in text or not self.entries:
+            return text
+
+        def swap(match) -> str:
+            value = self.value_for(match.group(0), place)
+            return match.group(0) if value is None else escape(value)
+
+        return PLACEHOLDER.sub(swap, text)
+
+
+class TextRestorer:
+    """One piece of answer text that arrives in fragments (a content block, a tool call's arguments).
+
+    Each fragment comes back at once, except a tail that could still grow into a placeholder;
+    that tail waits for the next fragment or for ``flush``. The concatenated output depends only
+    on the concatenated input, never on where it was cut.
+    """
+
+    def __init__(self, table: RestoreTable, place: str, escape: Escape = as_is) -> None:
+        self.table = table
+        self.place = place
+        self.escape = escape
+        self.pending = ""
+
+    def feed(self, fragment: str) -> str:
+        text = self.pending + fragment
+        cut = pending_start(text)
+        self.pending = text[cut:]
+        return self.table.restore(text[:cut], self.place, self.escape)
+
+    def flush(self) -> str:
+        text, self.pending = self.pending, ""
+        return self.table.restore(text, self.place, self.escape)
