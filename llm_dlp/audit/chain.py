@@ -97,11 +97,6 @@ def render_body(fields: dict[str, Any], state: ChainState) -> bytes:
     return json.dumps(linked, ensure_ascii=False, default=str).encode("utf-8")
 
 
-def seal_rendered(key: bytes, body: bytes) -> bytes:
-    """Append the MAC to a body already rendered (with ``seq`` and ``prev``) by the log's processors."""
-    return body[:-1] + b', "mac": "' + mac_of(key, body).encode() + b'"}'
-
-
 def open_line(raw: bytes) -> SealedLine:
     """Split a line into its sealed body and MAC; ``ValueError`` when it is not a sealed line."""
     match = _SEALED.match(raw.rstrip(b"\r\n"))
@@ -114,7 +109,3 @@ def open_line(raw: bytes) -> SealedLine:
         raise ValueError("sealed line without seq/prev")
     return SealedLine(seq, prev, match["mac"].decode(), body, fields)
 
-
-def state_after(raw: bytes) -> ChainState:
-    line = open_line(raw)
-    return ChainState(line.seq, line.mac)

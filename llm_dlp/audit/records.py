@@ -93,12 +93,3 @@ def read_lines(files: Iterable[Path]) -> Iterator[tuple[Path, int, bytes]]:
                 if raw:
                     yield path, number, raw
 
-
-def read_entries(files: Iterable[Path], unreadable: list[Unreadable] | None = None) -> Iterator[AuditEntry]:
-    """Every parseable line; the others go to ``unreadable`` (``verify`` is the place to judge them)."""
-    for path, number, raw in read_lines(files):
-        try:
-            yield AuditEntry.parse(raw)
-        except (ValueError, KeyError, TypeError) as exc:
-            if unreadable is not None:
-                unreadable.append(Unreadable(path, number, str(exc)))
