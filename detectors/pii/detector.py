@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import re
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -11,12 +11,11 @@ from typing import Iterator, Optional
 from presidio_analyzer import RecognizerResult
 
 from detectors.base import Finding
+from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.code_noise import drop_code_noise
 from detectors.pii.engine import LANGUAGE, EngineSettings, all_recognizers, build_analyzer
-from detectors.pii.records import bulk_record_findings, table_name_results
-from detectors.pii.windows import Window, candidate_windows, compile_anchors
-
-log = logging.getLogger(__name__)
+from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
+from detectors.pii.records import NAME_HEADER_ANCHOR, bulk_record_findings, table_name_results
 
 DETECTOR_NAME = "pii"
 # With a model, NER needs the whole text, so it is analysed in pieces of about this size,
@@ -26,7 +25,7 @@ MODEL_CHUNK = 20_000
 _SPECIFICITY = (
     "CN_RESIDENT_ID", "CN_USCC", "CN_UNIONPAY_CARD", "HK_ID", "TW_ID", "CN_MOBILE", "CN_PASSPORT",
     "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN", "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER",
-    "US_PASSPORT", "PERSON", "LOCATION", "NRP", "DATE_TIME",
+    "US_PASSPORT", "STREET_ADDRESS", "PERSON", "LOCATION", "NRP", "DATE_TIME",
 )
 
 
@@ -64,36 +63,31 @@ class PiiDetector:
         )
         supported = {entity for recognizer in recognizers for entity in recognizer.supported_entities}
         self.entities = tuple(sorted(self.config.entities or supported))
-        self._anchors = compile_anchors(getattr(r, "ANCHOR") for r in recognizers if hasattr(r, "ANCHOR"))
+        # One anchor per recognizer, in order, then the name-column header of tables.
+        self._anchored = [r for r in recognizers if hasattr(r, "ANCHOR")]
+        self._scanner = AnchorScanner(
+            [r.ANCHOR for r in self._anchored] + [NAME_HEADER_ANCHOR],
+            caseless=[_caseless(r) for r in self._anchored] + [True],
+        )
+        self._header_anchor = len(self._anchored)
+        self._windows = WindowAnalyzer(
+            self._anchored, self._engine.nlp_engine.nlp[LANGUAGE], self.config.score_threshold, self.entities
+        )
         # spaCy pipelines are not documented as thread-safe; the GIL serialises this work anyway.
         self._lock = threading.Lock()
 
     def scan(self, text: str) -> list[Finding]:
-        try:
-            return self._scan(text)
-        except Exception:  # a detector must never break the request it inspects
-            log.exception("PII scan failed on a text of %d characters", len(text) if isinstance(text, str) else -1)
+        """Findings for ``text``. Any string is fine; an exception here is a bug, and it is
+        raised, not swallowed: the pipeline fails closed on it and the policy decides."""
+        if not isinstance(text, str):
+            raise TypeError(f"PiiDetector.scan takes a str, not {type(text).__name__}")
+        if not text.strip():
             return []
-
-    def analyze(self, text: str) -> list[RecognizerResult]:
-        """presidio results for the whole text, in text offsets (before noise filtering)."""
-        results: list[RecognizerResult] = []
-        for window in self._pieces(text):
-            piece = text[window.start : window.end]
-            with self._lock:
-                found = self._engine.analyze(piece, language=LANGUAGE, entities=list(self.entities))
-            for result in found:
-                result.start += window.start
-                result.end += window.start
-                results.append(result)
-        return _unique(results)
-
-    def _scan(self, text: str) -> list[Finding]:
-        if not isinstance(text, str) or not text.strip():
-            return []
-        results = self.analyze(text)
+        hits = self._scanner.hits(text)
+        results = self._analyze(text, hits)
         if "PERSON" in self.entities:
-            results += table_name_results(text, self.config.score_threshold)
+            headers = [hit.start for hit in hits if hit.anchor == self._header_anchor]
+            results += table_name_results(text, headers, self.config.score_threshold)
         if self.config.filter_code_noise:
             results = drop_code_noise(text, results)
         findings = [
@@ -104,18 +98,41 @@ class PiiDetector:
         findings += bulk_record_findings(text, findings, self.config.min_records, DETECTOR_NAME)
         return findings
 
-    def _pieces(self, text: str) -> Iterator[Window]:
+    def analyze(self, text: str) -> list[RecognizerResult]:
+        """Recognizer results for the whole text, in text offsets (before noise filtering and
+        overlap resolution); the same as presidio's ``AnalyzerEngine.analyze`` on the text."""
+        return self._analyze(text, self._scanner.hits(text))
+
+    def _analyze(self, text: str, hits: list[Hit]) -> list[RecognizerResult]:
         if self.config.spacy_model is None:
-            yield from candidate_windows(text, self._anchors)
-            return
+            recognizer_hits = [hit for hit in hits if hit.anchor != self._header_anchor]
+            return self._windows.analyze(text, windows(text, recognizer_hits))
+        results: list[RecognizerResult] = []
+        for window in self._model_pieces(text):
+            piece = text[window.start : window.end]
+            with self._lock:
+                found = self._engine.analyze(piece, language=LANGUAGE, entities=list(self.entities))
+            for result in found:
+                result.start += window.start
+                result.end += window.start
+                results.append(result)
+        return _unique(results)
+
+    def _model_pieces(self, text: str) -> Iterator[Window]:
+        """NER needs whole sentences: the text in pieces of about MODEL_CHUNK, cut at line ends."""
         start = 0
         while start < len(text):
             end = min(len(text), start + MODEL_CHUNK)
             if end < len(text):
                 newline = text.rfind("\n", start + MODEL_CHUNK // 2, end)
                 end = newline + 1 if newline >= 0 else end
-            yield Window(start, end)
+            yield Window(start, end, frozenset())
             start = end
+
+
+def _caseless(recognizer: object) -> bool:
+    flags = getattr(recognizer, "global_regex_flags", 0) or 0
+    return bool(flags & re.IGNORECASE) or getattr(recognizer, "ANCHOR_CASELESS", False)
 
 
 def _unique(results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -11,6 +11,9 @@ fetches the public-suffix list, and its context enhancer is quadratic. Here:
 * Context scoring uses ``LinearContextEnhancer``.
 * Built-in patterns are compiled ASCII-only, so ``\\b`` sees a boundary between a CJK character
   and a digit or letter (``邮箱a@b.com谢谢``).
+
+Every recognizer carries an ``ANCHOR`` for the prefilter (``detectors.pii.prefilter``): a
+pattern that each of its matches contains. presidio's built-ins get theirs here.
 """
 
 from __future__ import annotations
@@ -35,15 +38,13 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
+from detectors.pii.cards import PaymentCardRecognizer
 from detectors.pii.china import chinese_recognizers
 from detectors.pii.context import LinearContextEnhancer
 from detectors.pii.names import name_recognizers
-from detectors.pii.phone import CandidatePhoneRecognizer
+from detectors.pii.phone import PhoneNumberRecognizer
 
 LANGUAGE = "en"
-# presidio's defaults plus Greater China; phonenumbers only reads numbers without a country
-# prefix in these regions.
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "CN", "HK", "TW")
 # Entities a spaCy NER model contributes through presidio's SpacyRecognizer.
 MODEL_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME")
 
@@ -56,6 +57,8 @@ class EngineSettings:
 
 class OfflineEmailRecognizer(EmailRecognizer):
     """presidio's e-mail recognizer validated against the suffix list bundled with tldextract."""
+
+    ANCHOR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]@[A-Za-z0-9_]"
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,19 +103,54 @@ def load_pipeline(spacy_model: Optional[str]) -> spacy.language.Language:
     return nlp
 
 
+class AnchoredCreditCardRecognizer(CreditCardRecognizer):
+    ANCHOR = r"\d{4}[- ]?\d{3}"
+
+
+class AnchoredIbanRecognizer(IbanRecognizer):
+    ANCHOR = r"[A-Z]{2}\d{2}[ \-]?[A-Z0-9]{4}"
+
+
+class CodeAwareIpRecognizer(IpRecognizer):
+    """presidio's IP recognizer without its bare ``::`` pattern.
+
+    That pattern (score 0.1) is reported whenever a word containing "ip" is near, and ``::``
+    is the path separator of C++, Rust, PHP and Ruby: ``zip::write`` becomes an IPv6 address.
+    """
+
+    ANCHOR = r"\d\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]|[0-9A-Fa-f]::"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patterns = [pattern for pattern in self.patterns if pattern.regex != "::"]
+
+
+class AnchoredUsSsnRecognizer(UsSsnRecognizer):
+    ANCHOR = r"\d{3}[- .]?\d{2}[- .]?\d{4}"
+
+
+class AnchoredUsItinRecognizer(UsItinRecognizer):
+    ANCHOR = r"9\d{2}[- ]?\d{2}[- ]?\d{4}"
+
+
+class AnchoredUsPassportRecognizer(UsPassportRecognizer):
+    ANCHOR = r"\d{8}"
+
+
 def builtin_recognizers() -> list[EntityRecognizer]:
     recognizers: list[PatternRecognizer] = [
         OfflineEmailRecognizer(),
-        CreditCardRecognizer(),
-        IbanRecognizer(),
-        IpRecognizer(),
-        UsSsnRecognizer(),
-        UsItinRecognizer(),
-        UsPassportRecognizer(),
+        AnchoredCreditCardRecognizer(),
+        PaymentCardRecognizer(),
+        AnchoredIbanRecognizer(),
+        CodeAwareIpRecognizer(),
+        AnchoredUsSsnRecognizer(),
+        AnchoredUsItinRecognizer(),
+        AnchoredUsPassportRecognizer(),
     ]
     for recognizer in recognizers:
         recognizer.global_regex_flags |= regex.ASCII
-    return [*recognizers, CandidatePhoneRecognizer(supported_regions=PHONE_REGIONS)]
+    return [*recognizers, PhoneNumberRecognizer()]
 
 
 def all_recognizers(with_model: bool) -> list[EntityRecognizer]:

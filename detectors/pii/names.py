@@ -38,8 +38,9 @@ class NameKeyRecognizer(PatternRecognizer):
     """A name as the value of a key that says it holds one."""
 
     ENTITY = "PERSON"
-    # Case-sensitive variants: an IGNORECASE alternation costs ten times more per character.
-    ANCHOR = r"(?:[Nn]ame|NAME)[\"']?\s*[:=]|(?:[Cc]ustomer|[Pp]atient|[Ee]mployee|[Rr]ecipient|[Cc]ontact|[Hh]older|CUSTOMER)[\"']?\s*[:=]|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工|員工"
+    # Caseless, as the key part of the patterns is.
+    ANCHOR = r"(?:name|customer|patient|employee|recipient|contact|holder)[\"']?\s*(?:[:=]|：)|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工|員工"
+    ANCHOR_CASELESS = True
     PATTERNS = [
         Pattern(
             "name_key_latin",
@@ -72,9 +73,10 @@ class NameCueRecognizer(PatternRecognizer):
     _CHINESE_CUES = "我叫|我是|名叫|叫做|联系人|收件人|收货人|患者|客户|经办人|负责人|签名"
     _TITLES = "先生|女士|小姐|老师|经理|医生|律师|同学|总|教授"
     ANCHOR = (
-        r"[Nn]ame is|[Nn]ame's|[Cc]alled |[Dd]ear |DEAR |M(?:r|rs|s|iss|R|RS|S|ISS)\b|D[Rr]\b|P[Rr][Oo][Ff]\b|"
-        r"[Ss]incerely|[Rr]egards|[Ss]igned|ATTN|[Aa]ttn|c/o|" + _CHINESE_CUES + "|" + _TITLES
+        r"\b(?:name is|name's|called|dear|mrs?|ms|miss|dr|prof|sincerely|regards|signed|attn|c/o)\b|"
+        + _CHINESE_CUES + "|" + _TITLES
     )
+    ANCHOR_CASELESS = True
     PATTERNS = [
         Pattern("name_cue_latin", r"(?<=(?<![A-Za-z])" + _LATIN_CUES + r"\s{1,3})" + _LATIN_NAME + r"(?![A-Za-z])", 0.6),
         Pattern("name_cue_chinese", r"(?<=(?:" + _CHINESE_CUES + r")[:：]?\s?)" + _CHINESE_NAME, 0.6),

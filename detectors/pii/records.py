@@ -45,12 +45,20 @@ class Structure:
     rows: tuple[Span, ...]
 
 
+# Anchor for the prefilter: where a header naming a name column may be.
+NAME_HEADER_ANCHOR = r"name|surname|customer|patient|employee|recipient|cardholder|contact|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工"
+
+
 def bulk_record_findings(text: str, findings: list[Finding], min_records: int, detector: str) -> list[Finding]:
-    starts = sorted(f.start for f in findings)
     by_start = sorted(findings, key=lambda f: f.start)
+    starts = [f.start for f in by_start]
     covered: list[Span] = []
     reports: list[Finding] = []
-    for structure in [*find_json_arrays(text), *find_tables(text)]:
+    tables = tables_around(text, sorted({_line_of(text, f.start).start for f in by_start}))
+    # A JSON array is only reported with min_records findings inside; skip the tokenizing if
+    # the whole text has fewer.
+    arrays = list(find_json_arrays(text)) if len(by_start) >= max(min_records, 1) else []
+    for structure in [*arrays, *tables]:
         if any(_overlaps(structure.span, other) for other in covered):
             continue
         report = _report(structure, starts, by_start, min_records, detector)
@@ -64,10 +72,13 @@ def bulk_record_findings(text: str, findings: list[Finding], min_records: int, d
     return reports
 
 
-def table_name_results(text: str, score: float) -> list[RecognizerResult]:
-    """PERSON results for cells under a header such as ``name`` or ``姓名``."""
+def table_name_results(text: str, header_hits: list[int], score: float) -> list[RecognizerResult]:
+    """PERSON results for cells under a header such as ``name`` or ``姓名``.
+
+    ``header_hits`` are offsets where a name-column word occurs (the prefilter finds them).
+    """
     results: list[RecognizerResult] = []
-    for table in find_tables(text):
+    for table in tables_around(text, sorted({_line_of(text, hit).start for hit in header_hits})):
         header, *body = table.rows
         delimiter = _delimiter_of(text, header)
         name_columns = [
@@ -85,20 +96,36 @@ def table_name_results(text: str, score: float) -> list[RecognizerResult]:
     return results
 
 
-def find_tables(text: str) -> Iterator[Structure]:
-    """Runs of lines that split into the same number (>= 2) of cells on the same delimiter."""
-    run: list[Span] = []
-    run_shape: tuple[str, int] | None = None
-    for line in _lines(text):
-        shape = _shape(text[line.start : line.end])
-        if shape is not None and shape == run_shape:
-            run.append(line)
+def tables_around(text: str, line_starts: list[int]) -> list[Structure]:
+    """The tables (runs of >= 3 lines splitting into the same cells) holding these lines.
+
+    A run is maximal, so growing it from any of its lines finds the same run; each line is
+    looked at about once, however many of the given lines share a table.
+    """
+    tables: list[Structure] = []
+    reached = -1
+    for line_start in line_starts:
+        if line_start <= reached:
             continue
-        if len(run) > _MIN_TABLE_ROWS:
-            yield Structure("table", Span(run[0].start, run[-1].end), tuple(run))
-        run, run_shape = ([line], shape) if shape is not None else ([], None)
-    if len(run) > _MIN_TABLE_ROWS:
-        yield Structure("table", Span(run[0].start, run[-1].end), tuple(run))
+        line = _line_of(text, line_start)
+        shape = _shape(text[line.start : line.end])
+        if shape is None:
+            continue
+        rows = [line]
+        while rows[0].start > 0:
+            previous = _line_of(text, rows[0].start - 1)
+            if _shape(text[previous.start : previous.end]) != shape:
+                break
+            rows.insert(0, previous)
+        while rows[-1].end < len(text):
+            following = _line_of(text, rows[-1].end + 1)
+            if _shape(text[following.start : following.end]) != shape:
+                break
+            rows.append(following)
+        reached = rows[-1].end
+        if len(rows) > _MIN_TABLE_ROWS:
+            tables.append(Structure("table", Span(rows[0].start, rows[-1].end), tuple(rows)))
+    return tables
 
 
 def find_json_arrays(text: str) -> Iterator[Structure]:
@@ -122,23 +149,27 @@ def find_json_arrays(text: str) -> Iterator[Structure]:
 
 def _pii_lines(text: str, findings: list[Finding], covered: list[Span]) -> list[Structure]:
     """Runs of consecutive lines that hold the same kind of finding (logs, JSON Lines, SQL rows)."""
-    starts = [f.start for f in findings]
+    lines: list[tuple[Span, set[str]]] = []
+    for finding in findings:
+        line = _line_of(text, finding.start)
+        if lines and lines[-1][0] == line:
+            lines[-1][1].add(finding.rule)
+        else:
+            lines.append((line, {finding.rule}))
     structures: list[Structure] = []
     run: list[Span] = []
     shared: set[str] = set()
-    for line in _lines(text):
-        first, last = bisect_left(starts, line.start), bisect_left(starts, line.end)
-        types = {f.rule for f in findings[first:last]}
-        if types and not any(_overlaps(line, other) for other in covered):
-            if run and types & shared:
-                run.append(line)
-                shared &= types
-                continue
+    for line, types in lines:
+        if any(_overlaps(line, other) for other in covered):
             _close_run(run, structures)
-            run, shared = [line], types
+            run, shared = [], set()
+            continue
+        if run and run[-1].end + 1 == line.start and types & shared:
+            run.append(line)
+            shared &= types
             continue
         _close_run(run, structures)
-        run, shared = [], set()
+        run, shared = [line], set(types)
     _close_run(run, structures)
     return structures
 
@@ -168,13 +199,10 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _lines(text: str) -> Iterator[Span]:
-    start = 0
-    for match in re.finditer(r"\n", text):
-        yield Span(start, match.start())
-        start = match.end()
-    if start < len(text):
-        yield Span(start, len(text))
+def _line_of(text: str, position: int) -> Span:
+    """The line holding ``position`` (without its newline)."""
+    end = text.find("\n", position)
+    return Span(text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end)
 
 
 def _shape(line: str) -> tuple[str, int] | None:

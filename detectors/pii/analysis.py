@@ -1,0 +1,109 @@
+"""presidio's ``AnalyzerEngine.analyze``, run only inside the prefilter's windows.
+
+Calling the engine once per window costs about 2 ms each (spaCy over the window, a deep copy
+of every result, every recognizer's regexes) whether or not the window holds anything. Here
+each window runs only the recognizers whose anchors fired in it; a window where they find
+nothing (most digit runs in code) costs one short regex search. Only windows with results
+are tokenized, and context words are scored exactly as presidio's lemma enhancer scores them
+(``detectors.pii.context.context_words``). The steps after that are presidio's own:
+recognizer-level context, duplicate removal, the score threshold.
+
+``tests/detectors/test_pii_equivalence.py`` checks the results against the engine run on the
+whole text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from spacy.language import Language
+
+from detectors.pii.context import ContextScorer
+from detectors.pii.prefilter import Window
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """presidio's ``LemmaContextAwareEnhancer`` defaults."""
+
+    similarity_factor: float = 0.35
+    min_score_with_context: float = 0.4
+
+
+class WindowAnalyzer:
+    def __init__(
+        self,
+        recognizers: Sequence[EntityRecognizer],
+        nlp: Language,
+        score_threshold: float,
+        entities: Sequence[str],
+        settings: ContextSettings = ContextSettings(),
+    ) -> None:
+        self._recognizers = tuple(recognizers)
+        self._entities = list(entities)
+        self._threshold = score_threshold
+        self._settings = settings
+        self._context = ContextScorer(nlp)
+
+    def analyze(self, text: str, windows: Sequence[Window]) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        for window in windows:
+            results += self._analyze_window(text, window)
+        return results
+
+    def _analyze_window(self, text: str, window: Window) -> list[RecognizerResult]:
+        piece = text[window.start : window.end]
+        recognizers = [self._recognizers[index] for index in sorted(window.anchors)]
+        raw: list[RecognizerResult] = []
+        for recognizer in recognizers:
+            if not set(recognizer.supported_entities) & set(self._entities):
+                continue
+            found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None)
+            for result in found or ():
+                result.recognition_metadata = result.recognition_metadata or {}
+                result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
+                result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
+            raw += found or ()
+        if not raw:
+            return []
+        enhanced = self._recognizer_context(piece, raw, recognizers)
+        by_id = {recognizer.id: recognizer for recognizer in recognizers}
+        for result in enhanced:
+            result.start += window.start
+            result.end += window.start
+            self._word_context(text, result, by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]])
+        kept = EntityRecognizer.remove_duplicates(enhanced)
+        return [result for result in kept if result.score >= self._threshold]
+
+    @staticmethod
+    def _recognizer_context(
+        piece: str, raw: list[RecognizerResult], recognizers: list[EntityRecognizer]
+    ) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        for recognizer in recognizers:
+            own = [r for r in raw if r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] == recognizer.id]
+            if not own:
+                continue
+            others = [r for r in raw if r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] != recognizer.id]
+            results += recognizer.enhance_using_context(
+                text=piece, raw_recognizer_results=own, other_raw_recognizer_results=others,
+                nlp_artifacts=None, context=None,
+            )
+        return results
+
+    def _word_context(self, text: str, result: RecognizerResult, recognizer: EntityRecognizer) -> None:
+        """presidio's lemma context step for one result, in whole-text offsets."""
+        if not recognizer.context or result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+            return
+        if result.score >= ContextAwareEnhancer.MAX_SCORE:
+            return  # a boost cannot change it
+        words = self._context.words(text, result.start)
+        for context_word in recognizer.context:
+            needle = context_word.lower()
+            if any(needle in word.lower() for word in words):
+                score = max(result.score + self._settings.similarity_factor, self._settings.min_score_with_context)
+                result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
+                return
