@@ -101,7 +101,7 @@ class DlpAddon:
         # The vault may be on disk or across the network: off the event loop.
         table = await asyncio.to_thread(self.restorer.table, session, forwarded)
         rewriter = rewriter_for(adapter_for(flow.request.path).format, response.headers.get("content-type", ""), table)
-        if rewriter is None or not table.entries:
+        if rewriter is None:
             return
         if "content-length" in response.headers:  # restored values change the length
             del response.headers["content-length"]
