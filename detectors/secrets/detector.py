@@ -33,7 +33,26 @@ class _Candidate:
 @functools.cache
 def _default_matcher() -> RuleMatcher:
     # Compiling a few hundred patterns costs about a second: once per process.
-    return RuleMatcher(load_rules())
+    return _matcher_for(load_rules())
+
+
+def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
+    """The matcher also reports the markers that decide which decoders run, so that deciding
+    costs no extra pass over the text."""
+    hex_keywords = {
+        word.encode().hex().encode()
+        for rule in rules
+        if "hex" in rule.decodes
+        for keyword in rule.keywords
+        for word in (keyword, keyword.upper())
+    }
+    markers = {
+        "data-uri": [rb";base64,"],
+        # Two escapes of printable ASCII close together (a lone %20 or a printf "%2d" hides nothing).
+        "percent": [rb"%[2-7][0-9a-f][^\s\"'<>]{0,256}%[2-7][0-9a-f]"],
+        "hex-keyword": sorted(hex_keywords),
+    }
+    return RuleMatcher(rules, markers)
 
 
 class SecretDetector:
@@ -42,7 +61,7 @@ class SecretDetector:
     name = "secrets"
 
     def __init__(self, rules: Sequence[Rule] | None = None) -> None:
-        self._matcher = _default_matcher() if rules is None else RuleMatcher(rules)
+        self._matcher = _default_matcher() if rules is None else _matcher_for(rules)
 
     @property
     def rules(self) -> Sequence[Rule]:
@@ -67,22 +86,25 @@ class SecretDetector:
         ]
 
     def _scan_bytes(self, data: bytes, depth: int) -> Iterable[_Candidate]:
-        images = _data_uri_spans(data)
-        for raw in self._matcher.matches(data):
+        found = self._matcher.scan(data)
+        images = _data_uri_spans(data) if "data-uri" in found.markers else []
+        for raw in found.matches:
             if images and _inside(images, raw.start, raw.end):
                 continue
             candidate = _judge(raw)
             if candidate is not None:
                 yield candidate
         if depth < MAX_DECODE_DEPTH:
-            yield from self._scan_decoded(data, depth, images)
+            yield from self._scan_decoded(data, depth, images, found.markers)
 
-    def _scan_decoded(self, data: bytes, depth: int, images: list[tuple[int, int]]) -> Iterable[_Candidate]:
-        segments: list[Decoded] = list(percent_segments(data))
+    def _scan_decoded(
+        self, data: bytes, depth: int, images: list[tuple[int, int]], markers: frozenset[str]
+    ) -> Iterable[_Candidate]:
+        segments: list[Decoded] = list(percent_segments(data)) if "percent" in markers else []
         segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
         # Hex is decoded only where a rule asks for it, and only when the hex form of one of
         # that rule's keywords is present ("-----BEGIN" is 2d2d2d2d2d424547494e).
-        if any(marker in data for marker in self._matcher.hex_markers):
+        if "hex-keyword" in markers:
             segments.extend(hex_segments(data))
         for segment in segments:
             for inner in self._scan_bytes(segment.data, depth + 1):
@@ -146,8 +168,6 @@ def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
 
 
 def _data_uri_spans(data: bytes) -> list[tuple[int, int]]:
-    if b";base64," not in data:
-        return []
     return [m.span() for m in _DATA_URI.finditer(data)]
 
 

@@ -14,19 +14,17 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-# Segment finding runs over every scanned byte, so it uses the stdlib engine on a translated
-# copy of the text: one class of interesting bytes becomes "A", everything else a space, and a
-# run of "A"s is found several times faster than a run of a character class.
+# Segment finding runs over every scanned byte, so it works on a translated copy of the text:
+# one class of interesting bytes becomes "A", everything else a space. The first run of 24 "A"s
+# is then a substring search (C speed, no regex attempt at every position) and the run ends at
+# the next space.
 _BASE64_CLASS = bytes(
     0x41 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/") else 0x20 for b in range(256)
 )
 _HEX_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF" else 0x20 for b in range(256))
-_RUN_OF_24 = re.compile(rb"A{24,}")
-_RUN_OF_32 = re.compile(rb"A{32,}")
-# Runs that contain at least two percent-escapes (a lone %20 hides nothing).
-_PERCENT_PAIR = re.compile(rb"%[0-9A-Fa-f]{2}")
-_PERCENT = re.compile(rb"[^\s%\"'<>]*%[0-9A-Fa-f]{2}(?:[^\s\"'<>]*?%[0-9A-Fa-f]{2})+[^\s\"'<>]*")
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
+# What ends a URL-encoded value: whitespace, quotes, angle brackets.
+_URL_CLASS = bytes(0x20 if chr(b) in " \t\r\n\f\v\"'<>" else 0x41 for b in range(256))
+_PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
 _PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
 
 
@@ -52,10 +50,23 @@ def _mostly_text(raw: bytes) -> bool:
     return len(raw) >= 8 and len(raw.translate(None, _PRINTABLE)) <= 0.05 * len(raw)
 
 
+def _runs(classes: bytes, minimum: int) -> Iterator[tuple[int, int]]:
+    """Spans of the runs of at least ``minimum`` "A"s in a translated text."""
+    needle = b"A" * minimum
+    start = classes.find(needle)
+    while start != -1:
+        end = classes.find(b" ", start + minimum)
+        if end == -1:
+            end = len(classes)
+        yield start, end
+        start = classes.find(needle, end)
+
+
 def base64_segments(data: bytes) -> Iterator[Decoded]:
     # Code is full of long identifiers; drop letter-only runs before any per-run work.
-    runs = [m.span() for m in _RUN_OF_24.finditer(data.translate(_BASE64_CLASS))]
-    for start, end in [(s, e) for s, e in runs if not data[s:e].isalpha()]:
+    for start, end in _runs(data.translate(_BASE64_CLASS), 24):
+        if data[start:end].isalpha():
+            continue
         run_end = end
         while end < len(data) and end - run_end < 2 and data[end] == 0x3D:  # "=" padding
             end += 1
@@ -71,32 +82,43 @@ def base64_segments(data: bytes) -> Iterator[Decoded]:
 
 
 def percent_segments(data: bytes) -> Iterator[Decoded]:
-    if b"%" not in data or _PERCENT_PAIR.search(data) is None:
+    """Values (runs up to whitespace, a quote or an angle bracket) holding two or more
+    percent-escapes, decoded; ``+`` reads as a space as in form encoding."""
+    escapes = [m.start() for m in _PERCENT_ESCAPE.finditer(data)]
+    if len(escapes) < 2:
         return
-    for match in _PERCENT.finditer(data):
-        decoded, origin = bytearray(), []
-        segment, base, i = match.group(), match.start(), 0
-        while i < len(segment):
-            is_escape = (
-                segment[i] == 0x25
-                and i + 2 < len(segment) + 0
-                and segment[i + 1] in _HEX_DIGITS
-                and segment[i + 2] in _HEX_DIGITS
-            )
-            origin.append(base + i)
-            if is_escape:
-                decoded.append(int(segment[i + 1 : i + 3], 16))
-                i += 3
-            else:
-                decoded.append(0x20 if segment[i] == 0x2B else segment[i])
-                i += 1
-        origin.append(base + len(segment))
-        yield Decoded("url", match.start(), match.end(), bytes(decoded), tuple(origin))
+    classes = data.translate(_URL_CLASS)
+    index = 0
+    while index < len(escapes):
+        start = classes.rfind(b" ", 0, escapes[index]) + 1
+        end = classes.find(b" ", escapes[index])
+        end = len(data) if end == -1 else end
+        inside = index
+        while inside < len(escapes) and escapes[inside] < end:
+            inside += 1
+        if inside - index >= 2:
+            yield _percent_decoded(data, start, end)
+        index = inside
+
+
+def _percent_decoded(data: bytes, start: int, end: int) -> Decoded:
+    decoded, origin = bytearray(), []
+    i = start
+    while i < end:
+        origin.append(i)
+        if data[i] == 0x25 and _PERCENT_ESCAPE.match(data, i, end):
+            decoded.append(int(data[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            decoded.append(0x20 if data[i] == 0x2B else data[i])
+            i += 1
+    origin.append(end)
+    return Decoded("url", start, end, bytes(decoded), tuple(origin))
 
 
 def hex_segments(data: bytes) -> Iterator[Decoded]:
-    for match in _RUN_OF_32.finditer(data.translate(_HEX_CLASS)):
-        start, end = match.start(), match.end() - (match.end() - match.start()) % 2
+    for start, end in _runs(data.translate(_HEX_CLASS), 32):
+        end -= (end - start) % 2
         raw = bytes.fromhex(data[start:end].decode("ascii"))
         if _mostly_text(raw):
             origin = tuple(start + 2 * i for i in range(len(raw) + 1))

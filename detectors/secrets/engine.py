@@ -7,6 +7,12 @@ those windows are searched with the rule's compiled ``regex`` pattern (with a ti
 yields the secret's exact span. Text is scanned as UTF-8 bytes: the rules are ASCII, and
 hyperscan's byte mode is what makes a few hundred patterns fit one database.
 
+A rule may give a ``prefilter`` whose start hyperscan can report (``start_of_match``): its windows
+then begin where the prefilter matched instead of the rule's longest possible match back, which
+is what keeps the context-anchored generic rules cheap on code full of ``key``/``token`` names.
+The same pass also reports *markers*: patterns the caller only needs to know are present (a
+data URI, the hex form of a keyword), so that no extra pass over the text is needed for them.
+
 Without hyperscan installed the engine falls back to a keyword prefilter plus whole-text regex
 searches: correct, but two orders of magnitude slower.
 """
@@ -17,7 +23,7 @@ import re
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import regex
 
@@ -45,6 +51,14 @@ class RawMatch:
     value: bytes
     # What the regex matched before the secret: the identifier and assignment, if any.
     lead: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MatcherResult:
+    """Everything one pass over the text found: confirmed rule matches and markers present."""
+
+    matches: list[RawMatch]
+    markers: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +107,19 @@ def _name_start(data: bytes, start: int, limit: int = 50) -> int:
 
 
 class RuleMatcher:
-    """All rules compiled once; ``matches`` is safe to call from many threads."""
+    """All rules compiled once; ``scan`` is safe to call from many threads.
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    ``markers`` maps a name to a byte pattern (matched case-insensitively) whose presence
+    ``scan`` reports alongside the matches."""
+
+    def __init__(self, rules: Sequence[Rule], markers: Mapping[str, Sequence[bytes]] | None = None) -> None:
         self._rules = [_compile(rule) for rule in rules]
+        self._markers = [(name, pattern) for name, patterns in (markers or {}).items() for pattern in patterns]
         # As in gitleaks, a rule with keywords only counts where one of them occurs in the text
         # (case-insensitively): "sourcegraph" must be present before a bare 40-hex is its token.
         self._keywords = sorted({k for c in self._rules for k in c.rule.keywords})
         keyword_index = {k: i for i, k in enumerate(self._keywords)}
         self._rule_keywords = [frozenset(keyword_index[k] for k in c.rule.keywords) for c in self._rules]
-        self.hex_markers = tuple(
-            marker
-            for c in self._rules
-            if "hex" in c.rule.decodes
-            for k in c.rule.keywords
-            for word in {k, k.upper()}
-            for marker in {word.encode().hex().encode(), word.encode().hex().upper().encode()}
-        )
         self._database = self._build_database() if hyperscan is not None else None
         self._local = threading.local()
 
@@ -122,35 +132,38 @@ class RuleMatcher:
         return self._database is not None
 
     def _build_database(self) -> "hyperscan.Database":
+        # One database: rule patterns, then keywords and markers, each of those reported once.
         expressions = [_hyperscan_syntax(c.rule.prefilter or c.rule.regex) for c in self._rules]
+        once = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+        extra = [regex.escape(k).encode() for k in self._keywords] + [p for _, p in self._markers]
+        rule_flags = [hyperscan.HS_FLAG_SOM_LEFTMOST if c.rule.start_of_match else 0 for c in self._rules]
         try:
-            hyperscan.Database().compile(
-                expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions)
-            )
-            flags = [0] * len(expressions)
+            return self._compile_database(expressions + extra, rule_flags + [once] * len(extra))
         except hyperscan.error:
-            flags = [self._flags_for(c.rule.id, e) for c, e in zip(self._rules, expressions)]
-        # Keywords ride in the same database, reported once each, after the rule patterns.
-        keyword_flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-        expressions += [regex.escape(k).encode() for k in self._keywords]
-        flags += [keyword_flags] * len(self._keywords)
+            # Some pattern needs prefilter mode; finding which costs one compile per rule.
+            rule_flags = [self._flags_for(c.rule, e) for c, e in zip(self._rules, expressions)]
+            return self._compile_database(expressions + extra, rule_flags + [once] * len(extra))
+
+    @staticmethod
+    def _compile_database(expressions: list[bytes], flags: list[int]) -> "hyperscan.Database":
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         ids = list(range(len(expressions)))
         database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
         return database
 
     @staticmethod
-    def _flags_for(rule_id: str, expression: bytes) -> int:
+    def _flags_for(rule: Rule, expression: bytes) -> int:
         """Flags one expression compiles with: exact if possible, else prefilter mode, which
         accepts constructs hyperscan cannot run exactly and may over-report (the confirming
         regex absorbs that)."""
-        for flags in (0, hyperscan.HS_FLAG_PREFILTER):
+        exact = hyperscan.HS_FLAG_SOM_LEFTMOST if rule.start_of_match else 0
+        for flags in (exact, hyperscan.HS_FLAG_PREFILTER):
             try:
                 hyperscan.Database().compile(expressions=[expression], ids=[0], elements=1, flags=[flags])
             except hyperscan.error:
                 continue
             return flags
-        raise ValueError(f"secret rule {rule_id!r}: pattern does not compile in hyperscan")
+        raise ValueError(f"secret rule {rule.id!r}: pattern does not compile in hyperscan")
 
     def _scratch(self) -> "hyperscan.Scratch":
         scratch = getattr(self._local, "scratch", None)
@@ -159,18 +172,22 @@ class RuleMatcher:
             self._local.scratch = scratch
         return scratch
 
-    def matches(self, data: bytes) -> Iterator[RawMatch]:
-        for index, windows in self._windows(data):
-            yield from self._confirm(self._rules[index], data, windows)
+    def scan(self, data: bytes) -> MatcherResult:
+        runs, markers = self._hit_runs(data) if self._database is not None else self._keyword_hits(data)
+        matches: list[RawMatch] = []
+        for index, windows in self._windows(data, runs):
+            matches.extend(self._confirm(self._rules[index], data, windows))
+        return MatcherResult(matches, markers)
 
-    def _windows(self, data: bytes) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+    def _windows(self, data: bytes, runs: dict[int, list[list[int]]]) -> Iterator[tuple[int, list[tuple[int, int]]]]:
         """Per fired rule, the merged byte windows its regex must search."""
         size = len(data)
-        for index, runs in self._hit_runs(data).items():
+        for index, rule_runs in runs.items():
             compiled = self._rules[index]
+            # A run is [start, first end, last end]; start is known only with start_of_match.
             windows: list[tuple[int, int]] = []
-            for first, last in runs:
-                start = max(0, first - compiled.lookbehind - 1)
+            for start, first, last in rule_runs:
+                start = max(0, start - 1 if compiled.rule.start_of_match else first - compiled.lookbehind - 1)
                 stop = min(size, last + compiled.lookahead + 2)
                 if windows and start <= windows[-1][1]:
                     windows[-1] = (windows[-1][0], max(stop, windows[-1][1]))
@@ -178,43 +195,49 @@ class RuleMatcher:
                     windows.append((start, stop))
             yield index, windows
 
-    def _hit_runs(self, data: bytes) -> dict[int, list[list[int]]]:
-        """Per fired rule, runs of match end offsets as ``[first, last]`` pairs."""
-        if self._database is None:
-            return self._keyword_hits(data)
+    def _hit_runs(self, data: bytes) -> tuple[dict[int, list[list[int]]], frozenset[str]]:
+        """Per fired rule, runs of matches as ``[leftmost start, first end, last end]``, and
+        the names of the markers present."""
         runs: dict[int, list[list[int]]] = {}
-        keywords_seen: set[int] = set()
-        first_keyword = len(self._rules)
+        extras_seen: set[int] = set()
+        first_extra = len(self._rules)
 
-        def on_match(rule_id: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            if rule_id >= first_keyword:
-                keywords_seen.add(rule_id - first_keyword)
+        def on_match(rule_id: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+            if rule_id >= first_extra:
+                extras_seen.add(rule_id - first_extra)
                 return
             # Hyperscan reports ends in increasing order; a long token fires at every end it
             # could have, and one run of them needs one window, not many.
             rule_runs = runs.get(rule_id)
             if rule_runs is None:
-                runs[rule_id] = [[to, to]]
-            elif to - rule_runs[-1][1] > 1:
-                rule_runs.append([to, to])
+                runs[rule_id] = [[start, end, end]]
+            elif end - rule_runs[-1][2] > 1:
+                rule_runs.append([start, end, end])
             else:
-                rule_runs[-1][1] = to
+                run = rule_runs[-1]
+                run[2] = end
+                if start < run[0]:
+                    run[0] = start
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
-        return {
+        keywords_seen = {i for i in extras_seen if i < len(self._keywords)}
+        markers = frozenset(self._markers[i - len(self._keywords)][0] for i in extras_seen - keywords_seen)
+        fired = {
             index: rule_runs
             for index, rule_runs in runs.items()
             if not self._rule_keywords[index] or self._rule_keywords[index] & keywords_seen
         }
+        return fired, markers
 
-    def _keyword_hits(self, data: bytes) -> dict[int, list[list[int]]]:
+    def _keyword_hits(self, data: bytes) -> tuple[dict[int, list[list[int]]], frozenset[str]]:
         lowered = data.lower()
         hits: dict[int, list[list[int]]] = {}
         for index, compiled in enumerate(self._rules):
             keywords = compiled.rule.keywords
             if not keywords or any(k.encode() in lowered for k in keywords):
-                hits[index] = [[len(data), len(data)]]
-        return hits
+                hits[index] = [[0, len(data), len(data)]]
+        markers = frozenset(name for name, p in self._markers if regex.search(p, data, regex.IGNORECASE))
+        return hits, markers
 
     def _confirm(
         self, compiled: _CompiledRule, data: bytes, windows: list[tuple[int, int]]
@@ -227,10 +250,13 @@ class RuleMatcher:
                 for match in compiled.pattern.finditer(
                     data, start, stop, overlapped=False, timeout=REGEX_TIMEOUT_S
                 ):
-                    # A window end acts as end-of-text for the regex; a match that leans on
-                    # that artificial end is not a real match.
+                    # A window end acts as end-of-text for the regex: a match that reaches it
+                    # may be cut short (a value longer than the window) or lean on that
+                    # artificial end; matching again from its start without the end decides.
                     if match.end() == stop and stop != size:
-                        continue
+                        match = compiled.pattern.match(data, match.start(), timeout=REGEX_TIMEOUT_S)
+                        if match is None:
+                            continue
                     found = self._secret_span(compiled, match)
                     if found is not None:
                         value = data[found[0] : found[1]]

@@ -54,6 +54,10 @@ class Rule:
     prefilter: str | None = None
     # How many bytes after a prefilter hit the confirming regex may still need to see.
     lookahead: int = 0
+    # Hyperscan reports where the prefilter's match starts, so the confirming regex searches
+    # from there rather than from the rule's longest possible match back. Costs hyperscan
+    # state; worth it for context-anchored rules whose names are everywhere in code.
+    start_of_match: bool = False
     entropy: float = 0.0
     confidence: float = 0.8
     validator: str | None = None
@@ -88,6 +92,7 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
         keywords=tuple(k.lower() for k in raw.get("keywords", ())),
         prefilter=raw.get("prefilter"),
         lookahead=int(raw.get("lookahead", 0)),
+        start_of_match=bool(raw.get("start_of_match", False)),
         entropy=float(raw.get("entropy", 0.0)),
         confidence=float(raw.get("confidence", 0.8)),
         validator=raw.get("validator"),
