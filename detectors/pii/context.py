@@ -143,13 +143,16 @@ class ContextScorer:
             return not (lexeme.is_stop or lexeme.is_punct or lemma in ("-PRON-", "be"))
 
         pieces = {piece for lemma in lemmas if ":" in lemma and kept(lemma) for piece in lemma.lower().split(":")}
+        # The stop list is consulted before lowering: tokenizer exceptions give "id" the lemma
+        # "I", which is no stop word although "i" is.
+        originals: dict[str, set[str]] = {}
+        for lemma in lemmas:
+            originals.setdefault(lemma.lower(), set()).add(lemma)
 
         def is_keyword(lower: str) -> bool:
             if lower in pieces:
                 return True
-            # Lemmas here are lower-cased tokens (the pipeline is blank), so testing the lowered
-            # form is testing the lemma itself.
-            return ":" not in lower and kept(lower)
+            return ":" not in lower and any(kept(lemma) for lemma in originals.get(lower, (lower,)))
 
         return is_keyword
 

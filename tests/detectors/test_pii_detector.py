@@ -176,3 +176,21 @@ def test_scan_is_thread_safe(detector):
     for thread in threads:
         thread.join()
     assert outcomes == [True] * 12
+
+
+def test_an_internal_error_is_raised_not_swallowed(detector, monkeypatch):
+    """Fail closed: the pipeline treats a detector exception as a failed scan, and the
+    tenant policy decides; an empty result would let the text through unscanned."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("recognizer bug")
+
+    email = next(r for r in detector._anchored if "EMAIL_ADDRESS" in r.supported_entities)
+    monkeypatch.setattr(email, "analyze", broken)
+    with pytest.raises(RuntimeError, match="recognizer bug"):
+        detector.scan("write to ada@example.com")
+
+
+def test_a_non_string_is_a_caller_bug(detector):
+    with pytest.raises(TypeError):
+        detector.scan(b"ada@example.com")  # type: ignore[arg-type]
