@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--listen-port", type=int, default=8080)
     run.add_argument("--policy-dir", type=Path, default=Path("policies"))
     run.add_argument("--audit-log", default="llm-dlp-audit.jsonl", help="audit log file, or - for stdout")
+    run.add_argument("--audit-max-bytes", type=int, default=100 * 1024 * 1024, help="rotate the audit log at this size")
+    run.add_argument("--audit-no-daily-rotation", action="store_true", help="rotate by size only, not also each day")
+    run.add_argument("--audit-fsync", action="store_true", help="fsync every audit line (survives power loss; slower)")
     run.add_argument("--confdir", type=Path, default=Path("certs"), help="where the CA and keys live")
     run.add_argument(
         "--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER]",

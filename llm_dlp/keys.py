@@ -28,18 +28,23 @@ class ValueHasher:
         return "hmac-sha256:" + self.digest(value)
 
 
+def ensure_key_file(path: Path) -> None:
+    """Write 32 random bytes (hex) to ``path`` with mode 0600 unless it exists."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+
+
 def load_or_create_hasher(confdir: Path) -> ValueHasher:
     path = Path(confdir) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not each write a different key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
+    ensure_key_file(path)
     key = bytes.fromhex(path.read_text().strip())
     if len(key) < 16:
         raise ValueError(f"{path}: key is too short; delete it to generate a new one")

@@ -16,6 +16,7 @@ from addons.dlp import DlpAddon
 from addons.identity import ProxyIdentity
 from addons.reload import PolicyReloader
 from llm_dlp.audit.log import AuditLog
+from llm_dlp.audit.rotation import Rotation
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, build_detectors, known_rule_ids
 from llm_dlp.endpoints import Endpoint, EndpointTable
@@ -44,6 +45,9 @@ class ProxyConfig:
     require_auth: bool = False  # without credentials: 407 instead of the default tenant
     shadow_policy_dir: Path | None = None
     reload_interval: float = 2.0
+    audit_max_bytes: int = 100 * 1024 * 1024
+    audit_daily: bool = True
+    audit_fsync: bool = False
     vault: str = "memory"  # memory | file:PATH | redis://HOST:PORT/DB (shared by several proxies)
     vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
 
@@ -58,7 +62,12 @@ def run_proxy(config: ProxyConfig) -> None:
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     pipeline = Pipeline(policies, detectors, load_or_create_hasher(config.confdir), shadow=shadow)
-    audit = AuditLog(config.audit_log)
+    audit = AuditLog(
+        config.audit_log,
+        confdir=config.confdir,
+        rotation=Rotation(max_bytes=config.audit_max_bytes, daily=config.audit_daily),
+        fsync=config.audit_fsync,
+    )
     addons: list = []
     if users is not None:
         addons.append(ProxyIdentity(users, config.require_auth))

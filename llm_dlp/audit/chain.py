@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from llm_dlp.keys import ensure_key_file
 
 CHAIN_KEY_FILE = "llm-dlp-audit-chain.key"
 GENESIS = "0" * 64  # the ``prev`` of the very first line of a chain
@@ -53,17 +53,7 @@ class SealedLine:
 
 
 def load_or_create_chain_key(confdir: str | Path) -> bytes:
-    path = Path(confdir) / CHAIN_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not each write a different key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
+    ensure_key_file(Path(confdir) / CHAIN_KEY_FILE)
     return load_chain_key(confdir)
 
 
