@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -30,20 +32,25 @@ _PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """Bytes decoded from ``data[start:end]``; ``origin`` maps decoded offsets back."""
+    """Bytes decoded from ``original[start:end]``, and how to map a decoded span back."""
 
-    encoding: str
+    encoding: str  # "base64", "url" or "hex"
     start: int
     end: int
     data: bytes
-    # origin[i] = offset in the original bytes where decoded byte i came from (len = data+1).
-    origin: tuple[int, ...] | None = None
+    # url only: decoded offsets of the bytes that came from a 3-character "%XX" escape.
+    escapes: tuple[int, ...] = ()
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        if self.origin is not None:
-            return self.origin[start], self.origin[end]
-        # base64: every 3 decoded bytes come from 4 encoded characters.
-        return self.start + 4 * (start // 3), min(self.end, self.start + -(-end // 3) * 4)
+        if self.encoding == "base64":  # every 3 decoded bytes come from 4 encoded characters
+            return self.start + 4 * (start // 3), min(self.end, self.start + -(-end // 3) * 4)
+        if self.encoding == "hex":
+            return self.start + 2 * start, self.start + 2 * end
+        # url: each escape before an offset widens it by two characters.
+        return (
+            self.start + start + 2 * bisect.bisect_left(self.escapes, start),
+            self.start + end + 2 * bisect.bisect_left(self.escapes, end),
+        )
 
 
 def _mostly_text(raw: bytes) -> bool:
@@ -84,36 +91,24 @@ def base64_segments(data: bytes) -> Iterator[Decoded]:
 def percent_segments(data: bytes) -> Iterator[Decoded]:
     """Values (runs up to whitespace, a quote or an angle bracket) holding two or more
     percent-escapes, decoded; ``+`` reads as a space as in form encoding."""
-    escapes = [m.start() for m in _PERCENT_ESCAPE.finditer(data)]
-    if len(escapes) < 2:
-        return
-    classes = data.translate(_URL_CLASS)
-    index = 0
-    while index < len(escapes):
-        start = classes.rfind(b" ", 0, escapes[index]) + 1
-        end = classes.find(b" ", escapes[index])
+    escape = _PERCENT_ESCAPE.search(data)
+    classes = data.translate(_URL_CLASS) if escape else b""
+    while escape is not None:
+        start = classes.rfind(b" ", 0, escape.start()) + 1
+        end = classes.find(b" ", escape.end())
         end = len(data) if end == -1 else end
-        inside = index
-        while inside < len(escapes) and escapes[inside] < end:
-            inside += 1
-        if inside - index >= 2:
+        if _PERCENT_ESCAPE.search(data, escape.end(), end):
             yield _percent_decoded(data, start, end)
-        index = inside
+        escape = _PERCENT_ESCAPE.search(data, end)
 
 
 def _percent_decoded(data: bytes, start: int, end: int) -> Decoded:
-    decoded, origin = bytearray(), []
-    i = start
-    while i < end:
-        origin.append(i)
-        if data[i] == 0x25 and _PERCENT_ESCAPE.match(data, i, end):
-            decoded.append(int(data[i + 1 : i + 3], 16))
-            i += 3
-        else:
-            decoded.append(0x20 if data[i] == 0x2B else data[i])
-            i += 1
-    origin.append(end)
-    return Decoded("url", start, end, bytes(decoded), tuple(origin))
+    segment = data[start:end]
+    # An escape at segment offset p, the j-th one, decodes to output offset p - 2j.
+    escapes = tuple(m.start() - 2 * j for j, m in enumerate(_PERCENT_ESCAPE.finditer(segment)))
+    # "+" is a space in form encoding; "%2B" stays "+" because it is replaced before unquoting.
+    decoded = urllib.parse.unquote_to_bytes(segment.replace(b"+", b" "))
+    return Decoded("url", start, end, decoded, escapes)
 
 
 def hex_segments(data: bytes) -> Iterator[Decoded]:
@@ -121,5 +116,4 @@ def hex_segments(data: bytes) -> Iterator[Decoded]:
         end -= (end - start) % 2
         raw = bytes.fromhex(data[start:end].decode("ascii"))
         if _mostly_text(raw):
-            origin = tuple(start + 2 * i for i in range(len(raw) + 1))
-            yield Decoded("hex", start, end, raw, origin)
+            yield Decoded("hex", start, end, raw)

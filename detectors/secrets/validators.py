@@ -13,7 +13,6 @@ import binascii
 import json
 import math
 import zlib
-from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Mapping
@@ -50,7 +49,7 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+    return -sum(c / n * math.log2(c / n) for c in map(value.count, set(value)))
 
 
 def _encode(number: int, alphabet: str, width: int) -> str:

@@ -69,3 +69,31 @@ def test_private_key_with_escaped_newlines_parses() -> None:
     [finding] = detector.scan(text)
     assert finding.rule == "private-key"
     assert finding.details["validated"] is True
+
+
+def test_many_encoded_values_in_one_text_each_map_back_to_their_own_characters() -> None:
+    # Decoded segments are scanned together; every finding must still land on its own segment.
+    passwords = [f"Zt9vQ2xLm4R{i}s" for i in range(30)]
+    lines = [
+        "dsn=" + urllib.parse.quote(f"postgres://app:{pw}@db{i}.internal:5432/app", safe="")
+        for i, pw in enumerate(passwords)
+    ]
+    text = "\n".join(lines)
+    findings = [f for f in detector.scan(text) if f.rule == "url-password"]
+    assert [urllib.parse.unquote(text[f.start : f.end]) for f in findings] == passwords
+
+
+def test_secret_in_the_second_of_two_base64_blobs() -> None:
+    first = base64.b64encode(b"[section]\nname = nothing to see here\n").decode()
+    second = base64.b64encode(f"[auth]\ntoken = {GITHUB_PAT}\n".encode()).decode()
+    text = f"a: {first}\nb: {second}\n"
+    [finding] = detector.scan(text)
+    assert finding.rule == "github-pat"
+    assert text.index(second) <= finding.start < finding.end <= text.index(second) + len(second)
+    assert GITHUB_PAT in base64.b64decode(second).decode()
+
+
+def test_plus_is_a_space_but_an_escaped_plus_stays_a_plus() -> None:
+    text = "q=" + urllib.parse.quote_plus("postgres://app:Zt9v+Q2xLm4Rs@db.internal:5432/app x")
+    [finding] = detector.scan(text)
+    assert urllib.parse.unquote_plus(text[finding.start : finding.end]) == "Zt9v+Q2xLm4Rs"
