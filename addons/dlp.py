@@ -97,9 +97,8 @@ class DlpAddon:
             log.warning("llm-dlp: %s answered with content-encoding %s; placeholders are not restored",
                         flow.request.pretty_host, response.headers["content-encoding"])
             return
-        forwarded = flow.request.get_content(strict=False) or b""
-        # The vault may be on disk or across the network: off the event loop.
-        table = await asyncio.to_thread(self.restorer.table, session, forwarded)
+        # Decoding the request body and the vault (disk, network) are blocking: off the event loop.
+        table = await asyncio.to_thread(lambda: self.restorer.table(session, flow.request.get_content(strict=False) or b""))
         rewriter = rewriter_for(adapter_for(flow.request.path).format, response.headers.get("content-type", ""), table)
         if rewriter is None:
             return
