@@ -247,3 +247,15 @@ def test_restoring_what_policy_forbids_is_left_alone():
     body = openai_stream()
     out = events_of(run(SseRestorer(openai.ChatStream(table)), [body]))
     assert "".join(e["choices"][0]["delta"].get("content") or "" for e in out[:-2]) == PROMPT + " end [[pii:EMAIL"
+
+
+def test_a_json_escaped_bracket_still_reaches_the_restorer():
+    """The pass-through shortcut skips events without "[" only if it is not hidden in an escape."""
+    escaped = json.dumps(S_TOKEN).replace("[", "\\u005b")
+    body = sse([
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ]) + b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":' \
+        + escaped.encode() + b"}}\n\n"
+    assert b"[" not in body.split(b"\n\n")[1]
+    out = events_of(run(SseRestorer(anthropic.MessageStream(TABLE)), [body]))
+    assert out[1]["delta"]["text"] == SECRET

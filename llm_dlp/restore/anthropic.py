@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from llm_dlp.providers.splice import replace_strings
-from llm_dlp.restore.sse import SseEvent, make_event
+from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
 from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, json_escaped
 
 # content block type -> (its delta type, the delta's string field, place, escape)
@@ -47,6 +47,8 @@ class MessageStream:
         self.blocks: dict[Any, tuple[str, str, TextRestorer]] = {}
 
     def on_event(self, event: SseEvent) -> bytes:
+        if b'"content_block_delta"' in event.raw and cannot_hold_placeholder(event.raw) and not self._holding():
+            return event.raw  # the common case, decided without parsing the JSON
         document = event.json()
         kind = document.get("type") if isinstance(document, dict) else None
         if kind == "content_block_start":
@@ -62,6 +64,9 @@ class MessageStream:
 
     def finish(self, newline: str = "\n") -> bytes:
         return b"".join(self._flush(index, newline) for index in list(self.blocks))
+
+    def _holding(self) -> bool:
+        return any(restorer.pending for _, _, restorer in self.blocks.values())
 
     def _start(self, document: dict) -> None:
         block = document.get("content_block")

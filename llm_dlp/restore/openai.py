@@ -9,10 +9,11 @@ finishes the choice, or in a chunk of its own just before it, or before ``[DONE]
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from llm_dlp.providers.splice import replace_strings
-from llm_dlp.restore.sse import SseEvent, make_event
+from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
 from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, json_escaped
 
 
@@ -46,6 +47,8 @@ class ChatStream:
         self.envelope: dict[str, Any] = {"object": "chat.completion.chunk"}
 
     def on_event(self, event: SseEvent) -> bytes:
+        if self._unfinished_delta(event.raw):
+            return event.raw  # the common case, decided without parsing the JSON
         if event.data is not None and event.data.strip() == "[DONE]":
             return self.finish(event.newline) + event.raw
         document = event.json()
@@ -69,6 +72,14 @@ class ChatStream:
     def finish(self, newline: str = "\n") -> bytes:
         numbers = sorted({key[1] for key in self.parts}, key=str)
         return b"".join(self._flush(number, exclude=set(), newline=newline) for number in numbers)
+
+    def _unfinished_delta(self, raw: bytes) -> bool:
+        """No placeholder can be in it or be completed by it, and it finishes no choice."""
+        return (
+            cannot_hold_placeholder(raw)
+            and raw.count(b'"finish_reason"') == len(_NO_FINISH.findall(raw)) == 1
+            and not any(restorer.pending for restorer in self.parts.values())
+        )
 
     def _restore_delta(self, delta: Any, path: tuple, number: Any, finishing: bool, edits: dict) -> set[tuple]:
         seen: set[tuple] = set()
@@ -112,6 +123,9 @@ class ChatStream:
             payload = self.envelope | {"choices": [{"index": number, "delta": delta, "finish_reason": None}]}
             out += make_event(None, payload, newline)
         return out
+
+
+_NO_FINISH = re.compile(rb'"finish_reason":\s*null')
 
 
 def _edit(edits: dict, path: tuple, old: str, new: str) -> None:

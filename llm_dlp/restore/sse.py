@@ -49,6 +49,11 @@ class SseEvent:
         return "".join(lines).encode("utf-8")
 
 
+def cannot_hold_placeholder(raw: bytes) -> bool:
+    """No "[" in the event, not even JSON-escaped: it can neither hold nor start a placeholder."""
+    return b"[" not in raw and b"\\u005" not in raw
+
+
 def make_event(name: str | None, payload: dict, newline: str = "\n") -> bytes:
     """A new event, for text a restorer held back and must send before the block ends."""
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
