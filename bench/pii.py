@@ -1,6 +1,10 @@
 """PII benchmark: accuracy on presidio-evaluator data and throughput, ours next to stock presidio.
 
-    .venv/bin/python bench/pii.py [--samples 1000] [--stock-1mb]
+    .venv/bin/python -m bench.pii [--samples 1000] [--stock-1mb]
+
+Run it as a module from the repository root: run as a file (``python bench/pii.py``), bench/
+would come first on ``sys.path`` and bench/secrets.py would shadow the standard library's
+``secrets`` (which numpy imports).
 
 Needs presidio-evaluator 0.3.2, installed by hand with ``pip install --no-deps
 presidio-evaluator==0.3.2 pandas scikit-learn tqdm plotly xmltodict``: its declared requirement
@@ -31,16 +35,11 @@ import logging
 import random
 import statistics
 import string
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
-
-# Run as a script, bench/ would be first on sys.path, and bench/secrets.py would shadow the
-# standard library's ``secrets`` (numpy imports it); the repository root goes there instead.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 THRESHOLD = 0.4
 IOU = 0.75
@@ -50,6 +49,8 @@ EQUIVALENT = {
     "CN_UNIONPAY_CARD": "CREDIT_CARD",
     "LOCATION": "GPE",
 }
+# How many samples to print per headline entity with --show-misses.
+SHOW = 15
 HEADLINE = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN",
     "CN_RESIDENT_ID", "CN_MOBILE", "CN_UNIONPAY_CARD", "CN_USCC", "PERSON",
@@ -244,8 +245,9 @@ CODE_MODULES = ("json/decoder.py", "json/encoder.py", "http/client.py", "argpars
                 "urllib/parse.py", "logging/__init__.py", "datetime.py", "ipaddress.py", "csv.py")
 
 
-def mixed_text(size: int, seed: int = 7) -> str:
-    """Alternating 2-6 KB of code and 1-3 KB of prose, with a PII sentence every ~5 KB."""
+def mixed_text(size: int, seed: int = 7, planted: tuple[str, ...] = tuple(PII)) -> str:
+    """Alternating 2-6 KB of code and 1-3 KB of prose, with a PII sentence every ~5 KB
+    (none when ``planted`` is empty)."""
     import sysconfig
     from pydoc_data.topics import topics
 
@@ -261,10 +263,23 @@ def mixed_text(size: int, seed: int = 7) -> str:
         piece = source[start : start + rng.randrange(low, high)]
         for _ in range(len(piece) // 5000 + (rng.random() < (len(piece) % 5000) / 5000)):
             cut = piece.rfind("\n", 0, rng.randrange(1, len(piece))) + 1
-            piece = piece[:cut] + rng.choice(PII) + "\n" + piece[cut:]
+            if planted:
+                piece = piece[:cut] + rng.choice(planted) + "\n" + piece[cut:]
         parts.append(piece)
         length += len(piece)
     return "".join(parts)[:size]
+
+
+def noise_table(systems: dict[str, Callable[[str], list[Span]]]) -> None:
+    """What each system reports on code and prose in which nothing was planted (all false)."""
+    text = mixed_text(300_000, seed=8, planted=())
+    counts = {name: Counter(span.entity for span in predict(text)) for name, predict in systems.items()}
+    print("### reports on 300 KB of code + prose with nothing planted (all false positives)\n")
+    print("| entity | " + " | ".join(systems) + " |")
+    print("|---|" + "---|" * len(systems))
+    for entity in sorted(set().union(*counts.values())):
+        print(f"| {entity} | " + " | ".join(str(counts[name][entity]) for name in systems) + " |")
+    print("| total | " + " | ".join(str(sum(counts[name].values())) for name in systems) + " |\n")
 
 
 def seconds(function: Callable[[str], object], text: str, repeats: int) -> float:
@@ -313,6 +328,7 @@ def main() -> None:
             print(f"| {system} | {binary.precision():.3f} | {binary.recall():.3f} | {binary.f():.3f} |")
         print()
 
+    noise_table(systems)
     print("### throughput (standard-library code + pydoc prose, a PII sentence per ~5 KB)\n")
     print("| size | ours | ours MB/s | stock | stock MB/s | speed-up |")
     print("|---|---|---|---|---|---|")

@@ -15,13 +15,13 @@ whole text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from spacy.language import Language
 
-from detectors.pii.context import ContextScorer
+from detectors.pii.context import ContextScorer, Stretch
 from detectors.pii.prefilter import Window
 
 
@@ -71,10 +71,17 @@ class WindowAnalyzer:
             return []
         enhanced = self._recognizer_context(piece, raw, recognizers)
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
+        stretch: Optional[Stretch] = None
         for result in enhanced:
             result.start += window.start
             result.end += window.start
-            self._word_context(text, result, by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]])
+            recognizer = by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]]
+            if not self._needs_words(result, recognizer):
+                continue
+            # One tokenization per window serves every result in it.
+            stretch = stretch or self._context.stretch(text, window.start, window.end)
+            words = stretch.words(result.start)
+            self._apply_words(result, recognizer, words if words is not None else self._context.words(text, result.start))
         kept = EntityRecognizer.remove_duplicates(enhanced)
         return [result for result in kept if result.score >= self._threshold]
 
@@ -94,13 +101,14 @@ class WindowAnalyzer:
             )
         return results
 
-    def _word_context(self, text: str, result: RecognizerResult, recognizer: EntityRecognizer) -> None:
-        """presidio's lemma context step for one result, in whole-text offsets."""
+    @staticmethod
+    def _needs_words(result: RecognizerResult, recognizer: EntityRecognizer) -> bool:
         if not recognizer.context or result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
-            return
-        if result.score >= ContextAwareEnhancer.MAX_SCORE:
-            return  # a boost cannot change it
-        words = self._context.words(text, result.start)
+            return False
+        return result.score < ContextAwareEnhancer.MAX_SCORE  # else a boost cannot change it
+
+    def _apply_words(self, result: RecognizerResult, recognizer: EntityRecognizer, words: list[str]) -> None:
+        """presidio's lemma context step: the first context word found in a keyword boosts."""
         for context_word in recognizer.context:
             needle = context_word.lower()
             if any(needle in word.lower() for word in words):

@@ -13,6 +13,7 @@ from presidio_analyzer import RecognizerResult
 # Entities whose match can be cut out of a longer identifier, hash or number.
 _NUMERIC = {"PHONE_NUMBER", "IP_ADDRESS", "US_SSN", "US_ITIN", "US_PASSPORT", "CREDIT_CARD", "DATE_TIME"}
 _IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]")
+_ESCAPE_BEFORE = re.compile(r"\\[nrt]$")
 # ``v1.2.3.4``, ``pkg==10.2.0.1``, ``"lodash@4.17.21"``, ``version: 2.0.1.3``
 _VERSION_BEFORE = re.compile(r"(?:\bv|\bversion\s*[:=]?\s*|\bver\.?\s*|[=<>~!]=\s*|[<>^~]\s*|@)[\"']?$", re.IGNORECASE)
 _NON_PERSONAL_IPS = re.compile(r"^(?:0\.0\.0\.0|127\.\d+\.\d+\.\d+|255\.\d+\.\d+\.\d+|\d+\.\d+\.\d+\.0|::1?)$")
@@ -39,8 +40,9 @@ def _is_code_noise(text: str, result: RecognizerResult) -> bool:
 
 
 def _glued(text: str, start: int, end: int) -> bool:
-    """Part of a longer ASCII identifier, hash or number (CJK neighbours are fine)."""
-    before = text[start - 1] if start > 0 else " "
+    """Part of a longer ASCII identifier, hash or number (CJK neighbours are fine). The
+    escape before a value in a string literal (``"Tel:\\n555-0199"``) is not glue."""
+    before = text[start - 1] if start > 0 and not _ESCAPE_BEFORE.match(text, max(0, start - 2), start) else " "
     after = text[end] if end < len(text) else " "
     return bool(_IDENTIFIER_CHAR.match(before) or _IDENTIFIER_CHAR.match(after))
 

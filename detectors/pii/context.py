@@ -106,55 +106,72 @@ class ContextScorer:
         self._nlp = nlp
 
     def words(self, text: str, start: int) -> list[str]:
+        """Context words for a result at ``start``, tokenizing as little as needed."""
         reach = _FIRST_REACH
         while True:
             left = align_left(text, max(0, start - reach))
             # Forward, presidio needs only the first keyword from the match's own token on.
             right = _align_right(text, min(len(text), start + 1 + reach // 4))
-            found = self._collect(text[left:right], start - left, at_start=left == 0, at_end=right == len(text))
+            found = self.stretch(text, left, right).words(start)
             if found is not None:
                 return found
             reach *= 4
 
-    def _collect(self, stretch: str, start: int, at_start: bool, at_end: bool) -> Optional[list[str]]:
-        doc = self._nlp.make_doc(_SURROGATE.sub("\ufffd", stretch))
-        lemmas = [token.lemma_ or token.lower_ for token in doc]
-        index = next((i for i, token in enumerate(doc) if token.idx == start or start < token.idx + len(token)), None)
-        if index is None:
-            return None if not at_end else [""]
-        is_keyword = self._keyword_test(lemmas)
-        backward = _walk(lemmas, is_keyword, index, -1, CONTEXT_BEFORE + 1)
-        forward = _walk(lemmas, is_keyword, index, 1, CONTEXT_AFTER + 1)
-        if (len(backward) <= CONTEXT_BEFORE and not at_start) or (len(forward) <= CONTEXT_AFTER and not at_end):
+    def stretch(self, text: str, left: int, right: int) -> "Stretch":
+        """``text[left:right]`` tokenized once, for the context of every result inside it;
+        ``left`` must start a whitespace-separated chunk (``align_left``)."""
+        return Stretch(self._nlp, text, left, right)
+
+
+class Stretch:
+    def __init__(self, nlp: Language, text: str, left: int, right: int) -> None:
+        doc = nlp.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
+        self._left = left
+        self._at_start = left == 0
+        self._at_end = right == len(text)
+        self._lemmas = [token.lemma_ or token.lower_ for token in doc]
+        self._ends = [left + token.idx + len(token) for token in doc]
+        self._is_keyword = _keyword_test(nlp, self._lemmas)
+
+    def words(self, start: int) -> Optional[list[str]]:
+        """The context words for a result at ``start``, or None if they reach past the stretch."""
+        # presidio takes the first token with idx == start or start < idx + len: ends grow.
+        index = bisect_right(self._ends, start)
+        if index >= len(self._ends):
+            return [""] if self._at_end else None
+        backward = _walk(self._lemmas, self._is_keyword, index, -1, CONTEXT_BEFORE + 1)
+        forward = _walk(self._lemmas, self._is_keyword, index, 1, CONTEXT_AFTER + 1)
+        if (len(backward) <= CONTEXT_BEFORE and not self._at_start) or (len(forward) <= CONTEXT_AFTER and not self._at_end):
             return None
         return list(set(backward + forward))
 
-    def _keyword_test(self, lemmas: list[str]) -> Callable[[str], bool]:
-        """Whether a lowered lemma is among presidio's keywords of this stretch.
 
-        Keywords are the lemmas that are not stop words, punctuation, "-PRON-" or "be",
-        lowered and split on ":"; a lemma with a colon is therefore never one itself, while
-        the pieces of one are.
-        """
-        vocab = self._nlp.vocab
+def _keyword_test(nlp: Language, lemmas: list[str]) -> Callable[[str], bool]:
+    """Whether a lowered lemma is among presidio's keywords of this stretch.
 
-        def kept(lemma: str) -> bool:
-            lexeme = vocab[lemma]
-            return not (lexeme.is_stop or lexeme.is_punct or lemma in ("-PRON-", "be"))
+    Keywords are the lemmas that are not stop words, punctuation, "-PRON-" or "be",
+    lowered and split on ":"; a lemma with a colon is therefore never one itself, while
+    the pieces of one are.
+    """
+    vocab = nlp.vocab
 
-        pieces = {piece for lemma in lemmas if ":" in lemma and kept(lemma) for piece in lemma.lower().split(":")}
-        # The stop list is consulted before lowering: tokenizer exceptions give "id" the lemma
-        # "I", which is no stop word although "i" is.
-        originals: dict[str, set[str]] = {}
-        for lemma in lemmas:
-            originals.setdefault(lemma.lower(), set()).add(lemma)
+    def kept(lemma: str) -> bool:
+        lexeme = vocab[lemma]
+        return not (lexeme.is_stop or lexeme.is_punct or lemma in ("-PRON-", "be"))
 
-        def is_keyword(lower: str) -> bool:
-            if lower in pieces:
-                return True
-            return ":" not in lower and any(kept(lemma) for lemma in originals.get(lower, (lower,)))
+    pieces = {piece for lemma in lemmas if ":" in lemma and kept(lemma) for piece in lemma.lower().split(":")}
+    # The stop list is consulted before lowering: tokenizer exceptions give "id" the lemma
+    # "I", which is no stop word although "i" is.
+    originals: dict[str, set[str]] = {}
+    for lemma in lemmas:
+        originals.setdefault(lemma.lower(), set()).add(lemma)
 
-        return is_keyword
+    def is_keyword(lower: str) -> bool:
+        if lower in pieces:
+            return True
+        return ":" not in lower and any(kept(lemma) for lemma in originals.get(lower, (lower,)))
+
+    return is_keyword
 
 
 def _walk(lemmas: list[str], is_keyword: Callable[[str], bool], index: int, step: int, wanted: int) -> list[str]:

@@ -11,7 +11,8 @@ sure the shape is:
 * ``STRONG`` (0.5): a North American 3-3-4 with separators, an international ``+``/``00``
   number in groups, a bracketed area code, or an extension: reported on its own;
 * ``VALID`` (0.4, presidio's phone score): any other shape that libphonenumber accepts as a
-  valid number in one of ``REGIONS`` (tried only in regions whose number pattern can match);
+  valid number in one of ``REGIONS`` (tried only in regions whose number pattern can match),
+  or digits in groups of two to five under one kind of separator;
 * ``GROUPED`` (0.25) or ``BARE`` (0.1): needs a context word (``phone``, ``call``, ``fax`` …).
 
 Dates, IPv4 addresses, versions and decimals are never phone numbers here.
@@ -35,9 +36,11 @@ STRONG, VALID, GROUPED, BARE = 0.5, 0.4, 0.25, 0.1
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
 _CANDIDATE = regex.compile(
-    r"(?<![\w+\-.,/:#@$%])(?:\+|(?<!\d)00)?\(?\d[\d \-.()]{4,24}\d"
+    # Not glued to an identifier, version, path or list of numbers; an escape such as the
+    # "\\n" of a string literal in code is a boundary too.
+    r"(?:(?<=\\[nrt])|(?<![\w+\-./:#@$%]|\d,))(?:\+|(?<!\d)00)?\(?\d[\d \-.()]{4,24}\d"
     r"(?:\s?(?i:x|ext\.?|extension|#)\s?\d{1,6})?"
-    r"(?![\w\-/@%]|[.,]\d)",
+    r"(?![\w/@%]|[\-.,]\d)",
     regex.ASCII,
 )
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|#)\s?\d{1,6}$", re.IGNORECASE)
@@ -132,7 +135,7 @@ class PhoneNumberRecognizer(EntityRecognizer):
             return None
         if _EXTENSION.search(candidate) or _NANP.fullmatch(main) or _INTERNATIONAL.fullmatch(main) or _BRACKETED_AREA.fullmatch(main):
             return STRONG
-        if self._valid_somewhere(main, digits):
+        if _phone_grouped(main) or self._valid_somewhere(main, digits):
             return VALID
         return GROUPED if _SEPARATOR.search(main) else BARE
 
@@ -147,6 +150,14 @@ class PhoneNumberRecognizer(EntityRecognizer):
             if phonenumbers.is_valid_number(number):
                 return True
         return False
+
+
+def _phone_grouped(main: str) -> bool:
+    """Groups of two to five digits under one kind of separator, as numbers are written for
+    people to dial ("0494 41 18 24", "723 813 266", "26 841054" is not)."""
+    separators = set(re.sub(r"[\d+]", "", main))
+    groups = [group for group in _SEPARATOR.split(main.lstrip("+")) if group]
+    return len(separators) == 1 and len(groups) >= 2 and all(2 <= len(group) <= 5 for group in groups)
 
 
 def _plausible(main: str) -> bool:

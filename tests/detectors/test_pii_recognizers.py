@@ -44,9 +44,10 @@ def test_number_recognizers_reject_their_invalid_samples(recognizer):
 def test_phone_shapes_alone_do_not_reach_the_threshold_unless_distinctive():
     assert PHONE.shape_score("(212) 555-0199") >= 0.4
     assert PHONE.shape_score("+41 53 147 37 99") >= 0.4
-    assert PHONE.shape_score("1234 5678") < 0.4  # grouped, valid nowhere: needs a context word
-    assert PHONE.shape_score("12345678") < 0.4
-    assert PHONE.shape_score("730 064 218") == 0.4  # valid in one of the regions, as presidio would say
+    assert PHONE.shape_score("12345678") < 0.4  # a bare run valid nowhere: needs a context word
+    assert PHONE.shape_score("0494 41 18 24") == 0.4  # grouped for dialling
+    assert PHONE.shape_score("8240084271") == 0.4  # bare, but valid in one of the regions
+    assert PHONE.shape_score("1 2 3 4 5 6 7") is None
 
 
 def test_every_phone_presidio_finds_in_text_is_found_too():
