@@ -114,7 +114,10 @@ def test_next_turn_extends_the_previous_redacted_body_byte_for_byte(proxy, provi
     system = [{"type": "text", "text": "You are a coding agent.", "cache_control": {"type": "ephemeral"}}]
     history = [{"role": "user", "content": prompt}]
     first = client.messages.create(model="echo", max_tokens=100, system=system, messages=history)
-    history += [{"role": "assistant", "content": [{"type": "text", "text": first.content[1].text}]},
+    thinking = first.content[0]
+    history += [{"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": thinking.thinking, "signature": thinking.signature},
+                    {"type": "text", "text": first.content[1].text}]},
                 {"role": "user", "content": f"And rotate {values[0]} tomorrow."}]
     client.messages.create(model="echo", max_tokens=100, system=system, messages=history)
     turn1, turn2 = received[0].body, received[1].body
@@ -124,7 +127,9 @@ def test_next_turn_extends_the_previous_redacted_body_byte_for_byte(proxy, provi
     assert turn2.startswith(prefix)
     # Round trip: the history the client sent back redacts to exactly what the model produced.
     produced = received[0].json()["messages"][0]["content"]
-    assert received[1].json()["messages"][1]["content"][0]["text"] == produced
+    thinking_back, text_back = received[1].json()["messages"][1]["content"]
+    assert text_back["text"] == produced
+    assert thinking_back == {"type": "thinking", "thinking": produced, "signature": "c2lnbmVk"}  # untouched both ways
 
 
 def test_two_proxies_sharing_redis_restore_each_others_placeholders(tmp_path, provider, test_ca, received):
