@@ -107,6 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         extra = tuple(parse_intercept_host(spec) for spec in args.intercept_host)
         options = tuple(_split_option(spec) for spec in args.mitm_options)
+        if args.vault != "memory" and not args.vault.startswith(("file:", "redis://", "rediss://", "unix://")):
+            raise ValueError(f"--vault {args.vault!r}: use memory, file:PATH or redis://HOST:PORT/DB")
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
         return 2

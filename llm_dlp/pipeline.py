@@ -15,12 +15,13 @@ from typing import Any, Sequence
 from detectors.base import Detector, Finding
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
+from llm_dlp.known_values import KnownValues
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
 from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
-from llm_dlp.redaction import placeholder
+from llm_dlp.redaction import PLACEHOLDER, placeholder
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class Pipeline:
         self._hinted = tuple(_takes_path_hint(d) for d in self.detectors)
         self.hasher = hasher
         self.shadow = shadow
+        self.known = KnownValues()
 
     def policy_for(self, info: RequestInfo) -> Policy:
         return self.policies.for_client(info.user, info.client_address, info.groups)
@@ -132,8 +134,10 @@ class Pipeline:
             if refusal:
                 verdict = self._refuse_destination(policy, refusal)
             else:
-                scan = self.scan(info, raw_body, policy.max_body_bytes)
+                scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
                 verdict = self.decide(info, scan, policy)
+                self.known.remember(policy.name, {
+                    value: (kind, _rule_of(token)) for token, (kind, value) in verdict.placeholders.items()})
         except (BodyError, RequestFormatError) as exc:
             verdict = self.failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
@@ -150,17 +154,19 @@ class Pipeline:
             return Verdict("allow", policy.name, error=error, policy_mode=policy.mode)
         return Verdict("error", policy.name, status=status, message=message, error=error, policy_mode=policy.mode)
 
-    def scan(self, info: RequestInfo, raw_body: bytes, limit: int) -> Scan:
+    def scan(self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None) -> Scan:
         if not raw_body:
             return Scan("", ParsedRequest("empty", None, []), [])
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
         for segment in parsed.segments:
-            for detector, hinted in zip(self.detectors, self._hinted):
-                for finding in _scan_segment(detector, segment, hinted):
-                    value = finding.value(segment.text)
-                    hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
+            found = [f for d, hinted in zip(self.detectors, self._hinted) for f in _scan_segment(d, segment, hinted)]
+            if tenant is not None:
+                found += _uncovered(self.known.scan(tenant, segment.text), found)
+            for finding in found:
+                value = finding.value(segment.text)
+                hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
         return Scan(text, parsed, hits)
 
     def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Verdict:
@@ -205,7 +211,7 @@ class Pipeline:
             if refusal:
                 outcome = self._refuse_destination(candidate, refusal)
             else:
-                outcome = self.decide(info, scan or self.scan(info, raw_body, candidate.max_body_bytes), candidate)
+                outcome = self.decide(info, scan or self.scan(info, raw_body, candidate.max_body_bytes, candidate.name), candidate)
         except (BodyError, RequestFormatError) as exc:
             outcome = self.failure(candidate, 400, str(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 — the shadow must never affect the real decision
@@ -290,6 +296,16 @@ class Pipeline:
         if signed:
             described += " (the request body is signed, so it cannot be redacted in transit)"
         return policy.render_block_message(described)
+
+
+def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:
+    """Findings of ``extra`` whose span no detector finding already covers."""
+    return [e for e in extra if not any(f.start <= e.start and e.end <= f.end for f in found)]
+
+
+def _rule_of(token: str) -> str:
+    match = PLACEHOLDER.fullmatch(token)
+    return match.group("rule") if match else "value"
 
 
 def _takes_path_hint(detector: Detector) -> bool:

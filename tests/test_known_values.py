@@ -1,0 +1,45 @@
+"""A value redacted once is redacted again wherever it comes back, with the same placeholder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from detectors.secrets import SecretDetector
+from llm_dlp.keys import ValueHasher
+from llm_dlp.pipeline import Pipeline, RequestInfo
+from llm_dlp.policy.loader import load_policy_dir
+from tests import secrets_factory as make
+from tests.proxyrun import REPO
+
+INFO = RequestInfo("r", "POST", "api.example", "/v1/messages", "anthropic")
+
+
+def body(*texts: str) -> bytes:
+    return json.dumps({"model": "m", "max_tokens": 5,
+                       "messages": [{"role": "user", "content": text} for text in texts]}).encode()
+
+
+def test_a_restored_value_in_new_surroundings_is_still_redacted_identically():
+    pipeline = Pipeline(load_policy_dir(REPO / "policies"), [SecretDetector()], ValueHasher(b"k" * 32))
+    secret = make.aws_secret_access_key()
+    first = pipeline.inspect(INFO, body(f"aws_secret_access_key = {secret}"))
+    assert first.decision == "redact"
+    [placeholder] = first.placeholders
+    # The model's answer was restored; now the value comes back with no keyword near it.
+    bare = f"I replaced it with {secret} as you said"
+    assert not [f for f in SecretDetector().scan(bare) if f.rule == "aws-secret-access-key"]
+    second = pipeline.inspect(INFO, body(f"aws_secret_access_key = {secret}", bare))
+    assert second.decision == "redact"
+    forwarded = json.loads(second.body)["messages"]
+    assert forwarded[1]["content"] == f"I replaced it with {placeholder} as you said"
+    assert secret not in second.body.decode()
+
+
+def test_known_values_are_kept_per_tenant():
+    pipeline = Pipeline(load_policy_dir(REPO / "policies"), [SecretDetector()], ValueHasher(b"k" * 32))
+    secret = make.aws_secret_access_key()
+    pipeline.inspect(INFO, body(f"aws_secret_access_key = {secret}"))
+    pilot = pipeline.policies.get("pilot")
+    verdict = pipeline.inspect(INFO, body(f"plain {secret} here"), pilot)
+    assert verdict.findings == []
