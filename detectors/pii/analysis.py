@@ -17,12 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+import regex
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from spacy.language import Language
 
+from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
 from detectors.pii.context import ContextScorer, Stretch
-from detectors.pii.prefilter import Window
+from detectors.pii.prefilter import Window, align_left, align_right
+
+# Characters before a window's first result tokenized for its context words.
+STRETCH_BEFORE = 72
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,10 @@ class WindowAnalyzer:
         for recognizer in recognizers:
             if not set(recognizer.supported_entities) & set(self._entities):
                 continue
-            found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None)
+            if type(recognizer).analyze is PatternRecognizer.analyze:
+                found = _pattern_results(recognizer, piece)
+            else:
+                found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None)
             for result in found or ():
                 result.recognition_metadata = result.recognition_metadata or {}
                 result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
@@ -71,17 +80,25 @@ class WindowAnalyzer:
             return []
         enhanced = self._recognizer_context(piece, raw, recognizers)
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
-        stretch: Optional[Stretch] = None
+        needing: list[tuple[RecognizerResult, EntityRecognizer]] = []
         for result in enhanced:
             result.start += window.start
             result.end += window.start
             recognizer = by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]]
-            if not self._needs_words(result, recognizer):
-                continue
-            # One tokenization per window serves every result in it.
-            stretch = stretch or self._context.stretch(text, window.start, window.end)
-            words = stretch.words(result.start)
-            self._apply_words(result, recognizer, words if words is not None else self._context.words(text, result.start))
+            if self._needs_words(result, recognizer):
+                needing.append((result, recognizer))
+        if needing:
+            # One tokenization serves every result of the window: from a little before the
+            # first to the end of the last one's first chunk (a result whose context reaches
+            # further gets its own, wider stretch).
+            first = min(result.start for result, _ in needing)
+            last = max(result.start for result, _ in needing)
+            stretch = self._context.stretch(
+                text, align_left(text, max(window.start, first - STRETCH_BEFORE)), align_right(text, last + 1)
+            )
+            for result, recognizer in needing:
+                words = stretch.words(result.start)
+                self._apply_words(result, recognizer, words if words is not None else self._context.words(text, result.start))
         kept = EntityRecognizer.remove_duplicates(enhanced)
         return [result for result in kept if result.score >= self._threshold]
 
@@ -115,3 +132,42 @@ class WindowAnalyzer:
                 score = max(result.score + self._settings.similarity_factor, self._settings.min_score_with_context)
                 result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
                 return
+
+
+def _pattern_results(recognizer: PatternRecognizer, piece: str) -> list[RecognizerResult]:
+    """``PatternRecognizer.analyze`` without its per-match explanation objects and timing.
+
+    The same steps in the same order: each pattern's matches, ``validate_result`` (True sets
+    the score to 1.0, False to 0), ``invalidate_result``, zero scores dropped, duplicates
+    removed. presidio skips a pattern whose regex times out; here the timeout is raised, so
+    a text crafted to stall a pattern fails the scan instead of slipping through it.
+    """
+    flags = recognizer.global_regex_flags
+    entity = recognizer.supported_entities[0]
+    results: list[RecognizerResult] = []
+    for pattern in recognizer.patterns:
+        if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+            pattern.compiled_with_flags = flags
+            pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+        for match in pattern.compiled_regex.finditer(piece, timeout=REGEX_TIMEOUT_SECONDS):
+            start, end = match.span()
+            if start == end:
+                continue
+            value = piece[start:end]
+            score = pattern.score
+            validation = recognizer.validate_result(value)
+            if validation is not None:
+                score = EntityRecognizer.MAX_SCORE if validation else EntityRecognizer.MIN_SCORE
+            if recognizer.invalidate_result(value):
+                score = EntityRecognizer.MIN_SCORE
+            if score > EntityRecognizer.MIN_SCORE:
+                results.append(
+                    RecognizerResult(
+                        entity, start, end, score,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+                        },
+                    )
+                )
+    return EntityRecognizer.remove_duplicates(results)

@@ -24,7 +24,7 @@ from presidio_analyzer import RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from detectors.pii.prefilter import align_left
+from detectors.pii.prefilter import align_left, align_right
 
 # presidio's defaults: five keywords before the match, and the match's own token or the first
 # keyword after it ("suffix count 0" still takes one word forward).
@@ -111,7 +111,7 @@ class ContextScorer:
         while True:
             left = align_left(text, max(0, start - reach))
             # Forward, presidio needs only the first keyword from the match's own token on.
-            right = _align_right(text, min(len(text), start + 1 + reach // 4))
+            right = align_right(text, min(len(text), start + 1 + reach // 4))
             found = self.stretch(text, left, right).words(start)
             if found is not None:
                 return found
@@ -126,12 +126,11 @@ class ContextScorer:
 class Stretch:
     def __init__(self, nlp: Language, text: str, left: int, right: int) -> None:
         doc = nlp.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
-        self._left = left
         self._at_start = left == 0
         self._at_end = right == len(text)
         self._lemmas = [token.lemma_ or token.lower_ for token in doc]
         self._ends = [left + token.idx + len(token) for token in doc]
-        self._is_keyword = _keyword_test(nlp, self._lemmas)
+        self._is_keyword = _keyword_test(nlp, self._lemmas, has_colon=":" in text[left:right])
 
     def words(self, start: int) -> Optional[list[str]]:
         """The context words for a result at ``start``, or None if they reach past the stretch."""
@@ -146,12 +145,13 @@ class Stretch:
         return list(set(backward + forward))
 
 
-def _keyword_test(nlp: Language, lemmas: list[str]) -> Callable[[str], bool]:
+def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool) -> Callable[[str], bool]:
     """Whether a lowered lemma is among presidio's keywords of this stretch.
 
     Keywords are the lemmas that are not stop words, punctuation, "-PRON-" or "be",
     lowered and split on ":"; a lemma with a colon is therefore never one itself, while
-    the pieces of one are.
+    the pieces of one are. The stop list is consulted before lowering: tokenizer exceptions
+    give "id" the lemma "I", which is no stop word although "i" is.
     """
     vocab = nlp.vocab
 
@@ -159,17 +159,23 @@ def _keyword_test(nlp: Language, lemmas: list[str]) -> Callable[[str], bool]:
         lexeme = vocab[lemma]
         return not (lexeme.is_stop or lexeme.is_punct or lemma in ("-PRON-", "be"))
 
-    pieces = {piece for lemma in lemmas if ":" in lemma and kept(lemma) for piece in lemma.lower().split(":")}
-    # The stop list is consulted before lowering: tokenizer exceptions give "id" the lemma
-    # "I", which is no stop word although "i" is.
-    originals: dict[str, set[str]] = {}
-    for lemma in lemmas:
-        originals.setdefault(lemma.lower(), set()).add(lemma)
+    pieces: set[str] = set()
+    if has_colon:
+        pieces = {piece for lemma in lemmas if ":" in lemma and kept(lemma) for piece in lemma.lower().split(":")}
+    # Lowered lemmas that some token spells with capitals, with every spelling present.
+    cased: dict[str, set[str]] = {lemma.lower(): set() for lemma in lemmas if lemma != lemma.lower()}
+    if cased:
+        for lemma in lemmas:
+            if lemma.lower() in cased:
+                cased[lemma.lower()].add(lemma)
 
     def is_keyword(lower: str) -> bool:
         if lower in pieces:
             return True
-        return ":" not in lower and any(kept(lemma) for lemma in originals.get(lower, (lower,)))
+        if ":" in lower:
+            return False
+        spellings = cased.get(lower)
+        return kept(lower) if spellings is None else any(kept(spelling) for spelling in spellings)
 
     return is_keyword
 
@@ -182,9 +188,3 @@ def _walk(lemmas: list[str], is_keyword: Callable[[str], bool], index: int, step
             words.append(lower)
         index += step
     return words
-
-
-def _align_right(text: str, position: int) -> int:
-    while position < len(text) and not text[position].isspace():
-        position += 1
-    return position

@@ -117,6 +117,13 @@ def align_left(text: str, position: int) -> int:
     return position
 
 
+def align_right(text: str, position: int) -> int:
+    """The end of the whitespace-separated chunk at or after ``position``."""
+    while position < len(text) and not text[position].isspace():
+        position += 1
+    return position
+
+
 def _align_left(text: str, position: int) -> int:
     floor = max(0, position - EDGE_SLACK)
     aligned = align_left(text, position)

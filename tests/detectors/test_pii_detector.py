@@ -186,7 +186,7 @@ def test_an_internal_error_is_raised_not_swallowed(detector, monkeypatch):
         raise RuntimeError("recognizer bug")
 
     email = next(r for r in detector._anchored if "EMAIL_ADDRESS" in r.supported_entities)
-    monkeypatch.setattr(email, "analyze", broken)
+    monkeypatch.setattr(email, "validate_result", broken)
     with pytest.raises(RuntimeError, match="recognizer bug"):
         detector.scan("write to ada@example.com")
 

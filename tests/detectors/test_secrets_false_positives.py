@@ -85,6 +85,8 @@ MINIFIED_JS = (
     'var e=n(12),t=n.n(e),r={apiKey:e.apiKey,authDomain:t.authDomain,token:r.token};'
     'function a(e){return e.accessToken||e.refreshToken}const o="auth_token_storage_key";'
 ) * 20
+# What a vendored Yarn release (.yarn/releases/yarn-*.cjs) carries: npm-search's public key.
+VENDORED_YARN = 'const algolia={appId:"OFCNCOG2CU",apiKey:"6fe4476ee5a1832882e326b506d14126",indexName:"npm-search"};'
 
 CORPUS = {
     "git log": GIT_LOG,
@@ -98,6 +100,7 @@ CORPUS = {
     "placeholders and documented examples": PLACEHOLDERS,
     "base64 image": IMAGE,
     "minified js": MINIFIED_JS,
+    "vendored yarn release": VENDORED_YARN,
 }
 
 
