@@ -63,6 +63,7 @@ class SecretDetector:
 
     def __init__(self, rules: Sequence[Rule] | None = None) -> None:
         self._matcher = _default_matcher() if rules is None else _matcher_for(rules)
+        self._allowlists = {rule.id: _Allowlist.of(rule) for rule in self._matcher.rules}
 
     @property
     def rules(self) -> Sequence[Rule]:
@@ -92,7 +93,7 @@ class SecretDetector:
         for raw in found.matches:
             if images and _inside(images, raw.start, raw.end):
                 continue
-            candidate = _judge(raw)
+            candidate = _judge(raw, self._allowlists[raw.rule.id])
             if candidate is not None:
                 yield candidate
         if depth < MAX_DECODE_DEPTH:
@@ -126,16 +127,28 @@ class SecretDetector:
             yield _Candidate(inner.rule, start, end, inner.confidence, details)
 
 
-def _judge(raw: RawMatch) -> _Candidate | None:
+@dataclass(frozen=True, slots=True)
+class _Allowlist:
+    """A rule's ``allow`` and ``ignore_names`` regexes, compiled once."""
+
+    values: tuple[regex.Pattern[str], ...]
+    names: tuple[regex.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, rule: Rule) -> "_Allowlist":
+        return cls(tuple(map(regex.compile, rule.allow)), tuple(map(regex.compile, rule.ignore_names)))
+
+
+def _judge(raw: RawMatch, allowlist: _Allowlist) -> _Candidate | None:
     """Apply the rule's entropy floor, allowlist, false-positive filters and validator."""
     rule = raw.rule
     value = raw.value.decode("utf-8", "replace")
     if rule.entropy and shannon_entropy(value) <= rule.entropy:
         return None
-    if any(regex.search(pattern, value) for pattern in rule.allow):
+    if any(pattern.search(value) for pattern in allowlist.values):
         return None
     lead = raw.lead.decode("utf-8", "replace")
-    if any(regex.search(pattern, lead) for pattern in rule.ignore_names):
+    if any(pattern.search(lead) for pattern in allowlist.names):
         return None
     if rejection_reason(value, rule.generic, lead) is not None:
         return None

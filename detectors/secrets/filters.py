@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import regex
 
-# Values AWS, Stripe, GitHub and others print in their documentation.
+# Values AWS, Stripe, GitHub and others print in their documentation, and public values that
+# ship inside widely vendored files.
 _DOCUMENTED_EXAMPLES = frozenset(
     {
         "AKIAIOSFODNN7EXAMPLE",
@@ -23,6 +24,9 @@ _DOCUMENTED_EXAMPLES = frozenset(
         "AKIAI44QH8DHBEXAMPLE",
         "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
         "ASIAIOSFODNN7EXAMPLE",
+        # npm-search's public, search-only Algolia key, shipped inside every vendored Yarn
+        # release (.yarn/releases/yarn-*.cjs); gitleaks lists it too (yarnpkg/berry#6201).
+        "6fe4476ee5a1832882e326b506d14126",
     }
 )
 
