@@ -27,7 +27,7 @@ SOURCE_EXTENSIONS = frozenset(ext for lang in LANGUAGES for ext in lang.extensio
     ".vue", ".svelte", ".proto", ".gradle", ".ps1", ".fs", ".ml", ".jl", ".zig", ".nim", ".sol",
 }
 SKIPPED_DIRECTORIES = frozenset(
-    "node_modules vendor vendors third_party third-party thirdparty external externals bower_components "
+    "node_modules vendor vendors _vendor _vendored third_party third-party thirdparty external externals bower_components "
     ".git .hg .svn .venv venv env .tox .mypy_cache __pycache__ site-packages dist build target out "
     ".next .nuxt coverage Pods Carthage .gradle .idea .terraform".split()
 )

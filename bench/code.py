@@ -1,0 +1,218 @@
+"""Benchmark of the code detectors (issue 5). Prints markdown tables.
+
+    .venv/bin/python -m bench.code [--excerpts 300] [--skip-language]
+
+Proprietary code: indexes the Python standard library and this venv's site-packages minus a
+held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;
+see ``detectors/code/edits.py``) from indexed files and from held-out packages into a prompt.
+Language identification: 10-line snippets from the test sources of ``bench/language_corpus.py``
+(repositories the model never saw in training; needs the mirrors under /work/.mirror).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import sysconfig
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from detectors.code import CodeDetector, ProprietaryCodeDetector
+from detectors.code.edits import reformat, rename_identifiers
+from detectors.code.fingerprint import fingerprint, tokenize
+from detectors.code.index_store import IndexStore
+from detectors.code.indexer import Candidate, build_index, list_sources
+from detectors.code.proprietary import find_matches
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+SITE = Path(sysconfig.get_paths()["purelib"])
+HELD_OUT = {"xml", "asyncio", "unittest", "tkinter", "curses", "sqlite3", "idlelib", "lib2to3", "turtledemo",
+            "pydoc_data", "ensurepip", "venv", "zoneinfo", "tomllib", "wsgiref", "dbm", "mitmproxy", "pygments",
+            "rich", "werkzeug", "flask"}
+EDITS = {"verbatim": lambda code, rng: code, "reformatted": reformat, "renamed": rename_identifiers}
+MIN_EXCERPT_TOKENS = 80
+
+
+def _top(path: Path, root: Path) -> str:
+    return path.relative_to(root).parts[0].removesuffix(".py")
+
+
+INDEXED_SITE_PACKAGES = ("numpy", "pip", "spacy", "sklearn", "scipy")
+
+
+def corpus() -> tuple[list[Candidate], list[Path]]:
+    """(files to index, held-out files): the stdlib (without its test suite) and a few large
+    site-packages are indexed; HELD_OUT packages are not."""
+    indexed, held = [], []
+    roots = [STDLIB] + [SITE / name for name in INDEXED_SITE_PACKAGES] + [SITE / name for name in HELD_OUT]
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for candidate in list_sources(root):
+            if candidate.relative.startswith(("test/", "site-packages/")) or not candidate.relative.endswith(".py"):
+                continue
+            top = root.name if root != STDLIB else candidate.relative.split("/")[0].removesuffix(".py")
+            (held.append(candidate.path) if top in HELD_OUT else indexed.append(candidate))
+    return indexed, held
+
+
+def excerpts(files: list[Path], count: int, rng: random.Random) -> list[tuple[Path, int, str]]:
+    result = []
+    while len(result) < count:
+        path = rng.choice(files)
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        size = rng.randint(15, 40)
+        if len(lines) < size:
+            continue
+        start = rng.randrange(0, len(lines) - size + 1)
+        code = "\n".join(lines[start : start + size])
+        if len(tokenize(code).codes) >= MIN_EXCERPT_TOKENS:
+            result.append((path, start + 1, code))
+    return result
+
+
+def prompt(code: str) -> str:
+    return f"Here is some code from our service, please review it:\n\n```python\n{code}\n```\n\nWhat would you change?"
+
+
+def proprietary(count: int) -> None:
+    indexed, held = corpus()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = IndexStore(tmp, create=True)
+        started = time.perf_counter()
+        report = build_index(store, "bench", "core", [], candidates=indexed)
+        build_seconds = time.perf_counter() - started
+        summary = store.summaries()[0]
+        store.close()
+        index_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
+        detector = ProprietaryCodeDetector(tmp)
+        started = time.perf_counter()
+        table = detector.table()
+        load_seconds = time.perf_counter() - started
+        print("## Proprietary-code index\n")
+        print("| measure | value |\n|---|---|")
+        print(f"| indexed | {summary.files} files, {summary.lines:,} lines, {summary.bytes / 1e6:.1f} MB |")
+        print(f"| skipped | {report.skipped} {dict(report.skipped_reasons)} |")
+        print(f"| build speed | {summary.bytes / 1e6 / build_seconds:.2f} MB/s ({build_seconds:.1f} s) |")
+        print(f"| index size | {index_bytes / 1e6:.1f} MB on disk = {index_bytes / summary.bytes:.2f} MB per MB of source |")
+        print(f"| fingerprints | {summary.fingerprints:,} ({len(table):,} kept after dropping those in >8 files) |")
+        print(f"| load into memory | {load_seconds:.2f} s |")
+
+        rng = random.Random(5)
+        paths = [c.path for c in indexed]
+        positives = excerpts(paths, count, rng)
+        negatives = excerpts(held, count, rng)
+        print("\n| excerpts (15-40 lines, Python) | found (right file and lines) | false positives on held-out packages |")
+        print("|---|---|---|")
+        for name, edit in EDITS.items():
+            found = sum(_found(detector, path, first, edit(code, rng)) for path, first, code in positives)
+            false = [(p, f) for p, f, code in negatives if detector.scan(prompt(edit(code, rng)))]
+            print(f"| {name} | {found}/{count} = {found / count:.1%} | {anywhere / count:.1%} | {len(false)}/{count} = {len(false) / count:.1%} |")
+            for p, f in false[:3]:
+                print(f"|  false positive | {p}:{f} | |", file=sys.stderr)
+        prose = _prose_chunks(rng, count)
+        prose_hits = sum(bool(detector.scan(text)) for text in prose)
+        print(f"| prose ({len(prose)} chunks of licences/docs) | | | {prose_hits}/{len(prose)} = {prose_hits / len(prose):.1%} |")
+
+        big = "\n\n".join(code for _, _, code in excerpts(held, 400, rng))[:200_000]
+        big = big.ljust(200_000)
+        _timings(detector, table, big)
+
+
+def _found(detector: ProprietaryCodeDetector, path: Path, first: int, code: str) -> bool:
+    last = first + code.count("\n")
+    for finding in detector.scan(prompt(code)):
+        d = finding.details
+        if path.as_posix().endswith(f"{d['repository']}/{d['path']}") and d["line_start"] <= last and d["line_end"] >= first:
+            return True
+    return False
+
+
+def _prose_chunks(rng: random.Random, count: int) -> list[str]:
+    texts = [p.read_text(errors="replace") for p in Path("/usr/share/common-licenses").glob("*") if p.is_file()]
+    texts += [p.read_text(errors="replace") for p in SITE.glob("*.dist-info/LICENSE*") if p.is_file()]
+    texts += [p.read_text(errors="replace") for p in (STDLIB.parent.parent.parent / "share").rglob("*.txt")][:50]
+    chunks = []
+    for text in texts:
+        paragraphs = [p for p in text.split("\n\n") if len(p) > 200]
+        chunks.extend(paragraphs)
+    rng.shuffle(chunks)
+    return chunks[:count]
+
+
+def _timings(detector: ProprietaryCodeDetector, table, text: str) -> None:
+    fp_times, lookup_times, scan_times = [], [], []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        prints = fingerprint(text)
+        t1 = time.perf_counter()
+        find_matches(table, prints)
+        t2 = time.perf_counter()
+        detector.scan(text)
+        t3 = time.perf_counter()
+        fp_times.append(t1 - t0), lookup_times.append(t2 - t1), scan_times.append(t3 - t2)
+    ms = lambda xs: f"{statistics.median(xs) * 1000:.1f} ms"  # noqa: E731
+    print(f"\n| 200 KB prompt of unrelated code, {len(table):,}-fingerprint index | median of 10 |\n|---|---|")
+    print(f"| tokenise + winnow the prompt | {ms(fp_times)} |")
+    print(f"| look up its {len(fingerprint(text).hashes):,} fingerprints and group hits | {ms(lookup_times)} |")
+    print(f"| whole `ProprietaryCodeDetector.scan` | {ms(scan_times)} |")
+
+
+def language(per_file: int = 3) -> None:
+    from bench.language_corpus import files, snippets, without_fenced_code
+    from detectors.code.language_model import NOT_CODE, LanguageModel
+
+    model = LanguageModel.load()
+    detector = CodeDetector(model=model)
+    rng = random.Random(1)
+    total, right, as_code, times = Counter(), Counter(), Counter(), []
+    confusions = Counter()
+    for item in files("test"):
+        language_id = item.source.language
+        text = without_fenced_code(item.text) if language_id == NOT_CODE else item.text
+        for snippet in snippets(text, 10, rng, per_file):
+            started = time.perf_counter()
+            guess = model.predict(snippet, allowed=None if language_id == NOT_CODE else set(model.classes) - {NOT_CODE})
+            times.append(time.perf_counter() - started)
+            total[language_id] += 1
+            right[language_id] += guess.language == language_id
+            if guess.language != language_id:
+                confusions[(language_id, guess.language)] += 1
+            if language_id == NOT_CODE:
+                as_code[language_id] += bool(detector.scan(snippet))
+    print("\n## Language identification, 10-line snippets from repositories not used in training\n")
+    print("| language | snippets | accuracy |\n|---|---|---|")
+    code_langs = [lang for lang in sorted(total) if lang != NOT_CODE]
+    for lang in code_langs:
+        print(f"| {lang} | {total[lang]} | {right[lang] / total[lang]:.1%} |")
+    macro = sum(right[lang] / total[lang] for lang in code_langs) / len(code_langs)
+    micro = sum(right[lang] for lang in code_langs) / sum(total[lang] for lang in code_langs)
+    print(f"| **all {len(code_langs)} languages** | {sum(total[lang] for lang in code_langs)} | macro {macro:.1%}, micro {micro:.1%} |")
+    if total[NOT_CODE]:
+        print(f"\nProse (docs markdown, fences removed): {total[NOT_CODE]} snippets, model says not code "
+              f"{right[NOT_CODE] / total[NOT_CODE]:.1%}; `CodeDetector` reports code in "
+              f"{as_code[NOT_CODE] / total[NOT_CODE]:.1%}.")
+    print(f"\nModel time per snippet: median {statistics.median(times) * 1e3:.2f} ms. "
+          f"Top confusions: {', '.join(f'{a}->{b} {n}' for (a, b), n in confusions.most_common(8))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--excerpts", type=int, default=300)
+    parser.add_argument("--skip-language", action="store_true")
+    parser.add_argument("--skip-index", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_index:
+        proprietary(args.excerpts)
+    if not args.skip_language:
+        language()
+
+
+if __name__ == "__main__":
+    main()
