@@ -70,3 +70,26 @@ def test_scan_is_thread_safe() -> None:
         results = list(pool.map(lambda t: [(f.rule, f.start, f.end) for f in detector.scan(t)], texts))
     assert results == expected
     assert all(len(r) == 40 for r in results)
+
+
+def test_a_value_longer_than_the_confirming_window_is_reported_whole() -> None:
+    # The generic rule's window ends 150 bytes past its prefilter hit; a longer value must not
+    # be cut there (nor dropped).
+    value = "pLIix6MEOLeMa61EqJom" * 20
+    text = f'api_key = "{value}"'
+    [finding] = detector.scan(text)
+    assert (finding.rule, text[finding.start : finding.end]) == ("generic-api-key", value)
+
+
+def test_generic_assignment_deep_inside_a_long_text() -> None:
+    value = "Xk8qP2zL9mW4tR7vN1bY6sJ3"
+    text = "x = 1\n" * 500 + f'config.auth_token = "{value}"  # prod\n' + "y = 2\n" * 500
+    [finding] = detector.scan(text)
+    assert text[finding.start : finding.end] == value
+
+
+def test_keyword_gating_uses_the_whole_text() -> None:
+    # As in gitleaks: a bare 40-hex is a Sourcegraph token only where "sourcegraph" is present.
+    token = "6d2FabeB6ADd229Bc199FabA28fD3efb57dF0bD3"
+    assert detector.scan(f"value: {token}") == []
+    assert [f.rule for f in detector.scan(f"sourcegraph: {token}")] == ["sourcegraph-access-token"]
