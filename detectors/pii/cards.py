@@ -33,7 +33,7 @@ _ISSUERS: tuple[tuple[tuple[str, ...], frozenset[int], frozenset[int]], ...] = (
 
 class PaymentCardRecognizer(PatternRecognizer):
     ENTITY = "CREDIT_CARD"
-    ANCHOR = r"\d{4}[- ]?\d{3}"
+    ANCHOR = r"(?:^|[^0-9])\d{4}[- ]?\d{3}"
     PATTERNS = [
         Pattern(
             "card_by_issuer",

@@ -39,7 +39,7 @@ class CnResidentIdRecognizer(CjkContextMixin, PatternRecognizer):
     """公民身份号码, GB 11643-1999: region, birth date, sequence, ISO 7064 MOD 11-2 check."""
 
     ENTITY = "CN_RESIDENT_ID"
-    ANCHOR = r"\d{17}"
+    ANCHOR = r"(?:^|[^0-9A-Za-z])[1-8]\d{16}"
     PATTERNS = [Pattern("cn_resident_id", r"(?<![0-9A-Za-z])[1-8]\d{5}(?:18|19|20)\d{9}[0-9Xx](?![0-9A-Za-z])", 0.5)]
     CONTEXT = ["id", "identity", "resident", "身份证", "身份证号", "证件号"]
     CJK_CONTEXT = ("身份证", "证件", "公民身份")
@@ -108,7 +108,7 @@ class CnUnionPayCardRecognizer(CjkContextMixin, PatternRecognizer):
     """银联卡: IIN 62, 16 to 19 digits, Luhn. presidio's credit card pattern stops at 17 digits."""
 
     ENTITY = "CN_UNIONPAY_CARD"
-    ANCHOR = r"62\d{2}[- ]?\d{4}"
+    ANCHOR = r"(?:^|[^0-9A-Za-z])62\d{2}[- ]?\d{4}"
     PATTERNS = [
         Pattern("unionpay_plain", r"(?<![0-9A-Za-z])62\d{14,17}(?![0-9A-Za-z])", 0.5),
         Pattern("unionpay_grouped", r"(?<![0-9A-Za-z])62\d{2}(?:[- ]\d{4}){3}(?:[- ]?\d{1,3})?(?![0-9A-Za-z])", 0.5),
@@ -135,7 +135,7 @@ class CnUsccRecognizer(CjkContextMixin, PatternRecognizer):
     """统一社会信用代码, GB 32100-2015: check character mod 31 and the embedded organisation code."""
 
     ENTITY = "CN_USCC"
-    ANCHOR = r"[1-9ANY][0-9A-Z]\d{6}[0-9A-Z]{10}"
+    ANCHOR = r"(?:^|[^0-9A-Za-z])[1-9ANY][0-9A-Z]\d{6}[0-9A-Z]{10}"
     PATTERNS = [
         Pattern("cn_uscc", r"(?<![0-9A-Za-z])[1-9ANY][0-9A-HJ-NPQRTUWXY]\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])", 0.4)
     ]
@@ -172,7 +172,7 @@ class HkIdRecognizer(CjkContextMixin, PatternRecognizer):
     """Hong Kong identity card: 1-2 letters, 6 digits, mod-11 check digit (usually in brackets)."""
 
     ENTITY = "HK_ID"
-    ANCHOR = r"[A-Z]\d{6}"
+    ANCHOR = r"(?:^|[^0-9A-Za-z])[A-Z]{1,2}\d{6}"
     PATTERNS = [
         Pattern("hkid_bracketed", r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}\s?\([0-9A]\)", 0.5),
         Pattern("hkid_bare", r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}[0-9A](?![0-9A-Za-z])", 0.3),
@@ -209,7 +209,7 @@ class TwIdRecognizer(CjkContextMixin, PatternRecognizer):
     """Taiwan national ID / resident certificate: region letter, gender digit, 8 digits, mod-10 check."""
 
     ENTITY = "TW_ID"
-    ANCHOR = r"[A-Z][12ABCD89]\d{8}"
+    ANCHOR = r"(?:^|[^0-9A-Za-z])[A-Z][12ABCD89]\d{8}"
     PATTERNS = [Pattern("tw_id", r"(?<![0-9A-Za-z])[A-Z][12ABCD89]\d{8}(?![0-9A-Za-z])", 0.4)]
     CONTEXT = ["taiwan", "identity", "身分證", "身份證", "統一證號"]
     CJK_CONTEXT = ("身分證", "身份證", "身份证", "證號", "统一证号")
@@ -238,7 +238,7 @@ class CnPassportRecognizer(CjkContextMixin, PatternRecognizer):
     """PRC, HKSAR and MSAR passport numbers. No check digit, so only context makes them count."""
 
     ENTITY = "CN_PASSPORT"
-    ANCHOR = r"(?:E[0-9A-Z]|G\d|[DSP]E|K\d|MA)\d{7}"
+    ANCHOR = r"(?:^|[^0-9A-Za-z])(?:E[0-9A-Z]|G\d|[DSP]E|K\d|MA)\d{7}"
     PATTERNS = [
         Pattern("cn_passport", r"(?<![0-9A-Za-z])(?:E[0-9A-HJ-NP-Z]\d{7}|G\d{8}|[DSP]E\d{7}|K\d{8}|MA\d{7})(?![0-9A-Za-z])", 0.1)
     ]

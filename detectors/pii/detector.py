@@ -15,7 +15,7 @@ from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.code_noise import drop_code_noise
 from detectors.pii.engine import LANGUAGE, EngineSettings, all_recognizers, build_analyzer
 from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
-from detectors.pii.records import NAME_HEADER_ANCHOR, bulk_record_findings, table_name_results
+from detectors.pii.records import JSON_ARRAY_ANCHOR, NAME_HEADER_ANCHOR, bulk_record_findings, table_name_results
 
 DETECTOR_NAME = "pii"
 # With a model, NER needs the whole text, so it is analysed in pieces of about this size,
@@ -63,13 +63,15 @@ class PiiDetector:
         )
         supported = {entity for recognizer in recognizers for entity in recognizer.supported_entities}
         self.entities = tuple(sorted(self.config.entities or supported))
-        # One anchor per recognizer, in order, then the name-column header of tables.
+        # One anchor per recognizer, in order, then a table's name-column header and the
+        # opening of a JSON array of objects.
         self._anchored = [r for r in recognizers if hasattr(r, "ANCHOR")]
         self._scanner = AnchorScanner(
-            [r.ANCHOR for r in self._anchored] + [NAME_HEADER_ANCHOR],
-            caseless=[_caseless(r) for r in self._anchored] + [True],
+            [r.ANCHOR for r in self._anchored] + [NAME_HEADER_ANCHOR, JSON_ARRAY_ANCHOR],
+            caseless=[_caseless(r) for r in self._anchored] + [True, False],
         )
         self._header_anchor = len(self._anchored)
+        self._array_anchor = len(self._anchored) + 1
         self._windows = WindowAnalyzer(
             self._anchored, self._engine.nlp_engine.nlp[LANGUAGE], self.config.score_threshold, self.entities
         )
@@ -86,7 +88,8 @@ class PiiDetector:
         hits = self._scanner.hits(text)
         results = self._analyze(text, hits)
         if "PERSON" in self.entities:
-            headers = [hit.start for hit in hits if hit.anchor == self._header_anchor]
+            # A header hit may begin at the newline before its line; its end is on the line.
+            headers = [hit.end - 1 for hit in hits if hit.anchor == self._header_anchor]
             results += table_name_results(text, headers, self.config.score_threshold)
         if self.config.filter_code_noise:
             results = drop_code_noise(text, results)
@@ -95,7 +98,8 @@ class PiiDetector:
                     confidence=round(float(r.score), 4), detector=DETECTOR_NAME)
             for r in _resolve_overlaps(results)
         ]
-        findings += bulk_record_findings(text, findings, self.config.min_records, DETECTOR_NAME)
+        arrays = [hit.start for hit in hits if hit.anchor == self._array_anchor]
+        findings += bulk_record_findings(text, findings, self.config.min_records, DETECTOR_NAME, arrays)
         return findings
 
     def analyze(self, text: str) -> list[RecognizerResult]:
@@ -105,7 +109,7 @@ class PiiDetector:
 
     def _analyze(self, text: str, hits: list[Hit]) -> list[RecognizerResult]:
         if self.config.spacy_model is None:
-            recognizer_hits = [hit for hit in hits if hit.anchor != self._header_anchor]
+            recognizer_hits = [hit for hit in hits if hit.anchor < self._header_anchor]
             return self._windows.analyze(text, windows(text, recognizer_hits))
         results: list[RecognizerResult] = []
         for window in self._model_pieces(text):

@@ -104,7 +104,7 @@ def load_pipeline(spacy_model: Optional[str]) -> spacy.language.Language:
 
 
 class AnchoredCreditCardRecognizer(CreditCardRecognizer):
-    ANCHOR = r"\d{4}[- ]?\d{3}"
+    ANCHOR = r"(?:^|[^0-9])\d{4}[- ]?\d{3}"
 
 
 class AnchoredIbanRecognizer(IbanRecognizer):
@@ -126,15 +126,15 @@ class CodeAwareIpRecognizer(IpRecognizer):
 
 
 class AnchoredUsSsnRecognizer(UsSsnRecognizer):
-    ANCHOR = r"\d{3}[- .]?\d{2}[- .]?\d{4}"
+    ANCHOR = r"(?:^|[^0-9])\d{3}[- .]?\d{2}[- .]?\d{4}"
 
 
 class AnchoredUsItinRecognizer(UsItinRecognizer):
-    ANCHOR = r"9\d{2}[- ]?\d{2}[- ]?\d{4}"
+    ANCHOR = r"(?:^|[^0-9])9\d{2}[- ]?\d{2}[- ]?\d{4}"
 
 
 class AnchoredUsPassportRecognizer(UsPassportRecognizer):
-    ANCHOR = r"\d{8}"
+    ANCHOR = r"(?:^|[^0-9])[A-Za-z]?\d{8}"
 
 
 def builtin_recognizers() -> list[EntityRecognizer]:

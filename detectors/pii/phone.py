@@ -32,6 +32,8 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 # presidio's defaults plus Greater China: numbers without a country prefix are read as these.
 REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "CN", "HK", "TW")
 
+_TRY_FIRST = ("CN", "US", "GB", "IN")
+
 STRONG, VALID, GROUPED, BARE = 0.5, 0.4, 0.25, 0.1
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
@@ -89,7 +91,7 @@ def _plan(region: str) -> _RegionPlan:
 
 class PhoneNumberRecognizer(EntityRecognizer):
     ENTITY = "PHONE_NUMBER"
-    ANCHOR = r"\d(?:[ \-.()]{0,2}\d){6}"
+    ANCHOR = r"(?:^|[^0-9])\d(?:[ \-.()]{0,2}\d){6}"
     # presidio's phone context words, and the other ways a text says "this is a number to call".
     CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "tel", "fax",
                "contact", "reach", "dial", "sms", "whatsapp", "电话", "手机", "联系", "電話"]
@@ -101,7 +103,9 @@ class PhoneNumberRecognizer(EntityRecognizer):
 
     def __init__(self, regions: tuple[str, ...] = REGIONS) -> None:
         super().__init__(supported_entities=[self.ENTITY], name="PhoneNumberRecognizer", context=list(self.CONTEXT))
-        self._plans = tuple(_plan(region) for region in regions)
+        # Any order gives the same answer; the commonest numbering plans first give it sooner.
+        ordered = sorted(regions, key=lambda region: _TRY_FIRST.index(region) if region in _TRY_FIRST else len(_TRY_FIRST))
+        self._plans = tuple(_plan(region) for region in ordered)
 
     def load(self) -> None:
         pass

@@ -9,8 +9,8 @@ and remember which recognizers fired in them, so a recognizer's regex only ever 
 anchor is. On prose-and-code prompts the windows are a small part of the text.
 
 Hyperscan works on bytes; the text goes in as UTF-8 and hit offsets come back as ``str``
-offsets. Anchors begin and end on whole characters (ASCII or literal CJK words), so a hit
-never cuts a character.
+offsets. Anchors end on whole characters (ASCII or literal CJK words); one led by a negated
+class may begin inside a character and is moved to the next whole one.
 """
 
 from __future__ import annotations
@@ -142,6 +142,10 @@ def _to_str_offsets(data: bytes, found: list[list[int]]) -> list[Hit]:
     hits: list[Hit] = []
     byte_at, char_at = 0, 0
     for start, end, anchor in found:
+        # An anchor led by "not a digit" may begin inside a multi-byte character; its hit
+        # begins at the next whole one.
+        while start < end and data[start] & 0xC0 == 0x80:
+            start += 1
         char_start = char_at + _chars(data, byte_at, start)
         byte_at, char_at = start, char_start
         hits.append(Hit(anchor, char_start, char_start + _chars(data, start, end)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from presidio_analyzer import RecognizerResult
 
@@ -45,11 +45,21 @@ class Structure:
     rows: tuple[Span, ...]
 
 
+# Anchor for the prefilter: where an array of objects opens.
+JSON_ARRAY_ANCHOR = r"\[\s*\{"
 # Anchor for the prefilter: where a header naming a name column may be.
-NAME_HEADER_ANCHOR = r"name|surname|customer|patient|employee|recipient|cardholder|contact|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工"
+# Case-folded; a whole cell, as _NAME_HEADER wants it.
+NAME_HEADER_ANCHOR = (
+    r"(?:^|[\n,\t|;])[ \t\"'*]*[a-z_ \-]{0,12}(?:name|surname|customer|patient|employee|recipient|cardholder|contact)"
+    r"[ \t\"'*]*(?:[,\t|;]|\r?\n|$)"
+    r"|(?:^|[\n,\t|;])[ \t\"']*(?:姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工)[ \t\"']*(?:[,\t|;]|\r?\n|$)"
+)
 
 
-def bulk_record_findings(text: str, findings: list[Finding], min_records: int, detector: str) -> list[Finding]:
+def bulk_record_findings(
+    text: str, findings: list[Finding], min_records: int, detector: str, array_starts: Sequence[int]
+) -> list[Finding]:
+    """``PII_RECORDS`` findings; ``array_starts`` are the offsets of ``[{`` (JSON_ARRAY_ANCHOR)."""
     by_start = sorted(findings, key=lambda f: f.start)
     starts = [f.start for f in by_start]
     covered: list[Span] = []
@@ -57,7 +67,7 @@ def bulk_record_findings(text: str, findings: list[Finding], min_records: int, d
     tables = tables_around(text, sorted({_line_of(text, f.start).start for f in by_start}))
     # A JSON array is only reported with min_records findings inside; skip the tokenizing if
     # the whole text has fewer.
-    arrays = list(find_json_arrays(text)) if len(by_start) >= max(min_records, 1) else []
+    arrays = list(find_json_arrays(text, array_starts)) if len(by_start) >= max(min_records, 1) else []
     for structure in [*arrays, *tables]:
         if any(_overlaps(structure.span, other) for other in covered):
             continue
@@ -128,23 +138,33 @@ def tables_around(text: str, line_starts: list[int]) -> list[Structure]:
     return tables
 
 
-def find_json_arrays(text: str) -> Iterator[Structure]:
-    """Arrays whose elements include objects; each object is one row."""
-    stack: list[tuple[str, int, list[Span]]] = []
-    for token in _JSON_TOKENS.finditer(text):
-        char = token.group()
-        if char in "[{":
-            stack.append((char, token.start(), []))
-        elif char in "]}" and stack:
-            opener, start, children = stack.pop()
-            if (opener, char) not in (("[", "]"), ("{", "}")):
-                stack.clear()  # unbalanced: this is not JSON, start over
+def find_json_arrays(text: str, starts: Sequence[int]) -> Iterator[Structure]:
+    """Arrays of objects, each object one row, read from each ``[{`` in ``starts`` (the
+    prefilter finds them) to the bracket that closes it; arrays nested inside are found on
+    the way."""
+    reached = -1
+    for start in sorted(starts):
+        if start < reached:
+            continue
+        stack: list[tuple[str, int, list[Span]]] = []
+        for token in _JSON_TOKENS.finditer(text, start):
+            reached = token.end()
+            char = token.group()
+            if char in "[{":
+                stack.append((char, token.start(), []))
                 continue
-            span = Span(start, token.end())
+            if char not in "]}" or not stack:
+                continue
+            opener, begin, children = stack.pop()
+            if (opener, char) not in (("[", "]"), ("{", "}")):
+                break  # unbalanced: this is not JSON
+            span = Span(begin, token.end())
             if char == "}" and stack and stack[-1][0] == "[":
                 stack[-1][2].append(span)
             elif char == "]" and len(children) >= 2:
                 yield Structure("json", span, tuple(children))
+            if not stack:
+                break
 
 
 def _pii_lines(text: str, findings: list[Finding], covered: list[Span]) -> list[Structure]:
