@@ -12,7 +12,9 @@ sure the shape is:
   number in groups, a bracketed area code, or an extension: reported on its own;
 * ``VALID`` (0.4, presidio's phone score): any other shape that libphonenumber accepts as a
   valid number in one of ``REGIONS`` (tried only in regions whose number pattern can match),
-  or digits in groups of two to five under one kind of separator;
+  or digits in groups of two to six under one kind of separator, the last group not the
+  shorter of two; (both drop to ``GROUPED`` after "Apt."/"Suite"/"Box" or before a
+  capitalised word, where house and flat numbers stand);
 * ``GROUPED`` (0.25) or ``BARE`` (0.1): needs a context word (``phone``, ``call``, ``fax`` …).
 
 Dates, IPv4 addresses, versions and decimals are never phone numbers here.
@@ -52,6 +54,8 @@ _BRACKETED_AREA = re.compile(r"\(\d{1,5}\)\s?\d{2,5}(?:[ .\-]\d{2,5}){0,3}")
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}(?:\D|$)|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}$")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _SEPARATOR = re.compile(r"[ \-.()]+")
+_UNIT_BEFORE = re.compile(r"(?i:\b(?:apt|apartment|suite|ste|unit|box|no|flat|room))\.?\s*#?$")
+_WORD_AFTER = re.compile(r" [A-Z][a-z]")
 _TRUNK_ZERO = re.compile(r"\s?\(0\)\s?")
 
 
@@ -118,6 +122,8 @@ class PhoneNumberRecognizer(EntityRecognizer):
             score = self.shape_score(match.group())
             if score is None:
                 continue
+            if score < STRONG and _in_address(text, match.start(), match.end()):
+                score = GROUPED
             results.append(
                 RecognizerResult(
                     self.ENTITY, match.start(), match.end(), score,
@@ -156,12 +162,22 @@ class PhoneNumberRecognizer(EntityRecognizer):
         return False
 
 
+def _in_address(text: str, start: int, end: int) -> bool:
+    """After "Apt."/"Suite"/"Box", or before a capitalised word ("3455 181 Heb Place"): numbers
+    of an address, unless a context word says otherwise."""
+    return bool(_UNIT_BEFORE.search(text, max(0, start - 12), start) or _WORD_AFTER.match(text, end))
+
+
 def _phone_grouped(main: str) -> bool:
     """Groups of two to five digits under one kind of separator, as numbers are written for
     people to dial ("0494 41 18 24", "723 813 266", "26 841054" is not)."""
     separators = set(re.sub(r"[\d+]", "", main))
     groups = [group for group in _SEPARATOR.split(main.lstrip("+")) if group]
-    return len(separators) == 1 and len(groups) >= 2 and all(2 <= len(group) <= 5 for group in groups)
+    if len(separators) != 1 or len(groups) < 2 or not all(2 <= len(group) <= 6 for group in groups):
+        return False
+    # Two groups: numbers end with the longer block ("439 4166", "26 841054"); a longer block
+    # first is a house and a street number ("3455 181") or a postcode.
+    return len(groups) > 2 or len(groups[0]) <= len(groups[1])
 
 
 def _plausible(main: str) -> bool:
