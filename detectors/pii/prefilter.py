@@ -92,15 +92,23 @@ class AnchorScanner:
 
 def windows(text: str, hits: list[Hit]) -> list[Window]:
     """Merged windows around the hits, edges moved to whitespace so tokens are never cut."""
-    merged: list[Window] = []
+    spans: list[list] = []
     for hit in hits:
-        start = _align_left(text, max(0, hit.start - BEFORE))
-        end = _align_right(text, min(len(text), hit.end + AFTER))
+        start, end = max(0, hit.start - BEFORE), min(len(text), hit.end + AFTER)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+            spans[-1][2].add(hit.anchor)
+        else:
+            spans.append([start, end, {hit.anchor}])
+    merged: list[Window] = []
+    for start, end, anchors in spans:
+        # Moving edges to whitespace can make neighbours touch; merge those too.
+        start, end = _align_left(text, start), _align_right(text, end)
         if merged and start <= merged[-1].end:
             last = merged[-1]
-            merged[-1] = Window(last.start, max(last.end, end), last.anchors | {hit.anchor})
+            merged[-1] = Window(last.start, max(last.end, end), last.anchors | anchors)
         else:
-            merged.append(Window(start, end, frozenset((hit.anchor,))))
+            merged.append(Window(start, end, frozenset(anchors)))
     return merged
 
 
@@ -138,7 +146,12 @@ def _align_right(text: str, position: int) -> int:
 
 
 def _to_str_offsets(data: bytes, found: list[list[int]]) -> list[Hit]:
-    """Byte offsets (sorted by start) to character offsets, decoding each gap once."""
+    """Byte offsets (sorted by start) to character offsets.
+
+    A character's offset is its byte offset less the UTF-8 continuation bytes before it;
+    those are counted in C, gap by gap.
+    """
+    continuation = data.translate(_CONTINUATION)
     hits: list[Hit] = []
     byte_at, char_at = 0, 0
     for start, end, anchor in found:
@@ -146,13 +159,12 @@ def _to_str_offsets(data: bytes, found: list[list[int]]) -> list[Hit]:
         # begins at the next whole one.
         while start < end and data[start] & 0xC0 == 0x80:
             start += 1
-        char_start = char_at + _chars(data, byte_at, start)
-        byte_at, char_at = start, char_start
-        hits.append(Hit(anchor, char_start, char_start + _chars(data, start, end)))
+        char_at += (start - byte_at) - continuation.count(1, byte_at, start)
+        byte_at = start
+        length = (end - start) - continuation.count(1, start, end)
+        hits.append(Hit(anchor, char_at, char_at + length))
     return hits
 
 
-def _chars(data: bytes, start: int, end: int) -> int:
-    if end <= start:
-        return 0
-    return len(data[start:end].decode("utf-8"))
+# 1 for the bytes that continue a UTF-8 character (0b10xxxxxx), 0 for all others.
+_CONTINUATION = bytes(1 if 0x80 <= byte <= 0xBF else 0 for byte in range(256))

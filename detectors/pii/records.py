@@ -48,11 +48,10 @@ class Structure:
 # Anchor for the prefilter: where an array of objects opens.
 JSON_ARRAY_ANCHOR = r"\[\s*\{"
 # Anchor for the prefilter: where a header naming a name column may be.
-# Case-folded; a whole cell, as _NAME_HEADER wants it.
+# Case-folded; a name word that ends a cell, as _NAME_HEADER wants it.
 NAME_HEADER_ANCHOR = (
-    r"(?:^|[\n,\t|;])[ \t\"'*]*[a-z_ \-]{0,12}(?:name|surname|customer|patient|employee|recipient|cardholder|contact)"
-    r"[ \t\"'*]*(?:[,\t|;]|\r?\n|$)"
-    r"|(?:^|[\n,\t|;])[ \t\"']*(?:姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工)[ \t\"']*(?:[,\t|;]|\r?\n|$)"
+    r"(?:name|surname|customer|patient|employee|recipient|cardholder|contact"
+    r"|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工)[ \t\"'*]*(?:[,\t|;]|\r?\n|$)"
 )
 
 
