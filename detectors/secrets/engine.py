@@ -1,17 +1,17 @@
 """The multi-pattern matcher: hyperscan finds where rules may match, ``regex`` confirms there.
 
 Hyperscan (vectorscan) runs every rule's pattern over the text in one linear pass and reports
-(rule, end offset) events; it cannot extract capture groups. For each rule that fired, the
-events are merged into byte windows reaching back the rule's longest possible match, and only
-those windows are searched with the rule's compiled ``regex`` pattern (with a timeout), which
-yields the secret's exact span. Text is scanned as UTF-8 bytes: the rules are ASCII, and
-hyperscan's byte mode is what makes a few hundred patterns fit one database.
+(pattern, end offset) events; it cannot extract capture groups. For each rule that fired, the
+events become byte windows reaching back the pattern's longest possible match, and only those
+windows are searched with the rule's compiled ``regex`` pattern (with a timeout), which yields
+the secret's exact span. Text is scanned as UTF-8 bytes: the rules are ASCII, and hyperscan's
+byte mode is what makes a few hundred patterns fit one database.
 
-A rule may give a ``prefilter`` whose start hyperscan can report (``start_of_match``): its windows
-then begin where the prefilter matched instead of the rule's longest possible match back, which
-is what keeps the context-anchored generic rules cheap on code full of ``key``/``token`` names.
-The same pass also reports *markers*: patterns the caller only needs to know are present (a
-data URI, the hex form of a keyword), so that no extra pass over the text is needed for them.
+A rule may give its own ``prefilters`` instead: patterns hyperscan can run where the rule's
+regex is too costly or too long-range for it (multi-line PEM blocks), or split so that each
+part has a short reach back (a generic assignment whose value is bounded, and the rare one whose
+value is not). The same pass also reports *markers*: patterns the caller only needs to know are
+present (a data URI, the hex form of a keyword), so that no extra pass over the text is needed.
 
 Without hyperscan installed the engine falls back to a keyword prefilter plus whole-text regex
 searches: correct, but two orders of magnitude slower.
@@ -34,11 +34,14 @@ try:
 except ImportError:  # pragma: no cover - exercised only where the wheel is unavailable
     hyperscan = None
 
-# Longest span a confirming regex is allowed to look back over when the rule's own pattern is
-# unbounded; long enough for the longest token formats (GitLab routable, PyPI, 1Password).
+# Longest span a confirming regex is allowed to look back over when a pattern is unbounded;
+# long enough for the longest token formats (GitLab routable, PyPI, 1Password).
 MAX_LOOKBEHIND = 2048
 # Per-window regex time limit: the worst case for a single window on adversarial input.
 REGEX_TIMEOUT_S = 0.25
+# Overlapping windows merge up to this size; a regex searches a window of this size in
+# milliseconds, far from the timeout (which would hide whatever else the window holds).
+MAX_MERGED_WINDOW = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,17 @@ class MatcherResult:
 class _CompiledRule:
     rule: Rule
     pattern: regex.Pattern[bytes]
-    lookbehind: int
-    lookahead: int
     secret_group: int | str
+
+
+@dataclass(frozen=True, slots=True)
+class _Expression:
+    """One hyperscan pattern: the rule it stands for and how far its windows reach."""
+
+    rule_index: int
+    pattern: bytes
+    reach_back: int  # from a hit's end back to where the rule's match may start
+    reach_ahead: int  # past a hit's end, where the rule's match may still go on
 
 
 def _max_width(pattern: str) -> int:
@@ -90,8 +101,15 @@ def _hyperscan_syntax(pattern: str) -> bytes:
 def _compile(rule: Rule) -> _CompiledRule:
     pattern = regex.compile(rule.regex.encode())
     group: int | str = rule.secret_group or ("secret" if "secret" in pattern.groupindex else 0)
-    lookbehind = _max_width(rule.prefilter) if rule.prefilter else _max_width(rule.regex)
-    return _CompiledRule(rule, pattern, lookbehind, rule.lookahead, group)
+    return _CompiledRule(rule, pattern, group)
+
+
+def _expressions(rules: Sequence[Rule]) -> list[_Expression]:
+    return [
+        _Expression(index, _hyperscan_syntax(source), _max_width(source) + 1, rule.lookahead + 2)
+        for index, rule in enumerate(rules)
+        for source in rule.prefilters or (rule.regex,)
+    ]
 
 
 _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -114,6 +132,7 @@ class RuleMatcher:
 
     def __init__(self, rules: Sequence[Rule], markers: Mapping[str, Sequence[bytes]] | None = None) -> None:
         self._rules = [_compile(rule) for rule in rules]
+        self._expressions = _expressions(rules)
         self._markers = [(name, pattern) for name, patterns in (markers or {}).items() for pattern in patterns]
         # As in gitleaks, a rule with keywords only counts where one of them occurs in the text
         # (case-insensitively): "sourcegraph" must be present before a bare 40-hex is its token.
@@ -132,17 +151,16 @@ class RuleMatcher:
         return self._database is not None
 
     def _build_database(self) -> "hyperscan.Database":
-        # One database: rule patterns, then keywords and markers, each of those reported once.
-        expressions = [_hyperscan_syntax(c.rule.prefilter or c.rule.regex) for c in self._rules]
+        # One database: rule expressions, then keywords and markers, each of those reported once.
+        expressions = [e.pattern for e in self._expressions]
         once = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
         extra = [regex.escape(k).encode() for k in self._keywords] + [p for _, p in self._markers]
-        rule_flags = [hyperscan.HS_FLAG_SOM_LEFTMOST if c.rule.start_of_match else 0 for c in self._rules]
         try:
-            return self._compile_database(expressions + extra, rule_flags + [once] * len(extra))
+            return self._compile_database(expressions + extra, [0] * len(expressions) + [once] * len(extra))
         except hyperscan.error:
-            # Some pattern needs prefilter mode; finding which costs one compile per rule.
-            rule_flags = [self._flags_for(c.rule, e) for c, e in zip(self._rules, expressions)]
-            return self._compile_database(expressions + extra, rule_flags + [once] * len(extra))
+            # Some pattern needs prefilter mode; finding which costs one compile per pattern.
+            flags = [self._flags_for(self._rules[e.rule_index].rule, e.pattern) for e in self._expressions]
+            return self._compile_database(expressions + extra, flags + [once] * len(extra))
 
     @staticmethod
     def _compile_database(expressions: list[bytes], flags: list[int]) -> "hyperscan.Database":
@@ -156,8 +174,7 @@ class RuleMatcher:
         """Flags one expression compiles with: exact if possible, else prefilter mode, which
         accepts constructs hyperscan cannot run exactly and may over-report (the confirming
         regex absorbs that)."""
-        exact = hyperscan.HS_FLAG_SOM_LEFTMOST if rule.start_of_match else 0
-        for flags in (exact, hyperscan.HS_FLAG_PREFILTER):
+        for flags in (0, hyperscan.HS_FLAG_PREFILTER):
             try:
                 hyperscan.Database().compile(expressions=[expression], ids=[0], elements=1, flags=[flags])
             except hyperscan.error:
@@ -173,58 +190,49 @@ class RuleMatcher:
         return scratch
 
     def scan(self, data: bytes) -> MatcherResult:
-        runs, markers = self._hit_runs(data) if self._database is not None else self._keyword_hits(data)
+        windows, markers = self._hit_windows(data) if self._database is not None else self._keyword_hits(data)
         matches: list[RawMatch] = []
-        for index, windows in self._windows(data, runs):
-            matches.extend(self._confirm(self._rules[index], data, windows))
+        for index, rule_windows in windows.items():
+            matches.extend(self._confirm(self._rules[index], data, rule_windows))
         return MatcherResult(matches, markers)
 
-    def _windows(self, data: bytes, runs: dict[int, list[list[int]]]) -> Iterator[tuple[int, list[tuple[int, int]]]]:
-        """Per fired rule, the merged byte windows its regex must search."""
-        size = len(data)
-        for index, rule_runs in runs.items():
-            compiled = self._rules[index]
-            # A run is [start, first end, last end]; start is known only with start_of_match.
-            windows: list[tuple[int, int]] = []
-            for start, first, last in rule_runs:
-                start = max(0, start - 1 if compiled.rule.start_of_match else first - compiled.lookbehind - 1)
-                stop = min(size, last + compiled.lookahead + 2)
-                if windows and start <= windows[-1][1]:
-                    windows[-1] = (windows[-1][0], max(stop, windows[-1][1]))
-                else:
-                    windows.append((start, stop))
-            yield index, windows
+    def _hit_windows(self, data: bytes) -> tuple[dict[int, list[list[int]]], frozenset[str]]:
+        """Per fired rule, the byte windows ``[start, stop]`` its regex must search, and the
+        names of the markers present.
 
-    def _hit_runs(self, data: bytes) -> tuple[dict[int, list[list[int]]], frozenset[str]]:
-        """Per fired rule, runs of matches as ``[leftmost start, first end, last end]``, and
-        the names of the markers present."""
-        runs: dict[int, list[list[int]]] = {}
+        Hyperscan reports ends in increasing order, and a long token fires at every end it
+        could have: overlapping windows merge, up to ``MAX_MERGED_WINDOW``."""
+        found: dict[int, list[list[int]]] = {}
         extras_seen: set[int] = set()
-        first_extra = len(self._rules)
+        expressions = self._expressions
+        first_extra = len(expressions)
 
-        def on_match(rule_id: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            if rule_id >= first_extra:
-                extras_seen.add(rule_id - first_extra)
+        def on_match(expression_id: int, _from: int, end: int, _flags: int, _ctx: object) -> None:
+            if expression_id >= first_extra:
+                extras_seen.add(expression_id - first_extra)
                 return
-            # Hyperscan reports ends in increasing order; a long token fires at every end it
-            # could have, and one run of them needs one window, not many.
-            rule_runs = runs.get(rule_id)
-            if rule_runs is None:
-                runs[rule_id] = [[start, end, end]]
-            elif end - rule_runs[-1][2] > 1:
-                rule_runs.append([start, end, end])
+            expression = expressions[expression_id]
+            low = end - expression.reach_back
+            high = end + expression.reach_ahead
+            windows = found.get(expression.rule_index)
+            if windows is None:
+                found[expression.rule_index] = [[low, high]]
+                return
+            last = windows[-1]
+            if low <= last[1] and high - last[0] <= MAX_MERGED_WINDOW:
+                if high > last[1]:
+                    last[1] = high
+                if low < last[0]:  # a second prefilter of the same rule may reach further back
+                    last[0] = low
             else:
-                run = rule_runs[-1]
-                run[2] = end
-                if start < run[0]:
-                    run[0] = start
+                windows.append([low, high])
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch())
         keywords_seen = {i for i in extras_seen if i < len(self._keywords)}
         markers = frozenset(self._markers[i - len(self._keywords)][0] for i in extras_seen - keywords_seen)
         fired = {
-            index: rule_runs
-            for index, rule_runs in runs.items()
+            index: windows
+            for index, windows in found.items()
             if not self._rule_keywords[index] or self._rule_keywords[index] & keywords_seen
         }
         return fired, markers
@@ -235,17 +243,15 @@ class RuleMatcher:
         for index, compiled in enumerate(self._rules):
             keywords = compiled.rule.keywords
             if not keywords or any(k.encode() in lowered for k in keywords):
-                hits[index] = [[0, len(data), len(data)]]
+                hits[index] = [[0, len(data)]]
         markers = frozenset(name for name, p in self._markers if regex.search(p, data, regex.IGNORECASE))
         return hits, markers
 
-    def _confirm(
-        self, compiled: _CompiledRule, data: bytes, windows: list[tuple[int, int]]
-    ) -> Iterator[RawMatch]:
+    def _confirm(self, compiled: _CompiledRule, data: bytes, windows: list[list[int]]) -> Iterator[RawMatch]:
         size = len(data)
-        if self._database is None:
-            windows = [(0, size)]
+        seen: set[tuple[int, int]] = set()  # capped windows may overlap
         for start, stop in windows:
+            start, stop = max(start, 0), min(stop, size)
             try:
                 for match in compiled.pattern.finditer(
                     data, start, stop, overlapped=False, timeout=REGEX_TIMEOUT_S
@@ -258,7 +264,8 @@ class RuleMatcher:
                         if match is None:
                             continue
                     found = self._secret_span(compiled, match)
-                    if found is not None:
+                    if found is not None and found not in seen:
+                        seen.add(found)
                         value = data[found[0] : found[1]]
                         lead = data[_name_start(data, match.start()) : found[0]]
                         yield RawMatch(compiled.rule, found[0], found[1], value, lead)

@@ -49,15 +49,12 @@ class Rule:
     description: str
     regex: str
     keywords: tuple[str, ...] = ()
-    # Hyperscan pattern used as the prefilter when ``regex`` is too costly or too long-range
-    # for it (multi-line PEM blocks); ``None`` means the rule's own regex is the prefilter.
-    prefilter: str | None = None
+    # Hyperscan patterns used as the prefilter when ``regex`` is too costly or too long-range
+    # for it (multi-line PEM blocks), or split so that each reaches back less far; together they
+    # must match wherever ``regex`` does. Empty means the rule's own regex is the prefilter.
+    prefilters: tuple[str, ...] = ()
     # How many bytes after a prefilter hit the confirming regex may still need to see.
     lookahead: int = 0
-    # Hyperscan reports where the prefilter's match starts, so the confirming regex searches
-    # from there rather than from the rule's longest possible match back. Costs hyperscan
-    # state; worth it for context-anchored rules whose names are everywhere in code.
-    start_of_match: bool = False
     entropy: float = 0.0
     confidence: float = 0.8
     validator: str | None = None
@@ -90,9 +87,8 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
         description=raw.get("description", ""),
         regex=pattern,
         keywords=tuple(k.lower() for k in raw.get("keywords", ())),
-        prefilter=raw.get("prefilter"),
+        prefilters=_as_tuple(raw.get("prefilter", ())),
         lookahead=int(raw.get("lookahead", 0)),
-        start_of_match=bool(raw.get("start_of_match", False)),
         entropy=float(raw.get("entropy", 0.0)),
         confidence=float(raw.get("confidence", 0.8)),
         validator=raw.get("validator"),
@@ -107,6 +103,10 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
             negative=tuple(samples.get("negative", ())),
         ),
     )
+
+
+def _as_tuple(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def load_rules(files: Iterable[str] | None = None) -> list[Rule]:
