@@ -204,6 +204,8 @@ def adversarial_inputs() -> dict[str, str]:
         "nested quotes and colons": "'\":=" * (mb // 4),
         "many short URL-encoded values": ("v=%41%42%43" + "a" * 20 + " ") * (mb // 32),
         "token= + 2 KB base64 lines": ("token=" + "aB3/" * 500 + "\n") * (mb // 2007),
+        "key= repeated (one endless near-miss)": "key=" * (mb // 4),
+        "short assignments, repeated": 'api_key="aB3dE6fG7h",' * (mb // 21),
     }
 
 

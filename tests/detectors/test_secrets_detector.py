@@ -93,3 +93,11 @@ def test_keyword_gating_uses_the_whole_text() -> None:
     token = "6d2FabeB6ADd229Bc199FabA28fD3efb57dF0bD3"
     assert detector.scan(f"value: {token}") == []
     assert [f.rule for f in detector.scan(f"sourcegraph: {token}")] == ["sourcegraph-access-token"]
+
+
+def test_a_secret_after_many_near_misses_is_still_found() -> None:
+    # Thousands of low-entropy assignments in a row: their windows merge, but never into one
+    # so long that its regex search times out and hides the real secret at the end.
+    text = 'api_key="aB3dE6fG7h",' * 10_000 + 'api_key="9fQ2xLm4Rs8TzP1vW7yK3bN6"'
+    findings = detector.scan(text)
+    assert [text[f.start : f.end] for f in findings] == ["9fQ2xLm4Rs8TzP1vW7yK3bN6"]
