@@ -50,6 +50,10 @@ class WindowAnalyzer:
     ) -> None:
         self._recognizers = tuple(recognizers)
         self._entities = list(entities)
+        # Recognizers of entities nobody asked for never run.
+        self._wanted = frozenset(
+            index for index, recognizer in enumerate(self._recognizers) if set(recognizer.supported_entities) & set(entities)
+        )
         self._threshold = score_threshold
         self._settings = settings
         self._context = ContextScorer(nlp)
@@ -62,11 +66,9 @@ class WindowAnalyzer:
 
     def _analyze_window(self, text: str, window: Window) -> list[RecognizerResult]:
         piece = text[window.start : window.end]
-        recognizers = [self._recognizers[index] for index in sorted(window.anchors)]
+        recognizers = [self._recognizers[index] for index in sorted(window.anchors & self._wanted)]
         raw: list[RecognizerResult] = []
         for recognizer in recognizers:
-            if not set(recognizer.supported_entities) & set(self._entities):
-                continue
             if type(recognizer).analyze is PatternRecognizer.analyze:
                 found = _pattern_results(recognizer, piece)
             else:

@@ -38,9 +38,12 @@ class NameKeyRecognizer(PatternRecognizer):
     """A name as the value of a key that says it holds one."""
 
     ENTITY = "PERSON"
-    # Caseless, as the key part of the patterns is.
-    ANCHOR = r"(?:name|customer|patient|employee|recipient|contact|holder)[\"']?\s*(?:[:=]|：)|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工|員工"
-    ANCHOR_CASELESS = True
+    # The key caseless, as in the patterns; then the value's first letter: a capital, or the
+    # lead byte of a CJK character (hyperscan reads UTF-8 bytes).
+    ANCHOR = (
+        r"(?i:name|customer|patient|employee|recipient|contact|holder)[\"']?\s*(?:[:=]|：)\s*[\"']?(?:[A-Z]|[\xe0-\xef])"
+        r"|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工|員工"
+    )
     PATTERNS = [
         Pattern(
             "name_key_latin",
