@@ -108,10 +108,12 @@ def proprietary(count: int) -> None:
         paths = [c.path for c in indexed]
         positives = excerpts(paths, count, rng)
         negatives = excerpts(held, count, rng)
-        print("\n| excerpts (15-40 lines, Python) | found (right file and lines) | false positives on held-out packages |")
-        print("|---|---|---|")
+        print("\n| excerpts (15-40 lines, Python) | found (right file and lines) | found (any match) | false positives on held-out packages |")
+        print("|---|---|---|---|")
         for name, edit in EDITS.items():
-            found = sum(_found(detector, path, first, edit(code, rng)) for path, first, code in positives)
+            edited = [(path, first, edit(code, rng)) for path, first, code in positives]
+            found = sum(_found(detector, path, first, code) for path, first, code in edited)
+            anywhere = sum(bool(detector.scan(prompt(code))) for _, _, code in edited)
             false = [(p, f) for p, f, code in negatives if detector.scan(prompt(edit(code, rng)))]
             print(f"| {name} | {found}/{count} = {found / count:.1%} | {anywhere / count:.1%} | {len(false)}/{count} = {len(false) / count:.1%} |")
             for p, f in false[:3]:
