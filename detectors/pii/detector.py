@@ -136,7 +136,7 @@ class PiiDetector:
 
 def _caseless(recognizer: object) -> bool:
     flags = getattr(recognizer, "global_regex_flags", 0) or 0
-    return bool(flags & re.IGNORECASE) or getattr(recognizer, "ANCHOR_CASELESS", False)
+    return bool(flags & re.IGNORECASE)
 
 
 def _unique(results: list[RecognizerResult]) -> list[RecognizerResult]:

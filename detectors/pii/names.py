@@ -75,11 +75,11 @@ class NameCueRecognizer(PatternRecognizer):
     )
     _CHINESE_CUES = "我叫|我是|名叫|叫做|联系人|收件人|收货人|患者|客户|经办人|负责人|签名"
     _TITLES = "先生|女士|小姐|老师|经理|医生|律师|同学|总|教授"
+    # A Latin cue counts only before a capital letter, as the pattern wants it.
     ANCHOR = (
-        r"\b(?:name is|name's|called|dear|mrs?|ms|miss|dr|prof|sincerely|regards|signed|attn|c/o)\b|"
+        r"\b(?i:name is|name's|called|dear|mrs?|ms|miss|dr|prof|sincerely|regards|signed|attn|c/o)[.,:]?\s{1,3}[A-Z]|"
         + _CHINESE_CUES + "|" + _TITLES
     )
-    ANCHOR_CASELESS = True
     PATTERNS = [
         Pattern("name_cue_latin", r"(?<=(?<![A-Za-z])" + _LATIN_CUES + r"\s{1,3})" + _LATIN_NAME + r"(?![A-Za-z])", 0.6),
         Pattern("name_cue_chinese", r"(?<=(?:" + _CHINESE_CUES + r")[:：]?\s?)" + _CHINESE_NAME, 0.6),
