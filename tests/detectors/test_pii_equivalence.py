@@ -85,3 +85,30 @@ def test_windowed_analysis_equals_presidio_on_the_whole_text(detector):
 def test_edge_texts_equal_presidio(detector, text):
     whole = detector._engine.analyze(text, language="en", entities=list(detector.entities))
     assert _keyed(detector.analyze(text)) == _keyed(whole)
+
+
+# presidio's built-in recognizers carry no samples of their own.
+BUILTIN_SAMPLES = [
+    "ada.lovelace@example.com", "x@y.co.uk", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
+    "203.0.113.7", "fe80::1ff:fe23:4567:890a", "2001:db8::8a2e:370:7334", "536-22-1234", "536 22 1234",
+    "536221234", "912-73-1143", "A12345678", "912803456", "4111 1111 1111 1111", "378282246310005",
+]
+
+
+def _sample_texts(detector) -> list[str]:
+    """Every recognizer's own samples, bare, glued to CJK and after its context words."""
+    texts = [f"{sample}\nsee {sample}.\n号{sample}请\nssn passport iban ip card email: {sample}" for sample in BUILTIN_SAMPLES]
+    for recognizer in detector._anchored:
+        samples = getattr(recognizer, "SAMPLES", {})
+        words = " ".join(recognizer.context or [])
+        for sample in [*samples.get("valid", ()), *samples.get("invalid", ())]:
+            texts.append(f"{sample}\nsee {sample}.\n号{sample}请\n{words}: {sample}\n'{sample}'")
+    return texts
+
+
+def test_every_recognizers_samples_are_analysed_as_presidio_does(detector):
+    texts = _sample_texts(detector)
+    assert len(texts) > 50
+    for text in texts:
+        whole = detector._engine.analyze(text, language="en", entities=list(detector.entities))
+        assert _keyed(detector.analyze(text)) == _keyed(whole), text
