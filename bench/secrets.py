@@ -293,7 +293,7 @@ def main() -> None:
     emit("|---|---|---|---|---|---|---|---|")
     for label, t in [("ours (best of 5)", ours), (f"ours (same {ours_small.mb:.1f} MB as detect-secrets)", ours_small),
                      ("detect-secrets 1.5 (default plugins)", theirs)]:
-        emit(f"| {label} | {t.mb:.1f} | {t.wall:.2f} | **{t.rate()}** | {t.cpu:.2f} | {t.rate(cpu=True)} | "
+        emit(f"| {label} | {t.mb:.1f} | {t.wall:.3f} | **{t.rate()}** | {t.cpu:.3f} | {t.rate(cpu=True)} | "
              f"{t.found} | {t.found / t.mb:.1f} |")
     emit()
     emit("Our findings on that code, by rule (site-packages holds test fixtures and docs with "
