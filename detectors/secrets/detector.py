@@ -49,7 +49,7 @@ def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
     }
     markers = {
         "data-uri": [rb";base64,"],
-        # Two escapes of printable ASCII close together (a lone %20 or a printf "%2d" hides nothing).
+        # Two escapes of printable ASCII close together: a lone %20 hides nothing.
         "percent": [rb"%[2-7][0-9a-f][^\s\"'<>]{0,256}%[2-7][0-9a-f]"],
         "hex-keyword": sorted(hex_keywords),
     }
