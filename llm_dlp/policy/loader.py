@@ -1,287 +1,21 @@
-"""Read policy YAML files into ``Policy`` values, naming file, line and key on any mistake.
-
-Validation walks the YAML node tree (``yaml.compose``) rather than the loaded dict, because
-only nodes remember the line they came from.
+"""Read a directory of policy files into ``Policy`` values: one file per tenant, ``extends``
+resolved, mistakes reported as ``file:line: key: problem`` (see ``schema.py``).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from llm_dlp.policy.model import (
-    DEFAULT_RESTORE,
-    KINDS,
-    RESTORE_PLACES,
-    TEMPLATE_FIELDS,
-    Action,
-    Destinations,
-    Exceptions,
-    Members,
-    Policy,
-    Rule,
-)
+from llm_dlp.policy.model import Exceptions, Members, Policy
+from llm_dlp.policy.schema import PolicyError, policy_fields, NodeReader
+
+__all__ = ["DEFAULT_TENANT", "PolicyError", "PolicySet", "load_policy", "load_policy_dir"]
 
 DEFAULT_TENANT = "default"
-
-
-class PolicyError(ValueError):
-    """A policy file is wrong. ``str()`` reads ``file:line: key: what is wrong``."""
-
-    def __init__(self, file: Path | str, line: int, key: str, problem: str) -> None:
-        self.file, self.line, self.key, self.problem = str(file), line, key, problem
-        super().__init__(f"{file}:{line}: {key}: {problem}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    convert: Callable[["_Reader", yaml.Node, str], Any]
-
-
-class _Reader:
-    """Converts nodes of one file, raising ``PolicyError`` with that file's name."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-
-    def fail(self, node: yaml.Node, key: str, problem: str) -> PolicyError:
-        return PolicyError(self.file, node.start_mark.line + 1, key, problem)
-
-    def mapping(self, node: yaml.Node, key: str, allowed: dict[str, _Field]) -> dict[str, Any]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, key, "must be a mapping of keys to values")
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            name = key_node.value
-            path = f"{key}.{name}" if key else name
-            if name not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.fail(key_node, path, f"unknown key (known keys: {known})")
-            if name in out:
-                raise self.fail(key_node, path, "appears twice")
-            out[name] = allowed[name].convert(self, value_node, path)
-        return out
-
-    def scalar(self, node: yaml.Node, key: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail(node, key, "must be a single value")
-        return yaml.safe_load(yaml.serialize(node))
-
-    def string(self, node: yaml.Node, key: str) -> str:
-        value = self.scalar(node, key)
-        if not isinstance(value, str):
-            raise self.fail(node, key, f"must be text, not {type(value).__name__}")
-        return value
-
-    def number(self, node: yaml.Node, key: str) -> float:
-        value = self.scalar(node, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(node, key, "must be a number")
-        return float(value)
-
-    def count(self, node: yaml.Node, key: str) -> int:
-        value = self.scalar(node, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(node, key, "must be a whole number >= 0")
-        return value
-
-    def choice(self, options: tuple[str, ...]) -> _Field:
-        def convert(reader: _Reader, node: yaml.Node, key: str) -> str:
-            value = reader.string(node, key)
-            if value not in options:
-                raise reader.fail(node, key, f"{value!r} is not one of {', '.join(options)}")
-            return value
-
-        return _Field(convert)
-
-    def strings(self, node: yaml.Node, key: str) -> tuple[str, ...]:
-        if isinstance(node, yaml.ScalarNode):
-            return (self.string(node, key),)
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, key, "must be a list")
-        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
-
-
-_ACTIONS = ("block", "redact", "log", "allow")
-# Each finding kind comes from one detector; a rule may name either.
-DETECTORS = {"secrets": "secret", "pii": "pii", "code": "code", "proprietary_code": "proprietary_code"}
-
-
-def _action(reader: _Reader, node: yaml.Node, key: str) -> Action:
-    return Action[reader.choice(_ACTIONS).convert(reader, node, key).upper()]
-
-
-def _confidence(reader: _Reader, node: yaml.Node, key: str) -> float:
-    value = reader.number(node, key)
-    if not 0.0 <= value <= 1.0:
-        raise reader.fail(node, key, "must be between 0 and 1")
-    return value
-
-
-def _networks(reader: _Reader, node: yaml.Node, key: str) -> tuple:
-    networks = []
-    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    for index, item in enumerate(items):
-        text = reader.string(item, f"{key}[{index}]")
-        try:
-            networks.append(ipaddress.ip_network(text, strict=False))
-        except ValueError:
-            raise reader.fail(item, f"{key}[{index}]", f"{text!r} is not an IP network (e.g. 10.0.0.0/8)")
-    return tuple(networks)
-
-
-def _regexes(reader: _Reader, node: yaml.Node, key: str) -> tuple[str, ...]:
-    patterns = reader.strings(node, key)
-    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    for item, pattern in zip(items, patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise reader.fail(item, key, f"{pattern!r} is not a valid regular expression: {exc}")
-    return patterns
-
-
-def _hashes(reader: _Reader, node: yaml.Node, key: str) -> frozenset[str]:
-    values = reader.strings(node, key)
-    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    for item, value in zip(items, values):
-        if not re.fullmatch(r"hmac-sha256:[0-9a-f]{64}", value):
-            raise reader.fail(item, key, f"{value!r} is not a value hash (hmac-sha256:<64 hex>, as in audit lines)")
-    return frozenset(values)
-
-
-def _template(reader: _Reader, node: yaml.Node, key: str) -> str:
-    text = reader.string(node, key)
-    try:
-        text.format(**{name: "x" for name in TEMPLATE_FIELDS})
-    except (KeyError, IndexError, ValueError) as exc:
-        allowed = ", ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
-        raise reader.fail(node, key, f"template may use only {allowed} ({exc!r})")
-    return text
-
-
-def _restore(reader: _Reader, node: yaml.Node, key: str) -> dict[str, frozenset[str]]:
-    def places(r: _Reader, n: yaml.Node, k: str) -> frozenset[str]:
-        chosen = r.strings(n, k) if not (isinstance(n, yaml.SequenceNode) and not n.value) else ()
-        for item in chosen:
-            if item not in RESTORE_PLACES:
-                raise r.fail(n, k, f"{item!r} is not one of {', '.join(RESTORE_PLACES)}")
-        return frozenset(chosen)
-
-    given = reader.mapping(node, key, {kind: _Field(places) for kind in KINDS})
-    return {**DEFAULT_RESTORE, **given}
-
-
-def _reroute(reader: _Reader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(node, yaml.MappingNode):
-        raise reader.fail(node, key, "must map a provider or host to an https:// or http:// URL")
-    routes = []
-    for key_node, value_node in node.value:
-        target = reader.string(value_node, f"{key}.{key_node.value}")
-        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?/?", target):
-            raise reader.fail(value_node, f"{key}.{key_node.value}", f"{target!r} must be scheme://host[:port]")
-        routes.append((str(key_node.value), target.rstrip("/")))
-    return tuple(routes)
-
-
-def _rule_fields(known_rules: dict[str, set[str]]) -> dict[str, _Field]:
-    def rule_ids(reader: _Reader, node: yaml.Node, key: str) -> tuple[str, ...]:
-        return reader.strings(node, key)  # checked against the kind once the whole rule is read
-
-    return {
-        "kind": _Field(lambda r, n, k: r.choice(KINDS + ("*",)).convert(r, n, k)),
-        "detector": _Field(lambda r, n, k: r.choice(tuple(DETECTORS)).convert(r, n, k)),
-        "rule": _Field(rule_ids),
-        "label": _Field(_Reader.strings),
-        "min_confidence": _Field(_confidence),
-        "min_count": _Field(_Reader.count),
-        "min_lines": _Field(_Reader.count),
-        "min_records": _Field(_Reader.count),
-        "action": _Field(_action),
-        "description": _Field(_Reader.string),
-    }
-
-
-def _rules(known_rules: dict[str, set[str]]):
-    fields_spec = _rule_fields(known_rules)
-
-    def convert(reader: _Reader, node: yaml.Node, key: str) -> tuple[Rule, ...]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise reader.fail(node, key, "must be a list of rules")
-        rules = []
-        for index, item in enumerate(node.value):
-            path = f"{key}[{index}]"
-            fields = reader.mapping(item, path, fields_spec)
-            if "action" not in fields:
-                raise reader.fail(item, f"{path}.action", "is required (block, redact, log or allow)")
-            kind = fields.get("kind", "*")
-            if "detector" in fields:
-                implied = DETECTORS[fields["detector"]]
-                if kind not in ("*", implied):
-                    raise reader.fail(item, f"{path}.detector", f"detector {fields['detector']!r} finds {implied!r}, not {kind!r}")
-                kind = implied
-            known = known_rules.get(kind)
-            for rule_id in fields.get("rule", ()):
-                if known and rule_id not in known:
-                    close = ", ".join(sorted(k for k in known if k.split("-")[0] == rule_id.split("-")[0])[:5])
-                    hint = f" (did you mean: {close})" if close else ""
-                    raise reader.fail(item, f"{path}.rule", f"{rule_id!r} is not a {kind} rule{hint}")
-            rules.append(
-                Rule(
-                    action=fields["action"],
-                    kind=kind,
-                    rules=fields.get("rule", ()),
-                    labels=fields.get("label", ()),
-                    min_confidence=fields.get("min_confidence", 0.0),
-                    min_count=max(1, fields.get("min_count", 1)),
-                    min_lines=fields.get("min_lines", 0),
-                    min_records=fields.get("min_records", 0),
-                    source=f"{reader.file.name}:{item.start_mark.line + 1}",
-                )
-            )
-        return tuple(rules)
-
-    return convert
-
-
-_MEMBER_FIELDS = {"users": _Field(_Reader.strings), "groups": _Field(_Reader.strings), "networks": _Field(_networks)}
-_DESTINATION_FIELDS = {"allow": _Field(_Reader.strings), "deny": _Field(_Reader.strings), "reroute": _Field(_reroute)}
-_EXCEPTION_FIELDS = {
-    "values": _Field(_hashes),
-    "rules": _Field(_Reader.strings),
-    "patterns": _Field(_regexes),
-    "paths": _Field(_Reader.strings),
-}
-
-
-def _policy_fields(known_rules: dict[str, set[str]]) -> dict[str, _Field]:
-    return {
-        "name": _Field(_Reader.string),
-        "description": _Field(_Reader.string),
-        "extends": _Field(_Reader.string),
-        "mode": _Field(lambda r, n, k: r.choice(("enforce", "monitor")).convert(r, n, k)),
-        "on_error": _Field(lambda r, n, k: r.choice(("block", "allow")).convert(r, n, k)),
-        "default_action": _Field(_action),
-        "max_body_bytes": _Field(_Reader.count),
-        "scan_timeout_seconds": _Field(_Reader.number),
-        "block_message": _Field(_template),
-        "contact": _Field(_Reader.string),
-        "help_url": _Field(_Reader.string),
-        "members": _Field(lambda r, n, k: Members(**_members(r.mapping(n, k, _MEMBER_FIELDS)))),
-        "destinations": _Field(lambda r, n, k: Destinations(**r.mapping(n, k, _DESTINATION_FIELDS))),
-        "exceptions": _Field(lambda r, n, k: Exceptions(**r.mapping(n, k, _EXCEPTION_FIELDS))),
-        "rules": _Field(_rules(known_rules)),
-        "restore": _Field(_restore),
-    }
-
-
-def _members(fields: dict[str, Any]) -> dict[str, Any]:
-    return {key: tuple(value) for key, value in fields.items()}
 
 
 # Settings a tenant inherits from the policy it extends unless it sets them itself.
@@ -301,7 +35,7 @@ class _Draft:
 
 
 def _read(file: Path, known_rules: dict[str, set[str]]) -> _Draft:
-    reader = _Reader(file)
+    reader = NodeReader(file)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -314,7 +48,7 @@ def _read(file: Path, known_rules: dict[str, set[str]]) -> _Draft:
         raise PolicyError(file, line, "(syntax)", str(getattr(exc, "problem", exc)))
     if node is None:
         raise PolicyError(file, 1, "(file)", "is empty")
-    fields = reader.mapping(node, "", _policy_fields(known_rules))
+    fields = reader.mapping(node, "", policy_fields(known_rules))
     name = fields.get("name", file.stem)
     if name != file.stem:
         raise reader.fail(node, "name", f"{name!r} must match the file name {file.stem!r}")
