@@ -134,7 +134,7 @@ def main() -> None:
 
     print(f"{args.requests} streamed answers per cell, interleaved, keep-alive, loopback, TLS on both legs; "
           f"{args.chars}-char prompt echoed 4 chars per event")
-    print(f"| API | prompt | events | path | TTFT p50 ms | TTFT p99 ms | total p50 ms | total p99 ms |")
+    print("| API | prompt | events | path | TTFT p50 ms | TTFT p99 ms | total p50 ms | total p99 ms |")
     print("|---|---|---:|---|---:|---:|---:|---:|")
     for api in ("anthropic", "openai"):
         for label in prompts:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from detectors.secrets import SecretDetector
 from llm_dlp.keys import ValueHasher

@@ -9,7 +9,6 @@ import ssl
 import subprocess
 
 import anthropic
-import httpx
 import openai
 import pytest
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
-import pytest
 
 from llm_dlp.endpoints import EndpointTable, parse_intercept_host
 from tests import secrets_factory as make
