@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install services the test suite needs. Nothing yet beyond Python packages; later issues
-# (Redis for the shared vault, Chromium for the audit report) add theirs here.
+# Install the programs the test suite needs beyond Python packages (Debian packages; CI runs as
+# root). Tests start and stop their own instances; nothing here stays running.
 set -euo pipefail
 
 # Chromium renders the audit HTML report headless in tests/test_audit_report.py.
