@@ -65,27 +65,31 @@ class WindowAnalyzer:
         return results
 
     def _analyze_window(self, text: str, window: Window) -> list[RecognizerResult]:
-        piece = text[window.start : window.end]
-        recognizers = [self._recognizers[index] for index in sorted(window.anchors & self._wanted)]
+        indices = sorted(window.anchors & self._wanted)
+        recognizers = [self._recognizers[index] for index in indices]
         raw: list[RecognizerResult] = []
-        for recognizer in recognizers:
+        for index, recognizer in zip(indices, recognizers):
+            # Each recognizer reads only around its own anchors: its matches contain them.
+            start, end = window.span_for(text, index)
+            piece = text[start:end]
             if type(recognizer).analyze is PatternRecognizer.analyze:
                 found = _pattern_results(recognizer, piece)
             else:
-                found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None)
-            for result in found or ():
+                found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None) or []
+            for result in found:
+                result.start += start
+                result.end += start
                 result.recognition_metadata = result.recognition_metadata or {}
                 result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
                 result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
-            raw += found or ()
+            raw += found
         if not raw:
             return []
-        enhanced = self._recognizer_context(piece, raw, recognizers)
+        # As in presidio, recognizers see the whole text and whole-text offsets here.
+        enhanced = self._recognizer_context(text, raw, recognizers)
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
         needing: list[tuple[RecognizerResult, EntityRecognizer]] = []
         for result in enhanced:
-            result.start += window.start
-            result.end += window.start
             recognizer = by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]]
             if self._needs_words(result, recognizer):
                 needing.append((result, recognizer))
@@ -106,7 +110,7 @@ class WindowAnalyzer:
 
     @staticmethod
     def _recognizer_context(
-        piece: str, raw: list[RecognizerResult], recognizers: list[EntityRecognizer]
+        text: str, raw: list[RecognizerResult], recognizers: list[EntityRecognizer]
     ) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
         for recognizer in recognizers:
@@ -115,7 +119,7 @@ class WindowAnalyzer:
                 continue
             others = [r for r in raw if r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] != recognizer.id]
             results += recognizer.enhance_using_context(
-                text=piece, raw_recognizer_results=own, other_raw_recognizer_results=others,
+                text=text, raw_recognizer_results=own, other_raw_recognizer_results=others,
                 nlp_artifacts=None, context=None,
             )
         return results

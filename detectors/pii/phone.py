@@ -61,25 +61,36 @@ _TRUNK_ZERO = re.compile(r"\s?\(0\)\s?")
 
 @dataclass(frozen=True)
 class _RegionPlan:
-    """What libphonenumber's parse would need to see before calling a number valid."""
+    """One region's numbering plan, read the way libphonenumber's parse reads a national
+    number; validity is libphonenumber's own (any region of the country code, as for +1)."""
 
     region: str
+    country_code: int
     number_pattern: re.Pattern[str]
     national_prefix: Optional[re.Pattern[str]]
     transform: Optional[str]
 
-    def may_be_valid(self, digits: str) -> bool:
-        if self.number_pattern.fullmatch(digits):
-            return True
-        if self.national_prefix is None:
-            return False
-        prefix = self.national_prefix.match(digits)
-        if prefix is None:
-            return False
-        rest = digits[prefix.end() :]
-        if self.transform and prefix.lastindex:
-            rest = prefix.expand(self.transform) + rest
-        return bool(self.number_pattern.fullmatch(rest))
+    def national_numbers(self, digits: str) -> list[str]:
+        """The digits as written, and without the national (trunk) prefix, where either
+        could be a number of this region at all."""
+        forms = [digits]
+        prefix = self.national_prefix.match(digits) if self.national_prefix else None
+        if prefix is not None and prefix.end() > 0:
+            rest = digits[prefix.end() :]
+            if self.transform and prefix.lastindex:
+                rest = prefix.expand(self.transform) + rest
+            forms.append(rest)
+        return [form for form in forms if self.number_pattern.fullmatch(form)]
+
+    def is_valid(self, digits: str) -> bool:
+        for national in self.national_numbers(digits):
+            number = phonenumbers.PhoneNumber(country_code=self.country_code, national_number=int(national))
+            if national.startswith("0") and len(national) > 1:
+                number.italian_leading_zero = True
+                number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
+            if phonenumbers.is_valid_number(number):
+                return True
+        return False
 
 
 def _plan(region: str) -> _RegionPlan:
@@ -87,6 +98,7 @@ def _plan(region: str) -> _RegionPlan:
     prefix = metadata.national_prefix_for_parsing or metadata.national_prefix
     return _RegionPlan(
         region,
+        metadata.country_code,
         re.compile(metadata.general_desc.national_number_pattern),
         re.compile(prefix) if prefix else None,
         metadata.national_prefix_transform_rule,
@@ -145,21 +157,12 @@ class PhoneNumberRecognizer(EntityRecognizer):
             return None
         if _EXTENSION.search(candidate) or _NANP.fullmatch(main) or _INTERNATIONAL.fullmatch(main) or _BRACKETED_AREA.fullmatch(main):
             return STRONG
-        if _phone_grouped(main) or self._valid_somewhere(main, digits):
+        if _phone_grouped(main) or self._valid_somewhere(digits):
             return VALID
         return GROUPED if _SEPARATOR.search(main) else BARE
 
-    def _valid_somewhere(self, main: str, digits: str) -> bool:
-        for plan in self._plans:
-            if not plan.may_be_valid(digits):
-                continue
-            try:
-                number = phonenumbers.parse(main, plan.region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                return True
-        return False
+    def _valid_somewhere(self, digits: str) -> bool:
+        return any(plan.is_valid(digits) for plan in self._plans)
 
 
 def _in_address(text: str, start: int, end: int) -> bool:

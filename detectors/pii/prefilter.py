@@ -16,8 +16,8 @@ class may begin inside a character and is moved to the next whole one.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import hyperscan
 
@@ -33,6 +33,16 @@ class Window:
     end: int
     # Indices of the anchors (one per recognizer, in the order given) that fired inside.
     anchors: frozenset[int]
+    # Per anchor, where its own hits lie: the stretch its recognizer needs to read.
+    reach: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+
+    def span_for(self, text: str, anchor: int) -> tuple[int, int]:
+        """The part of the window one recognizer reads: around its own anchor hits."""
+        first, last = self.reach.get(anchor, (self.start, self.end))
+        return (
+            max(self.start, edge_left(text, max(0, first - BEFORE))),
+            min(self.end, edge_right(text, min(len(text), last + AFTER))),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +102,34 @@ class AnchorScanner:
 
 def windows(text: str, hits: list[Hit]) -> list[Window]:
     """Merged windows around the hits, edges moved to whitespace so tokens are never cut."""
-    spans: list[list] = []
+    spans: list[tuple[list[int], dict[int, list[int]]]] = []
     for hit in hits:
         start, end = max(0, hit.start - BEFORE), min(len(text), hit.end + AFTER)
-        if spans and start <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], end)
-            spans[-1][2].add(hit.anchor)
+        if spans and start <= spans[-1][0][1]:
+            bounds, reach = spans[-1]
+            bounds[1] = max(bounds[1], end)
         else:
-            spans.append([start, end, {hit.anchor}])
+            bounds, reach = [start, end], {}
+            spans.append((bounds, reach))
+        own = reach.get(hit.anchor)
+        if own is None:
+            reach[hit.anchor] = [hit.start, hit.end]
+        else:
+            own[1] = max(own[1], hit.end)
     merged: list[Window] = []
-    for start, end, anchors in spans:
+    for (start, end), reach in spans:
         # Moving edges to whitespace can make neighbours touch; merge those too.
-        start, end = _align_left(text, start), _align_right(text, end)
+        start, end = edge_left(text, start), edge_right(text, end)
+        own = {anchor: (first, last) for anchor, (first, last) in reach.items()}
         if merged and start <= merged[-1].end:
-            last = merged[-1]
-            merged[-1] = Window(last.start, max(last.end, end), last.anchors | anchors)
+            last_window = merged[-1]
+            combined = dict(last_window.reach)
+            for anchor, (first, last) in own.items():
+                previous = combined.get(anchor)
+                combined[anchor] = (previous[0], last) if previous else (first, last)
+            merged[-1] = Window(last_window.start, max(last_window.end, end), last_window.anchors | own.keys(), combined)
         else:
-            merged.append(Window(start, end, frozenset(anchors)))
+            merged.append(Window(start, end, frozenset(own), own))
     return merged
 
 
@@ -132,13 +153,15 @@ def align_right(text: str, position: int) -> int:
     return position
 
 
-def _align_left(text: str, position: int) -> int:
+def edge_left(text: str, position: int) -> int:
+    """A window's left edge: ``position`` moved back to whitespace, at most EDGE_SLACK."""
     floor = max(0, position - EDGE_SLACK)
     aligned = align_left(text, position)
     return aligned if aligned >= floor else position
 
 
-def _align_right(text: str, position: int) -> int:
+def edge_right(text: str, position: int) -> int:
+    """A window's right edge: ``position`` moved on to whitespace, at most EDGE_SLACK."""
     ceiling = min(len(text), position + EDGE_SLACK)
     while position < ceiling and not text[position].isspace():
         position += 1
