@@ -146,7 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
             request = {}
         route = self.path.split("?", 1)[0]
         stream = isinstance(request, dict) and request.get("stream") is True
-        if isinstance(request, dict) and str(request.get("model", "")).startswith("echo"):
+        if route.endswith("/responses"):
+            self._responses(request, stream)
+        elif isinstance(request, dict) and str(request.get("model", "")).startswith("echo"):
             self._echo(route, request, stream)
         elif route.endswith("/v1/messages"):
             if stream:
@@ -169,6 +171,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._sse((_anthropic_echo_events if anthropic else _openai_echo_chunks)(model, prompt, tool))
         else:
             self._json((_anthropic_echo if anthropic else _openai_echo)(model, prompt, tool))
+
+    def _responses(self, request: dict, stream: bool) -> None:
+        """OpenAI Responses API; model ``echo`` answers with the last input text, ``echo-tool``
+        with a function call carrying it."""
+        model = request.get("model", "gpt-test")
+        text = _last_input_text(request) if str(model).startswith("echo") else REPLY
+        tool = json.dumps({"path": "/tmp/echo.txt", "content": text}) if model == "echo-tool" else None
+        if stream:
+            self._sse(_responses_events(model, text, tool))
+        else:
+            self._json(_response_object(model, text, tool))
 
     def _json(self, payload: dict) -> None:
         self._send(200, json.dumps(payload).encode(), "application/json")
@@ -316,3 +329,56 @@ def _openai_echo_chunks(model: str, prompt: str, tool: dict | None) -> list[tupl
         chunks += [chunk({"content": piece}) for piece in _pieces(prompt)]
     chunks += [chunk({}, "tool_calls" if tool else "stop"), (None, "[DONE]")]
     return chunks
+
+
+def _last_input_text(request: dict) -> str:
+    items = request.get("input")
+    if isinstance(items, str):
+        return items
+    last = [i for i in items if isinstance(i, dict) and i.get("role") == "user"][-1]["content"]
+    return last if isinstance(last, str) else "".join(p.get("text", "") for p in last if isinstance(p, dict))
+
+
+def _response_item(text: str, tool: str | None) -> dict:
+    if tool is not None:
+        return {"type": "function_call", "id": "fc_echo", "call_id": "call_echo", "name": "write_file",
+                "arguments": tool, "status": "completed"}
+    return {"type": "message", "id": "msg_echo", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]}
+
+
+def _response_object(model: str, text: str, tool: str | None, status: str = "completed") -> dict:
+    return {
+        "id": "resp_standin", "object": "response", "created_at": 1700000000, "status": status, "model": model,
+        "output": [_response_item(text, tool)] if status == "completed" else [],
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
+                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+    }
+
+
+def _responses_events(model: str, text: str, tool: str | None) -> list[tuple[str | None, dict | str]]:
+    events: list[tuple[str | None, dict]] = []
+
+    def emit(kind: str, **fields) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **fields}))
+
+    emit("response.created", response=_response_object(model, text, tool, "in_progress"))
+    item = _response_item(text, tool)
+    if tool is not None:
+        emit("response.output_item.added", output_index=0, item=item | {"arguments": "", "status": "in_progress"})
+        for piece in _pieces(tool):
+            emit("response.function_call_arguments.delta", item_id="fc_echo", output_index=0, delta=piece)
+        emit("response.function_call_arguments.done", item_id="fc_echo", output_index=0, arguments=tool)
+    else:
+        emit("response.output_item.added", output_index=0, item=item | {"content": [], "status": "in_progress"})
+        part = {"type": "output_text", "text": "", "annotations": []}
+        emit("response.content_part.added", item_id="msg_echo", output_index=0, content_index=0, part=part)
+        for piece in _pieces(text):
+            emit("response.output_text.delta", item_id="msg_echo", output_index=0, content_index=0, delta=piece,
+                 logprobs=[])
+        emit("response.output_text.done", item_id="msg_echo", output_index=0, content_index=0, text=text, logprobs=[])
+        emit("response.content_part.done", item_id="msg_echo", output_index=0, content_index=0, part=part | {"text": text})
+    emit("response.output_item.done", output_index=0, item=item)
+    emit("response.completed", response=_response_object(model, text, tool))
+    return events

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from llm_dlp.providers import anthropic, generic, openai
+from llm_dlp.providers import anthropic, generic, openai, responses
 from llm_dlp.providers.base import ParsedRequest, RequestFormatError, Segment, format_path
 
 __all__ = [
@@ -35,6 +35,8 @@ def adapter_for(path: str) -> Adapter:
         return Adapter(anthropic.FORMAT, anthropic.extract)
     if openai.matches(path):
         return Adapter(openai.FORMAT, openai.extract)
+    if responses.matches(path):
+        return Adapter(responses.FORMAT, responses.extract)
     return Adapter(generic.FORMAT, generic.extract)
 
 

@@ -71,7 +71,7 @@ def _message(message: dict, path: JsonPath, hints: dict[str, str]) -> Iterator[S
         if isinstance(function, dict) and isinstance(function.get("arguments"), str):
             arguments = function["arguments"]
             call_path = path + ("tool_calls", index, "function", "arguments")
-            yield from json_string_leaves(arguments, call_path, "tool_call", _path_in_args(arguments))
+            yield from json_string_leaves(arguments, call_path, "tool_call", path_in_args(arguments))
     legacy = message.get("function_call")
     if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
         yield from json_string_leaves(legacy["arguments"], path + ("function_call", "arguments"), "tool_call")
@@ -115,13 +115,13 @@ def _tool_call_paths(messages: list) -> dict[str, str]:
         for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                found = _path_in_args(function["arguments"])
+                found = path_in_args(function["arguments"])
                 if found:
                     hints[str(call.get("id"))] = found
     return hints
 
 
-def _path_in_args(arguments: str) -> str | None:
+def path_in_args(arguments: str) -> str | None:
     try:
         parsed = json.loads(arguments)
     except (json.JSONDecodeError, RecursionError):

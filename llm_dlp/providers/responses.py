@@ -1,0 +1,89 @@
+"""OpenAI Responses API (``POST .../responses``): Codex CLI, the Agents SDK, newer OpenAI clients.
+
+Prompt text lives in ``instructions`` and ``input`` (a string, or items: messages with
+``input_text``/``output_text`` parts, ``function_call`` arguments — JSON in a string —,
+``function_call_output``, custom and shell tool calls...). ``reasoning`` items carry the
+provider's encrypted state and are never read or rewritten.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from llm_dlp.providers.base import (
+    JsonPath,
+    ParsedRequest,
+    RequestFormatError,
+    Segment,
+    json_string_leaves,
+    parsed_request,
+    string_leaves,
+)
+from llm_dlp.providers.openai import path_in_args
+
+FORMAT = "openai-responses"
+
+OPAQUE_ITEMS = frozenset({"reasoning", "compaction"})
+NON_TEXT_KEYS = frozenset({"type", "id", "call_id", "status", "role", "encrypted_content", "signature"})
+
+
+def matches(path: str) -> bool:
+    return path.split("?", 1)[0].rstrip("/").endswith("/responses")
+
+
+def extract(document: Any) -> ParsedRequest:
+    if not isinstance(document, dict):
+        raise RequestFormatError("a Responses body must be a JSON object")
+    segments: list[Segment] = []
+    if isinstance(document.get("instructions"), str):
+        segments.append(Segment(("instructions",), document["instructions"], "system"))
+    items = document.get("input")
+    if isinstance(items, str):
+        segments.append(Segment(("input",), items, "user"))
+    elif isinstance(items, list):
+        hints = _call_paths(items)
+        for index, item in enumerate(items):
+            segments.extend(_item(item, ("input", index), hints))
+    elif items is not None:
+        raise RequestFormatError("'input' must be a string or an array of items")
+    return parsed_request(FORMAT, document, segments)
+
+
+def _item(item: Any, path: JsonPath, hints: dict[str, str]) -> Iterator[Segment]:
+    if not isinstance(item, dict):
+        raise RequestFormatError(f"input item at {path} is not an object")
+    kind = item.get("type", "message")
+    if kind in OPAQUE_ITEMS:
+        return
+    if kind == "message":
+        role = str(item.get("role", "user"))
+        content = item.get("content")
+        if isinstance(content, str):
+            yield Segment(path + ("content",), content, role)
+        elif isinstance(content, list):
+            for index, part in enumerate(content):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    yield Segment(path + ("content", index, "text"), part["text"], role)
+                elif isinstance(part, dict) and isinstance(part.get("filename"), str):
+                    yield Segment(path + ("content", index, "filename"), part["filename"], role)
+    elif kind == "function_call" and isinstance(item.get("arguments"), str):
+        arguments = item["arguments"]
+        yield from json_string_leaves(arguments, path + ("arguments",), "tool_call", path_in_args(arguments))
+    elif kind.endswith("_output"):
+        hint = hints.get(str(item.get("call_id")))
+        for leaf_path, text in string_leaves(item.get("output"), path + ("output",), skip_keys=NON_TEXT_KEYS):
+            yield Segment(leaf_path, text, "tool_result", hint)
+    else:
+        # custom_tool_call input, shell and apply_patch calls, MCP items...: every string in them.
+        for leaf_path, text in string_leaves(item, path, skip_keys=NON_TEXT_KEYS):
+            yield Segment(leaf_path, text, "tool_call")
+
+
+def _call_paths(items: list) -> dict[str, str]:
+    hints: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
+            found = path_in_args(item["arguments"])
+            if found:
+                hints[str(item.get("call_id"))] = found
+    return hints
