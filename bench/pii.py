@@ -97,6 +97,10 @@ def labelled_samples(count: int) -> dict[str, list[Sample]]:
     from presidio_evaluator.data_generator import PresidioSentenceFaker
     from presidio_evaluator.data_generator import presidio_sentence_faker as generator
 
+    # Despite random_seed, the en_US samples differ from run to run (Faker dates run up to
+    # "now", and some draws escape the seed; PYTHONHASHSEED does not fix it): compare the two
+    # systems within one run, which score the same samples.
+
     # The hospital provider asks WikiData for names; leave it out to stay offline.
     providers = [p for p in generator.presidio_additional_entity_providers if p.__name__ != "HospitalProvider"]
     english = PresidioSentenceFaker(locale="en_US", lower_case_ratio=0.05, entity_providers=providers, random_seed=42)
