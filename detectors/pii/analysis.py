@@ -4,8 +4,8 @@ Calling the engine once per window costs about 2 ms each (spaCy over the window,
 of every result, every recognizer's regexes) whether or not the window holds anything. Here
 each window runs only the recognizers whose anchors fired in it; a window where they find
 nothing (most digit runs in code) costs one short regex search. Only windows with results
-are tokenized, and context words are scored exactly as presidio's lemma enhancer scores them
-(``detectors.pii.context.context_words``). The steps after that are presidio's own:
+are tokenized, and context words are collected as presidio's lemma enhancer collects them
+(``detectors.pii.context.ContextScorer``). The steps after that are presidio's own:
 recognizer-level context, duplicate removal, the score threshold.
 
 ``tests/detectors/test_pii_equivalence.py`` checks the results against the engine run on the

@@ -15,6 +15,7 @@ looked up as substrings just before the match, inside the recognizer (``CjkConte
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_right
 from typing import Callable, List, Optional
 
@@ -104,6 +105,8 @@ class ContextScorer:
 
     def __init__(self, nlp: Language) -> None:
         self._nlp = nlp
+        # spaCy does not promise a thread-safe tokenizer (it caches and grows its vocabulary).
+        self._lock = threading.Lock()
 
     def words(self, text: str, start: int) -> list[str]:
         """Context words for a result at ``start``, tokenizing as little as needed."""
@@ -120,7 +123,8 @@ class ContextScorer:
     def stretch(self, text: str, left: int, right: int) -> "Stretch":
         """``text[left:right]`` tokenized once, for the context of every result inside it;
         ``left`` must start a whitespace-separated chunk (``align_left``)."""
-        return Stretch(self._nlp, text, left, right)
+        with self._lock:
+            return Stretch(self._nlp, text, left, right)
 
 
 class Stretch:

@@ -53,7 +53,8 @@ class Hit:
 
 
 class AnchorScanner:
-    """All anchors in one hyperscan database; ``scan`` is safe to call from many threads."""
+    """All anchors in one hyperscan database; ``hits`` is safe to call from many threads
+    (each thread gets its own scratch space)."""
 
     def __init__(self, anchors: Sequence[str], caseless: Sequence[bool]) -> None:
         self.anchors = tuple(anchors)
