@@ -34,4 +34,6 @@ def known_rule_ids(detectors: Sequence[Detector]) -> dict[str, set[str]]:
     for detector in detectors:
         if detector.name == "secrets":
             known["secret"] = {rule.id for rule in detector.rules}  # type: ignore[attr-defined]
+        elif detector.name == "pii":
+            known["pii"] = set(detector.entities) | {"PII_RECORDS"}  # type: ignore[attr-defined]
     return known
