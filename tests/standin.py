@@ -148,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         stream = isinstance(request, dict) and request.get("stream") is True
         if route.endswith("/responses"):
             self._responses(request, stream)
+        elif ":generateContent" in route or ":streamGenerateContent" in route:
+            self._gemini(request, ":streamGenerateContent" in route and "alt=sse" in self.path)
         elif isinstance(request, dict) and str(request.get("model", "")).startswith("echo"):
             self._echo(route, request, stream)
         elif route.endswith("/v1/messages"):
@@ -182,6 +184,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._sse(_responses_events(model, text, tool))
         else:
             self._json(_response_object(model, text, tool))
+
+    def _gemini(self, request: dict, stream: bool) -> None:
+        """Gemini (and Code Assist when the body is wrapped in ``request``): echoes the last user
+        text after a thought part; ``"echo-tool"`` in the text answers with a function call."""
+        wrapped = isinstance(request.get("request"), dict)
+        body = request["request"] if wrapped else request
+        user = [c for c in body.get("contents", []) if c.get("role", "user") == "user"][-1]
+        text = "".join(p.get("text", "") for p in user.get("parts", []) if isinstance(p, dict))
+        thought = {"text": text, "thought": True, "thoughtSignature": "c2lnbmVk"}
+        if "echo-tool" in text:
+            answers = [{"functionCall": {"name": "write_file", "args": {"path": "/tmp/x", "content": text}}}]
+        else:
+            answers = [{"text": piece} for piece in (_pieces(text) if stream else [text])]
+
+        def response(parts: list, finish: bool) -> dict:
+            candidate: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
+            if finish:
+                candidate["finishReason"] = "STOP"
+            payload = {"candidates": [candidate], "modelVersion": "gemini-test"}
+            return {"response": payload, "traceId": "t"} if wrapped else payload
+
+        if not stream:
+            self._json(response([thought, *answers], True))
+            return
+        events = [(None, response([thought], False))]
+        events += [(None, response([answer], i == len(answers) - 1)) for i, answer in enumerate(answers)]
+        self._sse(events)
 
     def _json(self, payload: dict) -> None:
         self._send(200, json.dumps(payload).encode(), "application/json")

@@ -91,7 +91,7 @@ def test_openai_adapter_reaches_content_parts_tool_arguments_and_tool_messages()
 def test_other_endpoints_scan_every_string_except_signatures():
     body = {"contents": [{"role": "user", "parts": [{"text": "G1"}, {"thoughtSignature": "sig"},
                                                     {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}]}
-    assert segments("/v1beta/models/gemini:generateContent", body) == {"$.contents[0].role": "user", "$.contents[0].parts[0].text": "G1"}
+    assert segments("/v1/unknown/endpoint", body) == {"$.contents[0].role": "user", "$.contents[0].parts[0].text": "G1"}
 
 
 @pytest.mark.parametrize("body", [[], {"messages": "hi"}, {"messages": [1]}, {"messages": [{"content": 5}]}])

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from llm_dlp.providers import anthropic, generic, openai, responses
+from llm_dlp.providers import anthropic, gemini, generic, openai, responses
 from llm_dlp.providers.base import ParsedRequest, RequestFormatError, Segment, format_path
 
 __all__ = [
@@ -37,6 +37,8 @@ def adapter_for(path: str) -> Adapter:
         return Adapter(openai.FORMAT, openai.extract)
     if responses.matches(path):
         return Adapter(responses.FORMAT, responses.extract)
+    if gemini.matches(path):
+        return Adapter(gemini.FORMAT, gemini.extract)
     return Adapter(generic.FORMAT, generic.extract)
 
 
@@ -44,7 +46,7 @@ def error_response(provider: str, path: str, status: int, message: str) -> tuple
     """Body and headers of an error the provider's own SDK parses and shows to the user."""
     if anthropic.matches(path) or provider == "anthropic":
         body, headers = anthropic.error_body(status, message)
-    elif provider == "gemini":
+    elif provider == "gemini" or gemini.matches(path):
         body, headers = _google_error(status, message)
     elif provider == "bedrock":
         body = json.dumps({"message": message}).encode()

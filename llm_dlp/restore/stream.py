@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Callable, Protocol
 
-from llm_dlp.restore import anthropic, openai, responses
+from llm_dlp.restore import anthropic, gemini, openai, responses
 from llm_dlp.restore.sse import SseEvent, SseReader
 from llm_dlp.restore.text import RestoreTable
 
@@ -94,6 +94,8 @@ def rewriter_for(request_format: str | None, content_type: str, table: RestoreTa
         return SseRestorer(anthropic.MessageStream(table)) if streamed else JsonRestorer(anthropic.restore_message, table)
     if request_format == "openai-chat":
         return SseRestorer(openai.ChatStream(table)) if streamed else JsonRestorer(openai.restore_completion, table)
+    if request_format == "gemini":
+        return SseRestorer(gemini.GeminiStream(table)) if streamed else JsonRestorer(gemini.restore_body, table)
     if request_format == "openai-responses":
         return SseRestorer(responses.ResponseStream(table)) if streamed else JsonRestorer(responses.restore_response, table)
     return None
