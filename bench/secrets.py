@@ -4,7 +4,7 @@ false alarms on real code, and worst-case time on adversarial input; detect-secr
 Run it as a module from the repository root (as a script, ``bench/`` would come first on
 ``sys.path`` and this file would shadow the standard library's ``secrets`` module):
 
-    .venv/bin/python -m bench.secrets [--corpus PATH] [--code-mb 10] [--ds-mb 1] [--out FILE]
+    .venv/bin/python -m bench.secrets [--corpus PATH] [--code-mb 10] [--ds-mb 1] [--installed-mb 1000] [--out FILE]
 
 Accuracy: a positive counts as found when a finding carries the sample's rule id (or lists it
 in ``also_matched``, i.e. matched the same span); "any" counts any secret finding. A negative
@@ -129,11 +129,16 @@ def evaluate_corpus_detect_secrets(corpus: pathlib.Path) -> dict:
     return tallies
 
 
-def source_code(megabytes: float) -> list[str]:
-    """Real source code: .py files of the installed packages, in a stable order."""
+INSTALLED_TEXT = (".py", ".js", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".md", ".txt")
+
+
+def source_code(megabytes: float, suffixes: tuple[str, ...] = (".py",)) -> list[str]:
+    """Real source code: files of the installed packages, in a stable order."""
     root = pathlib.Path(sysconfig.get_paths()["purelib"])
     texts, size = [], 0
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in suffixes or not path.is_file():
+            continue
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
@@ -214,6 +219,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=pathlib.Path, default=DEFAULT_CORPUS)
     parser.add_argument("--code-mb", type=float, default=10.0)
     parser.add_argument("--ds-mb", type=float, default=1.0, help="MB of code to time detect-secrets on")
+    parser.add_argument("--installed-mb", type=float, default=1000.0,
+                        help="MB of installed packages' text files to count findings on")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="also write the markdown here")
     args = parser.parse_args()
 
@@ -299,6 +306,18 @@ def main() -> None:
     emit("Our findings on that code, by rule (site-packages holds test fixtures and docs with "
          "fake keys; every finding here is a candidate false positive): "
          + (", ".join(f"{r} {n}" for r, n in rules.most_common(15)) or "none"))
+    emit()
+
+    everything = source_code(args.installed_mb, INSTALLED_TEXT)
+    started_cpu = time.process_time()
+    installed = collections.Counter(f.rule for t in everything for f in detector.scan(t))
+    cpu = time.process_time() - started_cpu
+    size = sum(len(t.encode()) for t in everything) / 1e6
+    emit(f"False alarms on a larger sample: {size:.0f} MB of installed packages' text files "
+         f"({', '.join(INSTALLED_TEXT)}; {len(everything)} files, {cpu:.1f} CPU s, {size / cpu:.0f} MB/s). "
+         f"Findings ({sum(installed.values())}, {sum(installed.values()) / size:.2f}/MB; test fixtures and "
+         "documentation examples among them, every one a candidate false positive): "
+         + (", ".join(f"{r} {n}" for r, n in installed.most_common(15)) or "none"))
     emit()
 
     emit("## Per-call cost: many small segments (as the proxy calls it)")
