@@ -40,7 +40,7 @@ _HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from detectors.secrets import SecretDetector  # noqa: E402
+from detectors.secrets import SecretDetector
 
 DEFAULT_CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared/corpus/gitleaks-samples.jsonl"
 
@@ -225,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
 
     lines: list[str] = []
-    emit = lambda s="": (print(s), lines.append(s))  # noqa: E731
+    emit = lambda s="": (print(s), lines.append(s))
 
     started = time.perf_counter()
     detector = SecretDetector()

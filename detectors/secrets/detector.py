@@ -5,13 +5,18 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import regex
 
 from detectors.base import Finding
-from detectors.secrets.encodings import Decoded, base64_segments, hex_segments, percent_segments
+from detectors.secrets.encodings import (
+    Decoded,
+    base64_segments,
+    hex_segments,
+    percent_segments,
+)
 from detectors.secrets.engine import RawMatch, RuleMatcher
 from detectors.secrets.filters import rejection_reason
 from detectors.secrets.ruleset import Rule, load_rules
@@ -135,7 +140,7 @@ class _Allowlist:
     names: tuple[regex.Pattern[str], ...]
 
     @classmethod
-    def of(cls, rule: Rule) -> "_Allowlist":
+    def of(cls, rule: Rule) -> _Allowlist:
         return cls(tuple(map(regex.compile, rule.allow)), tuple(map(regex.compile, rule.ignore_names)))
 
 

@@ -13,8 +13,8 @@ import binascii
 import bisect
 import re
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # Segment finding runs over every scanned byte, so it works on a translated copy of the text:
 # one class of interesting bytes becomes "A", everything else a space. The first run of 24 "A"s

@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
 
 import regex
 
@@ -150,7 +150,7 @@ class RuleMatcher:
     def uses_hyperscan(self) -> bool:
         return self._database is not None
 
-    def _build_database(self) -> "hyperscan.Database":
+    def _build_database(self) -> hyperscan.Database:
         # One database: rule expressions, then keywords and markers, each of those reported once.
         expressions = [e.pattern for e in self._expressions]
         once = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
@@ -163,7 +163,7 @@ class RuleMatcher:
             return self._compile_database(expressions + extra, flags + [once] * len(extra))
 
     @staticmethod
-    def _compile_database(expressions: list[bytes], flags: list[int]) -> "hyperscan.Database":
+    def _compile_database(expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         ids = list(range(len(expressions)))
         database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
@@ -182,7 +182,7 @@ class RuleMatcher:
             return flags
         raise ValueError(f"secret rule {rule.id!r}: pattern does not compile in hyperscan")
 
-    def _scratch(self) -> "hyperscan.Scratch":
+    def _scratch(self) -> hyperscan.Scratch:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = hyperscan.Scratch(self._database)

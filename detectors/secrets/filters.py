@@ -43,8 +43,7 @@ _PLACEHOLDER = regex.compile(
 )
 # A value that is only the name of what should be there.
 _PLACEHOLDER_WORDS = frozenset(
-    "password passwd pass pwd secret token apikey api_key api-key key mykey mytoken mysecret "
-    "mypassword changeme user username login admin root guest test none null nil".split()
+    ["password", "passwd", "pass", "pwd", "secret", "token", "apikey", "api_key", "api-key", "key", "mykey", "mytoken", "mysecret", "mypassword", "changeme", "user", "username", "login", "admin", "root", "guest", "test", "none", "null", "nil"]
 )
 # One character repeated through a large part of the value (binary key material legitimately
 # holds runs of "A", so a run must dominate before it marks a placeholder).

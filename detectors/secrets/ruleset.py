@@ -13,9 +13,10 @@ JSON, YAML, shell and Makefiles.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 

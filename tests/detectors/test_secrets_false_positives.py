@@ -31,7 +31,7 @@ UUIDS = "\n".join(
 PACKAGE_LOCK = "\n".join(
     f'    "node_modules/pkg{i}": {{\n      "version": "1.{i}.0",\n'
     f'      "resolved": "https://registry.npmjs.org/pkg{i}/-/pkg{i}-1.{i}.0.tgz",\n'
-    f'      "integrity": "sha512-{hashlib.sha512(str(i).encode()).digest().hex()[:86]}=="\n    }},'
+    f'      "integrity": "sha512-{hashlib.sha512(str(i).encode()).hexdigest()[:86]}=="\n    }},'
     for i in range(30)
 )
 YARN_LOCK = "\n".join(
