@@ -24,6 +24,7 @@ from detectors.secrets.validators import VALIDATORS, Verdict, shannon_entropy
 
 # How far one layer of decoding may recurse (a base64 blob inside a decoded base64 blob).
 MAX_DECODE_DEPTH = 2
+_SEGMENT_SEPARATOR = b"\n\x00"
 _DATA_URI = regex.compile(rb"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=\s\\]+")
 
 
@@ -115,10 +116,12 @@ class SecretDetector:
             segments.extend(hex_segments(data))
         if not segments:
             return
-        # All decoded segments are scanned as one text, a newline between them: one pass
-        # instead of one per segment, which is what thousands of small segments would cost.
-        joined = b"\n".join(segment.data for segment in segments)
-        offsets = list(itertools.accumulate((len(segment.data) + 1 for segment in segments[:-1]), initial=0))
+        # All decoded segments are scanned as one text: one pass instead of one per segment,
+        # which is what thousands of small segments would cost. The separator ends a value
+        # (newline) and then stops any name, assignment or value from running on (NUL).
+        joined = _SEGMENT_SEPARATOR.join(segment.data for segment in segments)
+        step = len(_SEGMENT_SEPARATOR)
+        offsets = list(itertools.accumulate((len(segment.data) + step for segment in segments[:-1]), initial=0))
         for inner in self._scan_bytes(joined, depth + 1):
             index = bisect.bisect_right(offsets, inner.start) - 1
             segment, offset = segments[index], offsets[index]
