@@ -211,6 +211,8 @@ def adversarial_inputs() -> dict[str, str]:
         "token= + 2 KB base64 lines": ("token=" + "aB3/" * 500 + "\n") * (mb // 2007),
         "key= repeated (one endless near-miss)": "key=" * (mb // 4),
         "short assignments, repeated": 'api_key="aB3dE6fG7h",' * (mb // 21),
+        "escaped quotes, short lines": 'x=\\"y\\"\n' * (mb // 9),
+        "escaped JSON of token-ish pairs": ('{\\"token\\": \\"' + "x1Y2z3" * 6 + '\\"}, ') * (mb // 56),
     }
 
 

@@ -14,6 +14,7 @@ from detectors.base import Finding
 from detectors.secrets.encodings import (
     Decoded,
     base64_segments,
+    escaped_string_segments,
     hex_segments,
     percent_segments,
 )
@@ -58,6 +59,7 @@ def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
         # Two escapes of printable ASCII close together: a lone %20 hides nothing.
         "percent": [rb"%[2-7][0-9a-f][^\s\"'<>]{0,256}%[2-7][0-9a-f]"],
         "hex-keyword": sorted(hex_keywords),
+        "escaped-quote": [rb'\\"'],
     }
     return RuleMatcher(rules, markers)
 
@@ -109,6 +111,8 @@ class SecretDetector:
         self, data: bytes, depth: int, images: list[tuple[int, int]], markers: frozenset[str]
     ) -> Iterable[_Candidate]:
         segments: list[Decoded] = list(percent_segments(data)) if "percent" in markers else []
+        if "escaped-quote" in markers:
+            segments.extend(escaped_string_segments(data))
         segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
         # Hex is decoded only where a rule asks for it, and only when the hex form of one of
         # that rule's keywords is present ("-----BEGIN" is 2d2d2d2d2d424547494e).

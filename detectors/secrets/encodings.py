@@ -1,7 +1,8 @@
-"""Secrets hidden one encoding deep: base64 blobs, percent-encoding, hex.
+"""Secrets hidden one encoding deep: base64 blobs, percent-encoding, hex, escaped strings.
 
 Kubernetes Secret manifests, ``Authorization: Basic`` headers, data URLs and query strings
-carry credentials encoded. Each function here finds candidate segments, decodes them, and
+carry credentials encoded; Jupyter notebooks and JSON documents quoted inside strings carry
+them with every ``"`` escaped, where no rule sees where a value ends. Each function here finds candidate segments, decodes them, and
 returns the decoded bytes with a way to map a decoded span back onto the original bytes, so a
 finding inside a blob still redacts the right characters.
 """
@@ -27,6 +28,9 @@ _HEX_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF" else 0x20 for b in
 # What ends a URL-encoded value: whitespace, quotes, angle brackets.
 _URL_CLASS = bytes(0x20 if chr(b) in " \t\r\n\f\v\"'<>" else 0x41 for b in range(256))
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
+# JSON's two-character escapes (``\uXXXX`` is left as it is).
+_STRING_ESCAPE = re.compile(rb'\\(["\\/bfnrt])')
+_UNESCAPED = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
 _PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
 
 
@@ -34,11 +38,11 @@ _PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
 class Decoded:
     """Bytes decoded from ``original[start:end]``, and how to map a decoded span back."""
 
-    encoding: str  # "base64", "url" or "hex"
+    encoding: str  # "base64", "url", "hex" or "string"
     start: int
     end: int
     data: bytes
-    # url only: decoded offsets of the bytes that came from a 3-character "%XX" escape.
+    # url and string: decoded offsets of the bytes that came from an escape ("%XX", "\\n").
     escapes: tuple[int, ...] = ()
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
@@ -46,10 +50,11 @@ class Decoded:
             return self.start + 4 * (start // 3), min(self.end, self.start + -(-end // 3) * 4)
         if self.encoding == "hex":
             return self.start + 2 * start, self.start + 2 * end
-        # url: each escape before an offset widens it by two characters.
+        # Each escape before an offset widens it by the escape's extra characters.
+        extra = 2 if self.encoding == "url" else 1
         return (
-            self.start + start + 2 * bisect.bisect_left(self.escapes, start),
-            self.start + end + 2 * bisect.bisect_left(self.escapes, end),
+            self.start + start + extra * bisect.bisect_left(self.escapes, start),
+            self.start + end + extra * bisect.bisect_left(self.escapes, end),
         )
 
 
@@ -109,6 +114,29 @@ def _percent_decoded(data: bytes, start: int, end: int) -> Decoded:
     # "+" is a space in form encoding; "%2B" stays "+" because it is replaced before unquoting.
     decoded = urllib.parse.unquote_to_bytes(segment.replace(b"+", b" "))
     return Decoded("url", start, end, decoded, escapes)
+
+
+def escaped_string_segments(data: bytes) -> Iterator[Decoded]:
+    """Runs of lines holding an escaped quote (``\\"``), with JSON's escapes undone: a notebook
+    cell's ``"api_key = \\"...\\"\\n"`` becomes the line of code it stands for."""
+    found = data.find(b'\\"')
+    while found != -1:
+        start = data.rfind(b"\n", 0, found) + 1
+        end = _line_end(data, found)
+        found = data.find(b'\\"', end)
+        while found != -1 and data.rfind(b"\n", end, found) == end:  # the very next line
+            end = _line_end(data, found)
+            found = data.find(b'\\"', end)
+        segment = data[start:end]
+        # The j-th escape at segment offset p decodes to output offset p - j.
+        escapes = tuple(m.start() - j for j, m in enumerate(_STRING_ESCAPE.finditer(segment)))
+        decoded = _STRING_ESCAPE.sub(lambda m: _UNESCAPED[m.group(1)], segment)
+        yield Decoded("string", start, end, decoded, escapes)
+
+
+def _line_end(data: bytes, offset: int) -> int:
+    end = data.find(b"\n", offset)
+    return len(data) if end == -1 else end
 
 
 def hex_segments(data: bytes) -> Iterator[Decoded]:

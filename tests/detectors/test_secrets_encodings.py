@@ -97,3 +97,28 @@ def test_plus_is_a_space_but_an_escaped_plus_stays_a_plus() -> None:
     text = "q=" + urllib.parse.quote_plus("postgres://app:Zt9v+Q2xLm4Rs@db.internal:5432/app x")
     [finding] = detector.scan(text)
     assert urllib.parse.unquote_plus(text[finding.start : finding.end]) == "Zt9v+Q2xLm4Rs"
+
+
+def test_secrets_in_a_jupyter_notebook_whose_quotes_are_escaped() -> None:
+    # A notebook is JSON: each line of code is a string with its quotes escaped, so no rule
+    # sees where a quoted value ends until the escapes are undone.
+    anthropic = (
+        "sk-ant-api03-natmUdjAWtGSU8po_799NksnRH9ucAUsdMlHUvTCQCyEZDz-TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3QlY7Zk"
+        "uvqdt7s8SAA"
+    )
+    source = ["import anthropic\n", f'client = anthropic.Anthropic(api_key="{anthropic}")\n',
+              'headers = {"x-api-key": "9fQ2xLm4Rs8TzP1vW7yK3bN6"}\n', 'print("done")\n']
+    text = json.dumps({"cells": [{"cell_type": "code", "source": source}]}, indent=1)
+    found = {(f.rule, text[f.start : f.end]) for f in detector.scan(text)}
+    assert ("anthropic-api-key", anthropic) in found
+    assert ("generic-api-key", "9fQ2xLm4Rs8TzP1vW7yK3bN6") in found
+    assert len(found) == 2
+
+
+def test_escape_offsets_map_back_onto_the_escaped_text() -> None:
+    # Terraform's password rule reports the value with its quotes: in the escaped text the
+    # finding covers the escaped quotes too.
+    text = json.dumps({"main.tf": 'resource "db" "x" {\n  password = "Zt9vQ2xLm4Rs"\n}'})
+    [finding] = detector.scan(text)
+    assert finding.rule == "hashicorp-tf-password"
+    assert text[finding.start : finding.end] == '\\"Zt9vQ2xLm4Rs\\"'
