@@ -48,7 +48,7 @@ def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
     """The matcher also reports the markers that decide which decoders run, so that deciding
     costs no extra pass over the text."""
     hex_keywords = {
-        word.encode().hex().encode()
+        b"(?i)" + word.encode().hex().encode()
         for rule in rules
         if "hex" in rule.decodes
         for keyword in rule.keywords
@@ -57,9 +57,11 @@ def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
     markers = {
         "data-uri": [rb";base64,"],
         # Two escapes of printable ASCII close together: a lone %20 hides nothing.
-        "percent": [rb"%[2-7][0-9a-f][^\s\"'<>]{0,256}%[2-7][0-9a-f]"],
+        "percent": [rb"%[2-7][0-9A-Fa-f][^\s\"'<>]{0,256}%[2-7][0-9A-Fa-f]"],
         "hex-keyword": sorted(hex_keywords),
         "escaped-quote": [rb'\\"'],
+        # A document sent as one JSON string: escaped newlines, two close together on a line.
+        "escaped-newlines": [rb"\\n[^\n]{0,256}\\n"],
     }
     return RuleMatcher(rules, markers)
 
@@ -111,8 +113,8 @@ class SecretDetector:
         self, data: bytes, depth: int, images: list[tuple[int, int]], markers: frozenset[str]
     ) -> Iterable[_Candidate]:
         segments: list[Decoded] = list(percent_segments(data)) if "percent" in markers else []
-        if "escaped-quote" in markers:
-            segments.extend(escaped_string_segments(data))
+        if "escaped-quote" in markers or "escaped-newlines" in markers:
+            segments.extend(escaped_string_segments(data, newlines="escaped-newlines" in markers))
         segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
         # Hex is decoded only where a rule asks for it, and only when the hex form of one of
         # that rule's keywords is present ("-----BEGIN" is 2d2d2d2d2d424547494e).

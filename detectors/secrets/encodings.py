@@ -30,6 +30,8 @@ _URL_CLASS = bytes(0x20 if chr(b) in " \t\r\n\f\v\"'<>" else 0x41 for b in range
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
 # JSON's two-character escapes (``\uXXXX`` is left as it is).
 _STRING_ESCAPE = re.compile(rb'\\(["\\/bfnrt])')
+_ESCAPED_QUOTE = re.compile(rb'\\"')
+_ESCAPED_QUOTE_OR_NEWLINE = re.compile(rb'\\["n]')
 _UNESCAPED = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
 _PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
 
@@ -116,17 +118,19 @@ def _percent_decoded(data: bytes, start: int, end: int) -> Decoded:
     return Decoded("url", start, end, decoded, escapes)
 
 
-def escaped_string_segments(data: bytes) -> Iterator[Decoded]:
-    """Runs of lines holding an escaped quote (``\\"``), with JSON's escapes undone: a notebook
-    cell's ``"api_key = \\"...\\"\\n"`` becomes the line of code it stands for."""
-    found = data.find(b'\\"')
-    while found != -1:
-        start = data.rfind(b"\n", 0, found) + 1
-        end = _line_end(data, found)
-        found = data.find(b'\\"', end)
-        while found != -1 and data.rfind(b"\n", end, found) == end:  # the very next line
-            end = _line_end(data, found)
-            found = data.find(b'\\"', end)
+def escaped_string_segments(data: bytes, newlines: bool = False) -> Iterator[Decoded]:
+    """Runs of lines holding an escaped quote (``\\"``), or with ``newlines`` also an escaped
+    newline, with JSON's escapes undone: a notebook cell's ``"api_key = \\"...\\"\\n"`` becomes
+    the line of code it stands for, a YAML file sent as one JSON string its lines again."""
+    needle = _ESCAPED_QUOTE_OR_NEWLINE if newlines else _ESCAPED_QUOTE
+    found = needle.search(data)
+    while found is not None:
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        end = _line_end(data, found.start())
+        found = needle.search(data, end)
+        while found is not None and data.rfind(b"\n", end, found.start()) == end:  # the very next line
+            end = _line_end(data, found.start())
+            found = needle.search(data, end)
         segment = data[start:end]
         # The j-th escape at segment offset p decodes to output offset p - j.
         escapes = tuple(m.start() - j for j, m in enumerate(_STRING_ESCAPE.finditer(segment)))

@@ -127,8 +127,8 @@ def _name_start(data: bytes, start: int, limit: int = 50) -> int:
 class RuleMatcher:
     """All rules compiled once; ``scan`` is safe to call from many threads.
 
-    ``markers`` maps a name to a byte pattern (matched case-insensitively) whose presence
-    ``scan`` reports alongside the matches."""
+    ``markers`` maps a name to byte patterns whose presence ``scan`` reports alongside the
+    matches (case-sensitively: a pattern says ``(?i)`` where case does not matter)."""
 
     def __init__(self, rules: Sequence[Rule], markers: Mapping[str, Sequence[bytes]] | None = None) -> None:
         self._rules = [_compile(rule) for rule in rules]
@@ -151,16 +151,21 @@ class RuleMatcher:
         return self._database is not None
 
     def _build_database(self) -> hyperscan.Database:
-        # One database: rule expressions, then keywords and markers, each of those reported once.
+        # One database: rule expressions, then keywords (any case) and markers, each of those
+        # reported once. Markers spell their own case rules: hyperscan's caseless mode turned
+        # out to change what a negated class such as [^\n] matches.
         expressions = [e.pattern for e in self._expressions]
-        once = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-        extra = [regex.escape(k).encode() for k in self._keywords] + [p for _, p in self._markers]
+        keywords = [regex.escape(k).encode() for k in self._keywords]
+        markers = [p for _, p in self._markers]
+        once = hyperscan.HS_FLAG_SINGLEMATCH
+        extra_flags = [once | hyperscan.HS_FLAG_CASELESS] * len(keywords) + [once] * len(markers)
+        extra = keywords + markers
         try:
-            return self._compile_database(expressions + extra, [0] * len(expressions) + [once] * len(extra))
+            return self._compile_database(expressions + extra, [0] * len(expressions) + extra_flags)
         except hyperscan.error:
             # Some pattern needs prefilter mode; finding which costs one compile per pattern.
             flags = [self._flags_for(self._rules[e.rule_index].rule, e.pattern) for e in self._expressions]
-            return self._compile_database(expressions + extra, flags + [once] * len(extra))
+            return self._compile_database(expressions + extra, flags + extra_flags)
 
     @staticmethod
     def _compile_database(expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
@@ -244,7 +249,7 @@ class RuleMatcher:
             keywords = compiled.rule.keywords
             if not keywords or any(k.encode() in lowered for k in keywords):
                 hits[index] = [[0, len(data)]]
-        markers = frozenset(name for name, p in self._markers if regex.search(p, data, regex.IGNORECASE))
+        markers = frozenset(name for name, p in self._markers if regex.search(p, data))
         return hits, markers
 
     def _confirm(self, compiled: _CompiledRule, data: bytes, windows: list[list[int]]) -> Iterator[RawMatch]:
