@@ -81,6 +81,22 @@ def evaluate_corpus(detector: SecretDetector, corpus: pathlib.Path) -> list[Outc
     return outcomes
 
 
+def evaluate_json_escaped(detector: SecretDetector, corpus: pathlib.Path) -> dict[str, Tally]:
+    """Positives as they sit inside a raw request body: each sample as one JSON string value,
+    its quotes and newlines escaped (gitleaks-style rules found 49 % of them that way)."""
+    tallies: dict[str, Tally] = collections.defaultdict(Tally)
+    for line in corpus.open(encoding="utf-8"):
+        record = json.loads(line)
+        if record["expected"] != "positive":
+            continue
+        findings = detector.scan(json.dumps({"content": record["sample"]}))
+        group = tallies[record["origin"]]
+        group.total += 1
+        group.hit += record["rule_id"] in rules_reported(findings)
+        group.hit_any += bool(findings)
+    return tallies
+
+
 def tally(outcomes: list[Outcome], keep=lambda record: True) -> Tally:
     kept = [o for o in outcomes if keep(o.record)]
     return Tally(len(kept), sum(o.own for o in kept), sum(o.any for o in kept))
@@ -275,6 +291,11 @@ def main() -> None:
     ]
     emit("Set apart above: " + "; ".join(f"{name}: {t.total} samples, {t.hit} reported by their rule"
                                          for name, t in set_apart))
+    emit()
+    escaped = evaluate_json_escaped(detector, args.corpus)
+    emit("The same positives JSON-escaped, as one string inside a request body (`{\"content\": \"…\"}`): "
+         + "; ".join(f"{origin} {escaped[origin].rate()} of {escaped[origin].total}"
+                     for origin in ("literal", "template", "generated")))
     emit()
     misses = [o.record for o in outcomes if literal_positive(o.record) and not o.own]
     if misses:
