@@ -66,3 +66,14 @@ def test_rule_ignores_its_negative_sample(rule_id: str, sample: str) -> None:
     # As in gitleaks, a negative belongs to its rule: a sibling rule may legitimately match it
     # (a Cloudflare global key sample is a negative for the Cloudflare origin-CA rule).
     assert rule_id not in rules_reported(sample)
+
+
+# Ordinary code around a sample: a rule must not depend on its sample being the whole text
+# (prefilter windows reach back from where hyperscan saw a match, across kilobytes of text).
+FILLER = "def handler(event, context):\n    items = [i * 2 for i in range(10)]\n    return items\n" * 60
+
+
+@pytest.mark.parametrize(("rule_id", "sample"), POSITIVES)
+def test_rule_finds_its_positive_sample_inside_a_long_text(rule_id: str, sample: str) -> None:
+    found = rules_reported(f"{FILLER}\n{sample}\n{FILLER}")
+    assert rule_id in found, f"{rule_id} missed inside a long text; found {sorted(found)}"
