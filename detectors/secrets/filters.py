@@ -6,8 +6,9 @@ Three families, cheapest first:
 - references to a secret kept elsewhere (``${VAR}``, ``process.env.X``, ``os.environ["X"]``,
   ``{{ secrets.X }}``) -- the value names a secret but is not one;
 - value shapes that are identifiers rather than credentials (git SHAs, UUIDs, lockfile integrity
-  hashes, dotted property paths, plain words) -- only for generic, context-anchored rules, since
-  many specific formats legitimately are hex or UUIDs.
+  hashes, dotted property paths, plain words), and values that follow a bare name and a comma
+  (an import list, not an assignment) -- only for generic, context-anchored rules, since many
+  specific formats legitimately are hex or UUIDs.
 Tenant allowlists are not here: the policy engine applies them to every detector alike.
 """
 
@@ -86,6 +87,9 @@ _IDENTIFIER_SHAPES = regex.compile(
 _HEX_OR_UUID = regex.compile(
     r"^[0-9a-fA-F]{7,64}$|^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
+# A comma "assigns" only after a quoted key (("api_key", "..."), setProperty("token", "...")):
+# after a bare name it separates items of an import list, a call or a tuple of class names.
+_BARE_NAME_THEN_COMMA = regex.compile(r"[\w.-]+[ \t]*,")
 _SECRET_NAME = regex.compile(r"(?i)secret|passw|credential|token|api[_.-]?key|private|auth")
 
 
@@ -120,4 +124,6 @@ def rejection_reason(value: str, generic: bool, name: str = "") -> str | None:
     if generic and is_identifier_shape(value):
         if not (_HEX_OR_UUID.search(value) and _SECRET_NAME.search(name)):
             return "identifier"
+    if generic and _BARE_NAME_THEN_COMMA.match(name):
+        return "list"
     return None
