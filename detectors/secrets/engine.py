@@ -152,8 +152,8 @@ class RuleMatcher:
 
     def _build_database(self) -> hyperscan.Database:
         # One database: rule expressions, then keywords (any case) and markers, each of those
-        # reported once. Markers spell their own case rules: hyperscan's caseless mode turned
-        # out to change what a negated class such as [^\n] matches.
+        # reported once. Markers spell their own case rules: in caseless mode this hyperscan
+        # build missed "\\n[^\n]{0,256}\\n" whenever the repeat ran past ~30 bytes.
         expressions = [e.pattern for e in self._expressions]
         keywords = [regex.escape(k).encode() for k in self._keywords]
         markers = [p for _, p in self._markers]

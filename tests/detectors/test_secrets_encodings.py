@@ -122,3 +122,11 @@ def test_escape_offsets_map_back_onto_the_escaped_text() -> None:
     [finding] = detector.scan(text)
     assert finding.rule == "hashicorp-tf-password"
     assert text[finding.start : finding.end] == '\\"Zt9vQ2xLm4Rs\\"'
+
+
+def test_a_document_sent_as_one_json_string_is_read_with_its_newlines() -> None:
+    # XML whose value sits on its own line: the rule needs the real newlines back, and the
+    # escaped ones are more than 30 bytes apart (a distance hyperscan's caseless mode missed).
+    text = json.dumps({"content": "<adafruitToken>\n    q8wz3kd0v7mx2pl5rt9by4hn6fc1js0a\n</adafruitToken>"})
+    found = {(f.rule, text[f.start : f.end]) for f in detector.scan(text)}
+    assert ("adafruit-api-key", "q8wz3kd0v7mx2pl5rt9by4hn6fc1js0a") in found
