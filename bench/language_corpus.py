@@ -1,0 +1,282 @@
+"""Labelled code for training and measuring the language identifier, all of it already on this machine.
+
+Nothing here is fetched. The material is what a stock Debian machine with this project's venv
+carries: the Python standard library and site-packages, ``/usr/include``, ``/usr/share`` (docs,
+examples, PostgreSQL's SQL), ``/usr/lib`` (npm, the Cloud SDK's PHP, YAML and shell scripts),
+Debian packages in the apt cache (read in place with ``dpkg-deb``, e.g. the Go sources of
+``golang-1.19-src``) and, for languages no installed package ships (Java, Rust, Kotlin, Swift,
+Scala, Ruby, C#, TypeScript, Terraform), snippets written for this project in
+``detectors/code/samples/``.
+
+The split is by source, never by file: every language is measured on directories, packages or
+snippets that training never saw. A source that is missing on a machine is skipped.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sysconfig
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from detectors.code.language_model import NOT_CODE
+from detectors.code.languages import LANGUAGES
+
+EXTENSIONS = {lang.id: lang.extensions for lang in LANGUAGES}
+EXTENSIONS["c"] = (".c",)  # a bare .h may be C or C++; only trusted directories say which
+PROSE_EXTENSIONS = (".md", ".rst", ".txt")
+APT_CACHE = Path("/var/cache/apt/archives")
+SAMPLES = Path(__file__).resolve().parent.parent / "detectors" / "code" / "samples"
+STDLIB = sysconfig.get_paths()["stdlib"]
+SITE = sysconfig.get_paths()["purelib"]
+PYTHON_INCLUDE = sysconfig.get_paths()["include"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place labelled files come from. Exactly one of directory / deb / samples is set."""
+
+    language: str
+    split: str  # "train" or "test"
+    directory: str = ""  # a local directory ...
+    deb: str = ""  # ... or a package in the apt cache (name prefix of the .deb file) ...
+    samples: str = ""  # ... or "train"/"held_out" snippets of detectors/code/samples
+    under: str = ""  # only files below this path (inside the directory or package)
+    exclude: tuple[str, ...] = ()  # path fragments to leave out
+    extensions: tuple[str, ...] = ()  # overrides the language's extensions; "" = no extension
+    max_files: int = 400
+    first_line: str = ""  # only files whose first line starts with this (a shebang)
+    fences: tuple[str, ...] = ()  # take only Markdown fenced blocks with these info strings
+
+
+def _samples(language: str) -> tuple[Source, Source]:
+    return Source(language, "train", samples="train"), Source(language, "test", samples="held_out")
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("python", "train", directory=STDLIB, exclude=("/test/", "site-packages"), max_files=600),
+    Source("python", "test", directory=SITE, under="rich"),
+    Source("python", "test", directory=SITE, under="werkzeug"),
+    Source("python", "test", directory=SITE, under="click"),
+    Source("javascript", "train", directory="/usr/lib/node_modules/npm", under="lib", max_files=600),
+    Source("javascript", "train", directory="/usr/lib/node_modules/npm", under="node_modules", max_files=600),
+    Source("javascript", "test", directory="/usr/share/doc/nodejs/api", extensions=(".md",),
+           fences=("js", "mjs", "cjs", "javascript")),
+    Source("javascript", "test", deb="libjs-jquery-ui_", exclude=(".min.",)),
+    *_samples("typescript"),
+    Source("typescript", "test", deb="libjs-popper.js_", extensions=(".d.ts",)),
+    *_samples("java"),
+    Source("java", "test", deb="protobuf-compiler_"),
+    Source("java", "test", deb="opencv-doc_"),
+    Source("go", "train", deb="golang-1.19-src_", under="./usr/share/go-1.19/src/", exclude=("/src/cmd/",)),
+    Source("go", "test", deb="golang-1.19-src_", under="./usr/share/go-1.19/src/cmd/"),
+    Source("go", "test", deb="prometheus_"),
+    *_samples("rust"),
+    Source("c", "train", directory="/usr/include", extensions=(".h",), exclude=("c++", "eigen"), max_files=300),
+    Source("c", "train", directory=PYTHON_INCLUDE, extensions=(".h",), max_files=100),
+    Source("c", "train", deb="golang-1.19-src_"),
+    Source("c", "train", deb="python3-numpy_"),
+    Source("c", "train", deb="libpmix-dev_"),
+    Source("c", "train", deb="libevent-dev_"),
+    Source("c", "train", deb="libzstd-dev_"),
+    Source("c", "test", directory="/usr/share/doc"),
+    Source("c", "test", deb="glpk-utils_"),
+    Source("c", "test", deb="bison_"),
+    Source("c", "test", deb="libltdl-dev_"),
+    Source("cpp", "train", directory="/usr/include/c++", extensions=(".h", ".hpp", ".tcc", ""), max_files=400),
+    Source("cpp", "train", deb="googletest_", extensions=(".cc", ".h")),
+    Source("cpp", "train", deb="r-cran-rcpp_", extensions=(".cpp", ".h")),
+    Source("cpp", "train", deb="libgeographiclib-dev_", extensions=(".cpp", ".hpp")),
+    Source("cpp", "test", deb="libeigen3-dev_", extensions=(".h",)),
+    Source("cpp", "test", deb="libcxxopts-dev_", extensions=(".hpp",)),
+    Source("cpp", "test", deb="opencv-doc_", extensions=(".cpp", ".hpp")),
+    *_samples("csharp"),
+    *_samples("kotlin"),
+    *_samples("swift"),
+    *_samples("ruby"),
+    Source("ruby", "test", deb="redis-tools_"),
+    Source("php", "train", directory="/usr/lib/google-cloud-sdk/platform/google_appengine/php/sdk/google"),
+    Source("php", "test", directory="/usr/lib/google-cloud-sdk/platform/google_appengine/php/sdk/third_party"),
+    *_samples("scala"),
+    Source("shell", "train", directory="/usr/bin", extensions=("",), first_line="#!/bin/"),
+    Source("shell", "train", directory="/usr/lib/perf-core/tests/shell"),
+    Source("shell", "test", directory="/usr/share/doc/git/contrib", extensions=(".sh", ".bash")),
+    Source("shell", "test", directory="/usr/lib/google-cloud-sdk", extensions=(".sh",)),
+    Source("shell", "test", deb="bowtie2-examples_"),
+    Source("shell", "test", deb="socat_"),
+    Source("sql", "train", directory="/usr/share/postgresql"),
+    Source("sql", "test", deb="mariadb-server-core_"),
+    Source("sql", "test", deb="glpk-utils_"),
+    Source("html", "train", directory="/usr/share/doc", exclude=("/nodejs/",), max_files=300),
+    Source("html", "test", directory="/usr/lib/node_modules/npm/docs"),
+    Source("html", "test", directory="/usr/lib/google-cloud-sdk/platform"),
+    Source("css", "train", directory="/usr/lib/google-cloud-sdk"),
+    Source("css", "train", directory="/usr/share/doc"),
+    Source("css", "train", deb="libjs-highlight.js_"),
+    Source("css", "test", deb="libjs-jquery-ui_", exclude=(".min.",)),
+    Source("css", "test", deb="r-cran-knitr_"),
+    Source("css", "test", directory=SITE),
+    Source("yaml", "train", directory="/usr/lib/google-cloud-sdk/lib/surface", max_files=300),
+    Source("yaml", "test", directory="/usr/lib/google-cloud-sdk/platform"),
+    Source("yaml", "test", directory="/usr/lib/google-cloud-sdk/lib/googlecloudsdk", max_files=200),
+    *_samples("hcl"),
+    # Not code: licences, prose documentation (code fences removed), logs.
+    Source(NOT_CODE, "train", directory="/usr/share/common-licenses", extensions=("", ".0", ".1", ".2", ".3")),
+    Source(NOT_CODE, "train", directory="/usr/share/doc", extensions=("",), exclude=("/examples/", "/contrib/", "/nodejs/", "/python3-pip/"),
+           max_files=300),
+    Source(NOT_CODE, "train", directory="/var/log", extensions=(".log",)),
+    Source(NOT_CODE, "train", directory="/usr/share/doc", extensions=(".md",), exclude=("/nodejs/", "/python3-pip/")),
+    Source(NOT_CODE, "train", directory=SITE, extensions=(".md", ".rst", ".txt"), max_files=300),
+    Source(NOT_CODE, "test", directory="/usr/share/doc/nodejs", extensions=(".md",)),
+    Source(NOT_CODE, "test", directory="/usr/share/doc/python3-pip", extensions=(".md", ".rst")),
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    source: Source
+    path: str
+    text: str
+
+
+def _wanted(source: Source, path: str) -> bool:
+    """Whether a file at ``path`` (relative to the directory or package) belongs to the source."""
+    extensions = source.extensions or EXTENSIONS.get(source.language, ())
+    if not path.startswith(source.under) or any(part in "/" + path for part in source.exclude):
+        return False
+    name = path.rsplit("/", 1)[-1]
+    if "" in extensions and "." not in name:
+        return True
+    return any(name.endswith(ext) for ext in extensions if ext)
+
+
+def _local_files(source: Source) -> Iterator[tuple[str, str]]:
+    root = Path(source.directory)
+    if not root.is_dir():
+        return
+    chosen = sorted(str(p) for p in root.rglob("*") if p.is_file() and _wanted(source, p.relative_to(root).as_posix()))
+    random.Random(source.directory + source.under + source.language).shuffle(chosen)
+    for path in chosen[: source.max_files]:
+        try:
+            yield path, Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+
+
+def _deb_files(source: Source) -> Iterator[tuple[str, str]]:
+    packages = sorted(APT_CACHE.glob(source.deb + "*.deb"))
+    if not packages:
+        return
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(packages[0])], stdout=subprocess.PIPE) as proc:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+            found = []
+            for member in archive:
+                if member.isfile() and _wanted(source, member.name):
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        found.append((member.name, handle.read().decode("utf-8", errors="replace")))
+    random.Random(source.deb + source.language).shuffle(found)
+    yield from found[: source.max_files]
+
+
+def _sample_snippets(source: Source) -> Iterator[tuple[str, str]]:
+    path = SAMPLES / source.samples / f"{source.language}.txt"
+    if not path.exists():
+        return
+    for number, snippet in enumerate(re.split(r"(?m)^---$\n?", path.read_text(encoding="utf-8"))):
+        if snippet.strip():
+            yield f"{path}#{number}", snippet
+
+
+def _fenced_blocks(text: str, names: tuple[str, ...]) -> Iterator[str]:
+    for match in re.finditer(r"(?ms)^ {0,3}(```|~~~) *([\w+#-]*)[^\n]*\n(.*?)^ {0,3}\1", text):
+        if match.group(2).lower() in names:
+            yield match.group(3)
+
+
+def files(split: str) -> Iterator[SourceFile]:
+    """Every file (or snippet) of every source of one split that is present on this machine."""
+    for source in SOURCES:
+        if source.split != split:
+            continue
+        if source.samples:
+            reader = _sample_snippets(source)
+        elif source.deb:
+            reader = _deb_files(source)
+        else:
+            reader = _local_files(source)
+        for path, text in reader:
+            if source.first_line and not text.startswith(source.first_line):
+                continue
+            if len(text) > 4_000_000 or "\x00" in text[:2000] or _minified(text):
+                continue
+            if source.fences:
+                for number, block in enumerate(_fenced_blocks(text, source.fences)):
+                    yield SourceFile(source, f"{path}#{number}", block)
+            else:
+                yield SourceFile(source, path, text)
+
+
+def _minified(text: str) -> bool:
+    return len(text) / (text.count("\n") + 1) > 300
+
+
+def without_fenced_code(text: str) -> str:
+    """Prose documents quote code in fences; that code is not prose."""
+    return re.sub(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", "", text, flags=re.M | re.S)
+
+
+def snippets(text: str, lines: int, rng: random.Random, limit: int) -> list[str]:
+    """Up to ``limit`` windows of ``lines`` consecutive lines, at least half of them non-blank."""
+    all_lines = text.splitlines()
+    if len(all_lines) < lines:
+        return ["\n".join(all_lines)] if sum(1 for line in all_lines if line.strip()) >= max(2, lines // 2) else []
+    starts = list(range(0, len(all_lines) - lines + 1))
+    rng.shuffle(starts)
+    result = []
+    for start in starts:
+        window = all_lines[start : start + lines]
+        if sum(1 for line in window if line.strip()) >= max(2, lines // 2):
+            result.append("\n".join(window))
+            if len(result) >= limit:
+                break
+    return result
+
+
+def renamed_variants(snippets_of_language: list[str], count: int, rng: random.Random) -> list[str]:
+    """``count`` copies of hand-written snippets with their own names replaced by random ones.
+
+    A word used in several snippets of a language is taken for a keyword or library name and
+    kept; a word used in one snippet only is that snippet's identifier and is renamed, so a model
+    trained on few hand-written snippets learns the language, not the author's variable names.
+    """
+    usage: dict[str, int] = {}
+    for snippet in snippets_of_language:
+        for word in set(re.findall(r"[A-Za-z_]\w*", snippet)):
+            usage[word] = usage.get(word, 0) + 1
+    keep = {word for word, n in usage.items() if n >= 3}
+    syllables = ["ka", "lo", "mer", "tin", "sa", "ve", "ro", "pu", "den", "qi", "zor", "al", "ba", "nex"]
+    variants = []
+    for _ in range(count):
+        snippet = rng.choice(snippets_of_language)
+        names: dict[str, str] = {}
+
+        def rename(match: re.Match) -> str:
+            word = match.group()
+            if word in keep or len(word) < 2:
+                return word
+            if word not in names:
+                fresh = "".join(rng.choice(syllables) for _ in range(rng.randint(1, 3)))
+                if word[0].isupper():
+                    fresh = fresh.capitalize()
+                elif "_" in word and rng.random() < 0.5:
+                    fresh = fresh + "_" + rng.choice(syllables)
+                names[word] = fresh
+            return names[word]
+
+        variants.append(re.sub(r"(?<![\"'$\\])\b[A-Za-z_]\w*\b", rename, snippet))
+    return variants

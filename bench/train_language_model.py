@@ -1,0 +1,103 @@
+"""Rebuild ``detectors/code/language_model.npz`` from the corpus in ``language_corpus.py``.
+
+    .venv/bin/python -m bench.train_language_model
+
+The corpus is the "train" half of ``bench/language_corpus.py``: material installed on this machine
+and hand-written snippets, nothing fetched. Training snippets are windows of 3, 6, 10 and 20 lines
+cut from each file; hand-written snippets are few, so each is first copied with its own names
+replaced by random ones (``renamed_variants``). The model is
+a multinomial logistic regression (scikit-learn, training only) over the hashed features of
+``detectors.code.language_model``. Weights are quantised to int8 per class for a small file; the
+runtime needs only numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+
+from bench.language_corpus import files, renamed_variants, snippets, without_fenced_code
+from detectors.code.language_model import BUCKETS, MODEL_PATH, NOT_CODE, feature_vector
+
+WINDOWS = ((3, 2), (6, 2), (10, 3), (20, 2))  # (lines, windows per file)
+PER_LANGUAGE = 5000
+VARIANTS = 600  # renamed copies of each language's hand-written snippets
+
+
+def training_snippets() -> dict[str, list[str]]:
+    rng = random.Random(5)
+    by_language: dict[str, list[str]] = defaultdict(list)
+    hand_written: dict[str, list[str]] = defaultdict(list)
+    installed: dict[str, list[str]] = defaultdict(list)
+    for item in files("train"):
+        language = item.source.language
+        if item.source.samples:
+            hand_written[language].append(item.text)
+        else:
+            installed[language].append(without_fenced_code(item.text) if language == NOT_CODE else item.text)
+    for language, texts in installed.items():
+        # languages with few installed files take more windows from each
+        scale = max(1, round(PER_LANGUAGE / (len(texts) * sum(limit for _, limit in WINDOWS))))
+        for text in texts:
+            for lines, limit in WINDOWS:
+                by_language[language].extend(snippets(text, lines, rng, limit * scale))
+    for language, written in hand_written.items():
+        for text in written + renamed_variants(written, VARIANTS, rng):
+            for lines, limit in WINDOWS:
+                by_language[language].extend(snippets(text, lines, rng, limit))
+    for language, items in by_language.items():
+        rng.shuffle(items)
+        del items[PER_LANGUAGE:]
+    return by_language
+
+
+def matrix(texts: list[str]) -> sparse.csr_matrix:
+    rows, cols, vals = [], [], []
+    for row, text in enumerate(texts):
+        indices, values = feature_vector(text)
+        rows.append(np.full(len(indices), row))
+        cols.append(indices)
+        vals.append(values)
+    return sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(texts), BUCKETS)
+    )
+
+
+def quantise(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scales = np.abs(coef).max(axis=1) / 127.0
+    weights = np.round(coef / scales[:, None]).astype(np.int8)
+    return weights.T.copy(), scales.astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--C", type=float, default=20.0)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    by_language = training_snippets()
+    classes = sorted(by_language)
+    texts = [t for c in classes for t in by_language[c]]
+    labels = np.array([i for i, c in enumerate(classes) for _ in by_language[c]])
+    for c in classes:
+        print(f"{c:12s} {len(by_language[c]):6d} snippets")
+    x = matrix(texts)
+    print(f"features built in {time.perf_counter() - started:.1f}s; training on {x.shape[0]} snippets")
+    model = LogisticRegression(C=args.C, max_iter=300)
+    model.fit(x, labels)
+    weights, scales = quantise(model.coef_)
+    np.savez_compressed(
+        args.out, weights=weights, scales=scales, bias=model.intercept_.astype(np.float32), classes=np.array(classes)
+    )
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
