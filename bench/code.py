@@ -6,7 +6,7 @@ Proprietary code: indexes the Python standard library and this venv's site-packa
 held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;
 see ``detectors/code/edits.py``) from indexed files and from held-out packages into a prompt.
 Language identification: 10-line snippets from the test sources of ``bench/language_corpus.py``
-(repositories the model never saw in training; needs the mirrors under /work/.mirror).
+(directories, packages and hand-written snippets the model never saw in training).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from detectors.code.edits import reformat, rename_identifiers
 from detectors.code.fingerprint import fingerprint, tokenize
 from detectors.code.index_store import IndexStore
 from detectors.code.indexer import Candidate, build_index, list_sources
-from detectors.code.proprietary import find_matches
+from detectors.code.proprietary import boilerplate_limits, find_matches
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SITE = Path(sysconfig.get_paths()["purelib"])
@@ -101,7 +101,8 @@ def proprietary(count: int) -> None:
         print(f"| skipped | {report.skipped} {dict(report.skipped_reasons)} |")
         print(f"| build speed | {summary.bytes / 1e6 / build_seconds:.2f} MB/s ({build_seconds:.1f} s) |")
         print(f"| index size | {index_bytes / 1e6:.1f} MB on disk = {index_bytes / summary.bytes:.2f} MB per MB of source |")
-        print(f"| fingerprints | {summary.fingerprints:,} ({len(table):,} kept after dropping those in >8 files) |")
+        exact_limit, normal_limit = boilerplate_limits(summary.files)
+        print(f"| fingerprints | {summary.fingerprints:,} ({len(table):,} kept after dropping boilerplate: normalised in >{normal_limit}, exact in >{exact_limit} files) |")
         print(f"| load into memory | {load_seconds:.2f} s |")
 
         rng = random.Random(5)

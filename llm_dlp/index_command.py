@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
+from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, OutdatedIndexError, db_path
 from detectors.code.indexer import build_index, list_sources
 
 
@@ -74,11 +74,16 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _open(index_dir: Path) -> IndexStore | None:
+def _open(index_dir: Path, writable: bool = False) -> IndexStore | None:
     if not db_path(index_dir).exists():
         print(f"no code index in {index_dir}", file=sys.stderr)
         return None
-    return IndexStore(index_dir)
+    try:
+        # writable: an index of an older version is upgraded (emptied of its files) on open
+        return IndexStore(index_dir, create=writable)
+    except OutdatedIndexError as error:
+        print(f"llm-dlp: {error}", file=sys.stderr)
+        return None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -110,7 +115,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    store = _open(args.index_dir)
+    store = _open(args.index_dir, writable=True)
     if store is None:
         return 1
     removed = store.remove(args.name)

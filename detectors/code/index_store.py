@@ -19,7 +19,8 @@ import numpy as np
 
 DEFAULT_INDEX_DIR = "code-index"
 DB_NAME = "index.sqlite3"
-SCHEMA_VERSION = 1
+# 2: two fingerprint families (normalised and exact tokens), vectorised tokenizer
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (
@@ -43,6 +44,10 @@ CREATE TABLE IF NOT EXISTS files (
     UNIQUE (index_name, repository, path)
 );
 """
+
+
+class OutdatedIndexError(RuntimeError):
+    """The index on disk was written with fingerprints this version does not compute."""
 
 
 def db_path(index_dir: str | Path) -> Path:
@@ -97,9 +102,23 @@ class IndexStore:
             raise FileNotFoundError(f"no code index in {index_dir}")
         self.connection = sqlite3.connect(path)
         self.connection.execute("PRAGMA foreign_keys = ON")
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if not create:
+            # a reader must not write: the detector reloads the index whenever the file changes
+            if version != SCHEMA_VERSION:
+                self.connection.close()
+                raise OutdatedIndexError(
+                    f"the code index in {index_dir} was built by another llm-dlp version; "
+                    "run `llm-dlp index build` again"
+                )
+            return
         self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.executescript(_SCHEMA)
-        self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:
+            # fingerprints of another version never match: forget every file, the build redoes them
+            with self.connection:
+                self.connection.execute("DELETE FROM files")
+                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.connection.close()

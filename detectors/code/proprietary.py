@@ -18,12 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Finding
-from detectors.code.fingerprint import K, W, Fingerprints, fingerprint, line_numbers
+from detectors.code.fingerprint import K, W, Fingerprints, fingerprint, is_exact, line_numbers
 from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
 from detectors.code.regions import find_regions
 
-# A fingerprint in more indexed files than this is boilerplate, not anybody's own code.
-MAX_FILES_PER_FINGERPRINT = 8
+# A normalised fingerprint in more indexed files than this is boilerplate, not anybody's own code:
+# at least 8 files, more in a big index, where related packages share more shapes.
+MIN_BOILERPLATE_FILES = 8
+BOILERPLATE_SHARE = 1 / 400
+# An exact-token fingerprint (names and strings kept) shared by many files is a copied file or
+# block (70 codec tables, one module per spaCy language): still the company's code, so the limit
+# is far higher; it only drops what every other file carries.
+MIN_COMMON_EXACT_FILES = 64
+COMMON_EXACT_SHARE = 1 / 50
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4
 MIN_TOKENS = 50
@@ -32,6 +39,14 @@ MIN_DENSITY = 0.6
 # Hits further apart than this (in prompt tokens) belong to separate excerpts.
 MAX_GAP_TOKENS = 3 * (K + W)
 MAX_GAP_LINES = 40
+
+
+def boilerplate_limits(files: int) -> tuple[int, int]:
+    """(exact, normalised): a fingerprint in more indexed files than this does not count."""
+    return (
+        max(MIN_COMMON_EXACT_FILES, int(files * COMMON_EXACT_SHARE)),
+        max(MIN_BOILERPLATE_FILES, int(files * BOILERPLATE_SHARE)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +74,7 @@ class FingerprintTable:
         return cls(z, np.zeros(1, np.int64), np.zeros(0, np.int32), z.astype(np.uint32), z.astype(np.uint32), ())
 
     @classmethod
-    def load(cls, index_dir: str | Path, max_files: int = MAX_FILES_PER_FINGERPRINT) -> "FingerprintTable":
+    def load(cls, index_dir: str | Path, unlimited: bool = False) -> "FingerprintTable":
         store = IndexStore(index_dir)
         try:
             rows = list(store.rows())
@@ -81,7 +96,8 @@ class FingerprintTable:
         new_file = np.ones(len(files), dtype=bool)
         new_file[1:] = (files[1:] != files[:-1]) | (all_hashes[1:] != all_hashes[:-1])
         files_per_key = np.add.reduceat(new_file.astype(np.int64), first)
-        common = np.repeat(files_per_key > max_files, per_key)
+        limits = np.where(is_exact(keys), *boilerplate_limits(len(rows)))
+        common = np.repeat((files_per_key > limits) & (not unlimited), per_key)
         keep = ~common
         all_hashes, files, starts, ends = all_hashes[keep], files[keep], starts[keep], ends[keep]
         keys, first = np.unique(all_hashes, return_index=True)
@@ -114,6 +130,7 @@ class Match:
     last_token: int
     covered_tokens: int
     fingerprints: int
+    exact_fingerprints: int  # of them, exact-token ones: they tell copies of one shape apart
     line_start: int
     line_end: int
 
@@ -125,7 +142,10 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         return []
     candidates = []
     files = table.files[postings]
-    for file_id in np.unique(files):
+    # only files hit by enough distinct prompt fingerprints can match (most hits are idioms)
+    pairs = np.unique(files.astype(np.int64) << 32 | prompt_index)
+    hit_files, distinct_hits = np.unique(pairs >> 32, return_counts=True)
+    for file_id in hit_files[distinct_hits >= MIN_FINGERPRINTS]:
         mine = files == file_id
         order = np.argsort(prints.first_token[prompt_index[mine]], kind="stable")
         fps = prompt_index[mine][order]
@@ -136,7 +156,7 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
             candidate = _candidate(table, int(file_id), prints, fps[group], posts[group])
             if candidate is not None:
                 candidates.append(candidate)
-    candidates.sort(key=lambda m: (-m.covered_tokens, -m.fingerprints))
+    candidates.sort(key=lambda m: (-m.exact_fingerprints, -m.covered_tokens, -m.fingerprints))
     accepted: list[Match] = []
     for candidate in candidates:
         if not any(_overlap(candidate, other) > 0.5 for other in accepted):
@@ -163,6 +183,7 @@ def _candidate(table, file_id, prints, fps, posts) -> Match | None:
         last_token=last,
         covered_tokens=covered_tokens,
         fingerprints=len(distinct),
+        exact_fingerprints=int(is_exact(prints.hashes[distinct]).sum()),
         line_start=int(table.line_starts[posts].min()),
         line_end=int(table.line_ends[posts].max()),
     )
@@ -227,12 +248,14 @@ class ProprietaryCodeDetector:
         if len(table) == 0 or not text:
             return []
         prints = fingerprint(text)
-        return [self._finding(text, prints, match) for match in find_matches(table, prints)]
+        matches = find_matches(table, prints)
+        regions = [(r.start, r.end) for r in find_regions(text)] if matches else []
+        return [self._finding(text, prints, match, regions) for match in matches]
 
-    def _finding(self, text: str, prints: Fingerprints, match: Match) -> Finding:
+    def _finding(self, text: str, prints: Fingerprints, match: Match, regions: list[tuple[int, int]]) -> Finding:
         tokens = prints.tokens
         start, end = int(tokens.starts[match.first_token]), int(tokens.ends[match.last_token])
-        region_start, region_end = _enclosing_region(text, start, end)
+        region_start, region_end = _enclosing_region(regions, start, end)
         first, last = np.searchsorted(tokens.starts, [region_start, region_end])
         coverage = min(1.0, match.covered_tokens / max(int(last - first), 1))
         first_line, last_line = line_numbers(text, np.array([start, end - 1]))
@@ -255,9 +278,9 @@ class ProprietaryCodeDetector:
         )
 
 
-def _enclosing_region(text: str, start: int, end: int) -> tuple[int, int]:
+def _enclosing_region(regions: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
     """The code region of the prompt around a match, or the match itself when none is found."""
-    for region in find_regions(text):
-        if region.start <= start < region.end or start <= region.start < end:
-            return min(region.start, start), max(region.end, end)
+    for region_start, region_end in regions:
+        if region_start <= start < region_end or start <= region_start < end:
+            return min(region_start, start), max(region_end, end)
     return start, end
