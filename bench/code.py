@@ -1,6 +1,6 @@
 """Benchmark of the code detectors (issue 5). Prints markdown tables.
 
-    .venv/bin/python -m bench.code [--excerpts 300] [--skip-language]
+    .venv/bin/python -m bench.code [--excerpts 300] [--skip-language] [--skip-index]
 
 Proprietary code: indexes the Python standard library and this venv's site-packages minus a
 held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;
@@ -165,6 +165,14 @@ def _timings(detector: ProprietaryCodeDetector, table, text: str) -> None:
     print(f"| tokenise + winnow the prompt | {ms(fp_times)} |")
     print(f"| look up its {len(fingerprint(text).hashes):,} fingerprints and group hits | {ms(lookup_times)} |")
     print(f"| whole `ProprietaryCodeDetector.scan` | {ms(scan_times)} |")
+    prose = "\n\n".join(_prose_chunks(random.Random(2), 2000))
+    prose = (prose * (200_000 // max(len(prose), 1) + 1))[:200_000]
+    prose_times = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        detector.scan(prose)
+        prose_times.append(time.perf_counter() - t0)
+    print(f"| whole scan of a 200 KB prompt of prose (licences, docs) | {ms(prose_times)} |")
 
 
 def language(per_file: int = 3) -> None:

@@ -111,7 +111,9 @@ class FingerprintTable:
         """(prompt fingerprint index, posting index) for every hit."""
         if len(self.keys) == 0 or len(hashes) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        slots = np.searchsorted(self.keys, hashes)
+        order = np.argsort(hashes)  # sorted needles walk the key array in order: fewer cache misses
+        slots = np.empty(len(hashes), dtype=np.int64)
+        slots[order] = np.searchsorted(self.keys, hashes[order])
         slots[slots == len(self.keys)] = 0
         found = np.flatnonzero(self.keys[slots] == hashes)
         if len(found) == 0:
@@ -142,10 +144,7 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         return []
     candidates = []
     files = table.files[postings]
-    # only files hit by enough distinct prompt fingerprints can match (most hits are idioms)
-    pairs = np.unique(files.astype(np.int64) << 32 | prompt_index)
-    hit_files, distinct_hits = np.unique(pairs >> 32, return_counts=True)
-    for file_id in hit_files[distinct_hits >= MIN_FINGERPRINTS]:
+    for file_id in _promising_files(files, prompt_index, prints.first_token):
         mine = files == file_id
         order = np.argsort(prints.first_token[prompt_index[mine]], kind="stable")
         fps = prompt_index[mine][order]
@@ -162,6 +161,23 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         if not any(_overlap(candidate, other) > 0.5 for other in accepted):
             accepted.append(candidate)
     return accepted
+
+
+def _promising_files(files: np.ndarray, prompt_index: np.ndarray, first_token: np.ndarray) -> np.ndarray:
+    """Files hit by MIN_FINGERPRINTS distinct prompt fingerprints within one stretch of the prompt.
+
+    A big prompt of unrelated code hits hundreds of files with a few idioms each; this vectorised
+    test leaves the per-file grouping below only the files that could pass it.
+    """
+    pairs = np.unique(files.astype(np.int64) << 32 | prompt_index)
+    pair_files, pair_tokens = pairs >> 32, first_token[pairs & 0xFFFFFFFF]
+    order = np.lexsort((pair_tokens, pair_files))
+    pair_files, pair_tokens = pair_files[order], pair_tokens[order]
+    n = MIN_FINGERPRINTS - 1
+    if len(pair_files) <= n:
+        return np.zeros(0, dtype=np.int64)
+    close = (pair_files[n:] == pair_files[:-n]) & (pair_tokens[n:] - pair_tokens[:-n] <= n * MAX_GAP_TOKENS)
+    return np.unique(pair_files[n:][close])
 
 
 def _candidate(table, file_id, prints, fps, posts) -> Match | None:
