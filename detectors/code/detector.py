@@ -14,6 +14,10 @@ MIN_LANGUAGE_PROBABILITY = 0.35
 # A region the model calls prose/log with at least this probability is not reported as code.
 MAX_NOT_CODE_PROBABILITY = 0.5
 _CODE_CLASSES = frozenset(LANGUAGE_IDS)
+# The model needs a few dozen lines to name a language; a whole 2,000-line file read by an agent
+# costs 20x more to featurise and says nothing more. Longer regions are judged on blocks of
+# lines taken evenly from start to end.
+SAMPLE_BLOCKS, SAMPLE_BLOCK_LINES = 6, 20
 
 
 class CodeDetector:
@@ -39,7 +43,7 @@ class CodeDetector:
         named = language_from_fence(region.fence_info) if region.fence_info else None
         if named is None and region.numbered:
             named = language_from_path(path_hint)
-        probabilities = self.model.probabilities(region.code)
+        probabilities = self.model.probabilities(_sample(region.code))
         if named is None:
             if probabilities.get(NOT_CODE, 0.0) >= MAX_NOT_CODE_PROBABILITY:
                 return None
@@ -59,3 +63,12 @@ class CodeDetector:
             detector=self.name,
             details={"language": language, "lines": region.lines, "chars": region.end - region.start},
         )
+
+
+def _sample(code: str) -> str:
+    lines = code.split("\n")
+    if len(lines) <= SAMPLE_BLOCKS * SAMPLE_BLOCK_LINES:
+        return code
+    step = (len(lines) - SAMPLE_BLOCK_LINES) / (SAMPLE_BLOCKS - 1)
+    blocks = [lines[round(i * step) : round(i * step) + SAMPLE_BLOCK_LINES] for i in range(SAMPLE_BLOCKS)]
+    return "\n".join(line for block in blocks for line in block)

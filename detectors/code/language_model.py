@@ -11,6 +11,7 @@ buckets; the weights are stored as int8 with one scale per class, so the model f
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +61,17 @@ def features(text: str) -> list[str]:
     return result
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _bucket(feature: str) -> int:
+    # Features repeat heavily across code ("t:self", "b:( )"): hash each distinct one once.
+    return zlib.crc32(feature.encode("utf-8")) & (BUCKETS - 1)
+
+
 def feature_vector(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Bucket indices and L2-normalised log-count values of a snippet's hashed features."""
     counts: dict[int, int] = {}
     for feature in features(text):
-        bucket = zlib.crc32(feature.encode("utf-8")) & (BUCKETS - 1)
+        bucket = _bucket(feature)
         counts[bucket] = counts.get(bucket, 0) + 1
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
