@@ -97,6 +97,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--out", type=Path, help="also write the table as markdown to this file")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="llm-dlp-bench-"))
@@ -129,16 +130,26 @@ def main() -> None:
         mitmdump.terminate()
         provider.close()
 
-    print(f"{args.requests} sequential requests per cell, keep-alive, loopback, TLS on both legs")
-    print(f"{'request':<26}{'path':<10}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    lines = [f"{args.requests} sequential requests per cell, keep-alive, loopback, TLS on both legs", "",
+             "| request | path | p50 ms | p99 ms | mean ms |", "|---|---|---:|---:|---:|"]
     for label, body in bodies.items():
         for name in clients:
             values = results[(label, name)]
-            print(f"{label:<26}{name:<10}{statistics.median(values):>9.1f}{percentile(values, 0.99):>9.1f}"
-                  f"{statistics.fmean(values):>9.1f}")
+            lines.append(f"| {label} | {name} | {statistics.median(values):.1f} | {percentile(values, 0.99):.1f} "
+                         f"| {statistics.fmean(values):.1f} |")
         added50 = statistics.median(results[(label, "llm-dlp")]) - statistics.median(results[(label, "mitmdump")])
         added99 = percentile(results[(label, "llm-dlp")], 0.99) - percentile(results[(label, "mitmdump")], 0.99)
-        print(f"{label:<26}{'added':<10}{added50:>9.1f}{added99:>9.1f}   (llm-dlp minus mitmdump; {len(body) / 1000:.0f} KB body)")
+        lines.append(f"| {label} ({len(body) / 1000:.0f} KB) | **added by llm-dlp** | **{added50:.1f}** | **{added99:.1f}** | |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.write_text(
+            "# Proxy latency: llm-dlp vs plain mitmdump (same run)\n\n"
+            f"Command: `.venv/bin/python -m bench.proxy_latency --requests {args.requests} --out {args.out}`\n"
+            f"Date: {time.strftime('%Y-%m-%d')} · 2-core shared VM, loopback stand-in provider over TLS, "
+            "bundled default policy (all detectors: secrets, PII, code, proprietary code with an empty index).\n\n"
+            + table + "\n"
+        )
 
 
 if __name__ == "__main__":
