@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--policy-dir", type=Path, help="also show what this policy directory would do")
     scan.add_argument("--tenant", default="default")
     scan.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
+    scan.add_argument("--confdir", type=Path, default=Path("certs"), help="where the HMAC key for value hashes lives")
     scan.set_defaults(handler=_scan)
 
     policy = commands.add_parser("policy", help="check policies, or explain a decision")
@@ -149,7 +150,7 @@ def _split_option(spec: str) -> tuple[str, str]:
 
 def _scan(args: argparse.Namespace) -> int:
     from llm_dlp.detection import DetectorOptions, build_detectors
-    from llm_dlp.keys import mask_preview
+    from llm_dlp.keys import load_or_create_hasher, mask_preview
     from llm_dlp.policy.loader import PolicyError, load_policy_dir
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8", errors="replace")
@@ -164,6 +165,13 @@ def _scan(args: argparse.Namespace) -> int:
     for detector in build_detectors(DetectorOptions(index_dir=args.index_dir)):
         findings.extend(detector.scan(text))
     findings.sort(key=lambda f: (f.start, f.end))
+    exempted = 0
+    if policy is not None:
+        # The tenant's exceptions (allowlisted value hashes, rules, patterns) apply here as in the proxy.
+        hasher = load_or_create_hasher(args.confdir)
+        kept = [f for f in findings if not policy.exceptions.reason(
+            f.rule, f.value(text), hasher.fingerprint(f.value(text)), None)]
+        exempted, findings = len(findings) - len(kept), kept
     for finding in findings:
         record = {
             "kind": finding.kind,
@@ -176,7 +184,7 @@ def _scan(args: argparse.Namespace) -> int:
             **dict(finding.details),
         }
         if policy is not None:
-            record["action"] = policy.action_for(finding.kind, finding.rule, finding.confidence)[0].label
+            record["action"] = policy.action_for(finding.kind, finding.rule, finding.confidence, finding.details)[0].label
         if args.json:
             print(json.dumps(record, ensure_ascii=False))
         else:
@@ -184,6 +192,8 @@ def _scan(args: argparse.Namespace) -> int:
             extra = f" -> {record['action']}" if "action" in record else ""
             print(f"line {line}: {finding.kind}/{finding.rule} {record['preview']} "
                   f"(confidence {record['confidence']}){extra}")
+    if exempted:
+        print(f"llm-dlp: {exempted} finding(s) allowed by tenant {args.tenant!r}'s exceptions", file=sys.stderr)
     return 1 if findings else 0
 
 
