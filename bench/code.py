@@ -21,8 +21,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from detectors.code import CodeDetector, ProprietaryCodeDetector
 from detectors.code.edits import reformat, rename_identifiers
 from detectors.code.fingerprint import fingerprint, tokenize
@@ -160,7 +158,7 @@ def _timings(detector: ProprietaryCodeDetector, table, text: str) -> None:
         detector.scan(text)
         t3 = time.perf_counter()
         fp_times.append(t1 - t0), lookup_times.append(t2 - t1), scan_times.append(t3 - t2)
-    ms = lambda xs: f"{statistics.median(xs) * 1000:.1f} ms"  # noqa: E731
+    ms = lambda xs: f"{statistics.median(xs) * 1000:.1f} ms"
     print(f"\n| 200 KB prompt of unrelated code, {len(table):,}-fingerprint index | median of 10 |\n|---|---|")
     print(f"| tokenise + winnow the prompt | {ms(fp_times)} |")
     print(f"| look up its {len(fingerprint(text).hashes):,} fingerprints and group hits | {ms(lookup_times)} |")
@@ -173,6 +171,41 @@ def _timings(detector: ProprietaryCodeDetector, table, text: str) -> None:
         detector.scan(prose)
         prose_times.append(time.perf_counter() - t0)
     print(f"| whole scan of a 200 KB prompt of prose (licences, docs) | {ms(prose_times)} |")
+
+
+def agent_tool_results(numbered: bool) -> list[str]:
+    """About 500 KB of tool results as a coding agent sends them: whole standard-library files
+    (up to 400 lines each), one per segment, with or without ``cat -n``-style line numbers."""
+    paths = sorted(STDLIB.glob("*.py"))
+    random.Random(3).shuffle(paths)
+    segments, size = [], 0
+    for path in paths:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[:400]
+        segment = "\n".join(f"{n:6d}\u2192{line}" if numbered else line for n, line in enumerate(lines, 1))
+        segments.append(segment)
+        size += len(segment)
+        if size > 500_000:
+            break
+    return segments
+
+
+def code_detector_speed() -> None:
+    detector = CodeDetector()
+    print("\n## `CodeDetector` on a coding agent's tool results (one segment per file)\n")
+    print("| tool results | segments | regions found | median of 5 | MB/s |\n|---|---|---|---|---|")
+    for numbered in (True, False):
+        segments = agent_tool_results(numbered)
+        size = sum(len(s.encode()) for s in segments)
+        regions = sum(len(detector.scan(s)) for s in segments)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for segment in segments:
+                detector.scan(segment)
+            times.append(time.perf_counter() - started)
+        seconds = statistics.median(times)
+        kind = "numbered lines (`cat -n`)" if numbered else "plain file contents"
+        print(f"| {size / 1e3:.0f} KB, {kind} | {len(segments)} | {regions} | {seconds * 1e3:.0f} ms | {size / 1e6 / seconds:.1f} |")
 
 
 def language(per_file: int = 3) -> None:
@@ -195,16 +228,16 @@ def language(per_file: int = 3) -> None:
             right[language_id] += guess.language == language_id
             if guess.language != language_id:
                 confusions[(language_id, guess.language)] += 1
-            if language_id == NOT_CODE:
-                as_code[language_id] += bool(detector.scan(snippet))
+            as_code[language_id] += bool(detector.scan(snippet))
     print("\n## Language identification, 10-line snippets from repositories not used in training\n")
-    print("| language | snippets | accuracy |\n|---|---|---|")
+    print("| language | snippets | accuracy | `CodeDetector` finds code |\n|---|---|---|---|")
     code_langs = [lang for lang in sorted(total) if lang != NOT_CODE]
     for lang in code_langs:
-        print(f"| {lang} | {total[lang]} | {right[lang] / total[lang]:.1%} |")
+        print(f"| {lang} | {total[lang]} | {right[lang] / total[lang]:.1%} | {as_code[lang] / total[lang]:.1%} |")
     macro = sum(right[lang] / total[lang] for lang in code_langs) / len(code_langs)
     micro = sum(right[lang] for lang in code_langs) / sum(total[lang] for lang in code_langs)
-    print(f"| **all {len(code_langs)} languages** | {sum(total[lang] for lang in code_langs)} | macro {macro:.1%}, micro {micro:.1%} |")
+    found = sum(as_code[lang] for lang in code_langs) / sum(total[lang] for lang in code_langs)
+    print(f"| **all {len(code_langs)} languages** | {sum(total[lang] for lang in code_langs)} | macro {macro:.1%}, micro {micro:.1%} | {found:.1%} |")
     if total[NOT_CODE]:
         print(f"\nProse (docs markdown, fences removed): {total[NOT_CODE]} snippets, model says not code "
               f"{right[NOT_CODE] / total[NOT_CODE]:.1%}; `CodeDetector` reports code in "
@@ -222,6 +255,7 @@ def main() -> None:
     if not args.skip_index:
         proprietary(args.excerpts)
     if not args.skip_language:
+        code_detector_speed()
         language()
 
 

@@ -4,4 +4,4 @@ from detectors.code.detector import CodeDetector
 from detectors.code.index_store import DEFAULT_INDEX_DIR
 from detectors.code.proprietary import ProprietaryCodeDetector
 
-__all__ = ["CodeDetector", "DEFAULT_INDEX_DIR", "ProprietaryCodeDetector"]
+__all__ = ["DEFAULT_INDEX_DIR", "CodeDetector", "ProprietaryCodeDetector"]

@@ -6,7 +6,12 @@ from functools import cached_property
 
 from detectors.base import Finding
 from detectors.code.language_model import NOT_CODE, LanguageModel
-from detectors.code.languages import LANGUAGE_IDS, UNKNOWN, language_from_fence, language_from_path
+from detectors.code.languages import (
+    LANGUAGE_IDS,
+    UNKNOWN,
+    language_from_fence,
+    language_from_path,
+)
 from detectors.code.regions import Region, find_regions
 
 # Below this probability the model's language is not trusted and the region is "unknown".

@@ -21,9 +21,8 @@ prompt is tokenised in a few milliseconds rather than a Python loop over 40,000 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import numpy as np
 

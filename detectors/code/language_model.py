@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +70,7 @@ def _bucket(feature: str) -> int:
 
 def feature_vector(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Bucket indices and L2-normalised log-count values of a snippet's hashed features."""
-    counts: dict[int, int] = {}
-    for feature in features(text):
-        bucket = _bucket(feature)
-        counts[bucket] = counts.get(bucket, 0) + 1
+    counts = Counter(map(_bucket, features(text)))  # Counter counts an iterable in C
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -97,7 +95,7 @@ class LanguageModel:
         self.classes = classes
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> "LanguageModel":
+    def load(cls, path: Path = MODEL_PATH) -> LanguageModel:
         with np.load(path, allow_pickle=False) as data:
             return cls(data["weights"], data["scales"], data["bias"], [str(c) for c in data["classes"]])
 

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Finding
-from detectors.code.fingerprint import K, W, Fingerprints, fingerprint, is_exact, line_numbers
+from detectors.code.fingerprint import (
+    Fingerprints,
+    K,
+    W,
+    fingerprint,
+    is_exact,
+    line_numbers,
+)
 from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
 from detectors.code.regions import find_regions
 
@@ -69,12 +76,12 @@ class FingerprintTable:
     sources: tuple[IndexedSource, ...]
 
     @classmethod
-    def empty(cls) -> "FingerprintTable":
+    def empty(cls) -> FingerprintTable:
         z = np.zeros(0, dtype=np.uint64)
         return cls(z, np.zeros(1, np.int64), np.zeros(0, np.int32), z.astype(np.uint32), z.astype(np.uint32), ())
 
     @classmethod
-    def load(cls, index_dir: str | Path, unlimited: bool = False) -> "FingerprintTable":
+    def load(cls, index_dir: str | Path, unlimited: bool = False) -> FingerprintTable:
         store = IndexStore(index_dir)
         try:
             rows = list(store.rows())

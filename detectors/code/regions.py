@@ -6,20 +6,20 @@ log, a licence or a list) is decided by the language model in ``detector.py``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-import regex
-
 # Coding agents show file contents with a line number and an arrow or tab (`    12→code`).
-_NUMBERED = regex.compile(r"^\s{0,8}\d{1,7}(?:→|\t| \| )")
-_FENCE = regex.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
+_NUMBERED = re.compile(r"^\s{0,8}\d{1,7}(?:→|\t| \| )")
+_ANY_NUMBERED = re.compile(r"(?m)^\s{0,8}\d{1,7}(?:→|\t| \| )")
+_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
 _STOPWORDS = frozenset(
     "the a an and or of to in is are was were be been that this it for on with as by at from "
     "which we you they he she not but have has had will would can could should may our your "
     "their its if when then than there these those also into about more most such only".split()
 )
-_WORD = regex.compile(r"[A-Za-z][a-z']+")
-_CODE_START = regex.compile(
+_WORD = re.compile(r"[A-Za-z][a-z']+")
+_CODE_START = re.compile(
     r"^(?:def|class|import|from\s+\S+\s+import|return|if\s*\(|for\s*\(|while\s*\(|#include|#define|"
     r"func|fn|let|const|var|val|public|private|protected|package|using|namespace|struct|impl|"
     r"function|async|await|elif|else|try|except|catch|finally|switch|case|echo|export|"
@@ -28,8 +28,18 @@ _CODE_START = regex.compile(
     r"<\??[A-Za-z!/]|@[A-Za-z]|[A-Za-z_][\w.]*\s*(?:=|:=|\+=|-=)\s*\S|[A-Za-z_][\w.]*\(.*\)\s*;?$|"
     r"[.#]?[\w-]+\s*\{$|[\w-]+:\s|-\s+[\w-]+:|\}|\)|\]|//|/\*|\*|#\s|--\s)"
 )
-_CODE_END = regex.compile(r"(?:[;{}\[(,:]|\)|=>|->|\\|\*/|>)\s*$")
-_SYMBOLS = frozenset("{}[]();=<>_$#&|*/\\:\"'`")
+# Import lines end in a bare name, so _CODE_END misses them; a run of them is still code.
+_IMPORT = re.compile(r"(?:import|from\s+[\w.]+\s+import|#include|#import|using|package|require)\s+[\w.<>\"/*{}, ]+$")
+_CODE_END = re.compile(r"(?:[;{}\[(,:]|\)|=>|->|\\|\*/|>)\s*$")
+# (``re``, not ``regex``: these run on every line of every prompt and ``re`` is faster on them.)
+_SYMBOLS = "{}[]();=<>_$#&|*/\\:\"'`"
+_DROP_SYMBOLS = str.maketrans("", "", _SYMBOLS)
+# Lines that open or close a block comment or docstring, and whole-line comments.
+_TRIPLE_QUOTES = ('"""', "'''")
+_LINE_COMMENT = re.compile(r"(?:#(?:\s|$|#)|//|--\s|<!--|/\*|\*(?:\s|$|/))")
+# An indented line that is not a list item continues the code around it, however English its
+# words ("if key is None:", "raise Error('position not in range')").
+_LIST_ITEM = re.compile(r"(?:[-*+]\s|\d+[.)]\s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +63,11 @@ class Region:
 def split_lines(text: str) -> list[Line]:
     result = []
     offset = 0
+    numbered_text = _ANY_NUMBERED.search(text) is not None  # most texts have no numbered line
     for raw in text.split("\n"):
         end = offset + len(raw)
-        body = raw[:-1] if raw.endswith("\r") else raw
-        prefix = _NUMBERED.match(body)
+        body = raw.removesuffix("\r")
+        prefix = _NUMBERED.match(body) if numbered_text else None
         content = body[prefix.end() :] if prefix else body
         result.append(Line(offset, end, content, prefix is not None))
         offset = end + 1
@@ -71,11 +82,11 @@ def code_likeness(content: str) -> float:
     score = 0.0
     if _CODE_START.match(stripped):
         score += 1.0
-    if _CODE_END.search(stripped):
+    if _CODE_END.search(stripped) or _IMPORT.match(stripped):
         score += 1.0
     if content[:1] in (" ", "\t") and not stripped[:2] in ("- ", "* ") and not stripped[:1].isdigit():
         score += 0.3
-    symbols = sum(1 for ch in stripped if ch in _SYMBOLS)
+    symbols = len(stripped) - len(stripped.translate(_DROP_SYMBOLS))
     score += min(symbols / max(len(stripped), 1) * 8, 1.5)
     words = _WORD.findall(stripped)
     if len(words) >= 4:
@@ -126,14 +137,19 @@ def _region(lines: list[Line], first: int, last: int, info: str | None) -> Regio
 
 
 def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> list[Region]:
-    """Runs of code-like lines; one prose-like line or two blank lines may sit inside a run."""
+    """Runs of code-like lines that are not comments (a Markdown heading or bullet list looks
+    like a comment, and a block of comments is prose). Inside a run may sit one prose-like line,
+    two blank lines, or any number of comment, docstring and indented lines, so that a pasted
+    file stays one region."""
+    kinds = _line_kinds(lines, first, last)
     code_rows = [
-        i for i in range(first, last) if lines[i].numbered or code_likeness(lines[i].content) > 0
+        i for i in range(first, last)
+        if lines[i].numbered or (not _LINE_COMMENT.match(lines[i].content.lstrip()) and code_likeness(lines[i].content) > 0)
     ]
     regions = []
     group: list[int] = []
     for row in code_rows + [None]:
-        if row is not None and group and _bridgeable(lines, group[-1], row):
+        if row is not None and group and _bridgeable(lines, kinds, first, group[-1], row):
             group.append(row)
             continue
         if len(group) >= min_lines:
@@ -144,7 +160,43 @@ def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> 
     return regions
 
 
-def _bridgeable(lines: list[Line], previous: int, row: int) -> bool:
+_PLAIN, _INDENTED, _COMMENT = 0, 1, 2
+
+
+def _line_kinds(lines: list[Line], first: int, last: int) -> list[int]:
+    """Per line of ``lines[first:last]``: _COMMENT for blank lines, whole-line comments and lines
+    of (or opening or closing) a docstring or block comment; _INDENTED for an indented line that
+    is not a list item, which continues the code around it however English its words are
+    ("if key is None:", "raise Error('position not in range')"); else _PLAIN."""
+    kinds = []
+    inside: str | None = None  # the delimiter that closes the open docstring or block comment
+    for line in lines[first:last]:
+        stripped = line.content.strip()
+        if inside is not None:
+            kinds.append(_COMMENT)
+            if inside in stripped:
+                inside = None
+            continue
+        if not stripped or _LINE_COMMENT.match(stripped):
+            kinds.append(_COMMENT)
+            if stripped.startswith("/*") and "*/" not in stripped:
+                inside = "*/"
+            continue
+        for quote in _TRIPLE_QUOTES:
+            if stripped.count(quote) % 2:
+                inside = quote
+        if inside is not None and stripped.lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
+            kinds.append(_COMMENT)
+        elif line.content[:1] in (" ", "\t") and not _LIST_ITEM.match(stripped):
+            kinds.append(_INDENTED)
+        else:
+            kinds.append(_PLAIN)
+    return kinds
+
+
+def _bridgeable(lines: list[Line], kinds: list[int], first: int, previous: int, row: int) -> bool:
+    if all(kind != _PLAIN for kind in kinds[previous + 1 - first : row - first]):
+        return True
     gap = lines[previous + 1 : row]
     blank = sum(1 for line in gap if not line.content.strip())
     return len(gap) - blank <= 1 and blank <= 2
