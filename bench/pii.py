@@ -1,6 +1,6 @@
 """PII benchmark: accuracy on presidio-evaluator data and throughput, ours next to stock presidio.
 
-    .venv/bin/python -m bench.pii [--samples 1000] [--stock-1mb]
+    .venv/bin/python -m bench.pii [--samples 1000] [--stock-1mb] [--memory-mb 50]
 
 Run it as a module from the repository root: run as a file (``python bench/pii.py``), bench/
 would come first on ``sys.path`` and bench/secrets.py would shadow the standard library's
@@ -23,6 +23,14 @@ entity counts, which is presidio-evaluator's PII-vs-not level; F2 weighs recall 
 Throughput: deterministic mixed text (code, prose, a little PII) of 10 KB, 100 KB and 1 MB.
 Stock presidio at 1 MB takes minutes (it is quadratic), so it runs only with ``--stock-1mb``.
 
+Memory: a long-running proxy sees new identifiers in every prompt, and spaCy keeps every string
+it tokenizes. A fresh process scans ``--memory-mb`` of prompts made of never-repeated
+identifiers with a phone number or e-mail address every ~600 characters (so context words are
+tokenized all over), and reports its resident set size and the pipeline's string count before
+and after; once with the detector as shipped (``BoundedVocabulary``: learns from the first
+``LEARN_CHARACTERS``, forgets the rest) and once with an unlimited learning budget, which is how
+the detector behaved before (every string kept).
+
 Stock presidio = ``AnalyzerEngine`` with its default recognizers and context enhancer on a blank
 spaCy English pipeline (no model is installable here), threshold 0.4 for both systems. Its
 e-mail validator is given tldextract's bundled suffix list, or it would try the network.
@@ -31,7 +39,10 @@ e-mail validator is given tldextract's bundled suffix list, or it would try the 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import multiprocessing
+import os
 import random
 import statistics
 import string
@@ -301,6 +312,78 @@ def seconds(function: Callable[[str], object], text: str, repeats: int) -> Timin
     return Timing(min(t.wall for t in timings), min(t.cpu for t in timings))
 
 
+# ---------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    rss_before: int  # bytes, after building the detector and one warm-up prompt
+    rss_after: int
+    strings_before: int
+    strings_after: int
+    seconds: float
+
+
+def distinct_prompt(rng: random.Random, size: int) -> str:
+    """Code-like lines whose identifiers never repeat, a phone number or e-mail every ~600 chars."""
+    lines: list[str] = []
+    length = 0
+    while length < size:
+        names = [f"{rng.choice(('user', 'order', 'tmp', 'cfg', 'row'))}_{rng.getrandbits(48):x}" for _ in range(4)]
+        line = f"    {names[0]} = {names[1]}.fetch({names[2]}, key='{names[3]}')"
+        if rng.random() < 0.12:
+            line += rng.choice((
+                f"  # call {rng.randrange(200, 999)}-555-{rng.randrange(1000, 9999)} phone",
+                f"  # mail {names[3]}@example.com",
+            ))
+        lines.append(line)
+        length += len(line) + 1
+    return "\n".join(lines)
+
+
+def memory_use(learn_characters: int | None, megabytes: int) -> MemoryUse:
+    """Run in a fresh process: scan ``megabytes`` MB of distinct prompts, 500 KB at a time."""
+    logging.disable(logging.WARNING)
+    from detectors.pii import PiiDetector
+    from detectors.pii import vocabulary
+
+    if learn_characters is not None:
+        vocabulary.LEARN_CHARACTERS = learn_characters
+    detector = PiiDetector()
+    strings = detector._engine.nlp_engine.nlp["en"].vocab.strings
+    rng = random.Random(11)
+    detector.scan(distinct_prompt(rng, 500_000))
+    gc.collect()
+    rss_before, strings_before = _rss(), len(strings)
+    started = time.perf_counter()
+    for _ in range(megabytes * 2):
+        detector.scan(distinct_prompt(rng, 500_000))
+    seconds = time.perf_counter() - started
+    gc.collect()
+    return MemoryUse(rss_before, _rss(), strings_before, len(strings), seconds)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_table(megabytes: int) -> None:
+    print(f"### memory: {megabytes} MB of prompts with never-repeated identifiers, fresh process each\n")
+    print("| vocabulary | RSS before | RSS after | growth | spaCy strings before | after | scan time (incl. generating text) |")
+    print("|---|---|---|---|---|---|---|")
+    context = multiprocessing.get_context("spawn")
+    for label, budget in (("bounded (as shipped)", None), ("unbounded (as before)", 1 << 62)):
+        with context.Pool(1) as pool:
+            use = pool.apply(memory_use, (budget, megabytes))
+        print(
+            f"| {label} | {use.rss_before / 2**20:,.0f} MB | {use.rss_after / 2**20:,.0f} MB | "
+            f"{(use.rss_after - use.rss_before) / 2**20:+,.1f} MB | {use.strings_before:,} | {use.strings_after:,} | "
+            f"{use.seconds:,.1f} s |"
+        )
+    print()
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -308,6 +391,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1000, help="en_US samples (zh_CN: a third, at least 200)")
     parser.add_argument("--stock-1mb", action="store_true", help="also time stock presidio on 1 MB (minutes)")
+    parser.add_argument("--memory-mb", type=int, default=50, help="MB of distinct prompts for the memory table (0: skip)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -356,6 +440,9 @@ def main() -> None:
             f"| {size // 1000:,} KB | {mine.wall * 1000:,.1f} ms | {size / mine.wall / 1e6:.2f} | "
             f"{size / mine.cpu / 1e6:.2f} | {stock_cells} |"
         )
+    print()
+    if args.memory_mb:
+        memory_table(args.memory_mb)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ from typing import Optional, Sequence
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-from spacy.language import Language
 
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
 
-from detectors.pii.context import ContextScorer, Stretch
+from detectors.pii.context import ContextRequest, ContextScorer
 from detectors.pii.prefilter import Window, align_left, align_right
+from detectors.pii.vocabulary import BoundedVocabulary
 
 # Characters before a window's first result tokenized for its context words.
 STRETCH_BEFORE = 72
@@ -39,11 +39,28 @@ class ContextSettings:
     min_score_with_context: float = 0.4
 
 
+@dataclass
+class Recognized:
+    """A window's results; ``needing`` are those still waiting for context words."""
+
+    window: Window
+    results: list[RecognizerResult]
+    needing: list[tuple[RecognizerResult, EntityRecognizer]]
+
+    def context_request(self, text: str) -> ContextRequest:
+        """One stretch serves every result of the window: from a little before the first to
+        the end of the last one's first chunk (a result whose context reaches further gets
+        its own, wider stretch)."""
+        starts = tuple(result.start for result, _ in self.needing)
+        left = align_left(text, max(self.window.start, min(starts) - STRETCH_BEFORE))
+        return ContextRequest(left, align_right(text, max(starts) + 1), starts)
+
+
 class WindowAnalyzer:
     def __init__(
         self,
         recognizers: Sequence[EntityRecognizer],
-        nlp: Language,
+        vocabulary: BoundedVocabulary,
         score_threshold: float,
         entities: Sequence[str],
         settings: ContextSettings = ContextSettings(),
@@ -56,15 +73,25 @@ class WindowAnalyzer:
         )
         self._threshold = score_threshold
         self._settings = settings
-        self._context = ContextScorer(nlp)
+        self._context = ContextScorer(vocabulary)
 
     def analyze(self, text: str, windows: Sequence[Window]) -> list[RecognizerResult]:
+        found = [recognized for window in windows if (recognized := self._recognize(text, window)).results]
+        # Every stretch of the text is tokenized in one go (one lock, one spaCy memory zone).
+        requests = [recognized.context_request(text) for recognized in found if recognized.needing]
+        answers = iter(self._context.words(text, requests))
         results: list[RecognizerResult] = []
-        for window in windows:
-            results += self._analyze_window(text, window)
+        for recognized in found:
+            if recognized.needing:
+                for (result, recognizer), words in zip(recognized.needing, next(answers)):
+                    self._apply_words(result, recognizer, words)
+            kept = EntityRecognizer.remove_duplicates(recognized.results)
+            results += [result for result in kept if result.score >= self._threshold]
         return results
 
-    def _analyze_window(self, text: str, window: Window) -> list[RecognizerResult]:
+    def _recognize(self, text: str, window: Window) -> "Recognized":
+        """One window's recognizer results, after recognizer-level context, and those of
+        them that still want presidio's context words."""
         indices = sorted(window.anchors & self._wanted)
         recognizers = [self._recognizers[index] for index in indices]
         raw: list[RecognizerResult] = []
@@ -84,7 +111,7 @@ class WindowAnalyzer:
                 result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
             raw += found
         if not raw:
-            return []
+            return Recognized(window, [], [])
         # As in presidio, recognizers see the whole text and whole-text offsets here.
         enhanced = self._recognizer_context(text, raw, recognizers)
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
@@ -93,20 +120,7 @@ class WindowAnalyzer:
             recognizer = by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]]
             if self._needs_words(result, recognizer):
                 needing.append((result, recognizer))
-        if needing:
-            # One tokenization serves every result of the window: from a little before the
-            # first to the end of the last one's first chunk (a result whose context reaches
-            # further gets its own, wider stretch).
-            first = min(result.start for result, _ in needing)
-            last = max(result.start for result, _ in needing)
-            stretch = self._context.stretch(
-                text, align_left(text, max(window.start, first - STRETCH_BEFORE)), align_right(text, last + 1)
-            )
-            for result, recognizer in needing:
-                words = stretch.words(result.start)
-                self._apply_words(result, recognizer, words if words is not None else self._context.words(text, result.start))
-        kept = EntityRecognizer.remove_duplicates(enhanced)
-        return [result for result in kept if result.score >= self._threshold]
+        return Recognized(window, enhanced, needing)
 
     @staticmethod
     def _recognizer_context(
@@ -131,13 +145,12 @@ class WindowAnalyzer:
         return result.score < ContextAwareEnhancer.MAX_SCORE  # else a boost cannot change it
 
     def _apply_words(self, result: RecognizerResult, recognizer: EntityRecognizer, words: list[str]) -> None:
-        """presidio's lemma context step: the first context word found in a keyword boosts."""
-        for context_word in recognizer.context:
-            needle = context_word.lower()
-            if any(needle in word.lower() for word in words):
-                score = max(result.score + self._settings.similarity_factor, self._settings.min_score_with_context)
-                result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
-                return
+        """presidio's lemma context step: a context word inside any keyword boosts, once."""
+        # The keywords are lowered already; joined, one substring test covers them all.
+        keywords = "\0".join(words)
+        if words and any(context_word.lower() in keywords for context_word in recognizer.context):
+            score = max(result.score + self._settings.similarity_factor, self._settings.min_score_with_context)
+            result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
 
 
 def _pattern_results(recognizer: PatternRecognizer, piece: str) -> list[RecognizerResult]:

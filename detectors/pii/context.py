@@ -15,9 +15,9 @@ looked up as substrings just before the match, inside the recognizer (``CjkConte
 from __future__ import annotations
 
 import re
-import threading
 from bisect import bisect_right
-from typing import Callable, List, Optional
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence
 
 from spacy.language import Language
 
@@ -26,6 +26,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.pii.prefilter import align_left, align_right
+from detectors.pii.vocabulary import BoundedVocabulary, VocabularySession
 
 # presidio's defaults: five keywords before the match, and the match's own token or the first
 # keyword after it ("suffix count 0" still takes one word forward).
@@ -92,49 +93,73 @@ class CjkContextMixin:
         return raw_recognizer_results
 
 
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    """Results at ``starts`` that want context words, tokenized together as one stretch
+    ``text[left:right]``; ``left`` starts a whitespace-separated chunk (``align_left``)."""
+
+    left: int
+    right: int
+    starts: tuple[int, ...]
+
+
 class ContextScorer:
-    """The context words presidio's lemma enhancer would collect for a result at ``start``.
+    """The context words presidio's lemma enhancer would collect for results at given offsets.
 
     presidio tokenizes the whole text with spaCy, keeps as *keywords* the lemmas that are not
     stop words, punctuation, "-PRON-" or "be" (split on ":"), and takes the first
     ``CONTEXT_BEFORE + 1`` keywords walking back from the result's token and the first
     ``CONTEXT_AFTER + 1`` walking forward. spaCy splits on whitespace before anything else,
     so tokenizing a stretch that starts at a whitespace-separated chunk gives the same tokens;
-    the stretch grows until the walks end inside it.
+    a stretch too short for a walk is widened until the walk ends inside it.
+
+    All stretches of one text are tokenized in one session of the pipeline's
+    ``BoundedVocabulary`` (one lock; once the vocabulary has learned enough, one spaCy memory
+    zone), so the identifiers of a long-running proxy's prompts do not pile up in it.
     """
 
-    def __init__(self, nlp: Language) -> None:
-        self._nlp = nlp
-        # spaCy does not promise a thread-safe tokenizer (it caches and grows its vocabulary).
-        self._lock = threading.Lock()
+    def __init__(self, vocabulary: BoundedVocabulary) -> None:
+        self._vocabulary = vocabulary
 
-    def words(self, text: str, start: int) -> list[str]:
-        """Context words for a result at ``start``, tokenizing as little as needed."""
+    def words(self, text: str, requests: Sequence[ContextRequest]) -> list[list[list[str]]]:
+        """For each request, the context words of each of its starts."""
+        if not requests:
+            return []
+        with self._vocabulary.session() as session:
+            # Whether a lemma is a stop word or punctuation depends on the string alone.
+            kept: dict[str, bool] = {}
+            answers = []
+            for request in requests:
+                stretch = Stretch(session, text, request.left, request.right, kept)
+                answers.append([self._words_at(session, text, stretch, start, kept) for start in request.starts])
+            return answers
+
+    @staticmethod
+    def _words_at(
+        session: VocabularySession, text: str, stretch: "Stretch", start: int, kept: dict[str, bool]
+    ) -> list[str]:
+        found = stretch.words(start)
         reach = _FIRST_REACH
-        while True:
+        while found is None:
             left = align_left(text, max(0, start - reach))
             # Forward, presidio needs only the first keyword from the match's own token on.
             right = align_right(text, min(len(text), start + 1 + reach // 4))
-            found = self.stretch(text, left, right).words(start)
-            if found is not None:
-                return found
+            found = Stretch(session, text, left, right, kept).words(start)
             reach *= 4
-
-    def stretch(self, text: str, left: int, right: int) -> "Stretch":
-        """``text[left:right]`` tokenized once, for the context of every result inside it;
-        ``left`` must start a whitespace-separated chunk (``align_left``)."""
-        with self._lock:
-            return Stretch(self._nlp, text, left, right)
+        return found
 
 
 class Stretch:
-    def __init__(self, nlp: Language, text: str, left: int, right: int) -> None:
-        doc = nlp.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
+    """``text[left:right]`` tokenized once, for the context of every result inside it. Lives
+    only inside its session (its keyword test looks strings up in the vocabulary)."""
+
+    def __init__(self, session: VocabularySession, text: str, left: int, right: int, kept: dict[str, bool]) -> None:
+        doc = session.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
         self._at_start = left == 0
         self._at_end = right == len(text)
         self._lemmas = [token.lemma_ or token.lower_ for token in doc]
         self._ends = [left + token.idx + len(token) for token in doc]
-        self._is_keyword = _keyword_test(nlp, self._lemmas, has_colon=":" in text[left:right])
+        self._is_keyword = _keyword_test(session.nlp, self._lemmas, ":" in text[left:right], kept)
 
     def words(self, start: int) -> Optional[list[str]]:
         """The context words for a result at ``start``, or None if they reach past the stretch."""
@@ -149,19 +174,23 @@ class Stretch:
         return list(set(backward + forward))
 
 
-def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool) -> Callable[[str], bool]:
+def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool, known: dict[str, bool]) -> Callable[[str], bool]:
     """Whether a lowered lemma is among presidio's keywords of this stretch.
 
     Keywords are the lemmas that are not stop words, punctuation, "-PRON-" or "be",
     lowered and split on ":"; a lemma with a colon is therefore never one itself, while
     the pieces of one are. The stop list is consulted before lowering: tokenizer exceptions
-    give "id" the lemma "I", which is no stop word although "i" is.
+    give "id" the lemma "I", which is no stop word although "i" is. ``known`` remembers the
+    answer per lemma across the stretches of one call.
     """
     vocab = nlp.vocab
 
     def kept(lemma: str) -> bool:
-        lexeme = vocab[lemma]
-        return not (lexeme.is_stop or lexeme.is_punct or lemma in ("-PRON-", "be"))
+        answer = known.get(lemma)
+        if answer is None:
+            lexeme = vocab[lemma]
+            answer = known[lemma] = not (lexeme.is_stop or lexeme.is_punct or lemma in ("-PRON-", "be"))
+        return answer
 
     pieces: set[str] = set()
     if has_colon:

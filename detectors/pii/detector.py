@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterator, Optional
@@ -16,6 +15,7 @@ from detectors.pii.code_noise import drop_code_noise
 from detectors.pii.engine import LANGUAGE, EngineSettings, all_recognizers, build_analyzer
 from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
 from detectors.pii.records import JSON_ARRAY_ANCHOR, NAME_HEADER_ANCHOR, bulk_record_findings, table_name_results
+from detectors.pii.vocabulary import BoundedVocabulary
 
 DETECTOR_NAME = "pii"
 # With a model, NER needs the whole text, so it is analysed in pieces of about this size,
@@ -72,11 +72,10 @@ class PiiDetector:
         )
         self._header_anchor = len(self._anchored)
         self._array_anchor = len(self._anchored) + 1
-        self._windows = WindowAnalyzer(
-            self._anchored, self._engine.nlp_engine.nlp[LANGUAGE], self.config.score_threshold, self.entities
-        )
-        # spaCy pipelines are not documented as thread-safe; the GIL serialises this work anyway.
-        self._lock = threading.Lock()
+        # The one spaCy pipeline (the engine's) is shared by context scoring and, with a model,
+        # the engine; its vocabulary must not grow with every identifier of every prompt.
+        self._vocabulary = BoundedVocabulary(self._engine.nlp_engine.nlp[LANGUAGE])
+        self._windows = WindowAnalyzer(self._anchored, self._vocabulary, self.config.score_threshold, self.entities)
 
     def scan(self, text: str) -> list[Finding]:
         """Findings for ``text``. Any string is fine; an exception here is a bug, and it is
@@ -114,7 +113,8 @@ class PiiDetector:
         results: list[RecognizerResult] = []
         for window in self._model_pieces(text):
             piece = text[window.start : window.end]
-            with self._lock:
+            with self._vocabulary.session() as session:
+                session.reserve(len(piece))
                 found = self._engine.analyze(piece, language=LANGUAGE, entities=list(self.entities))
             for result in found:
                 result.start += window.start
