@@ -46,9 +46,10 @@ INDEXED_SITE_PACKAGES = ("numpy", "pip", "spacy", "sklearn", "scipy")
 
 def corpus() -> tuple[list[Candidate], list[Path]]:
     """(files to index, held-out files): the stdlib (without its test suite) and a few large
-    site-packages are indexed; HELD_OUT packages are not."""
+    site-packages are indexed; HELD_OUT packages are not. Vendored ``contrib/`` code is left out
+    of the held-out side: mitmproxy's contrib/imghdr.py is the standard library's imghdr.py."""
     indexed, held = [], []
-    roots = [STDLIB] + [SITE / name for name in INDEXED_SITE_PACKAGES] + [SITE / name for name in HELD_OUT]
+    roots = [STDLIB] + [SITE / name for name in INDEXED_SITE_PACKAGES] + [SITE / name for name in sorted(HELD_OUT)]
     for root in roots:
         if not root.is_dir():
             continue
@@ -56,7 +57,10 @@ def corpus() -> tuple[list[Candidate], list[Path]]:
             if candidate.relative.startswith(("test/", "site-packages/")) or not candidate.relative.endswith(".py"):
                 continue
             top = root.name if root != STDLIB else candidate.relative.split("/")[0].removesuffix(".py")
-            (held.append(candidate.path) if top in HELD_OUT else indexed.append(candidate))
+            if top in HELD_OUT and "/contrib/" not in candidate.path.as_posix():
+                held.append(candidate.path)
+            elif top not in HELD_OUT:
+                indexed.append(candidate)
     return indexed, held
 
 

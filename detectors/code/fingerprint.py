@@ -106,7 +106,9 @@ def _spans(text: str, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
         return empty, empty, empty
     spans = np.array(found, dtype=np.int64)
     starts, ends = spans[:, 0], spans[:, 1]
-    lone = (ends - starts == 3) & (chars[starts] == chars[np.minimum(starts + 2, len(chars) - 1)])
+    # a lone delimiter is three equal quotes; a one-character string ("a", "🦖") is a string
+    second, third = np.minimum(starts + 1, len(chars) - 1), np.minimum(starts + 2, len(chars) - 1)
+    lone = (ends - starts == 3) & (chars[starts] == chars[second]) & (chars[starts] == chars[third])
     kind = np.where(np.isin(chars[starts], _COMMENT_OPENERS), 0, np.where(lone, 2, 1))
     return starts, ends, kind
 
@@ -275,35 +277,32 @@ class Fingerprints:
     tokens: Tokens
 
 
-MAX_PERIOD = 6
+# Repeats closer than this many tokens are a table or a run of near-identical statements.
+MAX_PERIOD = 24
 _NEVER = np.uint64(np.iinfo(np.uint64).max)
 
 
-def periodic(codes: np.ndarray, k: int = K, max_period: int = MAX_PERIOD) -> np.ndarray:
-    """Per k-gram: does it repeat with a period of at most ``max_period`` tokens?
+def repeated(hashes: np.ndarray, max_period: int = MAX_PERIOD) -> np.ndarray:
+    """Per k-gram: is the same k-gram found again at most ``max_period`` tokens before or after?
 
-    ``V.V: S, V.V: S, ...`` (a table of names and strings) or a row of dashes has the same
-    normalised shape in any file that holds such a table; as a fingerprint it only makes
-    unrelated tables match.
+    ``V.V: S, V.V: S, ...`` (a table of names and strings), ``V = (S, S),`` row after row, or
+    ``if S in V: V = V.V(S, S)`` statement after statement have the same normalised shape in any
+    file that holds such a table; as fingerprints they only make unrelated tables match.
     """
-    count = max(len(codes) - k + 1, 0)
-    result = np.zeros(count, dtype=bool)
-    for period in range(1, max_period + 1):
-        span = k - period
-        same = np.concatenate(([0], np.cumsum(codes[period:] == codes[:-period]))) if len(codes) > period else np.zeros(1)
-        if len(same) <= span or count == 0:
-            continue
-        runs = same[span : span + count] - same[:count]
-        result |= runs == span
+    result = np.zeros(len(hashes), dtype=bool)
+    for period in range(1, min(max_period, len(hashes) - 1) + 1):
+        same = hashes[period:] == hashes[:-period]
+        result[period:] |= same
+        result[:-period] |= same
     return result
 
 
 def fingerprint(text: str, k: int = K, w: int = W) -> Fingerprints:
     tokens = tokenize(text)
     normal = kgram_hashes(tokens.codes, k, SEED_NORMAL)
-    normal[periodic(tokens.codes, k)] = _NEVER  # never a window's minimum unless all are
+    normal[repeated(normal)] = _NEVER  # never a window's minimum unless all are
     exact = kgram_hashes(tokens.exact, k, SEED_EXACT)
-    exact[periodic(tokens.exact, k)] = _NEVER
+    exact[repeated(exact)] = _NEVER
     normal_at, exact_at = winnow(normal, w), winnow(exact, W_EXACT)
     normal_at, exact_at = normal_at[normal[normal_at] != _NEVER], exact_at[exact[exact_at] != _NEVER]
     # the lowest bit tells the families apart in the index (their boilerplate limits differ)

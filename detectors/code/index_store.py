@@ -20,7 +20,9 @@ import numpy as np
 DEFAULT_INDEX_DIR = "code-index"
 DB_NAME = "index.sqlite3"
 # 2: two fingerprint families (normalised and exact tokens), vectorised tokenizer
-SCHEMA_VERSION = 2
+# 3: a one-character string is a string, not a lone triple-quote delimiter; k-grams repeated
+#    within 24 tokens (tables, runs of like statements) are no fingerprints
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (

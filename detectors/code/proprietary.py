@@ -30,9 +30,12 @@ from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
 from detectors.code.regions import find_regions
 
 # A normalised fingerprint in more indexed files than this is boilerplate, not anybody's own code:
-# at least 8 files, more in a big index, where related packages share more shapes.
-MIN_BOILERPLATE_FILES = 8
-BOILERPLATE_SHARE = 1 / 400
+# at least 32 files, more in a big index, where related packages share more shapes. (Tables and
+# runs of like statements, the shapes most files share, are no fingerprints at all: ``repeated``
+# in fingerprint.py. A lower limit drops the shapes of code copied into a dozen files, e.g.
+# spaCy's per-language modules, which renamed copies can only be found by.)
+MIN_BOILERPLATE_FILES = 32
+BOILERPLATE_SHARE = 1 / 100
 # An exact-token fingerprint (names and strings kept) shared by many files is a copied file or
 # block (70 codec tables, one module per spaCy language): still the company's code, so the limit
 # is far higher; it only drops what every other file carries.
@@ -158,8 +161,11 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         posts = postings[mine][order]
         tokens = prints.first_token[fps]
         breaks = np.flatnonzero(np.diff(tokens) > MAX_GAP_TOKENS) + 1
-        for group in np.split(np.arange(len(fps)), breaks):
-            candidate = _candidate(table, int(file_id), prints, fps[group], posts[group])
+        bounds = np.concatenate(([0], breaks, [len(fps)]))
+        for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            if end - start < MIN_FINGERPRINTS:  # most stretches of a big unrelated prompt: skip the numpy work
+                continue
+            candidate = _candidate(table, int(file_id), prints, fps[start:end], posts[start:end])
             if candidate is not None:
                 candidates.append(candidate)
     candidates.sort(key=lambda m: (-m.exact_fingerprints, -m.covered_tokens, -m.fingerprints))

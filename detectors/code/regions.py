@@ -195,11 +195,15 @@ def _line_kinds(lines: list[Line], first: int, last: int) -> list[int]:
 
 
 def _bridgeable(lines: list[Line], kinds: list[int], first: int, previous: int, row: int) -> bool:
-    if all(kind != _PLAIN for kind in kinds[previous + 1 - first : row - first]):
+    """Whether the lines between two code rows belong to the same run: only comment, docstring,
+    indented and blank lines, or one other line (prose-like code such as ``x = a or b``) with at
+    most three blank lines around it."""
+    gap = kinds[previous + 1 - first : row - first]
+    plain = sum(1 for kind in gap if kind == _PLAIN)
+    if plain == 0:
         return True
-    gap = lines[previous + 1 : row]
-    blank = sum(1 for line in gap if not line.content.strip())
-    return len(gap) - blank <= 1 and blank <= 2
+    blank = sum(1 for line in lines[previous + 1 : row] if not line.content.strip())
+    return plain == 1 and blank <= 3
 
 
 def find_regions(text: str, min_lines: int = 2) -> list[Region]:

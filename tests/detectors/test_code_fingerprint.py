@@ -1,0 +1,53 @@
+"""Fingerprints and code regions on the shapes that used to go wrong: one-character strings,
+tables and runs of like statements, and files split into many regions by their docstrings."""
+
+from __future__ import annotations
+
+import inspect
+import json.decoder
+
+import numpy as np
+
+from detectors.code.fingerprint import _CODE_DELIMITER, _CODE_S, fingerprint, is_exact, repeated, tokenize
+from detectors.code.regions import find_regions
+
+
+def test_one_character_strings_are_strings_and_triple_quotes_are_delimiters() -> None:
+    tokens = tokenize('x = ","\ny = "🦖"\n"""\nz = 1\n')
+    assert int(np.sum(tokens.codes == _CODE_S)) == 2
+    assert int(np.sum(tokens.codes == _CODE_DELIMITER)) == 1
+
+
+def test_kgrams_repeated_within_a_table_are_no_normalised_fingerprints() -> None:
+    table = "colours = dict(\n" + "".join(f'    name_{i}=("colour {i}", "default"),\n' for i in range(40)) + ")\n"
+    normalised = ~is_exact(fingerprint(table).hashes)
+    assert int(normalised.sum()) <= 4  # only the edges of the table, where it starts and ends
+
+
+def test_repeated_marks_both_copies_and_nothing_else() -> None:
+    hashes = np.array([1, 2, 3, 4, 5, 3, 7, 8], dtype=np.uint64)
+    assert repeated(hashes, max_period=3).tolist() == [False, False, True, False, False, True, False, False]
+    assert not repeated(hashes, max_period=1).any()
+
+
+def test_a_pasted_module_with_docstrings_and_comments_is_one_region() -> None:
+    source = inspect.getsource(json.decoder)
+    regions = find_regions(source)
+    assert len(regions) == 1
+    assert regions[0].lines > 0.8 * sum(1 for line in source.splitlines() if line.strip())
+
+
+def test_comment_blocks_and_markdown_lists_are_not_code_regions() -> None:
+    comments = "\n".join(
+        [
+            "# Configuration variables",
+            "#",
+            "# JAVA",
+            "#   Command to invoke Java. If not set, java (from the PATH) will be used.",
+            "# JAVA_OPTIONS",
+            "#   Extra options to pass to the JVM",
+        ]
+    )
+    markdown = "## Install\n\n* run the installer\n* restart the shell\n* check `tool --version`\n"
+    assert find_regions(comments) == []
+    assert find_regions(markdown) == []
