@@ -163,8 +163,12 @@ def _pattern_results(recognizer: PatternRecognizer, piece: str) -> list[Recogniz
     """
     flags = recognizer.global_regex_flags
     entity = recognizer.supported_entities[0]
+    # Optional, per pattern: something each of its matches contains, cheaper to look for.
+    required = getattr(recognizer, "PATTERN_ANCHORS", {})
     results: list[RecognizerResult] = []
     for pattern in recognizer.patterns:
+        if pattern.name in required and required[pattern.name].search(piece) is None:
+            continue
         if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
             pattern.compiled_with_flags = flags
             pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)

@@ -15,7 +15,7 @@ looked up as substrings just before the match, inside the recognizer (``CjkConte
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
@@ -157,9 +157,13 @@ class Stretch:
         doc = session.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
         self._at_start = left == 0
         self._at_end = right == len(text)
-        self._lemmas = [token.lemma_ or token.lower_ for token in doc]
+        lemmas = [token.lemma_ or token.lower_ for token in doc]
         self._ends = [left + token.idx + len(token) for token in doc]
-        self._is_keyword = _keyword_test(session.nlp, self._lemmas, ":" in text[left:right], kept)
+        is_keyword = _keyword_test(session.nlp, lemmas, ":" in text[left:right], kept)
+        # The keywords of the stretch, lowered, and the indices of their tokens.
+        lowered = [lemma.lower() for lemma in lemmas]
+        self._positions = [index for index, lower in enumerate(lowered) if is_keyword(lower)]
+        self._keywords = [lowered[index] for index in self._positions]
 
     def words(self, start: int) -> Optional[list[str]]:
         """The context words for a result at ``start``, or None if they reach past the stretch."""
@@ -167,8 +171,12 @@ class Stretch:
         index = bisect_right(self._ends, start)
         if index >= len(self._ends):
             return [""] if self._at_end else None
-        backward = _walk(self._lemmas, self._is_keyword, index, -1, CONTEXT_BEFORE + 1)
-        forward = _walk(self._lemmas, self._is_keyword, index, 1, CONTEXT_AFTER + 1)
+        # presidio walks back from that token (itself included) to CONTEXT_BEFORE + 1
+        # keywords, and forward (itself included) to CONTEXT_AFTER + 1.
+        behind = bisect_right(self._positions, index)
+        backward = self._keywords[max(0, behind - CONTEXT_BEFORE - 1) : behind]
+        ahead = bisect_left(self._positions, index)
+        forward = self._keywords[ahead : ahead + CONTEXT_AFTER + 1]
         if (len(backward) <= CONTEXT_BEFORE and not self._at_start) or (len(forward) <= CONTEXT_AFTER and not self._at_end):
             return None
         return list(set(backward + forward))
@@ -211,13 +219,3 @@ def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool, known: dict
         return kept(lower) if spellings is None else any(kept(spelling) for spelling in spellings)
 
     return is_keyword
-
-
-def _walk(lemmas: list[str], is_keyword: Callable[[str], bool], index: int, step: int, wanted: int) -> list[str]:
-    words: list[str] = []
-    while 0 <= index < len(lemmas) and len(words) < wanted:
-        lower = lemmas[index].lower()
-        if is_keyword(lower):
-            words.append(lower)
-        index += step
-    return words

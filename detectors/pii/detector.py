@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from presidio_analyzer import RecognizerResult
+from spacy.language import Language
 
 from detectors.base import Finding
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.code_noise import drop_code_noise
-from detectors.pii.engine import LANGUAGE, EngineSettings, all_recognizers, build_analyzer
+from detectors.pii.engine import LANGUAGE, all_recognizers, build_analyzer, load_pipeline
 from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
 from detectors.pii.records import JSON_ARRAY_ANCHOR, NAME_HEADER_ANCHOR, bulk_record_findings, table_name_results
 from detectors.pii.vocabulary import BoundedVocabulary
@@ -58,9 +59,12 @@ class PiiDetector:
     def __init__(self, config: Optional[PiiConfig] = None) -> None:
         self.config = config or PiiConfig()
         recognizers = all_recognizers(with_model=self.config.spacy_model is not None)
-        self._engine = build_analyzer(
-            EngineSettings(self.config.spacy_model, self.config.score_threshold), recognizers
-        )
+        nlp = load_pipeline(self.config.spacy_model)
+        self._engine = build_analyzer(nlp, self.config.score_threshold, recognizers)
+        # The one spaCy pipeline serves context scoring and, with a model, the engine; its
+        # vocabulary must not grow with every identifier of every prompt, so it is reloaded
+        # now and then (see detectors.pii.vocabulary).
+        self._vocabulary = BoundedVocabulary(nlp, reload=self._reload_pipeline)
         supported = {entity for recognizer in recognizers for entity in recognizer.supported_entities}
         self.entities = tuple(sorted(self.config.entities or supported))
         # One anchor per recognizer, in order, then a table's name-column header and the
@@ -72,9 +76,6 @@ class PiiDetector:
         )
         self._header_anchor = len(self._anchored)
         self._array_anchor = len(self._anchored) + 1
-        # The one spaCy pipeline (the engine's) is shared by context scoring and, with a model,
-        # the engine; its vocabulary must not grow with every identifier of every prompt.
-        self._vocabulary = BoundedVocabulary(self._engine.nlp_engine.nlp[LANGUAGE])
         self._windows = WindowAnalyzer(self._anchored, self._vocabulary, self.config.score_threshold, self.entities)
 
     def scan(self, text: str) -> list[Finding]:
@@ -121,6 +122,12 @@ class PiiDetector:
                 result.end += window.start
                 results.append(result)
         return _unique(results)
+
+    def _reload_pipeline(self) -> Language:
+        """A fresh pipeline for the vocabulary, and for presidio's engine, so the old one is freed."""
+        nlp = load_pipeline(self.config.spacy_model)
+        self._engine.nlp_engine.nlp = {LANGUAGE: nlp}
+        return nlp
 
     def _model_pieces(self, text: str) -> Iterator[Window]:
         """NER needs whole sentences: the text in pieces of about MODEL_CHUNK, cut at line ends."""

@@ -18,7 +18,7 @@ pattern that each of its matches contains. presidio's built-ins get theirs here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -47,12 +47,6 @@ from detectors.pii.phone import PhoneNumberRecognizer
 LANGUAGE = "en"
 # Entities a spaCy NER model contributes through presidio's SpacyRecognizer.
 MODEL_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME")
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    spacy_model: Optional[str]
-    score_threshold: float
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -119,6 +113,9 @@ class CodeAwareIpRecognizer(IpRecognizer):
     """
 
     ANCHOR = r"\d\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]|[0-9A-Fa-f]::"
+    # presidio's IPv6 pattern is a long alternation that costs more than all the others; each
+    # of its branches contains one of these, so a stretch without any is spared it.
+    PATTERN_ANCHORS = {"IPv6": re.compile(r"::|[0-9a-f]:[0-9a-f]{0,4}:|fe80:", re.IGNORECASE)}
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,12 +157,15 @@ def all_recognizers(with_model: bool) -> list[EntityRecognizer]:
     return recognizers
 
 
-def build_analyzer(settings: EngineSettings, recognizers: Iterable[EntityRecognizer]) -> AnalyzerEngine:
+def build_analyzer(
+    nlp: spacy.language.Language, score_threshold: float, recognizers: Iterable[EntityRecognizer]
+) -> AnalyzerEngine:
+    """presidio's engine around ``nlp`` (from ``load_pipeline``)."""
     registry = RecognizerRegistry(recognizers=list(recognizers), supported_languages=[LANGUAGE])
     return AnalyzerEngine(
         registry=registry,
-        nlp_engine=LemmaFallbackSpacyNlpEngine(load_pipeline(settings.spacy_model)),
+        nlp_engine=LemmaFallbackSpacyNlpEngine(nlp),
         supported_languages=[LANGUAGE],
         context_aware_enhancer=LinearContextEnhancer(),
-        default_score_threshold=settings.score_threshold,
+        default_score_threshold=score_threshold,
     )

@@ -10,15 +10,21 @@ so forgetting everything would make every scan pay for the common words again: a
 prompt's context scoring takes ~65 ms with those words known and ~120 ms without. So the
 vocabulary learns for good from the first ``LEARN_CHARACTERS`` characters the pipeline
 processes (the common words of the traffic: English, keywords, frequent identifiers), and
-everything after that is processed inside a memory zone. What the pipeline holds beyond its
-start is therefore bounded by that many characters of text, whatever the traffic.
+everything after that is processed inside a memory zone.
+
+Memory zones do not give everything back: spaCy's hash tables (preshed maps) mark a forgotten
+entry deleted rather than empty, so churning through new strings keeps growing the tables'
+capacity (measured: +10 MB over 50 MB of prompts full of never-repeated identifiers). So after
+``REBUILD_AFTER`` forgotten characters the pipeline is loaded afresh and learns again (78 ms
+for the blank pipeline; a spaCy model takes seconds, during which scans wait). What the
+pipeline holds beyond a fresh one is therefore bounded, whatever the traffic.
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import ExitStack, contextmanager
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -26,15 +32,29 @@ from spacy.tokens import Doc
 # About 2 MB of strings, lexemes and cache entries at worst (every token new), ~30,000
 # distinct words of real prose and code; bench/pii.py measures the process size.
 LEARN_CHARACTERS = 1_000_000
+# Measured ~1 byte of dead hash-table capacity per forgotten character, so ~5 MB at most
+# between reloads; with realistic prompts (PII every few KB) a reload every ~150 MB scanned.
+REBUILD_AFTER = 5_000_000
 
 
 class BoundedVocabulary:
-    """One spaCy pipeline, used by one caller at a time, whose vocabulary grows by at most
-    ``learn_characters`` characters' worth of text over its life."""
+    """One spaCy pipeline, used by one caller at a time, whose memory stays bounded: it learns
+    from its first ``learn_characters`` characters, forgets everything after that, and is
+    replaced by a fresh one from ``reload`` after ``rebuild_after`` forgotten characters."""
 
-    def __init__(self, nlp: Language, learn_characters: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        reload: Callable[[], Language],
+        learn_characters: Optional[int] = None,
+        rebuild_after: Optional[int] = None,
+    ) -> None:
         self.nlp = nlp
-        self._left = LEARN_CHARACTERS if learn_characters is None else learn_characters
+        self._reload = reload
+        self._learn_characters = LEARN_CHARACTERS if learn_characters is None else learn_characters
+        self._rebuild_after = REBUILD_AFTER if rebuild_after is None else rebuild_after
+        self._left = self._learn_characters
+        self._forgotten = 0
         # Memory zones cannot nest, and spaCy's tokenizer is not documented as thread-safe.
         self._lock = threading.Lock()
 
@@ -42,8 +62,12 @@ class BoundedVocabulary:
     def session(self) -> Iterator["VocabularySession"]:
         """Exclusive use of the pipeline. Nothing spaCy made inside (a Doc, a Token, a Lexeme)
         may be used after the block: only plain Python values may leave it."""
-        with self._lock, ExitStack() as zone:
-            yield VocabularySession(self, zone)
+        with self._lock:
+            if self._forgotten >= self._rebuild_after:
+                self.nlp = self._reload()
+                self._left, self._forgotten = self._learn_characters, 0
+            with ExitStack() as zone:
+                yield VocabularySession(self, zone)
 
     def _learn(self, characters: int) -> bool:
         """Whether ``characters`` more may be learned for good; the first refusal ends learning,
@@ -68,10 +92,12 @@ class VocabularySession:
     def reserve(self, characters: int) -> None:
         """Announce ``characters`` of text about to be processed in this session: learned from
         if the budget allows, else from here to the end of the session nothing new is kept."""
-        if self._forgetting or self._vocabulary._learn(characters):
-            return
-        self._zone.enter_context(self._vocabulary.nlp.memory_zone())
-        self._forgetting = True
+        if not self._forgetting:
+            if self._vocabulary._learn(characters):
+                return
+            self._zone.enter_context(self._vocabulary.nlp.memory_zone())
+            self._forgetting = True
+        self._vocabulary._forgotten += characters
 
     def make_doc(self, text: str) -> Doc:
         """``text`` tokenized (no pipeline components)."""

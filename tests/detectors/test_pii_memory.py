@@ -2,7 +2,8 @@
 
 spaCy keeps every string it tokenizes; a proxy sees new identifiers in every prompt. The
 detector's ``BoundedVocabulary`` learns for good from the first ``LEARN_CHARACTERS``
-characters and forgets everything after that (spaCy memory zones).
+characters, forgets everything after that (spaCy memory zones), and reloads the pipeline
+after ``REBUILD_AFTER`` forgotten characters (the zones leave dead hash-table capacity).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ def detector(monkeypatch):
 
 
 def _strings(detector: PiiDetector) -> int:
-    return len(detector._engine.nlp_engine.nlp["en"].vocab.strings)
+    return len(detector._vocabulary.nlp.vocab.strings)
+
+
+def _no_reload() -> spacy.language.Language:
+    raise AssertionError("not expected to reload")
 
 
 def test_distinct_tokens_stop_growing_the_vocabulary_after_the_budget(detector):
@@ -70,15 +75,32 @@ def test_context_scorer_forgets_inside_a_session_and_answers_the_same():
     rng = random.Random(1)
     texts = [_prompt(rng, lines=3) for _ in range(12)]
     requests = [[ContextRequest(0, len(text), (text.index("212-"),))] for text in texts]
-    learning = ContextScorer(BoundedVocabulary(spacy.blank("en"), learn_characters=10**9))
+    learning = ContextScorer(BoundedVocabulary(spacy.blank("en"), _no_reload, learn_characters=10**9))
     nlp = spacy.blank("en")
-    forgetting = ContextScorer(BoundedVocabulary(nlp, learn_characters=0))
+    forgetting = ContextScorer(BoundedVocabulary(nlp, _no_reload, learn_characters=0))
     before = len(nlp.vocab.strings)
     for text, request in zip(texts, requests):
         [[words]] = forgetting.words(text, request)
         [[expected]] = learning.words(text, request)
         assert sorted(words) == sorted(expected) and "phone" in words
     assert len(nlp.vocab.strings) == before
+
+
+def test_the_pipeline_is_reloaded_after_enough_forgetting(monkeypatch):
+    monkeypatch.setattr(vocabulary_module, "LEARN_CHARACTERS", 0)
+    monkeypatch.setattr(vocabulary_module, "REBUILD_AFTER", 50_000)
+    detector = PiiDetector()
+    rng = random.Random(3)
+    text = _prompt(rng)
+    expected = detector.scan(text)
+    pipelines = {id(detector._vocabulary.nlp)}
+    for _ in range(12):
+        detector.scan(_prompt(rng))
+        pipelines.add(id(detector._vocabulary.nlp))
+    assert len(pipelines) > 1
+    # presidio's engine uses the same, latest pipeline, and findings do not change.
+    assert detector._engine.nlp_engine.nlp["en"] is detector._vocabulary.nlp
+    assert detector.scan(text) == expected
 
 
 def test_sessions_are_exclusive_across_threads(detector):

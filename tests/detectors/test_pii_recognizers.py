@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import regex
 from faker import Faker
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, PhoneRecognizer
 
 from detectors.pii.cards import PaymentCardRecognizer
+from detectors.pii.engine import CodeAwareIpRecognizer
 from detectors.pii.names import name_recognizers
 from detectors.pii.phone import REGIONS, PhoneNumberRecognizer
 
@@ -71,3 +73,23 @@ def test_cards_presidio_misses_are_found_by_issuer_range():
     missed_by_stock = [n for n in numbers if not stock.analyze(f"card {n} ok", ["CREDIT_CARD"])]
     assert missed_by_stock  # 19-digit Visa, 2-series Mastercard, Maestro, 15-digit JCB
     assert [n for n in missed_by_stock if not _spans(CARDS, f"card {n} ok")] == []
+
+
+def test_every_ipv6_match_contains_the_patterns_cheap_anchor():
+    """The IPv6 pattern is skipped where its anchor is absent; that must never lose a match."""
+    recognizer = CodeAwareIpRecognizer()
+    [ipv6] = [pattern for pattern in recognizer.patterns if pattern.name == "IPv6"]
+    compiled = regex.compile(ipv6.regex, flags=recognizer.global_regex_flags)
+    anchor = recognizer.PATTERN_ANCHORS["IPv6"]
+    fake = Faker()
+    fake.seed_instance(4)
+    texts = [fake.ipv6() for _ in range(300)] + [
+        "::1", "::", "a::", "g::z", "1::2:3", "FE80::1%eth0", "fe80:%eth0", "::ffff:10.1.2.3", "2001:db8::10.1.2.3",
+        "1:2:3:4:5:6:7:8", "std::vector", "zip::write", "x = a[::2]",
+    ]
+    matched = 0
+    for text in texts:
+        for match in compiled.finditer(f"see {text} here"):
+            matched += 1
+            assert anchor.search(match.group()), match.group()
+    assert matched >= 300
