@@ -5,8 +5,8 @@ carries: the Python standard library and site-packages, ``/usr/include``, ``/usr
 examples, PostgreSQL's SQL), ``/usr/lib`` (npm, the Cloud SDK's PHP, YAML and shell scripts),
 Debian packages in the apt cache (read in place with ``dpkg-deb``, e.g. the Go sources of
 ``golang-1.19-src``) and, for languages no installed package ships (Java, Rust, Kotlin, Swift,
-Scala, Ruby, C#, TypeScript, Terraform), snippets written for this project in
-``detectors/code/samples/``.
+Scala, Ruby, C#, TypeScript, Terraform) or ships in one dialect only (SQL: PostgreSQL's extension
+scripts), snippets written for this project in ``detectors/code/samples/``.
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw. A source that is missing on a machine is skipped.
@@ -108,6 +108,7 @@ SOURCES: tuple[Source, ...] = (
     Source("shell", "test", directory="/usr/lib/google-cloud-sdk", extensions=(".sh",)),
     Source("shell", "test", deb="bowtie2-examples_"),
     Source("shell", "test", deb="socat_"),
+    *_samples("sql"),
     Source("sql", "train", directory="/usr/share/postgresql"),
     Source("sql", "test", deb="mariadb-server-core_"),
     Source("sql", "test", deb="glpk-utils_"),
@@ -214,6 +215,8 @@ def files(split: str) -> Iterator[SourceFile]:
                 continue
             if len(text) > 4_000_000 or "\x00" in text[:2000] or _minified(text):
                 continue
+            if source.language == "html":
+                text = without_embedded_code(text)
             if source.fences:
                 for number, block in enumerate(_fenced_blocks(text, source.fences)):
                     yield SourceFile(source, f"{path}#{number}", block)
@@ -223,6 +226,12 @@ def files(split: str) -> Iterator[SourceFile]:
 
 def _minified(text: str) -> bool:
     return len(text) / (text.count("\n") + 1) > 300
+
+
+def without_embedded_code(text: str) -> str:
+    """An HTML page's ``<style>`` and ``<script>`` bodies are CSS and JavaScript, not HTML: a
+    window cut from them would carry the wrong label (in training and in measuring alike)."""
+    return re.sub(r"(?is)(<(style|script)\b[^>]*>).*?(</\2\s*>)", r"\1\3", text)
 
 
 def without_fenced_code(text: str) -> str:

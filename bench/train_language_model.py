@@ -27,7 +27,7 @@ from bench.language_corpus import files, renamed_variants, snippets, without_fen
 from detectors.code.language_model import BUCKETS, MODEL_PATH, NOT_CODE, feature_vector
 
 WINDOWS = ((3, 2), (6, 2), (10, 3), (20, 2))  # (lines, windows per file)
-PER_LANGUAGE = 5000
+PER_LANGUAGE = 8000
 VARIANTS = 600  # renamed copies of each language's hand-written snippets
 
 

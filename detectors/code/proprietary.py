@@ -46,6 +46,8 @@ MIN_FINGERPRINTS = 4
 MIN_TOKENS = 50
 # ... and the covered tokens must be this share of the matched prompt span (copies are dense).
 MIN_DENSITY = 0.6
+# Fewer hits than this cannot pass the first two (each fingerprint covers K tokens).
+_MIN_HITS = max(MIN_FINGERPRINTS, -(-MIN_TOKENS // K))
 # Hits further apart than this (in prompt tokens) belong to separate excerpts.
 MAX_GAP_TOKENS = 3 * (K + W)
 MAX_GAP_LINES = 40
@@ -152,22 +154,22 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     prompt_index, postings = table.lookup(prints.hashes)
     if len(prompt_index) == 0:
         return []
-    candidates = []
     files = table.files[postings]
-    for file_id in _promising_files(files, prompt_index, prints.first_token):
-        mine = files == file_id
-        order = np.argsort(prints.first_token[prompt_index[mine]], kind="stable")
-        fps = prompt_index[mine][order]
-        posts = postings[mine][order]
-        tokens = prints.first_token[fps]
-        breaks = np.flatnonzero(np.diff(tokens) > MAX_GAP_TOKENS) + 1
-        bounds = np.concatenate(([0], breaks, [len(fps)]))
-        for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            if end - start < MIN_FINGERPRINTS:  # most stretches of a big unrelated prompt: skip the numpy work
-                continue
-            candidate = _candidate(table, int(file_id), prints, fps[start:end], posts[start:end])
-            if candidate is not None:
-                candidates.append(candidate)
+    keep = np.isin(files, _promising_files(files, prompt_index, prints.first_token))
+    files, fps, posts = files[keep], prompt_index[keep], postings[keep]
+    # hits grouped by file, in prompt order within a file; a new stretch where either changes
+    order = np.lexsort((prints.first_token[fps], files))
+    files, fps, posts = files[order], fps[order], posts[order]
+    tokens = prints.first_token[fps]
+    breaks = np.flatnonzero((np.diff(files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
+    bounds = np.concatenate(([0], breaks, [len(fps)])).tolist()
+    candidates = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        if end - start < _MIN_HITS:  # most stretches of a big unrelated prompt: skip the numpy work
+            continue
+        candidate = _candidate(table, int(files[start]), prints, fps[start:end], posts[start:end])
+        if candidate is not None:
+            candidates.append(candidate)
     candidates.sort(key=lambda m: (-m.exact_fingerprints, -m.covered_tokens, -m.fingerprints))
     accepted: list[Match] = []
     for candidate in candidates:

@@ -39,6 +39,8 @@ _TRIPLE_QUOTES = ('"""', "'''")
 _LINE_COMMENT = re.compile(r"(?:#(?:\s|$|#)|//|--\s|<!--|/\*|\*(?:\s|$|/))")
 # An indented line that is not a list item continues the code around it, however English its
 # words ("if key is None:", "raise Error('position not in range')").
+# A Markdown table row or block quote.
+_MARKDOWN = re.compile(r"(?:\|.*\|$|>\s)")
 _LIST_ITEM = re.compile(r"(?:[-*+]\s|\d+[.)]\s)")
 
 
@@ -137,14 +139,14 @@ def _region(lines: list[Line], first: int, last: int, info: str | None) -> Regio
 
 
 def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> list[Region]:
-    """Runs of code-like lines that are not comments (a Markdown heading or bullet list looks
-    like a comment, and a block of comments is prose). Inside a run may sit one prose-like line,
-    two blank lines, or any number of comment, docstring and indented lines, so that a pasted
-    file stays one region."""
+    """Runs of code-like lines that are not comments or Markdown (a block of comments is prose;
+    a heading, a bullet list, a table or a quote looks like a comment). Inside a run may sit one
+    prose-like line, three blank lines, or any number of comment, docstring and indented lines,
+    so that a pasted file stays one region."""
     kinds = _line_kinds(lines, first, last)
     code_rows = [
         i for i in range(first, last)
-        if lines[i].numbered or (not _LINE_COMMENT.match(lines[i].content.lstrip()) and code_likeness(lines[i].content) > 0)
+        if lines[i].numbered or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0)
     ]
     regions = []
     group: list[int] = []
@@ -160,33 +162,47 @@ def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> 
     return regions
 
 
-_PLAIN, _INDENTED, _COMMENT = 0, 1, 2
+# _REMARK: a comment or Markdown line, never code itself; _DOC: blank or in a docstring (whose
+# quotes a window cut mid-docstring may pair wrongly, so such lines may still count as code).
+_PLAIN, _INDENTED, _DOC, _REMARK = 0, 1, 2, 3
+_BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
 
 
 def _line_kinds(lines: list[Line], first: int, last: int) -> list[int]:
-    """Per line of ``lines[first:last]``: _COMMENT for blank lines, whole-line comments and lines
-    of (or opening or closing) a docstring or block comment; _INDENTED for an indented line that
-    is not a list item, which continues the code around it however English its words are
-    ("if key is None:", "raise Error('position not in range')"); else _PLAIN."""
+    """Per line of ``lines[first:last]``: _REMARK for whole-line comments, lines of a block
+    comment and Markdown tables and quotes; _DOC for blank lines and lines of a docstring;
+    _INDENTED for an indented line that is not a list item, which continues the code around it
+    however English its words are ("if key is None:", "raise Error('position not in range')");
+    else _PLAIN."""
     kinds = []
-    inside: str | None = None  # the delimiter that closes the open docstring or block comment
+    comment_end: str | None = None  # the delimiter that closes the open block comment
+    quote: str | None = None  # the delimiter that closes the open docstring
     for line in lines[first:last]:
         stripped = line.content.strip()
-        if inside is not None:
-            kinds.append(_COMMENT)
-            if inside in stripped:
-                inside = None
+        if comment_end is not None:
+            kinds.append(_REMARK)
+            if comment_end in stripped:
+                comment_end = None
             continue
-        if not stripped or _LINE_COMMENT.match(stripped):
-            kinds.append(_COMMENT)
-            if stripped.startswith("/*") and "*/" not in stripped:
-                inside = "*/"
+        if quote is not None:
+            kinds.append(_DOC)
+            if quote in stripped:
+                quote = None
             continue
-        for quote in _TRIPLE_QUOTES:
-            if stripped.count(quote) % 2:
-                inside = quote
-        if inside is not None and stripped.lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
-            kinds.append(_COMMENT)
+        if not stripped:
+            kinds.append(_DOC)
+            continue
+        if _LINE_COMMENT.match(stripped) or _MARKDOWN.match(stripped):
+            kinds.append(_REMARK)
+            for opener, closer in _BLOCK_COMMENTS:
+                if stripped.startswith(opener) and closer not in stripped:
+                    comment_end = closer
+            continue
+        for delimiter in _TRIPLE_QUOTES:
+            if stripped.count(delimiter) % 2:
+                quote = delimiter
+        if quote is not None and stripped.lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
+            kinds.append(_DOC)
         elif line.content[:1] in (" ", "\t") and not _LIST_ITEM.match(stripped):
             kinds.append(_INDENTED)
         else:
@@ -195,8 +211,8 @@ def _line_kinds(lines: list[Line], first: int, last: int) -> list[int]:
 
 
 def _bridgeable(lines: list[Line], kinds: list[int], first: int, previous: int, row: int) -> bool:
-    """Whether the lines between two code rows belong to the same run: only comment, docstring,
-    indented and blank lines, or one other line (prose-like code such as ``x = a or b``) with at
+    """Whether the lines between two code rows belong to the same run: only comment, Markdown,
+    docstring, indented and blank lines, or one other line (prose-like code such as ``x = a or b``) with at
     most three blank lines around it."""
     gap = kinds[previous + 1 - first : row - first]
     plain = sum(1 for kind in gap if kind == _PLAIN)

@@ -49,5 +49,7 @@ def test_comment_blocks_and_markdown_lists_are_not_code_regions() -> None:
         ]
     )
     markdown = "## Install\n\n* run the installer\n* restart the shell\n* check `tool --version`\n"
-    assert find_regions(comments) == []
-    assert find_regions(markdown) == []
+    table = "| module | stability |\n|---|---|\n| [Path](path.html) | (2) Stable |\n| [REPL](repl.html) | (2) Stable |\n"
+    html_comment = "<!-- YAML\nadded: v0.3.8\nchanges:\n  - version: v20.10.0\n-->\nThe socket is closed."
+    for text in (comments, markdown, table, html_comment):
+        assert find_regions(text) == [], text
