@@ -10,6 +10,7 @@ idiom never makes a prompt "proprietary".
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -164,7 +165,7 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     breaks = np.flatnonzero((np.diff(files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
     bounds = np.concatenate(([0], breaks, [len(fps)])).tolist()
     candidates = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         if end - start < _MIN_HITS:  # most stretches of a big unrelated prompt: skip the numpy work
             continue
         candidate = _candidate(table, int(files[start]), prints, fps[start:end], posts[start:end])

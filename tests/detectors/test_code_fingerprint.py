@@ -8,7 +8,14 @@ import json.decoder
 
 import numpy as np
 
-from detectors.code.fingerprint import _CODE_DELIMITER, _CODE_S, fingerprint, is_exact, repeated, tokenize
+from detectors.code.fingerprint import (
+    _CODE_DELIMITER,
+    _CODE_S,
+    fingerprint,
+    is_exact,
+    repeated,
+    tokenize,
+)
 from detectors.code.regions import find_regions
 
 
