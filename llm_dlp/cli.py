@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from llm_dlp.detection import DetectorOptions
     from llm_dlp.endpoints import parse_intercept_host
+    from detectors.code.index_store import OutdatedIndexError
     from llm_dlp.identity import UsersFileError
     from llm_dlp.policy.loader import PolicyError
     from llm_dlp.proxy import ProxyConfig, run_proxy
@@ -135,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"llm-dlp: refusing to start: policy error: {exc}", file=sys.stderr)
         return 2
-    except UsersFileError as exc:
+    except (UsersFileError, OutdatedIndexError) as exc:
         print(f"llm-dlp: refusing to start: {exc}", file=sys.stderr)
         return 2
     return 0

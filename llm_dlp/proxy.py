@@ -54,6 +54,7 @@ class ProxyConfig:
 
 def run_proxy(config: ProxyConfig) -> None:
     detectors = build_detectors(config.detector_options)
+    _check_code_index(detectors)
     known = known_rule_ids(detectors)
     load = partial(load_policy_dir, known_rules=known)
     policies = load(config.policy_dir)  # refuse to start on a broken policy
@@ -104,6 +105,13 @@ async def _serve(config: ProxyConfig, endpoints: EndpointTable, addons: list) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     await master.run()
+
+
+def _check_code_index(detectors: list) -> None:
+    """An index in an old format would fail every request closed: refuse to start instead."""
+    for detector in detectors:
+        if detector.name == "proprietary_code":
+            detector.table()  # raises OutdatedIndexError with the command that rebuilds it
 
 
 def _upstream_bundle(config: ProxyConfig) -> Path:
