@@ -26,10 +26,11 @@ Stock presidio at 1 MB takes minutes (it is quadratic), so it runs only with ``-
 Memory: a long-running proxy sees new identifiers in every prompt, and spaCy keeps every string
 it tokenizes. A fresh process scans ``--memory-mb`` of prompts made of never-repeated
 identifiers with a phone number or e-mail address every ~600 characters (so context words are
-tokenized all over), and reports its resident set size and the pipeline's string count before
-and after; once with the detector as shipped (``BoundedVocabulary``: learns from the first
-``LEARN_CHARACTERS``, forgets the rest) and once with an unlimited learning budget, which is how
-the detector behaved before (every string kept).
+tokenized all over), and reports its resident set size before, after and every 25 MB, and the
+pipeline's string count before and after; once with the detector as shipped
+(``BoundedVocabulary``: learns from the first ``LEARN_CHARACTERS``, forgets the rest, reloads
+the pipeline now and then) and once with an unlimited learning budget, which is how the
+detector behaved before (every string kept).
 
 Stock presidio = ``AnalyzerEngine`` with its default recognizers and context enhancer on a blank
 spaCy English pipeline (no model is installable here), threshold 0.4 for both systems. Its
@@ -322,6 +323,11 @@ class MemoryUse:
     strings_before: int
     strings_after: int
     seconds: float
+    trajectory: tuple[int, ...]  # RSS after every TRAJECTORY_MB
+
+
+# How often the memory run records the process size.
+TRAJECTORY_MB = 25
 
 
 def distinct_prompt(rng: random.Random, size: int) -> str:
@@ -350,17 +356,22 @@ def memory_use(learn_characters: int | None, megabytes: int) -> MemoryUse:
     if learn_characters is not None:
         vocabulary.LEARN_CHARACTERS = learn_characters
     detector = PiiDetector()
-    strings = detector._engine.nlp_engine.nlp["en"].vocab.strings
     rng = random.Random(11)
     detector.scan(distinct_prompt(rng, 500_000))
     gc.collect()
-    rss_before, strings_before = _rss(), len(strings)
+    rss_before, strings_before = _rss(), len(detector._vocabulary.nlp.vocab.strings)
     started = time.perf_counter()
-    for _ in range(megabytes * 2):
+    trajectory: list[int] = []
+    for scans in range(1, megabytes * 2 + 1):
         detector.scan(distinct_prompt(rng, 500_000))
+        if scans % (TRAJECTORY_MB * 2) == 0:
+            gc.collect()
+            trajectory.append(_rss())
     seconds = time.perf_counter() - started
     gc.collect()
-    return MemoryUse(rss_before, _rss(), strings_before, len(strings), seconds)
+    # The string store of the pipeline in use now (the bounded one reloads it now and then).
+    strings = detector._vocabulary.nlp.vocab.strings
+    return MemoryUse(rss_before, _rss(), strings_before, len(strings), seconds, tuple(trajectory))
 
 
 def _rss() -> int:
@@ -373,14 +384,21 @@ def memory_table(megabytes: int) -> None:
     print("| vocabulary | RSS before | RSS after | growth | spaCy strings before | after | scan time (incl. generating text) |")
     print("|---|---|---|---|---|---|---|")
     context = multiprocessing.get_context("spawn")
+    uses = {}
     for label, budget in (("bounded (as shipped)", None), ("unbounded (as before)", 1 << 62)):
         with context.Pool(1) as pool:
-            use = pool.apply(memory_use, (budget, megabytes))
+            use = uses[label] = pool.apply(memory_use, (budget, megabytes))
         print(
             f"| {label} | {use.rss_before / 2**20:,.0f} MB | {use.rss_after / 2**20:,.0f} MB | "
             f"{(use.rss_after - use.rss_before) / 2**20:+,.1f} MB | {use.strings_before:,} | {use.strings_after:,} | "
             f"{use.seconds:,.1f} s |"
         )
+    marks = [f"{TRAJECTORY_MB * (index + 1)} MB" for index in range(megabytes // TRAJECTORY_MB)]
+    if marks:
+        print("\n| RSS after scanning | " + " | ".join(marks) + " |")
+        print("|---|" + "---|" * len(marks))
+        for label, use in uses.items():
+            print(f"| {label} | " + " | ".join(f"{rss / 2**20:,.0f} MB" for rss in use.trajectory) + " |")
     print()
 
 

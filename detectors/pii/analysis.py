@@ -14,13 +14,12 @@ whole text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
 
 from detectors.pii.context import ContextRequest, ContextScorer
@@ -89,7 +88,7 @@ class WindowAnalyzer:
             results += [result for result in kept if result.score >= self._threshold]
         return results
 
-    def _recognize(self, text: str, window: Window) -> "Recognized":
+    def _recognize(self, text: str, window: Window) -> Recognized:
         """One window's recognizer results, after recognizer-level context, and those of
         them that still want presidio's context words."""
         indices = sorted(window.anchors & self._wanted)

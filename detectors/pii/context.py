@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
-
-from spacy.language import Language
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.language import Language
 
 from detectors.pii.prefilter import align_left, align_right
 from detectors.pii.vocabulary import BoundedVocabulary, VocabularySession
@@ -43,7 +42,7 @@ class LinearContextEnhancer(LemmaContextAwareEnhancer):
 
     def _extract_surrounding_words(
         self, nlp_artifacts: NlpArtifacts, word: str, start: int
-    ) -> List[str]:
+    ) -> list[str]:
         if not nlp_artifacts.tokens:
             return [""]
         # presidio picks the first token that ends after ``start``; token ends never decrease,
@@ -80,11 +79,11 @@ class CjkContextMixin:
     def enhance_using_context(
         self,
         text: str,
-        raw_recognizer_results: List[RecognizerResult],
-        other_raw_recognizer_results: List[RecognizerResult],
+        raw_recognizer_results: list[RecognizerResult],
+        other_raw_recognizer_results: list[RecognizerResult],
         nlp_artifacts: NlpArtifacts,
-        context: Optional[List[str]] = None,
-    ) -> List[RecognizerResult]:
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
         for result in raw_recognizer_results:
             before = text[max(0, result.start - self.CJK_CONTEXT_REACH) : result.start]
             if any(word in before for word in self.CJK_CONTEXT):
@@ -136,7 +135,7 @@ class ContextScorer:
 
     @staticmethod
     def _words_at(
-        session: VocabularySession, text: str, stretch: "Stretch", start: int, kept: dict[str, bool]
+        session: VocabularySession, text: str, stretch: Stretch, start: int, kept: dict[str, bool]
     ) -> list[str]:
         found = stretch.words(start)
         reach = _FIRST_REACH
@@ -165,7 +164,7 @@ class Stretch:
         self._positions = [index for index, lower in enumerate(lowered) if is_keyword(lower)]
         self._keywords = [lowered[index] for index in self._positions]
 
-    def words(self, start: int) -> Optional[list[str]]:
+    def words(self, start: int) -> list[str] | None:
         """The context words for a result at ``start``, or None if they reach past the stretch."""
         # presidio takes the first token with idx == start or start < idx + len: ends grow.
         index = bisect_right(self._ends, start)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from presidio_analyzer import RecognizerResult
 from spacy.language import Language
@@ -13,9 +13,19 @@ from spacy.language import Language
 from detectors.base import Finding
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.code_noise import drop_code_noise
-from detectors.pii.engine import LANGUAGE, all_recognizers, build_analyzer, load_pipeline
+from detectors.pii.engine import (
+    LANGUAGE,
+    all_recognizers,
+    build_analyzer,
+    load_pipeline,
+)
 from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
-from detectors.pii.records import JSON_ARRAY_ANCHOR, NAME_HEADER_ANCHOR, bulk_record_findings, table_name_results
+from detectors.pii.records import (
+    JSON_ARRAY_ANCHOR,
+    NAME_HEADER_ANCHOR,
+    bulk_record_findings,
+    table_name_results,
+)
 from detectors.pii.vocabulary import BoundedVocabulary
 
 DETECTOR_NAME = "pii"
@@ -40,9 +50,9 @@ class PiiConfig:
     lines of people reported as one ``PII_RECORDS`` finding.
     """
 
-    spacy_model: Optional[str] = None
+    spacy_model: str | None = None
     score_threshold: float = 0.4
-    entities: Optional[tuple[str, ...]] = None
+    entities: tuple[str, ...] | None = None
     min_records: int = 2
     filter_code_noise: bool = True
 
@@ -56,7 +66,7 @@ class PiiDetector:
 
     name = DETECTOR_NAME
 
-    def __init__(self, config: Optional[PiiConfig] = None) -> None:
+    def __init__(self, config: PiiConfig | None = None) -> None:
         self.config = config or PiiConfig()
         recognizers = all_recognizers(with_model=self.config.spacy_model is not None)
         nlp = load_pipeline(self.config.spacy_model)

@@ -19,13 +19,19 @@ pattern that each of its matches contains. presidio's built-ins get theirs here.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import ClassVar
 
 import regex
 import spacy
 import tldextract
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    PatternRecognizer,
+    RecognizerRegistry,
+)
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -58,7 +64,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
         super().__init__()
         self._extract = tldextract.TLDExtract(suffix_list_urls=())
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         return self._extract(pattern_text).fqdn != ""
 
 
@@ -82,7 +88,7 @@ class LemmaFallbackSpacyNlpEngine(SpacyNlpEngine):
         )
 
 
-def load_pipeline(spacy_model: Optional[str]) -> spacy.language.Language:
+def load_pipeline(spacy_model: str | None) -> spacy.language.Language:
     if spacy_model is None:
         nlp = spacy.blank(LANGUAGE)
     elif spacy.util.is_package(spacy_model) or Path(spacy_model).exists():
@@ -115,7 +121,7 @@ class CodeAwareIpRecognizer(IpRecognizer):
     ANCHOR = r"\d\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]|[0-9A-Fa-f]::"
     # presidio's IPv6 pattern is a long alternation that costs more than all the others; each
     # of its branches contains one of these, so a stretch without any is spared it.
-    PATTERN_ANCHORS = {"IPv6": re.compile(r"::|[0-9a-f]:[0-9a-f]{0,4}:|fe80:", re.IGNORECASE)}
+    PATTERN_ANCHORS: ClassVar[dict[str, re.Pattern[str]]] = {"IPv6": re.compile(r"::|[0-9a-f]:[0-9a-f]{0,4}:|fe80:", re.IGNORECASE)}
 
     def __init__(self) -> None:
         super().__init__()

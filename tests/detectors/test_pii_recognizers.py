@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import regex
 from faker import Faker
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    PhoneRecognizer,
+)
 
 from detectors.pii.cards import PaymentCardRecognizer
 from detectors.pii.engine import CodeAwareIpRecognizer
