@@ -15,7 +15,7 @@ import threading
 import pytest
 import spacy
 
-from detectors.pii import PiiDetector
+from detectors.pii import PiiConfig, PiiDetector
 from detectors.pii import vocabulary as vocabulary_module
 from detectors.pii.context import ContextRequest, ContextScorer
 from detectors.pii.vocabulary import BoundedVocabulary
@@ -118,3 +118,24 @@ def test_sessions_are_exclusive_across_threads(detector):
     for thread in threads:
         thread.join()
     assert outcomes == [True] * 12
+
+
+def test_with_a_model_the_engine_forgets_and_reloads_too(monkeypatch, tmp_path):
+    """The model path (presidio's engine over 20 KB pieces) runs in the same sessions; a saved
+    blank pipeline stands in for a model, which cannot be installed here."""
+    spacy.blank("en").to_disk(tmp_path / "model")
+    monkeypatch.setattr(vocabulary_module, "LEARN_CHARACTERS", 0)
+    monkeypatch.setattr(vocabulary_module, "REBUILD_AFTER", 10_000)
+    detector = PiiDetector(PiiConfig(spacy_model=str(tmp_path / "model")))
+    rng = random.Random(7)
+    text = _prompt(rng, lines=20)
+    expected = detector.scan(text)
+    assert sum(f.rule == "PHONE_NUMBER" for f in expected) == 20
+    first = detector._vocabulary.nlp
+    before = len(first.vocab.strings)
+    for _ in range(8):
+        detector.scan(_prompt(rng))
+    assert detector._vocabulary.nlp is not first  # reloaded
+    assert len(first.vocab.strings) == before  # and nothing was kept before that
+    assert detector._engine.nlp_engine.nlp["en"] is detector._vocabulary.nlp
+    assert detector.scan(text) == expected
