@@ -1,6 +1,6 @@
 """Benchmark of the code detectors (issue 5). Prints markdown tables.
 
-    .venv/bin/python -m bench.code [--excerpts 300] [--skip-language] [--skip-index]
+    .venv/bin/python -m bench.code [--excerpts 300] [--seed 5] [--skip-language] [--skip-index]
 
 Proprietary code: indexes the Python standard library and this venv's site-packages minus a
 held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;
@@ -83,7 +83,7 @@ def prompt(code: str) -> str:
     return f"Here is some code from our service, please review it:\n\n```python\n{code}\n```\n\nWhat would you change?"
 
 
-def proprietary(count: int) -> None:
+def proprietary(count: int, seed: int = 5) -> None:
     indexed, held = corpus()
     with tempfile.TemporaryDirectory() as tmp:
         store = IndexStore(tmp, create=True)
@@ -107,7 +107,7 @@ def proprietary(count: int) -> None:
         print(f"| fingerprints | {summary.fingerprints:,} ({len(table):,} kept after dropping boilerplate: normalised in >{normal_limit}, exact in >{exact_limit} files) |")
         print(f"| load into memory | {load_seconds:.2f} s |")
 
-        rng = random.Random(5)
+        rng = random.Random(seed)  # thresholds are chosen on another seed (11), never on 5
         paths = [c.path for c in indexed]
         positives = excerpts(paths, count, rng)
         negatives = excerpts(held, count, rng)
@@ -255,9 +255,10 @@ def main() -> None:
     parser.add_argument("--excerpts", type=int, default=300)
     parser.add_argument("--skip-language", action="store_true")
     parser.add_argument("--skip-index", action="store_true")
+    parser.add_argument("--seed", type=int, default=5, help="draw of excerpts (5 is the reported one)")
     args = parser.parse_args()
     if not args.skip_index:
-        proprietary(args.excerpts)
+        proprietary(args.excerpts, args.seed)
     if not args.skip_language:
         code_detector_speed()
         language()

@@ -44,14 +44,13 @@ _SPANS = re.compile(  # no named groups: they cost re its first-character scan (
     r"""|\"\"\"[^\n]*?\"\"\"|'''[^\n]*?'''|\"\"\"|'''"""  # one-line triple-quoted strings, lone delimiters
     r"""|`[^`\n]*`|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'"""  # strings
 )
-_COMMENT_OPENERS = np.array([ord(c) for c in "/#<-"], dtype=np.uint32)
 # A prose line starts with a word that does not begin a statement ...
 _STATEMENT_WORDS = (
     "return import from raise yield assert del print if elif while for with case throw echo export let "
     "const var val go defer await pass break continue"
 ).split()
 # ... and holds only words, spaces and sentence punctuation, at least four words of them.
-_PROSE_PUNCTUATION = np.array([ord(c) for c in "'’,.:!?/-"], dtype=np.uint32)
+_PROSE_PUNCTUATION = "'’,.:!?/-"
 _MIN_PROSE_WORDS = 4
 
 # Reserved words of most of the languages we see; they cannot be renamed, so they keep the shape.
@@ -72,7 +71,30 @@ _MASK = (1 << 64) - 1
 _CODE_V, _CODE_S, _CODE_N, _CODE_DELIMITER = (np.uint64(0xA5A5_0000_0000_0000 + i) for i in range(4))
 _SEMICOLON, _COMMA = np.uint64(ord(";")), np.uint64(ord(","))
 _CLOSERS = np.array([ord(")"), ord("]"), ord("}")], dtype=np.uint64)
-_SPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint32)
+
+
+def _character_class(members: str) -> np.ndarray:
+    """Per code point of the Basic Multilingual Plane: is it one of ``members``? Indexing this
+    table is several times faster than ``np.isin`` over every character of a prompt."""
+    table = np.zeros(0x10000, dtype=bool)
+    table[[ord(c) for c in members]] = True
+    table.flags.writeable = False
+    return table
+
+
+def _in_class(chars: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return table[np.minimum(chars, 0xFFFF)]  # no member is U+FFFF, a noncharacter
+
+
+def _among(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin`` for a short sorted key array, by binary search."""
+    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[at] == values
+
+
+_COMMENT_OPENERS = _character_class("/#<-")
+_PROSE_PUNCTUATION_CLASS = _character_class(_PROSE_PUNCTUATION)
+_SPACE = _character_class("\t\n\x0b\x0c\r ")
 
 
 def word_hash(word: str) -> int:
@@ -109,7 +131,7 @@ def _spans(text: str, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     # a lone delimiter is three equal quotes; a one-character string ("a", "🦖") is a string
     second, third = np.minimum(starts + 1, len(chars) - 1), np.minimum(starts + 2, len(chars) - 1)
     lone = (ends - starts == 3) & (chars[starts] == chars[second]) & (chars[starts] == chars[third])
-    kind = np.where(np.isin(chars[starts], _COMMENT_OPENERS), 0, np.where(lone, 2, 1))
+    kind = np.where(_in_class(chars[starts], _COMMENT_OPENERS), 0, np.where(lone, 2, 1))
     return starts, ends, kind
 
 
@@ -162,7 +184,7 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
     text_start = np.where(star & same_line, visible[after_star], lead)
     lead_lines = line[lead]
 
-    allowed = word | blank | np.isin(chars, _PROSE_PUNCTUATION)
+    allowed = word | blank | _in_class(chars, _PROSE_PUNCTUATION_CLASS)
     allowed[lead[star]] = True
     disallowed = np.bincount(line, weights=~allowed, minlength=lines)[lead_lines]
     group_start = ~blank & np.concatenate(([True], blank[:-1]))
@@ -170,7 +192,7 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
     first_char = chars[text_start] | np.uint32(0x20)
     letter = (first_char >= 97) & (first_char <= 122)
     word_end = _word_ends(word, text_start)
-    statement = np.isin(substring_hash(text_start, word_end), _STATEMENT_HASHES)
+    statement = _among(substring_hash(text_start, word_end), _STATEMENT_HASHES)
     prose = letter & (disallowed == 0) & (groups >= _MIN_PROSE_WORDS) & ~statement
     fence_char = (chars[lead] == ord("`")) | (chars[lead] == ord("~"))
     fence = fence_char & (chars[np.minimum(lead + 1, n - 1)] == chars[lead]) & (chars[np.minimum(lead + 2, n - 1)] == chars[lead])
@@ -207,7 +229,7 @@ def tokenize(text: str) -> Tokens:
     inside = (np.cumsum(depth[:n]) > 0) | prose
 
     word &= ~inside
-    punct = ~word & ~inside & ~np.isin(chars, _SPACE)
+    punct = ~word & ~inside & ~_in_class(chars, _SPACE)
     word_starts = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
     word_ends = np.flatnonzero(word & ~np.concatenate((word[1:], [False]))) + 1
     punct_at = np.flatnonzero(punct)
@@ -215,7 +237,7 @@ def tokenize(text: str) -> Tokens:
     word_exact = substring_hash(word_starts, word_ends)
     first = chars[word_starts]
     word_normal = np.where(
-        np.isin(word_exact, _KEYWORD_HASHES), word_exact, np.where((first >= 48) & (first <= 57), _CODE_N, _CODE_V)
+        _among(word_exact, _KEYWORD_HASHES), word_exact, np.where((first >= 48) & (first <= 57), _CODE_N, _CODE_V)
     )
     literal = span_kinds > 0
     lit_starts, lit_ends, lone = span_starts[literal], span_ends[literal], span_kinds[literal] == 2
@@ -265,7 +287,10 @@ def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
         return np.array([len(hashes) - 1 - int(np.argmin(hashes[::-1]))], dtype=np.int64)
     windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
     rightmost = w - 1 - np.argmin(windows[:, ::-1], axis=1)
-    return np.unique(np.arange(len(windows)) + rightmost)
+    # consecutive windows pick non-decreasing positions (a window's rightmost minimum stays picked
+    # until it leaves or a smaller-or-equal hash enters), so dropping repeats leaves them unique
+    positions = np.arange(len(windows)) + rightmost
+    return positions[np.concatenate(([True], positions[1:] != positions[:-1]))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ idiom never makes a prompt "proprietary".
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -47,8 +46,6 @@ MIN_FINGERPRINTS = 4
 MIN_TOKENS = 50
 # ... and the covered tokens must be this share of the matched prompt span (copies are dense).
 MIN_DENSITY = 0.6
-# Fewer hits than this cannot pass the first two (each fingerprint covers K tokens).
-_MIN_HITS = max(MIN_FINGERPRINTS, -(-MIN_TOKENS // K))
 # Hits further apart than this (in prompt tokens) belong to separate excerpts.
 MAX_GAP_TOKENS = 3 * (K + W)
 MAX_GAP_LINES = 40
@@ -159,15 +156,15 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     keep = np.isin(files, _promising_files(files, prompt_index, prints.first_token))
     files, fps, posts = files[keep], prompt_index[keep], postings[keep]
     # hits grouped by file, in prompt order within a file; a new stretch where either changes
-    order = np.lexsort((prints.first_token[fps], files))
+    order = np.lexsort((fps, prints.first_token[fps], files))
     files, fps, posts = files[order], fps[order], posts[order]
     tokens = prints.first_token[fps]
     breaks = np.flatnonzero((np.diff(files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
-    bounds = np.concatenate(([0], breaks, [len(fps)])).tolist()
+    bounds = np.concatenate(([0], breaks, [len(fps)]))
+    # most stretches of a big unrelated prompt cannot match: skip their numpy work
+    stretches = np.flatnonzero(_could_match(fps, tokens, bounds)).tolist()
     candidates = []
-    for start, end in itertools.pairwise(bounds):
-        if end - start < _MIN_HITS:  # most stretches of a big unrelated prompt: skip the numpy work
-            continue
+    for start, end in ((int(bounds[i]), int(bounds[i + 1])) for i in stretches):
         candidate = _candidate(table, int(files[start]), prints, fps[start:end], posts[start:end])
         if candidate is not None:
             candidates.append(candidate)
@@ -179,16 +176,39 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     return accepted
 
 
+def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Per stretch of hits (``bounds``; hits sorted by prompt token, then fingerprint): could it
+    pass MIN_FINGERPRINTS and MIN_TOKENS? Its distinct fingerprints and the tokens they cover are
+    upper bounds of what ``_candidate`` counts on any part of it, so a stretch failing here is
+    skipped without the per-stretch numpy work, which a big unrelated prompt needs ~100 times."""
+    if len(fps) == 0:
+        return np.zeros(0, dtype=bool)
+    first = np.zeros(len(fps), dtype=bool)
+    first[bounds[:-1]] = True
+    new = first.copy()
+    new[1:] |= fps[1:] != fps[:-1]
+    gaps = np.zeros(len(fps), dtype=np.int64)
+    gaps[1:] = np.diff(tokens)
+    # a fingerprint covers K tokens from its first; the next one adds only the tokens past those
+    covers = np.where(first, K, np.minimum(gaps, K)) * new
+    distinct = np.add.reduceat(new.astype(np.int64), bounds[:-1])
+    covered = np.add.reduceat(covers, bounds[:-1])
+    return (distinct >= MIN_FINGERPRINTS) & (covered >= MIN_TOKENS)
+
+
 def _promising_files(files: np.ndarray, prompt_index: np.ndarray, first_token: np.ndarray) -> np.ndarray:
     """Files hit by MIN_FINGERPRINTS distinct prompt fingerprints within one stretch of the prompt.
 
     A big prompt of unrelated code hits hundreds of files with a few idioms each; this vectorised
     test leaves the per-file grouping below only the files that could pass it.
     """
-    pairs = np.unique(files.astype(np.int64) << 32 | prompt_index)
-    pair_files, pair_tokens = pairs >> 32, first_token[pairs & 0xFFFFFFFF]
-    order = np.lexsort((pair_tokens, pair_files))
-    pair_files, pair_tokens = pair_files[order], pair_tokens[order]
+    # prompt fingerprints numbered in token order, so one sort of (file, number) pairs puts each
+    # file's hits in prompt order
+    by_token = np.argsort(first_token, kind="stable")
+    rank = np.empty(len(by_token), dtype=np.int64)
+    rank[by_token] = np.arange(len(by_token))
+    pairs = np.unique(files.astype(np.int64) << 32 | rank[prompt_index])
+    pair_files, pair_tokens = pairs >> 32, first_token[by_token[pairs & 0xFFFFFFFF]]
     n = MIN_FINGERPRINTS - 1
     if len(pair_files) <= n:
         return np.zeros(0, dtype=np.int64)

@@ -15,7 +15,9 @@ from detectors.code.fingerprint import (
     is_exact,
     repeated,
     tokenize,
+    winnow,
 )
+from detectors.code.proprietary import MIN_FINGERPRINTS, MIN_TOKENS, _could_match
 from detectors.code.regions import find_regions
 
 
@@ -60,3 +62,26 @@ def test_comment_blocks_and_markdown_lists_are_not_code_regions() -> None:
     html_comment = "<!-- YAML\nadded: v0.3.8\nchanges:\n  - version: v20.10.0\n-->\nThe socket is closed."
     for text in (comments, markdown, table, html_comment):
         assert find_regions(text) == [], text
+
+
+def test_winnow_picks_each_window_minimum_once_in_increasing_order() -> None:
+    rng = np.random.default_rng(0)
+    for hashes in (rng.integers(0, 50, 500).astype(np.uint64), np.full(40, 7, dtype=np.uint64)):
+        picked = winnow(hashes, 10)
+        assert np.all(np.diff(picked) > 0)
+        windows = np.lib.stride_tricks.sliding_window_view(hashes, 10)
+        expected = np.unique(np.arange(len(windows)) + 9 - np.argmin(windows[:, ::-1], axis=1))
+        assert np.array_equal(picked, expected)
+
+
+def test_stretches_that_cannot_match_are_told_apart_from_those_that_might() -> None:
+    # three stretches of hits (prompt fingerprint, its first token), sorted by token then fingerprint:
+    # 5 fingerprints 12 tokens apart; the same fingerprint hit 8 times; 5 fingerprints 1 token apart
+    dense = [(i, 12 * i) for i in range(5)]
+    one = [(20, 100)] * 8
+    crowded = [(30 + i, 200 + i) for i in range(5)]
+    hits = dense + one + crowded
+    fps, tokens = (np.array(column) for column in zip(*hits, strict=True))
+    bounds = np.array([0, 5, 13, 18])
+    assert MIN_FINGERPRINTS <= 5 and 5 * 12 >= MIN_TOKENS > 12 + 4
+    assert _could_match(fps, tokens, bounds).tolist() == [True, False, False]
