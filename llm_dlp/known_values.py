@@ -32,7 +32,9 @@ class KnownValues:
     def __init__(self, limit: int = MAX_VALUES_PER_TENANT) -> None:
         self._limit = limit
         self._values: dict[str, OrderedDict[str, _Known]] = {}
-        self._patterns: dict[str, regex.Pattern | None] = {}
+        # tenant -> (pattern, frozen copy of its values), rebuilt only when the values change, so
+        # a scan never copies the table on the request path.
+        self._patterns: dict[str, tuple[regex.Pattern, dict[str, _Known]]] = {}
         self._lock = threading.Lock()
 
     def remember(self, tenant: str, values: dict[str, tuple[str, str]]) -> None:
@@ -75,5 +77,6 @@ class KnownValues:
             if tenant not in self._patterns:
                 # Longest first, so a value that contains another is matched whole.
                 alternatives = sorted(known, key=len, reverse=True)
-                self._patterns[tenant] = regex.compile("|".join(regex.escape(v) for v in alternatives))
-            return self._patterns[tenant], dict(known)
+                pattern = regex.compile("|".join(regex.escape(v) for v in alternatives))
+                self._patterns[tenant] = (pattern, dict(known))
+            return self._patterns[tenant]
