@@ -20,6 +20,7 @@ from detectors.pii.engine import (
     load_pipeline,
 )
 from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
+from detectors.pii.prose import ProseRecognizer
 from detectors.pii.records import (
     JSON_ARRAY_ANCHOR,
     NAME_HEADER_ANCHOR,
@@ -36,7 +37,7 @@ MODEL_CHUNK = 20_000
 _SPECIFICITY = (
     "CN_RESIDENT_ID", "CN_USCC", "CN_UNIONPAY_CARD", "HK_ID", "TW_ID", "CN_MOBILE", "CN_PASSPORT",
     "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN", "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER",
-    "US_PASSPORT", "STREET_ADDRESS", "PERSON", "LOCATION", "NRP", "DATE_TIME",
+    "US_PASSPORT", "STREET_ADDRESS", "ORGANIZATION", "PERSON", "LOCATION", "NRP", "ZIP_CODE", "AGE", "DATE_TIME",
 )
 
 
@@ -76,6 +77,10 @@ class PiiDetector:
         # now and then (see detectors.pii.vocabulary).
         self._vocabulary = BoundedVocabulary(nlp, reload=self._reload_pipeline)
         supported = {entity for recognizer in recognizers for entity in recognizer.supported_entities}
+        # Without a model, names, places and addresses in prose come from word lists and shapes.
+        self._prose = None if self.config.spacy_model else ProseRecognizer()
+        if self._prose:
+            supported.update(self._prose.ENTITIES)
         self.entities = tuple(sorted(self.config.entities or supported))
         # One anchor per recognizer, in order, then a table's name-column header and the
         # opening of a JSON array of objects.
@@ -97,6 +102,9 @@ class PiiDetector:
             return []
         hits = self._scanner.hits(text)
         results = self._analyze(text, hits)
+        if self._prose:
+            threshold = self.config.score_threshold
+            results += [r for r in self._prose.analyze(text, self.entities) if r.score >= threshold]
         if "PERSON" in self.entities:
             # A header hit may begin at the newline before its line; its end is on the line.
             headers = [hit.end - 1 for hit in hits if hit.anchor == self._header_anchor]

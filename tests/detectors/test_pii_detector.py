@@ -88,8 +88,41 @@ def test_names_in_structure_or_after_a_cue_are_found_without_a_model(detector, t
     assert rules(detector, text).get(name) == "PERSON"
 
 
-def test_a_bare_name_in_prose_is_not_claimed_without_a_model(detector):
-    assert "PERSON" not in rules(detector, "Yesterday Ada met Grace at the station.").values()
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I want to add Dorothy Faria as a beneficiary to my account", {"Dorothy Faria": "PERSON"}),
+        ("Why is Liisa so impulsive?", {"Liisa": "PERSON"}),
+        ("Valérie Lafontaine, the officer, said it was withdrawn.", {"Valérie Lafontaine": "PERSON"}),
+        ("Who's coming to Switzerland with me?", {"Switzerland": "LOCATION"}),
+        ("The Norwegian Border Force detained him.", {"Norwegian": "NRP"}),
+        ("The address of IIFL Holdings Ltd is on file", {"IIFL Holdings Ltd": "ORGANIZATION"}),
+        ("The bus station is on 22 Pollen Crescent", {"22 Pollen Crescent": "STREET_ADDRESS"}),
+        ("We'll meet at Via Leopardi 83, Bologna", {"Via Leopardi 83, Bologna": "STREET_ADDRESS"}),
+        ("She was born on 4/18/1960.", {"4/18/1960": "DATE_TIME"}),
+        ("This 70 year old female complains of pain.", {"70": "AGE"}),
+        ("ZIP: 32700", {"32700": "ZIP_CODE"}),
+    ],
+)
+def test_names_places_and_addresses_in_prose_are_found_from_word_lists_and_shapes(detector, text, expected):
+    assert rules(detector, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A first name that is also an English word proves nothing alone.
+        "Will my account stay active?",
+        # Tools and languages developers write with a capital.
+        "Port the Ruby scripts to Python and run them in Docker on Windows.",
+        # Capitalised words in code are type names, not people.
+        "class Grace(Model):\n    victoria = Field(Paris)\n",
+        "import Jordan from './people';",
+    ],
+)
+def test_capitalised_words_that_are_not_people_or_places_are_not_claimed(detector, text):
+    found = rules(detector, text)
+    assert not {k: v for k, v in found.items() if v in {"PERSON", "LOCATION"}}, found
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,350 @@
+"""Names, places, organisations, addresses, dates and ages in running prose, without a model.
+
+A spaCy NER model finds these from the shape of the sentence. Without one, this recogniser
+finds what can be known from the words themselves (``detectors.pii.gazetteers``) and from the
+fixed shapes of addresses, company names, dates and ages:
+
+* a run of capitalised words that starts with a known first name (``Jennifer Eiffel``,
+  ``Helena C. Carlsen``), or is a first name alone that is not also an English word;
+* a run that is a known place (``Czech Republic``, ``Teixeira de Freitas``, ``NICOSIA``);
+* a nationality or religion (``Norwegian``);
+* capitalised words ending in a company form (``Hyatt Hotels Corporation``, ``ITC Ltd``);
+* a house number with a street word (``254 Damvergi Street``, ``Via Leopardi 83``), a post box
+  or flat (``P.O. Box 63``, ``Apt. 559``), a post code after its label (``ZIP: 32700``);
+* a date after a word that introduces one (``born on 4/18/1960``, ``in 1991``) or a weekday;
+* an age (``a 63 year old``, ``turned 29``).
+
+Lines that look like source code are skipped: there, capitalised words are type names, and a
+name worth finding sits in a string after a key (``detectors.pii.names``).
+
+What it cannot know: a name that is not in the lists and has no cue, a town too small for
+GeoNames, an organisation without a company form. Those need a model (``PiiConfig.spacy_model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import regex
+from presidio_analyzer import RecognizerResult
+
+from detectors.pii.gazetteers import Gazetteers, load_gazetteers
+
+ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE")
+
+# A full name or a known place is good evidence; a single first name or a year less so.
+SCORE_FULL_NAME = 0.6
+SCORE_SINGLE_NAME = 0.45
+SCORE_PLACE = 0.55
+SCORE_NRP = 0.5
+SCORE_ORGANIZATION = 0.6
+SCORE_ADDRESS = 0.65
+SCORE_DATE = 0.45
+SCORE_AGE = 0.5
+SCORE_ZIP = 0.5
+
+# Longest place name looked up, in words (``Bosnia and Herzegovina``).
+MAX_PLACE_WORDS = 4
+# A name is at most this many words after the first name (``Maria de los Angeles Ruiz``).
+MAX_NAME_WORDS = 4
+
+# A word starting with a capital, or an initial (``C.``). The text may hold literal ``\n``
+# escapes (a JSON or code string pasted as is); they separate words too.
+_WORD = regex.compile(
+    r"(?:(?<![\p{L}\p{M}\p{N}_'’])|(?<=\\[nt]))(?:\p{Lu}[\p{L}\p{M}'’\-]*[\p{L}\p{M}]|\p{Lu}\.|\p{Lu}(?![\p{L}\p{N}]))"
+)
+# Words that join the parts of a name or a place (``Teixeira de Freitas``, ``Isle of Man``).
+_PARTICLES = frozenset("de da do dos das di del della der den van von la le du y bin ibn al el".split())
+_SPACE = regex.compile(r"[ \t]{1,2}")
+
+# Source code: statement ends, assignments, calls, keywords at a line's start, comment markers.
+_CODE_LINE = regex.compile(
+    r"[;{}]\s*$|[=!<>]=|=>|->|::|\w\(|\)\s*[:{]|^\s*(?:def|class|import|from|return|if|for|while|const|let|var"
+    r"|function|public|private|static|package|using|#include|@\w)\b|^\s*(?:#|//|/\*|\*|--)\s|\w=\S"
+)
+
+_COMPANY_FORMS = (
+    r"Ltd\.?|Limited|Inc\.?|Incorporated|PLC|Plc|LLC|L\.L\.C\.|LLP|Corp\.?|Corporation|Bancorporation|"
+    r"Co\.|Company|GmbH|AG|S\.A\.|SA|S\.p\.A\.|SpA|N\.V\.|NV|B\.V\.|BV|AB|ASA|Oyj|A/S|K\.K\.|Pty|"
+    r"Holdings|Group|Bancorp|Trust|Partners|Associates|Foundation|University|Institute|Bank|"
+    r"LTD\.?|LIMITED|INC\.?|CORP\.?|CORPORATION|CO\.|COMPANY|HOLDINGS|GROUP|BANK"
+)
+_ORGANIZATION = regex.compile(
+    r"(?<![\p{L}\p{N}])(?:(?:\p{Lu}[\p{L}\p{N}&'’.+/\-]*|&)[ \t]){1,6}?"
+    r"(?:" + _COMPANY_FORMS + r")(?:[ \t.,]{0,2}(?:" + _COMPANY_FORMS + r"))*(?![\p{L}\p{N}])"
+)
+
+_STREET_WORDS = (
+    r"Street|St\.|Avenue|Ave\.?|Road|Rd\.?|Drive|Dr\.|Lane|Ln\.?|Way|Boulevard|Blvd\.?|Court|Ct\.?|Place|Pl\.|"
+    r"Square|Sq\.|Terrace|Crescent|Close|Row|Heights|Parkway|Pkwy\.?|Highway|Hwy\.?|Alley|Trail|Circle|"
+    r"Gardens|Grove|Hill|Mews|Park|Walk|View|Vale|Wharf|Green|Gate|Loop|Pike|Plaza|Route|Run|Point|Ridge|"
+    r"Tunnel|Turnpike|Crossing|Expressway|Freeway|Junction|Passage|Path|Rise|Esplanade|Quay|Embankment"
+)
+_STREET_PREFIXES = (
+    r"Via|Viale|Piazza|Corso|Vicolo|Strada|Rua|Avenida|Av\.|Calle|Camino|Paseo|Carrer|Travessa|Largo|"
+    r"Rue|Avenue|Boulevard|Chemin|Allée|Impasse|Place|Ulica|ul\.|Ulitsa|Calea|Strada|Odos|Leoforos"
+)
+# Street names built with a suffix in many European languages (``Hauptstraße``, ``Nørregade``).
+_STREET_SUFFIXES = (
+    r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|vej|gade|gatan|vägen|gränd|veien|gata|katu|tie|"
+    r"polku|kuja|laan|straat|gracht|plein|kade|utca|út|ská|ova|ovo|ná|ní|ová|ulica|iela|gatve|tee"
+)
+_HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,5})?"
+_NAME_WORD = r"\p{Lu}[\p{L}\p{M}'’.\-]*"
+_STREET = regex.compile(
+    r"(?<![\p{L}\p{N}])(?:"
+    # 254 Damvergi Street, 3240 Meadow Drive East
+    + _HOUSE + r"[ \t]+(?:" + _NAME_WORD + r"[ \t]+){1,3}(?:" + _STREET_WORDS + r")(?:[ \t]+(?:North|South|East|West|[NSEW]))?"
+    # Via Leopardi 83, Rua Arapiraca 1943
+    + r"|(?:" + _STREET_PREFIXES + r")[ \t]+(?:(?:" + _NAME_WORD + r"|d[aeio]|del|della|des|du|de la)[ \t]+){0,3}" + _NAME_WORD + r"[ \t]+" + _HOUSE
+    # Strojírenská 1006, Hauptstraße 5
+    + r"|\p{Lu}[\p{L}\p{M}]*(?:" + _STREET_SUFFIXES + r")[ \t]+" + _HOUSE
+    # 8906 Parmova 110: a house number, a name and a number
+    + r"|\d{1,5}[ \t]+(?:" + _NAME_WORD + r"[ \t]+){1,2}\d{1,5}"
+    # P.O. Box 63, Apt. 559, Suite 026, Unit 5964 Box 0235, DPO AP 18214
+    + r"|(?:P\.?[ \t]?O\.?[ \t]?Box|PO[ \t]Box|Box|Apt\.?|Apartment|Suite|Ste\.|Unit|Flat)[ \t]+#?\d{1,6}[A-Za-z]?"
+    + r"|(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}"
+    + r")(?![\p{L}\p{N}])"
+)
+_ZIP = regex.compile(
+    r"(?i:\b(?:zip|zip[ \t]?code|postal[ \t]code|post[ \t]?code|plz|cep)\b[ \t]*(?:is|:|=)?[ \t]*)"
+    r"\K(?:\d{5}(?:-\d{4})?|\d{4}|\d{3}-\d{3}|\d{5}-\d{3}|[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2})(?![\p{L}\p{N}])"
+)
+
+_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_DATE_VALUE = (
+    r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+    r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"|" + _MONTHS + r"\.?[ \t]\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]\d{4})?"
+    r"|\d{1,2}(?:st|nd|rd|th)?[ \t](?:of[ \t])?" + _MONTHS + r"(?:,?[ \t]\d{4})?"
+    r"|(?:1[89]|20)\d{2}"
+)
+_DATE = regex.compile(
+    r"(?i:\b(?:born|birthday|birth|dob|d\.o\.b\.|date|dated|on|in|since|during|until|till|from|by|of|year|expires?|expiry)"
+    r"\b[ \t]*(?:on|in|of|:)?[ \t]*)\K(?:" + _DATE_VALUE + r")(?![\p{L}\p{N}])"
+    r"|(?<![\p{L}])(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?![\p{L}])"
+)
+_AGE = regex.compile(
+    r"(?<![\p{L}\p{N}.])\d{1,3}(?=[ \t-]years?[ \t-]old\b|[ \t-]yo\b|[ \t-]y/o\b)"
+    r"|(?i:\b(?:aged?|turned|turns|age[ \t]of|when[ \t](?:he|she|they|i)[ \t](?:was|were)|age:)[ \t]*)\K\d{1,3}(?![\p{N}.,]\d|[ \t]?%)"
+)
+
+
+@dataclass(frozen=True)
+class _Word:
+    start: int
+    end: int
+    text: str
+
+
+class ProseRecognizer:
+    """Person, place, organisation, address, date and age findings from prose lines."""
+
+    ENTITIES = ENTITIES
+
+    def __init__(self, gazetteers: Gazetteers | None = None) -> None:
+        self._lists = gazetteers or load_gazetteers()
+
+    def analyze(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[RecognizerResult]:
+        wanted = set(entities)
+        results: list[RecognizerResult] = []
+        for start, line in _prose_lines(text):
+            found = self._shapes(line) + self._word_runs(line)
+            results += [RecognizerResult(entity, start + begin, start + end, score) for entity, begin, end, score in found]
+        results += _codes_after_places(text, results)
+        if "STREET_ADDRESS" in wanted:
+            results = _whole_addresses(text, results)
+        return [result for result in results if result.entity_type in wanted]
+
+    def _shapes(self, line: str) -> list[tuple[str, int, int, float]]:
+        found: list[tuple[str, int, int, float]] = []
+        for pattern, entity, score in (
+            (_STREET, "STREET_ADDRESS", SCORE_ADDRESS),
+            (_ORGANIZATION, "ORGANIZATION", SCORE_ORGANIZATION),
+            (_ZIP, "ZIP_CODE", SCORE_ZIP),
+            (_DATE, "DATE_TIME", SCORE_DATE),
+            (_AGE, "AGE", SCORE_AGE),
+        ):
+            found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(line)]
+        return found
+
+    def _word_runs(self, line: str) -> list[tuple[str, int, int, float]]:
+        found: list[tuple[str, int, int, float]] = []
+        for run in _runs(line):
+            found += self._classify(line, run)
+        return found
+
+    def _classify(self, line: str, run: list[_Word]) -> list[tuple[str, int, int, float]]:
+        """Walk one run of capitalised words left to right, taking the longest reading at each."""
+        lists = self._lists
+        found: list[tuple[str, int, int, float]] = []
+        index = 0
+        while index < len(run):
+            word = run[index]
+            place = self._place_length(line, run, index, min_words=2)
+            if place:
+                found.append(("LOCATION", word.start, run[index + place - 1].end, SCORE_PLACE))
+                index += place
+                continue
+            name = self._name_length(run, index)
+            if name > 1:
+                found.append(("PERSON", word.start, run[index + name - 1].end, SCORE_FULL_NAME))
+                index += name
+                continue
+            bare = _bare(word.text)
+            common = bare.lower() in lists.common_words
+            if bare in lists.nationalities:
+                found.append(("NRP", word.start, word.end, SCORE_NRP))
+            elif not common and bare in lists.first_names and not _after_place_cue(line, word.start):
+                found.append(("PERSON", word.start, word.end, SCORE_SINGLE_NAME))
+            elif not common and bare not in lists.surnames and self._place_length(line, run, index, min_words=1):
+                found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
+            index += 1
+        return found
+
+    def _place_length(self, line: str, run: list[_Word], index: int, min_words: int) -> int:
+        """Words from ``index`` that name a known place, longest first; 0 if none."""
+        if run[index].text.lower() in _PARTICLES:
+            return 0
+        for count in range(min(MAX_PLACE_WORDS, len(run) - index), min_words - 1, -1):
+            last = run[index + count - 1]
+            if last.text.lower() in _PARTICLES:
+                continue
+            phrase = line[run[index].start : last.end]
+            if " ".join(phrase.split()).lower() in self._lists.places:
+                return count
+        return 0
+
+    def _name_length(self, run: list[_Word], index: int) -> int:
+        """How many words from ``index`` form a person's name: a first name (or a capitalised
+        word before an initial) and the capitalised words after it."""
+        lists = self._lists
+        first = _bare(run[index].text)
+        followed_by_initial = index + 1 < len(run) and _is_initial(run[index + 1].text)
+        known = first in lists.first_names and first.lower() not in lists.common_words
+        if not (known or (followed_by_initial and not _is_initial(first) and first.lower() not in lists.common_words)):
+            return 0
+        count = 1
+        while index + count < len(run) and count <= MAX_NAME_WORDS:
+            word = _bare(run[index + count].text)
+            if word in lists.nationalities or word.lower() in lists.common_words and word.lower() not in _PARTICLES:
+                break
+            count += 1
+        # Particles belong inside a name, never at its end.
+        while count > 1 and run[index + count - 1].text.lower() in _PARTICLES:
+            count -= 1
+        if count > 1 and _is_initial(run[index + count - 1].text):
+            count -= 1
+        return count
+
+
+_PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[ \t]+)$")
+
+
+def _after_place_cue(line: str, start: int) -> bool:
+    return _PLACE_CUE.search(line, max(0, start - 12), start) is not None
+
+
+# What may stand between the parts of one address: spaces, line breaks (also as ``\n`` escapes),
+# commas, a house number, a state code, a post code, up to three words of an unknown town.
+_ADDRESS_GAP = regex.compile(
+    r"[\s,]*(?:(?:\d{1,6}(?:-\d{3,4})?|[A-Z]{2}|\p{Lu}[\p{L}\p{M}'’.\-]*)[\s,]+){0,3}"
+)
+_ADDRESS_PARTS = {"STREET_ADDRESS", "LOCATION", "ZIP_CODE"}
+# A house number before a street, a post code after the last part.
+_NUMBER_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])\d{1,6}[ \t]+$")
+_CODE_AFTER = regex.compile(r"[\s,]*(?:[A-Z]{2}[ \t]+)?\d{4,6}(?:-\d{3,4})?(?![\p{L}\p{N}])")
+
+
+def _codes_after_places(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """A post code right after a town or country (``Denmark 03088``, ``Lascano RO 27300``)."""
+    codes = []
+    for result in results:
+        if result.entity_type == "LOCATION":
+            code = _CODE_AFTER.match(text, result.end)
+            if code:
+                digits = regex.search(r"\d", code.group())
+                start = result.end + (digits.start() if digits else 0)
+                codes.append(RecognizerResult("ZIP_CODE", start, code.end(), SCORE_ZIP))
+    return codes
+
+
+def _whole_addresses(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """One finding per address: a street and the unit, town, region and post code that follow
+    it join into one STREET_ADDRESS, so the address is redacted, counted and audited once."""
+    ordered = sorted(results, key=lambda r: (r.start, -r.end))
+    merged: list[RecognizerResult] = []
+    index = 0
+    while index < len(ordered):
+        result = ordered[index]
+        index += 1
+        if result.entity_type != "STREET_ADDRESS":
+            merged.append(result)
+            continue
+        start, end = result.start, result.end
+        number = _NUMBER_BEFORE.search(text, max(0, start - 12), start)
+        if number:
+            start = number.start()
+        while index < len(ordered):
+            following = ordered[index]
+            if following.start < end:
+                index += 1
+                continue
+            gap = _ADDRESS_GAP.match(text, end, following.start)
+            if following.entity_type not in _ADDRESS_PARTS or gap is None or gap.end() != following.start:
+                break
+            end = max(end, following.end)
+            index += 1
+        code = _CODE_AFTER.match(text, end)
+        if code:
+            end = code.end()
+        merged.append(RecognizerResult("STREET_ADDRESS", start, end, result.score))
+    return merged
+
+
+def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
+    start = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip() and not _CODE_LINE.search(line):
+            yield start, line
+        start += len(line)
+
+
+def _runs(line: str) -> Iterator[list[_Word]]:
+    """Maximal runs of capitalised words, joined by single spaces and lower-case particles."""
+    run: list[_Word] = []
+    position = 0
+    for match in _WORD.finditer(line):
+        word = _Word(match.start(), match.end(), match.group())
+        if run and not _joined(line, run[-1].end, word.start):
+            yield run
+            run = []
+        run.append(word)
+        position = word.end
+        # A particle between two words joins them: ``Teixeira de Freitas``.
+        while True:
+            gap = _SPACE.match(line, position)
+            if not gap:
+                break
+            tail = regex.match(r"(?:de|da|do|dos|das|di|del|della|der|den|van|von|la|le|du|y|bin|ibn|al|el)(?=[ \t]\p{Lu})",
+                               line[gap.end() :])
+            if not tail:
+                break
+            run.append(_Word(gap.end(), gap.end() + tail.end(), tail.group()))
+            position = gap.end() + tail.end()
+    if run:
+        yield run
+
+
+def _joined(line: str, end: int, start: int) -> bool:
+    gap = line[end:start]
+    return bool(gap) and _SPACE.fullmatch(gap) is not None
+
+
+def _bare(word: str) -> str:
+    return word.rstrip(".")
+
+
+def _is_initial(word: str) -> bool:
+    return len(word) == 2 and word.endswith(".") or len(word) == 1
