@@ -59,6 +59,9 @@ _TECH_WORDS = frozenset(
     Haskell Heroku Java Jenkins Jest Julia Jupyter Kafka Kotlin Linux Lua Mac Maven Mint Mocha
     Nginx Node Nova Pandas Pearl Perl Phoenix Pip Python Rails React Redis Ruby Rust Sage Scala
     Sierra Spark Spring Swift Ubuntu Unity Vue Windows Xcode Zen
+    Admin Args Bot Client Cool Data Debug Default Deprecated Emit Error Example Guest Info Key Log
+    Logger Main None Note Null Optional Params Parameters Raises Returns Server Status Tube Type User
+    Valid Value Warning Yields
     """.split()
 )
 

@@ -23,6 +23,8 @@ GeoNames, an organisation without a company form. Those need a model (``PiiConfi
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,6 +32,7 @@ import regex
 from presidio_analyzer import RecognizerResult
 
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
+from detectors.pii.prefilter import AnchorScanner
 
 ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE")
 
@@ -51,18 +54,30 @@ MAX_NAME_WORDS = 4
 
 # A word starting with a capital, or an initial (``C.``). The text may hold literal ``\n``
 # escapes (a JSON or code string pasted as is); they separate words too.
-_WORD = regex.compile(
-    r"(?:(?<![\p{L}\p{M}\p{N}_'’])|(?<=\\[nt]))(?:\p{Lu}[\p{L}\p{M}'’\-]*[\p{L}\p{M}]|\p{Lu}\.|\p{Lu}(?![\p{L}\p{N}]))"
-)
 # Words that join the parts of a name or a place (``Teixeira de Freitas``, ``Isle of Man``).
-_PARTICLES = frozenset("de da do dos das di del della der den van von la le du y bin ibn al el".split())
-_SPACE = regex.compile(r"[ \t]{1,2}")
+_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|la|le|du|y|bin|ibn|al|el"
+_PARTICLES = frozenset(_PARTICLE_WORDS.split("|"))
+_CAPITALISED = r"(?:\p{Lu}[\p{L}\p{M}'’\-]*[\p{L}\p{M}]|\p{Lu}\.|\p{Lu}(?![\p{L}\p{N}]))"
+# A run of capitalised words joined by single spaces and particles (``Teixeira de Freitas``).
+_RUN = regex.compile(
+    r"(?:(?<![\p{L}\p{M}\p{N}_'’])|(?<=\\[nt]))" + _CAPITALISED
+    + r"(?:[ \t]{1,2}(?:(?:" + _PARTICLE_WORDS + r")[ \t]{1,2})?" + _CAPITALISED + r")*"
+)
+_RUN_PART = regex.compile(_CAPITALISED + r"|(?:" + _PARTICLE_WORDS + r")(?=[ \t])")
+_NEWLINE = re.compile(r"\n")
 
 # Source code: statement ends, assignments, calls, keywords at a line's start, comment markers.
-_CODE_LINE = regex.compile(
-    r"[;{}]\s*$|[=!<>]=|=>|->|::|\w\(|\)\s*[:{]|^\s*(?:def|class|import|from|return|if|for|while|const|let|var"
-    r"|function|public|private|static|package|using|#include|@\w)\b|^\s*(?:#|//|/\*|\*|--)\s|\w=\S"
+# A line is code when it ends a statement or opens/closes a block, holds an operator prose does
+# not use, calls something, assigns, or starts with a keyword or a comment marker.
+_CODE_ENDINGS = (";", "{", "}", "[", "(", ",\\", ":\\")
+_CODE_OPERATORS = re.compile(r"==|!=|<=|>=|=>|->|::|&&|\|\|")
+_CODE_KEYWORDS = frozenset(
+    "def class import from return if for while const let var function public private static package using "
+    "#include elif else try except async await export".split()
 )
+_CODE_COMMENTS = ("#", "//", "/*", "* ", "--", "@")
+_CALL = re.compile(r"\w\(|\)[ \t]*[:{]")
+_ASSIGNMENT = re.compile(r"\w=\S|[\w\])][ \t]+=[ \t]")
 
 _COMPANY_FORMS = (
     r"Ltd\.?|Limited|Inc\.?|Incorporated|PLC|Plc|LLC|L\.L\.C\.|LLP|Corp\.?|Corporation|Bancorporation|"
@@ -131,6 +146,22 @@ _AGE = regex.compile(
 )
 
 
+# Each shape: entity, score, a hyperscan anchor that every match contains, the pattern.
+_SHAPES = (
+    ("STREET_ADDRESS", SCORE_ADDRESS,
+     r"(?:" + _STREET_WORDS.replace("\\.", "") + "|" + _STREET_PREFIXES.replace("\\.", "") + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO)\b"
+     r"|[0-9][ \t]+(?:" + _STREET_WORDS.replace("\\.", "") + r"|[^ \t\n0-9]+[ \t]+[0-9])"
+     r"|(?:" + _STREET_SUFFIXES.replace("\\.", "") + r")\.?[ \t]+[0-9]",
+     _STREET),
+    ("ORGANIZATION", SCORE_ORGANIZATION, r"(?:" + _COMPANY_FORMS.replace("\\.", "") + r")", _ORGANIZATION),
+    ("ZIP_CODE", SCORE_ZIP, r"(?i)(?:zip|postal|post ?code|plz|cep)", _ZIP),
+    ("DATE_TIME", SCORE_DATE,
+     r"[0-9][/.-][0-9]|[0-9]{4}-[0-9]{2}|(?:1[89]|20)[0-9]{2}|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+     r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday", _DATE),
+    ("AGE", SCORE_AGE, r"(?i)(?:year|yo|y/o|age|turn|when)", _AGE),
+)
+
+
 @dataclass(frozen=True)
 class _Word:
     start: int
@@ -145,34 +176,43 @@ class ProseRecognizer:
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
         self._lists = gazetteers or load_gazetteers()
+        self._anchors = AnchorScanner([anchor for _e, _s, anchor, _p in _SHAPES], caseless=[False] * len(_SHAPES))
 
     def analyze(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[RecognizerResult]:
         wanted = set(entities)
-        results: list[RecognizerResult] = []
-        for start, line in _prose_lines(text):
-            found = self._shapes(line) + self._word_runs(line)
-            results += [RecognizerResult(entity, start + begin, start + end, score) for entity, begin, end, score in found]
-        results += _codes_after_places(text, results)
+        prose = text
+        found = _outside_code_lines(text, self._shapes(text) + self._word_runs(text))
+        results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
+        results += _codes_after_places(prose, results)
         if "STREET_ADDRESS" in wanted:
-            results = _whole_addresses(text, results)
+            results = _whole_addresses(prose, results)
         return [result for result in results if result.entity_type in wanted]
 
-    def _shapes(self, line: str) -> list[tuple[str, int, int, float]]:
+    def _shapes(self, text: str) -> list[tuple[str, int, int, float]]:
+        """Each shape's pattern runs only on the lines where hyperscan found its anchor."""
+        line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
+        lines = {(hit.anchor, bisect_right(line_starts, hit.start) - 1) for hit in self._anchors.hits(text)}
         found: list[tuple[str, int, int, float]] = []
-        for pattern, entity, score in (
-            (_STREET, "STREET_ADDRESS", SCORE_ADDRESS),
-            (_ORGANIZATION, "ORGANIZATION", SCORE_ORGANIZATION),
-            (_ZIP, "ZIP_CODE", SCORE_ZIP),
-            (_DATE, "DATE_TIME", SCORE_DATE),
-            (_AGE, "AGE", SCORE_AGE),
-        ):
-            found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(line)]
+        for shape, line in sorted(lines):
+            entity, score, _anchor, pattern = _SHAPES[shape]
+            start = line_starts[line]
+            end = line_starts[line + 1] if line + 1 < len(line_starts) else len(text)
+            found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(text, start, end)]
         return found
 
-    def _word_runs(self, line: str) -> list[tuple[str, int, int, float]]:
+    def _word_runs(self, text: str) -> list[tuple[str, int, int, float]]:
         found: list[tuple[str, int, int, float]] = []
-        for run in _runs(line):
-            found += self._classify(line, run)
+        lists = self._lists
+        for match in _RUN.finditer(text):
+            word = match.group()
+            # Most runs are one word starting a sentence (``The``, ``If``): settle those at once.
+            if match.end() - match.start() == len(word) and " " not in word and "\t" not in word:
+                bare = _bare(word)
+                if bare not in lists.first_names and bare not in lists.nationalities and bare.lower() not in lists.places:
+                    continue
+            run = [_Word(match.start() + w.start(), match.start() + w.end(), w.group())
+                   for w in _RUN_PART.finditer(match.group())]
+            found += self._classify(text, run)
         return found
 
     def _classify(self, line: str, run: list[_Word]) -> list[tuple[str, int, int, float]]:
@@ -193,7 +233,8 @@ class ProseRecognizer:
                 index += name
                 continue
             bare = _bare(word.text)
-            common = bare.lower() in lists.common_words
+            # Short words in capitals or mixed case are acronyms (``URI``, ``NaN``), not towns.
+            common = bare.lower() in lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
             if bare in lists.nationalities:
                 found.append(("NRP", word.start, word.end, SCORE_NRP))
             elif not common and bare in lists.first_names and not _after_place_cue(line, word.start):
@@ -303,43 +344,30 @@ def _whole_addresses(text: str, results: list[RecognizerResult]) -> list[Recogni
     return merged
 
 
-def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
-    start = 0
-    for line in text.splitlines(keepends=True):
-        if line.strip() and not _CODE_LINE.search(line):
-            yield start, line
-        start += len(line)
+def _outside_code_lines(
+    text: str, found: list[tuple[str, int, int, float]]
+) -> list[tuple[str, int, int, float]]:
+    """Drop what was found on lines that look like code; only lines with a finding are judged."""
+    verdicts: dict[int, bool] = {}
+    kept = []
+    for item in found:
+        start = text.rfind("\n", 0, item[1]) + 1
+        if start not in verdicts:
+            end = text.find("\n", item[1])
+            verdicts[start] = _looks_like_code(text[start : end if end >= 0 else len(text)])
+        if not verdicts[start]:
+            kept.append(item)
+    return kept
 
 
-def _runs(line: str) -> Iterator[list[_Word]]:
-    """Maximal runs of capitalised words, joined by single spaces and lower-case particles."""
-    run: list[_Word] = []
-    position = 0
-    for match in _WORD.finditer(line):
-        word = _Word(match.start(), match.end(), match.group())
-        if run and not _joined(line, run[-1].end, word.start):
-            yield run
-            run = []
-        run.append(word)
-        position = word.end
-        # A particle between two words joins them: ``Teixeira de Freitas``.
-        while True:
-            gap = _SPACE.match(line, position)
-            if not gap:
-                break
-            tail = regex.match(r"(?:de|da|do|dos|das|di|del|della|der|den|van|von|la|le|du|y|bin|ibn|al|el)(?=[ \t]\p{Lu})",
-                               line[gap.end() :])
-            if not tail:
-                break
-            run.append(_Word(gap.end(), gap.end() + tail.end(), tail.group()))
-            position = gap.end() + tail.end()
-    if run:
-        yield run
-
-
-def _joined(line: str, end: int, start: int) -> bool:
-    gap = line[end:start]
-    return bool(gap) and _SPACE.fullmatch(gap) is not None
+def _looks_like_code(line: str) -> bool:
+    # Plain string tests first: they settle most lines for a fraction of a regex search.
+    if line.rstrip().endswith(_CODE_ENDINGS) or _CODE_OPERATORS.search(line):
+        return True
+    stripped = line.lstrip()
+    if stripped.startswith(_CODE_COMMENTS) or stripped.split(" ", 1)[0].rstrip(":") in _CODE_KEYWORDS:
+        return True
+    return ("(" in line and _CALL.search(line) is not None) or ("=" in line and _ASSIGNMENT.search(line) is not None)
 
 
 def _bare(word: str) -> str:
