@@ -42,12 +42,16 @@ def _top(path: Path, root: Path) -> str:
 
 
 INDEXED_SITE_PACKAGES = ("numpy", "pip", "spacy", "sklearn", "scipy")
+# Held-out files that are copies of indexed code, so not "unrelated": lib2to3's tokenizer is a fork
+# of the standard library's tokenize.py (194 of its 564 lines are tokenize.py's, stripped).
+FORKS_OF_INDEXED = ("lib2to3/pgen2/tokenize.py",)
 
 
 def corpus() -> tuple[list[Candidate], list[Path]]:
     """(files to index, held-out files): the stdlib (without its test suite) and a few large
     site-packages are indexed; HELD_OUT packages are not. Vendored ``contrib/`` code is left out
-    of the held-out side: mitmproxy's contrib/imghdr.py is the standard library's imghdr.py."""
+    of the held-out side: mitmproxy's contrib/imghdr.py is the standard library's imghdr.py; so are
+the FORKS_OF_INDEXED."""
     indexed, held = [], []
     roots = [STDLIB] + [SITE / name for name in INDEXED_SITE_PACKAGES] + [SITE / name for name in sorted(HELD_OUT)]
     for root in roots:
@@ -57,7 +61,8 @@ def corpus() -> tuple[list[Candidate], list[Path]]:
             if candidate.relative.startswith(("test/", "site-packages/")) or not candidate.relative.endswith(".py"):
                 continue
             top = root.name if root != STDLIB else candidate.relative.split("/")[0].removesuffix(".py")
-            if top in HELD_OUT and "/contrib/" not in candidate.path.as_posix():
+            copied = "/contrib/" in candidate.path.as_posix() or candidate.path.as_posix().endswith(FORKS_OF_INDEXED)
+            if top in HELD_OUT and not copied:
                 held.append(candidate.path)
             elif top not in HELD_OUT:
                 indexed.append(candidate)
@@ -133,9 +138,9 @@ def proprietary(count: int, seed: int = 5) -> None:
 def _found(detector: ProprietaryCodeDetector, path: Path, first: int, code: str) -> bool:
     last = first + code.count("\n")
     for finding in detector.scan(prompt(code)):
-        d = finding.details
-        if path.as_posix().endswith(f"{d['repository']}/{d['path']}") and d["line_start"] <= last and d["line_end"] >= first:
-            return True
+        for d in [finding.details, *finding.details["copies"]]:
+            if path.as_posix().endswith(f"{d['repository']}/{d['path']}") and d["line_start"] <= last and d["line_end"] >= first:
+                return True
     return False
 
 

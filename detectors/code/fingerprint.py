@@ -6,9 +6,15 @@ strings ``S`` and numbers ``N`` (renaming, changed literals), and separators tha
 or remove (``;``, trailing commas) are dropped. Keywords and operators stay: they are the shape.
 
 That shape alone is shared by hundreds of files in a large code base (deprecation shims, lists of
-strings, test tables), so every file is fingerprinted twice: once over the normalised tokens
-(survives renaming) and once over the exact tokens, names and string contents kept (tells the
-copies of one shape apart). Both families land in the same index, told apart by their hash seed.
+strings, test tables), so every file is fingerprinted three times, each family told apart by the
+lowest two bits of its hashes:
+
+- normalised: the shape, where a name or string that repeats one earlier in the same k-gram is
+  coded by how far back it is (``shape_hashes``; consistent renaming keeps which names are equal);
+- exact: names and string contents kept (tells the copies of one shape apart);
+- literal: names renamed as in the shape, strings and numbers kept (k-grams with at least two
+  literals only): renaming leaves literals alone, so tables and lists of strings, which have no
+  shape of their own, are still found after it.
 
 Every ``K`` consecutive tokens are hashed; in every window of ``W`` consecutive hashes the
 rightmost minimum is kept. Any shared run of at least ``K + W - 1`` normalised tokens therefore
@@ -30,7 +36,17 @@ K = 12  # tokens per hashed k-gram (noise threshold)
 W = 10  # k-grams per winnowing window; guarantee threshold = K + W - 1 tokens
 # Exact-token fingerprints only need to tell copies of a shape apart: half as dense is enough.
 W_EXACT = 20
+# Literal fingerprints (names renamed, strings and numbers kept) as dense as the normalised ones:
+# they are what renamed tables of strings are found by.
+W_LITERAL = 10
+# ... and only k-grams holding this many strings or numbers are literal fingerprints; with fewer
+# they are the normalised shape again, under the higher boilerplate limit of the specific families.
+MIN_LITERALS = 2
 SEED_NORMAL = 0
+SEED_LITERAL = 0x2545F4914F6CDD1D
+# The lowest two bits of a fingerprint name its family (their boilerplate limits differ).
+_FAMILY_BITS = np.uint64(3)
+_NORMAL, _EXACT, _LITERAL = np.uint64(0), np.uint64(1), np.uint64(2)
 SEED_EXACT = 0x5851F42D4C957F2D
 
 # Every rule is confined to one line on purpose: an excerpt may start inside a docstring or a
@@ -52,6 +68,8 @@ _STATEMENT_WORDS = (
 # ... and holds only words, spaces and sentence punctuation, at least four words of them.
 _PROSE_PUNCTUATION = "'’,.:!?/-"
 _MIN_PROSE_WORDS = 4
+_SHOUTED_PUNCTUATION = '"();'
+_MIN_SHOUTED_CAPITALS = 12
 
 # Reserved words of most of the languages we see; they cannot be renamed, so they keep the shape.
 # Words that are keywords in one language but ordinary names in others (``data``, ``type``,
@@ -69,6 +87,7 @@ _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 _MASK = (1 << 64) - 1
 # Codes of the tokens that are not words; operator characters are their own code point.
 _CODE_V, _CODE_S, _CODE_N, _CODE_DELIMITER = (np.uint64(0xA5A5_0000_0000_0000 + i) for i in range(4))
+CODE_NAME, CODE_STRING, CODE_NUMBER = _CODE_V, _CODE_S, _CODE_N  # what a match's span is made of
 _SEMICOLON, _COMMA = np.uint64(ord(";")), np.uint64(ord(","))
 _CLOSERS = np.array([ord(")"), ord("]"), ord("}")], dtype=np.uint64)
 
@@ -94,6 +113,7 @@ def _among(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 _COMMENT_OPENERS = _character_class("/#<-")
 _PROSE_PUNCTUATION_CLASS = _character_class(_PROSE_PUNCTUATION)
+_SHOUTED_PUNCTUATION_CLASS = _character_class(_SHOUTED_PUNCTUATION)
 _SPACE = _character_class("\t\n\x0b\x0c\r ")
 
 
@@ -185,6 +205,9 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
     lead_lines = line[lead]
 
     allowed = word | blank | _in_class(chars, _PROSE_PUNCTUATION_CLASS)
+    # docstrings name the functions they talk about: "each get() used to fetch a task"
+    called = np.flatnonzero((chars[1:-1] == ord("(")) & (chars[2:] == ord(")")) & word[:-2]) + 1
+    allowed[called] = allowed[called + 1] = True
     allowed[lead[star]] = True
     disallowed = np.bincount(line, weights=~allowed, minlength=lines)[lead_lines]
     group_start = ~blank & np.concatenate(([True], blank[:-1]))
@@ -194,6 +217,14 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
     word_end = _word_ends(word, text_start)
     statement = _among(substring_hash(text_start, word_end), _STATEMENT_HASHES)
     prose = letter & (disallowed == 0) & (groups >= _MIN_PROSE_WORDS) & ~statement
+    # Licence disclaimers shout: a line without a lower-case letter may also hold quotes,
+    # parentheses and semicolons ("AS IS", "(INCLUDING ... SERVICES; LOSS OF USE,").
+    lowercase = (chars >= 97) & (chars <= 122)
+    capitals = (chars >= 65) & (chars <= 90)
+    shouting = np.bincount(line, weights=lowercase, minlength=lines)[lead_lines] == 0
+    shouting &= np.bincount(line, weights=capitals, minlength=lines)[lead_lines] >= _MIN_SHOUTED_CAPITALS
+    shouting &= np.bincount(line, weights=~(allowed | _in_class(chars, _SHOUTED_PUNCTUATION_CLASS)), minlength=lines)[lead_lines] == 0
+    prose |= shouting & (groups >= _MIN_PROSE_WORDS)
     fence_char = (chars[lead] == ord("`")) | (chars[lead] == ord("~"))
     fence = fence_char & (chars[np.minimum(lead + 1, n - 1)] == chars[lead]) & (chars[np.minimum(lead + 2, n - 1)] == chars[lead])
     prose |= fence
@@ -279,6 +310,40 @@ def kgram_hashes(codes: np.ndarray, k: int = K, seed: int = SEED_NORMAL) -> np.n
         return _mix((windows * powers).sum(axis=1, dtype=np.uint64) ^ np.uint64(seed))
 
 
+def _previous_same(exact: np.ndarray) -> np.ndarray:
+    """Per token: how many tokens back the same exact token was last seen (a large number if never)."""
+    n = len(exact)
+    order = np.argsort(exact, kind="stable")  # equal tokens stay in stream order
+    distance = np.full(n, n + K, dtype=np.int64)
+    same = exact[order][1:] == exact[order][:-1]
+    distance[order[1:][same]] = order[1:][same] - order[:-1][same]
+    return distance
+
+
+def shape_hashes(codes: np.ndarray, identity: np.ndarray, renameable: np.ndarray, k: int = K, seed: int = SEED_NORMAL) -> np.ndarray:
+    """One hash per k-gram of ``codes``, where a renameable token (a name, a string) that repeats
+    one earlier in the same k-gram (same ``identity``) is coded by how far back that one is.
+
+    Renaming is consistent (every ``x`` becomes ``count``), so which names are the same name
+    survives it: ``V = V + V`` says less than "a = b + a". That keeps the shape of renamed code
+    but tells apart most of the files that share a bare ``V``/``S`` shape (same idiom, other
+    variables), and gives tables of strings a shape where values repeat.
+    """
+    if len(codes) < k:
+        return np.zeros(0, dtype=np.uint64)
+    distance = np.where(renameable, _previous_same(identity), k)
+    base = _mix(codes)
+    with np.errstate(over="ignore"):
+        reference = _mix(np.minimum(distance, k).astype(np.uint64) + np.uint64(0x5EF0_0000_0000_0000) + (codes == _CODE_S))
+        powers = np.uint64(1_000_003) ** np.arange(k - 1, -1, -1, dtype=np.uint64)
+        windows = np.where(
+            np.lib.stride_tricks.sliding_window_view(distance, k) <= np.arange(k),
+            np.lib.stride_tricks.sliding_window_view(reference, k),
+            np.lib.stride_tricks.sliding_window_view(base, k),
+        )
+        return _mix((windows * powers).sum(axis=1, dtype=np.uint64) ^ np.uint64(seed))
+
+
 def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
     """Positions of the winnowed fingerprints: the rightmost minimum of every window of ``w``."""
     if len(hashes) == 0:
@@ -324,20 +389,34 @@ def repeated(hashes: np.ndarray, max_period: int = MAX_PERIOD) -> np.ndarray:
 
 def fingerprint(text: str, k: int = K, w: int = W) -> Fingerprints:
     tokens = tokenize(text)
-    normal = kgram_hashes(tokens.codes, k, SEED_NORMAL)
-    normal[repeated(normal)] = _NEVER  # never a window's minimum unless all are
-    exact = kgram_hashes(tokens.exact, k, SEED_EXACT)
-    exact[repeated(exact)] = _NEVER
-    normal_at, exact_at = winnow(normal, w), winnow(exact, W_EXACT)
-    normal_at, exact_at = normal_at[normal[normal_at] != _NEVER], exact_at[exact[exact_at] != _NEVER]
-    # the lowest bit tells the families apart in the index (their boilerplate limits differ)
-    hashes = np.concatenate((normal[normal_at] & ~np.uint64(1), exact[exact_at] | np.uint64(1)))
-    return Fingerprints(hashes, np.concatenate((normal_at, exact_at)), tokens)
+    codes, exact = tokens.codes, tokens.exact
+    names = codes == _CODE_V
+    literals = (codes == _CODE_S) | (codes == _CODE_N)
+    normal = shape_hashes(codes, exact, names | (codes == _CODE_S), k, SEED_NORMAL)
+    literal = shape_hashes(np.where(names, _CODE_V, exact), exact, names, k, SEED_LITERAL)
+    literal_count = np.concatenate(([0], np.cumsum(literals)))
+    literal[literal_count[k:] - literal_count[:-k] < MIN_LITERALS] = _NEVER
+    hashes, firsts = [], []
+    for family, window, tag in (
+        (normal, w, _NORMAL),
+        (kgram_hashes(exact, k, SEED_EXACT), W_EXACT, _EXACT),
+        (literal, W_LITERAL, _LITERAL),
+    ):
+        family[repeated(family)] = _NEVER  # never a window's minimum unless all are
+        at = winnow(family, window)
+        at = at[family[at] != _NEVER]
+        hashes.append(family[at] & ~_FAMILY_BITS | tag)
+        firsts.append(at)
+    return Fingerprints(np.concatenate(hashes), np.concatenate(firsts), tokens)
 
 
 def is_exact(hashes: np.ndarray) -> np.ndarray:
     """Which fingerprints are of the exact-token family."""
-    return (hashes & np.uint64(1)).astype(bool)
+    return (hashes & _FAMILY_BITS) == _EXACT
+
+
+def is_normalised(hashes: np.ndarray) -> np.ndarray:
+    return (hashes & _FAMILY_BITS) == _NORMAL
 
 
 def line_numbers(text: str, offsets: np.ndarray) -> np.ndarray:

@@ -22,7 +22,9 @@ DB_NAME = "index.sqlite3"
 # 2: two fingerprint families (normalised and exact tokens), vectorised tokenizer
 # 3: a one-character string is a string, not a lone triple-quote delimiter; k-grams repeated
 #    within 24 tokens (tables, runs of like statements) are no fingerprints
-SCHEMA_VERSION = 3
+# 4: shape k-grams code repeated names by distance; a third family (literal fingerprints);
+#    shouted licence lines and docstrings naming ``call()``s are prose
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (

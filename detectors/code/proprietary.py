@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from detectors.base import Finding
 from detectors.code.fingerprint import (
+    CODE_NAME,
+    CODE_NUMBER,
+    CODE_STRING,
     Fingerprints,
     K,
     W,
     fingerprint,
-    is_exact,
+    is_normalised,
     line_numbers,
 )
 from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
@@ -49,6 +52,9 @@ MIN_DENSITY = 0.6
 # Hits further apart than this (in prompt tokens) belong to separate excerpts.
 MAX_GAP_TOKENS = 3 * (K + W)
 MAX_GAP_LINES = 40
+# Identical copies of a matched excerpt reported besides the best one (70 codec modules share
+# one shape once names are renamed; a finding does not list them all).
+MAX_COPIES_REPORTED = 10
 
 
 def boilerplate_limits(files: int) -> tuple[int, int]:
@@ -106,7 +112,7 @@ class FingerprintTable:
         new_file = np.ones(len(files), dtype=bool)
         new_file[1:] = (files[1:] != files[:-1]) | (all_hashes[1:] != all_hashes[:-1])
         files_per_key = np.add.reduceat(new_file.astype(np.int64), first)
-        limits = np.where(is_exact(keys), *boilerplate_limits(len(rows)))
+        limits = np.where(~is_normalised(keys), *boilerplate_limits(len(rows)))
         common = np.repeat((files_per_key > limits) & (not unlimited), per_key)
         keep = ~common
         all_hashes, files, starts, ends = all_hashes[keep], files[keep], starts[keep], ends[keep]
@@ -136,15 +142,28 @@ class FingerprintTable:
 
 
 @dataclass(frozen=True, slots=True)
+class Location:
+    source: IndexedSource
+    line_start: int
+    line_end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     source: IndexedSource
     first_token: int  # prompt token span of the match
     last_token: int
     covered_tokens: int
     fingerprints: int
-    exact_fingerprints: int  # of them, exact-token ones: they tell copies of one shape apart
+    exact_fingerprints: int  # of them, exact-token or literal ones: they tell copies of one shape apart
     line_start: int
     line_end: int
+    # other indexed places that match the same prompt span exactly as well (identical copies)
+    copies: tuple[Location, ...] = ()
+    copies_total: int = 0
+
+    def _score(self) -> tuple[int, int, int]:
+        return self.exact_fingerprints, self.covered_tokens, self.fingerprints
 
 
 def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
@@ -168,12 +187,26 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         candidate = _candidate(table, int(files[start]), prints, fps[start:end], posts[start:end])
         if candidate is not None:
             candidates.append(candidate)
-    candidates.sort(key=lambda m: (-m.exact_fingerprints, -m.covered_tokens, -m.fingerprints))
+    candidates.sort(key=lambda m: tuple(-x for x in m._score()))
     accepted: list[Match] = []
+    copies: list[list[Location]] = []
     for candidate in candidates:
-        if not any(_overlap(candidate, other) > 0.5 for other in accepted):
+        overlapping = [i for i, other in enumerate(accepted) if _overlap(candidate, other) > 0.5]
+        if not overlapping:
             accepted.append(candidate)
-    return accepted
+            copies.append([])
+        elif _same_evidence(candidate, accepted[overlapping[0]]):
+            copies[overlapping[0]].append(Location(candidate.source, candidate.line_start, candidate.line_end))
+    return [
+        replace(match, copies=tuple(found[:MAX_COPIES_REPORTED]), copies_total=len(found))
+        for match, found in zip(accepted, copies, strict=True)
+    ]
+
+
+def _same_evidence(a: Match, b: Match) -> bool:
+    """The same prompt span matched as well: the excerpt is in both places (copied files, or a
+    family of files one shape apart when names were renamed) and nothing tells which is meant."""
+    return a._score() == b._score() and (a.first_token, a.last_token) == (b.first_token, b.last_token)
 
 
 def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -229,16 +262,34 @@ def _candidate(table, file_id, prints, fps, posts) -> Match | None:
     covered_tokens = int(covered.sum())
     if covered_tokens < MIN_TOKENS or covered_tokens < MIN_DENSITY * len(covered):
         return None
+    specific = int((~is_normalised(prints.hashes[distinct])).sum())
+    if specific == 0 and _string_table(prints.tokens.codes[first : last + 1]):
+        return None
     return Match(
         source=table.sources[file_id],
         first_token=first,
         last_token=last,
         covered_tokens=covered_tokens,
         fingerprints=len(distinct),
-        exact_fingerprints=int(is_exact(prints.hashes[distinct]).sum()),
+        exact_fingerprints=specific,
         line_start=int(table.line_starts[posts].min()),
         line_end=int(table.line_ends[posts].max()),
     )
+
+
+# A span is a table of strings when names and code (keywords, operators) are each under this
+# share of its tokens: the rest is strings and separators.
+TABLE_SHARE = 0.1
+_SEPARATORS = np.array(sorted(ord(c) for c in ",.()-':"), dtype=np.uint64)
+
+
+def _string_table(codes: np.ndarray) -> bool:
+    """Is this span of normalised tokens a list or table of strings? Its shape (``S, S, S)``,
+    ``V = (S, S``) is in every file with a table, so shape fingerprints alone say nothing."""
+    names = np.mean(codes == CODE_NAME)
+    literals = (codes == CODE_STRING) | (codes == CODE_NUMBER)
+    code = np.mean(~literals & (codes != CODE_NAME) & ~np.isin(codes, _SEPARATORS))
+    return bool(names < TABLE_SHARE and code < TABLE_SHARE)
 
 
 def _densest_stretch(table: FingerprintTable, fps: np.ndarray, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +375,11 @@ class ProprietaryCodeDetector:
                 "label": match.source.label,
                 "coverage": round(coverage, 3),
                 "lines": int(last_line - first_line + 1),
+                "copies": [
+                    {"repository": c.source.repository, "path": c.source.path, "line_start": c.line_start, "line_end": c.line_end}
+                    for c in match.copies
+                ],
+                "copies_total": match.copies_total,
             },
         )
 
