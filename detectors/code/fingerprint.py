@@ -209,9 +209,16 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
     called = np.flatnonzero((chars[1:-1] == ord("(")) & (chars[2:] == ord(")")) & word[:-2]) + 1
     allowed[called] = allowed[called + 1] = True
     allowed[lead[star]] = True
-    disallowed = np.bincount(line, weights=~allowed, minlength=lines)[lead_lines]
+    edges = np.concatenate(([0], np.flatnonzero(newline) + 1, [n]))
+
+    def per_line(mask: np.ndarray) -> np.ndarray:  # how many characters of each lead's line
+        counts = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(mask, out=counts[1:])
+        return (counts[edges[1:]] - counts[edges[:-1]])[lead_lines]
+
+    disallowed = per_line(~allowed)
     group_start = ~blank & np.concatenate(([True], blank[:-1]))
-    groups = np.bincount(line, weights=group_start, minlength=lines)[lead_lines] - star
+    groups = per_line(group_start) - star
     first_char = chars[text_start] | np.uint32(0x20)
     letter = (first_char >= 97) & (first_char <= 122)
     word_end = _word_ends(word, text_start)
@@ -221,9 +228,8 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
     # parentheses and semicolons ("AS IS", "(INCLUDING ... SERVICES; LOSS OF USE,").
     lowercase = (chars >= 97) & (chars <= 122)
     capitals = (chars >= 65) & (chars <= 90)
-    shouting = np.bincount(line, weights=lowercase, minlength=lines)[lead_lines] == 0
-    shouting &= np.bincount(line, weights=capitals, minlength=lines)[lead_lines] >= _MIN_SHOUTED_CAPITALS
-    shouting &= np.bincount(line, weights=~(allowed | _in_class(chars, _SHOUTED_PUNCTUATION_CLASS)), minlength=lines)[lead_lines] == 0
+    shouting = (per_line(lowercase) == 0) & (per_line(capitals) >= _MIN_SHOUTED_CAPITALS)
+    shouting &= per_line(~(allowed | _in_class(chars, _SHOUTED_PUNCTUATION_CLASS))) == 0
     prose |= shouting & (groups >= _MIN_PROSE_WORDS)
     fence_char = (chars[lead] == ord("`")) | (chars[lead] == ord("~"))
     fence = fence_char & (chars[np.minimum(lead + 1, n - 1)] == chars[lead]) & (chars[np.minimum(lead + 2, n - 1)] == chars[lead])
@@ -300,14 +306,45 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def kgram_hashes(codes: np.ndarray, k: int = K, seed: int = SEED_NORMAL) -> np.ndarray:
-    """One 64-bit hash per k-gram of token codes (position i covers tokens i .. i+k-1)."""
-    if len(codes) < k:
-        return np.zeros(0, dtype=np.uint64)
+_POLY = 1_000_003  # odd, so invertible modulo 2**64: k-gram sums roll in O(n)
+_POLY_INVERSE = pow(_POLY, -1, 1 << 64)
+
+
+Powers = tuple[np.ndarray, np.ndarray]
+
+
+def _powers(n: int) -> Powers:
+    """(POLY**i, POLY**-i) for i < n, modulo 2**64."""
     with np.errstate(over="ignore"):
-        powers = np.uint64(1_000_003) ** np.arange(k - 1, -1, -1, dtype=np.uint64)
-        windows = np.lib.stride_tricks.sliding_window_view(_mix(codes), k)
-        return _mix((windows * powers).sum(axis=1, dtype=np.uint64) ^ np.uint64(seed))
+        powers = np.full(n, _POLY, dtype=np.uint64)
+        inverse = np.full(n, _POLY_INVERSE, dtype=np.uint64)
+        if n:
+            powers[0] = inverse[0] = 1
+        return np.cumprod(powers, dtype=np.uint64), np.cumprod(inverse, dtype=np.uint64)
+
+
+def kgram_hashes(codes: np.ndarray, k: int = K, seed: int = SEED_NORMAL, powers: Powers | None = None) -> np.ndarray:
+    """One 64-bit hash per k-gram of token codes (position i covers tokens i .. i+k-1)."""
+    return _rolling(_mix(codes), k, seed, powers or _powers(len(codes)))
+
+
+def _rolling(values: np.ndarray, k: int, seed: int, powers: Powers, corrections: np.ndarray | None = None) -> np.ndarray:
+    """Per k-gram starting at s: mix(sum of values[s + j] * POLY**(k-1-j) (+ corrections[s])).
+
+    Rolled in O(n) rather than summing k products per position: with weights POLY**-t, the sum
+    over a window is a difference of prefix sums, scaled back by POLY**(s+k-1).
+    """
+    n = len(values)
+    if n < k:
+        return np.zeros(0, dtype=np.uint64)
+    powers, inverse = powers
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(values * inverse, out=prefix[1:])
+        sums = prefix[k:] - prefix[: n - k + 1]
+        if corrections is not None:
+            sums += corrections
+        return _mix(sums * powers[: n - k + 1] * np.uint64(pow(_POLY, k - 1, 1 << 64)) ^ np.uint64(seed))
 
 
 def _previous_same(exact: np.ndarray) -> np.ndarray:
@@ -320,28 +357,36 @@ def _previous_same(exact: np.ndarray) -> np.ndarray:
     return distance
 
 
-def shape_hashes(codes: np.ndarray, identity: np.ndarray, renameable: np.ndarray, k: int = K, seed: int = SEED_NORMAL) -> np.ndarray:
+def shape_hashes(
+    codes: np.ndarray, previous: np.ndarray, renameable: np.ndarray, k: int = K, seed: int = SEED_NORMAL, powers: Powers | None = None
+) -> np.ndarray:
     """One hash per k-gram of ``codes``, where a renameable token (a name, a string) that repeats
-    one earlier in the same k-gram (same ``identity``) is coded by how far back that one is.
+    one earlier in the same k-gram (``previous``: distance back to the same exact token) is coded
+    by how far back that one is.
 
     Renaming is consistent (every ``x`` becomes ``count``), so which names are the same name
     survives it: ``V = V + V`` says less than "a = b + a". That keeps the shape of renamed code
     but tells apart most of the files that share a bare ``V``/``S`` shape (same idiom, other
     variables), and gives tables of strings a shape where values repeat.
     """
-    if len(codes) < k:
+    n = len(codes)
+    if n < k:
         return np.zeros(0, dtype=np.uint64)
-    distance = np.where(renameable, _previous_same(identity), k)
     base = _mix(codes)
+    # token i, repeating the one d < k tokens back, is coded by d in the k-grams that hold both:
+    # those starting at s in [i-k+1, i-d]. Its change of code is added over that range.
+    close = np.flatnonzero(renameable & (previous < k))
+    distance = previous[close]
+    powers = powers or _powers(n)
+    inverse = powers[1]
     with np.errstate(over="ignore"):
-        reference = _mix(np.minimum(distance, k).astype(np.uint64) + np.uint64(0x5EF0_0000_0000_0000) + (codes == _CODE_S))
-        powers = np.uint64(1_000_003) ** np.arange(k - 1, -1, -1, dtype=np.uint64)
-        windows = np.where(
-            np.lib.stride_tricks.sliding_window_view(distance, k) <= np.arange(k),
-            np.lib.stride_tricks.sliding_window_view(reference, k),
-            np.lib.stride_tricks.sliding_window_view(base, k),
-        )
-        return _mix((windows * powers).sum(axis=1, dtype=np.uint64) ^ np.uint64(seed))
+        reference = _mix(distance.astype(np.uint64) + np.uint64(0x5EF0_0000_0000_0000) + (codes[close] == _CODE_S))
+        change = (reference - base[close]) * inverse[close]
+        steps = np.zeros(n + 1, dtype=np.uint64)
+        np.add.at(steps, np.maximum(close - k + 1, 0), change)
+        np.subtract.at(steps, close - distance + 1, change)
+        corrections = np.cumsum(steps, dtype=np.uint64)[: n - k + 1]
+    return _rolling(base, k, seed, powers, corrections)
 
 
 def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
@@ -392,14 +437,15 @@ def fingerprint(text: str, k: int = K, w: int = W) -> Fingerprints:
     codes, exact = tokens.codes, tokens.exact
     names = codes == _CODE_V
     literals = (codes == _CODE_S) | (codes == _CODE_N)
-    normal = shape_hashes(codes, exact, names | (codes == _CODE_S), k, SEED_NORMAL)
-    literal = shape_hashes(np.where(names, _CODE_V, exact), exact, names, k, SEED_LITERAL)
+    previous, powers = _previous_same(exact), _powers(len(codes))
+    normal = shape_hashes(codes, previous, names | (codes == _CODE_S), k, SEED_NORMAL, powers)
+    literal = shape_hashes(np.where(names, _CODE_V, exact), previous, names, k, SEED_LITERAL, powers)
     literal_count = np.concatenate(([0], np.cumsum(literals)))
     literal[literal_count[k:] - literal_count[:-k] < MIN_LITERALS] = _NEVER
     hashes, firsts = [], []
     for family, window, tag in (
         (normal, w, _NORMAL),
-        (kgram_hashes(exact, k, SEED_EXACT), W_EXACT, _EXACT),
+        (kgram_hashes(exact, k, SEED_EXACT, powers), W_EXACT, _EXACT),
         (literal, W_LITERAL, _LITERAL),
     ):
         family[repeated(family)] = _NEVER  # never a window's minimum unless all are
