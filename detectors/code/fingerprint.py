@@ -86,7 +86,7 @@ _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
 _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 _MASK = (1 << 64) - 1
 # Codes of the tokens that are not words; operator characters are their own code point.
-_CODE_V, _CODE_S, _CODE_N, _CODE_DELIMITER = (np.uint64(0xA5A5_0000_0000_0000 + i) for i in range(4))
+_CODE_V, _CODE_S, _CODE_N, _CODE_DELIMITER, _CODE_VALUE = (np.uint64(0xA5A5_0000_0000_0000 + i) for i in range(5))
 CODE_NAME, CODE_STRING, CODE_NUMBER = _CODE_V, _CODE_S, _CODE_N  # what a match's span is made of
 _SEMICOLON, _COMMA = np.uint64(ord(";")), np.uint64(ord(","))
 _CLOSERS = np.array([ord(")"), ord("]"), ord("}")], dtype=np.uint64)
@@ -132,6 +132,7 @@ class Tokens:
 
     codes: np.ndarray  # uint64 normalised token codes (names, strings, numbers replaced)
     exact: np.ndarray  # uint64 exact token codes (names and string contents kept)
+    values: np.ndarray  # uint64 codes of strings without their words, of numbers; else 0
     starts: np.ndarray  # int64
     ends: np.ndarray  # int64
 
@@ -265,6 +266,7 @@ def tokenize(text: str) -> Tokens:
     np.add.at(depth, span_ends, -1)
     inside = (np.cumsum(depth[:n]) > 0) | prose
 
+    values = _string_values(chars, word, lit_spans := (span_starts[span_kinds == 1], span_ends[span_kinds == 1]))
     word &= ~inside
     punct = ~word & ~inside & ~_in_class(chars, _SPACE)
     word_starts = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
@@ -282,20 +284,63 @@ def tokenize(text: str) -> Tokens:
     content = substring_hash(lit_starts + quote, np.maximum(lit_ends - quote, lit_starts + quote))
     string_exact = np.where(lone, _CODE_DELIMITER, content ^ _CODE_S)
     string_normal = np.where(lone, _CODE_DELIMITER, _CODE_S)
+    string_value = np.zeros(len(lit_starts), dtype=np.uint64)
+    string_value[~lone] = values
+    word_value = np.where(word_normal == _CODE_N, word_exact, 0).astype(np.uint64)
 
     starts = np.concatenate((word_starts, punct_at, lit_starts))
     ends = np.concatenate((word_ends, punct_at + 1, lit_ends))
     punct_codes = chars[punct_at].astype(np.uint64)
     normal = np.concatenate((word_normal, punct_codes, string_normal)).astype(np.uint64)
     exact = np.concatenate((word_exact, punct_codes, string_exact)).astype(np.uint64)
+    value = np.concatenate((word_value, np.zeros(len(punct_at), dtype=np.uint64), string_value))
     order = np.argsort(starts, kind="stable")
-    starts, ends, normal, exact = starts[order], ends[order], normal[order], exact[order]
+    starts, ends, normal, exact, value = starts[order], ends[order], normal[order], exact[order], value[order]
 
     # Formatters add or drop semicolons and trailing commas; neither may change a fingerprint.
     keep = normal != _SEMICOLON
-    starts, ends, normal, exact = starts[keep], ends[keep], normal[keep], exact[keep]
-    keep = ~((normal == _COMMA) & np.isin(np.concatenate((normal[1:], [np.uint64(0)])), _CLOSERS))
-    return Tokens(normal[keep], exact[keep], starts[keep].astype(np.int64), ends[keep].astype(np.int64))
+    keep[keep] = ~((normal[keep] == _COMMA) & np.isin(np.concatenate((normal[keep][1:], [np.uint64(0)])), _CLOSERS))
+    return Tokens(normal[keep], exact[keep], value[keep], starts[keep].astype(np.int64), ends[keep].astype(np.int64))
+
+
+_WORD_MARK = 0x1F  # stands for a word inside a string: a control character no string holds
+
+
+def _string_values(chars: np.ndarray, word: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per string span: a hash of its content with every word (a run of word characters that
+    starts with a letter) replaced by one mark, or 0 when too little but words is left.
+
+    ``'1977-03-02T12:30'``, ``'\\x00'``, ``'%s=%d'`` and ``'sıfır'`` keep most of what they are
+    through a find-and-replace rename that also rewrites words inside strings; ``"name"`` does not
+    (it is 0, a value like any other string name).
+    """
+    starts, ends = spans
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    n = len(chars)
+    depth = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(depth, starts, 1)
+    np.add.at(depth, ends, -1)
+    in_string = np.cumsum(depth[:n]) > 0
+    previous_word = np.concatenate(([False], word[:-1]))
+    run_start = word & ~previous_word
+    lower = chars | np.uint32(0x20)
+    letter = ((lower >= 97) & (lower <= 122)) | (chars == 95)
+    run = np.cumsum(run_start) - 1
+    word_run = (run_start & letter)[np.flatnonzero(run_start)]  # per run: a word (not a number)?
+    in_word = word & word_run[np.maximum(run, 0)]
+    keep = in_string & ~(in_word & previous_word)  # a word's first character stays, as the mark
+    marked = np.where(in_word, np.uint32(_WORD_MARK), chars)[keep]
+    position = np.concatenate(([0], np.cumsum(keep)))
+    quote = np.where((ends - starts >= 6) & (chars[np.minimum(starts + 2, n - 1)] == chars[starts]), 3, 1)
+    first, last = position[starts + quote], position[np.maximum(ends - quote, starts + quote)]
+    hashes = _SubstringHasher(marked)(first, last) ^ _CODE_VALUE
+    # a value holds a digit or a non-Latin letter outside words, or two marks ('%s=%d', not 'a-b')
+    digits = np.concatenate(([0], np.cumsum(~in_word & (((chars >= 48) & (chars <= 57)) | (chars >= 128)))))
+    marks = np.concatenate(([0], np.cumsum(~word & ~_in_class(chars, _SPACE))))
+    content_start, content_end = starts + quote, np.maximum(ends - quote, starts + quote)
+    meaningful = (digits[content_end] > digits[content_start]) | (marks[content_end] - marks[content_start] >= 2)
+    return np.where(meaningful, hashes, 0).astype(np.uint64)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -436,11 +481,12 @@ def fingerprint(text: str, k: int = K, w: int = W) -> Fingerprints:
     tokens = tokenize(text)
     codes, exact = tokens.codes, tokens.exact
     names = codes == _CODE_V
-    literals = (codes == _CODE_S) | (codes == _CODE_N)
     previous, powers = _previous_same(exact), _powers(len(codes))
     normal = shape_hashes(codes, previous, names | (codes == _CODE_S), k, SEED_NORMAL, powers)
-    literal = shape_hashes(np.where(names, _CODE_V, exact), previous, names, k, SEED_LITERAL, powers)
-    literal_count = np.concatenate(([0], np.cumsum(literals)))
+    values = tokens.values != 0
+    literal_codes = np.where(values, tokens.values, codes)
+    literal = shape_hashes(literal_codes, previous, ~values & (names | (codes == _CODE_S)), k, SEED_LITERAL, powers)
+    literal_count = np.concatenate(([0], np.cumsum(values)))
     literal[literal_count[k:] - literal_count[:-k] < MIN_LITERALS] = _NEVER
     hashes, firsts = [], []
     for family, window, tag in (
