@@ -36,9 +36,9 @@ K = 12  # tokens per hashed k-gram (noise threshold)
 W = 10  # k-grams per winnowing window; guarantee threshold = K + W - 1 tokens
 # Exact-token fingerprints only need to tell copies of a shape apart: half as dense is enough.
 W_EXACT = 20
-# Literal fingerprints (names renamed, strings and numbers kept) as dense as the normalised ones:
-# they are what renamed tables of strings are found by.
-W_LITERAL = 10
+# Literal fingerprints (names renamed, values kept) as sparse as the exact ones: twice as dense
+# found no more renamed excerpts on the development draws, in a bigger index.
+W_LITERAL = 20
 # ... and only k-grams holding this many strings or numbers are literal fingerprints; with fewer
 # they are the normalised shape again, under the higher boilerplate limit of the specific families.
 MIN_LITERALS = 2
@@ -266,7 +266,7 @@ def tokenize(text: str) -> Tokens:
     np.add.at(depth, span_ends, -1)
     inside = (np.cumsum(depth[:n]) > 0) | prose
 
-    values = _string_values(chars, word, lit_spans := (span_starts[span_kinds == 1], span_ends[span_kinds == 1]))
+    values = _string_values(chars, word, span_starts[span_kinds == 1], span_ends[span_kinds == 1])
     word &= ~inside
     punct = ~word & ~inside & ~_in_class(chars, _SPACE)
     word_starts = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
@@ -306,7 +306,7 @@ def tokenize(text: str) -> Tokens:
 _WORD_MARK = 0x1F  # stands for a word inside a string: a control character no string holds
 
 
-def _string_values(chars: np.ndarray, word: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _string_values(chars: np.ndarray, word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Per string span: a hash of its content with every word (a run of word characters that
     starts with a letter) replaced by one mark, or 0 when too little but words is left.
 
@@ -314,7 +314,6 @@ def _string_values(chars: np.ndarray, word: np.ndarray, spans: tuple[np.ndarray,
     through a find-and-replace rename that also rewrites words inside strings; ``"name"`` does not
     (it is 0, a value like any other string name).
     """
-    starts, ends = spans
     if len(starts) == 0:
         return np.zeros(0, dtype=np.uint64)
     n = len(chars)

@@ -5,7 +5,9 @@ fingerprint hashes with postings (file, line range). A scan fingerprints the pro
 fingerprint up with one ``searchsorted``, and groups hits by indexed file and prompt position.
 Fingerprints found in many indexed files (licence headers, boilerplate, idioms) are dropped at
 load time, and a match needs several fingerprints over a minimum run of tokens, so one shared
-idiom never makes a prompt "proprietary".
+idiom never makes a prompt "proprietary". When several indexed files match a prompt excerpt with
+exactly the same evidence (copied files; a family of modules one shape apart once names are
+renamed), the best-ranked is the finding and the others are listed in its ``copies``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ COMMON_EXACT_SHARE = 1 / 50
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4
 MIN_TOKENS = 50
+# ... twice as many fingerprints when none is exact or literal: a shape alone is weaker evidence
+# (unrelated code sharing a few idioms with a file hits it with 5 or 6 of them).
+MIN_SHAPE_FINGERPRINTS = 2 * MIN_FINGERPRINTS
 # ... and the covered tokens must be this share of the matched prompt span (copies are dense).
 MIN_DENSITY = 0.6
 # Hits further apart than this (in prompt tokens) belong to separate excerpts.
@@ -162,7 +167,9 @@ class Match:
     copies: tuple[Location, ...] = ()
     copies_total: int = 0
 
-    def _score(self) -> tuple[int, int, int]:
+    @property
+    def evidence(self) -> tuple[int, int, int]:
+        """What ranks matches of one prompt span: specific fingerprints first (they name the copy)."""
         return self.exact_fingerprints, self.covered_tokens, self.fingerprints
 
 
@@ -187,7 +194,7 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         candidate = _candidate(table, int(files[start]), prints, fps[start:end], posts[start:end])
         if candidate is not None:
             candidates.append(candidate)
-    candidates.sort(key=lambda m: tuple(-x for x in m._score()))
+    candidates.sort(key=lambda m: tuple(-x for x in m.evidence))
     accepted: list[Match] = []
     copies: list[list[Location]] = []
     for candidate in candidates:
@@ -206,7 +213,7 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
 def _same_evidence(a: Match, b: Match) -> bool:
     """The same prompt span matched as well: the excerpt is in both places (copied files, or a
     family of files one shape apart when names were renamed) and nothing tells which is meant."""
-    return a._score() == b._score() and (a.first_token, a.last_token) == (b.first_token, b.last_token)
+    return a.evidence == b.evidence and (a.first_token, a.last_token) == (b.first_token, b.last_token)
 
 
 def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -263,7 +270,7 @@ def _candidate(table, file_id, prints, fps, posts) -> Match | None:
     if covered_tokens < MIN_TOKENS or covered_tokens < MIN_DENSITY * len(covered):
         return None
     specific = int((~is_normalised(prints.hashes[distinct])).sum())
-    if specific == 0 and _string_table(prints.tokens.codes[first : last + 1]):
+    if specific == 0 and (len(distinct) < MIN_SHAPE_FINGERPRINTS or _string_table(prints.tokens.codes[first : last + 1])):
         return None
     return Match(
         source=table.sources[file_id],

@@ -1,0 +1,157 @@
+"""What the proprietary-code index counts as evidence: shapes that keep which names are equal,
+values that survive a rename, prose that is never code, identical copies reported together, and
+an index written by an older version refused with the command that rebuilds it."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.code import ProprietaryCodeDetector
+from detectors.code.edits import rename_identifiers
+from detectors.code.fingerprint import (
+    _CODE_S,
+    _CODE_V,
+    _mix,
+    _powers,
+    _previous_same,
+    fingerprint,
+    is_exact,
+    is_normalised,
+    kgram_hashes,
+    shape_hashes,
+    tokenize,
+)
+from detectors.code.index_store import DB_NAME, IndexStore, OutdatedIndexError
+from detectors.code.indexer import build_index
+
+LEDGER = '''
+def settle_invoice(ledger, invoice_id, amount, currency="EUR"):
+    entry = ledger.lookup(invoice_id)
+    if entry is None:
+        raise KeyError(f"unknown invoice {invoice_id}")
+    if entry.currency != currency:
+        amount = ledger.convert(amount, currency, entry.currency)
+    remaining = entry.outstanding - amount
+    ledger.record(invoice_id, paid=amount, remaining=max(remaining, 0))
+    if remaining <= 0:
+        ledger.close(invoice_id)
+    return remaining
+'''
+
+
+def _reference_shape(codes: np.ndarray, previous: np.ndarray, renameable: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The definition ``shape_hashes`` rolls in O(n): per k-gram, a polynomial over its tokens
+    where a renameable token repeating one inside the k-gram is coded by the distance to it."""
+    base = _mix(codes)
+    hashes = []
+    for start in range(len(codes) - k + 1):
+        total = 0
+        for offset in range(k):
+            at = start + offset
+            if renameable[at] and previous[at] <= offset:
+                reference = np.array([previous[at] + 0x5EF0_0000_0000_0000 + int(codes[at] == _CODE_S)], dtype=np.uint64)
+                code = int(_mix(reference)[0])
+            else:
+                code = int(base[at])
+            total = (total + code * pow(1_000_003, k - 1 - offset, 1 << 64)) % (1 << 64)
+        hashes.append(total)
+    return _mix(np.array(hashes, dtype=np.uint64) ^ np.uint64(seed))
+
+
+def test_rolled_shape_hashes_equal_their_definition() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n, k = int(rng.integers(5, 60)), int(rng.integers(2, 13))
+        exact = rng.integers(0, 6, n).astype(np.uint64)
+        codes = np.where(exact < 3, _CODE_V, np.where(exact == 3, _CODE_S, exact + np.uint64(40)))
+        renameable = (codes == _CODE_V) | (codes == _CODE_S)
+        previous = _previous_same(exact)
+        expected = _reference_shape(codes, previous, renameable, k, 7)
+        assert np.array_equal(shape_hashes(codes, previous, renameable, k, 7, _powers(n)), expected)
+
+
+def test_shapes_tell_which_names_are_the_same_and_survive_consistent_renaming() -> None:
+    def shape(text: str) -> np.ndarray:
+        tokens = tokenize(text)
+        renameable = (tokens.codes == _CODE_V) | (tokens.codes == _CODE_S)
+        return shape_hashes(tokens.codes, _previous_same(tokens.exact), renameable, 5)
+
+    same = "a = b + a\nc = d + c\n"
+    renamed = "total = step + total\nx = y + x\n"
+    other = "a = b + c\nd = e + f\n"
+    assert np.array_equal(shape(same), shape(renamed))
+    assert not np.array_equal(shape(same), shape(other))
+    # the plain shape (every name a ``V``) cannot tell them apart
+    assert np.array_equal(kgram_hashes(tokenize(same).codes, 5), kgram_hashes(tokenize(other).codes, 5))
+
+
+def test_string_values_survive_a_rename_that_rewrites_words_inside_strings() -> None:
+    original = tokenize("check(parse('1977-03-02T12:30'), 'datetime64[D]', '%s=%d', \"name\", 'a-b', 'привет', 12)")
+    renamed = tokenize("check(parse('1977-03-02T12:30'), 'obj_7[x_3]', '%tmp_1=%d', \"cfg_2\", 'c-d', 'привет', 12)")
+    assert np.array_equal(original.values, renamed.values)
+    kept = original.values[original.values != 0]
+    # the date, the word-shaped 'datetime64[D]', the format, the Cyrillic word and the number;
+    # "name" and 'a-b' are too little but words to tell a table apart
+    assert len(kept) == 5
+
+
+def test_shouted_licence_lines_and_docstrings_naming_calls_are_prose() -> None:
+    licence = (
+        'THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS\n'
+        '"AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT\n'
+        'LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES; LOSS OF USE,\n'
+    )
+    docstring = "    Used by queue consumers. For each get() used to fetch a task,\n"
+    assert len(tokenize(licence).codes) == 0
+    assert len(tokenize(docstring).codes) == 0
+    code = "DEFAULT_TIMEOUT = (CONNECT, READ)\nresult = fetch()\n"
+    assert len(tokenize(code).codes) == 12
+
+
+def test_a_renamed_table_of_values_keeps_its_literal_fingerprints_and_a_table_of_words_has_none() -> None:
+    def literal_prints(text: str) -> set[int]:
+        hashes = fingerprint(text).hashes
+        return set(hashes[~is_normalised(hashes) & ~is_exact(hashes)].tolist())
+
+    dates = "DATES = [\n" + "".join(f'    "2024-{1 + i % 12:02d}-{1 + i % 28:02d}",\n' for i in range(60)) + "]\n"
+    words = "NAMES = [\n" + "".join(f'    "word{chr(97 + i % 26)}{i}",\n' for i in range(60)) + "]\n"
+    rng = random.Random(0)
+    assert literal_prints(dates) and literal_prints(rename_identifiers(dates, rng)) == literal_prints(dates)
+    assert literal_prints(words) == set()
+
+
+@pytest.fixture()
+def index_of_copies(tmp_path: Path) -> Path:
+    """Three identical copies of one module and one unrelated module, indexed."""
+    source = tmp_path / "repo"
+    source.mkdir()
+    for name in ("billing_eu.py", "billing_us.py", "billing_uk.py"):
+        (source / name).write_text(LEDGER)
+    (source / "other.py").write_text("import os\n\nprint(os.getcwd())\n")
+    index_dir = tmp_path / "index"
+    store = IndexStore(index_dir, create=True)
+    build_index(store, "billing", "core", [source])
+    store.close()
+    return index_dir
+
+
+def test_identical_copies_are_reported_with_the_match(index_of_copies: Path) -> None:
+    findings = ProprietaryCodeDetector(index_of_copies).scan(f"Why does this fail?\n\n{LEDGER}")
+    assert len(findings) == 1
+    details = findings[0].details
+    paths = {details["path"]} | {copy["path"] for copy in details["copies"]}
+    assert paths == {"billing_eu.py", "billing_us.py", "billing_uk.py"}
+    assert details["copies_total"] == 2
+    assert all(copy["line_start"] <= copy["line_end"] for copy in details["copies"])
+
+
+def test_an_index_of_an_older_version_is_refused_until_rebuilt(index_of_copies: Path) -> None:
+    with sqlite3.connect(index_of_copies / DB_NAME) as connection:
+        connection.execute("PRAGMA user_version = 3")
+    with pytest.raises(OutdatedIndexError, match="llm-dlp index build"):
+        ProprietaryCodeDetector(index_of_copies).table()
