@@ -3,7 +3,8 @@
 Each indexed file is one row carrying its winnowed fingerprints as packed arrays (hashes, and
 the first and last line each fingerprint covers). Re-indexing a file replaces its row, so an
 incremental re-run touches only what changed; a reader loads every row into memory at once
-(``FingerprintTable`` in ``proprietary.py``) instead of querying per fingerprint.
+(``FingerprintTable``) instead of querying per fingerprint, and sets aside as ``Boilerplate`` the
+fingerprints too many files share to count on their own.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.code.fingerprint import is_normalised
+
 DEFAULT_INDEX_DIR = "code-index"
 DB_NAME = "index.sqlite3"
 # 2: two fingerprint families (normalised and exact tokens), vectorised tokenizer
 # 3: a one-character string is a string, not a lone triple-quote delimiter; k-grams repeated
 #    within 24 tokens (tables, runs of like statements) are no fingerprints
-# 4: shape k-grams code repeated names by distance; a third family (literal fingerprints);
-#    shouted licence lines and docstrings naming ``call()``s are prose
+# 4: shape k-grams code repeated names by distance; a third family (literal: names renamed,
+#    string values and numbers kept); shouted licence lines and docstrings naming call()s are prose
 SCHEMA_VERSION = 4
 
 _SCHEMA = """
@@ -196,3 +199,140 @@ class IndexStore:
             "SELECT f.id, f.index_name, i.label, f.repository, f.path, f.hashes, f.line_starts, f.line_ends "
             "FROM files f JOIN indexes i ON i.name = f.index_name ORDER BY f.id"
         )
+
+
+# A normalised fingerprint in more indexed files than this is boilerplate, not anybody's own code:
+# at least 32 files, more in a big index, where related packages share more shapes. (Tables and
+# runs of like statements, the shapes most files share, are no fingerprints at all: ``repeated``
+# in fingerprint.py. A lower limit drops the shapes of code copied into a dozen files, e.g.
+# spaCy's per-language modules, which renamed copies can only be found by.)
+MIN_BOILERPLATE_FILES = 32
+BOILERPLATE_SHARE = 1 / 100
+# An exact-token fingerprint (names and strings kept) shared by many files is a copied file or
+# block (70 codec tables, one module per spaCy language): still the company's code, so the limit
+# is far higher; it only drops what every other file carries.
+MIN_COMMON_EXACT_FILES = 64
+COMMON_EXACT_SHARE = 1 / 50
+
+
+def boilerplate_limits(files: int) -> tuple[int, int]:
+    """(exact, normalised): a fingerprint in more indexed files than this does not count."""
+    return (
+        max(MIN_COMMON_EXACT_FILES, int(files * COMMON_EXACT_SHARE)),
+        max(MIN_BOILERPLATE_FILES, int(files * BOILERPLATE_SHARE)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedSource:
+    index_name: str
+    label: str
+    repository: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Boilerplate:
+    """The fingerprints too common to count on their own, per file (sorted by file, then hash).
+
+    They are looked up only in files that specific fingerprints already point at: there they
+    cover what a copy of a codec module or a family's shared code has in common with the other
+    members, around the few fingerprints (a name, a value) that say which member it is.
+    """
+
+    hashes: np.ndarray  # uint64, sorted within each file
+    offsets: np.ndarray  # int64, len(sources) + 1: file f's fingerprints are offsets[f]:offsets[f+1]
+    line_starts: np.ndarray  # uint32
+    line_ends: np.ndarray  # uint32
+
+    @classmethod
+    def of(cls, hashes: np.ndarray, files: np.ndarray, starts: np.ndarray, ends: np.ndarray, sources: int) -> Boilerplate:
+        order = np.lexsort((hashes, files))
+        offsets = np.searchsorted(files[order], np.arange(sources + 1)).astype(np.int64)
+        return cls(hashes[order], offsets, starts[order], ends[order])
+
+    def hits(self, hashes: np.ndarray, files: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(prompt fingerprint index, file, line start, line end) of ``hashes`` in ``files``."""
+        order = np.argsort(hashes)
+        ordered = hashes[order]
+        spans = [(int(self.offsets[f]), int(self.offsets[f + 1])) for f in files.tolist()]
+        postings = np.concatenate([np.arange(lo, hi) for lo, hi in spans] or [np.zeros(0, np.int64)])
+        file_of = np.repeat(files.astype(np.int32), [hi - lo for lo, hi in spans])
+        # a file's boilerplate is a few hundred hashes, the prompt's thousands: search the prompt
+        first = np.searchsorted(ordered, self.hashes[postings], side="left")
+        sizes = np.searchsorted(ordered, self.hashes[postings], side="right") - first
+        postings, file_of, first, sizes = postings[sizes > 0], file_of[sizes > 0], first[sizes > 0], sizes[sizes > 0]
+        at = np.repeat(first - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        postings, file_of = np.repeat(postings, sizes), np.repeat(file_of, sizes)
+        return order[at], file_of, self.line_starts[postings], self.line_ends[postings]
+
+
+@dataclass(frozen=True)
+class FingerprintTable:
+    """Every fingerprint of an index directory, sorted by hash, with CSR-style postings."""
+
+    keys: np.ndarray  # uint64, unique, sorted
+    offsets: np.ndarray  # int64, len(keys) + 1: postings of keys[i] are offsets[i]:offsets[i+1]
+    files: np.ndarray  # int32 index into sources
+    line_starts: np.ndarray  # uint32
+    line_ends: np.ndarray  # uint32
+    sources: tuple[IndexedSource, ...]
+    boilerplate: Boilerplate
+
+    @classmethod
+    def empty(cls) -> FingerprintTable:
+        z = np.zeros(0, dtype=np.uint64)
+        lines = z.astype(np.uint32)
+        return cls(z, np.zeros(1, np.int64), np.zeros(0, np.int32), lines, lines, (), Boilerplate(z, np.zeros(1, np.int64), lines, lines))
+
+    @classmethod
+    def load(cls, index_dir: str | Path, unlimited: bool = False) -> FingerprintTable:
+        store = IndexStore(index_dir)
+        try:
+            rows = list(store.rows())
+        finally:
+            store.close()
+        if not rows:
+            return cls.empty()
+        sources = tuple(IndexedSource(r[1], r[2], r[3], r[4]) for r in rows)
+        hashes = [np.frombuffer(r[5], dtype="<u8") for r in rows]
+        counts = np.array([len(h) for h in hashes])
+        all_hashes = np.concatenate(hashes).astype(np.uint64)
+        files = np.repeat(np.arange(len(rows), dtype=np.int32), counts)
+        starts = np.concatenate([np.frombuffer(r[6], dtype="<u4") for r in rows]).astype(np.uint32)
+        ends = np.concatenate([np.frombuffer(r[7], dtype="<u4") for r in rows]).astype(np.uint32)
+        order = np.lexsort((files, all_hashes))
+        all_hashes, files, starts, ends = all_hashes[order], files[order], starts[order], ends[order]
+        keys, first, per_key = np.unique(all_hashes, return_index=True, return_counts=True)
+        # distinct files per hash: postings are sorted by (hash, file), count file changes
+        new_file = np.ones(len(files), dtype=bool)
+        new_file[1:] = (files[1:] != files[:-1]) | (all_hashes[1:] != all_hashes[:-1])
+        files_per_key = np.add.reduceat(new_file.astype(np.int64), first)
+        limits = np.where(~is_normalised(keys), *boilerplate_limits(len(rows)))
+        common = np.repeat((files_per_key > limits) & (not unlimited), per_key)
+        boilerplate = Boilerplate.of(all_hashes[common], files[common], starts[common], ends[common], len(rows))
+        keep = ~common
+        all_hashes, files, starts, ends = all_hashes[keep], files[keep], starts[keep], ends[keep]
+        keys, first = np.unique(all_hashes, return_index=True)
+        offsets = np.append(first, len(all_hashes)).astype(np.int64)
+        return cls(keys, offsets, files, starts, ends, sources, boilerplate)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(prompt fingerprint index, posting index) for every hit."""
+        if len(self.keys) == 0 or len(hashes) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        order = np.argsort(hashes)  # sorted needles walk the key array in order: fewer cache misses
+        slots = np.empty(len(hashes), dtype=np.int64)
+        slots[order] = np.searchsorted(self.keys, hashes[order])
+        slots[slots == len(self.keys)] = 0
+        found = np.flatnonzero(self.keys[slots] == hashes)
+        if len(found) == 0:
+            return found, found
+        lo, hi = self.offsets[slots[found]], self.offsets[slots[found] + 1]
+        sizes = hi - lo
+        prompt_index = np.repeat(found, sizes)
+        postings = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        return prompt_index, postings

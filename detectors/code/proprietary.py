@@ -1,7 +1,7 @@
 """``ProprietaryCodeDetector``: does a prompt contain code from the company's indexed repositories?
 
-The index is loaded into memory once (and again when it changes on disk) as a sorted array of
-fingerprint hashes with postings (file, line range). A scan fingerprints the prompt, looks every
+The index is loaded into memory once (and again when it changes on disk) as a ``FingerprintTable``
+(index_store.py): a sorted array of fingerprint hashes with postings (file, line range). A scan fingerprints the prompt, looks every
 fingerprint up with one ``searchsorted``, and groups hits by indexed file and prompt position.
 Fingerprints found in many indexed files (licence headers, boilerplate, idioms) are dropped at
 load time, and a match needs several fingerprints over a minimum run of tokens, so one shared
@@ -31,21 +31,14 @@ from detectors.code.fingerprint import (
     is_normalised,
     line_numbers,
 )
-from detectors.code.index_store import DEFAULT_INDEX_DIR, IndexStore, db_path
+from detectors.code.index_store import (
+    DEFAULT_INDEX_DIR,
+    FingerprintTable,
+    IndexedSource,
+    db_path,
+)
 from detectors.code.regions import find_regions
 
-# A normalised fingerprint in more indexed files than this is boilerplate, not anybody's own code:
-# at least 32 files, more in a big index, where related packages share more shapes. (Tables and
-# runs of like statements, the shapes most files share, are no fingerprints at all: ``repeated``
-# in fingerprint.py. A lower limit drops the shapes of code copied into a dozen files, e.g.
-# spaCy's per-language modules, which renamed copies can only be found by.)
-MIN_BOILERPLATE_FILES = 32
-BOILERPLATE_SHARE = 1 / 100
-# An exact-token fingerprint (names and strings kept) shared by many files is a copied file or
-# block (70 codec tables, one module per spaCy language): still the company's code, so the limit
-# is far higher; it only drops what every other file carries.
-MIN_COMMON_EXACT_FILES = 64
-COMMON_EXACT_SHARE = 1 / 50
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4
 MIN_TOKENS = 50
@@ -60,90 +53,8 @@ MAX_GAP_LINES = 40
 # Identical copies of a matched excerpt reported besides the best one (70 codec modules share
 # one shape once names are renamed; a finding does not list them all).
 MAX_COPIES_REPORTED = 10
-
-
-def boilerplate_limits(files: int) -> tuple[int, int]:
-    """(exact, normalised): a fingerprint in more indexed files than this does not count."""
-    return (
-        max(MIN_COMMON_EXACT_FILES, int(files * COMMON_EXACT_SHARE)),
-        max(MIN_BOILERPLATE_FILES, int(files * BOILERPLATE_SHARE)),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedSource:
-    index_name: str
-    label: str
-    repository: str
-    path: str
-
-
-@dataclass(frozen=True)
-class FingerprintTable:
-    """Every fingerprint of an index directory, sorted by hash, with CSR-style postings."""
-
-    keys: np.ndarray  # uint64, unique, sorted
-    offsets: np.ndarray  # int64, len(keys) + 1: postings of keys[i] are offsets[i]:offsets[i+1]
-    files: np.ndarray  # int32 index into sources
-    line_starts: np.ndarray  # uint32
-    line_ends: np.ndarray  # uint32
-    sources: tuple[IndexedSource, ...]
-
-    @classmethod
-    def empty(cls) -> FingerprintTable:
-        z = np.zeros(0, dtype=np.uint64)
-        return cls(z, np.zeros(1, np.int64), np.zeros(0, np.int32), z.astype(np.uint32), z.astype(np.uint32), ())
-
-    @classmethod
-    def load(cls, index_dir: str | Path, unlimited: bool = False) -> FingerprintTable:
-        store = IndexStore(index_dir)
-        try:
-            rows = list(store.rows())
-        finally:
-            store.close()
-        if not rows:
-            return cls.empty()
-        sources = tuple(IndexedSource(r[1], r[2], r[3], r[4]) for r in rows)
-        hashes = [np.frombuffer(r[5], dtype="<u8") for r in rows]
-        counts = np.array([len(h) for h in hashes])
-        all_hashes = np.concatenate(hashes).astype(np.uint64)
-        files = np.repeat(np.arange(len(rows), dtype=np.int32), counts)
-        starts = np.concatenate([np.frombuffer(r[6], dtype="<u4") for r in rows]).astype(np.uint32)
-        ends = np.concatenate([np.frombuffer(r[7], dtype="<u4") for r in rows]).astype(np.uint32)
-        order = np.lexsort((files, all_hashes))
-        all_hashes, files, starts, ends = all_hashes[order], files[order], starts[order], ends[order]
-        keys, first, per_key = np.unique(all_hashes, return_index=True, return_counts=True)
-        # distinct files per hash: postings are sorted by (hash, file), count file changes
-        new_file = np.ones(len(files), dtype=bool)
-        new_file[1:] = (files[1:] != files[:-1]) | (all_hashes[1:] != all_hashes[:-1])
-        files_per_key = np.add.reduceat(new_file.astype(np.int64), first)
-        limits = np.where(~is_normalised(keys), *boilerplate_limits(len(rows)))
-        common = np.repeat((files_per_key > limits) & (not unlimited), per_key)
-        keep = ~common
-        all_hashes, files, starts, ends = all_hashes[keep], files[keep], starts[keep], ends[keep]
-        keys, first = np.unique(all_hashes, return_index=True)
-        offsets = np.append(first, len(all_hashes)).astype(np.int64)
-        return cls(keys, offsets, files, starts, ends, sources)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(prompt fingerprint index, posting index) for every hit."""
-        if len(self.keys) == 0 or len(hashes) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        order = np.argsort(hashes)  # sorted needles walk the key array in order: fewer cache misses
-        slots = np.empty(len(hashes), dtype=np.int64)
-        slots[order] = np.searchsorted(self.keys, hashes[order])
-        slots[slots == len(self.keys)] = 0
-        found = np.flatnonzero(self.keys[slots] == hashes)
-        if len(found) == 0:
-            return found, found
-        lo, hi = self.offsets[slots[found]], self.offsets[slots[found] + 1]
-        sizes = hi - lo
-        prompt_index = np.repeat(found, sizes)
-        postings = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        return prompt_index, postings
+# Boilerplate fingerprints count in a file only around this many specific ones of the same file.
+MIN_SPECIFIC_WITH_BOILERPLATE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +90,23 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     if len(prompt_index) == 0:
         return []
     files = table.files[postings]
-    keep = np.isin(files, _promising_files(files, prompt_index, prints.first_token))
-    files, fps, posts = files[keep], prompt_index[keep], postings[keep]
+    hits = _Hits(prompt_index, files, table.line_starts[postings], table.line_ends[postings], np.ones(len(files), bool))
+    specific = ~is_normalised(prints.hashes[prompt_index])
+    named = _promising_files(files[specific], prompt_index[specific], prints.first_token, MIN_SPECIFIC_WITH_BOILERPLATE)
+    if len(named):
+        index, where, starts, ends = table.boilerplate.hits(prints.hashes, named)
+        hits = hits.plus(_Hits(index, where, starts, ends, np.zeros(len(index), bool)))
+    hits = hits.take(np.isin(hits.files, _promising_files(hits.files, hits.fps, prints.first_token)))
     # hits grouped by file, in prompt order within a file; a new stretch where either changes
-    order = np.lexsort((fps, prints.first_token[fps], files))
-    files, fps, posts = files[order], fps[order], posts[order]
-    tokens = prints.first_token[fps]
-    breaks = np.flatnonzero((np.diff(files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
-    bounds = np.concatenate(([0], breaks, [len(fps)]))
+    hits = hits.take(np.lexsort((hits.fps, prints.first_token[hits.fps], hits.files)))
+    tokens = prints.first_token[hits.fps]
+    breaks = np.flatnonzero((np.diff(hits.files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
+    bounds = np.concatenate(([0], breaks, [len(hits.fps)]))
     # most stretches of a big unrelated prompt cannot match: skip their numpy work
-    stretches = np.flatnonzero(_could_match(fps, tokens, bounds)).tolist()
+    stretches = np.flatnonzero(_could_match(hits.fps, tokens, bounds)).tolist()
     candidates = []
     for start, end in ((int(bounds[i]), int(bounds[i + 1])) for i in stretches):
-        candidate = _candidate(table, int(files[start]), prints, fps[start:end], posts[start:end])
+        candidate = _candidate(table.sources[int(hits.files[start])], prints, hits.take(slice(start, end)))
         if candidate is not None:
             candidates.append(candidate)
     candidates.sort(key=lambda m: tuple(-x for x in m.evidence))
@@ -208,6 +123,25 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         replace(match, copies=tuple(found[:MAX_COPIES_REPORTED]), copies_total=len(found))
         for match, found in zip(accepted, copies, strict=True)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hits:
+    """Prompt fingerprints found in indexed files: one entry per (fingerprint, place in a file)."""
+
+    fps: np.ndarray  # prompt fingerprint index
+    files: np.ndarray
+    line_starts: np.ndarray
+    line_ends: np.ndarray
+    counted: np.ndarray  # bool: not boilerplate
+
+    def take(self, which) -> _Hits:
+        return _Hits(self.fps[which], self.files[which], self.line_starts[which], self.line_ends[which], self.counted[which])
+
+    def plus(self, other: _Hits) -> _Hits:
+        return _Hits(*(np.concatenate((a, b)) for a, b in zip(
+            (self.fps, self.files, self.line_starts, self.line_ends, self.counted),
+            (other.fps, other.files, other.line_starts, other.line_ends, other.counted), strict=True)))
 
 
 def _same_evidence(a: Match, b: Match) -> bool:
@@ -236,8 +170,8 @@ def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.
     return (distinct >= MIN_FINGERPRINTS) & (covered >= MIN_TOKENS)
 
 
-def _promising_files(files: np.ndarray, prompt_index: np.ndarray, first_token: np.ndarray) -> np.ndarray:
-    """Files hit by MIN_FINGERPRINTS distinct prompt fingerprints within one stretch of the prompt.
+def _promising_files(files: np.ndarray, prompt_index: np.ndarray, first_token: np.ndarray, needed: int = MIN_FINGERPRINTS) -> np.ndarray:
+    """Files hit by ``needed`` distinct prompt fingerprints within one stretch of the prompt.
 
     A big prompt of unrelated code hits hundreds of files with a few idioms each; this vectorised
     test leaves the per-file grouping below only the files that could pass it.
@@ -249,16 +183,27 @@ def _promising_files(files: np.ndarray, prompt_index: np.ndarray, first_token: n
     rank[by_token] = np.arange(len(by_token))
     pairs = np.unique(files.astype(np.int64) << 32 | rank[prompt_index])
     pair_files, pair_tokens = pairs >> 32, first_token[by_token[pairs & 0xFFFFFFFF]]
-    n = MIN_FINGERPRINTS - 1
+    n = needed - 1
     if len(pair_files) <= n:
         return np.zeros(0, dtype=np.int64)
     close = (pair_files[n:] == pair_files[:-n]) & (pair_tokens[n:] - pair_tokens[:-n] <= n * MAX_GAP_TOKENS)
     return np.unique(pair_files[n:][close])
 
 
-def _candidate(table, file_id, prints, fps, posts) -> Match | None:
-    fps, posts = _densest_stretch(table, fps, posts)
-    distinct = np.unique(fps)
+def _candidate(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
+    """The match of one stretch of hits in one file, on fingerprints that count, or else on those
+    with boilerplate around at least MIN_SPECIFIC_WITH_BOILERPLATE specific ones."""
+    hits = _densest_stretch(hits)
+    counted = hits.take(hits.counted)
+    match = _match(source, prints, counted)
+    named = np.unique(counted.fps[~is_normalised(prints.hashes[counted.fps])])
+    if match is None and len(named) >= MIN_SPECIFIC_WITH_BOILERPLATE:
+        match = _match(source, prints, hits)
+    return match
+
+
+def _match(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
+    distinct = np.unique(hits.fps)
     if len(distinct) < MIN_FINGERPRINTS:
         return None
     starts = prints.first_token[distinct]
@@ -273,14 +218,14 @@ def _candidate(table, file_id, prints, fps, posts) -> Match | None:
     if specific == 0 and (len(distinct) < MIN_SHAPE_FINGERPRINTS or _string_table(prints.tokens.codes[first : last + 1])):
         return None
     return Match(
-        source=table.sources[file_id],
+        source=source,
         first_token=first,
         last_token=last,
         covered_tokens=covered_tokens,
         fingerprints=len(distinct),
         exact_fingerprints=specific,
-        line_start=int(table.line_starts[posts].min()),
-        line_end=int(table.line_ends[posts].max()),
+        line_start=int(hits.line_starts.min()),
+        line_end=int(hits.line_ends.max()),
     )
 
 
@@ -299,18 +244,18 @@ def _string_table(codes: np.ndarray) -> bool:
     return bool(names < TABLE_SHARE and code < TABLE_SHARE)
 
 
-def _densest_stretch(table: FingerprintTable, fps: np.ndarray, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _densest_stretch(hits: _Hits) -> _Hits:
     """The hits that fall in one compact stretch of the file, the stretch with most of them.
 
     A copied excerpt hits one place in the file; an unrelated prompt that shares idioms with the
     file hits it all over. Code repeated within the file also points some prompt fingerprints at
     far-away copies, which must not stretch the reported line range.
     """
-    lines = table.line_starts[posts].astype(np.int64)
+    lines = hits.line_starts.astype(np.int64)
     order = np.argsort(lines, kind="stable")
     clusters = np.split(order, np.flatnonzero(np.diff(lines[order]) > MAX_GAP_LINES) + 1)
-    best = max(clusters, key=lambda c: len(np.unique(fps[c])))
-    return fps[best], posts[best]
+    best = max(clusters, key=lambda c: len(np.unique(hits.fps[c])))
+    return hits.take(best)
 
 
 def _overlap(a: Match, b: Match) -> float:

@@ -1,6 +1,7 @@
 """What the proprietary-code index counts as evidence: shapes that keep which names are equal,
-values that survive a rename, prose that is never code, identical copies reported together, and
-an index written by an older version refused with the command that rebuilds it."""
+values that survive a rename, prose that is never code, boilerplate only around what names the
+file, identical copies reported together, and an index written by an older version refused with
+the command that rebuilds it."""
 
 from __future__ import annotations
 
@@ -155,3 +156,53 @@ def test_an_index_of_an_older_version_is_refused_until_rebuilt(index_of_copies: 
         connection.execute("PRAGMA user_version = 3")
     with pytest.raises(OutdatedIndexError, match="llm-dlp index build"):
         ProprietaryCodeDetector(index_of_copies).table()
+
+
+CODEC = '''
+class Codec(codecs.Codec):
+    def encode(self, input, errors="strict"):
+        return codecs.charmap_encode(input, errors, encoding_table)
+
+    def decode(self, input, errors="strict"):
+        return codecs.charmap_decode(input, errors, decoding_table)
+
+
+class IncrementalEncoder(codecs.IncrementalEncoder):
+    def encode(self, input, final=False):
+        return codecs.charmap_encode(input, self.errors, encoding_table)[0]
+
+
+class IncrementalDecoder(codecs.IncrementalDecoder):
+    def decode(self, input, final=False):
+        return codecs.charmap_decode(input, self.errors, decoding_table)[0]
+
+
+def getregentry():
+    return codecs.CodecInfo(
+        name=NAME,
+        encode=Codec().encode,
+        decode=Codec().decode,
+        incrementalencoder=IncrementalEncoder,
+        incrementaldecoder=IncrementalDecoder,
+    )
+'''
+
+
+def _codec(number: int) -> str:
+    own = f'NAME = "cp{number}"\nALIASES = ("{number}", "ibm-{number}", "csibm{number}", "x-{number}")\n'
+    return "import codecs\n" + own + CODEC
+
+
+def test_boilerplate_counts_around_what_names_the_file_and_not_alone(tmp_path: Path) -> None:
+    source = tmp_path / "codecs"
+    source.mkdir()
+    for number in range(1000, 1080):  # more files share the block than any boilerplate limit
+        (source / f"cp{number}.py").write_text(_codec(number))
+    index_dir = tmp_path / "index"
+    store = IndexStore(index_dir, create=True)
+    build_index(store, "codecs", "core", [source])
+    store.close()
+    detector = ProprietaryCodeDetector(index_dir)
+    findings = detector.scan(f"Is this right?\n\n{_codec(1042)}")
+    assert [f.details["path"] for f in findings] == ["cp1042.py"]
+    assert detector.scan(f"Is this right?\n\nimport codecs\n{CODEC}") == []
