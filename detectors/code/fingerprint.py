@@ -314,31 +314,32 @@ def _string_values(chars: np.ndarray, word: np.ndarray, starts: np.ndarray, ends
     through a find-and-replace rename that also rewrites words inside strings; ``"name"`` does not
     (it is 0, a value like any other string name).
     """
-    if len(starts) == 0:
-        return np.zeros(0, dtype=np.uint64)
     n = len(chars)
-    depth = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(depth, starts, 1)
-    np.add.at(depth, ends, -1)
-    in_string = np.cumsum(depth[:n]) > 0
-    previous_word = np.concatenate(([False], word[:-1]))
-    run_start = word & ~previous_word
-    lower = chars | np.uint32(0x20)
-    letter = ((lower >= 97) & (lower <= 122)) | (chars == 95)
-    run = np.cumsum(run_start) - 1
-    word_run = (run_start & letter)[np.flatnonzero(run_start)]  # per run: a word (not a number)?
-    in_word = word & word_run[np.maximum(run, 0)]
-    keep = in_string & ~(in_word & previous_word)  # a word's first character stays, as the mark
-    marked = np.where(in_word, np.uint32(_WORD_MARK), chars)[keep]
-    position = np.concatenate(([0], np.cumsum(keep)))
     quote = np.where((ends - starts >= 6) & (chars[np.minimum(starts + 2, n - 1)] == chars[starts]), 3, 1)
-    first, last = position[starts + quote], position[np.maximum(ends - quote, starts + quote)]
-    hashes = _SubstringHasher(marked)(first, last) ^ _CODE_VALUE
+    content_starts = starts + quote
+    lengths = np.maximum(ends - quote - content_starts, 0)
+    if lengths.sum() == 0:
+        return np.zeros(len(starts), dtype=np.uint64)
+    # the strings' contents, one after the other (a few per cent of a prompt's characters)
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    at = np.repeat(content_starts - bounds[:-1], lengths) + np.arange(bounds[-1])
+    text, letters = chars[at], word[at]
+    after_word = np.concatenate(([False], letters[:-1]))
+    after_word[bounds[:-1][lengths > 0]] = False  # a content starts after its quote
+    run_start = letters & ~after_word
+    lower = text | np.uint32(0x20)
+    initial = ((lower >= 97) & (lower <= 122)) | (text == 95)
+    # per run of word characters: a word (not a number)? (index -1, before any run, is False)
+    word_run = np.append(initial[run_start], False)
+    in_word = letters & word_run[np.cumsum(run_start) - 1]
+    keep = ~(in_word & after_word)  # a word's first character stays, as the mark
+    marked = np.where(in_word, np.uint32(_WORD_MARK), text)[keep]
+    kept = np.concatenate(([0], np.cumsum(keep)))
+    hashes = _SubstringHasher(marked)(kept[bounds[:-1]], kept[bounds[1:]]) ^ _CODE_VALUE
     # a value holds a digit or a non-Latin letter outside words, or two marks ('%s=%d', not 'a-b')
-    digits = np.concatenate(([0], np.cumsum(~in_word & (((chars >= 48) & (chars <= 57)) | (chars >= 128)))))
-    marks = np.concatenate(([0], np.cumsum(~word & ~_in_class(chars, _SPACE))))
-    content_start, content_end = starts + quote, np.maximum(ends - quote, starts + quote)
-    meaningful = (digits[content_end] > digits[content_start]) | (marks[content_end] - marks[content_start] >= 2)
+    digits = np.concatenate(([0], np.cumsum(~in_word & (((text >= 48) & (text <= 57)) | (text >= 128)))))
+    marks = np.concatenate(([0], np.cumsum(~letters & ~_in_class(text, _SPACE))))
+    meaningful = (digits[bounds[1:]] > digits[bounds[:-1]]) | (marks[bounds[1:]] - marks[bounds[:-1]] >= 2)
     return np.where(meaningful, hashes, 0).astype(np.uint64)
 
 

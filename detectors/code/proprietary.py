@@ -91,12 +91,17 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         return []
     files = table.files[postings]
     hits = _Hits(prompt_index, files, table.line_starts[postings], table.line_ends[postings], np.ones(len(files), bool))
+    # prompt fingerprints numbered in token order, so one sort of (file, number) pairs puts each
+    # file's hits in prompt order
+    by_token = np.argsort(prints.first_token, kind="stable")
+    order = _TokenOrder(np.empty(len(by_token), dtype=np.int64), prints.first_token[by_token])
+    order.rank[by_token] = np.arange(len(by_token))
     specific = ~is_normalised(prints.hashes[prompt_index])
-    named = _promising_files(files[specific], prompt_index[specific], prints.first_token, MIN_SPECIFIC_WITH_BOILERPLATE)
+    named = _promising_files(files[specific], prompt_index[specific], order, MIN_SPECIFIC_WITH_BOILERPLATE)
     if len(named):
         index, where, starts, ends = table.boilerplate.hits(prints.hashes, named)
         hits = hits.plus(_Hits(index, where, starts, ends, np.zeros(len(index), bool)))
-    hits = hits.take(np.isin(hits.files, _promising_files(hits.files, hits.fps, prints.first_token)))
+    hits = hits.take(np.isin(hits.files, _promising_files(hits.files, hits.fps, order)))
     # hits grouped by file, in prompt order within a file; a new stretch where either changes
     hits = hits.take(np.lexsort((hits.fps, prints.first_token[hits.fps], hits.files)))
     tokens = prints.first_token[hits.fps]
@@ -170,19 +175,20 @@ def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.
     return (distinct >= MIN_FINGERPRINTS) & (covered >= MIN_TOKENS)
 
 
-def _promising_files(files: np.ndarray, prompt_index: np.ndarray, first_token: np.ndarray, needed: int = MIN_FINGERPRINTS) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class _TokenOrder:
+    rank: np.ndarray  # per prompt fingerprint: its place in token order
+    tokens: np.ndarray  # per place: the first token of the fingerprint there (ascending)
+
+
+def _promising_files(files: np.ndarray, prompt_index: np.ndarray, order: _TokenOrder, needed: int = MIN_FINGERPRINTS) -> np.ndarray:
     """Files hit by ``needed`` distinct prompt fingerprints within one stretch of the prompt.
 
     A big prompt of unrelated code hits hundreds of files with a few idioms each; this vectorised
     test leaves the per-file grouping below only the files that could pass it.
     """
-    # prompt fingerprints numbered in token order, so one sort of (file, number) pairs puts each
-    # file's hits in prompt order
-    by_token = np.argsort(first_token, kind="stable")
-    rank = np.empty(len(by_token), dtype=np.int64)
-    rank[by_token] = np.arange(len(by_token))
-    pairs = np.unique(files.astype(np.int64) << 32 | rank[prompt_index])
-    pair_files, pair_tokens = pairs >> 32, first_token[by_token[pairs & 0xFFFFFFFF]]
+    pairs = np.unique(files.astype(np.int64) << 32 | order.rank[prompt_index])
+    pair_files, pair_tokens = pairs >> 32, order.tokens[pairs & 0xFFFFFFFF]
     n = needed - 1
     if len(pair_files) <= n:
         return np.zeros(0, dtype=np.int64)
