@@ -200,6 +200,8 @@ def _candidate(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Matc
     """The match of one stretch of hits in one file, on fingerprints that count, or else on those
     with boilerplate around at least MIN_SPECIFIC_WITH_BOILERPLATE specific ones."""
     hits = _densest_stretch(hits)
+    if hits.counted.all():
+        return _match(source, prints, hits)
     counted = hits.take(hits.counted)
     match = _match(source, prints, counted)
     named = np.unique(counted.fps[~is_normalised(prints.hashes[counted.fps])])
@@ -260,6 +262,8 @@ def _densest_stretch(hits: _Hits) -> _Hits:
     lines = hits.line_starts.astype(np.int64)
     order = np.argsort(lines, kind="stable")
     clusters = np.split(order, np.flatnonzero(np.diff(lines[order]) > MAX_GAP_LINES) + 1)
+    if len(clusters) == 1:
+        return hits
     best = max(clusters, key=lambda c: len(np.unique(hits.fps[c])))
     return hits.take(best)
 
