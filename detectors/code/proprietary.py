@@ -108,7 +108,8 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     breaks = np.flatnonzero((np.diff(hits.files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
     bounds = np.concatenate(([0], breaks, [len(hits.fps)]))
     # most stretches of a big unrelated prompt cannot match: skip their numpy work
-    stretches = np.flatnonzero(_could_match(hits.fps, tokens, bounds)).tolist()
+    specific = ~is_normalised(prints.hashes[hits.fps])
+    stretches = np.flatnonzero(_could_match(hits.fps, tokens, bounds, specific)).tolist()
     candidates = []
     for start, end in ((int(bounds[i]), int(bounds[i + 1])) for i in stretches):
         candidate = _candidate(table.sources[int(hits.files[start])], prints, hits.take(slice(start, end)))
@@ -155,9 +156,10 @@ def _same_evidence(a: Match, b: Match) -> bool:
     return a.evidence == b.evidence and (a.first_token, a.last_token) == (b.first_token, b.last_token)
 
 
-def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray, specific: np.ndarray | None = None) -> np.ndarray:
     """Per stretch of hits (``bounds``; hits sorted by prompt token, then fingerprint): could it
-    pass MIN_FINGERPRINTS and MIN_TOKENS? Its distinct fingerprints and the tokens they cover are
+    pass MIN_FINGERPRINTS and MIN_TOKENS, and MIN_SHAPE_FINGERPRINTS when none of its hits is
+    ``specific`` (exact or literal)? Its distinct fingerprints and the tokens they cover are
     upper bounds of what ``_candidate`` counts on any part of it, so a stretch failing here is
     skipped without the per-stretch numpy work, which a big unrelated prompt needs ~100 times."""
     if len(fps) == 0:
@@ -172,7 +174,11 @@ def _could_match(fps: np.ndarray, tokens: np.ndarray, bounds: np.ndarray) -> np.
     covers = np.where(first, K, np.minimum(gaps, K)) * new
     distinct = np.add.reduceat(new.astype(np.int64), bounds[:-1])
     covered = np.add.reduceat(covers, bounds[:-1])
-    return (distinct >= MIN_FINGERPRINTS) & (covered >= MIN_TOKENS)
+    possible = (distinct >= MIN_FINGERPRINTS) & (covered >= MIN_TOKENS)
+    if specific is None:
+        return possible
+    named = np.add.reduceat(specific.astype(np.int64), bounds[:-1]) > 0
+    return possible & (named | (distinct >= MIN_SHAPE_FINGERPRINTS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,3 +206,15 @@ def test_boilerplate_counts_around_what_names_the_file_and_not_alone(tmp_path: P
     findings = detector.scan(f"Is this right?\n\n{_codec(1042)}")
     assert [f.details["path"] for f in findings] == ["cp1042.py"]
     assert detector.scan(f"Is this right?\n\nimport codecs\n{CODEC}") == []
+
+
+def test_a_stretch_of_shape_hits_alone_is_skipped_below_the_shape_minimum() -> None:
+    from detectors.code.proprietary import MIN_SHAPE_FINGERPRINTS, _could_match
+
+    fps = np.arange(6)  # six distinct fingerprints, 12 tokens apart: enough tokens, too few shapes
+    tokens = 12 * fps
+    bounds = np.array([0, 6])
+    assert 6 < MIN_SHAPE_FINGERPRINTS
+    assert _could_match(fps, tokens, bounds).tolist() == [True]
+    assert _could_match(fps, tokens, bounds, np.zeros(6, dtype=bool)).tolist() == [False]
+    assert _could_match(fps, tokens, bounds, np.eye(6, dtype=bool)[2]).tolist() == [True]
