@@ -218,3 +218,12 @@ def test_a_stretch_of_shape_hits_alone_is_skipped_below_the_shape_minimum() -> N
     assert _could_match(fps, tokens, bounds).tolist() == [True]
     assert _could_match(fps, tokens, bounds, np.zeros(6, dtype=bool)).tolist() == [False]
     assert _could_match(fps, tokens, bounds, np.eye(6, dtype=bool)[2]).tolist() == [True]
+
+
+def test_the_two_level_key_search_finds_what_searchsorted_finds(index_of_copies: Path) -> None:
+    table = ProprietaryCodeDetector(index_of_copies).table()
+    rng = np.random.default_rng(0)
+    present = table.keys[rng.integers(0, len(table.keys), 500)]
+    absent = rng.integers(0, 2**63, 500, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    needles = np.concatenate((present, absent, np.array([0, 2**64 - 1], dtype=np.uint64)))
+    assert np.array_equal(table._slots(needles), np.searchsorted(table.keys, needles))
