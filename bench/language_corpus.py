@@ -19,7 +19,7 @@ Debian packages that are not installed here were put into the apt cache with ``a
         ruby-rspec-core ruby-i18n ruby-mustermann librust-serde-dev librust-regex-dev \
         librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
         neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
-        php-symfony-console php-guzzlehttp-psr7 php-psr-log
+        php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
@@ -208,6 +208,8 @@ SOURCES: tuple[Source, ...] = (
     Source("css", "test", deb="r-cran-knitr_"),
     Source("css", "test", directory=SITE),
     Source("yaml", "train", directory="/usr/lib/google-cloud-sdk/lib/surface", max_files=300),
+    Source("yaml", "train", deb="ansible_", extensions=(".yml", ".yaml"), exclude=("/changelogs/",), max_files=400),
+    Source("yaml", "dev", deb="netplan.io_", extensions=(".yml", ".yaml")),
     Source("yaml", "test", directory="/usr/lib/google-cloud-sdk/platform"),
     Source("yaml", "test", directory="/usr/lib/google-cloud-sdk/lib/googlecloudsdk", max_files=200),
     *_samples("hcl"),
