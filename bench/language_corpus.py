@@ -170,7 +170,7 @@ SOURCES: tuple[Source, ...] = (
     Source("ruby", "test", deb="ruby-rspec-core_"),
     Source("ruby", "test", deb="ruby-mustermann_"),
     Source("php", "train", directory="/usr/lib/google-cloud-sdk/platform/google_appengine/php/sdk/google"),
-    Source("php", "train", samples="train"),
+    *_samples("php"),
     Source("php", "train", deb="roundcube-core_", extensions=(".php", ".inc"), max_files=300),
     Source("php", "train", deb="php-monolog_"),
     Source("php", "train", deb="php-symfony-console_"),
