@@ -264,16 +264,16 @@ def _deb_files(source: Source) -> Iterator[tuple[str, str]]:
     if not packages:
         return
     found = []
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(packages[0])], stdout=subprocess.PIPE) as proc:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                if source.inner_zip:
-                    if member.name.endswith("/" + source.inner_zip) and (handle := archive.extractfile(member)):
-                        found.extend(_zip_members(source, handle.read()))
-                elif _wanted(source, member.name) and (handle := archive.extractfile(member)):
-                    found.append((member.name, handle.read().decode("utf-8", errors="replace")))
+    command = ["dpkg-deb", "--fsys-tarfile", str(packages[0])]
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as proc, tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            if source.inner_zip:
+                if member.name.endswith("/" + source.inner_zip) and (handle := archive.extractfile(member)):
+                    found.extend(_zip_members(source, handle.read()))
+            elif _wanted(source, member.name) and (handle := archive.extractfile(member)):
+                found.append((member.name, handle.read().decode("utf-8", errors="replace")))
     random.Random(source.deb + source.language).shuffle(found)
     yield from found[: source.max_files]
 
@@ -340,7 +340,7 @@ def without_embedded_code(text: str) -> str:
 
 def without_fenced_code(text: str) -> str:
     """Prose documents quote code in fences; that code is not prose."""
-    return re.sub(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", "", text, flags=re.M | re.S)
+    return re.sub(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", "", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def snippets(text: str, lines: int, rng: random.Random, limit: int) -> list[str]:
@@ -348,7 +348,7 @@ def snippets(text: str, lines: int, rng: random.Random, limit: int) -> list[str]
     all_lines = text.splitlines()
     if len(all_lines) < lines:
         return ["\n".join(all_lines)] if sum(1 for line in all_lines if line.strip()) >= max(2, lines // 2) else []
-    starts = list(range(0, len(all_lines) - lines + 1))
+    starts = list(range(len(all_lines) - lines + 1))
     rng.shuffle(starts)
     result = []
     for start in starts:
@@ -378,7 +378,7 @@ def renamed_variants(snippets_of_language: list[str], count: int, rng: random.Ra
         snippet = rng.choice(snippets_of_language)
         names: dict[str, str] = {}
 
-        def rename(match: re.Match) -> str:
+        def rename(match: re.Match, names: dict[str, str] = names) -> str:
             word = match.group()
             if word in keep or len(word) < 2:
                 return word

@@ -26,7 +26,13 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from bench.language_corpus import files, renamed_variants, snippets, without_fenced_code
-from detectors.code.language_model import BUCKETS, MODEL_PATH, NOT_CODE, LanguageModel, feature_vector
+from detectors.code.language_model import (
+    BUCKETS,
+    MODEL_PATH,
+    NOT_CODE,
+    LanguageModel,
+    feature_vector,
+)
 
 WINDOWS = ((3, 2), (6, 2), (10, 3), (20, 2))  # (lines, windows per file)
 PER_LANGUAGE = 8000
