@@ -35,8 +35,8 @@ from detectors.code.language_model import (
 )
 
 WINDOWS = ((3, 2), (6, 2), (10, 3), (20, 2))  # (lines, windows per file)
-PER_LANGUAGE = 8000
-VARIANTS = 600  # renamed copies of each language's hand-written snippets
+PER_LANGUAGE = 12000
+VARIANTS = 900  # renamed copies of each language's hand-written snippets (about half a language's windows)
 
 
 def training_snippets(splits: tuple[str, ...], per_language: int = PER_LANGUAGE) -> dict[str, list[str]]:
@@ -106,11 +106,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--C", type=float, default=20.0)
+    parser.add_argument("--per-language", type=int, default=PER_LANGUAGE, help="training windows per language")
     parser.add_argument("--dev", action="store_true",
                         help="train on the train sources only and report accuracy on the dev sources")
     args = parser.parse_args()
     started = time.perf_counter()
-    by_language = training_snippets(("train",) if args.dev else ("train", "dev"))
+    by_language = training_snippets(("train",) if args.dev else ("train", "dev"), args.per_language)
     classes = sorted(by_language)
     texts = [t for c in classes for t in by_language[c]]
     labels = np.array([i for i, c in enumerate(classes) for _ in by_language[c]])
