@@ -319,6 +319,8 @@ def files(split: str) -> Iterator[SourceFile]:
                 continue
             if len(text) > 4_000_000 or "\x00" in text[:2000] or _minified(text):
                 continue
+            if source.language == "c" and _is_cpp_header(path, text):
+                continue
             if source.language == "html":
                 text = without_embedded_code(text)
             if source.fences:
@@ -326,6 +328,18 @@ def files(split: str) -> Iterator[SourceFile]:
                     yield SourceFile(source, f"{path}#{number}", block)
             else:
                 yield SourceFile(source, path, text)
+
+
+# A bare .h may be C or C++ (LLVM's and V8's headers sit in /usr/include beside libc's); one that
+# declares classes, templates or namespaces outside an ``#ifdef __cplusplus`` guard is not C.
+_CPLUSPLUS_GUARD = re.compile(r"(?s)#\s*if(?:def)?\s+(?:defined\s*\(?\s*)?__cplusplus.*?#\s*endif")
+_CPP_MARKERS = re.compile(
+    r"^\s*(?:template\s*<|namespace\s+\w+\s*\{|class\s+\w+[^;]*\{|public:|private:|virtual\s)|\bstd::", re.M
+)
+
+
+def _is_cpp_header(path: str, text: str) -> bool:
+    return path.endswith(".h") and bool(_CPP_MARKERS.search(_CPLUSPLUS_GUARD.sub("", text)))
 
 
 def _minified(text: str) -> bool:
