@@ -1,24 +1,41 @@
-"""Labelled code for training and measuring the language identifier, all of it already on this machine.
+"""Labelled code for training and measuring the language identifier, all of it from Debian or this machine.
 
-Nothing here is fetched. The material is what a stock Debian machine with this project's venv
-carries: the Python standard library and site-packages, ``/usr/include``, ``/usr/share`` (docs,
-examples, PostgreSQL's SQL), ``/usr/lib`` (npm, the Cloud SDK's PHP, YAML and shell scripts),
-Debian packages in the apt cache (read in place with ``dpkg-deb``, e.g. the Go sources of
-``golang-1.19-src``) and, for languages no installed package ships (Java, Rust, Kotlin, Swift,
-Scala, Ruby, C#, TypeScript, Terraform) or ships in one dialect only (SQL: PostgreSQL's extension
-scripts), snippets written for this project in ``detectors/code/samples/``.
+Nothing here is fetched from code hosts. The material is what a Debian machine with this
+project's venv carries: the Python standard library and site-packages, ``/usr/include``,
+``/usr/share`` (docs, examples, PostgreSQL's SQL), ``/usr/lib`` (npm, the Cloud SDK's PHP, YAML
+and shell scripts), Debian packages in the apt cache (read in place with ``dpkg-deb``, e.g. the Go
+sources of ``golang-1.19-src``), and snippets written for this project in
+``detectors/code/samples/`` for languages Debian ships little or no source of (Kotlin, Swift,
+Scala, C#) or one style only.
+
+Debian packages that are not installed here were put into the apt cache with ``apt-get download``
+(run in ``/var/cache/apt/archives``; Debian 12 "bookworm" versions)::
+
+    apt-get download openjdk-17-source rust-src libruby3.1 node-typescript ts-node \
+        node-gulp-tsb node-mj-context-menu node-rollup-plugin-typescript2 rollup webpack eslint \
+        node-babel7 node-lodash node-express node-acorn nrefactory-samples gtk-sharp3-examples \
+        golang-github-hashicorp-hcl-dev golang-github-hashicorp-hcl-v2-dev \
+        golang-github-hashicorp-terraform-json-dev uima-examples ruby-rack ruby-sinatra ruby-thor \
+        ruby-rspec-core ruby-i18n ruby-mustermann librust-serde-dev librust-regex-dev \
+        librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
+        neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
+        php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io
 
 The split is by source, never by file: every language is measured on directories, packages or
-snippets that training never saw. A source that is missing on a machine is skipped.
+snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
+set of packages ("dev", trained on only for the final model). A source missing on a machine is
+skipped, so numbers are comparable only between machines with the same packages.
 """
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import subprocess
 import sysconfig
 import tarfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +58,7 @@ class Source:
     """One place labelled files come from. Exactly one of directory / deb / samples is set."""
 
     language: str
-    split: str  # "train" or "test"
+    split: str  # "train", "dev" (model choices; trained on at the end) or "test" (measuring only)
     directory: str = ""  # a local directory ...
     deb: str = ""  # ... or a package in the apt cache (name prefix of the .deb file) ...
     samples: str = ""  # ... or "train"/"held_out" snippets of detectors/code/samples
@@ -51,6 +68,7 @@ class Source:
     max_files: int = 400
     first_line: str = ""  # only files whose first line starts with this (a shebang)
     fences: tuple[str, ...] = ()  # take only Markdown fenced blocks with these info strings
+    inner_zip: str = ""  # read the members of this zip archive inside the package instead
 
 
 def _samples(language: str) -> tuple[Source, Source]:
@@ -59,30 +77,66 @@ def _samples(language: str) -> tuple[Source, Source]:
 
 SOURCES: tuple[Source, ...] = (
     Source("python", "train", directory=STDLIB, exclude=("/test/", "site-packages"), max_files=600),
+    Source("python", "train", directory=SITE, under="tornado"),
+    Source("python", "train", directory=SITE, under="requests"),
+    Source("python", "train", directory=SITE, under="urllib3"),
+    Source("python", "dev", directory=SITE, under="httpx"),
+    Source("python", "dev", directory=SITE, under="jinja2"),
+    Source("python", "dev", directory=SITE, under="attr"),
+    Source("python", "dev", directory=SITE, under="pydantic", max_files=100),
+    Source("python", "dev", directory=SITE, under="structlog"),
+    Source("python", "dev", directory=SITE, under="huggingface_hub", max_files=80),
+    Source("python", "dev", directory=SITE, under="markdown_it"),
     Source("python", "test", directory=SITE, under="rich"),
     Source("python", "test", directory=SITE, under="werkzeug"),
     Source("python", "test", directory=SITE, under="click"),
     Source("javascript", "train", directory="/usr/lib/node_modules/npm", under="lib", max_files=600),
     Source("javascript", "train", directory="/usr/lib/node_modules/npm", under="node_modules", max_files=600),
+    Source("javascript", "train", deb="node-babel7_", exclude=("/test/", ".min."), max_files=600),
+    Source("javascript", "train", deb="webpack_", exclude=("/test/", ".min."), max_files=400),
+    Source("javascript", "train", deb="eslint_", exclude=("/test/", ".min."), max_files=300),
+    Source("javascript", "dev", deb="node-express_"),
+    Source("javascript", "dev", deb="node-acorn_"),
+    Source("javascript", "dev", deb="libjs-moment_", exclude=(".min.",)),
     Source("javascript", "test", directory="/usr/share/doc/nodejs/api", extensions=(".md",),
            fences=("js", "mjs", "cjs", "javascript")),
     Source("javascript", "test", deb="libjs-jquery-ui_", exclude=(".min.",)),
+    Source("javascript", "test", deb="rollup_", exclude=(".min.",)),
     *_samples("typescript"),
+    Source("typescript", "train", deb="node-typescript_", extensions=(".ts",)),
+    Source("typescript", "train", deb="node-lodash_", extensions=(".ts",), max_files=200),
+    Source("typescript", "train", deb="webpack_", extensions=(".ts",)),
+    Source("typescript", "train", deb="ts-node_", extensions=(".ts",)),
+    Source("typescript", "dev", deb="node-gulp-tsb_", extensions=(".ts",)),
     Source("typescript", "test", deb="libjs-popper.js_", extensions=(".d.ts",)),
+    Source("typescript", "test", deb="rollup_", extensions=(".ts",)),
+    Source("typescript", "test", deb="node-mj-context-menu_", extensions=(".ts",)),
+    Source("typescript", "test", deb="node-rollup-plugin-typescript2_", extensions=(".ts",)),
     *_samples("java"),
+    Source("java", "train", deb="openjdk-17-source_", inner_zip="src.zip", max_files=1500),
     Source("java", "test", deb="protobuf-compiler_"),
     Source("java", "test", deb="opencv-doc_"),
+    Source("java", "test", deb="uima-examples_"),
     Source("go", "train", deb="golang-1.19-src_", under="./usr/share/go-1.19/src/", exclude=("/src/cmd/",)),
     Source("go", "test", deb="golang-1.19-src_", under="./usr/share/go-1.19/src/cmd/"),
     Source("go", "test", deb="prometheus_"),
     *_samples("rust"),
-    Source("c", "train", directory="/usr/include", extensions=(".h",), exclude=("c++", "eigen"), max_files=300),
+    Source("rust", "train", deb="rust-src_", exclude=("/test/", "/tests/"), max_files=1000),
+    Source("rust", "dev", deb="librust-anyhow-dev_"),
+    Source("rust", "test", deb="librust-serde-dev_"),
+    Source("rust", "test", deb="librust-regex-dev_"),
+    Source("rust", "test", deb="librust-clap-dev_"),
+    Source("rust", "test", deb="librust-tokio-dev_", max_files=150),
+    Source("rust", "test", deb="librust-rand-dev_"),
+    Source("c", "train", directory="/usr/include", extensions=(".h",), exclude=("c++", "eigen", "boost"), max_files=300),
     Source("c", "train", directory=PYTHON_INCLUDE, extensions=(".h",), max_files=100),
     Source("c", "train", deb="golang-1.19-src_"),
     Source("c", "train", deb="python3-numpy_"),
     Source("c", "train", deb="libpmix-dev_"),
     Source("c", "train", deb="libevent-dev_"),
     Source("c", "train", deb="libzstd-dev_"),
+    Source("c", "dev", deb="cmake-data_"),
+    Source("c", "dev", deb="gcc-arm-none-eabi_"),
     Source("c", "test", directory="/usr/share/doc"),
     Source("c", "test", deb="glpk-utils_"),
     Source("c", "test", deb="bison_"),
@@ -91,25 +145,57 @@ SOURCES: tuple[Source, ...] = (
     Source("cpp", "train", deb="googletest_", extensions=(".cc", ".h")),
     Source("cpp", "train", deb="r-cran-rcpp_", extensions=(".cpp", ".h")),
     Source("cpp", "train", deb="libgeographiclib-dev_", extensions=(".cpp", ".hpp")),
+    Source("cpp", "train", deb="libboost1.74-dev_", extensions=(".hpp",), max_files=600),
+    Source("cpp", "dev", deb="coinor-libcoinutils-dev_", extensions=(".hpp",)),
+    Source("cpp", "dev", deb="verilator_", extensions=(".cpp",)),
+    Source("cpp", "dev", deb="libxsimd-dev_", extensions=(".hpp",)),
+    Source("cpp", "dev", deb="r-cran-rcpparmadillo_", extensions=(".hpp",), max_files=150),
     Source("cpp", "test", deb="libeigen3-dev_", extensions=(".h",)),
     Source("cpp", "test", deb="libcxxopts-dev_", extensions=(".hpp",)),
     Source("cpp", "test", deb="opencv-doc_", extensions=(".cpp", ".hpp")),
     *_samples("csharp"),
+    Source("csharp", "train", deb="nrefactory-samples_"),
+    # gtk-sharp2-examples holds the same programs as gtk-sharp3-examples (47 of 50 file names),
+    # so neither is trained on: the GTK# 3 examples are C# that training never saw.
+    Source("csharp", "test", deb="gtk-sharp3-examples_"),
     *_samples("kotlin"),
     *_samples("swift"),
     *_samples("ruby"),
+    Source("ruby", "train", deb="libruby3.1_", extensions=(".rb",), max_files=800),
+    Source("ruby", "dev", deb="ruby-thor_"),
+    Source("ruby", "dev", deb="ruby-i18n_"),
     Source("ruby", "test", deb="redis-tools_"),
+    Source("ruby", "test", deb="ruby-rack_"),
+    Source("ruby", "test", deb="ruby-sinatra_"),
+    Source("ruby", "test", deb="ruby-rspec-core_"),
+    Source("ruby", "test", deb="ruby-mustermann_"),
     Source("php", "train", directory="/usr/lib/google-cloud-sdk/platform/google_appengine/php/sdk/google"),
+    *_samples("php"),
+    Source("php", "train", deb="roundcube-core_", extensions=(".php", ".inc"), max_files=300),
+    Source("php", "train", deb="php-monolog_"),
+    Source("php", "train", deb="php-symfony-console_"),
+    Source("php", "dev", deb="php-guzzlehttp-psr7_"),
+    Source("php", "dev", deb="php-psr-log_"),
     Source("php", "test", directory="/usr/lib/google-cloud-sdk/platform/google_appengine/php/sdk/third_party"),
     *_samples("scala"),
     Source("shell", "train", directory="/usr/bin", extensions=("",), first_line="#!/bin/"),
     Source("shell", "train", directory="/usr/lib/perf-core/tests/shell"),
+    Source("shell", "train", directory="/usr/share/bash-completion/completions", extensions=("",), max_files=200),
+    Source("shell", "train", deb="initramfs-tools-core_", extensions=("", ".sh"), first_line="#!"),
+    Source("shell", "train", directory="/usr/sbin", extensions=("",), first_line="#!/bin/"),
+    Source("shell", "train", directory="/etc/init.d", extensions=("",), first_line="#!/bin/"),
+    Source("shell", "train", deb="dracut-core_", max_files=200),
+    Source("shell", "train", deb="neofetch_", extensions=("",)),
+    Source("shell", "dev", deb="texlive-base_", extensions=(".sh",)),
+    Source("shell", "dev", deb="shunit2_"),
     Source("shell", "test", directory="/usr/share/doc/git/contrib", extensions=(".sh", ".bash")),
     Source("shell", "test", directory="/usr/lib/google-cloud-sdk", extensions=(".sh",)),
     Source("shell", "test", deb="bowtie2-examples_"),
     Source("shell", "test", deb="socat_"),
     *_samples("sql"),
     Source("sql", "train", directory="/usr/share/postgresql"),
+    Source("sql", "train", deb="icinga2-ido-pgsql_"),
+    Source("sql", "train", deb="icinga2-ido-mysql_"),
     Source("sql", "test", deb="mariadb-server-core_"),
     Source("sql", "test", deb="glpk-utils_"),
     Source("html", "train", directory="/usr/share/doc", exclude=("/nodejs/",), max_files=300),
@@ -122,9 +208,14 @@ SOURCES: tuple[Source, ...] = (
     Source("css", "test", deb="r-cran-knitr_"),
     Source("css", "test", directory=SITE),
     Source("yaml", "train", directory="/usr/lib/google-cloud-sdk/lib/surface", max_files=300),
+    Source("yaml", "train", deb="ansible_", extensions=(".yml", ".yaml"), exclude=("/changelogs/",), max_files=400),
+    Source("yaml", "dev", deb="netplan.io_", extensions=(".yml", ".yaml")),
     Source("yaml", "test", directory="/usr/lib/google-cloud-sdk/platform"),
     Source("yaml", "test", directory="/usr/lib/google-cloud-sdk/lib/googlecloudsdk", max_files=200),
     *_samples("hcl"),
+    Source("hcl", "train", deb="golang-github-hashicorp-hcl-dev_", extensions=(".hcl",)),
+    Source("hcl", "train", deb="golang-github-hashicorp-hcl-v2-dev_", extensions=(".hcl",)),
+    Source("hcl", "test", deb="golang-github-hashicorp-terraform-json-dev_", extensions=(".tf", ".tfvars")),
     # Not code: licences, prose documentation (code fences removed), logs.
     Source(NOT_CODE, "train", directory="/usr/share/common-licenses", extensions=("", ".0", ".1", ".2", ".3")),
     Source(NOT_CODE, "train", directory="/usr/share/doc", extensions=("",), exclude=("/examples/", "/contrib/", "/nodejs/", "/python3-pip/"),
@@ -172,16 +263,29 @@ def _deb_files(source: Source) -> Iterator[tuple[str, str]]:
     packages = sorted(APT_CACHE.glob(source.deb + "*.deb"))
     if not packages:
         return
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(packages[0])], stdout=subprocess.PIPE) as proc:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-            found = []
-            for member in archive:
-                if member.isfile() and _wanted(source, member.name):
-                    handle = archive.extractfile(member)
-                    if handle is not None:
-                        found.append((member.name, handle.read().decode("utf-8", errors="replace")))
+    found = []
+    command = ["dpkg-deb", "--fsys-tarfile", str(packages[0])]
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as proc, tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            if source.inner_zip:
+                if member.name.endswith("/" + source.inner_zip) and (handle := archive.extractfile(member)):
+                    found.extend(_zip_members(source, handle.read()))
+            elif _wanted(source, member.name) and (handle := archive.extractfile(member)):
+                found.append((member.name, handle.read().decode("utf-8", errors="replace")))
     random.Random(source.deb + source.language).shuffle(found)
     yield from found[: source.max_files]
+
+
+def _zip_members(source: Source, data: bytes) -> list[tuple[str, str]]:
+    """The wanted files of a zip archive shipped inside a package (the JDK ships its sources so)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [
+            (name, archive.read(name).decode("utf-8", errors="replace"))
+            for name in archive.namelist()
+            if _wanted(source, name)
+        ]
 
 
 def _sample_snippets(source: Source) -> Iterator[tuple[str, str]]:
@@ -215,6 +319,8 @@ def files(split: str) -> Iterator[SourceFile]:
                 continue
             if len(text) > 4_000_000 or "\x00" in text[:2000] or _minified(text):
                 continue
+            if source.language == "c" and _is_cpp_header(path, text):
+                continue
             if source.language == "html":
                 text = without_embedded_code(text)
             if source.fences:
@@ -222,6 +328,18 @@ def files(split: str) -> Iterator[SourceFile]:
                     yield SourceFile(source, f"{path}#{number}", block)
             else:
                 yield SourceFile(source, path, text)
+
+
+# A bare .h may be C or C++ (LLVM's and V8's headers sit in /usr/include beside libc's); one that
+# declares classes, templates or namespaces outside an ``#ifdef __cplusplus`` guard is not C.
+_CPLUSPLUS_GUARD = re.compile(r"(?s)#\s*if(?:def)?\s+(?:defined\s*\(?\s*)?__cplusplus.*?#\s*endif")
+_CPP_MARKERS = re.compile(
+    r"^\s*(?:template\s*<|namespace\s+\w+\s*\{|class\s+\w+[^;]*\{|public:|private:|virtual\s)|\bstd::", re.M
+)
+
+
+def _is_cpp_header(path: str, text: str) -> bool:
+    return path.endswith(".h") and bool(_CPP_MARKERS.search(_CPLUSPLUS_GUARD.sub("", text)))
 
 
 def _minified(text: str) -> bool:
@@ -236,7 +354,7 @@ def without_embedded_code(text: str) -> str:
 
 def without_fenced_code(text: str) -> str:
     """Prose documents quote code in fences; that code is not prose."""
-    return re.sub(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", "", text, flags=re.M | re.S)
+    return re.sub(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", "", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def snippets(text: str, lines: int, rng: random.Random, limit: int) -> list[str]:
@@ -244,7 +362,7 @@ def snippets(text: str, lines: int, rng: random.Random, limit: int) -> list[str]
     all_lines = text.splitlines()
     if len(all_lines) < lines:
         return ["\n".join(all_lines)] if sum(1 for line in all_lines if line.strip()) >= max(2, lines // 2) else []
-    starts = list(range(0, len(all_lines) - lines + 1))
+    starts = list(range(len(all_lines) - lines + 1))
     rng.shuffle(starts)
     result = []
     for start in starts:
@@ -274,7 +392,7 @@ def renamed_variants(snippets_of_language: list[str], count: int, rng: random.Ra
         snippet = rng.choice(snippets_of_language)
         names: dict[str, str] = {}
 
-        def rename(match: re.Match) -> str:
+        def rename(match: re.Match, names: dict[str, str] = names) -> str:
             word = match.group()
             if word in keep or len(word) < 2:
                 return word

@@ -1,22 +1,24 @@
 """Rebuild ``detectors/code/language_model.npz`` from the corpus in ``language_corpus.py``.
 
-    .venv/bin/python -m bench.train_language_model
+    .venv/bin/python -m bench.train_language_model          # train + dev sources -> the model file
+    .venv/bin/python -m bench.train_language_model --dev    # train sources only, report dev accuracy
 
-The corpus is the "train" half of ``bench/language_corpus.py``: material installed on this machine
-and hand-written snippets, nothing fetched. Training snippets are windows of 3, 6, 10 and 20 lines
-cut from each file; hand-written snippets are few, so each is first copied with its own names
-replaced by random ones (``renamed_variants``). The model is
-a multinomial logistic regression (scikit-learn, training only) over the hashed features of
-``detectors.code.language_model``. Weights are quantised to int8 per class for a small file; the
-runtime needs only numpy.
+The corpus is the "train" (and, for the final model, "dev") part of ``bench/language_corpus.py``:
+Debian packages and installed files, and hand-written snippets; nothing from code hosts. Training
+snippets are windows of 3, 6, 10 and 20 lines cut from each file, up to ``PER_LANGUAGE`` per
+language; hand-written snippets are few, so each is first copied with its own names replaced by
+random ones (``renamed_variants``). The model is a multinomial logistic regression (scikit-learn,
+training only) over the hashed features of ``detectors.code.language_model``. Weights are
+quantised to int8 per class for a small file; the runtime needs only numpy.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -24,27 +26,34 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from bench.language_corpus import files, renamed_variants, snippets, without_fenced_code
-from detectors.code.language_model import BUCKETS, MODEL_PATH, NOT_CODE, feature_vector
+from detectors.code.language_model import (
+    BUCKETS,
+    MODEL_PATH,
+    NOT_CODE,
+    LanguageModel,
+    feature_vector,
+)
 
 WINDOWS = ((3, 2), (6, 2), (10, 3), (20, 2))  # (lines, windows per file)
-PER_LANGUAGE = 8000
-VARIANTS = 600  # renamed copies of each language's hand-written snippets
+PER_LANGUAGE = 12000
+VARIANTS = 900  # renamed copies of each language's hand-written snippets (about half a language's windows)
 
 
-def training_snippets() -> dict[str, list[str]]:
+def training_snippets(splits: tuple[str, ...], per_language: int = PER_LANGUAGE) -> dict[str, list[str]]:
     rng = random.Random(5)
     by_language: dict[str, list[str]] = defaultdict(list)
     hand_written: dict[str, list[str]] = defaultdict(list)
     installed: dict[str, list[str]] = defaultdict(list)
-    for item in files("train"):
+    for item in (item for split in splits for item in files(split)):
         language = item.source.language
         if item.source.samples:
             hand_written[language].append(item.text)
         else:
             installed[language].append(without_fenced_code(item.text) if language == NOT_CODE else item.text)
     for language, texts in installed.items():
-        # languages with few installed files take more windows from each
-        scale = max(1, round(PER_LANGUAGE / (len(texts) * sum(limit for _, limit in WINDOWS))))
+        # languages with few installed files take more windows from each, so that every language
+        # reaches ``per_language`` windows before the cut below
+        scale = math.ceil(per_language / (len(texts) * sum(limit for _, limit in WINDOWS)))
         for text in texts:
             for lines, limit in WINDOWS:
                 by_language[language].extend(snippets(text, lines, rng, limit * scale))
@@ -54,8 +63,25 @@ def training_snippets() -> dict[str, list[str]]:
                 by_language[language].extend(snippets(text, lines, rng, limit))
     for language, items in by_language.items():
         rng.shuffle(items)
-        del items[PER_LANGUAGE:]
+        del items[per_language:]
     return by_language
+
+
+def evaluate(weights: np.ndarray, scales: np.ndarray, bias: np.ndarray, classes: list[str]) -> None:
+    """Accuracy on 10-line windows of the "dev" sources, cut as ``bench/code.py`` cuts the test ones."""
+    model = LanguageModel(weights, scales, bias, classes)
+    code_classes = set(classes) - {NOT_CODE}
+    rng = random.Random(1)
+    total, right, confusions = Counter(), Counter(), Counter()
+    for item in files("dev"):
+        for snippet in snippets(item.text, 10, rng, 3):
+            guess = model.predict(snippet, allowed=code_classes).language
+            total[item.source.language] += 1
+            right[item.source.language] += guess == item.source.language
+            confusions[(item.source.language, guess)] += guess != item.source.language
+    for language in sorted(total):
+        print(f"dev {language:12s} {total[language]:5d} windows {right[language] / total[language]:6.1%}")
+    print("dev confusions:", ", ".join(f"{a}->{b} {n}" for (a, b), n in confusions.most_common(8) if n))
 
 
 def matrix(texts: list[str]) -> sparse.csr_matrix:
@@ -80,9 +106,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--C", type=float, default=20.0)
+    parser.add_argument("--per-language", type=int, default=PER_LANGUAGE, help="training windows per language")
+    parser.add_argument("--dev", action="store_true",
+                        help="train on the train sources only and report accuracy on the dev sources")
     args = parser.parse_args()
     started = time.perf_counter()
-    by_language = training_snippets()
+    by_language = training_snippets(("train",) if args.dev else ("train", "dev"), args.per_language)
     classes = sorted(by_language)
     texts = [t for c in classes for t in by_language[c]]
     labels = np.array([i for i, c in enumerate(classes) for _ in by_language[c]])
@@ -93,6 +122,9 @@ def main() -> None:
     model = LogisticRegression(C=args.C, max_iter=300)
     model.fit(x, labels)
     weights, scales = quantise(model.coef_)
+    if args.dev:
+        evaluate(weights, scales, model.intercept_.astype(np.float32), classes)
+        return
     np.savez_compressed(
         args.out, weights=weights, scales=scales, bias=model.intercept_.astype(np.float32), classes=np.array(classes)
     )

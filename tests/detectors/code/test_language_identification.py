@@ -1,0 +1,91 @@
+"""The language model names the language of short snippets, and its corpus keeps train and test apart.
+
+Accuracy is measured by ``bench/code.py`` on held-out packages; these tests are the model's
+specification in miniature: one plain, idiomatic snippet per language must be named, the model
+file must carry exactly the languages the project names, and no held-out source may be trained on.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.language_corpus import SAMPLES, SOURCES
+from detectors.code.language_model import NOT_CODE, LanguageModel, features
+from detectors.code.languages import LANGUAGE_IDS
+
+CLEAR_SNIPPETS = {
+    "python": "def total(items):\n    result = 0\n    for item in items:\n        result += item.price\n    return result\n",
+    "javascript": "const express = require('express');\nconst app = express();\napp.get('/', (req, res) => {\n  res.send('ok');\n});\nmodule.exports = app;\n",
+    "typescript": "interface User {\n  id: number;\n  name: string;\n}\nexport function greet(user: User): string {\n  return `hi ${user.name}`;\n}\n",
+    "java": "public class Main {\n    public static void main(String[] args) {\n        List<String> names = new ArrayList<>();\n        names.add(\"a\");\n        System.out.println(names.size());\n    }\n}\n",
+    "go": "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 3\n\tfmt.Println(x)\n}\n",
+    "rust": "fn main() {\n    let mut v: Vec<u32> = Vec::new();\n    v.push(1);\n    if let Some(x) = v.first() {\n        println!(\"{}\", x);\n    }\n}\n",
+    "c": "#include <stdio.h>\n#include <stdlib.h>\n\nint main(void) {\n    char *buf = malloc(16);\n    printf(\"%s\\n\", buf);\n    free(buf);\n    return 0;\n}\n",
+    "cpp": "#include <iostream>\n#include <vector>\n\nint main() {\n    std::vector<int> v{1, 2, 3};\n    for (auto x : v) std::cout << x << std::endl;\n    return 0;\n}\n",
+    "csharp": "using System;\n\nnamespace Demo\n{\n    public class Program\n    {\n        public static void Main(string[] args)\n        {\n            Console.WriteLine(\"hi\");\n        }\n    }\n}\n",
+    "kotlin": "fun main() {\n    val names = listOf(\"a\", \"b\")\n    names.forEach { println(it) }\n    val n: Int? = null\n    println(n ?: 0)\n}\n",
+    "swift": "import Foundation\n\nstruct Point {\n    var x: Double\n    var y: Double\n}\nlet p = Point(x: 1, y: 2)\nprint(\"\\(p.x)\")\n",
+    "ruby": "class Greeter\n  def initialize(name)\n    @name = name\n  end\n\n  def greet\n    puts \"Hello, #{@name}\"\n  end\nend\n",
+    "php": "<?php\nfunction greet($name) {\n    $message = \"Hello, \" . $name;\n    echo $message;\n}\n$items = array('a' => 1);\n?>\n",
+    "scala": "object Main extends App {\n  val xs = List(1, 2, 3)\n  val doubled = xs.map(_ * 2)\n  def add(a: Int, b: Int): Int = a + b\n  println(doubled.mkString(\",\"))\n}\n",
+    "shell": "#!/bin/bash\nset -euo pipefail\nfor f in *.txt; do\n  if [ -f \"$f\" ]; then\n    echo \"$f\"\n  fi\ndone\n",
+    "sql": "SELECT u.id, u.name, COUNT(o.id) AS orders\nFROM users u\nLEFT JOIN orders o ON o.user_id = u.id\nWHERE u.active = 1\nGROUP BY u.id, u.name\nORDER BY orders DESC;\n",
+    "html": "<!DOCTYPE html>\n<html>\n<head>\n  <title>Page</title>\n</head>\n<body>\n  <div class=\"main\"><p>Hello</p></div>\n</body>\n</html>\n",
+    "css": "body {\n  margin: 0;\n  font-family: sans-serif;\n}\n.header {\n  color: #333;\n  padding: 4px 8px;\n}\n",
+    "yaml": "version: 2\nservices:\n  web:\n    image: nginx:latest\n    ports:\n      - \"80:80\"\n    environment:\n      - DEBUG=false\n",
+    "hcl": "resource \"aws_s3_bucket\" \"logs\" {\n  bucket = \"my-logs\"\n  tags = {\n    Env = \"prod\"\n  }\n}\n\nvariable \"region\" {\n  default = \"eu-west-1\"\n}\n",
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> LanguageModel:
+    return LanguageModel.load()
+
+
+def test_model_names_exactly_the_project_languages(model: LanguageModel) -> None:
+    assert sorted(model.classes) == sorted([*LANGUAGE_IDS, NOT_CODE])
+    assert set(CLEAR_SNIPPETS) == set(LANGUAGE_IDS)
+
+
+@pytest.mark.parametrize("language", sorted(CLEAR_SNIPPETS))
+def test_a_clear_snippet_is_named(model: LanguageModel, language: str) -> None:
+    guess = model.predict(CLEAR_SNIPPETS[language], allowed=set(LANGUAGE_IDS))
+    assert guess.language == language
+    assert 0.0 < guess.probability <= 1.0
+
+
+def test_allowed_restricts_the_answer(model: LanguageModel) -> None:
+    guess = model.predict(CLEAR_SNIPPETS["cpp"], allowed={"python", "ruby"})
+    assert guess.language in {"python", "ruby"}
+
+
+def test_probabilities_sum_to_one_and_empty_text_does_not_raise(model: LanguageModel) -> None:
+    assert sum(model.probabilities(CLEAR_SNIPPETS["go"]).values()) == pytest.approx(1.0, abs=1e-5)
+    assert model.predict("").language in model.classes
+    assert features("   \n\n") == []
+
+
+def _origin(source) -> tuple[str, str]:
+    return (source.deb or source.directory or f"samples/{source.samples}", source.under)
+
+
+def test_no_language_is_measured_on_a_source_it_was_trained_on() -> None:
+    trained = {(s.language, *_origin(s)) for s in SOURCES if s.split in ("train", "dev")}
+    measured = {(s.language, *_origin(s)) for s in SOURCES if s.split == "test"}
+    assert trained.isdisjoint(measured)
+
+
+def test_held_out_snippets_are_no_near_copies_of_training_snippets() -> None:
+    """Idioms recur (``public static void main``), so a few shared lines are allowed; a held-out
+    snippet that repeats a quarter of its substantial lines from training is a copy, not a test."""
+    for held_out in sorted((SAMPLES / "held_out").glob("*.txt")):
+        train = SAMPLES / "train" / held_out.name
+        if not train.exists():
+            continue
+        trained_lines = {line.strip() for line in train.read_text(encoding="utf-8").splitlines()}
+        for snippet in re.split(r"(?m)^---$", held_out.read_text(encoding="utf-8")):
+            long_lines = [line.strip() for line in snippet.splitlines() if len(line.strip()) >= 30]
+            shared = [line for line in long_lines if line in trained_lines]
+            assert len(shared) < max(2, len(long_lines) / 4), f"{held_out.name}: {shared}"
