@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["proxy.md", "restore.md", "secrets.md", "pii.md", "code.md", "audit.md"]
+ORDER = ["proxy.md", "restore.md", "secrets.md", "pii.md", "code.md", "language.md", "audit.md"]
 
 HEADER = """# Benchmarks
 
