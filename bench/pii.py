@@ -45,13 +45,12 @@ import logging
 import multiprocessing
 import os
 import random
-import statistics
 import string
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 THRESHOLD = 0.4
 IOU = 0.75
@@ -140,13 +139,9 @@ def _sample(faked) -> Sample:
 
 
 def _luhn_digit(body: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        value = int(char)
-        if position % 2 == 0:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return str((10 - total % 10) % 10)
+    from detectors.pii.china import luhn_valid
+
+    return next(digit for digit in "0123456789" if luhn_valid(body + digit))
 
 
 def _uscc() -> str:
@@ -219,7 +214,6 @@ def score(samples: Iterable[Sample], predict: Callable[[str], list[Span]]) -> tu
             per_entity[span.entity].fn += not typed
             binary.fn += not any(_iou(p, span) >= IOU for p in predicted)
         for p in predicted:
-            entity = EQUIVALENT.get(p.entity, p.entity)
             matched = [g for g in gold if _iou(p, g) >= IOU]
             if not any(_same_type(p, g) for g in matched):
                 per_entity[_gold_name(p, gold)].fp += 1

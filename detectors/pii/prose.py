@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import regex
@@ -180,12 +179,11 @@ class ProseRecognizer:
 
     def analyze(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[RecognizerResult]:
         wanted = set(entities)
-        prose = text
         found = _outside_code_lines(text, self._shapes(text) + self._word_runs(text))
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
-        results += _codes_after_places(prose, results)
+        results += _codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
-            results = _whole_addresses(prose, results)
+            results = _whole_addresses(text, results)
         return [result for result in results if result.entity_type in wanted]
 
     def _shapes(self, text: str) -> list[tuple[str, int, int, float]]:
@@ -215,14 +213,14 @@ class ProseRecognizer:
             found += self._classify(text, run)
         return found
 
-    def _classify(self, line: str, run: list[_Word]) -> list[tuple[str, int, int, float]]:
+    def _classify(self, text: str, run: list[_Word]) -> list[tuple[str, int, int, float]]:
         """Walk one run of capitalised words left to right, taking the longest reading at each."""
         lists = self._lists
         found: list[tuple[str, int, int, float]] = []
         index = 0
         while index < len(run):
             word = run[index]
-            place = self._place_length(line, run, index, min_words=2)
+            place = self._place_length(text, run, index, min_words=2)
             if place:
                 found.append(("LOCATION", word.start, run[index + place - 1].end, SCORE_PLACE))
                 index += place
@@ -237,14 +235,14 @@ class ProseRecognizer:
             common = bare.lower() in lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
             if bare in lists.nationalities:
                 found.append(("NRP", word.start, word.end, SCORE_NRP))
-            elif not common and bare in lists.first_names and not _after_place_cue(line, word.start):
+            elif not common and bare in lists.first_names and not _after_place_cue(text, word.start):
                 found.append(("PERSON", word.start, word.end, SCORE_SINGLE_NAME))
-            elif not common and bare not in lists.surnames and self._place_length(line, run, index, min_words=1):
+            elif not common and bare not in lists.surnames and self._place_length(text, run, index, min_words=1):
                 found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
             index += 1
         return found
 
-    def _place_length(self, line: str, run: list[_Word], index: int, min_words: int) -> int:
+    def _place_length(self, text: str, run: list[_Word], index: int, min_words: int) -> int:
         """Words from ``index`` that name a known place, longest first; 0 if none."""
         if run[index].text.lower() in _PARTICLES:
             return 0
@@ -252,7 +250,7 @@ class ProseRecognizer:
             last = run[index + count - 1]
             if last.text.lower() in _PARTICLES:
                 continue
-            phrase = line[run[index].start : last.end]
+            phrase = text[run[index].start : last.end]
             if " ".join(phrase.split()).lower() in self._lists.places:
                 return count
         return 0
@@ -283,8 +281,8 @@ class ProseRecognizer:
 _PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[ \t]+)$")
 
 
-def _after_place_cue(line: str, start: int) -> bool:
-    return _PLACE_CUE.search(line, max(0, start - 12), start) is not None
+def _after_place_cue(text: str, start: int) -> bool:
+    return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
 
 
 # What may stand between the parts of one address: spaces, line breaks (also as ``\n`` escapes),
