@@ -195,6 +195,9 @@ def _scan(args: argparse.Namespace) -> int:
                   f"(confidence {record['confidence']}){extra}")
     if exempted:
         print(f"llm-dlp: {exempted} finding(s) allowed by tenant {args.tenant!r}'s exceptions", file=sys.stderr)
+    if not args.json and not findings:
+        # Silence would read as "did it run at all?"; stdout stays empty for scripts.
+        print("llm-dlp: no findings", file=sys.stderr)
     return 1 if findings else 0
 
 

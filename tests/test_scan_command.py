@@ -41,6 +41,7 @@ def test_findings_of_every_kind_come_out_as_json_lines(tmp_path):
 def test_nothing_found_exits_zero():
     result = scan("-", stdin="Just a sentence about the weather.\n")
     assert (result.returncode, result.stdout) == (0, "")
+    assert "no findings" in result.stderr
 
 
 def test_tenant_exceptions_apply(tmp_path):
