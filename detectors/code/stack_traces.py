@@ -1,0 +1,138 @@
+"""Stack traces: what a runtime prints for an uncaught error.
+
+A trace quotes paths, function names and (Python, Node.js) single source lines, so line by line
+it looks like code; but it is a log of a failure, not code of a language, and a policy that
+logs "code" must not fire on every pasted error. The region finder leaves the lines found here
+out of code regions.
+
+A trace is found from its frame lines, which each runtime prints in a fixed shape; one frame-like
+line alone is never a trace (code can contain ``at foo(bar.js:1)`` in a string), so a block needs
+two marker lines close together. Messages and quoted source lines between markers belong to the
+block, as does the exception message just above or below it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# One alternative per runtime; each matches a whole line (leading whitespace kept).
+_MARKER = re.compile(
+    r"""(?x)^(?:
+      Traceback\ \(most\ recent\ call\ last\):                               # Python
+    | \s*File\ "[^"\n]+",\ line\ \d+(?:,\ in\ \S.*)?
+    | (?:During\ handling\ of\ the\ above\ exception|The\ above\ exception\ was\ the\ direct\ cause).*
+    | \s+at\ (?:new\ |async\ )*[^\s(]+\ ?\((?:[^()\n]*:\d+(?::\d+)?|Native\ Method|Unknown\ Source|<anonymous>)\)\ ?\{?  # JVM, Node
+    | \s+at\ (?:async\ )?[^\s()]+:\d+(?::\d+)?(?:\ \{)?                       # Node, Rust locations
+    | \s+at\ [\w$.`<>\[\]|,+-]+\([^()\n]*\)(?:\ in\ \S.*:line\ \d+)?         # .NET
+    | \s*(?:---\ End\ of\ (?:inner\ exception\ )?stack\ trace.*|\ --->\ \S.*)
+    | (?:Caused\ by|\s+Suppressed):\ \S.*                                   # JVM
+    | \s+\.\.\.\ \d+\ (?:more|common\ frames\ omitted)
+    | Exception\ in\ thread\ ".*
+    | goroutine\ \d+\ \[[^\]\n]+\]:                                          # Go
+    | \t\S+\.go:\d+(?:\ \+0x[0-9a-f]+)?
+    | created\ by\ \S.*
+    | thread\ '[^'\n]*'\ (?:\(\d+\)\ )?panicked\ at\ \S.*                   # Rust
+    | stack\ backtrace:
+    | \s+\d+:\ +\S+
+    | \s*(?:from\ )?\S+:\d+:in\ [`'].*'.*                                   # Ruby
+    | \S.*\ \([\d.]+\)\ \S+\.rb:\d+:in\ [`'].*                              #   (gems in a Rails trace)
+    | \#\d+\ (?:\S+\(\d+\):\ \S.*|\{main\})                                  # PHP
+    | Stack\ trace:
+    | \s+thrown\ in\ \S.*\ on\ line\ \d+
+    | Node\.js\ v\d+\S*
+    )\s*$"""
+)
+# An error's own line: "ValueError: ...", "panic: ...", "Unhandled exception. ...".
+_MESSAGE = re.compile(
+    r"^(?:[\w.$\\]*(?:Error|Exception|Exit|Interrupt|Warning|Failure)\b|panic: |\[signal |"
+    r"Unhandled exception\b|PHP (?:Fatal error|Warning|Notice)|exit status \d+$|note: )"
+)
+# Node.js starts with where it threw, the source line and a caret under the throw; a long
+# message (an assertion's diff) may stand between that and the first frame.
+_NODE_WHERE = re.compile(r"^(?:node:[\w/]+|/\S+\.[cm]?[jt]s|<anonymous_script>):\d+\s*$")
+_NODE_MESSAGE_LINES = 14
+# Python's last line: the exception's (dotted) name, then its message.
+_EXCEPTION_NAME = re.compile(r"^[A-Za-z_][\w.]*(?::\s|:?$)")
+# Cheap test for the whole text: nearly every prompt has no trace and skips the line scan.
+_ANY_MARKER = re.compile(
+    r"Traceback \(most|\n\s+at \S|goroutine \d|panicked at|:\d+:in [`']|Stack trace:|\n#\d+ |"
+    r"stack backtrace:|--- End of"
+)
+# Non-marker lines allowed between two markers of one trace (quoted source, carets, messages).
+MAX_GAP = 4
+
+
+def stack_trace_rows(lines: list[str]) -> list[bool]:
+    """For each line, whether it belongs to a stack trace."""
+    rows = [False] * len(lines)
+    if not _ANY_MARKER.search("\n" + "\n".join(lines)):
+        return rows
+    markers = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+    for first, last in _blocks(markers):
+        first = _message_above(lines, first)
+        last = _tail(lines, last)
+        for i in range(first, last + 1):
+            rows[i] = True
+    return rows
+
+
+def _blocks(markers: list[int]) -> list[tuple[int, int]]:
+    """Runs of at least two markers with at most MAX_GAP other lines between neighbours."""
+    blocks = []
+    start = 0
+    for i in range(1, len(markers) + 1):
+        if i == len(markers) or markers[i] - markers[i - 1] > MAX_GAP + 1:
+            if i - start >= 2:
+                blocks.append((markers[start], markers[i - 1]))
+            start = i
+    return blocks
+
+
+def _message_above(lines: list[str], first: int) -> int:
+    """Include the error message printed above the first frame (JVM, Node, .NET), which Go
+    separates from its goroutine dump by a blank line, and Node's where-it-threw header."""
+    for h in range(first - 1, max(-1, first - _NODE_MESSAGE_LINES), -1):
+        if _NODE_WHERE.match(lines[h]) and h + 2 < first and _is_caret(lines[h + 2]):
+            return h
+    i = first
+    while i > 0 and first - i < MAX_GAP:
+        if _MESSAGE.match(lines[i - 1].strip()):
+            i -= 1
+        elif i > 1 and not lines[i - 1].strip() and _MESSAGE.match(lines[i - 2].strip()):
+            i -= 2
+        else:
+            break
+    return i
+
+
+def _is_caret(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and set(stripped) <= set("^~")
+
+
+def _tail(lines: list[str], last: int) -> int:
+    """Include what a runtime prints after the last frame: Python's quoted source line and
+    carets, then the exception message (any dotted name: ``re.error``, ``zipfile.BadZipFile``);
+    Node's dump of the error's properties and its version line."""
+    i = last
+    while i + 1 < len(lines) and i - last < MAX_GAP:
+        following = lines[i + 1]
+        stripped = following.strip()
+        if not stripped:
+            break
+        i += 1
+        if following[:1] in (" ", "\t") or _is_caret(following):
+            continue
+        if not (_MESSAGE.match(stripped) or _EXCEPTION_NAME.match(stripped)):
+            i -= 1
+        break
+    if lines[last].rstrip().endswith("{"):
+        # Node prints `at ... {` then the error's own fields, up to a lone closing brace.
+        for j in range(i + 1, min(len(lines), i + 40)):
+            if lines[j].strip() == "}":
+                i = j
+                break
+    for j in range(i + 1, min(len(lines), i + 3)):
+        if lines[j].startswith("Node.js v"):
+            return j
+    return i
