@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from detectors.code.stack_traces import stack_trace_rows
+
 # Coding agents show file contents with a line number and an arrow or tab (`    12→code`).
 _NUMBERED = re.compile(r"^\s{0,8}\d{1,7}(?:→|\t| \| )")
 _ANY_NUMBERED = re.compile(r"(?m)^\s{0,8}\d{1,7}(?:→|\t| \| )")
@@ -138,20 +140,22 @@ def _region(lines: list[Line], first: int, last: int, info: str | None) -> Regio
     )
 
 
-def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> list[Region]:
+def _unfenced_runs(lines: list[Line], traces: list[bool], first: int, last: int, min_lines: int) -> list[Region]:
     """Runs of code-like lines that are not comments or Markdown (a block of comments is prose;
     a heading, a bullet list, a table or a quote looks like a comment). Inside a run may sit one
     prose-like line, three blank lines, or any number of comment, docstring and indented lines,
-    so that a pasted file stays one region."""
+    so that a pasted file stays one region. A stack trace is neither code nor a bridge."""
     kinds = _line_kinds(lines, first, last)
     code_rows = [
         i for i in range(first, last)
-        if lines[i].numbered or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0)
+        if not traces[i]
+        and (lines[i].numbered or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0))
     ]
     regions = []
     group: list[int] = []
     for row in code_rows + [None]:
-        if row is not None and group and _bridgeable(lines, kinds, first, group[-1], row):
+        if row is not None and group and not _trace_between(traces, kinds, first, group[-1], row) \
+                and _bridgeable(lines, kinds, first, group[-1], row):
             group.append(row)
             continue
         if len(group) >= min_lines:
@@ -160,6 +164,12 @@ def _unfenced_runs(lines: list[Line], first: int, last: int, min_lines: int) -> 
                 regions.append(region)
         group = [row] if row is not None else []
     return regions
+
+
+def _trace_between(traces: list[bool], kinds: list[int], first: int, previous: int, row: int) -> bool:
+    """A stack trace between two code rows ends a run, unless it is quoted in a docstring or
+    comment (doctests quote tracebacks) of the code around it."""
+    return any(traces[i] and kinds[i - first] not in (_DOC, _REMARK) for i in range(previous + 1, row))
 
 
 # _REMARK: a comment or Markdown line, never code itself; _DOC: blank or in a docstring (whose
@@ -225,14 +235,22 @@ def _bridgeable(lines: list[Line], kinds: list[int], first: int, previous: int, 
 def find_regions(text: str, min_lines: int = 2) -> list[Region]:
     """Candidate code regions in reading order."""
     lines = split_lines(text)
+    traces = stack_trace_rows([line.content for line in lines])
     regions: list[Region] = []
     cursor = 0
     for first, last, info in _fenced(lines):
-        regions.extend(_unfenced_runs(lines, cursor, max(cursor, first - 1), min_lines))
+        regions.extend(_unfenced_runs(lines, traces, cursor, max(cursor, first - 1), min_lines))
         block = _region(lines, first, last, info)
-        if block:
+        if block and not _mostly_trace(lines, traces, first, last):
             regions.append(block)
         cursor = last + 1
     if cursor < len(lines):
-        regions.extend(_unfenced_runs(lines, cursor, len(lines), min_lines))
+        regions.extend(_unfenced_runs(lines, traces, cursor, len(lines), min_lines))
     return regions
+
+
+def _mostly_trace(lines: list[Line], traces: list[bool], first: int, last: int) -> bool:
+    """A fenced block that is a pasted stack trace, whatever its info string says (tracebacks
+    are often fenced as ```python)."""
+    rows = [i for i in range(first, last) if lines[i].content.strip()]
+    return bool(rows) and sum(traces[i] for i in rows) * 5 >= len(rows) * 4

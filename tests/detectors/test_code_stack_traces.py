@@ -65,3 +65,31 @@ def test_code_around_a_trace_is_not_marked() -> None:
     assert rows[: len(code)] == [False] * len(code)
     assert rows[-len(after) :] == [False] * len(after)
     assert all(rows[len(code) : len(code) + len(trace)])
+
+
+@pytest.fixture(scope="module")
+def code_detector():
+    from detectors.code import CodeDetector
+
+    return CodeDetector()
+
+
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.stem)
+def test_a_pasted_trace_is_not_reported_as_code(code_detector, path: Path) -> None:
+    trace = path.read_text()
+    assert code_detector.scan(trace) == []
+    assert code_detector.scan(f"It fails with:\n```python\n{trace}```\n") == []
+
+
+def test_code_and_traces_in_one_prompt(code_detector) -> None:
+    python_trace = (TRACES[0].parent / "python-17.txt").read_text()
+    node_trace = (TRACES[0].parent / "node-01.txt").read_text()
+    prompt = (
+        f"Here is my function:\n\ndef load(d, k):\n    return d[k]\n\nand running it prints\n\n{python_trace}\n"
+        f"The front end does this:\n```js\nconst a = {{}};\nconsole.log(a.b.c);\n```\nwhich gives\n```\n{node_trace}```\n"
+    )
+    found = [(f.rule, f.value(prompt)) for f in code_detector.scan(prompt)]
+    assert found == [
+        ("python", "def load(d, k):\n    return d[k]"),
+        ("javascript", "const a = {};\nconsole.log(a.b.c);"),
+    ]
