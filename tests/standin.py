@@ -11,6 +11,7 @@ carry it. Anthropic echoes start with a signed ``thinking`` block holding the sa
 
 from __future__ import annotations
 
+import base64
 import datetime
 import gzip
 import ipaddress
@@ -26,6 +27,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+# The project's frame encoder; the clients in the tests decode with botocore's own parser.
+from llm_dlp.restore.eventstream import encode_frame, encode_headers
 
 
 @dataclass
@@ -148,6 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
         stream = isinstance(request, dict) and request.get("stream") is True
         if route.endswith("/responses"):
             self._responses(request, stream)
+        elif route.startswith("/model/"):
+            self._bedrock(route, request)
         elif ":generateContent" in route or ":streamGenerateContent" in route:
             self._gemini(request, ":streamGenerateContent" in route and "alt=sse" in self.path)
         elif isinstance(request, dict) and str(request.get("model", "")).startswith("echo"):
@@ -211,6 +217,40 @@ class _Handler(BaseHTTPRequestHandler):
         events = [(None, response([thought], False))]
         events += [(None, response([answer], i == len(answers) - 1)) for i, answer in enumerate(answers)]
         self._sse(events)
+
+    def _bedrock(self, route: str, request: dict) -> None:
+        """Bedrock runtime: the model id ``echo`` answers with the last user text, ``echo-tool``
+        with a tool call carrying it; InvokeModel in Anthropic's format, Converse in its own,
+        streams as AWS event-stream frames."""
+        _, _, model, action = route.split("/", 3)
+        tool = model == "echo-tool"
+        if action.startswith("converse"):
+            prompt = "".join(b.get("text", "") for b in request["messages"][-1]["content"] if isinstance(b, dict))
+            if action == "converse":
+                self._json(_converse_echo(prompt, tool))
+            else:
+                self._frames(_converse_echo_frames(prompt, tool))
+            return
+        prompt = _last_user_text(request)
+        answer = {"file_path": "/tmp/echo.txt", "content": prompt} if tool else None
+        if action == "invoke":
+            self._json(_anthropic_echo(model, prompt, answer))
+            return
+        chunks = [("chunk", {"bytes": base64.b64encode(json.dumps(data).encode()).decode(), "p": "abcdef"})
+                  for _, data in _anthropic_echo_events(model, prompt, answer)]
+        self._frames(chunks)
+
+    def _frames(self, frames: list[tuple[str, dict]]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/vnd.amazon.eventstream")
+        self.send_header("connection", "close")
+        self.end_headers()
+        for event_type, payload in frames:
+            headers = encode_headers({":event-type": event_type, ":content-type": "application/json",
+                                      ":message-type": "event"})
+            self.wfile.write(encode_frame(headers, json.dumps(payload).encode()))
+            self.wfile.flush()
+        self.close_connection = True
 
     def _json(self, payload: dict) -> None:
         self._send(200, json.dumps(payload).encode(), "application/json")
@@ -291,6 +331,37 @@ ECHO_PIECE = 4  # characters per streamed delta: every placeholder spans several
 
 def _pieces(text: str) -> list[str]:
     return [text[i : i + ECHO_PIECE] for i in range(0, len(text), ECHO_PIECE)] or [""]
+
+
+def _converse_echo(prompt: str, tool: bool) -> dict:
+    reasoning = {"reasoningContent": {"reasoningText": {"text": prompt, "signature": "c2lnbmVk"}}}
+    answer = {"toolUse": {"toolUseId": "tooluse_echo", "name": "Write",
+                          "input": {"file_path": "/tmp/echo.txt", "content": prompt}}} if tool else {"text": prompt}
+    return {"output": {"message": {"role": "assistant", "content": [reasoning, answer]}},
+            "stopReason": "tool_use" if tool else "end_turn",
+            "usage": {"inputTokens": 5, "outputTokens": 5, "totalTokens": 10}, "metrics": {"latencyMs": 1}}
+
+
+def _converse_echo_frames(prompt: str, tool: bool) -> list[tuple[str, dict]]:
+    def delta(index: int, body: dict) -> tuple[str, dict]:
+        return "contentBlockDelta", {"contentBlockIndex": index, "delta": body, "p": "abcd"}
+
+    frames = [("messageStart", {"role": "assistant", "p": "ab"})]
+    frames += [delta(0, {"reasoningContent": {"text": piece}}) for piece in _pieces(prompt)]
+    frames += [delta(0, {"reasoningContent": {"signature": "c2lnbmVk"}}), ("contentBlockStop", {"contentBlockIndex": 0})]
+    if tool:
+        frames.append(("contentBlockStart", {"contentBlockIndex": 1,
+                                             "start": {"toolUse": {"toolUseId": "tooluse_echo", "name": "Write"}}}))
+        arguments = json.dumps({"file_path": "/tmp/echo.txt", "content": prompt})
+        frames += [delta(1, {"toolUse": {"input": piece}}) for piece in _pieces(arguments)]
+    else:
+        frames += [delta(1, {"text": piece}) for piece in _pieces(prompt)]
+    frames += [
+        ("contentBlockStop", {"contentBlockIndex": 1}),
+        ("messageStop", {"stopReason": "tool_use" if tool else "end_turn"}),
+        ("metadata", {"usage": {"inputTokens": 5, "outputTokens": 5, "totalTokens": 10}, "metrics": {"latencyMs": 1}}),
+    ]
+    return frames
 
 
 def _last_user_text(request: dict) -> str:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from llm_dlp.providers import anthropic, gemini, generic, openai, responses
+from llm_dlp.providers import anthropic, bedrock, gemini, generic, openai, responses
 from llm_dlp.providers.base import ParsedRequest, RequestFormatError, Segment, format_path
 
 __all__ = [
@@ -39,6 +39,8 @@ def adapter_for(path: str) -> Adapter:
         return Adapter(responses.FORMAT, responses.extract)
     if gemini.matches(path):
         return Adapter(gemini.FORMAT, gemini.extract)
+    if bedrock.matches(path):
+        return Adapter(bedrock.format_for(path), bedrock.extractor(path))
     return Adapter(generic.FORMAT, generic.extract)
 
 

@@ -9,9 +9,11 @@ answer: the rewriter logs it and passes the rest through unrestored (placeholder
 from __future__ import annotations
 
 import logging
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
-from llm_dlp.restore import anthropic, gemini, openai, responses
+from llm_dlp.providers import bedrock as bedrock_paths
+from llm_dlp.restore import anthropic, bedrock, gemini, openai, responses
+from llm_dlp.restore.eventstream import Frame, FrameReader
 from llm_dlp.restore.sse import SseEvent, SseReader
 from llm_dlp.restore.text import RestoreTable
 
@@ -20,32 +22,67 @@ log = logging.getLogger("llm_dlp")
 MAX_JSON_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this passes unrestored
 
 
+class _Unit(Protocol):
+    raw: bytes
+
+
+class _Reader(Protocol):
+    def feed(self, chunk: bytes) -> list: ...
+
+    def finish(self) -> list: ...
+
+    @property
+    def unread(self) -> bytes: ...
+
+
+class StreamRestorer:
+    """A streamed answer cut into units (SSE events, event-stream frames) that a handler
+    rewrites one by one; ``flush`` gives what the handler still holds at the end."""
+
+    def __init__(self, reader: _Reader, rewrite: Callable[[Any], bytes], flush: Callable[[], bytes]) -> None:
+        self.reader = reader
+        self.rewrite = rewrite
+        self.flush = flush
+        self.broken = False
+
+    def __call__(self, chunk: bytes) -> list[bytes]:
+        if self.broken:
+            return [chunk] if chunk else []
+        units: list[_Unit] = []
+        try:
+            units = self.reader.feed(chunk) if chunk else self.reader.finish()
+            out = b"".join(self.rewrite(unit) for unit in units)
+            if not chunk:
+                out += self.flush() + self.reader.unread
+        except Exception:  # noqa: BLE001 — see the module docstring
+            log.exception("llm-dlp could not restore placeholders in a streamed answer; passing it on as is")
+            self.broken = True
+            out = b"".join(unit.raw for unit in units) + self.reader.unread
+        return [out] if out else []
+
+
 class EventHandler(Protocol):
     def on_event(self, event: SseEvent) -> bytes: ...
 
     def finish(self, newline: str = "\n") -> bytes: ...
 
 
-class SseRestorer:
+class SseRestorer(StreamRestorer):
     def __init__(self, handler: EventHandler) -> None:
-        self.handler = handler
-        self.reader = SseReader()
-        self.broken = False
+        super().__init__(SseReader(), handler.on_event, handler.finish)
 
-    def __call__(self, chunk: bytes) -> list[bytes]:
-        if self.broken:
-            return [chunk] if chunk else []
-        events: list[SseEvent] = []
-        try:
-            events = self.reader.feed(chunk) if chunk else self.reader.finish()
-            out = b"".join(self.handler.on_event(event) for event in events)
-            if not chunk:
-                out += self.handler.finish()
-        except Exception:  # noqa: BLE001 — see the module docstring
-            log.exception("llm-dlp could not restore placeholders in a streamed answer; passing it on as is")
-            self.broken = True
-            out = b"".join(event.raw for event in events) + self.reader.unread
-        return [out] if out else []
+
+class FrameHandler(Protocol):
+    def on_frame(self, frame: Frame) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+class EventStreamRestorer(StreamRestorer):
+    """Bedrock's ``application/vnd.amazon.eventstream`` answers."""
+
+    def __init__(self, handler: FrameHandler) -> None:
+        super().__init__(FrameReader(), handler.on_frame, handler.finish)
 
 
 class JsonRestorer:
@@ -87,6 +124,12 @@ def rewriter_for(request_format: str | None, content_type: str, table: RestoreTa
     """The body rewriter for an answer to a request of ``request_format``; None when we have none."""
     if not table.restores_anything:
         return None
+    if "vnd.amazon.eventstream" in content_type:
+        if request_format == bedrock_paths.INVOKE_STREAM:
+            return EventStreamRestorer(bedrock.InvokeStream(table))
+        if request_format == bedrock_paths.CONVERSE_STREAM:
+            return EventStreamRestorer(bedrock.ConverseStream(table))
+        return None
     streamed = "text/event-stream" in content_type
     if not streamed and "json" not in content_type:
         return None
@@ -96,6 +139,9 @@ def rewriter_for(request_format: str | None, content_type: str, table: RestoreTa
         return SseRestorer(openai.ChatStream(table)) if streamed else JsonRestorer(openai.restore_completion, table)
     if request_format == "gemini":
         return SseRestorer(gemini.GeminiStream(table)) if streamed else JsonRestorer(gemini.restore_body, table)
+    if request_format in (bedrock_paths.INVOKE, bedrock_paths.CONVERSE) and not streamed:
+        restore = bedrock.restore_invoke if request_format == bedrock_paths.INVOKE else bedrock.restore_converse
+        return JsonRestorer(restore, table)
     if request_format == "openai-responses":
         return SseRestorer(responses.ResponseStream(table)) if streamed else JsonRestorer(responses.restore_response, table)
     return None
