@@ -68,6 +68,7 @@ def run_proxy(config: ProxyConfig) -> None:
         confdir=config.confdir,
         rotation=Rotation(max_bytes=config.audit_max_bytes, daily=config.audit_daily),
         fsync=config.audit_fsync,
+        head_dir=config.confdir,
     )
     addons: list = []
     if users is not None:

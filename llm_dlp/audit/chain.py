@@ -10,6 +10,12 @@ how a JSON library orders keys or escapes characters.
 
 The chain key lives in the confdir beside the CA, in its own file: handing a reviewer the chain
 key (to verify) does not also hand them the value-hash key (to confirm guesses of secrets).
+
+The chain alone cannot show that lines were cut off its end: the shorter log is still a valid
+chain. So the writer also keeps the chain's *head* (last seq and MAC, sealed with the chain key)
+in the confdir, apart from the log: ``verify`` reports a log that ends before its head, and a
+writer that finds its log shorter than the head continues the chain from the head, so the gap
+stays in the log for good ("N lines missing here").
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +32,7 @@ from typing import Any
 from llm_dlp.keys import ensure_key_file
 
 CHAIN_KEY_FILE = "llm-dlp-audit-chain.key"
+HEAD_FILE_PREFIX = "llm-dlp-audit-head-"
 GENESIS = "0" * 64  # the ``prev`` of the very first line of a chain
 PURGE_EVENT = "dlp.audit.purge"
 
@@ -99,3 +107,39 @@ def open_line(raw: bytes) -> SealedLine:
         raise ValueError("sealed line without seq/prev")
     return SealedLine(seq, prev, match["mac"].decode(), body, fields)
 
+
+
+def head_file(confdir: str | Path, log: Path) -> Path:
+    """Where the head of the log at ``log`` is kept: one file per log path, so writers of
+    different logs sharing a confdir never race on one file."""
+    digest = hashlib.sha256(str(log.resolve()).encode()).hexdigest()[:16]
+    return Path(confdir) / f"{HEAD_FILE_PREFIX}{digest}.json"
+
+
+def write_head(path: Path, log: Path, state: ChainState, key: bytes) -> None:
+    fields = {"log": str(log.resolve()), "seq": state.seq, "mac": state.mac}
+    fields["seal"] = mac_of(key, json.dumps(fields, sort_keys=True).encode())
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(fields) + "\n")
+    os.replace(temporary, path)  # a reader sees the old head or the new one, never half of one
+
+
+def read_head(path: Path, key: bytes) -> ChainState | None:
+    """The head kept at ``path``; None when there is none. ``ValueError`` when it was edited."""
+    try:
+        fields = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    seal = fields.pop("seal", None) if isinstance(fields, dict) else None
+    if not isinstance(seal, str) or not hmac.compare_digest(seal, mac_of(key, json.dumps(fields, sort_keys=True).encode())):
+        raise ValueError(f"{path}: the audit head does not match its seal: edited")
+    return ChainState(int(fields["seq"]), str(fields["mac"]))
+
+
+def head_for(files: list[Path], confdir: str | Path, key: bytes) -> ChainState | None:
+    """The kept head of the log among ``files`` (its current file is one of them), if any."""
+    for path in files:
+        head = read_head(head_file(confdir, path), key)
+        if head is not None:
+            return head
+    return None

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from llm_dlp.audit.chain import ChainKeyError, load_chain_key
+from llm_dlp.audit.chain import ChainKeyError, head_for, load_chain_key
 from llm_dlp.audit.rotation import DEFAULT_LOG, parse_time, resolve_files
 
 
@@ -105,9 +105,13 @@ def _verify(args: argparse.Namespace) -> int:
     from llm_dlp.audit.verify import as_json, describe, verify
 
     try:
-        result = verify(_files(args), load_chain_key(args.confdir))
+        files, key = _files(args), load_chain_key(args.confdir)
+        result = verify(files, key, head_for(files, args.confdir, key))
     except (OSError, ChainKeyError) as exc:
         return _fail(str(exc))
+    except ValueError as exc:  # the kept head was edited: that is a failed verification too
+        print(f"FAILED: {exc}")
+        return 1
     print(as_json(result) if args.json else describe(result))
     return 0 if result.ok else 1
 
@@ -151,8 +155,9 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(str(exc))
     try:
-        verification = verify(files, load_chain_key(args.confdir))
-    except ChainKeyError as exc:
+        key = load_chain_key(args.confdir)
+        verification = verify(files, key, head_for(files, args.confdir, key))
+    except (ChainKeyError, ValueError) as exc:
         print(f"llm-dlp audit: chain not checked: {exc}", file=sys.stderr)
         verification = None
     html = render(summary, sources=files, verification=verification, generated=dt.datetime.now(dt.UTC))
@@ -169,7 +174,7 @@ def _purge(args: argparse.Namespace) -> int:
         return _fail("purge works on one log at a time (name its current file)")
     try:
         before = parse_time(args.before)
-        result = purge(current[0], before, load_chain_key(args.confdir), dry_run=args.dry_run)
+        result = purge(current[0], before, load_chain_key(args.confdir), confdir=args.confdir, dry_run=args.dry_run)
     except ValueError:
         return _fail(f"--before: not an ISO date or time: {args.before!r}")
     except (OSError, ChainKeyError, PurgeRefused) as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
+import logging
 import os
 import stat
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from llm_dlp.audit.chain import ChainState, load_or_create_chain_key, mac_of, open_line
+from llm_dlp.audit.chain import ChainState, head_file, load_or_create_chain_key, mac_of, open_line, read_head, write_head
 from llm_dlp.audit.rotation import Rotation, first_line, line_time, lines_reversed, log_files, rotated_name
 from llm_dlp.pipeline import RequestInfo, Verdict
 
@@ -47,10 +48,13 @@ class AuditLog:
         rotation: Rotation = Rotation(),
         fsync: bool = False,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        head_dir: str | Path | None = None,
     ) -> None:
         self.target = str(target)
         self.path = None if self.target == "-" else Path(self.target)
         self._key = key if key is not None else load_or_create_chain_key(confdir)
+        # Where the chain's head is kept (see chain.py); None keeps no head.
+        self._head = head_file(head_dir, self.path) if head_dir is not None and self.path is not None else None
         self._rotation = rotation
         self._fsync = fsync
         self._clock = clock
@@ -143,7 +147,17 @@ class AuditLog:
             if self._fsync:
                 os.fsync(self._fd)  # type: ignore[arg-type]
             self._size += len(data)
+            if self._head is not None:
+                self._keep_head()
         self._state = self._pending
+
+    def _keep_head(self) -> None:
+        # The line is in the log already; a head that cannot be written weakens only the
+        # detection of a cut-off tail, so it is reported, and traffic is not stopped for it.
+        try:
+            write_head(self._head, self.path, self._pending, self._key)  # type: ignore[arg-type]
+        except OSError as exc:
+            logging.getLogger("llm_dlp").error("llm-dlp: cannot keep the audit head in %s: %s", self._head, exc)
 
     # -- the file under the lock -------------------------------------------------------------
 
@@ -183,12 +197,16 @@ class AuditLog:
             # A torn last line (a crash mid-write): verify will name it; new lines start clean.
             _write_all(self._fd, b"\n")  # type: ignore[arg-type]
             self._size += 1
+        self._state = ChainState()
         for candidate in reversed(log_files(self.path)):
             state = _last_sealed_state(candidate)
             if state is not None:
                 self._state = state
-                return
-        self._state = ChainState()
+                break
+        head = read_head(self._head, self._key) if self._head is not None else None
+        if head is not None and head.seq > self._state.seq:
+            # Lines were cut off the end while nobody wrote: link past the gap so it stays visible.
+            self._state = head
 
     def _rotate(self) -> None:
         assert self.path is not None and self._fd is not None

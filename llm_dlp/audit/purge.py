@@ -14,7 +14,7 @@ import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm_dlp.audit.chain import PURGE_EVENT, ChainState, open_line
+from llm_dlp.audit.chain import PURGE_EVENT, ChainState, head_for, open_line
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation, line_time, lines_reversed, log_files
 from llm_dlp.audit.verify import Problem, verify
@@ -33,9 +33,11 @@ class PurgeResult:
     anchor: ChainState | None = None
 
 
-def purge(current: Path, before: dt.datetime, key: bytes, *, dry_run: bool = False) -> PurgeResult:
+def purge(current: Path, before: dt.datetime, key: bytes, *, confdir: str | Path | None = None,
+          dry_run: bool = False) -> PurgeResult:
+    """``confdir``: where the writer keeps the chain's head (chain.py), checked and advanced here."""
     files = log_files(current)
-    checked = verify(files, key)
+    checked = verify(files, key, head_for(files, confdir, key) if confdir is not None else None)
     if checked.problem is not None:
         raise PurgeRefused(checked.problem)
     result = PurgeResult()
@@ -53,7 +55,7 @@ def purge(current: Path, before: dt.datetime, key: bytes, *, dry_run: bool = Fal
     if not result.files or dry_run:
         return result
     # Record first, delete second: a crash in between leaves extra files, never an unexplained gap.
-    writer = AuditLog(current, key=key, rotation=Rotation(max_bytes=None, daily=False))
+    writer = AuditLog(current, key=key, rotation=Rotation(max_bytes=None, daily=False), head_dir=confdir)
     try:
         writer.write(
             PURGE_EVENT,

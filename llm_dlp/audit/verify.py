@@ -36,7 +36,9 @@ class Verification:
         return self.problem is None
 
 
-def verify(files: Sequence[Path], key: bytes) -> Verification:
+def verify(files: Sequence[Path], key: bytes, head: ChainState | None = None) -> Verification:
+    """Walk the chain; ``head`` is the head the writer kept apart (chain.py), if any, to tell
+    a log that ends early."""
     result = Verification(list(files))
     start: tuple[Path, int, SealedLine] | None = None
     previous: ChainState | None = None
@@ -68,7 +70,31 @@ def verify(files: Sequence[Path], key: bytes) -> Verification:
         result.last_time = line.fields.get("time")
     if start is not None:
         _check_start(result, *start)
+    if head is not None and head.seq and result.problem is None:
+        _check_end(result, previous, head)
     return result
+
+
+def _check_end(result: Verification, last: ChainState | None, head: ChainState) -> None:
+    last_seq = last.seq if last is not None else 0
+    if last_seq > head.seq or (last_seq == head.seq and last is not None and last.mac == head.mac):
+        return  # a writer without a head (a test, an old version) may have added lines: fine
+    path = result.files[-1] if result.files else Path("-")
+    number = _count(path)
+    if last_seq < head.seq:
+        reason = (f"the log ends at seq {last_seq}, but its writer recorded seq {head.seq}: "
+                  f"{head.seq - last_seq} line(s) cut off the end (or lost in a crash without --audit-fsync)")
+    else:
+        reason = f"seq {last_seq} is not the line its writer recorded last (MAC differs): the last line was replaced"
+    result.problem = Problem(path, number, reason)
+
+
+def _count(path: Path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
 
 
 def _link_problem(previous: ChainState, line: SealedLine) -> str | None:
