@@ -218,7 +218,11 @@ def _candidate(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Matc
 
 def _match(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
     distinct = np.unique(hits.fps)
-    if len(distinct) < MIN_FINGERPRINTS:
+    # Evidence is counted in distinct fingerprint values: a prompt that repeats one idiom (a run of
+    # property getters and setters, of add_argument calls) hits the same few places of a file
+    # once per repeat, which is no more evidence than hitting them once.
+    values = np.unique(prints.hashes[distinct])
+    if len(values) < MIN_FINGERPRINTS:
         return None
     starts = prints.first_token[distinct]
     first, last = int(starts.min()), int(starts.max()) + K - 1
@@ -228,15 +232,15 @@ def _match(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | 
     covered_tokens = int(covered.sum())
     if covered_tokens < MIN_TOKENS or covered_tokens < MIN_DENSITY * len(covered):
         return None
-    specific = int((~is_normalised(prints.hashes[distinct])).sum())
-    if specific == 0 and (len(distinct) < MIN_SHAPE_FINGERPRINTS or _string_table(prints.tokens.codes[first : last + 1])):
+    specific = int((~is_normalised(values)).sum())
+    if specific == 0 and (len(values) < MIN_SHAPE_FINGERPRINTS or _string_table(prints.tokens.codes[first : last + 1])):
         return None
     return Match(
         source=source,
         first_token=first,
         last_token=last,
         covered_tokens=covered_tokens,
-        fingerprints=len(distinct),
+        fingerprints=len(values),
         exact_fingerprints=specific,
         line_start=int(hits.line_starts.min()),
         line_end=int(hits.line_ends.max()),
