@@ -112,9 +112,11 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     stretches = np.flatnonzero(_could_match(hits.fps, tokens, bounds, specific)).tolist()
     candidates = []
     for start, end in ((int(bounds[i]), int(bounds[i + 1])) for i in stretches):
-        candidate = _candidate(table.sources[int(hits.files[start])], prints, hits.take(slice(start, end)))
-        if candidate is not None:
-            candidates.append(candidate)
+        source = table.sources[int(hits.files[start])]
+        for place in _densest_places(hits.take(slice(start, end))):
+            candidate = _candidate(source, prints, place)
+            if candidate is not None:
+                candidates.append(candidate)
     candidates.sort(key=lambda m: tuple(-x for x in m.evidence))
     accepted: list[Match] = []
     copies: list[list[Location]] = []
@@ -205,7 +207,6 @@ def _promising_files(files: np.ndarray, prompt_index: np.ndarray, order: _TokenO
 def _candidate(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
     """The match of one stretch of hits in one file, on fingerprints that count, or else on those
     with boilerplate around at least MIN_SPECIFIC_WITH_BOILERPLATE specific ones."""
-    hits = _densest_stretch(hits)
     if hits.counted.all():
         return _match(source, prints, hits)
     counted = hits.take(hits.counted)
@@ -262,20 +263,23 @@ def _string_table(codes: np.ndarray) -> bool:
     return bool(names < TABLE_SHARE and code < TABLE_SHARE)
 
 
-def _densest_stretch(hits: _Hits) -> _Hits:
-    """The hits that fall in one compact stretch of the file, the stretch with most of them.
+def _densest_places(hits: _Hits) -> list[_Hits]:
+    """The hits that fall in one compact stretch of the file, the stretch with most of them, or
+    each of several stretches that have as many (the excerpt is in the file more than once).
 
     A copied excerpt hits one place in the file; an unrelated prompt that shares idioms with the
     file hits it all over. Code repeated within the file also points some prompt fingerprints at
-    far-away copies, which must not stretch the reported line range.
+    far-away copies, which must not stretch the reported line range. When the file holds the
+    excerpt twice (a table or a docstring repeated for another function), both places match as
+    well and are reported as copies of each other.
     """
     lines = hits.line_starts.astype(np.int64)
     order = np.argsort(lines, kind="stable")
     clusters = np.split(order, np.flatnonzero(np.diff(lines[order]) > MAX_GAP_LINES) + 1)
     if len(clusters) == 1:
-        return hits
-    best = max(clusters, key=lambda c: len(np.unique(hits.fps[c])))
-    return hits.take(best)
+        return [hits]
+    sizes = [len(np.unique(hits.fps[c])) for c in clusters]
+    return [hits.take(c) for c, size in zip(clusters, sizes, strict=True) if size == max(sizes)]
 
 
 def _overlap(a: Match, b: Match) -> float:
