@@ -218,20 +218,22 @@ def _skipped_lines(chars: np.ndarray, word: np.ndarray, substring_hash: _Substri
         return (counts[edges[1:]] - counts[edges[:-1]])[lead_lines]
 
     disallowed = per_line(~allowed)
-    group_start = ~blank & np.concatenate(([True], blank[:-1]))
-    groups = per_line(group_start) - star
+    # words, not space-separated groups: a formatter that writes "A: array" for "A : array" must
+    # not turn a docstring line into code
+    word_start = word & ~np.concatenate(([False], word[:-1]))
+    words = per_line(word_start)
     first_char = chars[text_start] | np.uint32(0x20)
     letter = (first_char >= 97) & (first_char <= 122)
     word_end = _word_ends(word, text_start)
     statement = _among(substring_hash(text_start, word_end), _STATEMENT_HASHES)
-    prose = letter & (disallowed == 0) & (groups >= _MIN_PROSE_WORDS) & ~statement
+    prose = letter & (disallowed == 0) & (words >= _MIN_PROSE_WORDS) & ~statement
     # Licence disclaimers shout: a line without a lower-case letter may also hold quotes,
     # parentheses and semicolons ("AS IS", "(INCLUDING ... SERVICES; LOSS OF USE,").
     lowercase = (chars >= 97) & (chars <= 122)
     capitals = (chars >= 65) & (chars <= 90)
     shouting = (per_line(lowercase) == 0) & (per_line(capitals) >= _MIN_SHOUTED_CAPITALS)
     shouting &= per_line(~(allowed | _in_class(chars, _SHOUTED_PUNCTUATION_CLASS))) == 0
-    prose |= shouting & (groups >= _MIN_PROSE_WORDS)
+    prose |= shouting & (words >= _MIN_PROSE_WORDS)
     fence_char = (chars[lead] == ord("`")) | (chars[lead] == ord("~"))
     fence = fence_char & (chars[np.minimum(lead + 1, n - 1)] == chars[lead]) & (chars[np.minimum(lead + 2, n - 1)] == chars[lead])
     prose |= fence
@@ -266,7 +268,7 @@ def tokenize(text: str) -> Tokens:
     np.add.at(depth, span_ends, -1)
     inside = (np.cumsum(depth[:n]) > 0) | prose
 
-    values = _string_values(chars, word, span_starts[span_kinds == 1], span_ends[span_kinds == 1])
+    contents, values = _string_hashes(chars, word, span_starts[span_kinds == 1], span_ends[span_kinds == 1])
     word &= ~inside
     punct = ~word & ~inside & ~_in_class(chars, _SPACE)
     word_starts = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
@@ -280,9 +282,8 @@ def tokenize(text: str) -> Tokens:
     )
     literal = span_kinds > 0
     lit_starts, lit_ends, lone = span_starts[literal], span_ends[literal], span_kinds[literal] == 2
-    quote = np.where((lit_ends - lit_starts >= 6) & (chars[np.minimum(lit_starts + 2, n - 1)] == chars[lit_starts]), 3, 1)
-    content = substring_hash(lit_starts + quote, np.maximum(lit_ends - quote, lit_starts + quote))
-    string_exact = np.where(lone, _CODE_DELIMITER, content ^ _CODE_S)
+    string_exact = np.full(len(lit_starts), _CODE_DELIMITER, dtype=np.uint64)
+    string_exact[~lone] = contents ^ _CODE_S
     string_normal = np.where(lone, _CODE_DELIMITER, _CODE_S)
     string_value = np.zeros(len(lit_starts), dtype=np.uint64)
     string_value[~lone] = values
@@ -306,24 +307,30 @@ def tokenize(text: str) -> Tokens:
 _WORD_MARK = 0x1F  # stands for a word inside a string: a control character no string holds
 
 
-def _string_values(chars: np.ndarray, word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per string span: a hash of its content with every word (a run of word characters that
-    starts with a letter) replaced by one mark, or 0 when too little but words is left.
+def _string_hashes(chars: np.ndarray, word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per string span: (content, value) hashes, both over the content without its whitespace
+    (reformatting may re-space a string: ``"a,b"``, ``"a, b"``).
 
-    ``'1977-03-02T12:30'``, ``'\\x00'``, ``'%s=%d'`` and ``'sıfır'`` keep most of what they are
-    through a find-and-replace rename that also rewrites words inside strings; ``"name"`` does not
-    (it is 0, a value like any other string name).
+    The value is the content with every word (a run of word characters that starts with a letter)
+    replaced by one mark, or 0 when too little but words is left: ``'1977-03-02T12:30'``,
+    ``'\\x00'``, ``'%s=%d'`` and ``'sıfır'`` keep most of what they are through a find-and-replace
+    rename that also rewrites words inside strings; ``"name"`` does not (it is 0, a value like
+    any other string name).
     """
     n = len(chars)
     quote = np.where((ends - starts >= 6) & (chars[np.minimum(starts + 2, n - 1)] == chars[starts]), 3, 1)
     content_starts = starts + quote
     lengths = np.maximum(ends - quote - content_starts, 0)
     if lengths.sum() == 0:
-        return np.zeros(len(starts), dtype=np.uint64)
+        empty = _SubstringHasher(np.zeros(0, dtype=np.uint32))(starts, starts)
+        return empty, np.zeros(len(starts), dtype=np.uint64)
     # the strings' contents, one after the other (a few per cent of a prompt's characters)
     bounds = np.concatenate(([0], np.cumsum(lengths)))
     at = np.repeat(content_starts - bounds[:-1], lengths) + np.arange(bounds[-1])
     text, letters = chars[at], word[at]
+    visible = ~_in_class(text, _SPACE)
+    shown = np.concatenate(([0], np.cumsum(visible)))
+    contents = _SubstringHasher(text[visible])(shown[bounds[:-1]], shown[bounds[1:]])
     after_word = np.concatenate(([False], letters[:-1]))
     after_word[bounds[:-1][lengths > 0]] = False  # a content starts after its quote
     run_start = letters & ~after_word
@@ -332,15 +339,15 @@ def _string_values(chars: np.ndarray, word: np.ndarray, starts: np.ndarray, ends
     # per run of word characters: a word (not a number)? (index -1, before any run, is False)
     word_run = np.append(initial[run_start], False)
     in_word = letters & word_run[np.cumsum(run_start) - 1]
-    keep = ~(in_word & after_word)  # a word's first character stays, as the mark
+    keep = ~(in_word & after_word) & visible  # a word's first character stays, as the mark
     marked = np.where(in_word, np.uint32(_WORD_MARK), text)[keep]
     kept = np.concatenate(([0], np.cumsum(keep)))
     hashes = _SubstringHasher(marked)(kept[bounds[:-1]], kept[bounds[1:]]) ^ _CODE_VALUE
     # a value holds a digit or a non-Latin letter outside words, or two marks ('%s=%d', not 'a-b')
     digits = np.concatenate(([0], np.cumsum(~in_word & (((text >= 48) & (text <= 57)) | (text >= 128)))))
-    marks = np.concatenate(([0], np.cumsum(~letters & ~_in_class(text, _SPACE))))
+    marks = np.concatenate(([0], np.cumsum(~letters & visible)))
     meaningful = (digits[bounds[1:]] > digits[bounds[:-1]]) | (marks[bounds[1:]] - marks[bounds[:-1]] >= 2)
-    return np.where(meaningful, hashes, 0).astype(np.uint64)
+    return contents, np.where(meaningful, hashes, 0).astype(np.uint64)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:

@@ -28,7 +28,9 @@ DB_NAME = "index.sqlite3"
 #    within 24 tokens (tables, runs of like statements) are no fingerprints
 # 4: shape k-grams code repeated names by distance; a third family (literal: names renamed,
 #    string values and numbers kept); shouted licence lines and docstrings naming call()s are prose
-SCHEMA_VERSION = 4
+# 5: prose lines are counted in words, not space-separated groups; string contents and values
+#    are hashed without their whitespace (both survive re-spacing)
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (
