@@ -24,10 +24,11 @@ from pathlib import Path
 
 from detectors.code import CodeDetector, ProprietaryCodeDetector
 from detectors.code.edits import reformat, rename_identifiers
-from detectors.code.fingerprint import fingerprint, tokenize
+from detectors.code.fingerprint import fingerprint
 from detectors.code.index_store import IndexStore, boilerplate_limits
 from detectors.code.indexer import Candidate, build_index, list_sources
 from detectors.code.proprietary import find_matches
+from detectors.code.tokenizer import tokenize
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SITE = Path(sysconfig.get_paths()["purelib"])

@@ -20,17 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Finding
-from detectors.code.fingerprint import (
-    CODE_NAME,
-    CODE_NUMBER,
-    CODE_STRING,
-    Fingerprints,
-    K,
-    W,
-    fingerprint,
-    is_normalised,
-    line_numbers,
-)
+from detectors.code.fingerprint import Fingerprints, K, W, fingerprint, is_normalised
 from detectors.code.index_store import (
     DEFAULT_INDEX_DIR,
     FingerprintTable,
@@ -38,6 +28,7 @@ from detectors.code.index_store import (
     db_path,
 )
 from detectors.code.regions import find_regions
+from detectors.code.tokenizer import CODE_NAME, CODE_NUMBER, CODE_STRING, line_numbers
 
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4

@@ -8,23 +8,16 @@ import json.decoder
 
 import numpy as np
 
-from detectors.code.fingerprint import (
-    _CODE_DELIMITER,
-    _CODE_S,
-    fingerprint,
-    is_normalised,
-    repeated,
-    tokenize,
-    winnow,
-)
+from detectors.code.fingerprint import fingerprint, is_normalised, repeated, winnow
 from detectors.code.proprietary import MIN_FINGERPRINTS, MIN_TOKENS, _could_match
 from detectors.code.regions import find_regions
+from detectors.code.tokenizer import CODE_DELIMITER, CODE_STRING, tokenize
 
 
 def test_one_character_strings_are_strings_and_triple_quotes_are_delimiters() -> None:
     tokens = tokenize('x = ","\ny = "🦖"\n"""\nz = 1\n')
-    assert int(np.sum(tokens.codes == _CODE_S)) == 2
-    assert int(np.sum(tokens.codes == _CODE_DELIMITER)) == 1
+    assert int(np.sum(tokens.codes == CODE_STRING)) == 2
+    assert int(np.sum(tokens.codes == CODE_DELIMITER)) == 1
 
 
 def test_kgrams_repeated_within_a_table_are_no_normalised_fingerprints() -> None:
