@@ -26,7 +26,10 @@ import numpy as np
 from detectors.code.tokenizer import CODE_NAME, CODE_STRING, Tokens, tokenize
 
 K = 12  # tokens per hashed k-gram (noise threshold)
-W = 10  # k-grams per winnowing window; guarantee threshold = K + W - 1 tokens
+# k-grams per winnowing window; guarantee threshold = K + W - 1 tokens. Renamed code has only its
+# shape to be found by: 8 (was 10) finds 0.5 points more renamed excerpts on the development draws
+# for a 10% bigger index and +0.4 ms lookup; 6 found 0.3 more but with false positives (6/7200).
+W = 8
 # Exact-token fingerprints only need to tell copies of a shape apart: half as dense is enough.
 W_EXACT = 20
 # Literal fingerprints (names renamed, values kept) as sparse as the exact ones: twice as dense
