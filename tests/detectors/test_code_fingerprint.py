@@ -78,3 +78,13 @@ def test_stretches_that_cannot_match_are_told_apart_from_those_that_might() -> N
     bounds = np.array([0, 5, 13, 18])
     assert MIN_FINGERPRINTS <= 5 and 5 * 12 >= MIN_TOKENS > 12 + 4
     assert _could_match(fps, tokens, bounds).tolist() == [True, False, False]
+
+
+def test_re_spacing_changes_neither_which_lines_are_prose_nor_string_contents() -> None:
+    # a formatter may write "a: array_like" for "a : array_like" and "10, 000" for "10,000"
+    spaced = tokenize('def f(a):\n    """\n    a : array_like, optional\n    """\n    return g("10,000", a)\n')
+    tight = tokenize('def f(a):\n    """\n    a: array_like, optional\n    """\n    return g("10, 000", a)\n')
+    assert np.array_equal(spaced.codes, tight.codes)
+    assert np.array_equal(spaced.exact, tight.exact)
+    assert np.array_equal(spaced.values, tight.values)
+    assert np.count_nonzero(tight.values) == 1  # "10,000" is a value
