@@ -24,7 +24,7 @@ from detectors.code.fingerprint import (
     kgram_hashes,
     shape_hashes,
 )
-from detectors.code.index_store import DB_NAME, IndexStore, OutdatedIndexError
+from detectors.code.index_store import DB_NAME, SCHEMA_VERSION, IndexStore, OutdatedIndexError
 from detectors.code.indexer import build_index
 from detectors.code.tokenizer import CODE_NAME, CODE_STRING, tokenize
 
@@ -151,7 +151,7 @@ def test_identical_copies_are_reported_with_the_match(index_of_copies: Path) -> 
 
 def test_an_index_of_an_older_version_is_refused_until_rebuilt(index_of_copies: Path) -> None:
     with sqlite3.connect(index_of_copies / DB_NAME) as connection:
-        connection.execute("PRAGMA user_version = 3")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     with pytest.raises(OutdatedIndexError, match="llm-dlp index build"):
         ProprietaryCodeDetector(index_of_copies).table()
 
