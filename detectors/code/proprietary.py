@@ -283,6 +283,8 @@ def _densest_places(hits: _Hits) -> list[_Hits]:
     cluster = np.cumsum(cluster)
     pairs = _distinct(cluster << 32 | hits.fps[order])
     sizes = np.bincount(pairs >> 32, minlength=len(breaks) + 1)
+    if sizes.max() < MIN_FINGERPRINTS:  # a stretch of scattered idioms: no place can match
+        return []
     clusters = np.split(order, breaks)
     return [hits.take(clusters[i]) for i in np.flatnonzero(sizes == sizes.max())]
 

@@ -24,7 +24,12 @@ from detectors.code.fingerprint import (
     kgram_hashes,
     shape_hashes,
 )
-from detectors.code.index_store import DB_NAME, SCHEMA_VERSION, IndexStore, OutdatedIndexError
+from detectors.code.index_store import (
+    DB_NAME,
+    SCHEMA_VERSION,
+    IndexStore,
+    OutdatedIndexError,
+)
 from detectors.code.indexer import build_index
 from detectors.code.tokenizer import CODE_NAME, CODE_STRING, tokenize
 
