@@ -1,13 +1,15 @@
 """``ProprietaryCodeDetector``: does a prompt contain code from the company's indexed repositories?
 
 The index is loaded into memory once (and again when it changes on disk) as a ``FingerprintTable``
-(index_store.py): a sorted array of fingerprint hashes with postings (file, line range). A scan fingerprints the prompt, looks every
-fingerprint up with one ``searchsorted``, and groups hits by indexed file and prompt position.
-Fingerprints found in many indexed files (licence headers, boilerplate, idioms) are dropped at
-load time, and a match needs several fingerprints over a minimum run of tokens, so one shared
-idiom never makes a prompt "proprietary". When several indexed files match a prompt excerpt with
-exactly the same evidence (copied files; a family of modules one shape apart once names are
-renamed), the best-ranked is the finding and the others are listed in its ``copies``.
+(index_store.py): a sorted array of fingerprint hashes with postings (file, line range). A scan
+fingerprints the prompt, looks every fingerprint up, and groups hits by indexed file and prompt
+position. Fingerprints found in many indexed files (licence headers, boilerplate, idioms) count
+only next to fingerprints specific to the same file, and a match needs several distinct
+fingerprint values over a minimum run of tokens, so one shared idiom, however often a prompt
+repeats it, never makes a prompt "proprietary". When several indexed places match a prompt
+excerpt with exactly the same evidence (copied files; a family of modules one shape apart once
+names are renamed; a table a file holds twice), the best-ranked is the finding and the others
+are listed in its ``copies``.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ def _promising_files(files: np.ndarray, prompt_index: np.ndarray, order: _TokenO
     """Files hit by ``needed`` distinct prompt fingerprints within one stretch of the prompt.
 
     A big prompt of unrelated code hits hundreds of files with a few idioms each; this vectorised
-    test leaves the per-file grouping below only the files that could pass it.
+    test picks the few whose boilerplate is worth looking up.
     """
     pairs = _distinct(files.astype(np.int64) << 32 | order.rank[prompt_index])
     pair_files, pair_tokens = pairs >> 32, order.tokens[pairs & 0xFFFFFFFF]
