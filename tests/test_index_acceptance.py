@@ -16,9 +16,9 @@ import pytest
 
 from detectors.code import ProprietaryCodeDetector
 from detectors.code.edits import reformat, rename_identifiers
-from detectors.code.fingerprint import tokenize
 from detectors.code.index_store import IndexStore
 from detectors.code.indexer import build_index
+from detectors.code.tokenizer import tokenize
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 INDEXED = ["json", "email", "http", "logging", "importlib", "multiprocessing", "urllib", "argparse.py", "typing.py"]

@@ -12,7 +12,7 @@ import random
 
 import regex
 
-from detectors.code.fingerprint import KEYWORDS
+from detectors.code.tokenizer import KEYWORDS
 
 _IDENTIFIER = regex.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _OPERATOR_SPACING = regex.compile(r"\s*(==|!=|<=|>=|\+=|-=|=|,|:)\s*")

@@ -28,7 +28,9 @@ DB_NAME = "index.sqlite3"
 #    within 24 tokens (tables, runs of like statements) are no fingerprints
 # 4: shape k-grams code repeated names by distance; a third family (literal: names renamed,
 #    string values and numbers kept); shouted licence lines and docstrings naming call()s are prose
-SCHEMA_VERSION = 4
+# 5: prose lines are counted in words, not space-separated groups; string contents and values
+#    are hashed without their whitespace (both survive re-spacing); shapes winnowed in windows of 8
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (
@@ -256,9 +258,9 @@ class Boilerplate:
         """(prompt fingerprint index, file, line start, line end) of ``hashes`` in ``files``."""
         order = np.argsort(hashes)
         ordered = hashes[order]
-        spans = [(int(self.offsets[f]), int(self.offsets[f + 1])) for f in files.tolist()]
-        postings = np.concatenate([np.arange(lo, hi) for lo, hi in spans] or [np.zeros(0, np.int64)])
-        file_of = np.repeat(files.astype(np.int32), [hi - lo for lo, hi in spans])
+        starts, counts = self.offsets[files], self.offsets[files + 1] - self.offsets[files]
+        postings = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        file_of = np.repeat(files.astype(np.int32), counts)
         # a file's boilerplate is a few hundred hashes, the prompt's thousands: search the prompt
         first = np.searchsorted(ordered, self.hashes[postings], side="left")
         sizes = np.searchsorted(ordered, self.hashes[postings], side="right") - first
@@ -268,11 +270,14 @@ class Boilerplate:
         return order[at], file_of, self.line_starts[postings], self.line_ends[postings]
 
 
-BUCKET_BITS = 16  # 65,537 bucket bounds: 512 KB
+# 2**20 buckets: a few keys each in an index of millions, so 5 binary-search steps find any key
+# (16 bits took 8 steps, twice the time); the bounds take 4 MB as int32.
+BUCKET_BITS = 20
 
 
 def _buckets(keys: np.ndarray) -> np.ndarray:
-    return np.searchsorted(keys >> np.uint64(64 - BUCKET_BITS), np.arange((1 << BUCKET_BITS) + 1, dtype=np.uint64)).astype(np.int64)
+    bounds = np.searchsorted(keys >> np.uint64(64 - BUCKET_BITS), np.arange((1 << BUCKET_BITS) + 1, dtype=np.uint64))
+    return bounds.astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -286,7 +291,7 @@ class FingerprintTable:
     line_ends: np.ndarray  # uint32
     sources: tuple[IndexedSource, ...]
     boilerplate: Boilerplate
-    buckets: np.ndarray  # int64, 2**BUCKET_BITS + 1: keys starting with bits b are buckets[b]:buckets[b+1]
+    buckets: np.ndarray  # int32, 2**BUCKET_BITS + 1: keys starting with bits b are buckets[b]:buckets[b+1]
 
     @cached_property
     def bucket_steps(self) -> int:
@@ -336,9 +341,9 @@ class FingerprintTable:
         return len(self.files)
 
     def _slots(self, hashes: np.ndarray) -> np.ndarray:
-        """``np.searchsorted(self.keys, hashes)``, in two levels: the bucket of the hash's top bits
-        (a table that stays in cache), then a binary search inside it, all needles a step at a
-        time. A 200 KB prompt's 9,000 needles in 1.8M keys: 1.2 ms instead of 2.3 ms."""
+        """``np.searchsorted(self.keys, hashes)``, in two levels: the bucket of the hash's top bits,
+        then a binary search inside it, all needles a step at a time. A 200 KB prompt's 9,000
+        needles in 2.9M keys: 0.33 ms CPU (np.searchsorted: 2.0 ms)."""
         bucket = (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
         lo, hi = self.buckets[bucket], self.buckets[bucket + 1]
         last = max(len(self.keys) - 1, 0)

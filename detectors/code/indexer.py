@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from detectors.code.fingerprint import K, fingerprint, line_numbers
+from detectors.code.fingerprint import K, fingerprint
 from detectors.code.index_store import IndexedFile, IndexStore
 from detectors.code.languages import LANGUAGES
+from detectors.code.tokenizer import line_numbers
 
 SOURCE_EXTENSIONS = frozenset(ext for lang in LANGUAGES for ext in lang.extensions) | {
     ".m", ".mm", ".lua", ".pl", ".pm", ".r", ".dart", ".ex", ".exs", ".erl", ".hs", ".clj", ".groovy",

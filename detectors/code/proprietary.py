@@ -1,13 +1,15 @@
 """``ProprietaryCodeDetector``: does a prompt contain code from the company's indexed repositories?
 
 The index is loaded into memory once (and again when it changes on disk) as a ``FingerprintTable``
-(index_store.py): a sorted array of fingerprint hashes with postings (file, line range). A scan fingerprints the prompt, looks every
-fingerprint up with one ``searchsorted``, and groups hits by indexed file and prompt position.
-Fingerprints found in many indexed files (licence headers, boilerplate, idioms) are dropped at
-load time, and a match needs several fingerprints over a minimum run of tokens, so one shared
-idiom never makes a prompt "proprietary". When several indexed files match a prompt excerpt with
-exactly the same evidence (copied files; a family of modules one shape apart once names are
-renamed), the best-ranked is the finding and the others are listed in its ``copies``.
+(index_store.py): a sorted array of fingerprint hashes with postings (file, line range). A scan
+fingerprints the prompt, looks every fingerprint up, and groups hits by indexed file and prompt
+position. Fingerprints found in many indexed files (licence headers, boilerplate, idioms) count
+only next to fingerprints specific to the same file, and a match needs several distinct
+fingerprint values over a minimum run of tokens, so one shared idiom, however often a prompt
+repeats it, never makes a prompt "proprietary". When several indexed places match a prompt
+excerpt with exactly the same evidence (copied files; a family of modules one shape apart once
+names are renamed; a table a file holds twice), the best-ranked is the finding and the others
+are listed in its ``copies``.
 """
 
 from __future__ import annotations
@@ -20,17 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Finding
-from detectors.code.fingerprint import (
-    CODE_NAME,
-    CODE_NUMBER,
-    CODE_STRING,
-    Fingerprints,
-    K,
-    W,
-    fingerprint,
-    is_normalised,
-    line_numbers,
-)
+from detectors.code.fingerprint import Fingerprints, K, W, fingerprint, is_normalised
 from detectors.code.index_store import (
     DEFAULT_INDEX_DIR,
     FingerprintTable,
@@ -38,6 +30,7 @@ from detectors.code.index_store import (
     db_path,
 )
 from detectors.code.regions import find_regions
+from detectors.code.tokenizer import CODE_NAME, CODE_NUMBER, CODE_STRING, line_numbers
 
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4
@@ -101,9 +94,10 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     if len(named):
         index, where, starts, ends = table.boilerplate.hits(prints.hashes, named)
         hits = hits.plus(_Hits(index, where, starts, ends, np.zeros(len(index), bool)))
-    hits = hits.take(np.isin(hits.files, _promising_files(hits.files, hits.fps, order)))
-    # hits grouped by file, in prompt order within a file; a new stretch where either changes
-    hits = hits.take(np.lexsort((hits.fps, prints.first_token[hits.fps], hits.files)))
+    # hits grouped by file, in prompt order within a file (one sort of (file, place in token
+    # order) pairs); a new stretch where either changes. Stretches that cannot match are dropped
+    # by _could_match, which is stricter than _promising_files: no need to prune files first.
+    hits = hits.take(np.argsort(hits.files.astype(np.int64) << 32 | order.rank[hits.fps], kind="stable"))
     tokens = prints.first_token[hits.fps]
     breaks = np.flatnonzero((np.diff(hits.files) != 0) | (np.diff(tokens) > MAX_GAP_TOKENS)) + 1
     bounds = np.concatenate(([0], breaks, [len(hits.fps)]))
@@ -112,9 +106,11 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
     stretches = np.flatnonzero(_could_match(hits.fps, tokens, bounds, specific)).tolist()
     candidates = []
     for start, end in ((int(bounds[i]), int(bounds[i + 1])) for i in stretches):
-        candidate = _candidate(table.sources[int(hits.files[start])], prints, hits.take(slice(start, end)))
-        if candidate is not None:
-            candidates.append(candidate)
+        source = table.sources[int(hits.files[start])]
+        for place in _densest_places(hits.take(slice(start, end))):
+            candidate = _candidate(source, prints, place)
+            if candidate is not None:
+                candidates.append(candidate)
     candidates.sort(key=lambda m: tuple(-x for x in m.evidence))
     accepted: list[Match] = []
     copies: list[list[Location]] = []
@@ -129,6 +125,13 @@ def find_matches(table: FingerprintTable, prints: Fingerprints) -> list[Match]:
         replace(match, copies=tuple(found[:MAX_COPIES_REPORTED]), copies_total=len(found))
         for match, found in zip(accepted, copies, strict=True)
     ]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting: numpy 2's hash-table unique is ~3 times slower on the arrays of
+    a few thousand integers this module counts."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,34 +194,37 @@ def _promising_files(files: np.ndarray, prompt_index: np.ndarray, order: _TokenO
     """Files hit by ``needed`` distinct prompt fingerprints within one stretch of the prompt.
 
     A big prompt of unrelated code hits hundreds of files with a few idioms each; this vectorised
-    test leaves the per-file grouping below only the files that could pass it.
+    test picks the few whose boilerplate is worth looking up.
     """
-    pairs = np.unique(files.astype(np.int64) << 32 | order.rank[prompt_index])
+    pairs = _distinct(files.astype(np.int64) << 32 | order.rank[prompt_index])
     pair_files, pair_tokens = pairs >> 32, order.tokens[pairs & 0xFFFFFFFF]
     n = needed - 1
     if len(pair_files) <= n:
         return np.zeros(0, dtype=np.int64)
     close = (pair_files[n:] == pair_files[:-n]) & (pair_tokens[n:] - pair_tokens[:-n] <= n * MAX_GAP_TOKENS)
-    return np.unique(pair_files[n:][close])
+    return _distinct(pair_files[n:][close])
 
 
 def _candidate(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
     """The match of one stretch of hits in one file, on fingerprints that count, or else on those
     with boilerplate around at least MIN_SPECIFIC_WITH_BOILERPLATE specific ones."""
-    hits = _densest_stretch(hits)
     if hits.counted.all():
         return _match(source, prints, hits)
     counted = hits.take(hits.counted)
     match = _match(source, prints, counted)
-    named = np.unique(counted.fps[~is_normalised(prints.hashes[counted.fps])])
+    named = _distinct(counted.fps[~is_normalised(prints.hashes[counted.fps])])
     if match is None and len(named) >= MIN_SPECIFIC_WITH_BOILERPLATE:
         match = _match(source, prints, hits)
     return match
 
 
 def _match(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
-    distinct = np.unique(hits.fps)
-    if len(distinct) < MIN_FINGERPRINTS:
+    distinct = _distinct(hits.fps)
+    # Evidence is counted in distinct fingerprint values: a prompt that repeats one idiom (a run of
+    # property getters and setters, of add_argument calls) hits the same few places of a file
+    # once per repeat, which is no more evidence than hitting them once.
+    values = _distinct(prints.hashes[distinct])
+    if len(values) < MIN_FINGERPRINTS:
         return None
     starts = prints.first_token[distinct]
     first, last = int(starts.min()), int(starts.max()) + K - 1
@@ -228,15 +234,15 @@ def _match(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | 
     covered_tokens = int(covered.sum())
     if covered_tokens < MIN_TOKENS or covered_tokens < MIN_DENSITY * len(covered):
         return None
-    specific = int((~is_normalised(prints.hashes[distinct])).sum())
-    if specific == 0 and (len(distinct) < MIN_SHAPE_FINGERPRINTS or _string_table(prints.tokens.codes[first : last + 1])):
+    specific = int((~is_normalised(values)).sum())
+    if specific == 0 and (len(values) < MIN_SHAPE_FINGERPRINTS or _string_table(prints.tokens.codes[first : last + 1])):
         return None
     return Match(
         source=source,
         first_token=first,
         last_token=last,
         covered_tokens=covered_tokens,
-        fingerprints=len(distinct),
+        fingerprints=len(values),
         exact_fingerprints=specific,
         line_start=int(hits.line_starts.min()),
         line_end=int(hits.line_ends.max()),
@@ -258,20 +264,31 @@ def _string_table(codes: np.ndarray) -> bool:
     return bool(names < TABLE_SHARE and code < TABLE_SHARE)
 
 
-def _densest_stretch(hits: _Hits) -> _Hits:
-    """The hits that fall in one compact stretch of the file, the stretch with most of them.
+def _densest_places(hits: _Hits) -> list[_Hits]:
+    """The hits that fall in one compact stretch of the file, the stretch with most of them, or
+    each of several stretches that have as many (the excerpt is in the file more than once).
 
     A copied excerpt hits one place in the file; an unrelated prompt that shares idioms with the
     file hits it all over. Code repeated within the file also points some prompt fingerprints at
-    far-away copies, which must not stretch the reported line range.
+    far-away copies, which must not stretch the reported line range. When the file holds the
+    excerpt twice (a table or a docstring repeated for another function), both places match as
+    well and are reported as copies of each other.
     """
     lines = hits.line_starts.astype(np.int64)
     order = np.argsort(lines, kind="stable")
-    clusters = np.split(order, np.flatnonzero(np.diff(lines[order]) > MAX_GAP_LINES) + 1)
-    if len(clusters) == 1:
-        return hits
-    best = max(clusters, key=lambda c: len(np.unique(hits.fps[c])))
-    return hits.take(best)
+    breaks = np.flatnonzero(np.diff(lines[order]) > MAX_GAP_LINES) + 1
+    if len(breaks) == 0:
+        return [hits]
+    # distinct prompt fingerprints per cluster, in one pass over (cluster, fingerprint) pairs
+    cluster = np.zeros(len(order), dtype=np.int64)
+    cluster[breaks] = 1
+    cluster = np.cumsum(cluster)
+    pairs = _distinct(cluster << 32 | hits.fps[order])
+    sizes = np.bincount(pairs >> 32, minlength=len(breaks) + 1)
+    if sizes.max() < MIN_FINGERPRINTS:  # a stretch of scattered idioms: no place can match
+        return []
+    clusters = np.split(order, breaks)
+    return [hits.take(clusters[i]) for i in np.flatnonzero(sizes == sizes.max())]
 
 
 def _overlap(a: Match, b: Match) -> float:

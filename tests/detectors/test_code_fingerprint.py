@@ -8,23 +8,16 @@ import json.decoder
 
 import numpy as np
 
-from detectors.code.fingerprint import (
-    _CODE_DELIMITER,
-    _CODE_S,
-    fingerprint,
-    is_normalised,
-    repeated,
-    tokenize,
-    winnow,
-)
+from detectors.code.fingerprint import fingerprint, is_normalised, repeated, winnow
 from detectors.code.proprietary import MIN_FINGERPRINTS, MIN_TOKENS, _could_match
 from detectors.code.regions import find_regions
+from detectors.code.tokenizer import CODE_DELIMITER, CODE_STRING, tokenize
 
 
 def test_one_character_strings_are_strings_and_triple_quotes_are_delimiters() -> None:
     tokens = tokenize('x = ","\ny = "🦖"\n"""\nz = 1\n')
-    assert int(np.sum(tokens.codes == _CODE_S)) == 2
-    assert int(np.sum(tokens.codes == _CODE_DELIMITER)) == 1
+    assert int(np.sum(tokens.codes == CODE_STRING)) == 2
+    assert int(np.sum(tokens.codes == CODE_DELIMITER)) == 1
 
 
 def test_kgrams_repeated_within_a_table_are_no_normalised_fingerprints() -> None:
@@ -85,3 +78,13 @@ def test_stretches_that_cannot_match_are_told_apart_from_those_that_might() -> N
     bounds = np.array([0, 5, 13, 18])
     assert MIN_FINGERPRINTS <= 5 and 5 * 12 >= MIN_TOKENS > 12 + 4
     assert _could_match(fps, tokens, bounds).tolist() == [True, False, False]
+
+
+def test_re_spacing_changes_neither_which_lines_are_prose_nor_string_contents() -> None:
+    # a formatter may write "a: array_like" for "a : array_like" and "10, 000" for "10,000"
+    spaced = tokenize('def f(a):\n    """\n    a : array_like, optional\n    """\n    return g("10,000", a)\n')
+    tight = tokenize('def f(a):\n    """\n    a: array_like, optional\n    """\n    return g("10, 000", a)\n')
+    assert np.array_equal(spaced.codes, tight.codes)
+    assert np.array_equal(spaced.exact, tight.exact)
+    assert np.array_equal(spaced.values, tight.values)
+    assert np.count_nonzero(tight.values) == 1  # "10,000" is a value

@@ -15,8 +15,6 @@ import pytest
 from detectors.code import ProprietaryCodeDetector
 from detectors.code.edits import rename_identifiers
 from detectors.code.fingerprint import (
-    _CODE_S,
-    _CODE_V,
     _mix,
     _powers,
     _previous_same,
@@ -25,10 +23,15 @@ from detectors.code.fingerprint import (
     is_normalised,
     kgram_hashes,
     shape_hashes,
-    tokenize,
 )
-from detectors.code.index_store import DB_NAME, IndexStore, OutdatedIndexError
+from detectors.code.index_store import (
+    DB_NAME,
+    SCHEMA_VERSION,
+    IndexStore,
+    OutdatedIndexError,
+)
 from detectors.code.indexer import build_index
+from detectors.code.tokenizer import CODE_NAME, CODE_STRING, tokenize
 
 LEDGER = '''
 def settle_invoice(ledger, invoice_id, amount, currency="EUR"):
@@ -55,7 +58,7 @@ def _reference_shape(codes: np.ndarray, previous: np.ndarray, renameable: np.nda
         for offset in range(k):
             at = start + offset
             if renameable[at] and previous[at] <= offset:
-                reference = np.array([previous[at] + 0x5EF0_0000_0000_0000 + int(codes[at] == _CODE_S)], dtype=np.uint64)
+                reference = np.array([previous[at] + 0x5EF0_0000_0000_0000 + int(codes[at] == CODE_STRING)], dtype=np.uint64)
                 code = int(_mix(reference)[0])
             else:
                 code = int(base[at])
@@ -69,8 +72,8 @@ def test_rolled_shape_hashes_equal_their_definition() -> None:
     for _ in range(20):
         n, k = int(rng.integers(5, 60)), int(rng.integers(2, 13))
         exact = rng.integers(0, 6, n).astype(np.uint64)
-        codes = np.where(exact < 3, _CODE_V, np.where(exact == 3, _CODE_S, exact + np.uint64(40)))
-        renameable = (codes == _CODE_V) | (codes == _CODE_S)
+        codes = np.where(exact < 3, CODE_NAME, np.where(exact == 3, CODE_STRING, exact + np.uint64(40)))
+        renameable = (codes == CODE_NAME) | (codes == CODE_STRING)
         previous = _previous_same(exact)
         expected = _reference_shape(codes, previous, renameable, k, 7)
         assert np.array_equal(shape_hashes(codes, previous, renameable, k, 7, _powers(n)), expected)
@@ -79,7 +82,7 @@ def test_rolled_shape_hashes_equal_their_definition() -> None:
 def test_shapes_tell_which_names_are_the_same_and_survive_consistent_renaming() -> None:
     def shape(text: str) -> np.ndarray:
         tokens = tokenize(text)
-        renameable = (tokens.codes == _CODE_V) | (tokens.codes == _CODE_S)
+        renameable = (tokens.codes == CODE_NAME) | (tokens.codes == CODE_STRING)
         return shape_hashes(tokens.codes, _previous_same(tokens.exact), renameable, 5)
 
     same = "a = b + a\nc = d + c\n"
@@ -153,7 +156,7 @@ def test_identical_copies_are_reported_with_the_match(index_of_copies: Path) -> 
 
 def test_an_index_of_an_older_version_is_refused_until_rebuilt(index_of_copies: Path) -> None:
     with sqlite3.connect(index_of_copies / DB_NAME) as connection:
-        connection.execute("PRAGMA user_version = 3")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     with pytest.raises(OutdatedIndexError, match="llm-dlp index build"):
         ProprietaryCodeDetector(index_of_copies).table()
 
