@@ -15,7 +15,7 @@ import uuid
 from mitmproxy import http
 
 from addons.identity import META as IDENTITY
-from llm_dlp.audit.log import AuditLog, AuditWriteError
+from llm_dlp.audit.log import RESTORE_EVENT, AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.pipeline import Pipeline, RequestInfo, Verdict
 from llm_dlp.policy.model import Policy
@@ -26,6 +26,7 @@ log = logging.getLogger("llm_dlp")
 
 META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
 RESTORE = "llm_dlp_restore"  # flow.metadata key: the RestoreSession of a forwarded request
+RESTORING = "llm_dlp_restoring"  # flow.metadata key: the RestoreTable its answer is restored with
 
 
 class DlpAddon:
@@ -106,6 +107,26 @@ class DlpAddon:
             del response.headers["content-length"]
             response.headers["transfer-encoding"] = "chunked"
         response.stream = rewriter
+        flow.metadata[RESTORING] = table
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        # Called once a streamed answer has gone through: account for what the client got back.
+        table = flow.metadata.get(RESTORING)
+        if table is None or not (table.restored or table.withheld):
+            return
+        session = flow.metadata[RESTORE]
+        try:
+            self.audit.write(
+                RESTORE_EVENT,
+                request_id=flow.metadata.get("llm_dlp_request_id"),
+                tenant=session.tenant,
+                host=flow.request.pretty_host,
+                path=flow.request.path,
+                restored=dict(table.restored),
+                withheld=dict(table.withheld),
+            )
+        except AuditWriteError as exc:  # the answer has been delivered; nothing left to stop
+            log.error("%s", exc)
 
     # -- helpers -------------------------------------------------------------------------------
 

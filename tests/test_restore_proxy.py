@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import anthropic
 import openai
@@ -171,3 +172,25 @@ def test_two_proxies_sharing_redis_restore_each_others_placeholders(tmp_path, pr
         finally:
             for running in proxies:
                 running.stop()
+
+
+def test_what_was_put_back_is_audited_after_the_answer(proxy, provider, received):
+    prompt, values = secret_prompt()
+    with anthropic_client(proxy, provider).messages.stream(
+        model="echo", max_tokens=100, messages=[{"role": "user", "content": prompt}]
+    ) as stream:
+        assert "".join(stream.text_stream) == prompt
+    decision = next(line for line in reversed(proxy.audit_lines()) if line["event"] == "dlp.decision")
+    deadline = time.monotonic() + 10  # written when the proxy has sent the last byte, not before
+    while time.monotonic() < deadline:
+        restores = [line for line in proxy.audit_lines() if line["event"] == "dlp.restore"
+                    and line["request_id"] == decision["request_id"]]
+        if restores:
+            break
+        time.sleep(0.05)
+    [line] = restores
+    # The thinking block echoes the placeholders too but is never restored: two in the text.
+    assert line["restored"] == {"secret": 2} and line["withheld"] == {}
+    assert line["tenant"] == decision["tenant"] and line["path"] == "/v1/messages"
+    raw = proxy.audit_path.read_text()
+    assert all(value not in raw for value in values)

@@ -18,7 +18,7 @@ from llm_dlp.redaction import placeholder
 from llm_dlp.restore.sse import SseReader
 from llm_dlp.restore.stream import JsonRestorer, SseRestorer, rewriter_for
 from llm_dlp.restore import anthropic, openai
-from llm_dlp.restore.text import RestoreTable
+from llm_dlp.restore.text import RestoreTable, json_escaped
 from llm_dlp.vault import VaultEntry
 
 HASHER = ValueHasher(b"k" * 32)
@@ -259,3 +259,13 @@ def test_a_json_escaped_bracket_still_reaches_the_restorer():
     assert b"[" not in body.split(b"\n\n")[1]
     out = events_of(run(SseRestorer(anthropic.MessageStream(TABLE)), [body]))
     assert out[1]["delta"]["text"] == SECRET
+
+
+def test_the_table_counts_what_it_put_back_and_what_policy_kept_out():
+    table = RestoreTable(dict(TABLE.entries), allows)
+    assert table.restore(PROMPT, "text") == RESTORED
+    restored = table.restore(json.dumps(TOOL_INPUT), "tool_arguments", json_escaped)
+    assert json.loads(restored) == TOOL_RESTORED
+    # text: secret, e-mail, password; tool arguments: secret and password back, the e-mail kept out
+    assert table.restored == {"secret": 4, "pii": 1}
+    assert table.withheld == {"pii": 1}

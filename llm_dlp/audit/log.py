@@ -32,6 +32,8 @@ from llm_dlp.audit.rotation import Rotation, first_line, line_time, lines_revers
 from llm_dlp.pipeline import RequestInfo, Verdict
 
 EVENT = "dlp.decision"
+# After an answer: how many placeholders were put back, and left in place by policy, per kind.
+RESTORE_EVENT = "dlp.restore"
 
 
 class AuditWriteError(OSError):

@@ -8,7 +8,8 @@ tenant's policy, per finding kind and per place.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from llm_dlp.redaction import PLACEHOLDER, pending_start
@@ -34,6 +35,10 @@ class RestoreTable:
 
     entries: Mapping[str, VaultEntry]
     allows: Callable[[str, str], bool]  # (kind, place) -> restore?  e.g. Policy.restores
+    # Placeholders of this answer put back, and left in place by policy, per finding kind: the
+    # audit log's account of what the client got back (counts only, never values).
+    restored: Counter = field(default_factory=Counter, compare=False)
+    withheld: Counter = field(default_factory=Counter, compare=False)
 
     @property
     def restores_anything(self) -> bool:
@@ -50,8 +55,14 @@ class RestoreTable:
             return text
 
         def swap(match) -> str:
-            value = self.value_for(match.group(0), place)
-            return match.group(0) if value is None else escape(value)
+            entry = self.entries.get(match.group(0))
+            if entry is None:
+                return match.group(0)  # not one of ours (or long expired): stays as it is
+            if not self.allows(entry.kind, place):
+                self.withheld[entry.kind] += 1
+                return match.group(0)
+            self.restored[entry.kind] += 1
+            return escape(entry.value)
 
         return PLACEHOLDER.sub(swap, text)
 
