@@ -24,8 +24,8 @@ GeoNames, an organisation without a company form. Those need a model (``PiiConfi
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate, compress
 
 import regex
 from presidio_analyzer import RecognizerResult
@@ -62,8 +62,8 @@ _RUN = regex.compile(
     r"(?:(?<![\p{L}\p{M}\p{N}_'’])|(?<=\\[nt]))" + _CAPITALISED
     + r"(?:[ \t]{1,2}(?:(?:" + _PARTICLE_WORDS + r")[ \t]{1,2})?" + _CAPITALISED + r")*"
 )
+_RUN_SPLITTER = regex.compile("(" + _RUN.pattern + ")")
 _RUN_PART = regex.compile(_CAPITALISED + r"|(?:" + _PARTICLE_WORDS + r")(?=[ \t])")
-_NEWLINE = re.compile(r"\n")
 
 # Source code: statement ends, assignments, calls, keywords at a line's start, comment markers.
 # A line is code when it ends a statement or opens/closes a block, holds an operator prose does
@@ -145,19 +145,39 @@ _AGE = regex.compile(
 )
 
 
-# Each shape: entity, score, a hyperscan anchor that every match contains, the pattern.
+# Anchors for hyperscan: each is a part that every match of its shape contains, tight enough
+# that code rarely fires it (``return`` holds "turn", ``message`` holds "age", ``except`` holds
+# "cep", and every number in code could be a year: the date anchor needs its cue word).
+def _literal_alternatives(alternatives: str) -> str:
+    """A shape's alternation for hyperscan: optional dots stay optional, literal dots too."""
+    return alternatives.replace("\\.?", "").replace("\\.", "\\.?")
+
+
+_DATE_CUES = r"born|birthday|birth|dob|d\.o\.b\.|date|dated|on|in|since|during|until|till|from|by|of|year|expires?|expiry"
+_WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_AGE_CUES = r"aged?|turned|turns|age[ \t]of|when[ \t](?:he|she|they|i)[ \t](?:was|were)|age:"
+_ANCHOR_STREET = (
+    r"\b(?:" + _literal_alternatives(_STREET_WORDS + "|" + _STREET_PREFIXES)
+    + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO)\b"
+    r"|[0-9][ \t]+[^ \t\n0-9]+(?:[ \t]+[^ \t\n0-9]+)?[ \t]+[0-9]"
+    r"|(?:" + _literal_alternatives(_STREET_SUFFIXES) + r")[ \t]+[0-9]"
+)
+# (Not word-led: company forms may be written together, ``CompanyLimited``, ``HOLDINGSINC.``.)
+_ANCHOR_ORGANIZATION = r"(?:" + _literal_alternatives(_COMPANY_FORMS) + r")(?:[^A-Za-z0-9]|$)"
+_ANCHOR_ZIP = r"(?i)\b(?:zip|postal|post ?code|plz|cep)\b"
+_ANCHOR_DATE = (
+    r"(?i)\b(?:" + _DATE_CUES + r")\b[ \t]*(?:on|in|of|:)?[ \t]*(?:[0-9]|" + _MONTHS + ")"
+    r"|(?:" + _WEEKDAYS + ")"
+)
+_ANCHOR_AGE = r"(?i)[0-9][ \t-](?:years?[ \t-]old|yo\b|y/o)|\b(?:" + _AGE_CUES + r")[ \t]*[0-9]"
+
+# Each shape: entity, score, its hyperscan anchor, the pattern.
 _SHAPES = (
-    ("STREET_ADDRESS", SCORE_ADDRESS,
-     r"(?:" + _STREET_WORDS.replace("\\.", "") + "|" + _STREET_PREFIXES.replace("\\.", "") + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO)\b"
-     r"|[0-9][ \t]+(?:" + _STREET_WORDS.replace("\\.", "") + r"|[^ \t\n0-9]+[ \t]+[0-9])"
-     r"|(?:" + _STREET_SUFFIXES.replace("\\.", "") + r")\.?[ \t]+[0-9]",
-     _STREET),
-    ("ORGANIZATION", SCORE_ORGANIZATION, r"(?:" + _COMPANY_FORMS.replace("\\.", "") + r")", _ORGANIZATION),
-    ("ZIP_CODE", SCORE_ZIP, r"(?i)(?:zip|postal|post ?code|plz|cep)", _ZIP),
-    ("DATE_TIME", SCORE_DATE,
-     r"[0-9][/.-][0-9]|[0-9]{4}-[0-9]{2}|(?:1[89]|20)[0-9]{2}|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-     r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday", _DATE),
-    ("AGE", SCORE_AGE, r"(?i)(?:year|yo|y/o|age|turn|when)", _AGE),
+    ("STREET_ADDRESS", SCORE_ADDRESS, _ANCHOR_STREET, _STREET),
+    ("ORGANIZATION", SCORE_ORGANIZATION, _ANCHOR_ORGANIZATION, _ORGANIZATION),
+    ("ZIP_CODE", SCORE_ZIP, _ANCHOR_ZIP, _ZIP),
+    ("DATE_TIME", SCORE_DATE, _ANCHOR_DATE, _DATE),
+    ("AGE", SCORE_AGE, _ANCHOR_AGE, _AGE),
 )
 
 
@@ -175,7 +195,9 @@ class ProseRecognizer:
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
         self._lists = gazetteers or load_gazetteers()
-        self._anchors = AnchorScanner([anchor for _e, _s, anchor, _p in _SHAPES], caseless=[False] * len(_SHAPES))
+        self._anchors = AnchorScanner(
+            [anchor for _e, _s, anchor, _p in _SHAPES], caseless=[False] * len(_SHAPES), starts=False
+        )
 
     def analyze(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[RecognizerResult]:
         wanted = set(entities)
@@ -188,59 +210,81 @@ class ProseRecognizer:
 
     def _shapes(self, text: str) -> list[tuple[str, int, int, float]]:
         """Each shape's pattern runs only on the lines where hyperscan found its anchor."""
-        line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
-        lines = {(hit.anchor, bisect_right(line_starts, hit.start) - 1) for hit in self._anchors.hits(text)}
+        lines: set[tuple[int, int]] = set()
+        for hit in self._anchors.hits(text):
+            # No anchor crosses a line end, so its last character is on the hit's line.
+            lines.add((hit.anchor, text.rfind("\n", 0, hit.end - 1) + 1))
         found: list[tuple[str, int, int, float]] = []
-        for shape, line in sorted(lines):
+        for shape, start in sorted(lines):
             entity, score, _anchor, pattern = _SHAPES[shape]
-            start = line_starts[line]
-            end = line_starts[line + 1] if line + 1 < len(line_starts) else len(text)
+            end = text.find("\n", start)
+            end = len(text) if end < 0 else end + 1
             found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(text, start, end)]
         return found
 
     def _word_runs(self, text: str) -> list[tuple[str, int, int, float]]:
+        # Most runs are one word that is nothing (``The``, ``If``, a type name), and code
+        # repeats its words: each distinct run is judged once, and only the runs that may hold
+        # something are classified. (Splitting gives every run and, from the lengths of the
+        # pieces, its offset, with no match object per run.)
+        pieces = _RUN_SPLITTER.split(text)
+        runs = pieces[1::2]
+        worth = {run for run in set(runs) if " " in run or "\t" in run or self._may_stand_alone(_bare(run))}
+        if not worth:
+            return []
+        offsets = list(accumulate(map(len, pieces), initial=0))[1::2]
+        # A run reads the same wherever it stands, but for a place cue just before it.
+        readings: dict[tuple[str, bool], list[tuple[str, int, int, float]]] = {}
         found: list[tuple[str, int, int, float]] = []
-        lists = self._lists
-        for match in _RUN.finditer(text):
-            word = match.group()
-            # Most runs are one word starting a sentence (``The``, ``If``): settle those at once.
-            if match.end() - match.start() == len(word) and " " not in word and "\t" not in word:
-                bare = _bare(word)
-                if bare not in lists.first_names and bare not in lists.nationalities and bare.lower() not in lists.places:
-                    continue
-            run = [_Word(match.start() + w.start(), match.start() + w.end(), w.group())
-                   for w in _RUN_PART.finditer(match.group())]
-            found += self._classify(text, run)
+        for start, run in compress(zip(offsets, runs), map(worth.__contains__, runs)):
+            key = (run, _after_place_cue(text, start))
+            if key not in readings:
+                readings[key] = self._classify(run, key[1])
+            found += [(entity, start + begin, start + end, score) for entity, begin, end, score in readings[key]]
         return found
 
-    def _classify(self, text: str, run: list[_Word]) -> list[tuple[str, int, int, float]]:
-        """Walk one run of capitalised words left to right, taking the longest reading at each."""
+    def _classify(self, run: str, after_place_cue: bool) -> list[tuple[str, int, int, float]]:
+        """Walk one run of capitalised words left to right, taking the longest reading at each;
+        offsets are into the run. ``after_place_cue``: a word such as "in" stands before it."""
         lists = self._lists
+        words = [_Word(part.start(), part.end(), part.group()) for part in _RUN_PART.finditer(run)]
         found: list[tuple[str, int, int, float]] = []
         index = 0
-        while index < len(run):
-            word = run[index]
-            place = self._place_length(text, run, index, min_words=2)
+        while index < len(words):
+            word = words[index]
+            place = self._place_length(run, words, index, min_words=2)
             if place:
-                found.append(("LOCATION", word.start, run[index + place - 1].end, SCORE_PLACE))
+                found.append(("LOCATION", word.start, words[index + place - 1].end, SCORE_PLACE))
                 index += place
                 continue
-            name = self._name_length(run, index)
+            name = self._name_length(words, index)
             if name > 1:
-                found.append(("PERSON", word.start, run[index + name - 1].end, SCORE_FULL_NAME))
+                found.append(("PERSON", word.start, words[index + name - 1].end, SCORE_FULL_NAME))
                 index += name
                 continue
             bare = _bare(word.text)
-            # Short words in capitals or mixed case are acronyms (``URI``, ``NaN``), not towns.
-            common = bare.lower() in lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
+            common = self._common(bare)
+            cue = after_place_cue if index == 0 else _after_place_cue(run, word.start)
             if bare in lists.nationalities:
                 found.append(("NRP", word.start, word.end, SCORE_NRP))
-            elif not common and bare in lists.first_names and not _after_place_cue(text, word.start):
+            elif not common and bare in lists.first_names and not cue:
                 found.append(("PERSON", word.start, word.end, SCORE_SINGLE_NAME))
-            elif not common and bare not in lists.surnames and self._place_length(text, run, index, min_words=1):
+            elif not common and bare not in lists.surnames and self._place_length(run, words, index, min_words=1):
                 found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
             index += 1
         return found
+
+    def _common(self, bare: str) -> bool:
+        """An English word, or an acronym: short words in capitals or mixed case (``URI``,
+        ``NaN``) are not towns or names."""
+        return bare.lower() in self._lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
+
+    def _may_stand_alone(self, bare: str) -> bool:
+        """Whether a capitalised word with no other beside it can be a finding by itself."""
+        lists = self._lists
+        if bare in lists.nationalities:
+            return True
+        return (bare in lists.first_names or bare.lower() in lists.places) and not self._common(bare)
 
     def _place_length(self, text: str, run: list[_Word], index: int, min_words: int) -> int:
         """Words from ``index`` that name a known place, longest first; 0 if none."""
