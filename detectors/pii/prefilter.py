@@ -57,14 +57,16 @@ class AnchorScanner:
     """All anchors in one hyperscan database; ``hits`` is safe to call from many threads
     (each thread gets its own scratch space)."""
 
-    def __init__(self, anchors: Sequence[str], caseless: Sequence[bool], starts: bool = True) -> None:
-        """``starts=False``: hits carry only where they end (``Hit.start == Hit.end``), which
-        is all a caller that wants the line of a hit needs, and hyperscan scans faster
-        without tracking where each match began."""
+    def __init__(self, anchors: Sequence[str], caseless: Sequence[bool], starts: Sequence[bool] | None = None) -> None:
+        """``starts[i]`` False: anchor i's hits carry only where they end (``Hit.start ==
+        Hit.end``), which is all a caller that wants the line of a hit needs, and hyperscan
+        scans faster without tracking where each match began."""
         self.anchors = tuple(anchors)
-        leftmost = hyperscan.HS_FLAG_SOM_LEFTMOST if starts else 0
-        self._starts = starts
-        flags = [leftmost | (hyperscan.HS_FLAG_CASELESS if fold else 0) for fold in caseless]
+        self._starts = tuple(starts) if starts is not None else (True,) * len(self.anchors)
+        flags = [
+            (hyperscan.HS_FLAG_SOM_LEFTMOST if leftmost else 0) | (hyperscan.HS_FLAG_CASELESS if fold else 0)
+            for leftmost, fold in zip(self._starts, caseless)
+        ]
         self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._database.compile(
             expressions=[anchor.encode() for anchor in self.anchors],
@@ -84,7 +86,7 @@ class AnchorScanner:
         starts = self._starts
 
         def on_match(anchor: int, start: int, end: int, _flags: int, _context: object) -> None:
-            if not starts:
+            if not starts[anchor]:
                 start = end
             # A run of digits fires at every end it could have; one hit per run is enough.
             previous = latest.get(anchor)

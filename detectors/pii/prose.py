@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import accumulate, compress
 
 import regex
 from presidio_analyzer import RecognizerResult
 
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
-from detectors.pii.prefilter import AnchorScanner
+from detectors.pii.prefilter import AnchorScanner, Hit
 
 ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE")
 
@@ -147,7 +148,8 @@ _AGE = regex.compile(
 
 # Anchors for hyperscan: each is a part that every match of its shape contains, tight enough
 # that code rarely fires it (``return`` holds "turn", ``message`` holds "age", ``except`` holds
-# "cep", and every number in code could be a year: the date anchor needs its cue word).
+# "cep", and every number in code could be a year: the date anchor needs its cue word). A word
+# boundary before a long alternation makes hyperscan several times slower; after it, it does not.
 def _literal_alternatives(alternatives: str) -> str:
     """A shape's alternation for hyperscan: optional dots stay optional, literal dots too."""
     return alternatives.replace("\\.?", "").replace("\\.", "\\.?")
@@ -157,7 +159,7 @@ _DATE_CUES = r"born|birthday|birth|dob|d\.o\.b\.|date|dated|on|in|since|during|u
 _WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _AGE_CUES = r"aged?|turned|turns|age[ \t]of|when[ \t](?:he|she|they|i)[ \t](?:was|were)|age:"
 _ANCHOR_STREET = (
-    r"\b(?:" + _literal_alternatives(_STREET_WORDS + "|" + _STREET_PREFIXES)
+    r"(?:" + _literal_alternatives(_STREET_WORDS + "|" + _STREET_PREFIXES)
     + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO)\b"
     r"|[0-9][ \t]+[^ \t\n0-9]+(?:[ \t]+[^ \t\n0-9]+)?[ \t]+[0-9]"
     r"|(?:" + _literal_alternatives(_STREET_SUFFIXES) + r")[ \t]+[0-9]"
@@ -192,26 +194,36 @@ class ProseRecognizer:
     """Person, place, organisation, address, date and age findings from prose lines."""
 
     ENTITIES = ENTITIES
+    # Hyperscan anchors of the shapes, in order; a caller that scans the text for anchors
+    # anyway (``PiiDetector``) adds these to its scan and hands over their hits.
+    ANCHORS = tuple(anchor for _entity, _score, anchor, _pattern in _SHAPES)
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
         self._lists = gazetteers or load_gazetteers()
-        self._anchors = AnchorScanner(
-            [anchor for _e, _s, anchor, _p in _SHAPES], caseless=[False] * len(_SHAPES), starts=False
-        )
 
-    def analyze(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[RecognizerResult]:
+    @cached_property
+    def _anchors(self) -> AnchorScanner:
+        return AnchorScanner(self.ANCHORS, caseless=[False] * len(self.ANCHORS), starts=[False] * len(self.ANCHORS))
+
+    def analyze(
+        self, text: str, entities: tuple[str, ...] = ENTITIES, anchor_hits: list[Hit] | None = None
+    ) -> list[RecognizerResult]:
+        """``anchor_hits``: the hits of ``ANCHORS`` in ``text`` (numbered as in ``ANCHORS``),
+        if the caller has scanned for them; they need only their ends."""
         wanted = set(entities)
-        found = _outside_code_lines(text, self._shapes(text) + self._word_runs(text))
+        hits = self._anchors.hits(text) if anchor_hits is None else anchor_hits
+        found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text))
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += _codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
             results = _whole_addresses(text, results)
         return [result for result in results if result.entity_type in wanted]
 
-    def _shapes(self, text: str) -> list[tuple[str, int, int, float]]:
+    @staticmethod
+    def _shapes(text: str, hits: list[Hit]) -> list[tuple[str, int, int, float]]:
         """Each shape's pattern runs only on the lines where hyperscan found its anchor."""
         lines: set[tuple[int, int]] = set()
-        for hit in self._anchors.hits(text):
+        for hit in hits:
             # No anchor crosses a line end, so its last character is on the hit's line.
             lines.add((hit.anchor, text.rfind("\n", 0, hit.end - 1) + 1))
         found: list[tuple[str, int, int, float]] = []
