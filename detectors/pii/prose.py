@@ -90,36 +90,68 @@ _ORGANIZATION = regex.compile(
     r"(?:" + _COMPANY_FORMS + r")(?:[ \t.,]{0,2}(?:" + _COMPANY_FORMS + r"))*(?![\p{L}\p{N}])"
 )
 
+# Street types written after the name: the common English ones and the rest of the USPS
+# list of street suffixes (Publication 28, appendix C1), long forms and usual abbreviations.
 _STREET_WORDS = (
-    r"Street|St\.|Avenue|Ave\.?|Road|Rd\.?|Drive|Dr\.|Lane|Ln\.?|Way|Boulevard|Blvd\.?|Court|Ct\.?|Place|Pl\.|"
-    r"Square|Sq\.|Terrace|Crescent|Close|Row|Heights|Parkway|Pkwy\.?|Highway|Hwy\.?|Alley|Trail|Circle|"
-    r"Gardens|Grove|Hill|Mews|Park|Walk|View|Vale|Wharf|Green|Gate|Loop|Pike|Plaza|Route|Run|Point|Ridge|"
-    r"Tunnel|Turnpike|Crossing|Expressway|Freeway|Junction|Passage|Path|Rise|Esplanade|Quay|Embankment"
+    r"Street|Streets|St\.|Avenue|Ave\.?|Road|Roads|Rd\.?|Drive|Drives|Dr\.|Lane|Ln\.?|Way|Ways|Boulevard|Blvd\.?|"
+    r"Court|Courts|Ct\.?|Place|Pl\.|Square|Squares|Sq\.|Terrace|Crescent|Close|Row|Heights|Parkway|Parkways|"
+    r"Pkwy\.?|Highway|Hwy\.?|Alley|Trail|Circle|Circles|Gardens|Garden|Grove|Groves|Hill|Hills|Mews|Park|Parks|"
+    r"Walk|Walks|View|Views|Vale|Wharf|Green|Greens|Gate|Gateway|Loop|Pike|Plaza|Route|Run|Point|Points|Ridge|"
+    r"Ridges|Tunnel|Turnpike|Crossing|Crossroad|Expressway|Freeway|Junction|Junctions|Passage|Path|Rise|"
+    r"Esplanade|Quay|Embankment|Annex|Arcade|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|"
+    r"Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centers|Centre|Cliff|Cliffs|Common|Commons|Corner|"
+    r"Corners|Course|Cove|Coves|Creek|Crest|Curve|Dale|Dam|Divide|Estate|Estates|Extension|Extensions|Fall|"
+    r"Falls|Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|Forges|Fork|Forks|Fort|Glen|Glens|Harbor|"
+    r"Harbors|Haven|Hollow|Inlet|Island|Islands|Isle|Key|Keys|Knoll|Knolls|Lake|Lakes|Landing|Light|Lights|"
+    r"Loaf|Lock|Locks|Lodge|Manor|Manors|Meadow|Meadows|Mill|Mills|Mission|Motorway|Mount|Mountain|"
+    r"Mountains|Neck|Orchard|Oval|Overpass|Pass|Pine|Pines|Plain|Plains|Port|Ports|Prairie|Radial|Ramp|"
+    r"Ranch|Rapid|Rapids|Rest|River|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Station|"
+    r"Stravenue|Stream|Summit|Throughway|Trace|Track|Trafficway|Underpass|Union|Unions|Valley|Valleys|"
+    r"Viaduct|Village|Villages|Ville|Vista|Wall|Well|Wells"
 )
+# Street types written before the name (``Via Leopardi 83``, ``46 rue Nationale``).
 _STREET_PREFIXES = (
-    r"Via|Viale|Piazza|Corso|Vicolo|Strada|Rua|Avenida|Av\.|Calle|Camino|Paseo|Carrer|Travessa|Largo|"
-    r"Rue|Avenue|Boulevard|Chemin|Allée|Impasse|Place|Ulica|ul\.|Ulitsa|Calea|Strada|Odos|Leoforos"
+    r"Via|Viale|Piazza|Corso|Vicolo|Strada|Rua|Avenida|Av\.|Calle|C/|Camino|Paseo|Carrer|Travessa|Largo|"
+    r"Praça|Praca|Alameda|Estrada|Rodovia|Rue|Avenue|Boulevard|Chemin|Allée|Impasse|Place|Quai|Ulica|ul\.|"
+    r"Ulitsa|Calea|Odos|Leoforos"
 )
+# The French, Spanish and Italian ones are written in lower case after a house number.
+_STREET_PREFIXES_LOWER = r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|cours|route|rua|calle|via|viale|piazza|corso"
 # Street names built with a suffix in many European languages (``Hauptstraße``, ``Nørregade``).
 _STREET_SUFFIXES = (
-    r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|vej|gade|gatan|vägen|gränd|veien|gata|katu|tie|"
+    r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|vej|gade|gatan|vägen|gränd|veien|vei|gata|katu|tie|"
     r"polku|kuja|laan|straat|gracht|plein|kade|utca|út|ská|ova|ovo|ná|ní|ová|ulica|iela|gatve|tee"
+)
+# The same types written as a word of their own after the name (``Linzer Strasse 69``,
+# ``Síp utca 71.``, ``Søren Jaabæks vei 148``).
+_STREET_TYPE_WORDS = (
+    r"Strasse|Straße|Str\.|Gasse|Weg|Allee|Platz|Ring|Damm|utca|u\.|út|körút|tér|sor|köz|rakpart|sétány|"
+    r"vei|veien|gate|gata|gatan|vej|gade|vägen|väg|katu|tie|laan|straat"
 )
 _HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,5})?"
 _NAME_WORD = r"\p{Lu}[\p{L}\p{M}'’.\-]*"
+_NAME_PARTICLE = r"(?:de|da|do|dos|das|di|del|della|des|du|la|le|y|van|von|der|den|al|el|ibn)"
 _STREET = regex.compile(
     r"(?<![\p{L}\p{N}])(?:"
     # 254 Damvergi Street, 3240 Meadow Drive East
     + _HOUSE + r"[ \t]+(?:" + _NAME_WORD + r"[ \t]+){1,3}(?:" + _STREET_WORDS + r")(?:[ \t]+(?:North|South|East|West|[NSEW]))?"
     # Via Leopardi 83, Rua Arapiraca 1943
     + r"|(?:" + _STREET_PREFIXES + r")[ \t]+(?:(?:" + _NAME_WORD + r"|d[aeio]|del|della|des|du|de la)[ \t]+){0,3}" + _NAME_WORD + r"[ \t]+" + _HOUSE
+    # 46 rue Nationale, 138 Rue de Libya, 82 rue du Faubourg National
+    + r"|" + _HOUSE + r",?[ \t]+(?:" + _STREET_PREFIXES + "|" + _STREET_PREFIXES_LOWER + r")"
+    + r"(?:[ \t]+(?:" + _NAME_PARTICLE + r"[ \t]+)*" + _NAME_WORD + r"){1,4}"
     # Strojírenská 1006, Hauptstraße 5
     + r"|\p{Lu}[\p{L}\p{M}]*(?:" + _STREET_SUFFIXES + r")[ \t]+" + _HOUSE
+    # Linzer Strasse 69, Rákóczi út 41
+    + r"|(?:" + _NAME_WORD + r"[ \t]+){1,3}(?:" + _STREET_TYPE_WORDS + r")[ \t]+" + _HOUSE
     # 8906 Parmova 110: a house number, a name and a number
     + r"|\d{1,5}[ \t]+(?:" + _NAME_WORD + r"[ \t]+){1,2}\d{1,5}"
     # P.O. Box 63, Apt. 559, Suite 026, Unit 5964 Box 0235, DPO AP 18214
     + r"|(?:P\.?[ \t]?O\.?[ \t]?Box|PO[ \t]Box|Box|Apt\.?|Apartment|Suite|Ste\.|Unit|Flat)[ \t]+#?\d{1,6}[A-Za-z]?"
     + r"|(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}"
+    # US military mail: PSC 3810, Box 5070 / USS Lindqvist, FPO AE 67601
+    + r"|PSC[ \t]+\d{3,5}"
+    + r"|(?:USS|USNS|USNV|USCGC)[ \t]+(?:" + _NAME_PARTICLE + r"[ \t]+)*" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r")?"
     + r")(?![\p{L}\p{N}])"
 )
 _ZIP = regex.compile(
@@ -159,10 +191,12 @@ _DATE_CUES = r"born|birthday|birth|dob|d\.o\.b\.|date|dated|on|in|since|during|u
 _WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _AGE_CUES = r"aged?|turned|turns|age[ \t]of|when[ \t](?:he|she|they|i)[ \t](?:was|were)|age:"
 _ANCHOR_STREET = (
-    r"(?:" + _literal_alternatives(_STREET_WORDS + "|" + _STREET_PREFIXES)
-    + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO)\b"
-    r"|[0-9][ \t]+[^ \t\n0-9]+(?:[ \t]+[^ \t\n0-9]+)?[ \t]+[0-9]"
+    # A house number before a capitalised word starts the English, number-name-number and
+    # French shapes (a byte of 0x80 or more: a letter outside ASCII).
+    r"[0-9],?[ \t]+(?:[A-Z\x80-\xff]|" + _literal_alternatives(_STREET_PREFIXES_LOWER) + r")"
+    r"|(?:" + _literal_alternatives(_STREET_PREFIXES) + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO|PSC|USS|USNS|USNV|USCGC)\b"
     r"|(?:" + _literal_alternatives(_STREET_SUFFIXES) + r")[ \t]+[0-9]"
+    r"|[ \t](?:" + _literal_alternatives(_STREET_TYPE_WORDS) + r")[ \t]+[0-9]"
 )
 # (Not word-led: company forms may be written together, ``CompanyLimited``, ``HOLDINGSINC.``.)
 _ANCHOR_ORGANIZATION = r"(?:" + _literal_alternatives(_COMPANY_FORMS) + r")(?:[^A-Za-z0-9]|$)"
@@ -350,6 +384,16 @@ _ADDRESS_PARTS = {"STREET_ADDRESS", "LOCATION", "ZIP_CODE"}
 # A house number before a street, a post code after the last part.
 _NUMBER_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])\d{1,6}[ \t]+$")
 _CODE_AFTER = regex.compile(r"[\s,]*(?:[A-Z]{2}[ \t]+)?\d{4,6}(?:-\d{3,4})?(?![\p{L}\p{N}])")
+# What may end an address after its last known part: a town no list knows, a region code
+# and a post code, on one line or several (``Freeport, NY 56349``, ``ISSEKA\n, WA\n 65034``,
+# ``Maarssen UT 3607 KP``). It must end in a post code: a capitalised line alone is prose.
+_PART_BREAK = r"[ \t]*(?:,[ \t]*\n?|\n)[ \t]*,?[ \t]*"
+_UNKNOWN_TOWN = r"\p{Lu}[\p{L}\p{M}'’.\-]*(?:[ \t]+(?:\p{Ll}{1,4}[ \t]+)?\p{Lu}[\p{L}\p{M}'’.\-]*){0,3}"
+_POST_CODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|\d{4}[ \t][A-Z]{2}(?![\p{L}\p{N}])|\d{4,6}(?:-\d{3,4})?|\d{2}-\d{3}"
+_ADDRESS_TAIL = regex.compile(
+    r"(?:" + _PART_BREAK + _UNKNOWN_TOWN + r")?(?:(?:" + _PART_BREAK + r"|[ \t]+)[A-Z]{2,3})?"
+    r"(?:" + _PART_BREAK + r"|[ \t]+)(?:" + _POST_CODE + r")(?![\p{L}\p{N}])"
+)
 
 
 def _codes_after_places(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -391,9 +435,9 @@ def _whole_addresses(text: str, results: list[RecognizerResult]) -> list[Recogni
                 break
             end = max(end, following.end)
             index += 1
-        code = _CODE_AFTER.match(text, end)
-        if code:
-            end = code.end()
+        tail = _ADDRESS_TAIL.match(text, end)
+        if tail:
+            end = tail.end()
         merged.append(RecognizerResult("STREET_ADDRESS", start, end, result.score))
     return merged
 
