@@ -55,7 +55,7 @@ MAX_NAME_WORDS = 4
 # A word starting with a capital, or an initial (``C.``). The text may hold literal ``\n``
 # escapes (a JSON or code string pasted as is); they separate words too.
 # Words that join the parts of a name or a place (``Teixeira de Freitas``, ``Isle of Man``).
-_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|la|le|du|y|bin|ibn|al|el"
+_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|ten|ter|zu|af|la|le|du|y|bin|ibn|al|el"
 _PARTICLES = frozenset(_PARTICLE_WORDS.split("|"))
 _CAPITALISED = r"(?:\p{Lu}[\p{L}\p{M}'’\-]*[\p{L}\p{M}]|\p{Lu}\.|\p{Lu}(?![\p{L}\p{N}]))"
 # A run of capitalised words joined by single spaces and particles (``Teixeira de Freitas``).
@@ -215,6 +215,10 @@ _SHAPES = (
     ("DATE_TIME", SCORE_DATE, _ANCHOR_DATE, _DATE),
     ("AGE", SCORE_AGE, _ANCHOR_AGE, _AGE),
 )
+# A greeting or a self-introduction before a capital ("Hi Doku,", "I'm Mashuu"); its anchor
+# comes after the shapes' anchors.
+_ANCHOR_NAME_CUE = r"\b(?i:hi|hello|hey|i'm|i’m|i am)[ \t]+[A-Z\xc3-\xc9]"
+_NAME_CUE_HIT = len(_SHAPES)
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,7 @@ class ProseRecognizer:
     ENTITIES = ENTITIES
     # Hyperscan anchors of the shapes, in order; a caller that scans the text for anchors
     # anyway (``PiiDetector``) adds these to its scan and hands over their hits.
-    ANCHORS = tuple(anchor for _entity, _score, anchor, _pattern in _SHAPES)
+    ANCHORS = tuple(anchor for _entity, _score, anchor, _pattern in _SHAPES) + (_ANCHOR_NAME_CUE,)
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
         self._lists = gazetteers or load_gazetteers()
@@ -246,7 +250,10 @@ class ProseRecognizer:
         if the caller has scanned for them; they need only their ends."""
         wanted = set(entities)
         hits = self._anchors.hits(text) if anchor_hits is None else anchor_hits
-        found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text))
+        # A capital right after a greeting or "I'm" (the anchor's last character) opens a
+        # run that is read as a name even when no list knows its words.
+        cued = {hit.end - 1 for hit in hits if hit.anchor == _NAME_CUE_HIT}
+        found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += _codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
@@ -259,7 +266,8 @@ class ProseRecognizer:
         lines: set[tuple[int, int]] = set()
         for hit in hits:
             # No anchor crosses a line end, so its last character is on the hit's line.
-            lines.add((hit.anchor, text.rfind("\n", 0, hit.end - 1) + 1))
+            if hit.anchor < len(_SHAPES):
+                lines.add((hit.anchor, text.rfind("\n", 0, hit.end - 1) + 1))
         found: list[tuple[str, int, int, float]] = []
         for shape, start in sorted(lines):
             entity, score, _anchor, pattern = _SHAPES[shape]
@@ -268,34 +276,53 @@ class ProseRecognizer:
             found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(text, start, end)]
         return found
 
-    def _word_runs(self, text: str) -> list[tuple[str, int, int, float]]:
+    def _word_runs(self, text: str, cued: set[int] = frozenset()) -> list[tuple[str, int, int, float]]:
         # Most runs are one word that is nothing (``The``, ``If``, a type name), and code
         # repeats its words: each distinct run is judged once, and only the runs that may hold
         # something are classified. (Splitting gives every run and, from the lengths of the
         # pieces, its offset, with no match object per run.)
         pieces = _RUN_SPLITTER.split(text)
         runs = pieces[1::2]
-        worth = {run for run in set(runs) if " " in run or "\t" in run or self._may_stand_alone(_bare(run))}
-        if not worth:
+        worth = {run for run in set(runs) if " " in run or "\t" in run or self._may_stand_alone(_bare(_unpossessed(run)))}
+        if not worth and not cued:
             return []
         offsets = list(accumulate(map(len, pieces), initial=0))[1::2]
-        # A run reads the same wherever it stands, but for a place cue just before it.
-        readings: dict[tuple[str, bool], list[tuple[str, int, int, float]]] = {}
+        # A run reads the same wherever it stands, but for a cue just before it.
+        readings: dict[tuple[str, bool, bool], list[tuple[str, int, int, float]]] = {}
         found: list[tuple[str, int, int, float]] = []
-        for start, run in compress(zip(offsets, runs), map(worth.__contains__, runs)):
-            key = (run, _after_place_cue(text, start))
+        places = compress(zip(offsets, runs), map(worth.__contains__, runs))
+        if cued:
+            places = sorted(set(places) | {(start, run) for start, run in zip(offsets, runs) if start in cued})
+        for start, run in places:
+            key = (run, _after_place_cue(text, start), start in cued and _after_name_cue(text, start))
             if key not in readings:
-                readings[key] = self._classify(run, key[1])
+                readings[key] = self._classify(run, key[1], key[2])
             found += [(entity, start + begin, start + end, score) for entity, begin, end, score in readings[key]]
         return found
 
-    def _classify(self, run: str, after_place_cue: bool) -> list[tuple[str, int, int, float]]:
+    def _classify(self, run: str, after_place_cue: bool, after_name_cue: bool) -> list[tuple[str, int, int, float]]:
         """Walk one run of capitalised words left to right, taking the longest reading at each;
-        offsets are into the run. ``after_place_cue``: a word such as "in" stands before it."""
+        offsets are into the run. ``after_place_cue``: a word such as "in" stands before it;
+        ``after_name_cue``: a greeting or "I'm" does."""
         lists = self._lists
         words = [_Word(part.start(), part.end(), part.group()) for part in _RUN_PART.finditer(run)]
+        # "Hunt's killers", "Dirk's kid": the name is the word without its possessive.
+        last = words[-1]
+        if _unpossessed(last.text) != last.text:
+            words[-1] = _Word(last.start, last.start + len(_unpossessed(last.text)), _unpossessed(last.text))
+        # A capitalised greeting is a word of the run itself: "Hi Doku", "I'm Mashuu Samurakami".
+        if len(words) > 1 and words[0].text.lower() in _NAME_CUE_WORDS:
+            words = words[1:]
+            after_name_cue = True
         found: list[tuple[str, int, int, float]] = []
         index = 0
+        if after_name_cue:
+            # "Hi Doku,", "I'm Mashuu Samurakami": who follows is a person, known or not.
+            count = self._cued_name_length(words)
+            if count:
+                score = SCORE_FULL_NAME if count > 1 else SCORE_SINGLE_NAME
+                found.append(("PERSON", words[0].start, words[count - 1].end, score))
+                index = count
         while index < len(words):
             word = words[index]
             place = self._place_length(run, words, index, min_words=2)
@@ -310,15 +337,30 @@ class ProseRecognizer:
                 continue
             bare = _bare(word.text)
             common = self._common(bare)
-            cue = after_place_cue if index == 0 else _after_place_cue(run, word.start)
+            place_cue = after_place_cue if index == 0 else _after_place_cue(run, word.start)
             if bare in lists.nationalities:
                 found.append(("NRP", word.start, word.end, SCORE_NRP))
-            elif not common and bare in lists.first_names and not cue:
+            elif not common and bare in lists.first_names and not (place_cue and bare.lower() in lists.places):
+                # After "in" or "to", a word that is a first name and a place is the place.
                 found.append(("PERSON", word.start, word.end, SCORE_SINGLE_NAME))
             elif not common and bare not in lists.surnames and self._place_length(run, words, index, min_words=1):
                 found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
             index += 1
         return found
+
+    def _cued_name_length(self, words: list[_Word]) -> int:
+        """How many words after a name cue form the name: capitalised words that are not
+        English words, initials inside. (A greeting is to a person, even one named like a
+        town somewhere.)"""
+        count = 0
+        while count < min(len(words), MAX_NAME_WORDS):
+            bare = _bare(words[count].text)
+            if not _is_initial(words[count].text) and (self._common(bare) or bare in self._lists.nationalities):
+                break
+            count += 1
+        while count and _is_initial(words[count - 1].text):
+            count -= 1
+        return count
 
     def _common(self, bare: str) -> bool:
         """An English word, or an acronym: short words in capitals or mixed case (``URI``,
@@ -357,7 +399,9 @@ class ProseRecognizer:
         count = 1
         while index + count < len(run) and count <= MAX_NAME_WORDS:
             word = _bare(run[index + count].text)
-            if word in lists.nationalities or word.lower() in lists.common_words and word.lower() not in _PARTICLES:
+            # An initial (``A``, ``A.``) stays inside a name although "a" is an English word.
+            ordinary = word.lower() in lists.common_words and word.lower() not in _PARTICLES and not _is_initial(run[index + count].text)
+            if word in lists.nationalities or ordinary:
                 break
             count += 1
         # Particles belong inside a name, never at its end.
@@ -373,6 +417,19 @@ _PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[
 
 def _after_place_cue(text: str, start: int) -> bool:
     return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
+
+
+# A greeting or a self-introduction right before a capitalised word: a person follows.
+_NAME_CUE_WORDS = frozenset(("hi", "hello", "hey", "i'm", "i’m"))
+_NAME_CUE = regex.compile(r"(?i:(?<![\p{L}'’])(?:hi|hello|hey|i'm|i’m|i[ \t]am)[ \t]+)$")
+
+
+def _after_name_cue(text: str, start: int) -> bool:
+    return _NAME_CUE.search(text, max(0, start - 10), start) is not None
+
+
+def _unpossessed(word: str) -> str:
+    return word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else word
 
 
 # What may stand between the parts of one address: spaces, line breaks (also as ``\n`` escapes),
