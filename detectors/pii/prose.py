@@ -29,12 +29,15 @@ from functools import cached_property
 from itertools import accumulate, compress
 
 import regex
+import tldextract
 from presidio_analyzer import RecognizerResult
 
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
 from detectors.pii.prefilter import AnchorScanner, Hit
 
-ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE")
+ENTITIES = (
+    "PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE", "TITLE", "DOMAIN_NAME",
+)
 
 # A full name or a known place is good evidence; a single first name or a year less so.
 SCORE_FULL_NAME = 0.6
@@ -46,6 +49,8 @@ SCORE_ADDRESS = 0.65
 SCORE_DATE = 0.45
 SCORE_AGE = 0.5
 SCORE_ZIP = 0.5
+SCORE_TITLE = 0.5
+SCORE_DOMAIN = 0.5
 
 # Longest place name looked up, in words (``Bosnia and Herzegovina``).
 MAX_PLACE_WORDS = 4
@@ -207,6 +212,22 @@ _ANCHOR_DATE = (
 )
 _ANCHOR_AGE = r"(?i)[0-9][ \t-](?:years?[ \t-]old|yo\b|y/o)|\b(?:" + _AGE_CUES + r")[ \t]*[0-9]"
 
+# An honorific before a capitalised word (``Mr. Tokaryev``, ``Dr Zoe Fyodorova``): the title
+# is reported, the name after it is a PERSON (``detectors.pii.names``).
+_HONORIFICS = r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Rev"
+_TITLE = regex.compile(r"(?<![\p{L}\p{N}.])(?:" + _HONORIFICS + r")\.?(?=[ \t]{1,2}\p{Lu}[\p{L}\p{M}])")
+_WORD_AFTER_TITLE = regex.compile(r"\.?[ \t]{1,2}(\p{Lu}[\p{L}\p{M}'’\-]*)")
+_ANCHOR_TITLE = r"(?:" + _HONORIFICS + r")\.?[ \t]{1,2}[A-Z\xc3-\xc9]"
+# A web site written in prose: a scheme or ``www.`` and a host, nothing after it but a slash
+# (``https://www.LargeFood.be/``). A link with a path is a document, not someone's site.
+_WEB_SITE = regex.compile(
+    r"(?<![\w@/.])(?:(?i:https?://)(?:(?i:www)\.)?|(?i:www)\.)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24}/?(?![\w./:@-])"
+)
+_ANCHOR_WEB_SITE = r"(?i)(?:https?://|www\.)[a-z0-9]"
+# Names reserved for examples and local use (RFC 2606, RFC 6761): nobody's site.
+_RESERVED_HOSTS = regex.compile(r"(?i)(?:^|\.)(?:example\.(?:com|net|org)|localhost|[^.]+\.(?:test|example|invalid|local|localhost))$")
+
 # Each shape: entity, score, its hyperscan anchor, the pattern.
 _SHAPES = (
     ("STREET_ADDRESS", SCORE_ADDRESS, _ANCHOR_STREET, _STREET),
@@ -214,6 +235,8 @@ _SHAPES = (
     ("ZIP_CODE", SCORE_ZIP, _ANCHOR_ZIP, _ZIP),
     ("DATE_TIME", SCORE_DATE, _ANCHOR_DATE, _DATE),
     ("AGE", SCORE_AGE, _ANCHOR_AGE, _AGE),
+    ("TITLE", SCORE_TITLE, _ANCHOR_TITLE, _TITLE),
+    ("DOMAIN_NAME", SCORE_DOMAIN, _ANCHOR_WEB_SITE, _WEB_SITE),
 )
 # A greeting or a self-introduction before a capital ("Hi Doku,", "I'm Mashuu"); its anchor
 # comes after the shapes' anchors.
@@ -260,8 +283,7 @@ class ProseRecognizer:
             results = _whole_addresses(text, results)
         return [result for result in results if result.entity_type in wanted]
 
-    @staticmethod
-    def _shapes(text: str, hits: list[Hit]) -> list[tuple[str, int, int, float]]:
+    def _shapes(self, text: str, hits: list[Hit]) -> list[tuple[str, int, int, float]]:
         """Each shape's pattern runs only on the lines where hyperscan found its anchor."""
         lines: set[tuple[int, int]] = set()
         for hit in hits:
@@ -273,8 +295,28 @@ class ProseRecognizer:
             entity, score, _anchor, pattern = _SHAPES[shape]
             end = text.find("\n", start)
             end = len(text) if end < 0 else end + 1
-            found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(text, start, end)]
+            found += [
+                (entity, match.start(), match.end(), score)
+                for match in pattern.finditer(text, start, end)
+                if self._shape_holds(entity, text, match.start(), match.end())
+            ]
         return found
+
+    def _shape_holds(self, entity: str, text: str, start: int, end: int) -> bool:
+        """The one check a shape's pattern cannot make by itself."""
+        if entity == "TITLE":
+            # "Dr. Zoe", not "Dr. Everything": the word after the title is no English word.
+            following = _WORD_AFTER_TITLE.match(text, end)
+            return following is not None and not self._common(following.group(1))
+        if entity == "DOMAIN_NAME":
+            host = regex.sub(r"(?i)^(?:https?://)?(?:www\.)?", "", text[start:end]).rstrip("/")
+            return not _RESERVED_HOSTS.search(host) and self._suffixes(host).fqdn != ""
+        return True
+
+    @cached_property
+    def _suffixes(self) -> tldextract.TLDExtract:
+        # The public suffix list bundled with tldextract; never fetched.
+        return tldextract.TLDExtract(suffix_list_urls=())
 
     def _word_runs(self, text: str, cued: set[int] = frozenset()) -> list[tuple[str, int, int, float]]:
         # Most runs are one word that is nothing (``The``, ``If``, a type name), and code
@@ -401,7 +443,7 @@ class ProseRecognizer:
             word = _bare(run[index + count].text)
             # An initial (``A``, ``A.``) stays inside a name although "a" is an English word.
             ordinary = word.lower() in lists.common_words and word.lower() not in _PARTICLES and not _is_initial(run[index + count].text)
-            if word in lists.nationalities or ordinary:
+            if word in lists.nationalities or ordinary or word in _UNIT_WORDS:
                 break
             count += 1
         # Particles belong inside a name, never at its end.
@@ -411,6 +453,9 @@ class ProseRecognizer:
             count -= 1
         return count
 
+
+# The words that open the unit of an address end a name before them ("Zoe Fyodorova Suite 210").
+_UNIT_WORDS = frozenset(("Suite", "Apt", "Apartment", "Unit", "Box", "Flat", "Ste", "PO", "P.O"))
 
 _PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[ \t]+)$")
 
