@@ -60,7 +60,7 @@ MAX_NAME_WORDS = 4
 # A word starting with a capital, or an initial (``C.``). The text may hold literal ``\n``
 # escapes (a JSON or code string pasted as is); they separate words too.
 # Words that join the parts of a name or a place (``Teixeira de Freitas``, ``Isle of Man``).
-_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|ten|ter|zu|af|la|le|du|y|bin|ibn|al|el"
+_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|ten|ter|zu|af|la|le|du|y|bin|ibn|al|el|nad|pod|pri|upon|sur|am"
 _PARTICLES = frozenset(_PARTICLE_WORDS.split("|"))
 _CAPITALISED = r"(?:\p{Lu}[\p{L}\p{M}'’\-]*[\p{L}\p{M}]|\p{Lu}\.|\p{Lu}(?![\p{L}\p{N}]))"
 # A run of capitalised words joined by single spaces and particles (``Teixeira de Freitas``).
@@ -242,6 +242,13 @@ _SHAPES = (
 # comes after the shapes' anchors.
 _ANCHOR_NAME_CUE = r"\b(?i:hi|hello|hey|i'm|i’m|i am)[ \t]+[A-Z\xc3-\xc9]"
 _NAME_CUE_HIT = len(_SHAPES)
+# A verb of living or moving and its preposition before a capital: a place follows
+# ("lives in Neupré", "moved here from Tiszabög", "flew to Bärau").
+_ANCHOR_PLACE_CUE = (
+    r"\b(?i:(?:lives?|lived|living|grew[ \t]up|born|based|located|moved(?:[ \t]here)?|flew|travell?ed|returned|"
+    r"relocated|originally|came|comes|went)[ \t]+(?:in|from|to|at))[ \t]+[A-Z\xc3-\xc9]"
+)
+_PLACE_CUE_HIT = len(_SHAPES) + 1
 
 
 @dataclass(frozen=True)
@@ -257,7 +264,7 @@ class ProseRecognizer:
     ENTITIES = ENTITIES
     # Hyperscan anchors of the shapes, in order; a caller that scans the text for anchors
     # anyway (``PiiDetector``) adds these to its scan and hands over their hits.
-    ANCHORS = tuple(anchor for _entity, _score, anchor, _pattern in _SHAPES) + (_ANCHOR_NAME_CUE,)
+    ANCHORS = tuple(anchor for _entity, _score, anchor, _pattern in _SHAPES) + (_ANCHOR_NAME_CUE, _ANCHOR_PLACE_CUE)
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
         self._lists = gazetteers or load_gazetteers()
@@ -274,8 +281,10 @@ class ProseRecognizer:
         wanted = set(entities)
         hits = self._anchors.hits(text) if anchor_hits is None else anchor_hits
         # A capital right after a greeting or "I'm" (the anchor's last character) opens a
-        # run that is read as a name even when no list knows its words.
-        cued = {hit.end - 1 for hit in hits if hit.anchor == _NAME_CUE_HIT}
+        # run that is read as a name even when no list knows its words; after "lives in",
+        # "moved to" and the like, as a place.
+        cues = {_NAME_CUE_HIT: "name", _PLACE_CUE_HIT: "place"}
+        cued = {hit.end - 1: cues[hit.anchor] for hit in hits if hit.anchor in cues}
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += _codes_after_places(text, results)
@@ -318,7 +327,7 @@ class ProseRecognizer:
         # The public suffix list bundled with tldextract; never fetched.
         return tldextract.TLDExtract(suffix_list_urls=())
 
-    def _word_runs(self, text: str, cued: set[int] = frozenset()) -> list[tuple[str, int, int, float]]:
+    def _word_runs(self, text: str, cued: dict[int, str] | None = None) -> list[tuple[str, int, int, float]]:
         # Most runs are one word that is nothing (``The``, ``If``, a type name), and code
         # repeats its words: each distinct run is judged once, and only the runs that may hold
         # something are classified. (Splitting gives every run and, from the lengths of the
@@ -326,26 +335,28 @@ class ProseRecognizer:
         pieces = _RUN_SPLITTER.split(text)
         runs = pieces[1::2]
         worth = {run for run in set(runs) if " " in run or "\t" in run or self._may_stand_alone(_bare(_unpossessed(run)))}
+        cued = cued or {}
         if not worth and not cued:
             return []
         offsets = list(accumulate(map(len, pieces), initial=0))[1::2]
         # A run reads the same wherever it stands, but for a cue just before it.
-        readings: dict[tuple[str, bool, bool], list[tuple[str, int, int, float]]] = {}
+        readings: dict[tuple[str, bool, str | None], list[tuple[str, int, int, float]]] = {}
         found: list[tuple[str, int, int, float]] = []
         places = compress(zip(offsets, runs), map(worth.__contains__, runs))
         if cued:
             places = sorted(set(places) | {(start, run) for start, run in zip(offsets, runs) if start in cued})
         for start, run in places:
-            key = (run, _after_place_cue(text, start), start in cued and _after_name_cue(text, start))
+            key = (run, _after_place_cue(text, start), cued.get(start))
             if key not in readings:
                 readings[key] = self._classify(run, key[1], key[2])
             found += [(entity, start + begin, start + end, score) for entity, begin, end, score in readings[key]]
         return found
 
-    def _classify(self, run: str, after_place_cue: bool, after_name_cue: bool) -> list[tuple[str, int, int, float]]:
+    def _classify(self, run: str, after_place_cue: bool, cue: str | None = None) -> list[tuple[str, int, int, float]]:
         """Walk one run of capitalised words left to right, taking the longest reading at each;
         offsets are into the run. ``after_place_cue``: a word such as "in" stands before it;
-        ``after_name_cue``: a greeting or "I'm" does."""
+        ``cue``: "name" after a greeting or "I'm", "place" after "lives in" and the like."""
+        after_name_cue = cue == "name"
         lists = self._lists
         words = [_Word(part.start(), part.end(), part.group()) for part in _RUN_PART.finditer(run)]
         # "Hunt's killers", "Dirk's kid": the name is the word without its possessive.
@@ -358,6 +369,12 @@ class ProseRecognizer:
             after_name_cue = True
         found: list[tuple[str, int, int, float]] = []
         index = 0
+        if cue == "place":
+            # "born in Paris" (also a name), "grew up in Vyskytná nad Jihlavou" (in no list).
+            count = self._place_length(run, words, 0, min_words=1) or self._cued_place_length(words)
+            if count:
+                found.append(("LOCATION", words[0].start, words[count - 1].end, SCORE_PLACE))
+                index = count
         if after_name_cue:
             # "Hi Doku,", "I'm Mashuu Samurakami": who follows is a person, known or not.
             count = self._cued_name_length(words)
@@ -389,6 +406,21 @@ class ProseRecognizer:
                 found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
             index += 1
         return found
+
+    def _cued_place_length(self, words: list[_Word]) -> int:
+        """How many words after a place cue form the place: capitalised words that are not
+        English words, acronyms, people's first names or type names written in CamelCase."""
+        count = 0
+        while count < min(len(words), MAX_PLACE_WORDS):
+            text = words[count].text
+            bare = _bare(text)
+            camel = not bare.isupper() and not bare[1:].islower() and "-" not in bare and "'" not in bare
+            if self._common(bare) or bare in self._lists.first_names or camel:
+                break
+            count += 1
+        while count and words[count - 1].text.lower() in _PARTICLES:
+            count -= 1
+        return count
 
     def _cued_name_length(self, words: list[_Word]) -> int:
         """How many words after a name cue form the name: capitalised words that are not
