@@ -111,6 +111,12 @@ class AnchorScanner:
         return scratch
 
 
+def literal_alternatives(alternatives: str) -> str:
+    """A regex alternation of words as a hyperscan anchor: optional dots dropped, literal
+    dots made optional (``St\\.`` fires on "St" and "St.")."""
+    return alternatives.replace("\\.?", "").replace("\\.", "\\.?")
+
+
 def windows(text: str, hits: list[Hit]) -> list[Window]:
     """Merged windows around the hits, edges moved to whitespace so tokens are never cut."""
     spans: list[tuple[list[int], dict[int, list[int]]]] = []
