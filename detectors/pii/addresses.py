@@ -67,7 +67,7 @@ STREET = regex.compile(
     + r"|(?:" + _STREET_PREFIXES + r")[ \t]+(?:(?:" + _NAME_WORD + r"|d[aeio]|del|della|des|du|de la)[ \t]+){0,3}" + _NAME_WORD + r"[ \t]+" + _HOUSE
     # 46 rue Nationale, 138 Rue de Libya, 82 rue du Faubourg National
     + r"|" + _HOUSE + r",?[ \t]+(?:" + _STREET_PREFIXES + "|" + _STREET_PREFIXES_LOWER + r")"
-    + r"(?:[ \t]+(?:" + _NAME_PARTICLE + r"[ \t]+)*" + _NAME_WORD + r"){1,4}"
+    + r"(?:[ \t]+(?:" + _NAME_PARTICLE + r"[ \t]+)*\p{Lu}[\p{L}\p{M}'’\-]*){1,4}"
     # Strojírenská 1006, Hauptstraße 5
     + r"|\p{Lu}[\p{L}\p{M}]*(?:" + _STREET_SUFFIXES + r")[ \t]+" + _HOUSE
     # Linzer Strasse 69, Rákóczi út 41
