@@ -91,8 +91,8 @@ ZIP = regex.compile(
 # Hyperscan anchors (``detectors.pii.prefilter``): a part that every match contains.
 ANCHOR_STREET = (
     # A house number before a capitalised word starts the English, number-name-number and
-    # French shapes (a byte of 0x80 or more: a letter outside ASCII).
-    r"[0-9],?[ \t]+(?:[A-Z\x80-\xff]|" + literal_alternatives(_STREET_PREFIXES_LOWER) + r")"
+    # French shapes (or the lead byte of a Latin, Greek or Cyrillic letter outside ASCII).
+    r"[0-9],?[ \t]+(?:[A-Z\xc3-\xd4]|" + literal_alternatives(_STREET_PREFIXES_LOWER) + r")"
     r"|(?:" + literal_alternatives(_STREET_PREFIXES) + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO|PSC|USS|USNS|USNV|USCGC)\b"
     r"|(?:" + literal_alternatives(_STREET_SUFFIXES) + r")[ \t]+[0-9]"
     r"|[ \t](?:" + literal_alternatives(_STREET_TYPE_WORDS) + r")[ \t]+[0-9]"

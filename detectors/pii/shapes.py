@@ -73,8 +73,9 @@ _AGE = regex.compile(
 _DATE_CUES = r"born|birthday|birth|dob|d\.o\.b\.|date|dated|on|in|since|during|until|till|from|by|of|year|expires?|expiry"
 _WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _AGE_CUES = r"aged?|turned|turns|age[ \t]of|when[ \t](?:he|she|they|i)[ \t](?:was|were)|age:"
-# (Not word-led: company forms may be written together, ``CompanyLimited``, ``HOLDINGSINC.``.)
-_ANCHOR_ORGANIZATION = r"(?:" + literal_alternatives(_COMPANY_FORMS) + r")(?:[^A-Za-z0-9]|$)"
+# The first company form always follows a space (after the name); it may be followed by
+# another written together (``CompanyLimited``, ``HOLDINGSINC.``), never by a small letter.
+_ANCHOR_ORGANIZATION = r"[ \t](?:" + literal_alternatives(_COMPANY_FORMS) + r")(?:[^a-z]|$)"
 _ANCHOR_DATE = (
     r"(?i)\b(?:" + _DATE_CUES + r")\b[ \t]*(?:on|in|of|:)?[ \t]*(?:[0-9]|" + _MONTHS + ")"
     r"|(?:" + _WEEKDAYS + ")"
