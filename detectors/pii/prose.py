@@ -339,13 +339,8 @@ def _after_place_cue(text: str, start: int) -> bool:
     return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
 
 
-# A greeting or a self-introduction right before a capitalised word: a person follows.
+# A capitalised greeting or self-introduction is the first word of the run it introduces.
 _NAME_CUE_WORDS = frozenset(("hi", "hello", "hey", "i'm", "i’m"))
-_NAME_CUE = regex.compile(r"(?i:(?<![\p{L}'’])(?:hi|hello|hey|i'm|i’m|i[ \t]am)[ \t]+)$")
-
-
-def _after_name_cue(text: str, start: int) -> bool:
-    return _NAME_CUE.search(text, max(0, start - 10), start) is not None
 
 
 def _unpossessed(word: str) -> str:
