@@ -94,6 +94,9 @@ _ANCHOR_PLACE_CUE = (
 _PLACE_CUE_HIT = len(SHAPES) + 1
 
 
+_SCHEME_AND_WWW = regex.compile(r"(?i)^(?:https?://)?(?:www\.)?")
+
+
 @dataclass(frozen=True)
 class _Word:
     start: int
@@ -102,7 +105,7 @@ class _Word:
 
 
 class ProseRecognizer:
-    """Person, place, organisation, address, date and age findings from prose lines."""
+    """Person, place, organisation, address, date, age, title and web-site findings from prose lines."""
 
     ENTITIES = ENTITIES
     # Hyperscan anchors of the shapes, in order; a caller that scans the text for anchors
@@ -161,7 +164,7 @@ class ProseRecognizer:
             following = WORD_AFTER_TITLE.match(text, end)
             return following is not None and not self._common(following.group(1))
         if entity == "DOMAIN_NAME":
-            host = regex.sub(r"(?i)^(?:https?://)?(?:www\.)?", "", text[start:end]).rstrip("/")
+            host = _SCHEME_AND_WWW.sub("", text[start:end]).rstrip("/")
             return not RESERVED_HOSTS.search(host) and self._suffixes(host).fqdn != ""
         return True
 
