@@ -1,6 +1,6 @@
 """PII benchmark: accuracy on presidio-evaluator data and throughput, ours next to stock presidio.
 
-    .venv/bin/python -m bench.pii [--samples 1000] [--stock-1mb] [--memory-mb 50]
+    .venv/bin/python -m bench.pii [--samples 1000] [--seed 42] [--stock-1mb] [--memory-mb 50] [--samples-file F]
 
 Run it as a module from the repository root: run as a file (``python bench/pii.py``), bench/
 would come first on ``sys.path`` and bench/secrets.py would shadow the standard library's
@@ -44,6 +44,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import random
 import string
 import time
@@ -399,6 +400,15 @@ def memory_table(megabytes: int) -> None:
 # ---------------------------------------------------------------- report
 
 
+def _samples(args: argparse.Namespace) -> dict[str, list[Sample]]:
+    if args.samples_file and args.samples_file.exists():
+        return pickle.loads(args.samples_file.read_bytes())
+    datasets = labelled_samples(args.samples, args.seed)
+    if args.samples_file:
+        args.samples_file.write_bytes(pickle.dumps(datasets))
+    return datasets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1000, help="en_US samples (zh_CN: a third, at least 200)")
@@ -406,13 +416,18 @@ def main() -> None:
                         help="draw of samples (42 is the reported one; the word lists and shapes were developed on others)")
     parser.add_argument("--stock-1mb", action="store_true", help="also time stock presidio on 1 MB (minutes)")
     parser.add_argument("--memory-mb", type=int, default=50, help="MB of distinct prompts for the memory table (0: skip)")
+    parser.add_argument(
+        "--samples-file", type=Path,
+        help="read the labelled samples from this file if it exists, else draw them and write them there "
+        "(the draw is not exactly repeatable: this compares two versions of the detector on the same samples)",
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
     started = time.perf_counter()
     systems = {"ours": ours(), "stock": stock_presidio()}
     print(f"built both systems in {time.perf_counter() - started:.1f} s\n")
-    datasets = labelled_samples(args.samples, args.seed)
+    datasets = _samples(args)
 
     overall = {}
     for name, samples in datasets.items():

@@ -23,7 +23,11 @@ CHINESE_SURNAMES = (
 )
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯")
 
-_LATIN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?(?:\s[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?){0,2}"
+# Latin-script names, accents and all (``Zlata Kováčová``, ``Heiðbrá Jónasdóttir``).
+_LATIN_WORD = r"\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{Lu}?[\p{Ll}\p{M}]+)?"
+_LATIN_NAME = _LATIN_WORD + r"(?:\s" + _LATIN_WORD + r"){0,2}"
+# The first byte of a capital in UTF-8: ASCII, or the lead byte of a Latin letter outside it.
+_CAPITAL_BYTE = r"[A-Z\xc3-\xc9]"
 _CHINESE_NAME = "(?:" + "|".join(COMPOUND_SURNAMES) + "|[" + CHINESE_SURNAMES + "])[\u4e00-\u9fff]{1,2}"
 _NAME_KEYS = (
     r"(?:full|first|last|given|family|middle|display|customer|client|contact|patient|employee|user|"
@@ -41,13 +45,13 @@ class NameKeyRecognizer(PatternRecognizer):
     # The key caseless, as in the patterns; then the value's first letter: a capital, or the
     # lead byte of a CJK character (hyperscan reads UTF-8 bytes).
     ANCHOR = (
-        r"(?i:name|customer|patient|employee|recipient|contact|holder)[\"']?\s*(?:[:=]|：)\s*[\"']?(?:[A-Z]|[\xe0-\xef])"
+        r"(?i:name|customer|patient|employee|recipient|contact|holder)[\"']?\s*(?:[:=]|：)\s*[\"']?(?:" + _CAPITAL_BYTE + r"|[\xe0-\xef])"
         r"|姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|员工|員工"
     )
     PATTERNS = [
         Pattern(
             "name_key_latin",
-            r"(?<=(?<![A-Za-z])(?i:" + _NAME_KEYS + r")[\"']?\s*[:=]\s*[\"']?)" + _LATIN_NAME + r"(?![A-Za-z])",
+            r"(?<=(?:(?<![A-Za-z])|(?<=\\[nt]))(?i:" + _NAME_KEYS + r")[\"']?\s*[:=]\s*[\"']?)" + _LATIN_NAME + r"(?![\p{L}\p{M}])",
             0.7,
         ),
         Pattern(
@@ -77,11 +81,11 @@ class NameCueRecognizer(PatternRecognizer):
     _TITLES = "先生|女士|小姐|老师|经理|医生|律师|同学|总|教授"
     # A Latin cue counts only before a capital letter, as the pattern wants it.
     ANCHOR = (
-        r"\b(?i:name is|name's|called|dear|mrs?|ms|miss|dr|prof|sincerely|regards|signed|attn|c/o)[.,:]?\s{1,3}[A-Z]|"
+        r"\b(?i:name is|name's|called|dear|mrs?|ms|miss|dr|prof|sincerely|regards|signed|attn|c/o)[.,:]?\s{1,3}" + _CAPITAL_BYTE + "|"
         + _CHINESE_CUES + "|" + _TITLES
     )
     PATTERNS = [
-        Pattern("name_cue_latin", r"(?<=(?<![A-Za-z])" + _LATIN_CUES + r"\s{1,3})" + _LATIN_NAME + r"(?![A-Za-z])", 0.6),
+        Pattern("name_cue_latin", r"(?<=(?<![A-Za-z])" + _LATIN_CUES + r"\s{1,3})" + _LATIN_NAME + r"(?![\p{L}\p{M}])", 0.6),
         Pattern("name_cue_chinese", r"(?<=(?:" + _CHINESE_CUES + r")[:：]?\s?)" + _CHINESE_NAME, 0.6),
         Pattern("name_title_chinese", r"(?:" + "|".join(COMPOUND_SURNAMES) + "|[" + CHINESE_SURNAMES + r"])[\u4e00-\u9fff]?(?=" + _TITLES + ")", 0.4),
     ]

@@ -15,6 +15,7 @@ class may begin inside a character and is moved to the next whole one.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -56,10 +57,15 @@ class AnchorScanner:
     """All anchors in one hyperscan database; ``hits`` is safe to call from many threads
     (each thread gets its own scratch space)."""
 
-    def __init__(self, anchors: Sequence[str], caseless: Sequence[bool]) -> None:
+    def __init__(self, anchors: Sequence[str], caseless: Sequence[bool], starts: Sequence[bool] | None = None) -> None:
+        """``starts[i]`` False: anchor i's hits carry only where they end (``Hit.start ==
+        Hit.end``), which is all a caller that wants the line of a hit needs, and hyperscan
+        scans faster without tracking where each match began."""
         self.anchors = tuple(anchors)
+        self._starts = tuple(starts) if starts is not None else (True,) * len(self.anchors)
         flags = [
-            hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if fold else 0) for fold in caseless
+            (hyperscan.HS_FLAG_SOM_LEFTMOST if leftmost else 0) | (hyperscan.HS_FLAG_CASELESS if fold else 0)
+            for leftmost, fold in zip(self._starts, caseless)
         ]
         self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._database.compile(
@@ -77,7 +83,11 @@ class AnchorScanner:
         found: list[list[int]] = []
         latest: dict[int, list[int]] = {}
 
+        starts = self._starts
+
         def on_match(anchor: int, start: int, end: int, _flags: int, _context: object) -> None:
+            if not starts[anchor]:
+                start = end
             # A run of digits fires at every end it could have; one hit per run is enough.
             previous = latest.get(anchor)
             if previous is not None and start <= previous[1]:
@@ -99,6 +109,12 @@ class AnchorScanner:
             scratch = hyperscan.Scratch(self._database)
             self._local.scratch = scratch
         return scratch
+
+
+def literal_alternatives(alternatives: str) -> str:
+    """A regex alternation of words as a hyperscan anchor: optional dots dropped, literal
+    dots made optional (``St\\.`` fires on "St" and "St.")."""
+    return alternatives.replace("\\.?", "").replace("\\.", "\\.?")
 
 
 def windows(text: str, hits: list[Hit]) -> list[Window]:
@@ -140,6 +156,12 @@ def align_left(text: str, position: int) -> int:
     spaCy splits on whitespace before anything else, so a text cut here tokenizes exactly as
     the whole text does from here on (runs of spaces included).
     """
+    # ``re`` walks a reversed slice in C (its \s is str.isspace); a longer walk than the
+    # slice, rare, is finished character by character.
+    behind = text[max(0, position - _LOOK_BEHIND) : position][::-1]
+    walked = _SPACES_THEN_CHUNK.match(behind).end()
+    if walked < len(behind) or walked == position:
+        return position - walked
     while position > 0 and text[position - 1].isspace():
         position -= 1
     while position > 0 and not text[position - 1].isspace():
@@ -149,9 +171,7 @@ def align_left(text: str, position: int) -> int:
 
 def align_right(text: str, position: int) -> int:
     """The end of the whitespace-separated chunk at or after ``position``."""
-    while position < len(text) and not text[position].isspace():
-        position += 1
-    return position
+    return _CHUNK.match(text, position).end()
 
 
 def edge_left(text: str, position: int) -> int:
@@ -163,10 +183,12 @@ def edge_left(text: str, position: int) -> int:
 
 def edge_right(text: str, position: int) -> int:
     """A window's right edge: ``position`` moved on to whitespace, at most EDGE_SLACK."""
-    ceiling = min(len(text), position + EDGE_SLACK)
-    while position < ceiling and not text[position].isspace():
-        position += 1
-    return position
+    return _CHUNK.match(text, position, min(len(text), position + EDGE_SLACK)).end()
+
+
+_CHUNK = re.compile(r"\S*")
+_SPACES_THEN_CHUNK = re.compile(r"\s*\S*")
+_LOOK_BEHIND = 256
 
 
 def _to_str_offsets(data: bytes, found: list[list[int]]) -> list[Hit]:

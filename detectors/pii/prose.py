@@ -1,50 +1,52 @@
-"""Names, places, organisations, addresses, dates and ages in running prose, without a model.
+"""Names, places, organisations, addresses, dates, ages, titles and web sites in prose, no model.
 
 A spaCy NER model finds these from the shape of the sentence. Without one, this recogniser
-finds what can be known from the words themselves (``detectors.pii.gazetteers``) and from the
-fixed shapes of addresses, company names, dates and ages:
+finds what can be known from the words themselves (``detectors.pii.gazetteers``), from what
+introduces them, and from the fixed shapes of addresses, company names, dates, ages, titles
+and web sites (``detectors.pii.shapes``, ``detectors.pii.addresses``):
 
 * a run of capitalised words that starts with a known first name (``Jennifer Eiffel``,
   ``Helena C. Carlsen``), or is a first name alone that is not also an English word;
 * a run that is a known place (``Czech Republic``, ``Teixeira de Freitas``, ``NICOSIA``);
 * a nationality or religion (``Norwegian``);
-* capitalised words ending in a company form (``Hyatt Hotels Corporation``, ``ITC Ltd``);
-* a house number with a street word (``254 Damvergi Street``, ``Via Leopardi 83``), a post box
-  or flat (``P.O. Box 63``, ``Apt. 559``), a post code after its label (``ZIP: 32700``);
-* a date after a word that introduces one (``born on 4/18/1960``, ``in 1991``) or a weekday;
-* an age (``a 63 year old``, ``turned 29``).
+* a run after a greeting or self-introduction (``Hi Doku,``, ``I'm Mashuu Samurakami``): a
+  person; after a verb of living or moving (``grew up in Vyskytná nad Jihlavou``): a place;
+* the shapes: ``Hyatt Hotels Corporation``, ``254 Damvergi Street``, ``ZIP: 32700``,
+  ``born on 4/18/1960``, ``a 63 year old``, ``Mr.`` before a name, ``https://www.LargeFood.be/``.
 
 Lines that look like source code are skipped: there, capitalised words are type names, and a
 name worth finding sits in a string after a key (``detectors.pii.names``).
 
 What it cannot know: a name that is not in the lists and has no cue, a town too small for
-GeoNames, an organisation without a company form. Those need a model (``PiiConfig.spacy_model``).
+GeoNames and not introduced as one, an organisation without a company form, a job title.
+Those need a model (``PiiConfig.spacy_model``).
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import accumulate, compress
 
 import regex
+import tldextract
 from presidio_analyzer import RecognizerResult
 
+from detectors.pii.addresses import codes_after_places, whole_addresses
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
-from detectors.pii.prefilter import AnchorScanner
+from detectors.pii.prefilter import AnchorScanner, Hit
+from detectors.pii.shapes import RESERVED_HOSTS, SHAPES, WORD_AFTER_TITLE
 
-ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE")
+ENTITIES = (
+    "PERSON", "LOCATION", "NRP", "ORGANIZATION", "STREET_ADDRESS", "DATE_TIME", "AGE", "ZIP_CODE", "TITLE", "DOMAIN_NAME",
+)
 
 # A full name or a known place is good evidence; a single first name or a year less so.
 SCORE_FULL_NAME = 0.6
 SCORE_SINGLE_NAME = 0.45
 SCORE_PLACE = 0.55
 SCORE_NRP = 0.5
-SCORE_ORGANIZATION = 0.6
-SCORE_ADDRESS = 0.65
-SCORE_DATE = 0.45
-SCORE_AGE = 0.5
-SCORE_ZIP = 0.5
 
 # Longest place name looked up, in words (``Bosnia and Herzegovina``).
 MAX_PLACE_WORDS = 4
@@ -54,7 +56,7 @@ MAX_NAME_WORDS = 4
 # A word starting with a capital, or an initial (``C.``). The text may hold literal ``\n``
 # escapes (a JSON or code string pasted as is); they separate words too.
 # Words that join the parts of a name or a place (``Teixeira de Freitas``, ``Isle of Man``).
-_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|la|le|du|y|bin|ibn|al|el"
+_PARTICLE_WORDS = "de|da|do|dos|das|di|del|della|der|den|van|von|ten|ter|zu|af|la|le|du|y|bin|ibn|al|el|nad|pod|pri|upon|sur|am"
 _PARTICLES = frozenset(_PARTICLE_WORDS.split("|"))
 _CAPITALISED = r"(?:\p{Lu}[\p{L}\p{M}'’\-]*[\p{L}\p{M}]|\p{Lu}\.|\p{Lu}(?![\p{L}\p{N}]))"
 # A run of capitalised words joined by single spaces and particles (``Teixeira de Freitas``).
@@ -62,8 +64,8 @@ _RUN = regex.compile(
     r"(?:(?<![\p{L}\p{M}\p{N}_'’])|(?<=\\[nt]))" + _CAPITALISED
     + r"(?:[ \t]{1,2}(?:(?:" + _PARTICLE_WORDS + r")[ \t]{1,2})?" + _CAPITALISED + r")*"
 )
+_RUN_SPLITTER = regex.compile("(" + _RUN.pattern + ")")
 _RUN_PART = regex.compile(_CAPITALISED + r"|(?:" + _PARTICLE_WORDS + r")(?=[ \t])")
-_NEWLINE = re.compile(r"\n")
 
 # Source code: statement ends, assignments, calls, keywords at a line's start, comment markers.
 # A line is code when it ends a statement or opens/closes a block, holds an operator prose does
@@ -78,87 +80,21 @@ _CODE_COMMENTS = ("#", "//", "/*", "* ", "--", "@")
 _CALL = re.compile(r"\w\(|\)[ \t]*[:{]")
 _ASSIGNMENT = re.compile(r"\w=\S|[\w\])][ \t]+=[ \t]")
 
-_COMPANY_FORMS = (
-    r"Ltd\.?|Limited|Inc\.?|Incorporated|PLC|Plc|LLC|L\.L\.C\.|LLP|Corp\.?|Corporation|Bancorporation|"
-    r"Co\.|Company|GmbH|AG|S\.A\.|SA|S\.p\.A\.|SpA|N\.V\.|NV|B\.V\.|BV|AB|ASA|Oyj|A/S|K\.K\.|Pty|"
-    r"Holdings|Group|Bancorp|Trust|Partners|Associates|Foundation|University|Institute|Bank|"
-    r"LTD\.?|LIMITED|INC\.?|CORP\.?|CORPORATION|CO\.|COMPANY|HOLDINGS|GROUP|BANK"
-)
-_ORGANIZATION = regex.compile(
-    r"(?<![\p{L}\p{N}])(?:(?:\p{Lu}[\p{L}\p{N}&'’.+/\-]*|&)[ \t]){1,6}?"
-    r"(?:" + _COMPANY_FORMS + r")(?:[ \t.,]{0,2}(?:" + _COMPANY_FORMS + r"))*(?![\p{L}\p{N}])"
-)
 
-_STREET_WORDS = (
-    r"Street|St\.|Avenue|Ave\.?|Road|Rd\.?|Drive|Dr\.|Lane|Ln\.?|Way|Boulevard|Blvd\.?|Court|Ct\.?|Place|Pl\.|"
-    r"Square|Sq\.|Terrace|Crescent|Close|Row|Heights|Parkway|Pkwy\.?|Highway|Hwy\.?|Alley|Trail|Circle|"
-    r"Gardens|Grove|Hill|Mews|Park|Walk|View|Vale|Wharf|Green|Gate|Loop|Pike|Plaza|Route|Run|Point|Ridge|"
-    r"Tunnel|Turnpike|Crossing|Expressway|Freeway|Junction|Passage|Path|Rise|Esplanade|Quay|Embankment"
+# A greeting or a self-introduction before a capital ("Hi Doku,", "I'm Mashuu"); its anchor
+# comes after the shapes' anchors.
+_ANCHOR_NAME_CUE = r"\b(?i:hi|hello|hey|i'm|i’m|i am)[ \t]+[A-Z\xc3-\xc9]"
+_NAME_CUE_HIT = len(SHAPES)
+# A verb of living or moving and its preposition before a capital: a place follows
+# ("lives in Neupré", "moved here from Tiszabög", "flew to Bärau").
+_ANCHOR_PLACE_CUE = (
+    r"\b(?i:(?:lives?|lived|living|grew[ \t]up|born|based|located|moved(?:[ \t]here)?|flew|travell?ed|returned|"
+    r"relocated|originally|came|comes|went)[ \t]+(?:in|from|to|at))[ \t]+[A-Z\xc3-\xc9]"
 )
-_STREET_PREFIXES = (
-    r"Via|Viale|Piazza|Corso|Vicolo|Strada|Rua|Avenida|Av\.|Calle|Camino|Paseo|Carrer|Travessa|Largo|"
-    r"Rue|Avenue|Boulevard|Chemin|Allée|Impasse|Place|Ulica|ul\.|Ulitsa|Calea|Strada|Odos|Leoforos"
-)
-# Street names built with a suffix in many European languages (``Hauptstraße``, ``Nørregade``).
-_STREET_SUFFIXES = (
-    r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|vej|gade|gatan|vägen|gränd|veien|gata|katu|tie|"
-    r"polku|kuja|laan|straat|gracht|plein|kade|utca|út|ská|ova|ovo|ná|ní|ová|ulica|iela|gatve|tee"
-)
-_HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,5})?"
-_NAME_WORD = r"\p{Lu}[\p{L}\p{M}'’.\-]*"
-_STREET = regex.compile(
-    r"(?<![\p{L}\p{N}])(?:"
-    # 254 Damvergi Street, 3240 Meadow Drive East
-    + _HOUSE + r"[ \t]+(?:" + _NAME_WORD + r"[ \t]+){1,3}(?:" + _STREET_WORDS + r")(?:[ \t]+(?:North|South|East|West|[NSEW]))?"
-    # Via Leopardi 83, Rua Arapiraca 1943
-    + r"|(?:" + _STREET_PREFIXES + r")[ \t]+(?:(?:" + _NAME_WORD + r"|d[aeio]|del|della|des|du|de la)[ \t]+){0,3}" + _NAME_WORD + r"[ \t]+" + _HOUSE
-    # Strojírenská 1006, Hauptstraße 5
-    + r"|\p{Lu}[\p{L}\p{M}]*(?:" + _STREET_SUFFIXES + r")[ \t]+" + _HOUSE
-    # 8906 Parmova 110: a house number, a name and a number
-    + r"|\d{1,5}[ \t]+(?:" + _NAME_WORD + r"[ \t]+){1,2}\d{1,5}"
-    # P.O. Box 63, Apt. 559, Suite 026, Unit 5964 Box 0235, DPO AP 18214
-    + r"|(?:P\.?[ \t]?O\.?[ \t]?Box|PO[ \t]Box|Box|Apt\.?|Apartment|Suite|Ste\.|Unit|Flat)[ \t]+#?\d{1,6}[A-Za-z]?"
-    + r"|(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}"
-    + r")(?![\p{L}\p{N}])"
-)
-_ZIP = regex.compile(
-    r"(?i:\b(?:zip|zip[ \t]?code|postal[ \t]code|post[ \t]?code|plz|cep)\b[ \t]*(?:is|:|=)?[ \t]*)"
-    r"\K(?:\d{5}(?:-\d{4})?|\d{4}|\d{3}-\d{3}|\d{5}-\d{3}|[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2})(?![\p{L}\p{N}])"
-)
-
-_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-_DATE_VALUE = (
-    r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
-    r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-    r"|" + _MONTHS + r"\.?[ \t]\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]\d{4})?"
-    r"|\d{1,2}(?:st|nd|rd|th)?[ \t](?:of[ \t])?" + _MONTHS + r"(?:,?[ \t]\d{4})?"
-    r"|(?:1[89]|20)\d{2}"
-)
-_DATE = regex.compile(
-    r"(?i:\b(?:born|birthday|birth|dob|d\.o\.b\.|date|dated|on|in|since|during|until|till|from|by|of|year|expires?|expiry)"
-    r"\b[ \t]*(?:on|in|of|:)?[ \t]*)\K(?:" + _DATE_VALUE + r")(?![\p{L}\p{N}])"
-    r"|(?<![\p{L}])(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?![\p{L}])"
-)
-_AGE = regex.compile(
-    r"(?<![\p{L}\p{N}.])\d{1,3}(?=[ \t-]years?[ \t-]old\b|[ \t-]yo\b|[ \t-]y/o\b)"
-    r"|(?i:\b(?:aged?|turned|turns|age[ \t]of|when[ \t](?:he|she|they|i)[ \t](?:was|were)|age:)[ \t]*)\K\d{1,3}(?![\p{N}.,]\d|[ \t]?%)"
-)
+_PLACE_CUE_HIT = len(SHAPES) + 1
 
 
-# Each shape: entity, score, a hyperscan anchor that every match contains, the pattern.
-_SHAPES = (
-    ("STREET_ADDRESS", SCORE_ADDRESS,
-     r"(?:" + _STREET_WORDS.replace("\\.", "") + "|" + _STREET_PREFIXES.replace("\\.", "") + r"|Box|Apt|Apartment|Suite|Ste|Unit|Flat|APO|FPO|DPO)\b"
-     r"|[0-9][ \t]+(?:" + _STREET_WORDS.replace("\\.", "") + r"|[^ \t\n0-9]+[ \t]+[0-9])"
-     r"|(?:" + _STREET_SUFFIXES.replace("\\.", "") + r")\.?[ \t]+[0-9]",
-     _STREET),
-    ("ORGANIZATION", SCORE_ORGANIZATION, r"(?:" + _COMPANY_FORMS.replace("\\.", "") + r")", _ORGANIZATION),
-    ("ZIP_CODE", SCORE_ZIP, r"(?i)(?:zip|postal|post ?code|plz|cep)", _ZIP),
-    ("DATE_TIME", SCORE_DATE,
-     r"[0-9][/.-][0-9]|[0-9]{4}-[0-9]{2}|(?:1[89]|20)[0-9]{2}|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-     r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday", _DATE),
-    ("AGE", SCORE_AGE, r"(?i)(?:year|yo|y/o|age|turn|when)", _AGE),
-)
+_SCHEME_AND_WWW = regex.compile(r"(?i)^(?:https?://)?(?:www\.)?")
 
 
 @dataclass(frozen=True)
@@ -169,78 +105,194 @@ class _Word:
 
 
 class ProseRecognizer:
-    """Person, place, organisation, address, date and age findings from prose lines."""
+    """Person, place, organisation, address, date, age, title and web-site findings from prose lines."""
 
     ENTITIES = ENTITIES
+    # Hyperscan anchors of the shapes, in order; a caller that scans the text for anchors
+    # anyway (``PiiDetector``) adds these to its scan and hands over their hits.
+    ANCHORS = tuple(shape.anchor for shape in SHAPES) + (_ANCHOR_NAME_CUE, _ANCHOR_PLACE_CUE)
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
         self._lists = gazetteers or load_gazetteers()
-        self._anchors = AnchorScanner([anchor for _e, _s, anchor, _p in _SHAPES], caseless=[False] * len(_SHAPES))
 
-    def analyze(self, text: str, entities: tuple[str, ...] = ENTITIES) -> list[RecognizerResult]:
+    @cached_property
+    def _anchors(self) -> AnchorScanner:
+        return AnchorScanner(self.ANCHORS, caseless=[False] * len(self.ANCHORS), starts=[False] * len(self.ANCHORS))
+
+    def analyze(
+        self, text: str, entities: tuple[str, ...] = ENTITIES, anchor_hits: list[Hit] | None = None
+    ) -> list[RecognizerResult]:
+        """``anchor_hits``: the hits of ``ANCHORS`` in ``text`` (numbered as in ``ANCHORS``),
+        if the caller has scanned for them; they need only their ends."""
         wanted = set(entities)
-        found = _outside_code_lines(text, self._shapes(text) + self._word_runs(text))
+        hits = self._anchors.hits(text) if anchor_hits is None else anchor_hits
+        # A capital right after a greeting or "I'm" (the anchor's last character) opens a
+        # run that is read as a name even when no list knows its words; after "lives in",
+        # "moved to" and the like, as a place.
+        cues = {_NAME_CUE_HIT: "name", _PLACE_CUE_HIT: "place"}
+        cued = {hit.end - 1: cues[hit.anchor] for hit in hits if hit.anchor in cues}
+        found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
-        results += _codes_after_places(text, results)
+        results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
-            results = _whole_addresses(text, results)
+            results = whole_addresses(text, results)
         return [result for result in results if result.entity_type in wanted]
 
-    def _shapes(self, text: str) -> list[tuple[str, int, int, float]]:
+    def _shapes(self, text: str, hits: list[Hit]) -> list[tuple[str, int, int, float]]:
         """Each shape's pattern runs only on the lines where hyperscan found its anchor."""
-        line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
-        lines = {(hit.anchor, bisect_right(line_starts, hit.start) - 1) for hit in self._anchors.hits(text)}
+        lines: set[tuple[int, int]] = set()
+        for hit in hits:
+            # No anchor crosses a line end, so its last character is on the hit's line.
+            if hit.anchor < len(SHAPES):
+                lines.add((hit.anchor, text.rfind("\n", 0, hit.end - 1) + 1))
         found: list[tuple[str, int, int, float]] = []
-        for shape, line in sorted(lines):
-            entity, score, _anchor, pattern = _SHAPES[shape]
-            start = line_starts[line]
-            end = line_starts[line + 1] if line + 1 < len(line_starts) else len(text)
-            found += [(entity, match.start(), match.end(), score) for match in pattern.finditer(text, start, end)]
+        for index, start in sorted(lines):
+            shape = SHAPES[index]
+            end = text.find("\n", start)
+            end = len(text) if end < 0 else end + 1
+            found += [
+                (shape.entity, match.start(), match.end(), shape.score)
+                for match in shape.pattern.finditer(text, start, end)
+                if self._shape_holds(shape.entity, text, match.start(), match.end())
+            ]
         return found
 
-    def _word_runs(self, text: str) -> list[tuple[str, int, int, float]]:
+    def _shape_holds(self, entity: str, text: str, start: int, end: int) -> bool:
+        """The one check a shape's pattern cannot make by itself."""
+        if entity == "TITLE":
+            # "Dr. Zoe", not "Dr. Everything": the word after the title is no English word.
+            following = WORD_AFTER_TITLE.match(text, end)
+            return following is not None and not self._common(following.group(1))
+        if entity == "DOMAIN_NAME":
+            host = _SCHEME_AND_WWW.sub("", text[start:end]).rstrip("/")
+            return not RESERVED_HOSTS.search(host) and self._suffixes(host).fqdn != ""
+        return True
+
+    @cached_property
+    def _suffixes(self) -> tldextract.TLDExtract:
+        # The public suffix list bundled with tldextract; never fetched.
+        return tldextract.TLDExtract(suffix_list_urls=())
+
+    def _word_runs(self, text: str, cued: dict[int, str] | None = None) -> list[tuple[str, int, int, float]]:
+        # Most runs are one word that is nothing (``The``, ``If``, a type name), and code
+        # repeats its words: each distinct run is judged once, and only the runs that may hold
+        # something are classified. (Splitting gives every run and, from the lengths of the
+        # pieces, its offset, with no match object per run.)
+        pieces = _RUN_SPLITTER.split(text)
+        runs = pieces[1::2]
+        worth = {run for run in set(runs) if " " in run or "\t" in run or self._may_stand_alone(_bare(_unpossessed(run)))}
+        cued = cued or {}
+        if not worth and not cued:
+            return []
+        offsets = list(accumulate(map(len, pieces), initial=0))[1::2]
+        # A run reads the same wherever it stands, but for a cue just before it.
+        readings: dict[tuple[str, bool, str | None], list[tuple[str, int, int, float]]] = {}
         found: list[tuple[str, int, int, float]] = []
-        lists = self._lists
-        for match in _RUN.finditer(text):
-            word = match.group()
-            # Most runs are one word starting a sentence (``The``, ``If``): settle those at once.
-            if match.end() - match.start() == len(word) and " " not in word and "\t" not in word:
-                bare = _bare(word)
-                if bare not in lists.first_names and bare not in lists.nationalities and bare.lower() not in lists.places:
-                    continue
-            run = [_Word(match.start() + w.start(), match.start() + w.end(), w.group())
-                   for w in _RUN_PART.finditer(match.group())]
-            found += self._classify(text, run)
+        places = compress(zip(offsets, runs), map(worth.__contains__, runs))
+        if cued:
+            places = sorted(set(places) | {(start, run) for start, run in zip(offsets, runs) if start in cued})
+        for start, run in places:
+            key = (run, _after_place_cue(text, start), cued.get(start))
+            if key not in readings:
+                readings[key] = self._classify(run, key[1], key[2])
+            found += [(entity, start + begin, start + end, score) for entity, begin, end, score in readings[key]]
         return found
 
-    def _classify(self, text: str, run: list[_Word]) -> list[tuple[str, int, int, float]]:
-        """Walk one run of capitalised words left to right, taking the longest reading at each."""
+    def _classify(self, run: str, after_place_cue: bool, cue: str | None = None) -> list[tuple[str, int, int, float]]:
+        """Walk one run of capitalised words left to right, taking the longest reading at each;
+        offsets are into the run. ``after_place_cue``: a word such as "in" stands before it;
+        ``cue``: "name" after a greeting or "I'm", "place" after "lives in" and the like."""
+        after_name_cue = cue == "name"
         lists = self._lists
+        words = [_Word(part.start(), part.end(), part.group()) for part in _RUN_PART.finditer(run)]
+        # "Hunt's killers", "Dirk's kid": the name is the word without its possessive.
+        last = words[-1]
+        if _unpossessed(last.text) != last.text:
+            words[-1] = _Word(last.start, last.start + len(_unpossessed(last.text)), _unpossessed(last.text))
+        # A capitalised greeting is a word of the run itself: "Hi Doku", "I'm Mashuu Samurakami".
+        if len(words) > 1 and words[0].text.lower() in _NAME_CUE_WORDS:
+            words = words[1:]
+            after_name_cue = True
         found: list[tuple[str, int, int, float]] = []
         index = 0
-        while index < len(run):
-            word = run[index]
-            place = self._place_length(text, run, index, min_words=2)
+        if cue == "place":
+            # "born in Paris" (also a name), "grew up in Vyskytná nad Jihlavou" (in no list).
+            count = self._place_length(run, words, 0, min_words=1) or self._cued_place_length(words)
+            if count:
+                found.append(("LOCATION", words[0].start, words[count - 1].end, SCORE_PLACE))
+                index = count
+        if after_name_cue:
+            # "Hi Doku,", "I'm Mashuu Samurakami": who follows is a person, known or not.
+            count = self._cued_name_length(words)
+            if count:
+                score = SCORE_FULL_NAME if count > 1 else SCORE_SINGLE_NAME
+                found.append(("PERSON", words[0].start, words[count - 1].end, score))
+                index = count
+        while index < len(words):
+            word = words[index]
+            place = self._place_length(run, words, index, min_words=2)
             if place:
-                found.append(("LOCATION", word.start, run[index + place - 1].end, SCORE_PLACE))
+                found.append(("LOCATION", word.start, words[index + place - 1].end, SCORE_PLACE))
                 index += place
                 continue
-            name = self._name_length(run, index)
+            name = self._name_length(words, index)
             if name > 1:
-                found.append(("PERSON", word.start, run[index + name - 1].end, SCORE_FULL_NAME))
+                found.append(("PERSON", word.start, words[index + name - 1].end, SCORE_FULL_NAME))
                 index += name
                 continue
             bare = _bare(word.text)
-            # Short words in capitals or mixed case are acronyms (``URI``, ``NaN``), not towns.
-            common = bare.lower() in lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
+            common = self._common(bare)
+            place_cue = after_place_cue if index == 0 else _after_place_cue(run, word.start)
             if bare in lists.nationalities:
                 found.append(("NRP", word.start, word.end, SCORE_NRP))
-            elif not common and bare in lists.first_names and not _after_place_cue(text, word.start):
+            elif not common and bare in lists.first_names and not (place_cue and bare.lower() in lists.places):
+                # After "in" or "to", a word that is a first name and a place is the place.
                 found.append(("PERSON", word.start, word.end, SCORE_SINGLE_NAME))
-            elif not common and bare not in lists.surnames and self._place_length(text, run, index, min_words=1):
+            elif not common and bare not in lists.surnames and self._place_length(run, words, index, min_words=1):
                 found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
             index += 1
         return found
+
+    def _cued_place_length(self, words: list[_Word]) -> int:
+        """How many words after a place cue form the place: capitalised words that are not
+        English words, acronyms, people's first names or type names written in CamelCase."""
+        count = 0
+        while count < min(len(words), MAX_PLACE_WORDS):
+            text = words[count].text
+            bare = _bare(text)
+            camel = not bare.isupper() and not bare[1:].islower() and "-" not in bare and "'" not in bare
+            if self._common(bare) or bare in self._lists.first_names or camel:
+                break
+            count += 1
+        while count and words[count - 1].text.lower() in _PARTICLES:
+            count -= 1
+        return count
+
+    def _cued_name_length(self, words: list[_Word]) -> int:
+        """How many words after a name cue form the name: capitalised words that are not
+        English words, initials inside. (A greeting is to a person, even one named like a
+        town somewhere.)"""
+        count = 0
+        while count < min(len(words), MAX_NAME_WORDS):
+            bare = _bare(words[count].text)
+            if not _is_initial(words[count].text) and (self._common(bare) or bare in self._lists.nationalities):
+                break
+            count += 1
+        while count and _is_initial(words[count - 1].text):
+            count -= 1
+        return count
+
+    def _common(self, bare: str) -> bool:
+        """An English word, or an acronym: short words in capitals or mixed case (``URI``,
+        ``NaN``) are not towns or names."""
+        return bare.lower() in self._lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
+
+    def _may_stand_alone(self, bare: str) -> bool:
+        """Whether a capitalised word with no other beside it can be a finding by itself."""
+        lists = self._lists
+        if bare in lists.nationalities:
+            return True
+        return (bare in lists.first_names or bare.lower() in lists.places) and not self._common(bare)
 
     def _place_length(self, text: str, run: list[_Word], index: int, min_words: int) -> int:
         """Words from ``index`` that name a known place, longest first; 0 if none."""
@@ -267,7 +319,9 @@ class ProseRecognizer:
         count = 1
         while index + count < len(run) and count <= MAX_NAME_WORDS:
             word = _bare(run[index + count].text)
-            if word in lists.nationalities or word.lower() in lists.common_words and word.lower() not in _PARTICLES:
+            # An initial (``A``, ``A.``) stays inside a name although "a" is an English word.
+            ordinary = word.lower() in lists.common_words and word.lower() not in _PARTICLES and not _is_initial(run[index + count].text)
+            if word in lists.nationalities or ordinary or word in _UNIT_WORDS:
                 break
             count += 1
         # Particles belong inside a name, never at its end.
@@ -278,6 +332,9 @@ class ProseRecognizer:
         return count
 
 
+# The words that open the unit of an address end a name before them ("Zoe Fyodorova Suite 210").
+_UNIT_WORDS = frozenset(("Suite", "Apt", "Apartment", "Unit", "Box", "Flat", "Ste", "PO", "P.O"))
+
 _PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[ \t]+)$")
 
 
@@ -285,61 +342,12 @@ def _after_place_cue(text: str, start: int) -> bool:
     return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
 
 
-# What may stand between the parts of one address: spaces, line breaks (also as ``\n`` escapes),
-# commas, a house number, a state code, a post code, up to three words of an unknown town.
-_ADDRESS_GAP = regex.compile(
-    r"[\s,]*(?:(?:\d{1,6}(?:-\d{3,4})?|[A-Z]{2}|\p{Lu}[\p{L}\p{M}'’.\-]*)[\s,]+){0,3}"
-)
-_ADDRESS_PARTS = {"STREET_ADDRESS", "LOCATION", "ZIP_CODE"}
-# A house number before a street, a post code after the last part.
-_NUMBER_BEFORE = regex.compile(r"(?<![\p{L}\p{N}])\d{1,6}[ \t]+$")
-_CODE_AFTER = regex.compile(r"[\s,]*(?:[A-Z]{2}[ \t]+)?\d{4,6}(?:-\d{3,4})?(?![\p{L}\p{N}])")
+# A capitalised greeting or self-introduction is the first word of the run it introduces.
+_NAME_CUE_WORDS = frozenset(("hi", "hello", "hey", "i'm", "i’m"))
 
 
-def _codes_after_places(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """A post code right after a town or country (``Denmark 03088``, ``Lascano RO 27300``)."""
-    codes = []
-    for result in results:
-        if result.entity_type == "LOCATION":
-            code = _CODE_AFTER.match(text, result.end)
-            if code:
-                digits = regex.search(r"\d", code.group())
-                start = result.end + (digits.start() if digits else 0)
-                codes.append(RecognizerResult("ZIP_CODE", start, code.end(), SCORE_ZIP))
-    return codes
-
-
-def _whole_addresses(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """One finding per address: a street and the unit, town, region and post code that follow
-    it join into one STREET_ADDRESS, so the address is redacted, counted and audited once."""
-    ordered = sorted(results, key=lambda r: (r.start, -r.end))
-    merged: list[RecognizerResult] = []
-    index = 0
-    while index < len(ordered):
-        result = ordered[index]
-        index += 1
-        if result.entity_type != "STREET_ADDRESS":
-            merged.append(result)
-            continue
-        start, end = result.start, result.end
-        number = _NUMBER_BEFORE.search(text, max(0, start - 12), start)
-        if number:
-            start = number.start()
-        while index < len(ordered):
-            following = ordered[index]
-            if following.start < end:
-                index += 1
-                continue
-            gap = _ADDRESS_GAP.match(text, end, following.start)
-            if following.entity_type not in _ADDRESS_PARTS or gap is None or gap.end() != following.start:
-                break
-            end = max(end, following.end)
-            index += 1
-        code = _CODE_AFTER.match(text, end)
-        if code:
-            end = code.end()
-        merged.append(RecognizerResult("STREET_ADDRESS", start, end, result.score))
-    return merged
+def _unpossessed(word: str) -> str:
+    return word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else word
 
 
 def _outside_code_lines(
