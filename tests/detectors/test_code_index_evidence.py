@@ -27,10 +27,8 @@ from detectors.code.fingerprint import (
 from detectors.code.index_store import (
     DB_NAME,
     SCHEMA_VERSION,
-    IndexStore,
     OutdatedIndexError,
 )
-from detectors.code.indexer import build_index
 from detectors.code.tokenizer import CODE_NAME, CODE_STRING, tokenize
 
 LEDGER = '''
@@ -130,18 +128,10 @@ def test_a_renamed_table_of_values_keeps_its_literal_fingerprints_and_a_table_of
 
 
 @pytest.fixture()
-def index_of_copies(tmp_path: Path) -> Path:
+def index_of_copies(code_index) -> Path:
     """Three identical copies of one module and one unrelated module, indexed."""
-    source = tmp_path / "repo"
-    source.mkdir()
-    for name in ("billing_eu.py", "billing_us.py", "billing_uk.py"):
-        (source / name).write_text(LEDGER)
-    (source / "other.py").write_text("import os\n\nprint(os.getcwd())\n")
-    index_dir = tmp_path / "index"
-    store = IndexStore(index_dir, create=True)
-    build_index(store, "billing", "core", [source])
-    store.close()
-    return index_dir
+    copies = {name: LEDGER for name in ("billing_eu.py", "billing_us.py", "billing_uk.py")}
+    return code_index(copies | {"other.py": "import os\n\nprint(os.getcwd())\n"}, "billing")
 
 
 def test_identical_copies_are_reported_with_the_match(index_of_copies: Path) -> None:
@@ -196,15 +186,9 @@ def _codec(number: int) -> str:
     return "import codecs\n" + own + CODEC
 
 
-def test_boilerplate_counts_around_what_names_the_file_and_not_alone(tmp_path: Path) -> None:
-    source = tmp_path / "codecs"
-    source.mkdir()
-    for number in range(1000, 1080):  # more files share the block than any boilerplate limit
-        (source / f"cp{number}.py").write_text(_codec(number))
-    index_dir = tmp_path / "index"
-    store = IndexStore(index_dir, create=True)
-    build_index(store, "codecs", "core", [source])
-    store.close()
+def test_boilerplate_counts_around_what_names_the_file_and_not_alone(code_index) -> None:
+    # more files share the block than any boilerplate limit
+    index_dir = code_index({f"cp{number}.py": _codec(number) for number in range(1000, 1080)}, "codecs")
     detector = ProprietaryCodeDetector(index_dir)
     findings = detector.scan(f"Is this right?\n\n{_codec(1042)}")
     assert [f.details["path"] for f in findings] == ["cp1042.py"]

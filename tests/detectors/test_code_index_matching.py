@@ -4,14 +4,12 @@ found at both places, reported as copies of each other."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from detectors.code import ProprietaryCodeDetector
 from detectors.code.fingerprint import fingerprint
-from detectors.code.index_store import FingerprintTable, IndexStore
-from detectors.code.indexer import build_index
+from detectors.code.index_store import FingerprintTable
 from detectors.code.proprietary import MIN_SHAPE_FINGERPRINTS
 
 PROPERTY_PAIR = '''
@@ -46,20 +44,8 @@ def parse_records(buffer, count):
 '''
 
 
-def _index(tmp_path: Path, files: dict[str, str]) -> Path:
-    source = tmp_path / "repo"
-    source.mkdir()
-    for name, text in files.items():
-        (source / name).write_text(text)
-    index_dir = tmp_path / "index"
-    store = IndexStore(index_dir, create=True)
-    build_index(store, "dns", "core", [source])
-    store.close()
-    return index_dir
-
-
-def test_a_prompt_repeating_an_idiom_counts_each_shared_fingerprint_once(tmp_path: Path) -> None:
-    index_dir = _index(tmp_path, {"records.py": RECORD})
+def test_a_prompt_repeating_an_idiom_counts_each_shared_fingerprint_once(code_index) -> None:
+    index_dir = code_index({"records.py": RECORD}, "dns")
     # six getter/setter pairs of other names: the same shape six times, hitting the one pair in
     # the indexed file six times over
     names = ["ipv4", "ipv6", "domain", "alias", "mailer", "text"]
@@ -74,7 +60,7 @@ def test_a_prompt_repeating_an_idiom_counts_each_shared_fingerprint_once(tmp_pat
     assert ProprietaryCodeDetector(index_dir).scan(prompt) == []
 
 
-def test_an_excerpt_the_file_holds_twice_is_found_at_both_places(tmp_path: Path) -> None:
+def test_an_excerpt_the_file_holds_twice_is_found_at_both_places(code_index) -> None:
     table = "".join(f'    "{code}": ("{name}", {number}),\n' for code, name, number in (
         ("ar", "arabic", 1256), ("he", "hebrew", 1255), ("el", "greek", 1253), ("ru", "russian", 1251),
         ("tr", "turkish", 1254), ("vi", "vietnamese", 1258), ("th", "thai", 874), ("ja", "japanese", 932),
@@ -82,7 +68,7 @@ def test_an_excerpt_the_file_holds_twice_is_found_at_both_places(tmp_path: Path)
     ))
     filler = "".join(f"def step_{i}(state):\n    return state.advance({i}) + state.offset * {i}\n\n" for i in range(20))
     module = f"WINDOWS_CODEPAGES = {{\n{table}}}\n\n{filler}\nLEGACY_CODEPAGES = {{\n{table}}}\n"
-    index_dir = _index(tmp_path, {"codepages.py": module})
+    index_dir = code_index({"codepages.py": module}, "dns")
     lines = module.splitlines()
     second = next(i for i, line in enumerate(lines) if line.startswith("LEGACY")) + 1
 
