@@ -26,6 +26,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from bench.language_corpus import files, renamed_variants, snippets, without_fenced_code
+from detectors.code.detector import CodeDetector
 from detectors.code.language_model import (
     BUCKETS,
     MODEL_PATH,
@@ -68,20 +69,30 @@ def training_snippets(splits: tuple[str, ...], per_language: int = PER_LANGUAGE)
 
 
 def evaluate(weights: np.ndarray, scales: np.ndarray, bias: np.ndarray, classes: list[str]) -> None:
-    """Accuracy on 10-line windows of the "dev" sources, cut as ``bench/code.py`` cuts the test ones."""
+    """Accuracy on 10-line windows of the "dev" sources, cut as ``bench/code.py`` cuts the test ones,
+    and how often ``CodeDetector`` reports code in the dev prose and finds it in the dev code."""
     model = LanguageModel(weights, scales, bias, classes)
+    detector = CodeDetector(model=model)
     code_classes = set(classes) - {NOT_CODE}
-    rng = random.Random(1)
-    total, right, confusions = Counter(), Counter(), Counter()
+    total, right, found, confusions = Counter(), Counter(), Counter(), Counter()
     for item in files("dev"):
-        for snippet in snippets(item.text, 10, rng, 3):
-            guess = model.predict(snippet, allowed=code_classes).language
-            total[item.source.language] += 1
-            right[item.source.language] += guess == item.source.language
-            confusions[(item.source.language, guess)] += guess != item.source.language
+        language = item.source.language
+        text = without_fenced_code(item.text) if language == NOT_CODE else item.text
+        for snippet in snippets(text, 10, random.Random(item.path), 3):
+            guess = model.predict(snippet, allowed=None if language == NOT_CODE else code_classes).language
+            total[language] += 1
+            right[language] += guess == language
+            found[language] += bool(detector.scan(snippet))
+            confusions[(language, guess)] += guess != language
     for language in sorted(total):
-        print(f"dev {language:12s} {total[language]:5d} windows {right[language] / total[language]:6.1%}")
-    print("dev confusions:", ", ".join(f"{a}->{b} {n}" for (a, b), n in confusions.most_common(8) if n))
+        print(f"dev {language:12s} {total[language]:5d} windows {right[language] / total[language]:6.1%}"
+              f"  CodeDetector finds code {found[language] / total[language]:6.1%}")
+    code = [language for language in total if language != NOT_CODE]
+    micro = sum(right[lang] for lang in code) / sum(total[lang] for lang in code)
+    macro = sum(right[lang] / total[lang] for lang in code) / len(code)
+    code_found = sum(found[lang] for lang in code) / sum(total[lang] for lang in code)
+    print(f"dev code: micro {micro:.1%}, macro-lang {macro:.1%}, CodeDetector finds code {code_found:.1%}")
+    print("dev confusions:", ", ".join(f"{a}->{b} {n}" for (a, b), n in confusions.most_common(12) if n))
 
 
 def matrix(texts: list[str]) -> sparse.csr_matrix:
