@@ -19,7 +19,8 @@ Debian packages that are not installed here were put into the apt cache with ``a
         ruby-rspec-core ruby-i18n ruby-mustermann librust-serde-dev librust-regex-dev \
         librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
         neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
-        php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io monodoc-manual
+        php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io monodoc-manual \
+        python3.11-doc
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
@@ -71,6 +72,7 @@ class Source:
     fences: tuple[str, ...] = ()  # take only Markdown fenced blocks with these info strings
     inner_zip: str = ""  # read the members of this zip archive inside the package instead
     xml_code: str = ""  # take only the HTML-escaped code of these XML elements (a regex, code in group 1)
+    final: bool = True  # a dev source the final model also trains on (False: only ever measured)
 
 
 def _samples(language: str) -> tuple[Source, Source]:
@@ -252,10 +254,18 @@ SOURCES: tuple[Source, ...] = (
     Source(NOT_CODE, "train", directory="/var/log", extensions=(".log",)),
     Source(NOT_CODE, "train", directory="/usr/share/doc", extensions=(".md",), exclude=("/nodejs/", "/python3-pip/")),
     Source(NOT_CODE, "train", directory=SITE, extensions=(".md", ".rst", ".txt"), max_files=300),
+    # Markdown documentation of the Rust sources (books, references, READMEs; fences removed)
+    Source(NOT_CODE, "train", deb="rust-src_", extensions=(".md",), max_files=300),
     # git's release notes: bullet lists of prose, where Markdown/AsciiDoc markers look like comments
     Source(NOT_CODE, "dev", directory="/usr/share/doc/git/RelNotes", extensions=(".txt",), max_files=150),
     # Markdown documentation (headings, bullet lists, tables; code fences removed)
     Source(NOT_CODE, "dev", deb="node-babel7_", extensions=(".md",), max_files=100),
+    Source(NOT_CODE, "dev", deb="node-yargs_", extensions=(".md",)),
+    Source(NOT_CODE, "dev", deb="webpack_", extensions=(".md",)),
+    # reStructuredText reference documentation (directives, roles, indented examples): Python's own
+    # (measured only: its indented examples are Python, which the final model must not learn as prose)
+    Source(NOT_CODE, "dev", deb="python3.11-doc_", under="./usr/share/doc/python3.11/html/_sources/", extensions=(".txt",),
+           max_files=150, final=False),
     Source(NOT_CODE, "test", directory="/usr/share/doc/nodejs", extensions=(".md",)),
     Source(NOT_CODE, "test", directory="/usr/share/doc/python3-pip", extensions=(".md", ".rst")),
 )

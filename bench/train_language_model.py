@@ -46,6 +46,8 @@ def training_snippets(splits: tuple[str, ...], per_language: int = PER_LANGUAGE)
     hand_written: dict[str, list[str]] = defaultdict(list)
     installed: dict[str, list[str]] = defaultdict(list)
     for item in (item for split in splits for item in files(split)):
+        if not item.source.final:  # measured, never trained on
+            continue
         language = item.source.language
         if item.source.samples:
             hand_written[language].append(item.text)
@@ -115,7 +117,7 @@ def quantise(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--out", type=Path, help=f"where to write the model (default {MODEL_PATH}; with --dev, nowhere)")
     parser.add_argument("--C", type=float, default=20.0)
     parser.add_argument("--per-language", type=int, default=PER_LANGUAGE, help="training windows per language")
     parser.add_argument("--dev", action="store_true",
@@ -135,11 +137,13 @@ def main() -> None:
     weights, scales = quantise(model.coef_)
     if args.dev:
         evaluate(weights, scales, model.intercept_.astype(np.float32), classes)
+    out = args.out or (None if args.dev else MODEL_PATH)
+    if out is None:
         return
     np.savez_compressed(
-        args.out, weights=weights, scales=scales, bias=model.intercept_.astype(np.float32), classes=np.array(classes)
+        out, weights=weights, scales=scales, bias=model.intercept_.astype(np.float32), classes=np.array(classes)
     )
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - started:.1f}s")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - started:.1f}s")
 
 
 if __name__ == "__main__":
