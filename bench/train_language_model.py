@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help=f"where to write the model (default {MODEL_PATH}; with --dev, nowhere)")
     parser.add_argument("--C", type=float, default=20.0)
     parser.add_argument("--per-language", type=int, default=PER_LANGUAGE, help="training windows per language")
+    parser.add_argument("--balanced", action="store_true", help="weigh every language equally however many windows it has")
     parser.add_argument("--dev", action="store_true",
                         help="train on the train sources only and report accuracy on the dev sources")
     args = parser.parse_args()
@@ -132,7 +133,7 @@ def main() -> None:
         print(f"{c:12s} {len(by_language[c]):6d} snippets")
     x = matrix(texts)
     print(f"features built in {time.perf_counter() - started:.1f}s; training on {x.shape[0]} snippets")
-    model = LogisticRegression(C=args.C, max_iter=300)
+    model = LogisticRegression(C=args.C, max_iter=300, class_weight="balanced" if args.balanced else None)
     model.fit(x, labels)
     weights, scales = quantise(model.coef_)
     if args.dev:
