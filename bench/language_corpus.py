@@ -383,7 +383,7 @@ def files(split: str) -> Iterator[SourceFile]:
 # declares classes, templates or namespaces outside an ``#ifdef __cplusplus`` guard is not C.
 _CPLUSPLUS_GUARD = re.compile(r"(?s)#\s*if(?:def)?\s+(?:defined\s*\(?\s*)?__cplusplus.*?#\s*endif")
 _CPP_MARKERS = re.compile(
-    r"^\s*(?:template\s*<|namespace\s+\w+\s*\{|class\s+\w+[^;]*\{|public:|private:|virtual\s)|\bstd::", re.M
+    r"^\s*(?:template\s*<|namespace\s+\w+\s*\{|class\s+\w+[^;]*\{|public:|private:|virtual\s)|\bstd::", re.MULTILINE
 )
 
 
