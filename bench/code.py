@@ -293,13 +293,13 @@ def language(per_file: int = 3) -> None:
 
     model = LanguageModel.load()
     detector = CodeDetector(model=model)
-    rng = random.Random(1)
     total, right, as_code, times = Counter(), Counter(), Counter(), []
     confusions = Counter()
     for item in files("test"):
         language_id = item.source.language
         text = without_fenced_code(item.text) if language_id == NOT_CODE else item.text
-        for snippet in snippets(text, 10, rng, per_file):
+        # a generator per file: adding a source elsewhere in the corpus redraws no other file's windows
+        for snippet in snippets(text, 10, random.Random(item.path), per_file):
             started = time.perf_counter()
             guess = model.predict(snippet, allowed=None if language_id == NOT_CODE else set(model.classes) - {NOT_CODE})
             times.append(time.perf_counter() - started)

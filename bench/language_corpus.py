@@ -19,7 +19,8 @@ Debian packages that are not installed here were put into the apt cache with ``a
         ruby-rspec-core ruby-i18n ruby-mustermann librust-serde-dev librust-regex-dev \
         librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
         neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
-        php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io
+        php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io monodoc-manual \
+        python3.11-doc
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
@@ -29,6 +30,7 @@ skipped, so numbers are comparable only between machines with the same packages.
 
 from __future__ import annotations
 
+import html
 import io
 import random
 import re
@@ -69,6 +71,8 @@ class Source:
     first_line: str = ""  # only files whose first line starts with this (a shebang)
     fences: tuple[str, ...] = ()  # take only Markdown fenced blocks with these info strings
     inner_zip: str = ""  # read the members of this zip archive inside the package instead
+    xml_code: str = ""  # take only the HTML-escaped code of these XML elements (a regex, code in group 1)
+    final: bool = True  # a dev source the final model also trains on (False: only ever measured)
 
 
 def _samples(language: str) -> tuple[Source, Source]:
@@ -80,6 +84,14 @@ SOURCES: tuple[Source, ...] = (
     Source("python", "train", directory=SITE, under="tornado"),
     Source("python", "train", directory=SITE, under="requests"),
     Source("python", "train", directory=SITE, under="urllib3"),
+    # Debian's Python packages widen the style beyond the standard library (data tables, long
+    # argument lists, CamelCase class names); none of them is a dev or test source.
+    Source("python", "train", deb="python3-sympy_", exclude=("/tests/",), max_files=300),
+    Source("python", "train", deb="python3-networkx_", exclude=("/tests/",), max_files=200),
+    Source("python", "train", deb="python3-scapy_", max_files=200),
+    Source("python", "train", deb="python3-matplotlib_", exclude=("/tests/",), max_files=150),
+    Source("python", "train", deb="python3-hypothesis_", max_files=100),
+    Source("python", "train", directory="/usr/lib/python3/dist-packages", under="pygments", max_files=200),
     Source("python", "dev", directory=SITE, under="httpx"),
     Source("python", "dev", directory=SITE, under="jinja2"),
     Source("python", "dev", directory=SITE, under="attr"),
@@ -107,6 +119,10 @@ SOURCES: tuple[Source, ...] = (
     Source("typescript", "train", deb="node-lodash_", extensions=(".ts",), max_files=200),
     Source("typescript", "train", deb="webpack_", extensions=(".ts",)),
     Source("typescript", "train", deb="ts-node_", extensions=(".ts",)),
+    Source("typescript", "train", deb="node-yargs_", extensions=(".ts",)),
+    Source("typescript", "train", deb="node-sinclair-typebox_", extensions=(".ts",)),
+    Source("typescript", "train", deb="node-commander_", extensions=(".ts",)),
+    Source("typescript", "train", deb="node-debug_", extensions=(".ts",)),
     Source("typescript", "dev", deb="node-gulp-tsb_", extensions=(".ts",)),
     Source("typescript", "test", deb="libjs-popper.js_", extensions=(".d.ts",)),
     Source("typescript", "test", deb="rollup_", extensions=(".ts",)),
@@ -146,6 +162,14 @@ SOURCES: tuple[Source, ...] = (
     Source("cpp", "train", deb="r-cran-rcpp_", extensions=(".cpp", ".h")),
     Source("cpp", "train", deb="libgeographiclib-dev_", extensions=(".cpp", ".hpp")),
     Source("cpp", "train", deb="libboost1.74-dev_", extensions=(".hpp",), max_files=600),
+    Source("cpp", "train", deb="libfmt-dev_", extensions=(".h",)),
+    Source("cpp", "train", deb="libtbb-dev_", extensions=(".h",), max_files=150),
+    Source("cpp", "train", deb="libgmock-dev_", extensions=(".h",)),
+    Source("cpp", "train", deb="libprotobuf-dev_", extensions=(".h",)),
+    Source("cpp", "train", deb="libmuparser-dev_", extensions=(".h",)),
+    Source("cpp", "train", deb="liblemon-dev_", extensions=(".h",)),
+    Source("cpp", "train", deb="opencl-clhpp-headers_", extensions=(".hpp",)),
+    Source("cpp", "train", deb="libclang-14-dev_", extensions=(".h",), exclude=("/clang-c/",), max_files=300),
     Source("cpp", "dev", deb="coinor-libcoinutils-dev_", extensions=(".hpp",)),
     Source("cpp", "dev", deb="verilator_", extensions=(".cpp",)),
     Source("cpp", "dev", deb="libxsimd-dev_", extensions=(".hpp",)),
@@ -155,6 +179,12 @@ SOURCES: tuple[Source, ...] = (
     Source("cpp", "test", deb="opencv-doc_", extensions=(".cpp", ".hpp")),
     *_samples("csharp"),
     Source("csharp", "train", deb="nrefactory-samples_"),
+    # Mono's documentation: every C# compiler error comes with the small programs that raise it
+    # (train); the .NET class reference quotes C# examples (dev).
+    Source("csharp", "train", deb="monodoc-manual_", inner_zip="cs-errors.zip", extensions=("",),
+           xml_code=r"(?s)<string>(.*?)</string>", max_files=1000),
+    Source("csharp", "dev", deb="monodoc-manual_", inner_zip="netdocs.zip", extensions=("",),
+           xml_code=r'(?si)<code lang="C#">(.*?)</code>', max_files=8000),
     # gtk-sharp2-examples holds the same programs as gtk-sharp3-examples (47 of 50 file names),
     # so neither is trained on: the GTK# 3 examples are C# that training never saw.
     Source("csharp", "test", deb="gtk-sharp3-examples_"),
@@ -186,6 +216,7 @@ SOURCES: tuple[Source, ...] = (
     Source("shell", "train", directory="/etc/init.d", extensions=("",), first_line="#!/bin/"),
     Source("shell", "train", deb="dracut-core_", max_files=200),
     Source("shell", "train", deb="neofetch_", extensions=("",)),
+    Source("shell", "train", deb="libtool_", extensions=(".sh", ".guess", ".sub")),
     Source("shell", "dev", deb="texlive-base_", extensions=(".sh",)),
     Source("shell", "dev", deb="shunit2_"),
     Source("shell", "test", directory="/usr/share/doc/git/contrib", extensions=(".sh", ".bash")),
@@ -223,6 +254,18 @@ SOURCES: tuple[Source, ...] = (
     Source(NOT_CODE, "train", directory="/var/log", extensions=(".log",)),
     Source(NOT_CODE, "train", directory="/usr/share/doc", extensions=(".md",), exclude=("/nodejs/", "/python3-pip/")),
     Source(NOT_CODE, "train", directory=SITE, extensions=(".md", ".rst", ".txt"), max_files=300),
+    # Markdown documentation of the Rust sources (books, references, READMEs; fences removed)
+    Source(NOT_CODE, "train", deb="rust-src_", extensions=(".md",), max_files=300),
+    # git's release notes: bullet lists of prose, where Markdown/AsciiDoc markers look like comments
+    Source(NOT_CODE, "dev", directory="/usr/share/doc/git/RelNotes", extensions=(".txt",), max_files=150),
+    # Markdown documentation (headings, bullet lists, tables; code fences removed)
+    Source(NOT_CODE, "dev", deb="node-babel7_", extensions=(".md",), max_files=100),
+    Source(NOT_CODE, "dev", deb="node-yargs_", extensions=(".md",)),
+    Source(NOT_CODE, "dev", deb="webpack_", extensions=(".md",)),
+    # reStructuredText reference documentation (directives, roles, indented examples): Python's own
+    # (measured only: its indented examples are Python, which the final model must not learn as prose)
+    Source(NOT_CODE, "dev", deb="python3.11-doc_", under="./usr/share/doc/python3.11/html/_sources/", extensions=(".txt",),
+           max_files=150, final=False),
     Source(NOT_CODE, "test", directory="/usr/share/doc/nodejs", extensions=(".md",)),
     Source(NOT_CODE, "test", directory="/usr/share/doc/python3-pip", extensions=(".md", ".rst")),
 )
@@ -303,6 +346,11 @@ def _fenced_blocks(text: str, names: tuple[str, ...]) -> Iterator[str]:
             yield match.group(3)
 
 
+def _xml_blocks(text: str, element: str) -> Iterator[str]:
+    for match in re.finditer(element, text):
+        yield html.unescape(match.group(1))
+
+
 def files(split: str) -> Iterator[SourceFile]:
     """Every file (or snippet) of every source of one split that is present on this machine."""
     for source in SOURCES:
@@ -317,14 +365,15 @@ def files(split: str) -> Iterator[SourceFile]:
         for path, text in reader:
             if source.first_line and not text.startswith(source.first_line):
                 continue
-            if len(text) > 4_000_000 or "\x00" in text[:2000] or _minified(text):
+            if len(text) > 4_000_000 or "\x00" in text[:2000] or (_minified(text) and not source.xml_code):
                 continue
             if source.language == "c" and _is_cpp_header(path, text):
                 continue
             if source.language == "html":
                 text = without_embedded_code(text)
-            if source.fences:
-                for number, block in enumerate(_fenced_blocks(text, source.fences)):
+            if source.fences or source.xml_code:
+                blocks = _fenced_blocks(text, source.fences) if source.fences else _xml_blocks(text, source.xml_code)
+                for number, block in enumerate(blocks):
                     yield SourceFile(source, f"{path}#{number}", block)
             else:
                 yield SourceFile(source, path, text)
@@ -334,7 +383,7 @@ def files(split: str) -> Iterator[SourceFile]:
 # declares classes, templates or namespaces outside an ``#ifdef __cplusplus`` guard is not C.
 _CPLUSPLUS_GUARD = re.compile(r"(?s)#\s*if(?:def)?\s+(?:defined\s*\(?\s*)?__cplusplus.*?#\s*endif")
 _CPP_MARKERS = re.compile(
-    r"^\s*(?:template\s*<|namespace\s+\w+\s*\{|class\s+\w+[^;]*\{|public:|private:|virtual\s)|\bstd::", re.M
+    r"^\s*(?:template\s*<|namespace\s+\w+\s*\{|class\s+\w+[^;]*\{|public:|private:|virtual\s)|\bstd::", re.MULTILINE
 )
 
 

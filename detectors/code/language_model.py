@@ -2,7 +2,8 @@
 
 Why not Pygments' ``guess_lexer`` or guesslang: measured here, ``guess_lexer`` names almost no
 10-line snippet correctly and guesslang needs a 1.5 GB TensorFlow install. A linear model over
-tokens, token pairs and line-edge tokens (comment lines: markers only) is tiny, runs in well under a millisecond per snippet
+tokens, token pairs, line-edge tokens and the shapes of identifiers after each token (comment
+lines: markers only) is tiny, runs in well under a millisecond per snippet
 and is trained by ``bench/train_language_model.py`` (which documents its corpus).
 
 Features are hashed with CRC-32 (stable across processes, unlike ``hash``) into a fixed number of
@@ -68,8 +69,22 @@ def _line_features(line: str, features: list[str]) -> None:
     for token in tokens:
         features.append("t:" + token)
         features.append("b:" + previous + " " + token)
+        if token[0].isalpha() or token[0] == "_":
+            features.append("h:" + previous + " " + _shape(token))
         previous = token
     features.append("b:" + previous + " $")
+
+
+# An identifier the model never saw still says something by its shape: C# and Go call members
+# in PascalCase (``.WriteLine(``), Java and JavaScript in camelCase, Python and Rust in snake_case.
+def _shape(word: str) -> str:
+    if word.isupper():
+        return "A_A" if "_" in word else "A"
+    if "_" in word.strip("_"):
+        return "a_a"
+    if word[0].isupper():
+        return "Aa"
+    return "aA" if word.lower() != word else "a"
 
 
 def features(text: str) -> list[str]:

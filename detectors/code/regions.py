@@ -34,6 +34,7 @@ _CODE_START = re.compile(
 _IMPORT = re.compile(r"(?:import|from\s+[\w.]+\s+import|#include|#import|using|package|require)\s+[\w.<>\"/*{}, ]+$")
 _CODE_END = re.compile(r"(?:[;{}\[(,:]|\)|=>|->|\\|\*/|>)\s*$")
 # (``re``, not ``regex``: these run on every line of every prompt and ``re`` is faster on them.)
+_INLINE_CODE = re.compile(r"(?::[\w:.+-]+:)?`[^`]+`_{0,2}|``[^`]+``")
 _SYMBOLS = "{}[]();=<>_$#&|*/\\:\"'`"
 _DROP_SYMBOLS = str.maketrans("", "", _SYMBOLS)
 # Lines that open or close a block comment or docstring, and whole-line comments.
@@ -41,8 +42,11 @@ _TRIPLE_QUOTES = ('"""', "'''")
 _LINE_COMMENT = re.compile(r"(?:#(?:\s|$|#)|//|--\s|<!--|/\*|\*(?:\s|$|/))")
 # An indented line that is not a list item continues the code around it, however English its
 # words ("if key is None:", "raise Error('position not in range')").
-# A Markdown table row or block quote.
-_MARKDOWN = re.compile(r"(?:\|.*\|$|>\s)")
+# A Markdown table row or block quote, or a reStructuredText directive, target or comment
+# (``.. function:: open(file)``, ``.. _label:``): documentation markup, never code.
+_MARKDOWN = re.compile(r"(?:\|.*\|$|>\s|\.\.\s+(?:[\w:-]+::|_|\|[^|]+\|\s))")
+# A heading's underline or a horizontal rule (``*****``, ``=====``, ``---``).
+_RULE = re.compile(r"([=*#~^+_-])\1{2,}")
 _LIST_ITEM = re.compile(r"(?:[-*+]\s|\d+[.)]\s)")
 
 
@@ -90,8 +94,10 @@ def code_likeness(content: str) -> float:
         score += 1.0
     if content[:1] in (" ", "\t") and not stripped[:2] in ("- ", "* ") and not stripped[:1].isdigit():
         score += 0.3
-    symbols = len(stripped) - len(stripped.translate(_DROP_SYMBOLS))
-    score += min(symbols / max(len(stripped), 1) * 8, 1.5)
+    # Documentation quotes code inline (``None``, :func:`open`, `options`); quoted, it is a word.
+    unquoted = _INLINE_CODE.sub("x", stripped)
+    symbols = len(unquoted) - len(unquoted.translate(_DROP_SYMBOLS))
+    score += min(symbols / max(len(unquoted), 1) * 8, 1.5)
     words = _WORD.findall(stripped)
     if len(words) >= 4:
         stop = sum(1 for w in words if w.lower() in _STOPWORDS) / len(words)
@@ -202,7 +208,7 @@ def _line_kinds(lines: list[Line], first: int, last: int) -> list[int]:
         if not stripped:
             kinds.append(_DOC)
             continue
-        if _LINE_COMMENT.match(stripped) or _MARKDOWN.match(stripped):
+        if _LINE_COMMENT.match(stripped) or _MARKDOWN.match(stripped) or _RULE.fullmatch(stripped):
             kinds.append(_REMARK)
             for opener, closer in _BLOCK_COMMENTS:
                 if stripped.startswith(opener) and closer not in stripped:

@@ -18,14 +18,43 @@ The error is a ZeroDivisionError, which I do not understand. Thanks for looking!
 """
 
 PROSE = [
-    "The quarterly report is attached. Revenue grew in every region except the north, where the\n"
-    "new warehouse opened late. Please review the numbers before Thursday's meeting and send me\n"
-    "your comments by the end of the day.\n",
-    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software\n"
-    "and associated documentation files (the \"Software\"), to deal in the Software without\n"
-    "restriction, including without limitation the rights to use, copy, modify, merge, publish,\n"
-    "distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the\n"
-    "Software is furnished to do so, subject to the following conditions:\n",
+    (
+        "The quarterly report is attached. Revenue grew in every region except the north, where the\n"
+        "new warehouse opened late. Please review the numbers before Thursday's meeting and send me\n"
+        "your comments by the end of the day.\n"
+    ),
+    (
+        "Permission is hereby granted, free of charge, to any person obtaining a copy of this software\n"
+        "and associated documentation files (the \"Software\"), to deal in the Software without\n"
+        "restriction, including without limitation the rights to use, copy, modify, merge, publish,\n"
+        "distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the\n"
+        "Software is furnished to do so, subject to the following conditions:\n"
+    ),
+]
+
+# Reference documentation quotes code inline and marks up its structure; that is still prose.
+DOCUMENTATION = [
+    # reStructuredText: a directive with its indented description, roles and literals
+    (
+        ".. function:: copy(src, dst, *, follow_symlinks=True)\n\n"
+        "   Copy the file *src* to the file or directory *dst*.  If *dst* specifies a directory,\n"
+        "   the file will be copied into *dst* using the base filename from *src*.  Returns the\n"
+        "   path to the newly created file; see :func:`copyfile` and ``os.stat()``.\n\n"
+        "   .. versionchanged:: 3.3\n"
+        "      Added *follow_symlinks* argument.\n"
+    ),
+    # a heading underlined and overlined with asterisks, then a paragraph
+    (
+        "*******************\nMultimedia Services\n*******************\n\n"
+        "The modules described in this chapter implement algorithms and interfaces that are mainly\n"
+        "useful for multimedia applications.  They are available at the discretion of the installation.\n"
+    ),
+    # Markdown with inline code spans
+    (
+        "The `timeout` option sets how long `connect()` waits, in milliseconds. When it is `0`,\n"
+        "the call waits forever; a negative `timeout` raises `RangeError` before any `socket` is opened.\n"
+        "Use `server.close()` from the `'error'` handler to stop listening.\n"
+    ),
 ]
 
 
@@ -79,6 +108,25 @@ def test_numbered_file_listing_uses_the_path_hint(detector: CodeDetector) -> Non
 @pytest.mark.parametrize("text", PROSE)
 def test_prose_and_licence_text_are_not_code(detector: CodeDetector, text: str) -> None:
     assert detector.scan(text) == []
+
+
+@pytest.mark.parametrize("text", DOCUMENTATION)
+def test_documentation_markup_and_inline_code_are_not_code(detector: CodeDetector, text: str) -> None:
+    assert detector.scan(text) == []
+
+
+def test_code_quoting_names_in_docstrings_is_still_code(detector: CodeDetector) -> None:
+    text = (
+        "def parse(raw, strict=False):\n"
+        '    """Return the ``Message`` in *raw*; see :func:`load` and `strict`."""\n'
+        "    header, _, body = raw.partition(b\"\\r\\n\\r\\n\")\n"
+        "    if strict and not header:\n"
+        "        raise ValueError(\"no header\")\n"
+        "    return Message(header.decode(), body)\n"
+    )
+    [finding] = detector.scan(text)
+    assert finding.rule == "python"
+    assert finding.details["lines"] == 6
 
 
 def test_empty_and_odd_inputs_do_not_raise(detector: CodeDetector) -> None:

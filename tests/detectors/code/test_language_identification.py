@@ -67,6 +67,15 @@ def test_probabilities_sum_to_one_and_empty_text_does_not_raise(model: LanguageM
     assert features("   \n\n") == []
 
 
+def test_identifiers_speak_by_their_shape_after_each_token() -> None:
+    """A member call the model never saw still says PascalCase (C#, Go), camelCase (Java, JS) or
+    snake_case (Python, Rust)."""
+    assert "h:. Aa" in features("logger.WriteEntry(message);")
+    assert "h:. aA" in features("logger.writeEntry(message);")
+    assert "h:. a_a" in features("logger.write_entry(message)")
+    assert "h:^ A_A" in features("MAX_ENTRIES = 10")
+
+
 def _origin(source) -> tuple[str, str]:
     return (source.deb or source.directory or f"samples/{source.samples}", source.under)
 
