@@ -75,7 +75,8 @@ class WindowAnalyzer:
         self._context = ContextScorer(vocabulary)
 
     def analyze(self, text: str, windows: Sequence[Window]) -> list[RecognizerResult]:
-        found = [recognized for window in windows if (recognized := self._recognize(text, window)).results]
+        recognized_windows = (self._recognize(text, window, raw) for window, raw in zip(windows, self._raw_results(text, windows)) if raw)
+        found = [recognized for recognized in recognized_windows if recognized.results]
         # Every stretch of the text is tokenized in one go (one lock, one spaCy memory zone).
         requests = [recognized.context_request(text) for recognized in found if recognized.needing]
         answers = iter(self._context.words(text, requests))
@@ -88,29 +89,43 @@ class WindowAnalyzer:
             results += [result for result in kept if result.score >= self._threshold]
         return results
 
-    def _recognize(self, text: str, window: Window) -> Recognized:
-        """One window's recognizer results, after recognizer-level context, and those of
-        them that still want presidio's context words."""
-        indices = sorted(window.anchors & self._wanted)
-        recognizers = [self._recognizers[index] for index in indices]
-        raw: list[RecognizerResult] = []
-        for index, recognizer in zip(indices, recognizers):
-            # Each recognizer reads only around its own anchors: its matches contain them.
-            start, end = window.span_for(text, index)
-            piece = text[start:end]
-            if type(recognizer).analyze is PatternRecognizer.analyze:
-                found = _pattern_results(recognizer, piece)
-            else:
-                found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None) or []
-            for result in found:
-                result.start += start
-                result.end += start
-                result.recognition_metadata = result.recognition_metadata or {}
-                result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
-                result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
-            raw += found
-        if not raw:
-            return Recognized(window, [], [])
+    def _raw_results(self, text: str, windows: Sequence[Window]) -> list[list[RecognizerResult]]:
+        """Per window, the results of the recognizers whose anchors fired in it, in recognizer
+        order, in text offsets.
+
+        Each recognizer runs over all of its stretches before the next one starts: taking the
+        windows one by one instead, and every recognizer in each, interleaves a dozen regex
+        programs and validators and costs about a fifth more CPU for the same calls (measured
+        on 1 MB of mixed text, bench/pii.py)."""
+        raw: list[list[RecognizerResult]] = [[] for _ in windows]
+        for index in sorted(self._wanted):
+            recognizer = self._recognizers[index]
+            for slot, window in enumerate(windows):
+                if index in window.anchors:
+                    raw[slot] += self._run(recognizer, text, window.span_for(text, index))
+        return raw
+
+    def _run(self, recognizer: EntityRecognizer, text: str, span: tuple[int, int]) -> list[RecognizerResult]:
+        """One recognizer on ``text[start:end]``: it reads only around its own anchors, as its
+        matches contain them."""
+        start, end = span
+        piece = text[start:end]
+        if type(recognizer).analyze is PatternRecognizer.analyze:
+            found = _pattern_results(recognizer, piece)
+        else:
+            found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None) or []
+        for result in found:
+            result.start += start
+            result.end += start
+            result.recognition_metadata = result.recognition_metadata or {}
+            result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
+            result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
+        return found
+
+    def _recognize(self, text: str, window: Window, raw: list[RecognizerResult]) -> Recognized:
+        """One window's recognizer results (``raw``, from ``_raw_results``) after
+        recognizer-level context, and those of them that still want presidio's context words."""
+        recognizers = [self._recognizers[index] for index in sorted(window.anchors & self._wanted)]
         # As in presidio, recognizers see the whole text and whole-text offsets here.
         enhanced = self._recognizer_context(text, raw, recognizers)
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
