@@ -103,8 +103,16 @@ def load_pipeline(spacy_model: str | None) -> spacy.language.Language:
     return nlp
 
 
+# Where a built-in pattern is bounded by ``\b`` (ASCII, see ``builtin_recognizers``), its anchor
+# is bounded the same way, so digits inside longer numbers (an 11-digit mobile, an 18-digit
+# resident ID, a timestamp) wake no recognizer that could not match them.
+_WORD_BOUNDARY_BEFORE = r"(?:^|[^0-9A-Za-z_])"
+_WORD_BOUNDARY_AFTER = r"(?:[^0-9A-Za-z_]|$)"
+
+
 class AnchoredCreditCardRecognizer(CreditCardRecognizer):
-    ANCHOR = r"(?:^|[^0-9])\d{4}[- ]?\d{3}"
+    # presidio's card pattern: 13 to 17 digits, groups split by at most one "-" or " ".
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"\d(?:[- ]?\d){12}"
 
 
 class AnchoredIbanRecognizer(IbanRecognizer):
@@ -129,15 +137,16 @@ class CodeAwareIpRecognizer(IpRecognizer):
 
 
 class AnchoredUsSsnRecognizer(UsSsnRecognizer):
-    ANCHOR = r"(?:^|[^0-9])\d{3}[- .]?\d{2}[- .]?\d{4}"
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"\d{3}[- .]?\d{2}[- .]?\d{4}" + _WORD_BOUNDARY_AFTER
 
 
 class AnchoredUsItinRecognizer(UsItinRecognizer):
-    ANCHOR = r"(?:^|[^0-9])9\d{2}[- ]?\d{2}[- ]?\d{4}"
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"9\d{2}[- ]?\d{2}[- ]?\d{4}" + _WORD_BOUNDARY_AFTER
 
 
 class AnchoredUsPassportRecognizer(UsPassportRecognizer):
-    ANCHOR = r"(?:^|[^0-9])[A-Za-z]?\d{8}"
+    # Nine digits, or a letter and eight.
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"[A-Za-z0-9]\d{8}" + _WORD_BOUNDARY_AFTER
 
 
 def builtin_recognizers() -> list[EntityRecognizer]:
