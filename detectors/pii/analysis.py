@@ -102,16 +102,23 @@ class WindowAnalyzer:
             recognizer = self._recognizers[index]
             for slot, window in enumerate(windows):
                 if index in window.anchors:
-                    raw[slot] += self._run(recognizer, text, window.span_for(text, index))
+                    raw[slot] += self._run(recognizer, text, window, index)
         return raw
 
-    def _run(self, recognizer: EntityRecognizer, text: str, span: tuple[int, int]) -> list[RecognizerResult]:
-        """One recognizer on ``text[start:end]``: it reads only around its own anchors, as its
-        matches contain them."""
-        start, end = span
+    def _run(self, recognizer: EntityRecognizer, text: str, window: Window, index: int) -> list[RecognizerResult]:
+        """One recognizer on its part of the window: it reads only around its own anchor's
+        hits, as its matches contain them."""
+        start, end = window.span_for(text, index)
         piece = text[start:end]
         if type(recognizer).analyze is PatternRecognizer.analyze:
-            found = _pattern_results(recognizer, piece)
+            starts = (0, len(piece))
+            if getattr(recognizer, "MATCHES_START_AT_ANCHOR", False):
+                # Every match begins inside one of the anchor's hits. The piece reaches back
+                # far enough for any recognizer, and where its end cuts a longer token a
+                # match beginning after the last hit could be an artefact of the cut.
+                first, last = window.hit_span(index)
+                starts = (first - start, last - start)
+            found = _pattern_results(recognizer, piece, starts)
         else:
             found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None) or []
         for result in found:
@@ -167,27 +174,39 @@ class WindowAnalyzer:
             result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
 
 
-def _pattern_results(recognizer: PatternRecognizer, piece: str) -> list[RecognizerResult]:
+def _pattern_results(recognizer: PatternRecognizer, piece: str, starts: tuple[int, int]) -> list[RecognizerResult]:
     """``PatternRecognizer.analyze`` without its per-match explanation objects and timing.
 
     The same steps in the same order: each pattern's matches, ``validate_result`` (True sets
     the score to 1.0, False to 0), ``invalidate_result``, zero scores dropped, duplicates
     removed. presidio skips a pattern whose regex times out; here the timeout is raised, so
     a text crafted to stall a pattern fails the scan instead of slipping through it.
+
+    Only matches beginning in ``starts`` (first and last offset into the piece) are taken,
+    and none is looked for before it; look-behinds and ``\\b`` still see the characters
+    before it.
     """
+    scan_from, last_start = starts
     flags = recognizer.global_regex_flags
     entity = recognizer.supported_entities[0]
-    # Optional, per pattern: something each of its matches contains, cheaper to look for.
+    # Optional, per pattern: something each of its matches contains, cheaper to look for,
+    # and at most ``PATTERN_ANCHOR_REACH`` characters after the match begins.
     required = getattr(recognizer, "PATTERN_ANCHORS", {})
     results: list[RecognizerResult] = []
     for pattern in recognizer.patterns:
-        if pattern.name in required and required[pattern.name].search(piece) is None:
-            continue
+        start_at = scan_from
+        if pattern.name in required:
+            first = required[pattern.name].search(piece, scan_from)
+            if first is None:
+                continue
+            start_at = max(scan_from, first.start() - recognizer.PATTERN_ANCHOR_REACH)
         if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
             pattern.compiled_with_flags = flags
             pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
-        for match in pattern.compiled_regex.finditer(piece, timeout=REGEX_TIMEOUT_SECONDS):
+        for match in pattern.compiled_regex.finditer(piece, start_at, timeout=REGEX_TIMEOUT_SECONDS):
             start, end = match.span()
+            if start > last_start:
+                break
             if start == end:
                 continue
             value = piece[start:end]

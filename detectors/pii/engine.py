@@ -105,12 +105,15 @@ def load_pipeline(spacy_model: str | None) -> spacy.language.Language:
 
 # Where a built-in pattern is bounded by ``\b`` (ASCII, see ``builtin_recognizers``), its anchor
 # is bounded the same way, so digits inside longer numbers (an 11-digit mobile, an 18-digit
-# resident ID, a timestamp) wake no recognizer that could not match them.
+# resident ID, a timestamp) wake no recognizer that could not match them. Such an anchor
+# begins with the character before the match (or the text's start), so every match begins
+# after the start of an anchor hit (``MATCHES_START_AT_ANCHOR``, see detectors.pii.analysis).
 _WORD_BOUNDARY_BEFORE = r"(?:^|[^0-9A-Za-z_])"
 _WORD_BOUNDARY_AFTER = r"(?:[^0-9A-Za-z_]|$)"
 
 
 class AnchoredCreditCardRecognizer(CreditCardRecognizer):
+    MATCHES_START_AT_ANCHOR = True
     # presidio's card pattern: 13 to 17 digits, groups split by at most one "-" or " ".
     ANCHOR = _WORD_BOUNDARY_BEFORE + r"\d(?:[- ]?\d){12}"
 
@@ -130,6 +133,8 @@ class CodeAwareIpRecognizer(IpRecognizer):
     # presidio's IPv6 pattern is a long alternation that costs more than all the others; each
     # of its branches contains one of these, so a stretch without any is spared it.
     PATTERN_ANCHORS: ClassVar[dict[str, re.Pattern[str]]] = {"IPv6": re.compile(r"::|[0-9a-f]:[0-9a-f]{0,4}:|fe80:", re.IGNORECASE)}
+    # Each branch has one within its first group: "abcd::", "abcd:ef01:", "::", "fe80:".
+    PATTERN_ANCHOR_REACH = 4
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,14 +142,17 @@ class CodeAwareIpRecognizer(IpRecognizer):
 
 
 class AnchoredUsSsnRecognizer(UsSsnRecognizer):
+    MATCHES_START_AT_ANCHOR = True
     ANCHOR = _WORD_BOUNDARY_BEFORE + r"\d{3}[- .]?\d{2}[- .]?\d{4}" + _WORD_BOUNDARY_AFTER
 
 
 class AnchoredUsItinRecognizer(UsItinRecognizer):
+    MATCHES_START_AT_ANCHOR = True
     ANCHOR = _WORD_BOUNDARY_BEFORE + r"9\d{2}[- ]?\d{2}[- ]?\d{4}" + _WORD_BOUNDARY_AFTER
 
 
 class AnchoredUsPassportRecognizer(UsPassportRecognizer):
+    MATCHES_START_AT_ANCHOR = True
     # Nine digits, or a letter and eight.
     ANCHOR = _WORD_BOUNDARY_BEFORE + r"[A-Za-z0-9]\d{8}" + _WORD_BOUNDARY_AFTER
 
