@@ -79,8 +79,9 @@ class CnMobileRecognizer(CjkContextMixin, PatternRecognizer):
     """Mainland mobile numbers; prefixes are checked by libphonenumber, which tracks MIIT allocations."""
 
     ENTITY = "CN_MOBILE"
-    # The whole number, after a boundary or a country code, before a boundary.
-    ANCHOR = r"(?:^|[^0-9A-Za-z+]|86[- ]?)1[3-9]\d(?:\d{8}|[- ]\d{4}[- ]\d{4})(?:[^0-9A-Za-z]|$)"
+    # The pattern itself, with its look-arounds as the characters around it.
+    ANCHOR = r"(?:^|[^0-9A-Za-z+])(?:(?:\+|00)?86[- ]?)?1[3-9]\d(?:\d{8}|[- ]\d{4}[- ]\d{4})(?:[^0-9A-Za-z]|$)"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern("cn_mobile", r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[- ]?)?1[3-9]\d(?:\d{8}|[- ]\d{4}[- ]\d{4})(?![0-9A-Za-z])", 0.6)
     ]

@@ -30,7 +30,7 @@ def _numbers(seed: int) -> list[str]:
         made += [
             en.ssn(), en.credit_card_number(), en.bothify("?########").upper(), en.bothify("#########"),
             f"9{rng.randrange(10, 99)}-{rng.randrange(70, 88)}-{rng.randrange(1000, 9999)}", zh.ssn(),
-            zh.phone_number(), "62" + "".join(rng.choice("0123456789") for _ in range(rng.randrange(14, 18))),
+            zh.phone_number(), f"+86 {zh.phone_number()}", f"0086-{zh.phone_number()}", f"86{zh.phone_number()}", "62" + "".join(rng.choice("0123456789") for _ in range(rng.randrange(14, 18))),
             "".join(rng.choice("0123456789 -") for _ in range(rng.randrange(8, 30))),
             en.bothify("?#######?").upper(), en.bothify("?######(#)").upper(), en.bothify("E#######").upper(),
         ]
