@@ -111,13 +111,16 @@ class WindowAnalyzer:
         start, end = window.span_for(text, index)
         piece = text[start:end]
         if type(recognizer).analyze is PatternRecognizer.analyze:
+            # The piece reaches back far enough for any recognizer; some know better.
             starts = (0, len(piece))
+            first, last = window.hit_span(index)
             if getattr(recognizer, "MATCHES_START_AT_ANCHOR", False):
-                # Every match begins inside one of the anchor's hits. The piece reaches back
-                # far enough for any recognizer, and where its end cuts a longer token a
-                # match beginning after the last hit could be an artefact of the cut.
-                first, last = window.hit_span(index)
+                # Every match begins inside one of the anchor's hits; where the piece's end
+                # cuts a longer token, a match beginning after the last hit could be an
+                # artefact of the cut.
                 starts = (first - start, last - start)
+            elif hasattr(recognizer, "earliest_match_start"):
+                starts = (recognizer.earliest_match_start(piece, first - start), len(piece))
             found = _pattern_results(recognizer, piece, starts)
         else:
             found = recognizer.analyze(text=piece, entities=self._entities, nlp_artifacts=None) or []

@@ -59,6 +59,9 @@ class OfflineEmailRecognizer(EmailRecognizer):
     """presidio's e-mail recognizer validated against the suffix list bundled with tldextract."""
 
     ANCHOR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]@[A-Za-z0-9_]"
+    # The characters of a local part (presidio's, with ``\w`` in ASCII as ``builtin_recognizers``
+    # compiles it); no "@" among them.
+    _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]*")
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,6 +69,13 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool | None:
         return self._extract(pattern_text).fqdn != ""
+
+    def earliest_match_start(self, piece: str, first_hit: int) -> int:
+        """Where the first match in ``piece`` can begin at the earliest: every match holds an
+        "@" with a hit at it, and its local part runs back from there over local-part
+        characters only, so no match begins before the run that ends at the first hit's "@"."""
+        at = piece.index("@", first_hit)
+        return at - self._LOCAL_PART.match(piece[:at][::-1]).end()
 
 
 class LemmaFallbackSpacyNlpEngine(SpacyNlpEngine):

@@ -12,7 +12,7 @@ from faker import Faker
 
 from detectors.pii import PiiDetector
 from detectors.pii.detector import _caseless
-from detectors.pii.engine import LANGUAGE, CodeAwareIpRecognizer, all_recognizers
+from detectors.pii.engine import LANGUAGE, CodeAwareIpRecognizer, OfflineEmailRecognizer, all_recognizers
 from detectors.pii.prefilter import AnchorScanner
 
 STARTING_AT_ANCHOR = [r for r in all_recognizers(with_model=False) if getattr(r, "MATCHES_START_AT_ANCHOR", False)]
@@ -88,3 +88,29 @@ def test_a_window_cut_inside_a_long_token_makes_no_match_of_its_own():
     ours = {(r.entity_type, r.start, r.end) for r in detector.analyze(text)}
     whole = detector._engine.analyze(text, language=LANGUAGE, entities=list(detector.entities))
     assert ours == {(r.entity_type, r.start, r.end) for r in whole}
+
+
+def test_no_email_match_begins_before_the_local_part_of_the_first_at():
+    # As the detector has it: built-in patterns compiled ASCII-only.
+    [recognizer] = [r for r in all_recognizers(with_model=False) if isinstance(r, OfflineEmailRecognizer)]
+    [pattern] = recognizer.patterns
+    compiled = regex.compile(pattern.regex, flags=recognizer.global_regex_flags)
+    scanner = AnchorScanner([recognizer.ANCHOR], caseless=[_caseless(recognizer)])
+    fake = Faker(["en_US", "zh_CN"])
+    fake.seed_instance(8)
+    rng = random.Random(8)
+    glue = ["", " ", ".", "-", "+", "<", ">", ",", "(", "'", "中", "a", "_", "@", "x.y", "1"]
+    texts = [
+        "".join(rng.choice(glue) + (fake.email() if rng.random() < 0.6 else fake.word()) for _ in range(rng.randrange(1, 6)))
+        for _ in range(400)
+    ]
+    matched = 0
+    for text in texts:
+        hits = scanner.hits(text)
+        if not hits:
+            continue
+        earliest = recognizer.earliest_match_start(text, hits[0].start)
+        for match in compiled.finditer(text):
+            matched += 1
+            assert match.start() >= earliest, (text, match.group())
+    assert matched > 300
