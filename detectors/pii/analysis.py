@@ -75,8 +75,9 @@ class WindowAnalyzer:
         self._context = ContextScorer(vocabulary)
 
     def analyze(self, text: str, windows: Sequence[Window]) -> list[RecognizerResult]:
-        recognized_windows = (self._recognize(text, window, raw) for window, raw in zip(windows, self._raw_results(text, windows)) if raw)
-        found = [recognized for recognized in recognized_windows if recognized.results]
+        raw = self._raw_results(text, windows)
+        recognized = [self._recognize(text, window, own) for window, own in zip(windows, raw) if own]
+        found = [window for window in recognized if window.results]
         # Every stretch of the text is tokenized in one go (one lock, one spaCy memory zone).
         requests = [recognized.context_request(text) for recognized in found if recognized.needing]
         answers = iter(self._context.words(text, requests))
