@@ -33,7 +33,11 @@ _ISSUERS: tuple[tuple[tuple[str, ...], frozenset[int], frozenset[int]], ...] = (
 
 class PaymentCardRecognizer(PatternRecognizer):
     ENTITY = "CREDIT_CARD"
-    ANCHOR = r"(?:^|[^0-9])\d{4}[- ]?\d{3}"
+    # Twelve digits or more (shorter matches fail validation), split by single separators,
+    # where the pattern's look-behind allows a start; a match that can pass validation
+    # begins there, and a shorter one lies inside the run of digits whose start that is.
+    ANCHOR = r"(?:^|[^0-9A-Za-z_.\-])\d(?:[- ]?\d){11}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern(
             "card_by_issuer",

@@ -40,6 +40,7 @@ class CnResidentIdRecognizer(CjkContextMixin, PatternRecognizer):
 
     ENTITY = "CN_RESIDENT_ID"
     ANCHOR = r"(?:^|[^0-9A-Za-z])[1-8]\d{16}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [Pattern("cn_resident_id", r"(?<![0-9A-Za-z])[1-8]\d{5}(?:18|19|20)\d{9}[0-9Xx](?![0-9A-Za-z])", 0.5)]
     CONTEXT = ["id", "identity", "resident", "身份证", "身份证号", "证件号"]
     CJK_CONTEXT = ("身份证", "证件", "公民身份")
@@ -78,7 +79,9 @@ class CnMobileRecognizer(CjkContextMixin, PatternRecognizer):
     """Mainland mobile numbers; prefixes are checked by libphonenumber, which tracks MIIT allocations."""
 
     ENTITY = "CN_MOBILE"
-    ANCHOR = r"1[3-9]\d[- ]?\d{4}"
+    # The pattern itself, with its look-arounds as the characters around it.
+    ANCHOR = r"(?:^|[^0-9A-Za-z+])(?:(?:\+|00)?86[- ]?)?1[3-9]\d(?:\d{8}|[- ]\d{4}[- ]\d{4})(?:[^0-9A-Za-z]|$)"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern("cn_mobile", r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[- ]?)?1[3-9]\d(?:\d{8}|[- ]\d{4}[- ]\d{4})(?![0-9A-Za-z])", 0.6)
     ]
@@ -109,6 +112,7 @@ class CnUnionPayCardRecognizer(CjkContextMixin, PatternRecognizer):
 
     ENTITY = "CN_UNIONPAY_CARD"
     ANCHOR = r"(?:^|[^0-9A-Za-z])62\d{2}[- ]?\d{4}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern("unionpay_plain", r"(?<![0-9A-Za-z])62\d{14,17}(?![0-9A-Za-z])", 0.5),
         Pattern("unionpay_grouped", r"(?<![0-9A-Za-z])62\d{2}(?:[- ]\d{4}){3}(?:[- ]?\d{1,3})?(?![0-9A-Za-z])", 0.5),
@@ -136,6 +140,7 @@ class CnUsccRecognizer(CjkContextMixin, PatternRecognizer):
 
     ENTITY = "CN_USCC"
     ANCHOR = r"(?:^|[^0-9A-Za-z])[1-9ANY][0-9A-Z]\d{6}[0-9A-Z]{10}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern("cn_uscc", r"(?<![0-9A-Za-z])[1-9ANY][0-9A-HJ-NPQRTUWXY]\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])", 0.4)
     ]
@@ -173,6 +178,7 @@ class HkIdRecognizer(CjkContextMixin, PatternRecognizer):
 
     ENTITY = "HK_ID"
     ANCHOR = r"(?:^|[^0-9A-Za-z])[A-Z]{1,2}\d{6}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern("hkid_bracketed", r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}\s?\([0-9A]\)", 0.5),
         Pattern("hkid_bare", r"(?<![0-9A-Za-z])[A-Z]{1,2}\d{6}[0-9A](?![0-9A-Za-z])", 0.3),
@@ -210,6 +216,7 @@ class TwIdRecognizer(CjkContextMixin, PatternRecognizer):
 
     ENTITY = "TW_ID"
     ANCHOR = r"(?:^|[^0-9A-Za-z])[A-Z][12ABCD89]\d{8}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [Pattern("tw_id", r"(?<![0-9A-Za-z])[A-Z][12ABCD89]\d{8}(?![0-9A-Za-z])", 0.4)]
     CONTEXT = ["taiwan", "identity", "身分證", "身份證", "統一證號"]
     CJK_CONTEXT = ("身分證", "身份證", "身份证", "證號", "统一证号")
@@ -239,6 +246,7 @@ class CnPassportRecognizer(CjkContextMixin, PatternRecognizer):
 
     ENTITY = "CN_PASSPORT"
     ANCHOR = r"(?:^|[^0-9A-Za-z])(?:E[0-9A-Z]|G\d|[DSP]E|K\d|MA)\d{7}"
+    MATCHES_START_AT_ANCHOR = True
     PATTERNS = [
         Pattern("cn_passport", r"(?<![0-9A-Za-z])(?:E[0-9A-HJ-NP-Z]\d{7}|G\d{8}|[DSP]E\d{7}|K\d{8}|MA\d{7})(?![0-9A-Za-z])", 0.1)
     ]

@@ -59,6 +59,9 @@ class OfflineEmailRecognizer(EmailRecognizer):
     """presidio's e-mail recognizer validated against the suffix list bundled with tldextract."""
 
     ANCHOR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]@[A-Za-z0-9_]"
+    # The characters of a local part (presidio's, with ``\w`` in ASCII as ``builtin_recognizers``
+    # compiles it); no "@" among them.
+    _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]*")
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,6 +69,13 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool | None:
         return self._extract(pattern_text).fqdn != ""
+
+    def earliest_match_start(self, piece: str, first_hit: int) -> int:
+        """Where the first match in ``piece`` can begin at the earliest: every match holds an
+        "@" with a hit at it, and its local part runs back from there over local-part
+        characters only, so no match begins before the run that ends at the first hit's "@"."""
+        at = piece.index("@", first_hit)
+        return at - self._LOCAL_PART.match(piece[:at][::-1]).end()
 
 
 class LemmaFallbackSpacyNlpEngine(SpacyNlpEngine):
@@ -103,8 +113,19 @@ def load_pipeline(spacy_model: str | None) -> spacy.language.Language:
     return nlp
 
 
+# Where a built-in pattern is bounded by ``\b`` (ASCII, see ``builtin_recognizers``), its anchor
+# is bounded the same way, so digits inside longer numbers (an 11-digit mobile, an 18-digit
+# resident ID, a timestamp) wake no recognizer that could not match them. Such an anchor
+# begins with the character before the match (or the text's start), so every match begins
+# after the start of an anchor hit (``MATCHES_START_AT_ANCHOR``, see detectors.pii.analysis).
+_WORD_BOUNDARY_BEFORE = r"(?:^|[^0-9A-Za-z_])"
+_WORD_BOUNDARY_AFTER = r"(?:[^0-9A-Za-z_]|$)"
+
+
 class AnchoredCreditCardRecognizer(CreditCardRecognizer):
-    ANCHOR = r"(?:^|[^0-9])\d{4}[- ]?\d{3}"
+    MATCHES_START_AT_ANCHOR = True
+    # presidio's card pattern: 13 to 17 digits, groups split by at most one "-" or " ".
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"\d(?:[- ]?\d){12}"
 
 
 class AnchoredIbanRecognizer(IbanRecognizer):
@@ -122,6 +143,8 @@ class CodeAwareIpRecognizer(IpRecognizer):
     # presidio's IPv6 pattern is a long alternation that costs more than all the others; each
     # of its branches contains one of these, so a stretch without any is spared it.
     PATTERN_ANCHORS: ClassVar[dict[str, re.Pattern[str]]] = {"IPv6": re.compile(r"::|[0-9a-f]:[0-9a-f]{0,4}:|fe80:", re.IGNORECASE)}
+    # Each branch has one within its first group: "abcd::", "abcd:ef01:", "::", "fe80:".
+    PATTERN_ANCHOR_REACH = 4
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,15 +152,19 @@ class CodeAwareIpRecognizer(IpRecognizer):
 
 
 class AnchoredUsSsnRecognizer(UsSsnRecognizer):
-    ANCHOR = r"(?:^|[^0-9])\d{3}[- .]?\d{2}[- .]?\d{4}"
+    MATCHES_START_AT_ANCHOR = True
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"\d{3}[- .]?\d{2}[- .]?\d{4}" + _WORD_BOUNDARY_AFTER
 
 
 class AnchoredUsItinRecognizer(UsItinRecognizer):
-    ANCHOR = r"(?:^|[^0-9])9\d{2}[- ]?\d{2}[- ]?\d{4}"
+    MATCHES_START_AT_ANCHOR = True
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"9\d{2}[- ]?\d{2}[- ]?\d{4}" + _WORD_BOUNDARY_AFTER
 
 
 class AnchoredUsPassportRecognizer(UsPassportRecognizer):
-    ANCHOR = r"(?:^|[^0-9])[A-Za-z]?\d{8}"
+    MATCHES_START_AT_ANCHOR = True
+    # Nine digits, or a letter and eight.
+    ANCHOR = _WORD_BOUNDARY_BEFORE + r"[A-Za-z0-9]\d{8}" + _WORD_BOUNDARY_AFTER
 
 
 def builtin_recognizers() -> list[EntityRecognizer]:

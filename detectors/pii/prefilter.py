@@ -37,6 +37,10 @@ class Window:
     # Per anchor, where its own hits lie: the stretch its recognizer needs to read.
     reach: Mapping[int, tuple[int, int]] = field(default_factory=dict)
 
+    def hit_span(self, anchor: int) -> tuple[int, int]:
+        """From the start of the window's first hit of one anchor to the end of its last."""
+        return self.reach.get(anchor, (self.start, self.end))
+
     def span_for(self, text: str, anchor: int) -> tuple[int, int]:
         """The part of the window one recognizer reads: around its own anchor hits."""
         first, last = self.reach.get(anchor, (self.start, self.end))
