@@ -251,7 +251,7 @@ class ProseRecognizer:
             elif not common and bare not in lists.surnames and self._place_length(run, words, index, min_words=1):
                 found.append(("LOCATION", word.start, word.end, SCORE_PLACE))
             index += 1
-        return found
+        return [f for f in found if not (f[0] == "PERSON" and _names_an_assistant(run[f[1] : f[2]]))]
 
     def _cued_place_length(self, words: list[_Word]) -> int:
         """How many words after a place cue form the place: capitalised words that are not
@@ -340,6 +340,18 @@ _PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[
 
 def _after_place_cue(text: str, start: int) -> bool:
     return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
+
+
+# Prompts greet and name the assistants they go to ("Hi Claude", "ask Copilot"): product names,
+# not people, however many people are called Claude. A run of these words alone is no person;
+# "Claude Monet" still is.
+_ASSISTANT_WORDS = frozenset(
+    "claude code copilot gemini codex chatgpt gpt cursor grok llama mistral deepseek qwen kimi".split()
+)
+
+
+def _names_an_assistant(name: str) -> bool:
+    return all(word.lower() in _ASSISTANT_WORDS for word in name.split())
 
 
 # A capitalised greeting or self-introduction is the first word of the run it introduces.

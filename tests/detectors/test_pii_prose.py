@@ -153,6 +153,24 @@ def test_greetings_to_words_and_in_code_are_no_people(detector, text):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Hi Claude, can you fix this test?",
+        "Hey Copilot, explain this function.",
+        "Ask Claude to review the diff, then Gemini.",
+        "Thanks Claude Code for the refactor.",
+        "I asked ChatGPT and Codex about it.",
+    ],
+)
+def test_the_assistant_a_prompt_greets_or_names_is_no_person(detector, text):
+    assert "PERSON" not in found(detector, text).values()
+
+
+def test_a_person_sharing_a_first_name_with_an_assistant_still_is_one(detector):
+    assert found(detector, "Hi Claude Monet, your paintings arrived.") == {"Claude Monet": "PERSON"}
+
+
+@pytest.mark.parametrize(
     ("text", "place"),
     [
         ("My friend lives in Neupré", "Neupré"),
