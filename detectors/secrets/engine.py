@@ -37,8 +37,16 @@ except ImportError:  # pragma: no cover - exercised only where the wheel is unav
 # Longest span a confirming regex is allowed to look back over when a pattern is unbounded;
 # long enough for the longest token formats (GitLab routable, PyPI, 1Password).
 MAX_LOOKBEHIND = 2048
-# Per-window regex time limit: the worst case for a single window on adversarial input.
-REGEX_TIMEOUT_S = 0.25
+# Per-window regex time limit, against input crafted to make a pattern backtrack for ever. The
+# regex module measures wall time, which keeps running while the thread waits for the GIL
+# (the proxy scans in worker threads), so the limit sits far above a real search's
+# milliseconds; a search that reaches it fails the scan (the policy then blocks) rather than
+# skipping the window, which would forward whatever secret it held.
+REGEX_TIMEOUT_S = 5.0
+
+
+class ScanTimeout(RuntimeError):
+    """A confirming regex ran past ``REGEX_TIMEOUT_S``: this text cannot be vouched for."""
 # Overlapping windows merge up to this size; a regex searches a window of this size in
 # milliseconds, far from the timeout (which would hide whatever else the window holds).
 MAX_MERGED_WINDOW = 64 * 1024
@@ -274,8 +282,10 @@ class RuleMatcher:
                         value = data[found[0] : found[1]]
                         lead = data[_name_start(data, match.start()) : found[0]]
                         yield RawMatch(compiled.rule, found[0], found[1], value, lead)
-            except TimeoutError:
-                continue
+            except TimeoutError as exc:
+                raise ScanTimeout(
+                    f"secret rule {compiled.rule.id!r} ran past {REGEX_TIMEOUT_S:g}s on one window of this text"
+                ) from exc
 
     @staticmethod
     def _secret_span(compiled: _CompiledRule, match: regex.Match[bytes]) -> tuple[int, int] | None:

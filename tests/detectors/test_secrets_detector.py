@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from detectors.base import Detector
 from detectors.secrets import SecretDetector
 
@@ -101,3 +103,16 @@ def test_a_secret_after_many_near_misses_is_still_found() -> None:
     text = 'api_key="aB3dE6fG7h",' * 10_000 + 'api_key="9fQ2xLm4Rs8TzP1vW7yK3bN6"'
     findings = detector.scan(text)
     assert [text[f.start : f.end] for f in findings] == ["9fQ2xLm4Rs8TzP1vW7yK3bN6"]
+
+
+def test_a_regex_that_runs_too_long_fails_the_scan_instead_of_skipping_text(monkeypatch) -> None:
+    # Skipping the window would forward whatever secret it held; failing lets the policy block.
+    from detectors.secrets import engine
+    from detectors.secrets.ruleset import Rule
+
+    monkeypatch.setattr(engine, "REGEX_TIMEOUT_S", 0.01)
+    rule = Rule(id="nested-repeat", description="backtracks for ever on a near miss", regex=r"K=(?:a|a)+;",
+                prefilters=("K=",), lookahead=64)
+    stalled = SecretDetector(rules=[rule])
+    with pytest.raises(engine.ScanTimeout, match="nested-repeat"):
+        stalled.scan("K=" + "a" * 40 + "!")
