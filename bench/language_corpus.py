@@ -20,7 +20,7 @@ Debian packages that are not installed here were put into the apt cache with ``a
         librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
         neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
         php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io monodoc-manual \
-        python3.11-doc
+        python3.11-doc python3-django sphinx-common sphinx-rtd-theme-common
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
@@ -230,6 +230,11 @@ SOURCES: tuple[Source, ...] = (
     Source("sql", "test", deb="mariadb-server-core_"),
     Source("sql", "test", deb="glpk-utils_"),
     Source("html", "train", directory="/usr/share/doc", exclude=("/nodejs/",), max_files=300),
+    # Template languages (Django's, Jinja's) wrap HTML in ``{% if %}`` / ``{% endfor %}``; with
+    # generated documentation pages only, the model took those templates for Ruby (``end``).
+    Source("html", "train", deb="python3-django_", extensions=(".html",), max_files=300),
+    Source("html", "dev", deb="sphinx-common_", extensions=(".html",)),
+    Source("html", "dev", deb="sphinx-rtd-theme-common_", extensions=(".html",)),
     Source("html", "test", directory="/usr/lib/node_modules/npm/docs"),
     Source("html", "test", directory="/usr/lib/google-cloud-sdk/platform"),
     Source("css", "train", directory="/usr/lib/google-cloud-sdk"),
