@@ -20,7 +20,7 @@ Debian packages that are not installed here were put into the apt cache with ``a
         librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
         neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
         php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io monodoc-manual \
-        python3.11-doc python3-django sphinx-common sphinx-rtd-theme-common
+        python3.11-doc python3-django sphinx-common sphinx-rtd-theme-common libcurl4-doc
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
@@ -151,6 +151,8 @@ SOURCES: tuple[Source, ...] = (
     Source("c", "train", deb="libpmix-dev_"),
     Source("c", "train", deb="libevent-dev_"),
     Source("c", "train", deb="libzstd-dev_"),
+    # whole example programs (``main``, error handling, cleanup), not only headers' declarations
+    Source("c", "train", deb="libcurl4-doc_"),
     Source("c", "dev", deb="cmake-data_"),
     Source("c", "dev", deb="gcc-arm-none-eabi_"),
     Source("c", "test", directory="/usr/share/doc"),
