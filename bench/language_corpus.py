@@ -20,7 +20,7 @@ Debian packages that are not installed here were put into the apt cache with ``a
         librust-clap-dev librust-tokio-dev librust-rand-dev librust-anyhow-dev dracut-core \
         neofetch shunit2 roundcube-core icinga2-ido-mysql icinga2-ido-pgsql php-monolog \
         php-symfony-console php-guzzlehttp-psr7 php-psr-log ansible netplan.io monodoc-manual \
-        python3.11-doc
+        python3.11-doc python3-django sphinx-common sphinx-rtd-theme-common libcurl4-doc
 
 The split is by source, never by file: every language is measured on directories, packages or
 snippets that training never saw ("test"), and model choices (features, sizes) are made on a third
@@ -151,6 +151,8 @@ SOURCES: tuple[Source, ...] = (
     Source("c", "train", deb="libpmix-dev_"),
     Source("c", "train", deb="libevent-dev_"),
     Source("c", "train", deb="libzstd-dev_"),
+    # whole example programs (``main``, error handling, cleanup), not only headers' declarations
+    Source("c", "train", deb="libcurl4-doc_"),
     Source("c", "dev", deb="cmake-data_"),
     Source("c", "dev", deb="gcc-arm-none-eabi_"),
     Source("c", "test", directory="/usr/share/doc"),
@@ -230,6 +232,11 @@ SOURCES: tuple[Source, ...] = (
     Source("sql", "test", deb="mariadb-server-core_"),
     Source("sql", "test", deb="glpk-utils_"),
     Source("html", "train", directory="/usr/share/doc", exclude=("/nodejs/",), max_files=300),
+    # Template languages (Django's, Jinja's) wrap HTML in ``{% if %}`` / ``{% endfor %}``; with
+    # generated documentation pages only, the model took those templates for Ruby (``end``).
+    Source("html", "train", deb="python3-django_", extensions=(".html",), max_files=300),
+    Source("html", "dev", deb="sphinx-common_", extensions=(".html",)),
+    Source("html", "dev", deb="sphinx-rtd-theme-common_", extensions=(".html",)),
     Source("html", "test", directory="/usr/lib/node_modules/npm/docs"),
     Source("html", "test", directory="/usr/lib/google-cloud-sdk/platform"),
     Source("css", "train", directory="/usr/lib/google-cloud-sdk"),

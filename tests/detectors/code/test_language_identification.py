@@ -76,6 +76,19 @@ def test_identifiers_speak_by_their_shape_after_each_token() -> None:
     assert "h:^ A_A" in features("MAX_ENTRIES = 10")
 
 
+def test_the_inside_of_a_block_comment_gives_no_words() -> None:
+    """A window cut inside a licence header (``*/`` closes a block no line opened) and a block
+    opened in the window both speak through the comment marker, not their prose."""
+    cut_inside = features(" THIS SOFTWARE IS PROVIDED AS IS\n ANY EXPRESS WARRANTIES\n*/\nint x = 1;")
+    opened = features("/* Copyright notice\n   Licensed to you\n*/\nint x = 1;")
+    for found in (cut_inside, opened):
+        words = {f for f in found if any(w in f for w in ("SOFTWARE", "WARRANTIES", "Licensed"))}
+        assert not words
+        assert "c:/*" in found and "t:int" in found
+    # a "/*" inside a string opens no block: the next line is still code
+    assert "t:y" in features("x = '/*'\ny = 2")
+
+
 def _origin(source) -> tuple[str, str]:
     return (source.deb or source.directory or f"samples/{source.samples}", source.under)
 
