@@ -32,6 +32,7 @@ from detectors.code.tokenizer import tokenize
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SITE = Path(sysconfig.get_paths()["purelib"])
+STACK_TRACES = Path(__file__).resolve().parent.parent / "tests" / "data" / "stack_traces"
 HELD_OUT = {"xml", "asyncio", "unittest", "tkinter", "curses", "sqlite3", "idlelib", "lib2to3", "turtledemo",
             "pydoc_data", "ensurepip", "venv", "zoneinfo", "tomllib", "wsgiref", "dbm", "mitmproxy", "pygments",
             "rich", "werkzeug", "flask"}
@@ -323,6 +324,11 @@ def language(per_file: int = 3) -> None:
               f"{as_code[NOT_CODE] / total[NOT_CODE]:.1%}.")
     print(f"\nModel time per snippet: median {statistics.median(times) * 1e3:.2f} ms. "
           f"Top confusions: {', '.join(f'{a}->{b} {n}' for (a, b), n in confusions.most_common(8))}")
+    traces = sorted(STACK_TRACES.glob("*.txt"))
+    reported = [path.stem for path in traces if detector.scan(path.read_text())]
+    print(f"\nStack traces (tests/data/stack_traces: real Python, Java, Node.js and Rust output, hand-written "
+          f"Go, C#, Ruby and PHP): `CodeDetector` reports code in {len(reported)} of {len(traces)}"
+          + (f" ({', '.join(reported)})." if reported else "."))
 
 
 def main() -> None:
