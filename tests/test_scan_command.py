@@ -14,7 +14,7 @@ from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
 from tests import secrets_factory as make
-from tests.proxyrun import REPO, copy_policies
+from tests.proxyrun import copy_policies
 
 LLM_DLP = str(Path(sys.executable).parent / "llm-dlp")
 

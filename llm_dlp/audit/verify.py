@@ -42,7 +42,9 @@ def verify(files: Sequence[Path], key: bytes, head: ChainState | None = None) ->
     result = Verification(list(files))
     start: tuple[Path, int, SealedLine] | None = None
     previous: ChainState | None = None
+    end: tuple[Path, int] = (files[-1] if files else Path("-"), 0)  # where the log ends
     for path, number, raw in _numbered_lines(files):
+        end = (path, number)
         result.lines += 1
         try:
             line = open_line(raw)
@@ -71,16 +73,14 @@ def verify(files: Sequence[Path], key: bytes, head: ChainState | None = None) ->
     if start is not None:
         _check_start(result, *start)
     if head is not None and head.seq and result.problem is None:
-        _check_end(result, previous, head)
+        _check_end(result, previous, head, *end)
     return result
 
 
-def _check_end(result: Verification, last: ChainState | None, head: ChainState) -> None:
+def _check_end(result: Verification, last: ChainState | None, head: ChainState, path: Path, number: int) -> None:
     last_seq = last.seq if last is not None else 0
     if last_seq > head.seq or (last_seq == head.seq and last is not None and last.mac == head.mac):
         return  # a writer without a head (a test, an old version) may have added lines: fine
-    path = result.files[-1] if result.files else Path("-")
-    number = _count(path)
     if last_seq < head.seq:
         reason = (f"the log ends at seq {last_seq}, but its writer recorded seq {head.seq}: "
                   f"{head.seq - last_seq} line(s) cut off the end (or lost in a crash without --audit-fsync)")
@@ -88,13 +88,6 @@ def _check_end(result: Verification, last: ChainState | None, head: ChainState) 
         reason = f"seq {last_seq} is not the line its writer recorded last (MAC differs): the last line was replaced"
     result.problem = Problem(path, number, reason)
 
-
-def _count(path: Path) -> int:
-    try:
-        with open(path, "rb") as handle:
-            return sum(1 for _ in handle)
-    except OSError:
-        return 0
 
 
 def _link_problem(previous: ChainState, line: SealedLine) -> str | None:

@@ -39,8 +39,8 @@ def adapter_for(path: str) -> Adapter:
         return Adapter(responses.FORMAT, responses.extract)
     if gemini.matches(path):
         return Adapter(gemini.FORMAT, gemini.extract)
-    if bedrock.matches(path):
-        return Adapter(bedrock.format_for(path), bedrock.extractor(path))
+    if (bedrock_adapter := bedrock.adapter_parts(path)) is not None:
+        return Adapter(*bedrock_adapter)
     return Adapter(generic.FORMAT, generic.extract)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from llm_dlp.providers import generic
@@ -28,22 +28,16 @@ _ACTIONS = {
 _PATH = re.compile(r"^/model/(?P<model>[^/?]+)/(?P<action>invoke|invoke-with-response-stream|converse|converse-stream)(?:\?|$)")
 
 
-def matches(path: str) -> bool:
-    return _PATH.match(path) is not None
-
-
-def format_for(path: str) -> str:
-    return _ACTIONS[_PATH.match(path)["action"]]
-
-
-def extractor(path: str):
-    """The extractor for a request to ``path``; the model and streaming are in the path, not
-    the body."""
+def adapter_parts(path: str) -> tuple[str, Callable[[Any], ParsedRequest]] | None:
+    """The request format and extractor for ``path``, or None when it is no Bedrock runtime
+    call; the model and streaming are in the path, not the body."""
     match = _PATH.match(path)
+    if match is None:
+        return None
     format_name, model = _ACTIONS[match["action"]], unquote(match["model"])
 
     def extract(document: Any) -> ParsedRequest:
         scanned = generic.extract(document)
         return replace(scanned, format=format_name, model=model, stream=format_name.endswith("-stream"))
 
-    return extract
+    return format_name, extract

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, json_escaped
+from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, edit, json_escaped
 
 # content block type -> (its delta type, the delta's string field, place, escape)
 _BLOCKS = {
@@ -31,12 +32,11 @@ def restore_message(body: str, table: RestoreTable) -> str:
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text" and isinstance(block.get("text"), str):
-            edits[("content", i, "text")] = table.restore(block["text"], TEXT)
+            edit(edits, ("content", i, "text"), block["text"], table.restore(block["text"], TEXT))
         elif block.get("type") == "tool_use":
-            for path, text in _strings(block.get("input"), ("content", i, "input")):
-                edits[path] = table.restore(text, TOOL_ARGUMENTS)
-    changed = {path: new for path, new in edits.items() if new != _at(document, path)}
-    return replace_strings(body, changed) if changed else body
+            for path, text in string_leaves(block.get("input"), ("content", i, "input")):
+                edit(edits, path, text, table.restore(text, TOOL_ARGUMENTS))
+    return replace_strings(body, edits) if edits else body
 
 
 class MessageStream:
@@ -99,19 +99,3 @@ class MessageStream:
             return b""
         payload = {"type": "content_block_delta", "index": index, "delta": {"type": delta_type, field: rest}}
         return make_event("content_block_delta", payload, newline)
-
-
-def _strings(node: Any, path: tuple) -> list[tuple[tuple, str]]:
-    if isinstance(node, str):
-        return [(path, node)]
-    if isinstance(node, dict):
-        return [item for key, value in node.items() for item in _strings(value, path + (key,))]
-    if isinstance(node, list):
-        return [item for i, value in enumerate(node) for item in _strings(value, path + (i,))]
-    return []
-
-
-def _at(document: Any, path: tuple) -> Any:
-    for step in path:
-        document = document[step]
-    return document

@@ -24,14 +24,16 @@ from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore import anthropic
 from llm_dlp.restore.eventstream import Frame, encode_frame, encode_headers
 from llm_dlp.restore.sse import SseReader, parse_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, json_escaped
+from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, edit, json_escaped
 
 
 def restore_invoke(body: str, table: RestoreTable) -> str:
     document = json.loads(body)
     if isinstance(document, dict) and document.get("type") == "message":
         return anthropic.restore_message(body, table)
-    edits = {path: new for path, text in string_leaves(document, ()) if (new := table.restore(text, TEXT)) != text}
+    edits: dict[tuple, str] = {}
+    for path, text in string_leaves(document, ()):
+        edit(edits, path, text, table.restore(text, TEXT))
     return replace_strings(body, edits) if edits else body
 
 
@@ -40,13 +42,12 @@ def restore_converse(body: str, table: RestoreTable) -> str:
     edits: dict[tuple, str] = {}
     for path, block in _converse_blocks(document):
         if isinstance(block.get("text"), str):
-            edits[path + ("text",)] = table.restore(block["text"], TEXT)
+            edit(edits, path + ("text",), block["text"], table.restore(block["text"], TEXT))
         tool = block.get("toolUse")
         if isinstance(tool, dict):
             for leaf, text in string_leaves(tool.get("input"), path + ("toolUse", "input")):
-                edits[leaf] = table.restore(text, TOOL_ARGUMENTS)
-    changed = {path: new for path, new in edits.items() if new != _at_or_none(document, path)}
-    return replace_strings(body, changed) if changed else body
+                edit(edits, leaf, text, table.restore(text, TOOL_ARGUMENTS))
+    return replace_strings(body, edits) if edits else body
 
 
 def _converse_blocks(document: Any):
@@ -97,8 +98,11 @@ class InvokeStream:
         return b"".join(frames)
 
 
-# ConverseStream delta field -> (place, escape)
-_CONVERSE_DELTAS = {"text": (TEXT, as_is), "toolUse": (TOOL_ARGUMENTS, json_escaped)}
+# ConverseStream delta field -> (where its fragment sits in the frame's payload, place, escape)
+_CONVERSE_DELTAS = {
+    "text": (("delta", "text"), TEXT, as_is),
+    "toolUse": (("delta", "toolUse", "input"), TOOL_ARGUMENTS, json_escaped),
+}
 
 
 class ConverseStream:
@@ -129,9 +133,9 @@ class ConverseStream:
         if not isinstance(delta, dict):
             return frame.raw
         index = payload.get("contentBlockIndex")
-        for field, (place, escape) in _CONVERSE_DELTAS.items():
-            path = ("delta", field) if field == "text" else ("delta", field, "input")
-            fragment = _at_or_none(payload, path)
+        for field, (path, place, escape) in _CONVERSE_DELTAS.items():
+            value = delta.get(field)
+            fragment = value.get("input") if field == "toolUse" and isinstance(value, dict) else value
             if not isinstance(fragment, str):
                 continue
             restorer = self.blocks.setdefault(index, (field, TextRestorer(self.table, place, escape)))[1]
@@ -152,17 +156,6 @@ class ConverseStream:
                                   ":message-type": "event"})
         payload = json.dumps({"contentBlockIndex": index, "delta": delta}, ensure_ascii=False, separators=(",", ":"))
         return encode_frame(headers, payload.encode("utf-8"))
-
-
-def _at_or_none(document: Any, path: tuple) -> Any:
-    for step in path:
-        if isinstance(document, dict) and isinstance(step, str):
-            document = document.get(step)
-        elif isinstance(document, list) and isinstance(step, int) and 0 <= step < len(document):
-            document = document[step]
-        else:
-            return None
-    return document
 
 
 def _json_or_none(raw: bytes) -> Any:

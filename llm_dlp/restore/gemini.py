@@ -14,7 +14,7 @@ from typing import Any
 from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer
+from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, edit
 
 
 def restore_body(body: str, table: RestoreTable) -> str:
@@ -47,16 +47,11 @@ def _parts(response: Any, base: tuple):
 
 def _restore_part_whole(part: dict, path: tuple, table: RestoreTable, edits: dict) -> None:
     if isinstance(part.get("text"), str):
-        _edit(edits, path + ("text",), part["text"], table.restore(part["text"], TEXT))
+        edit(edits, path + ("text",), part["text"], table.restore(part["text"], TEXT))
     call = part.get("functionCall")
     if isinstance(call, dict):
         for leaf_path, text in string_leaves(call.get("args"), path + ("functionCall", "args")):
-            _edit(edits, leaf_path, text, table.restore(text, TOOL_ARGUMENTS))
-
-
-def _edit(edits: dict, path: tuple, old: str, new: str) -> None:
-    if new != old:
-        edits[path] = new
+            edit(edits, leaf_path, text, table.restore(text, TOOL_ARGUMENTS))
 
 
 class GeminiStream:
@@ -90,7 +85,7 @@ class GeminiStream:
                 path = base + ("candidates", c, "content", "parts", p)
                 if isinstance(part.get("text"), str):
                     restorer = self.texts.setdefault(number, TextRestorer(self.table, TEXT))
-                    _edit(edits, path + ("text",), part["text"], restorer.feed(part["text"]))
+                    edit(edits, path + ("text",), part["text"], restorer.feed(part["text"]))
                 if isinstance(part.get("functionCall"), dict):
                     _restore_part_whole({"functionCall": part["functionCall"]}, path, self.table, edits)
             if candidate.get("finishReason"):

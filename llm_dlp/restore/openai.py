@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, json_escaped
+from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, edit, json_escaped
 
 
 def restore_completion(body: str, table: RestoreTable) -> str:
@@ -28,12 +28,12 @@ def restore_completion(body: str, table: RestoreTable) -> str:
             continue
         content = message.get("content")
         if isinstance(content, str):
-            _edit(edits, ("choices", k, "message", "content"), content, table.restore(content, TEXT))
+            edit(edits, ("choices", k, "message", "content"), content, table.restore(content, TEXT))
         for j, call in enumerate(message.get("tool_calls") or []):
             arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
             if isinstance(arguments, str):
                 path = ("choices", k, "message", "tool_calls", j, "function", "arguments")
-                _edit(edits, path, arguments, table.restore(arguments, TOOL_ARGUMENTS, json_escaped))
+                edit(edits, path, arguments, table.restore(arguments, TOOL_ARGUMENTS, json_escaped))
     return replace_strings(body, edits) if edits else body
 
 
@@ -108,7 +108,7 @@ class ChatStream:
         if finishing:
             restored += restorer.flush()
             del self.parts[key]
-        _edit(edits, path, fragment, restored)
+        edit(edits, path, fragment, restored)
 
     def _flush(self, number: Any, exclude: set[tuple], newline: str) -> bytes:
         out = b""
@@ -126,8 +126,3 @@ class ChatStream:
 
 
 _NO_FINISH = re.compile(rb'"finish_reason":\s*null')
-
-
-def _edit(edits: dict, path: tuple, old: str, new: str) -> None:
-    if new != old:
-        edits[path] = new

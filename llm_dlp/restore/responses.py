@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, json_escaped
+from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, edit, json_escaped
 
 # delta event -> (its done event, the delta's field, the done event's field, place, escape)
 _STREAMS = {
@@ -47,18 +47,13 @@ def _restore_item(item: Any, path: tuple, table: RestoreTable, edits: dict) -> N
         for j, part in enumerate(content if isinstance(content, list) else []):
             _restore_part(part, path + ("content", j), table, edits)
     elif item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
-        _edit(edits, path + ("arguments",), item["arguments"],
-              table.restore(item["arguments"], TOOL_ARGUMENTS, json_escaped))
+        edit(edits, path + ("arguments",), item["arguments"],
+             table.restore(item["arguments"], TOOL_ARGUMENTS, json_escaped))
 
 
 def _restore_part(part: Any, path: tuple, table: RestoreTable, edits: dict) -> None:
     if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str):
-        _edit(edits, path + ("text",), part["text"], table.restore(part["text"], TEXT))
-
-
-def _edit(edits: dict, path: tuple, old: str, new: str) -> None:
-    if new != old:
-        edits[path] = new
+        edit(edits, path + ("text",), part["text"], table.restore(part["text"], TEXT))
 
 
 class ResponseStream:
@@ -83,13 +78,13 @@ class ResponseStream:
                 restorer = self.parts.get(key)
                 if restorer is None:
                     restorer = self.parts[key] = TextRestorer(self.table, place, escape)
-                _edit(edits, (field,), fragment, restorer.feed(fragment))
+                edit(edits, (field,), fragment, restorer.feed(fragment))
         elif kind in _DONE:
             delta_kind, field, place, escape = _DONE[kind]
             key = (delta_kind, document.get("item_id"), document.get("output_index"), document.get("content_index"))
             before = self._flush(key, document, event.newline)
             if isinstance(document.get(field), str):
-                _edit(edits, (field,), document[field], self.table.restore(document[field], place, escape))
+                edit(edits, (field,), document[field], self.table.restore(document[field], place, escape))
         elif kind == "response.content_part.done":
             _restore_part(document.get("part"), ("part",), self.table, edits)
         elif kind == "response.output_item.done":

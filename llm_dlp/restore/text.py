@@ -29,6 +29,12 @@ def json_escaped(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
+def edit(edits: dict, path: tuple, old: str, new: str) -> None:
+    """Record a restored string for ``replace_strings`` only where restoring changed it."""
+    if new != old:
+        edits[path] = new
+
+
 @dataclass(frozen=True, slots=True)
 class RestoreTable:
     """The placeholders one answer may contain, what each stands for, and where it may return."""
