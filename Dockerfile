@@ -10,11 +10,14 @@ RUN useradd --create-home --uid 10001 llmdlp \
  && chown -R llmdlp:llmdlp /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# Every installed version, the build backend included, comes from the same lock as CI's.
+COPY requirements/run.txt ./requirements/run.txt
+RUN pip install --require-hashes -r requirements/run.txt
+COPY pyproject.toml README.md LICENSE ./
 COPY llm_dlp ./llm_dlp
 COPY addons ./addons
 COPY detectors ./detectors
-RUN pip install .
+RUN pip install --no-deps --no-build-isolation --no-index .
 COPY policies ./policies
 
 USER llmdlp

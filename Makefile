@@ -3,7 +3,7 @@
 
 # Start the proxy on 127.0.0.1:8080 with the bundled policies in policies/.
 run:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh run
 	.venv/bin/llm-dlp run $(ARGS)
 
 # Run the whole test suite (installs test dependencies and any service the tests need).

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Create or update .venv in the repository root with llm-dlp installed (editable).
-# Re-installs only when pyproject.toml changed since the last successful install.
+# Create or update .venv in the repository root from the lock file, with llm-dlp installed
+# (editable). Every installed version comes from requirements/<set>.txt, checked against its
+# sha256 (pip --require-hashes), and the build backend comes from the lock too.
+#
+#   scripts/bootstrap.sh         # the proxy:      requirements/run.txt
+#   scripts/bootstrap.sh test    # the tests:      requirements/test.txt
+#   scripts/bootstrap.sh bench   # the benchmarks: requirements/bench.txt
+#
+# Re-installs only when that lock file changed since the last successful install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="${1:-}"            # "" for the proxy, "test" for the test suite
+set_name="${1:-run}"
+lock="requirements/$set_name.txt"
+[[ -f "$lock" ]] || { echo "bootstrap: no lock file $lock" >&2; exit 2; }
+
 python="${PYTHON:-}"
 if [[ -z "$python" ]]; then
     if command -v pyenv >/dev/null 2>&1 && pyenv which python >/dev/null 2>&1; then
@@ -19,12 +29,17 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 
-stamp=".venv/.llm-dlp-installed${extras:+-$extras}"
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
-    echo "bootstrap: installing llm-dlp${extras:+[$extras]} into .venv" >&2
-    spec="."
-    [[ -n "$extras" ]] && spec=".[$extras]"
-    .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/python -m pip install --quiet -e "$spec"
-    touch "$stamp"
+stamp=".venv/.llm-dlp-lock-$set_name"
+digest="$(sha256sum "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$digest" ]]; then
+    echo "bootstrap: installing $lock into .venv" >&2
+    # --isolated: the lock alone says what is installed, not a machine's pip.conf (extra indexes,
+    # find-links of locally built wheels whose hashes would not match). A CA bundle the machine
+    # names for TLS is still honoured.
+    pip=(.venv/bin/python -m pip --isolated --disable-pip-version-check --quiet --timeout 120)
+    cert="${PIP_CERT:-${SSL_CERT_FILE:-}}"
+    [[ -n "$cert" && -f "$cert" ]] && pip+=(--cert "$cert")
+    "${pip[@]}" install --require-hashes -r "$lock"
+    "${pip[@]}" install --no-deps --no-build-isolation --no-index -e .
+    echo "$digest" > "$stamp"
 fi

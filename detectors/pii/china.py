@@ -75,6 +75,15 @@ class CnResidentIdRecognizer(CjkContextMixin, PatternRecognizer):
         return "10X98765432"[total % 11] == number[17]
 
 
+# MIIT's current 11-digit mobile allocations that libphonenumber's data lags behind or leaves out
+# (data-card and virtual-operator ranges such as 149 and 148, which Faker's zh_CN provider draws).
+# 140-144 are 13-digit IoT numbers and 194 is unallocated: they stay invalid.
+ALLOCATED_MOBILE_PREFIXES = frozenset(
+    "145 146 147 148 149 162 165 166 167 170 171 172 173 175 176 177 178 "
+    "190 191 192 193 195 196 197 198 199".split()
+)
+
+
 class CnMobileRecognizer(CjkContextMixin, PatternRecognizer):
     """Mainland mobile numbers; prefixes are checked by libphonenumber, which tracks MIIT allocations."""
 
@@ -88,7 +97,7 @@ class CnMobileRecognizer(CjkContextMixin, PatternRecognizer):
     CONTEXT = ["phone", "mobile", "tel", "cell", "手机", "电话", "联系方式"]
     CJK_CONTEXT = ("手机", "电话", "联系", "致电", "号码", "微信")
     SAMPLES = {
-        "valid": ["13800138000", "+86 139 1234 5678", "0086-19912345678", "16212345678", "147-1234-5678"],
+        "valid": ["13800138000", "+86 139 1234 5678", "0086-19912345678", "16212345678", "147-1234-5678", "14912345678", "14812345678"],
         "invalid": ["14012345678", "19412345678", "1380013800"],
     }
 
@@ -101,7 +110,7 @@ class CnMobileRecognizer(CjkContextMixin, PatternRecognizer):
             number = phonenumbers.parse(digits, "CN")
         except phonenumbers.NumberParseException:
             return False
-        if not phonenumbers.is_valid_number(number):
+        if not (phonenumbers.is_valid_number(number) or digits[:3] in ALLOCATED_MOBILE_PREFIXES):
             return False
         # An 11-digit number is common outside phone books too; keep the pattern score.
         return None
