@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.audit [--lines 100000] [--repeat 3]
 
-(As a module from the repository root: run as a script, bench/secrets.py would shadow the
+(As a module from the repository root: run as a script, bench/secret_detection.py would shadow the
 standard library's ``secrets`` module that the chain key generation uses.)
 
 Generates a sealed synthetic log (``llm_dlp.audit.synthetic``) in a temporary directory, then

@@ -17,7 +17,7 @@ command that produced it. All numbers come from the project's 2-core shared VMs,
 often ran at the same time, so absolute times are noisy; comparisons made inside one run
 (llm-dlp vs mitmdump, ours vs detect-secrets or stock presidio) are the stable numbers.
 Run benchmark scripts as modules from the repository root (`.venv/bin/python -m bench.NAME`):
-`bench/secrets.py` would otherwise shadow Python's `secrets` module.
+`bench/secret_detection.py` would otherwise shadow Python's `secrets` module.
 
 """
 

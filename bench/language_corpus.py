@@ -5,7 +5,7 @@ project's venv carries: the Python standard library and site-packages, ``/usr/in
 ``/usr/share`` (docs, examples, PostgreSQL's SQL), ``/usr/lib`` (npm, the Cloud SDK's PHP, YAML
 and shell scripts), Debian packages in the apt cache (read in place with ``dpkg-deb``, e.g. the Go
 sources of ``golang-1.19-src``), and snippets written for this project in
-``detectors/code/samples/`` for languages Debian ships little or no source of (Kotlin, Swift,
+``bench/data/code_samples/`` for languages Debian ships little or no source of (Kotlin, Swift,
 Scala, C#) or one style only.
 
 Debian packages that are not installed here were put into the apt cache with ``apt-get download``
@@ -49,7 +49,7 @@ EXTENSIONS = {lang.id: lang.extensions for lang in LANGUAGES}
 EXTENSIONS["c"] = (".c",)  # a bare .h may be C or C++; only trusted directories say which
 PROSE_EXTENSIONS = (".md", ".rst", ".txt")
 APT_CACHE = Path("/var/cache/apt/archives")
-SAMPLES = Path(__file__).resolve().parent.parent / "detectors" / "code" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "code_samples"
 STDLIB = sysconfig.get_paths()["stdlib"]
 SITE = sysconfig.get_paths()["purelib"]
 PYTHON_INCLUDE = sysconfig.get_paths()["include"]
@@ -63,7 +63,7 @@ class Source:
     split: str  # "train", "dev" (model choices; trained on at the end) or "test" (measuring only)
     directory: str = ""  # a local directory ...
     deb: str = ""  # ... or a package in the apt cache (name prefix of the .deb file) ...
-    samples: str = ""  # ... or "train"/"held_out" snippets of detectors/code/samples
+    samples: str = ""  # ... or "train"/"held_out" snippets of bench/data/code_samples
     under: str = ""  # only files below this path (inside the directory or package)
     exclude: tuple[str, ...] = ()  # path fragments to leave out
     extensions: tuple[str, ...] = ()  # overrides the language's extensions; "" = no extension

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.pii [--samples 1000] [--seed 42] [--stock-1mb] [--memory-mb 50] [--samples-file F]
 
 Run it as a module from the repository root: run as a file (``python bench/pii.py``), bench/
-would come first on ``sys.path`` and bench/secrets.py would shadow the standard library's
+would come first on ``sys.path`` and bench/secret_detection.py would shadow the standard library's
 ``secrets`` (which numpy imports).
 
 Needs presidio-evaluator 0.3.2, installed by hand with ``pip install --no-deps

@@ -6,7 +6,7 @@ keep-alive connections, and prints p50/p99 per path and the difference.
 
     .venv/bin/python -m bench.proxy_latency [--requests 60]
 
-(Run bench scripts as modules: ``bench/secrets.py`` would otherwise shadow the stdlib module.)
+(Run bench scripts as modules: ``bench/secret_detection.py`` would otherwise shadow the stdlib module.)
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.proxyrun import free_port, start_proxy, wait_for_port  # noqa: E402
-from tests.standin import StandInProvider, TestCA  # noqa: E402
+from llm_dlp.testing.proxyrun import free_port, start_proxy, wait_for_port  # noqa: E402
+from llm_dlp.testing.standin import StandInProvider, TestCA  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -25,9 +25,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proxy_latency import percentile  # noqa: E402
-from tests import secrets_factory as make  # noqa: E402
-from tests.proxyrun import free_port, start_proxy, wait_for_port  # noqa: E402
-from tests.standin import StandInProvider, TestCA  # noqa: E402
+from llm_dlp.testing import secrets_factory as make  # noqa: E402
+from llm_dlp.testing.proxyrun import free_port, start_proxy, wait_for_port  # noqa: E402
+from llm_dlp.testing.standin import StandInProvider, TestCA  # noqa: E402
 
 FIRST_TOKEN = {"anthropic": b'"text_delta"', "openai": b'"content": "'}
 

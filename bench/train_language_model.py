@@ -71,7 +71,7 @@ def training_snippets(splits: tuple[str, ...], per_language: int = PER_LANGUAGE)
 
 
 def evaluate(weights: np.ndarray, scales: np.ndarray, bias: np.ndarray, classes: list[str]) -> None:
-    """Accuracy on 10-line windows of the "dev" sources, cut as ``bench/code.py`` cuts the test ones,
+    """Accuracy on 10-line windows of the "dev" sources, cut as ``bench/code_detection.py`` cuts the test ones,
     and how often ``CodeDetector`` reports code in the dev prose and finds it in the dev code."""
     model = LanguageModel(weights, scales, bias, classes)
     detector = CodeDetector(model=model)

@@ -32,10 +32,6 @@ class Endpoint:
 
 # The provider name labels audit lines and is what policies allow, deny or reroute; the request
 # format is chosen by path (providers/).
-PROVIDERS = (
-    "anthropic", "openai", "gemini", "copilot", "mistral", "deepseek", "qwen", "moonshot",
-    "azure-openai", "bedrock", "custom",
-)
 BUILTIN_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("api.anthropic.com", "anthropic"),
     Endpoint("api.openai.com", "openai"),

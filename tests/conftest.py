@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.proxyrun import RunningProxy, start_proxy
-from tests.standin import StandInProvider, TestCA
+from llm_dlp.testing.proxyrun import RunningProxy, start_proxy
+from llm_dlp.testing.standin import StandInProvider, TestCA
 
 
 @pytest.fixture(scope="session")

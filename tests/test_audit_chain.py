@@ -13,8 +13,8 @@ import pytest
 from llm_dlp.audit.chain import load_chain_key, mac_of, open_line
 from llm_dlp.audit.verify import verify
 from llm_dlp.cli import main
-from tests import secrets_factory as make
-from tests.proxyrun import start_proxy
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import start_proxy
 
 
 @dataclass(frozen=True)

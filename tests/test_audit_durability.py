@@ -15,8 +15,8 @@ from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.audit.rotation import log_files
 from llm_dlp.audit.verify import verify
 from llm_dlp.cli import main
-from tests import secrets_factory as make
-from tests.proxyrun import copy_policies, start_proxy
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import copy_policies, start_proxy
 
 WORKERS = 12
 ANSWERS_BEFORE_STOP = 80

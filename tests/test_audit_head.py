@@ -14,7 +14,7 @@ import pytest
 from llm_dlp.audit.chain import HEAD_FILE_PREFIX, head_file, load_chain_key
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.cli import main
-from tests.proxyrun import start_proxy
+from llm_dlp.testing.proxyrun import start_proxy
 
 
 def send(running, provider, count: int) -> None:

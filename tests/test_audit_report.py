@@ -16,7 +16,7 @@ from llm_dlp.audit.chain import load_or_create_chain_key
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.synthetic import generate
 from llm_dlp.cli import main
-from tests.proxyrun import REPO
+from llm_dlp.testing.proxyrun import REPO
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "artifacts"

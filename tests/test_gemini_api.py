@@ -10,7 +10,7 @@ from llm_dlp.restore.gemini import GeminiStream, restore_body
 from llm_dlp.restore.stream import SseRestorer
 from llm_dlp.restore.text import RestoreTable
 from llm_dlp.vault import VaultEntry
-from tests import secrets_factory as make
+from llm_dlp.testing import secrets_factory as make
 
 
 def test_the_adapter_reads_system_contents_calls_and_responses_but_not_thoughts():

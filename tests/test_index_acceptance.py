@@ -96,7 +96,7 @@ def test_excerpts_of_indexed_packages_are_found(detector: ProprietaryCodeDetecto
     rng = random.Random(7)
     sample = excerpts(INDEXED, 60, seed=11)
     missed = [e for e in sample if not _found(detector, e, EDITS[edit](e.code, rng))]
-    # Targets (99% / 99% / 95%) are measured on a larger sample by bench/code.py; here a
+    # Targets (99% / 99% / 95%) are measured on a larger sample by bench/code_detection.py; here a
     # regression guard: at most one miss in 60.
     assert len(missed) <= 1, [(e.path, e.first_line) for e in missed]
 

@@ -8,8 +8,8 @@ from detectors.secrets import SecretDetector
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
-from tests import secrets_factory as make
-from tests.proxyrun import REPO
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import REPO
 
 INFO = RequestInfo("r", "POST", "api.example", "/v1/messages", "anthropic")
 

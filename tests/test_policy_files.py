@@ -8,7 +8,7 @@ import pytest
 
 from llm_dlp.policy.loader import PolicyError, load_policy, load_policy_dir
 from llm_dlp.policy.model import Action
-from tests.proxyrun import REPO
+from llm_dlp.testing.proxyrun import REPO
 
 GOOD_RULES = "rules:\n  - kind: secret\n    action: redact\n"
 

@@ -12,8 +12,8 @@ import anthropic
 import openai
 import pytest
 
-from tests import secrets_factory as make
-from tests.standin import REPLY, StandInProvider
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.standin import REPLY, StandInProvider
 
 
 def anthropic_client(proxy, provider) -> anthropic.Anthropic:

@@ -8,8 +8,8 @@ import subprocess
 import httpx
 
 from llm_dlp.endpoints import EndpointTable, parse_intercept_host
-from tests import secrets_factory as make
-from tests.proxyrun import REPO, copy_policies, free_port, start_proxy, wait_for_port
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import REPO, copy_policies, free_port, start_proxy, wait_for_port
 
 STRICT = """
 max_body_bytes: 20000

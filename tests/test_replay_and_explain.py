@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests import secrets_factory as make
-from tests.proxyrun import REPO, copy_policies, free_port, wait_for_port
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import REPO, copy_policies, free_port, wait_for_port
 
 LLM_DLP = str(Path(sys.executable).parent / "llm-dlp")
 MITMDUMP = str(Path(sys.executable).parent / "mitmdump")

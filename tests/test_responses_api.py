@@ -12,8 +12,8 @@ from llm_dlp.restore.stream import SseRestorer
 from llm_dlp.restore.responses import ResponseStream, restore_response
 from llm_dlp.restore.text import RestoreTable
 from llm_dlp.vault import VaultEntry
-from tests import secrets_factory as make
-from tests.standin import _response_object, _responses_events
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.standin import _response_object, _responses_events
 
 
 def test_the_adapter_reaches_instructions_messages_calls_and_outputs_but_not_reasoning():

@@ -19,7 +19,7 @@ from llm_dlp.restore import bedrock
 from llm_dlp.restore.sse import SseReader
 from llm_dlp.restore.eventstream import FrameError, FrameReader, encode_frame, encode_headers
 from llm_dlp.restore.stream import EventStreamRestorer, rewriter_for
-from tests import secrets_factory as make
+from llm_dlp.testing import secrets_factory as make
 from tests.test_restore_stream import PROMPT, RESTORED, TABLE, TOOL_INPUT, TOOL_RESTORED, anthropic_stream, pieces, run
 from tests.test_restore_proxy import assert_never_upstream, secret_prompt
 

@@ -15,8 +15,8 @@ import anthropic
 import openai
 import pytest
 
-from tests import secrets_factory as make
-from tests.proxyrun import REPO, copy_policies, start_proxy
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import REPO, copy_policies, start_proxy
 from tests.test_vault import running_redis
 
 

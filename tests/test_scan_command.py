@@ -13,8 +13,8 @@ from detectors.base import Finding
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
-from tests import secrets_factory as make
-from tests.proxyrun import copy_policies
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import copy_policies
 
 LLM_DLP = str(Path(sys.executable).parent / "llm-dlp")
 

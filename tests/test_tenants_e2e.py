@@ -10,9 +10,9 @@ import bcrypt
 import httpx
 import pytest
 
-from tests import secrets_factory as make
-from tests.proxyrun import copy_policies, start_proxy
-from tests.standin import StandInProvider
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import copy_policies, start_proxy
+from llm_dlp.testing.standin import StandInProvider
 
 DEFAULT = """
 rules:

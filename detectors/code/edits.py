@@ -1,5 +1,5 @@
 """The edits a pasted excerpt must survive, as functions: the proprietary-code tests and
-``bench/code.py`` apply them to real code to check that fingerprints still match.
+``bench/code_detection.py`` apply them to real code to check that fingerprints still match.
 
 They imitate what people and formatters do to code before pasting it, not what an adversary does.
 """

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Union
+from dataclasses import dataclass
+from typing import Any, Iterator, Union
 
 # A step into a JSON document: an object key, an array index, or ``INNER_JSON`` meaning "this
 # string holds a JSON document; continue inside it" (OpenAI's tool-call ``arguments``).
@@ -42,7 +42,6 @@ class ParsedRequest:
     segments: list[Segment]
     model: str | None = None
     stream: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def parsed_request(format: str, document: Any, segments: list[Segment]) -> ParsedRequest:
@@ -115,5 +114,3 @@ def json_string_leaves(
     for inner_path, leaf in string_leaves(inner, path + (INNER_JSON,)):
         yield Segment(inner_path, leaf, role, hint)
 
-
-Extractor = Callable[[Any], ParsedRequest]

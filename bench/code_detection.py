@@ -1,6 +1,6 @@
 """Benchmark of the code detectors (issue 5). Prints markdown tables.
 
-    .venv/bin/python -m bench.code [--excerpts 300] [--seed 5] [--skip-language] [--skip-index]
+    .venv/bin/python -m bench.code_detection [--excerpts 300] [--seed 5] [--skip-language] [--skip-index]
 
 Proprietary code: indexes the Python standard library and this venv's site-packages minus a
 held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 LLM_DLP = Path(sys.executable).parent / "llm-dlp"
 
 

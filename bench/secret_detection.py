@@ -4,7 +4,7 @@ false alarms on real code, and worst-case time on adversarial input; detect-secr
 Run it as a module from the repository root (as a script, ``bench/`` would come first on
 ``sys.path`` and this file would shadow the standard library's ``secrets`` module):
 
-    .venv/bin/python -m bench.secrets [--corpus PATH] [--code-mb 10] [--ds-mb 1] [--installed-mb 1000] [--out FILE]
+    .venv/bin/python -m bench.secret_detection [--corpus PATH] [--code-mb 10] [--ds-mb 1] [--installed-mb 1000] [--out FILE]
 
 Accuracy: a positive counts as found when a finding carries the sample's rule id (or lists it
 in ``also_matched``, i.e. matched the same span); "any" counts any secret finding. A negative
@@ -250,7 +250,7 @@ def main() -> None:
     build_s = time.perf_counter() - started
     emit("# Secrets detector benchmark")
     emit()
-    emit(f"Command: `.venv/bin/python -m bench.secrets {' '.join(sys.argv[1:])}`".replace(" `", "`"))
+    emit(f"Command: `.venv/bin/python -m bench.secret_detection {' '.join(sys.argv[1:])}`".replace(" `", "`"))
     emit(f"Date: {datetime.date.today()} · machine: 2-core shared VM ({platform.processor() or platform.machine()}), "
          f"Python {platform.python_version()}, single thread")
     emit(f"Rules: {len(detector.rules)} · hyperscan prefilter: {detector._matcher.uses_hyperscan} · "
