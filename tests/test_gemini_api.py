@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from llm_dlp.providers import adapter_for
 from llm_dlp.restore.gemini import GeminiStream, restore_body
 from llm_dlp.restore.stream import SseRestorer
 from llm_dlp.restore.text import RestoreTable
-from llm_dlp.vault import VaultEntry
 from llm_dlp.testing import secrets_factory as make
+from llm_dlp.vault import VaultEntry
 
 
 def test_the_adapter_reads_system_contents_calls_and_responses_but_not_thoughts():
@@ -59,6 +61,7 @@ def _run(raw: bytes, cuts: list[int]) -> bytes:
     return b"".join(out + restorer(b""))
 
 
+@pytest.mark.slow  # exhaustive: every cut of the stream
 def test_a_streamed_answer_restores_identically_however_it_is_cut():
     text = f"set it to {TOKEN} and [[ keep this"
     for wrapped in (False, True):

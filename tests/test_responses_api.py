@@ -6,14 +6,15 @@ import json
 import random
 
 import openai
+import pytest
 
 from llm_dlp.providers import adapter_for
-from llm_dlp.restore.stream import SseRestorer
 from llm_dlp.restore.responses import ResponseStream, restore_response
+from llm_dlp.restore.stream import SseRestorer
 from llm_dlp.restore.text import RestoreTable
-from llm_dlp.vault import VaultEntry
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.standin import _response_object, _responses_events
+from llm_dlp.vault import VaultEntry
 
 
 def test_the_adapter_reaches_instructions_messages_calls_and_outputs_but_not_reasoning():
@@ -59,6 +60,7 @@ def _restore_in_pieces(raw: bytes, cuts: list[int]) -> bytes:
     return b"".join(out)
 
 
+@pytest.mark.slow  # exhaustive: every cut of the stream
 def test_streamed_text_and_arguments_restore_identically_however_the_stream_is_cut():
     for text, tool in [(f"use {TOKEN} now [[ not one", None),
                        ("x", json.dumps({"content": f"KEY={TOKEN}"}))]:

@@ -79,6 +79,7 @@ def test_frames_survive_any_split_and_bad_crcs_are_refused():
         FrameReader().feed(bytes(broken))
 
 
+@pytest.mark.slow  # exhaustive: every cut of the stream
 @pytest.mark.parametrize("name", STREAMS)
 def test_every_split_gives_identical_valid_frames(name):
     make_body, make_rewriter = STREAMS[name]

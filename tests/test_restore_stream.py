@@ -127,6 +127,7 @@ STREAMS = {
 }
 
 
+@pytest.mark.slow  # exhaustive: every cut of the stream
 @pytest.mark.parametrize("name", STREAMS)
 def test_every_two_way_split_gives_identical_output(name):
     make_body, make_rewriter = STREAMS[name]
