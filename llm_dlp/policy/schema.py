@@ -162,7 +162,8 @@ def _template(reader: NodeReader, node: yaml.Node, key: str) -> str:
     return text
 
 
-def _restore(registry: DetectorRegistry):
+def _restore(registry: DetectorRegistry) -> Callable[[NodeReader, yaml.Node, str], dict[str, frozenset[str]]]:
+    """``restore:`` maps each kind a detector declares to the places its values may be restored."""
     kinds = tuple(registry.kinds)
 
     def convert(reader: NodeReader, node: yaml.Node, key: str) -> dict[str, frozenset[str]]:
