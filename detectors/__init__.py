@@ -1,5 +1,5 @@
 """Detectors: pure functions of text. See ``detectors.base`` for the contract."""
 
-from detectors.base import Detector, Finding
+from detectors.base import Detector, Finding, FindingKind, Problem
 
-__all__ = ["Detector", "Finding"]
+__all__ = ["Detector", "Finding", "FindingKind", "Problem"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from llm_dlp import index_command
 from llm_dlp.audit import commands as audit_commands
+from llm_dlp.detection import DetectorCheckError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    return args.handler(args) or 0
+    try:
+        return args.handler(args) or 0
+    except DetectorCheckError as exc:  # e.g. an --index-dir that does not exist
+        print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--upstream-ca", type=Path, help="PEM CA to trust for upstream TLS, besides the public roots")
     run.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
+    run.add_argument("--allow-missing-index", action="store_true",
+                     help="start even when a policy has proprietary_code rules and the code index is missing or "
+                          "empty (those rules then match nothing; warned about at start and every policy reload)")
     run.add_argument("--spacy-model", help="an installed spaCy pipeline for names in prose (default: none)")
     run.add_argument("--users-file", type=Path, help="proxy users: bcrypt password hashes and groups (YAML)")
     run.add_argument("--unauthenticated", choices=("default", "reject"), default="default",
@@ -123,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
         extra_endpoints=extra,
         upstream_ca=args.upstream_ca,
         mitm_options=options,
-        detector_options=DetectorOptions(index_dir=args.index_dir, spacy_model=args.spacy_model),
+        detector_options=DetectorOptions(index_dir=args.index_dir, spacy_model=args.spacy_model,
+                                         allow_missing_index=args.allow_missing_index),
         users_file=args.users_file,
         require_auth=args.unauthenticated == "reject",
         shadow_policy_dir=args.shadow_policy_dir,
@@ -136,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"llm-dlp: refusing to start: policy error: {exc}", file=sys.stderr)
         return 2
-    except (UsersFileError, OutdatedIndexError) as exc:
+    except (UsersFileError, OutdatedIndexError, DetectorCheckError) as exc:
         print(f"llm-dlp: refusing to start: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -202,11 +211,11 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _policy_check(args: argparse.Namespace) -> int:
-    from llm_dlp.detection import build_detectors, known_rule_ids
+    from llm_dlp.detection import DetectorRegistry, build_detectors
     from llm_dlp.policy.loader import PolicyError, load_policy_dir
 
     try:
-        policies = load_policy_dir(args.directory, known_rules=known_rule_ids(build_detectors()))
+        policies = load_policy_dir(args.directory, registry=DetectorRegistry.of(build_detectors()))
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -220,13 +229,13 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def _pipeline(policy_dir: Path, confdir: Path, index_dir: Path | None):
-    from llm_dlp.detection import DetectorOptions, build_detectors, known_rule_ids
+    from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
     from llm_dlp.keys import load_or_create_hasher
     from llm_dlp.pipeline import Pipeline
     from llm_dlp.policy.loader import load_policy_dir
 
     detectors = build_detectors(DetectorOptions(index_dir=index_dir))
-    policies = load_policy_dir(policy_dir, known_rules=known_rule_ids(detectors))
+    policies = load_policy_dir(policy_dir, registry=DetectorRegistry.of(detectors))
     return Pipeline(policies, detectors, load_or_create_hasher(confdir))
 
 

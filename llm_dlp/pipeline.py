@@ -7,7 +7,6 @@ verdicts too (fail closed unless the tenant's policy says ``on_error: allow``).
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -117,7 +116,7 @@ class Pipeline:
     ) -> None:
         self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
-        self._hinted = tuple(_takes_path_hint(d) for d in self.detectors)
+        self._hinted = tuple(d.takes_path_hint for d in self.detectors)
         self.hasher = hasher
         self.shadow = shadow
         self.known = KnownValues()
@@ -308,15 +307,8 @@ def _rule_of(token: str) -> str:
     return match.group("rule") if match else "value"
 
 
-def _takes_path_hint(detector: Detector) -> bool:
-    """Detectors may accept the file path a tool call names (``scan(text, *, path_hint=...)``)."""
-    try:
-        return "path_hint" in inspect.signature(detector.scan).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _scan_segment(detector: Detector, segment: Segment, hinted: bool) -> list[Finding]:
+    """A detector that declares ``takes_path_hint`` also gets the file path a tool call names."""
     if hinted and segment.path_hint is not None:
         return detector.scan(segment.text, path_hint=segment.path_hint)  # type: ignore[call-arg]
     return detector.scan(segment.text)

@@ -18,7 +18,7 @@ from addons.reload import PolicyReloader
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
-from llm_dlp.detection import DetectorOptions, build_detectors, known_rule_ids
+from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.identity import UsersFile
 from llm_dlp.keys import load_or_create_hasher
@@ -54,10 +54,9 @@ class ProxyConfig:
 
 def run_proxy(config: ProxyConfig) -> None:
     detectors = build_detectors(config.detector_options)
-    _check_code_index(detectors)
-    known = known_rule_ids(detectors)
-    load = partial(load_policy_dir, known_rules=known)
-    policies = load(config.policy_dir)  # refuse to start on a broken policy
+    # Every load (and hot reload) also self-checks the detectors the policies need.
+    load = partial(load_policy_dir, registry=DetectorRegistry.for_proxy(detectors, config.detector_options))
+    policies = load(config.policy_dir)  # refuse to start on a broken policy or a detector it needs
     shadow = load(config.shadow_policy_dir) if config.shadow_policy_dir else None
     users = UsersFile.load(config.users_file) if config.users_file else None
     ca = ensure_ca(config.confdir)
@@ -106,13 +105,6 @@ async def _serve(config: ProxyConfig, endpoints: EndpointTable, addons: list) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     await master.run()
-
-
-def _check_code_index(detectors: list) -> None:
-    """An index in an old format would fail every request closed: refuse to start instead."""
-    for detector in detectors:
-        if detector.name == "proprietary_code":
-            detector.table()  # raises OutdatedIndexError with the command that rebuilds it
 
 
 def _upstream_bundle(config: ProxyConfig) -> Path:

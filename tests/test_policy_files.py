@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from detectors.secrets import Rule, SecretDetector
+from llm_dlp.detection import DetectorRegistry
 from llm_dlp.policy.loader import PolicyError, load_policy, load_policy_dir
 from llm_dlp.policy.model import Action
 from llm_dlp.testing.proxyrun import REPO
@@ -125,7 +127,8 @@ def test_unknown_detector_and_unknown_rule_ids_are_errors(tmp_path):
     assert (caught.value.line, caught.value.key) == (2, "rules[0].detector")
     path = write(tmp_path, "default", "rules:\n  - kind: secret\n    rule: aws-acess-token\n    action: block\n")
     with pytest.raises(PolicyError) as caught:
-        load_policy(path, known_rules={"secret": {"aws-access-token", "aws-secret-access-key"}})
+        secrets = SecretDetector([Rule(id, "", r"AKIA[A-Z0-9]{16}") for id in ("aws-access-token", "aws-secret-access-key")])
+        load_policy(path, registry=DetectorRegistry.of([secrets]))
     assert (caught.value.line, caught.value.key) == (2, "rules[0].rule")
     assert "did you mean: aws-access-token" in caught.value.problem
 

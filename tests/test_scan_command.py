@@ -60,6 +60,7 @@ def test_tenant_exceptions_apply(tmp_path):
 
 class BrokenDetector:
     name = "broken"
+    takes_path_hint = False  # the only declaration the pipeline reads
 
     def scan(self, text: str) -> list[Finding]:
         raise RuntimeError("bug in a detector")

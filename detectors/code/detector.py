@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 
-from detectors.base import Finding
+from detectors.base import Finding, FindingKind, Problem
 from detectors.code.language_model import NOT_CODE, LanguageModel
 from detectors.code.languages import (
     LANGUAGE_IDS,
@@ -29,6 +30,21 @@ SAMPLE_BLOCKS, SAMPLE_BLOCK_LINES = 6, 20
 
 class CodeDetector:
     name = "code"
+    # ``lines``: the region's line count (``min_lines`` in a policy)
+    kinds = (FindingKind("code", details=frozenset({"lines"})),)
+    # a file's extension names the language of numbered lines read from it
+    takes_path_hint = True
+
+    def rule_ids(self) -> Mapping[str, frozenset[str] | None]:
+        return {"code": frozenset(LANGUAGE_IDS) | {UNKNOWN}}
+
+    def self_check(self, needed: frozenset[str]) -> list[Problem]:
+        """Load the language model now: a missing or broken one would fail every request."""
+        try:
+            self.model
+        except Exception as exc:  # noqa: BLE001 — reported, so the proxy does not start on it
+            return [Problem(f"the language model cannot be loaded: {type(exc).__name__}: {exc}")]
+        return []
 
     def __init__(self, min_lines: int = 2, model: LanguageModel | None = None) -> None:
         self.min_lines = min_lines

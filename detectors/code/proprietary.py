@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from detectors.base import Finding
+from detectors.base import Finding, FindingKind, Problem
 from detectors.code.fingerprint import Fingerprints, K, W, fingerprint, is_normalised
 from detectors.code.index_store import (
     DEFAULT_INDEX_DIR,
     FingerprintTable,
     IndexedSource,
+    OutdatedIndexError,
     db_path,
 )
 from detectors.code.regions import find_regions
@@ -300,6 +302,36 @@ class ProprietaryCodeDetector:
     """Finds excerpts of indexed code; cheap when there is no index, safe to share between threads."""
 
     name = "proprietary_code"
+    # ``label``: the index's label (``llm-dlp index build --label``); ``lines``: lines matched
+    kinds = (FindingKind("proprietary_code", details=frozenset({"label", "lines"})),)
+    takes_path_hint = True
+
+    def rule_ids(self) -> Mapping[str, frozenset[str] | None]:
+        """A finding's rule id is the name of the index it matched: the names in the index now,
+        or not known in advance while there is no readable index (``self_check`` says why)."""
+        try:
+            names = frozenset(source.index_name for source in self.table().sources)
+        except Exception:  # noqa: BLE001 — an unreadable index is self_check's to report
+            names = frozenset()
+        return {"proprietary_code": names or None}
+
+    def self_check(self, needed: frozenset[str]) -> list[Problem]:
+        """An index this version cannot read fails every request: always a problem. A missing or
+        empty one finds nothing, which matters when a policy asks for proprietary code."""
+        try:
+            table = self.table()
+        except OutdatedIndexError as exc:
+            return [Problem(str(exc))]
+        except Exception as exc:  # noqa: BLE001 — reported, so the proxy does not start on it
+            return [Problem(f"the code index in {self.index_dir} cannot be read: {type(exc).__name__}: {exc}")]
+        if "proprietary_code" not in needed or len(table):
+            return []
+        state = "is empty" if db_path(self.index_dir).exists() else "does not exist"
+        return [Problem(
+            f"the code index in {self.index_dir.resolve()} {state}; build it with "
+            "`llm-dlp index build --name NAME PATH...` (and --index-dir DIR if it lives elsewhere)",
+            missing_data=True,
+        )]
 
     def __init__(self, index_dir: str | Path = DEFAULT_INDEX_DIR) -> None:
         self.index_dir = Path(index_dir)

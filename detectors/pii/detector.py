@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from presidio_analyzer import RecognizerResult
 from spacy.language import Language
 
-from detectors.base import Finding
+from detectors.base import Finding, FindingKind, Problem
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.code_noise import drop_code_noise
 from detectors.pii.engine import (
@@ -24,6 +24,7 @@ from detectors.pii.prose import ProseRecognizer
 from detectors.pii.records import (
     JSON_ARRAY_ANCHOR,
     NAME_HEADER_ANCHOR,
+    RULE as RECORDS_RULE,
     bulk_record_findings,
     table_name_results,
 )
@@ -69,6 +70,18 @@ class PiiDetector:
     """
 
     name = DETECTOR_NAME
+    # ``records``: how many people a PII_RECORDS finding holds (``min_records`` in a policy)
+    kinds = (FindingKind("pii", details=frozenset({"records"})),)
+    takes_path_hint = False
+
+    def rule_ids(self) -> Mapping[str, frozenset[str] | None]:
+        return {"pii": frozenset(self.entities) | {RECORDS_RULE}}
+
+    def self_check(self, needed: frozenset[str]) -> list[Problem]:
+        # presidio and any spaCy model load in the constructor, which raises if they cannot.
+        if "pii" in needed and not self.entities:
+            return [Problem("the personal-data detector is configured with no entity types")]
+        return []
 
     def __init__(self, config: PiiConfig | None = None) -> None:
         self.config = config or PiiConfig()

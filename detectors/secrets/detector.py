@@ -5,12 +5,12 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import regex
 
-from detectors.base import Finding
+from detectors.base import Finding, FindingKind, Problem
 from detectors.secrets.encodings import (
     Decoded,
     base64_segments,
@@ -70,6 +70,8 @@ class SecretDetector:
     """Finds credentials in one piece of text. Thread-safe; build once, scan many times."""
 
     name = "secrets"
+    kinds = (FindingKind("secret"),)
+    takes_path_hint = False
 
     def __init__(self, rules: Sequence[Rule] | None = None) -> None:
         self._matcher = _default_matcher() if rules is None else _matcher_for(rules)
@@ -78,6 +80,22 @@ class SecretDetector:
     @property
     def rules(self) -> Sequence[Rule]:
         return self._matcher.rules
+
+    def rule_ids(self) -> Mapping[str, frozenset[str] | None]:
+        return {"secret": frozenset(rule.id for rule in self.rules)}
+
+    def self_check(self, needed: frozenset[str]) -> list[Problem]:
+        """The rules compiled in the constructor; here the compiled matcher must find a secret
+        in the first rule sample that has one, or every request would pass unexamined."""
+        if not self.rules:
+            return [Problem("no secret rules are loaded")]
+        sample = next((text for rule in self.rules for text in rule.samples.positive), None)
+        try:
+            if sample is not None and not self.scan(sample):
+                return [Problem("the compiled secret rules find nothing in their own sample")]
+        except Exception as exc:  # noqa: BLE001 — reported, so the proxy does not start on it
+            return [Problem(f"the secret rules fail on their own sample: {type(exc).__name__}: {exc}")]
+        return []
 
     def scan(self, text: str) -> list[Finding]:
         data = text.encode("utf-8", "surrogatepass")

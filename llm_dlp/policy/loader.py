@@ -1,5 +1,9 @@
 """Read a directory of policy files into ``Policy`` values: one file per tenant, ``extends``
 resolved, mistakes reported as ``file:line: key: problem`` (see ``schema.py``).
+
+Files are validated against a ``DetectorRegistry`` (the kinds, rule ids and details the detectors
+declare; by default the bundled detectors' declarations). The proxy's registry also checks, for
+every directory loaded, that the detectors its rules need can work (``DetectorRegistry.admit``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from llm_dlp.detection import DetectorRegistry
 from llm_dlp.policy.model import Exceptions, Members, Policy
 from llm_dlp.policy.schema import PolicyError, policy_fields, NodeReader
 
@@ -34,7 +39,7 @@ class _Draft:
     extends_line: int
 
 
-def _read(file: Path, known_rules: dict[str, set[str]]) -> _Draft:
+def _read(file: Path, registry: DetectorRegistry) -> _Draft:
     reader = NodeReader(file)
     try:
         text = file.read_text(encoding="utf-8")
@@ -48,7 +53,7 @@ def _read(file: Path, known_rules: dict[str, set[str]]) -> _Draft:
         raise PolicyError(file, line, "(syntax)", str(getattr(exc, "problem", exc)))
     if node is None:
         raise PolicyError(file, 1, "(file)", "is empty")
-    fields = reader.mapping(node, "", policy_fields(known_rules))
+    fields = reader.mapping(node, "", policy_fields(registry))
     name = fields.get("name", file.stem)
     if name != file.stem:
         raise reader.fail(node, "name", f"{name!r} must match the file name {file.stem!r}")
@@ -83,16 +88,17 @@ def _resolve(name: str, drafts: dict[str, _Draft], chain: tuple[str, ...] = ()) 
     )
 
 
-def load_policy(file: Path, known_rules: dict[str, set[str]] | None = None) -> Policy:
+def load_policy(file: Path, registry: DetectorRegistry | None = None) -> Policy:
     """One policy file; ``extends`` is resolved against the files beside it."""
     file = Path(file)
-    drafts = {file.stem: _read(file, known_rules or {})}
+    registry = registry or DetectorRegistry.standard()
+    drafts = {file.stem: _read(file, registry)}
     pending = drafts[file.stem].fields.get("extends")
     while pending and pending not in drafts:
         sibling = file.parent / f"{pending}.yaml"
         if not sibling.exists():
             break  # _resolve reports it with the right line
-        drafts[pending] = _read(sibling, known_rules or {})
+        drafts[pending] = _read(sibling, registry)
         pending = drafts[pending].fields.get("extends")
     return _resolve(file.stem, drafts)
 
@@ -120,26 +126,41 @@ class PolicySet:
                     return policy
         return self.default
 
+    def rules_by_kind(self) -> dict[str, tuple[str, ...]]:
+        """Finding kind -> the rules (``directory/file:line``) that name it: the kinds these
+        policies need detected. Rules for any kind (``*``) need none in particular."""
+        named: dict[str, set[str]] = {}
+        for policy in self.policies.values():
+            for rule in policy.rules:
+                if rule.kind != "*":
+                    named.setdefault(rule.kind, set()).add(str(Path(policy.source).parent / rule.source))
+        return {kind: tuple(sorted(sources)) for kind, sources in named.items()}
+
     def get(self, tenant: str) -> Policy:
         if tenant not in self.policies:
             raise KeyError(f"no policy for tenant {tenant!r} in {self.directory} (have: {', '.join(sorted(self.policies))})")
         return self.policies[tenant]
 
 
-def load_policy_dir(directory: Path, known_rules: dict[str, set[str]] | None = None) -> PolicySet:
+def load_policy_dir(directory: Path, registry: DetectorRegistry | None = None) -> PolicySet:
+    """Every tenant in ``directory``; with the proxy's registry, also the detectors they need
+    are checked (``DetectorCheckError`` when one cannot work)."""
     directory = Path(directory)
+    registry = registry or DetectorRegistry.standard()
     if not directory.is_dir():
         raise PolicyError(directory, 1, "(directory)", "is not a directory of policy files")
     drafts: dict[str, _Draft] = {}
     for file in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         if file.stem in drafts:
             raise PolicyError(file, 1, "name", f"tenant {file.stem!r} is defined twice")
-        drafts[file.stem] = _read(file, known_rules or {})
+        drafts[file.stem] = _read(file, registry)
     if DEFAULT_TENANT not in drafts:
         raise PolicyError(directory / "default.yaml", 1, "(file)", "is missing: every policy directory needs a default tenant")
     policies = {name: _resolve(name, drafts) for name in drafts}
     _check_members_unique(policies)
-    return PolicySet(directory, policies)
+    loaded = PolicySet(directory, policies)
+    registry.admit(loaded.rules_by_kind())
+    return loaded
 
 
 def _check_members_unique(policies: dict[str, Policy]) -> None:

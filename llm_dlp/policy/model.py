@@ -10,10 +10,11 @@ from typing import Any, Mapping
 
 import regex
 
-KINDS = ("secret", "pii", "code", "proprietary_code")
 # Where a redacted value may be put back into the model's answer: its text, or the arguments of
 # tool calls (so an agent's file edits carry the real value).
 RESTORE_PLACES = ("text", "tool_arguments")
+# Per finding kind, where values are restored when a policy does not say (a policy may name any
+# kind a detector declares, see llm_dlp.detection); a kind not listed is not restored by default.
 DEFAULT_RESTORE: dict[str, frozenset[str]] = {
     "secret": frozenset(RESTORE_PLACES),
     "pii": frozenset(),

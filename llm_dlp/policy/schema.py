@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 import yaml
 
+from llm_dlp.detection import DetectorRegistry
 from llm_dlp.policy.model import (
     DEFAULT_RESTORE,
-    KINDS,
     RESTORE_PLACES,
     TEMPLATE_FIELDS,
     Action,
@@ -105,8 +105,8 @@ class NodeReader:
 
 
 _ACTIONS = ("block", "redact", "log", "allow")
-# Each finding kind comes from one detector; a rule may name either.
-DETECTORS = {"secrets": "secret", "pii": "pii", "code": "code", "proprietary_code": "proprietary_code"}
+# Rule keys that match on a finding's details, and the detail each reads (``Rule.matches``).
+_DETAIL_KEYS = {"label": "label", "min_lines": "lines", "min_records": "records"}
 
 
 def _action(reader: NodeReader, node: yaml.Node, key: str) -> Action:
@@ -162,16 +162,23 @@ def _template(reader: NodeReader, node: yaml.Node, key: str) -> str:
     return text
 
 
-def _restore(reader: NodeReader, node: yaml.Node, key: str) -> dict[str, frozenset[str]]:
-    def places(r: NodeReader, n: yaml.Node, k: str) -> frozenset[str]:
-        chosen = r.strings(n, k) if not (isinstance(n, yaml.SequenceNode) and not n.value) else ()
-        for item in chosen:
-            if item not in RESTORE_PLACES:
-                raise r.fail(n, k, f"{item!r} is not one of {', '.join(RESTORE_PLACES)}")
-        return frozenset(chosen)
+def _restore(registry: DetectorRegistry) -> Callable[[NodeReader, yaml.Node, str], dict[str, frozenset[str]]]:
+    """``restore:`` maps each kind a detector declares to the places its values may be restored."""
+    kinds = tuple(registry.kinds)
 
-    given = reader.mapping(node, key, {kind: Field(places) for kind in KINDS})
-    return {**DEFAULT_RESTORE, **given}
+    def convert(reader: NodeReader, node: yaml.Node, key: str) -> dict[str, frozenset[str]]:
+        given = reader.mapping(node, key, {kind: Field(_places) for kind in kinds})
+        return {**DEFAULT_RESTORE, **given}
+
+    return convert
+
+
+def _places(reader: NodeReader, node: yaml.Node, key: str) -> frozenset[str]:
+    chosen = reader.strings(node, key) if not (isinstance(node, yaml.SequenceNode) and not node.value) else ()
+    for item in chosen:
+        if item not in RESTORE_PLACES:
+            raise reader.fail(node, key, f"{item!r} is not one of {', '.join(RESTORE_PLACES)}")
+    return frozenset(chosen)
 
 
 def _reroute(reader: NodeReader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...]:
@@ -186,14 +193,14 @@ def _reroute(reader: NodeReader, node: yaml.Node, key: str) -> tuple[tuple[str, 
     return tuple(routes)
 
 
-def _rule_fields(known_rules: dict[str, set[str]]) -> dict[str, Field]:
-    def rule_ids(reader: NodeReader, node: yaml.Node, key: str) -> tuple[str, ...]:
-        return reader.strings(node, key)  # checked against the kind once the whole rule is read
-
+def _rule_fields(registry: DetectorRegistry) -> dict[str, Field]:
+    kinds = tuple(registry.kinds)
+    detectors = tuple(registry.detector_kinds)
     return {
-        "kind": Field(lambda r, n, k: r.choice(KINDS + ("*",)).convert(r, n, k)),
-        "detector": Field(lambda r, n, k: r.choice(tuple(DETECTORS)).convert(r, n, k)),
-        "rule": Field(rule_ids),
+        "kind": Field(lambda r, n, k: r.choice(kinds + ("*",)).convert(r, n, k)),
+        "detector": Field(lambda r, n, k: r.choice(detectors).convert(r, n, k)),
+        # checked against the kind once the whole rule is read
+        "rule": Field(NodeReader.strings),
         "label": Field(NodeReader.strings),
         "min_confidence": Field(_confidence),
         "min_count": Field(NodeReader.count),
@@ -204,8 +211,8 @@ def _rule_fields(known_rules: dict[str, set[str]]) -> dict[str, Field]:
     }
 
 
-def _rules(known_rules: dict[str, set[str]]):
-    fields_spec = _rule_fields(known_rules)
+def _rules(registry: DetectorRegistry):
+    fields_spec = _rule_fields(registry)
 
     def convert(reader: NodeReader, node: yaml.Node, key: str) -> tuple[Rule, ...]:
         if not isinstance(node, yaml.SequenceNode):
@@ -216,18 +223,9 @@ def _rules(known_rules: dict[str, set[str]]):
             fields = reader.mapping(item, path, fields_spec)
             if "action" not in fields:
                 raise reader.fail(item, f"{path}.action", "is required (block, redact, log or allow)")
-            kind = fields.get("kind", "*")
-            if "detector" in fields:
-                implied = DETECTORS[fields["detector"]]
-                if kind not in ("*", implied):
-                    raise reader.fail(item, f"{path}.detector", f"detector {fields['detector']!r} finds {implied!r}, not {kind!r}")
-                kind = implied
-            known = known_rules.get(kind)
-            for rule_id in fields.get("rule", ()):
-                if known and rule_id not in known:
-                    close = ", ".join(sorted(k for k in known if k.split("-")[0] == rule_id.split("-")[0])[:5])
-                    hint = f" (did you mean: {close})" if close else ""
-                    raise reader.fail(item, f"{path}.rule", f"{rule_id!r} is not a {kind} rule{hint}")
+            kind = _kind(reader, item, path, fields, registry)
+            _check_rule_ids(reader, item, path, kind, fields.get("rule", ()), registry)
+            _check_details(reader, item, path, kind, fields, registry)
             rules.append(
                 Rule(
                     action=fields["action"],
@@ -246,6 +244,51 @@ def _rules(known_rules: dict[str, set[str]]):
     return convert
 
 
+def _kind(reader: NodeReader, item: yaml.Node, path: str, fields: dict[str, Any], registry: DetectorRegistry) -> str:
+    """The rule's kind: as given, or the one kind of the detector it names."""
+    kind = fields.get("kind", "*")
+    if "detector" not in fields:
+        return kind
+    detector = fields["detector"]
+    reports = registry.detector_kinds[detector]
+    if kind != "*":
+        if kind not in reports:
+            raise reader.fail(item, f"{path}.detector", f"detector {detector!r} finds {', '.join(reports)}, not {kind!r}")
+        return kind
+    if len(reports) != 1:
+        raise reader.fail(item, f"{path}.kind", f"detector {detector!r} finds {', '.join(reports)}: say which with kind")
+    return reports[0]
+
+
+def _check_rule_ids(
+    reader: NodeReader, item: yaml.Node, path: str, kind: str, rule_ids: tuple[str, ...], registry: DetectorRegistry
+) -> None:
+    known = registry.rule_ids(kind) if kind != "*" else None
+    for rule_id in rule_ids:
+        if known is not None and rule_id not in known:
+            close = ", ".join(sorted(k for k in known if k.split("-")[0] == rule_id.split("-")[0])[:5])
+            if close:
+                hint = f" (did you mean: {close})"
+            else:
+                hint = f" (known: {', '.join(sorted(known))})" if len(known) <= 12 else ""
+            raise reader.fail(item, f"{path}.rule", f"{rule_id!r} is not a {kind} rule{hint}")
+
+
+def _check_details(
+    reader: NodeReader, item: yaml.Node, path: str, kind: str, fields: dict[str, Any], registry: DetectorRegistry
+) -> None:
+    """A rule matching on a detail its kind never carries could never match: an error, not a no-op."""
+    kinds = registry.kinds
+    for field_name, detail in _DETAIL_KEYS.items():
+        if field_name not in fields:
+            continue
+        carriers = sorted(name for name, declared in kinds.items() if detail in declared.details)
+        if (kind == "*" and not carriers) or (kind != "*" and kind not in carriers):
+            which = f"{kind} findings have" if kind != "*" else "no findings have"
+            only = f" (only {', '.join(carriers)} findings do)" if carriers else ""
+            raise reader.fail(item, f"{path}.{field_name}", f"{which} no {detail!r}, so this rule would never match{only}")
+
+
 _MEMBER_FIELDS = {"users": Field(NodeReader.strings), "groups": Field(NodeReader.strings), "networks": Field(_networks)}
 _DESTINATION_FIELDS = {"allow": Field(NodeReader.strings), "deny": Field(NodeReader.strings), "reroute": Field(_reroute)}
 _EXCEPTION_FIELDS = {
@@ -256,7 +299,7 @@ _EXCEPTION_FIELDS = {
 }
 
 
-def policy_fields(known_rules: dict[str, set[str]]) -> dict[str, Field]:
+def policy_fields(registry: DetectorRegistry) -> dict[str, Field]:
     return {
         "name": Field(NodeReader.string),
         "description": Field(NodeReader.string),
@@ -272,8 +315,8 @@ def policy_fields(known_rules: dict[str, set[str]]) -> dict[str, Field]:
         "members": Field(lambda r, n, k: Members(**_members(r.mapping(n, k, _MEMBER_FIELDS)))),
         "destinations": Field(lambda r, n, k: Destinations(**r.mapping(n, k, _DESTINATION_FIELDS))),
         "exceptions": Field(lambda r, n, k: Exceptions(**r.mapping(n, k, _EXCEPTION_FIELDS))),
-        "rules": Field(_rules(known_rules)),
-        "restore": Field(_restore),
+        "rules": Field(_rules(registry)),
+        "restore": Field(_restore(registry)),
     }
 
 
