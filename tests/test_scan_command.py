@@ -70,6 +70,6 @@ def test_a_detector_bug_fails_closed_unless_the_tenant_fails_open(tmp_path, on_e
     policies = copy_policies(tmp_path / "p", default=f"on_error: {on_error}\nrules: []\n")
     pipeline = Pipeline(load_policy_dir(policies), [BrokenDetector()], ValueHasher(b"k" * 32))
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]}).encode()
-    verdict = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body)
+    verdict = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body).verdict
     assert (verdict.decision, verdict.status) == (decision, status)
     assert "bug in a detector" in verdict.error
