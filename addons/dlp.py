@@ -43,7 +43,7 @@ class DlpAddon:
         self.endpoints = endpoints
         self.audit = audit
         self.restorer = Restorer.in_memory()
-        self._vault: tuple[str, float] | None = None  # the (spec, ttl) self.restorer was opened with
+        self._vault = ("memory", float(DEFAULT_TTL_SECONDS))  # the (spec, ttl) self.restorer was opened with
 
     # -- options -------------------------------------------------------------------------------
 

@@ -40,8 +40,12 @@ class ProxyIdentity:
     def configure(self, updated: set[str]) -> None:
         if not {"llm_dlp_users_file", "llm_dlp_unauthenticated"} & updated:
             return
-        path = ctx.options.llm_dlp_users_file
-        require_auth = ctx.options.llm_dlp_unauthenticated == "reject"
+        path, unauthenticated = ctx.options.llm_dlp_users_file, ctx.options.llm_dlp_unauthenticated
+        if unauthenticated not in UNAUTHENTICATED:
+            raise exceptions.OptionsError(
+                f"llm_dlp_unauthenticated {unauthenticated!r}: use default (the default tenant) or reject (answer 407)"
+            )
+        require_auth = unauthenticated == "reject"
         if require_auth and not path:
             raise exceptions.OptionsError(
                 "llm_dlp_unauthenticated=reject needs a users file (llm_dlp_users_file) to check credentials against"

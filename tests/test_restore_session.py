@@ -51,3 +51,20 @@ def test_the_policy_decides_per_kind_and_place():
     text_only = Policy(name="acme", source="test", rules=(), restore={"pii": frozenset({TEXT})})
     table = restorer.table(restorer.session(text_only, NO_REDACTIONS), PII.encode())
     assert table.value_for(PII, TEXT) == "a@b.example" and table.value_for(PII, TOOL_ARGUMENTS) is None
+
+
+def test_monitor_mode_forwards_the_original_so_nothing_is_kept_for_restoring(tmp_path):
+    import json
+
+    from detectors.secrets import SecretDetector
+    from llm_dlp.keys import ValueHasher
+    from llm_dlp.pipeline import Pipeline, RequestInfo
+    from llm_dlp.policy.loader import load_policy_dir
+    from llm_dlp.testing import secrets_factory as make
+
+    (tmp_path / "default.yaml").write_text("mode: monitor\nrules:\n  - kind: secret\n    action: redact\n")
+    pipeline = Pipeline(load_policy_dir(tmp_path), [SecretDetector()], ValueHasher(b"k" * 32))
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": f"key {make.aws_access_key_id()}"}]})
+    inspection = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body.encode())
+    assert inspection.verdict.decision == "would_redact"
+    assert (inspection.body, dict(inspection.redactions)) == (None, {})
