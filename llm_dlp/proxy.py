@@ -8,7 +8,6 @@ here, before a port is opened.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,8 +22,6 @@ from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import PolicySet, load_policy_dir
 from llm_dlp.vault import DEFAULT_TTL_SECONDS
-
-log = logging.getLogger("llm_dlp")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ wherever it sits (inside functions too), of every module in the lower layers.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
