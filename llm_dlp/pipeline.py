@@ -92,11 +92,12 @@ class Pipeline:
             inspection = Inspection(failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc)))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
             inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", f"{type(exc).__name__}: {exc}"))
-        verdict = inspection.verdict
-        if self.shadow is not None:
-            verdict = dataclasses.replace(verdict, shadow=self._shadow(info, raw_body, scan, verdict))
         verdict = dataclasses.replace(
-            verdict, body_bytes=len(raw_body), scan_ms=round((time.perf_counter() - started) * 1000, 3))
+            inspection.verdict,
+            shadow=self._shadow(info, raw_body, scan, inspection.verdict) if self.shadow is not None else None,
+            body_bytes=len(raw_body),
+            scan_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
         return dataclasses.replace(inspection, verdict=verdict)
 
     def scan(self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None) -> Scan:
