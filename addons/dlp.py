@@ -1,26 +1,32 @@
 """The llm-dlp mitmproxy addon: AI API requests in, core decisions back out as flows.
 
-Thin on purpose: it decides which flows are ours, hands the body to ``llm_dlp.pipeline`` off the
-event loop, and turns the verdict into a forwarded, rewritten or answered flow, with an audit
-line each time. mitmproxy forwards a request unchanged when a hook raises, so every hook here
-catches everything and answers the client with an error instead.
+Thin on purpose: it decides which flows are ours, reads the request's facts out of the flow,
+and asks the core (``llm_dlp.flows``, ``llm_dlp.request``, ``llm_dlp.pipeline``, ``llm_dlp.verdict``) what to do;
+then it turns the answer into a forwarded, rewritten or answered flow, with an audit line each
+time. mitmproxy forwards a request unchanged when a hook raises, so every hook here catches
+everything and answers the client with an error instead.
+
+Options: ``llm_dlp_vault`` and ``llm_dlp_vault_ttl`` (where placeholders' values are kept for
+restoring answers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
-from mitmproxy import http
+from mitmproxy import ctx, exceptions, http
 
-from addons.identity import META as IDENTITY
 from llm_dlp.audit.log import RESTORE_EVENT, AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
-from llm_dlp.pipeline import Pipeline, RequestInfo, Verdict
+from llm_dlp.flows import REQUEST_ID, info_from_flow
+from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.model import Policy
 from llm_dlp.providers import adapter_for, error_response
+from llm_dlp.request import RequestInfo, header_verdict
 from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
+from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
+from llm_dlp.verdict import Inspection, failure, internal_error, unaudited
 
 log = logging.getLogger("llm_dlp")
 
@@ -28,17 +34,52 @@ META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
 RESTORE = "llm_dlp_restore"  # flow.metadata key: the RestoreSession of a forwarded request
 RESTORING = "llm_dlp_restoring"  # flow.metadata key: the RestoreTable its answer is restored with
 
+VAULT_KINDS = ("file:", "redis://", "rediss://", "unix://")
+
 
 class DlpAddon:
-    def __init__(
-        self, pipeline: Pipeline, endpoints: EndpointTable, audit: AuditLog, restorer: Restorer | None = None
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, endpoints: EndpointTable, audit: AuditLog) -> None:
         self.pipeline = pipeline
         self.endpoints = endpoints
         self.audit = audit
-        self.restorer = restorer or Restorer.in_memory()
+        self.restorer = Restorer.in_memory()
+        self._vault = ("memory", float(DEFAULT_TTL_SECONDS))  # the (spec, ttl) self.restorer was opened with
 
-    # -- hooks -------------------------------------------------------------------------------
+    # -- options -------------------------------------------------------------------------------
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "llm_dlp_vault", str, "memory",
+            "Where the values behind placeholders are kept for restoring answers: memory, file:PATH, "
+            "or redis://HOST:PORT/DB to share them between proxy instances.",
+        )
+        loader.add_option(
+            "llm_dlp_vault_ttl", float, float(DEFAULT_TTL_SECONDS),
+            "Seconds a redacted value stays restorable after its last use.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not {"llm_dlp_vault", "llm_dlp_vault_ttl"} & updated:
+            return
+        spec, ttl = ctx.options.llm_dlp_vault, ctx.options.llm_dlp_vault_ttl
+        if (spec, ttl) == self._vault:
+            return
+        if spec != "memory" and not spec.startswith(VAULT_KINDS):
+            raise exceptions.OptionsError(f"llm_dlp_vault {spec!r}: use memory, file:PATH or redis://HOST:PORT/DB")
+        if ttl <= 0:
+            raise exceptions.OptionsError(f"llm_dlp_vault_ttl {ttl:g}: a redacted value must stay restorable for more than 0 seconds")
+        try:
+            # Sealed under the deployment key, so proxies sharing certs/ share the vault.
+            restorer = Restorer(open_vault(spec, self.pipeline.hasher.key, ttl))
+        except Exception as exc:  # noqa: BLE001 — a vault that cannot open must stop start-up, in words
+            raise exceptions.OptionsError(f"llm_dlp_vault {spec!r} cannot be opened: {exc}") from None
+        self.restorer.close()
+        self.restorer, self._vault = restorer, (spec, ttl)
+
+    def done(self) -> None:
+        self.restorer.close()
+
+    # -- hooks ---------------------------------------------------------------------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         endpoint = self.endpoints.lookup(flow.request.pretty_host, flow.request.port)
@@ -59,24 +100,6 @@ class DlpAddon:
         except Exception as exc:  # noqa: BLE001
             self._fail(flow, endpoint, exc)
 
-    async def _inspect(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
-        info = self._info(flow, endpoint)
-        policy = self.pipeline.policy_for(info)
-        raw = flow.request.raw_content
-        if raw is None:  # streamed past us: we never saw the body, so it must not go on
-            raise RuntimeError("request body was streamed and cannot be inspected")
-        try:
-            # Scanning is CPU work: off the event loop, so one large prompt stalls no one else.
-            verdict = await asyncio.wait_for(
-                asyncio.to_thread(self.pipeline.inspect, info, raw, policy),
-                timeout=policy.scan_timeout_seconds,
-            )
-        except TimeoutError:
-            verdict = self.pipeline.failure(
-                policy, 504, f"llm-dlp could not finish scanning within {policy.scan_timeout_seconds:g}s", "scan timeout"
-            )
-        self._apply(flow, endpoint, info, verdict, policy)
-
     async def responseheaders(self, flow: http.HTTPFlow) -> None:
         # Answers on AI hosts are streamed: mitmproxy's default buffering would hold back every
         # token until the answer is complete. Where the request was ours, the stream restores
@@ -91,6 +114,73 @@ class DlpAddon:
             await self._restore(flow, session)
         except Exception:  # noqa: BLE001 — the answer still goes through, with placeholders in it
             log.exception("llm-dlp cannot restore placeholders for %s", flow.request.pretty_url)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        # Called once a streamed answer has gone through: account for what the client got back.
+        table = flow.metadata.get(RESTORING)
+        if table is None or not (table.restored or table.withheld):
+            return
+        session = flow.metadata[RESTORE]
+        try:
+            self.audit.write(
+                RESTORE_EVENT,
+                request_id=flow.metadata.get(REQUEST_ID),
+                tenant=session.tenant,
+                host=flow.request.pretty_host,
+                path=flow.request.path,
+                restored=dict(table.restored),
+                withheld=dict(table.withheld),
+            )
+        except AuditWriteError as exc:  # the answer has been delivered; nothing left to stop
+            log.error("%s", exc)
+
+    # -- from flow to core and back ------------------------------------------------------------
+
+    def _check_headers(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
+        info = info_from_flow(flow, endpoint)
+        policy = self.pipeline.policy_for(info)
+        verdict = header_verdict(info, policy)
+        if verdict is not None:
+            self._apply(flow, endpoint, info, Inspection(verdict), policy)
+            return
+        # Prompt bodies must be complete before we scan them, whatever stream_large_bodies says;
+        # and answers must come back uncompressed so later stages can read them.
+        flow.request.stream = False
+        flow.request.anticomp()
+
+    async def _inspect(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
+        info = info_from_flow(flow, endpoint)
+        policy = self.pipeline.policy_for(info)
+        raw = flow.request.raw_content
+        if raw is None:  # streamed past us: we never saw the body, so it must not go on
+            raise RuntimeError("request body was streamed and cannot be inspected")
+        try:
+            # Scanning is CPU work: off the event loop, so one large prompt stalls no one else.
+            inspection = await asyncio.wait_for(
+                asyncio.to_thread(self.pipeline.inspect, info, raw, policy),
+                timeout=policy.scan_timeout_seconds,
+            )
+        except TimeoutError:
+            inspection = Inspection(failure(
+                policy, 504, f"llm-dlp could not finish scanning within {policy.scan_timeout_seconds:g}s", "scan timeout"
+            ))
+        self._apply(flow, endpoint, info, inspection, policy)
+
+    def _apply(self, flow: http.HTTPFlow, endpoint: Endpoint, info: RequestInfo, inspection: Inspection, policy: Policy) -> None:
+        verdict = inspection.verdict
+        try:
+            self.audit.record(info, verdict)
+        except AuditWriteError as exc:
+            log.error("%s", exc)
+            verdict = unaudited(verdict, policy, str(exc))
+        if verdict.answers_client:
+            self._answer(flow, endpoint, verdict.status, verdict.message)
+            return
+        if inspection.body is not None:
+            flow.request.content = inspection.body  # re-encodes with the request's content-encoding
+        flow.metadata[RESTORE] = self.restorer.session(policy, inspection.redactions)
+        if verdict.reroute:
+            _reroute(flow, verdict.reroute)
 
     async def _restore(self, flow: http.HTTPFlow, session: RestoreSession) -> None:
         response = flow.response
@@ -109,110 +199,19 @@ class DlpAddon:
         response.stream = rewriter
         flow.metadata[RESTORING] = table
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        # Called once a streamed answer has gone through: account for what the client got back.
-        table = flow.metadata.get(RESTORING)
-        if table is None or not (table.restored or table.withheld):
-            return
-        session = flow.metadata[RESTORE]
-        try:
-            self.audit.write(
-                RESTORE_EVENT,
-                request_id=flow.metadata.get("llm_dlp_request_id"),
-                tenant=session.tenant,
-                host=flow.request.pretty_host,
-                path=flow.request.path,
-                restored=dict(table.restored),
-                withheld=dict(table.withheld),
-            )
-        except AuditWriteError as exc:  # the answer has been delivered; nothing left to stop
-            log.error("%s", exc)
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _check_headers(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
-        info = self._info(flow, endpoint)
-        policy = self.pipeline.policy_for(info)
-        verdict = header_verdict(self.pipeline, flow, policy)
-        if verdict is not None:
-            self._apply(flow, endpoint, info, verdict, policy)
-            return
-        # Prompt bodies must be complete before we scan them, whatever stream_large_bodies says;
-        # and answers must come back uncompressed so later stages can read them.
-        flow.request.stream = False
-        flow.request.anticomp()
-
-    def _apply(self, flow: http.HTTPFlow, endpoint: Endpoint, info: RequestInfo, verdict: Verdict, policy: Policy) -> None:
-        try:
-            self.audit.record(info, verdict)
-        except AuditWriteError as exc:
-            log.error("%s", exc)
-            if not policy.fails_open:
-                verdict = Verdict("error", verdict.tenant, status=500, message="llm-dlp cannot write its audit log", error=str(exc))
-        if verdict.answers_client:
-            self._answer(flow, endpoint, verdict.status, verdict.message)
-            return
-        if verdict.body is not None:
-            flow.request.content = verdict.body  # re-encodes with the request's content-encoding
-        flow.metadata[RESTORE] = self.restorer.session(verdict, policy)
-        if verdict.reroute:
-            _reroute(flow, verdict.reroute)
-
     def _fail(self, flow: http.HTTPFlow, endpoint: Endpoint, exc: Exception) -> None:
         log.exception("llm-dlp failed on %s %s", flow.request.method, flow.request.pretty_url)
-        self._answer(flow, endpoint, 500, "llm-dlp could not inspect this request (internal error)")
+        verdict = internal_error(repr(exc))
+        self._answer(flow, endpoint, verdict.status, verdict.message)
         try:
-            info = self._info(flow, endpoint)
-            self.audit.record(info, Verdict("error", "unknown", status=500, error=repr(exc)))
+            self.audit.record(info_from_flow(flow, endpoint), verdict)
         except Exception:  # noqa: BLE001 — the block above already stands
             log.exception("llm-dlp could not audit a failed request")
 
-    def _answer(self, flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
+    @staticmethod
+    def _answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
         body, headers = error_response(endpoint.provider, flow.request.path, status, message)
         flow.response = http.Response.make(status, body, headers)
-
-    @staticmethod
-    def _info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
-        return request_info(flow, endpoint)
-
-
-def request_info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
-    """The facts the pipeline and the audit log need, from a live or recorded flow."""
-    # Our users file (addons/identity.py) knows groups; mitmproxy's own proxyauth (htpasswd,
-    # LDAP) knows only the user name.
-    identity = flow.metadata.get(IDENTITY)
-    auth = (identity.user,) if identity else flow.metadata.get("proxyauth")
-    authorization = flow.request.headers.get("authorization", "")
-    return RequestInfo(
-        request_id=flow.metadata.setdefault("llm_dlp_request_id", uuid.uuid4().hex),
-        method=flow.request.method,
-        host=flow.request.pretty_host,
-        path=flow.request.path,
-        provider=endpoint.provider,
-        client_address=flow.client_conn.peername[0] if flow.client_conn.peername else None,
-        user=auth[0] if auth else None,
-        groups=identity.groups if identity else (),
-        content_encoding=flow.request.headers.get("content-encoding", ""),
-        content_type=flow.request.headers.get("content-type", ""),
-        body_signed=authorization.startswith("AWS4-HMAC-SHA256"),
-    )
-
-
-def header_verdict(pipeline: Pipeline, flow: http.HTTPFlow, policy: Policy) -> Verdict | None:
-    """A decision that needs only the request headers (refused upgrades, oversized bodies)."""
-    if flow.request.headers.get("upgrade", "").lower() == "websocket":
-        return pipeline.failure(
-            policy, 403, "llm-dlp does not inspect WebSocket traffic to AI APIs; use HTTPS requests", "websocket refused"
-        )
-    length = flow.request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > policy.max_body_bytes:
-        verdict = Verdict(
-            "error", policy.name, status=413, policy_mode=policy.mode, error="body too large",
-            message=f"request body of {length} bytes is over llm-dlp's limit of {policy.max_body_bytes}",
-        )
-        verdict.body_bytes = int(length)
-        return verdict
-    return None
 
 
 def _reroute(flow: http.HTTPFlow, target: str) -> None:

@@ -3,38 +3,78 @@
 Credentials are checked once per client connection (at CONNECT, or on the first plain-HTTP
 request) and every flow on that connection carries the identity for the tenant choice.
 Clients without credentials get the default tenant or a 407, as configured.
+
+Options: ``llm_dlp_users_file`` (none: this addon does nothing) and ``llm_dlp_unauthenticated``.
 """
 
 from __future__ import annotations
 
-from mitmproxy import http
+from pathlib import Path
+from typing import Optional
 
-from llm_dlp.identity import Identity, UsersFile, basic_credentials
+from mitmproxy import ctx, exceptions, http
 
-META = "llm_dlp_identity"
+from llm_dlp.flows import IDENTITY as META
+from llm_dlp.identity import Identity, UsersFile, UsersFileError, basic_credentials
+
+UNAUTHENTICATED = ("default", "reject")
 
 
 class ProxyIdentity:
-    def __init__(self, users: UsersFile, require_auth: bool) -> None:
-        self.users = users
-        self.require_auth = require_auth
+    def __init__(self) -> None:
+        self.users: UsersFile | None = None
+        self.require_auth = False
         self._connections: dict[str, Identity | None] = {}
 
+    def load(self, loader) -> None:
+        loader.add_option(
+            "llm_dlp_users_file", Optional[str], None,  # noqa: UP045 — mitmproxy matches Optional[str]
+            "Proxy users: bcrypt password hashes and groups (YAML). Their groups choose the tenant.",
+        )
+        loader.add_option(
+            "llm_dlp_unauthenticated", str, "default",
+            "Clients without proxy credentials: use the default tenant, or answer 407.",
+            choices=UNAUTHENTICATED,
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not {"llm_dlp_users_file", "llm_dlp_unauthenticated"} & updated:
+            return
+        path, unauthenticated = ctx.options.llm_dlp_users_file, ctx.options.llm_dlp_unauthenticated
+        if unauthenticated not in UNAUTHENTICATED:
+            raise exceptions.OptionsError(
+                f"llm_dlp_unauthenticated {unauthenticated!r}: use default (the default tenant) or reject (answer 407)"
+            )
+        require_auth = unauthenticated == "reject"
+        if require_auth and not path:
+            raise exceptions.OptionsError(
+                "llm_dlp_unauthenticated=reject needs a users file (llm_dlp_users_file) to check credentials against"
+            )
+        try:
+            self.users = UsersFile.load(Path(path)) if path else None
+        except UsersFileError as exc:
+            raise exceptions.OptionsError(f"users file {exc}") from None
+        self.require_auth = require_auth
+        self._connections.clear()
+
     def http_connect(self, flow: http.HTTPFlow) -> None:
-        self._authenticate(flow)
+        if self.users is not None:
+            self._authenticate(flow, self.users)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.users is None:
+            return
         if flow.client_conn.id in self._connections:
             identity = self._connections[flow.client_conn.id]
             if identity is not None:
                 flow.metadata[META] = identity
             return
-        self._authenticate(flow)
+        self._authenticate(flow, self.users)
 
     def client_disconnected(self, client) -> None:
         self._connections.pop(client.id, None)
 
-    def _authenticate(self, flow: http.HTTPFlow) -> None:
+    def _authenticate(self, flow: http.HTTPFlow, users: UsersFile) -> None:
         header = flow.request.headers.get("proxy-authorization")
         if header is None:
             if self.require_auth:
@@ -43,7 +83,7 @@ class ProxyIdentity:
                 self._connections[flow.client_conn.id] = None
             return
         credentials = basic_credentials(header)
-        identity = self.users.check(*credentials) if credentials else None
+        identity = users.check(*credentials) if credentials else None
         if identity is None:
             # Wrong credentials are never downgraded to the default tenant.
             self._challenge(flow, "proxy authentication failed")

@@ -3,6 +3,8 @@
 A changed directory is loaded and validated off the event loop; only a policy set that loads
 completely replaces the one in force. A broken edit is logged and ignored, so a typo never
 leaves a thousand developers without a policy (or with half of one).
+
+Option: ``llm_dlp_reload_interval`` (seconds between checks of the policy directories).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from mitmproxy import ctx, exceptions
+
 from llm_dlp.pipeline import Pipeline
+from llm_dlp.detection import DetectorCheckError
 from llm_dlp.policy.loader import PolicyError, PolicySet
 
 log = logging.getLogger("llm_dlp")
@@ -31,15 +36,30 @@ class PolicyReloader:
         pipeline: Pipeline,
         directory: Path,
         load: Callable[[Path], PolicySet],
-        interval: float = 2.0,
         shadow_directory: Path | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.directory = Path(directory)
         self.shadow_directory = Path(shadow_directory) if shadow_directory else None
-        self.load_policies = load  # not "load": mitmproxy would call it as its load hook
-        self.interval = interval
+        self.load_policies = load  # not "load": mitmproxy calls that as its own hook
+        self.interval = 2.0
         self._task: asyncio.Task | None = None
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "llm_dlp_reload_interval", float, self.interval,
+            "Seconds between checks of the policy directories for changes.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "llm_dlp_reload_interval" in updated:
+            interval = ctx.options.llm_dlp_reload_interval
+            if not interval > 0:
+                raise exceptions.OptionsError(
+                    f"llm_dlp_reload_interval {interval:g}: the policy directories must be checked every so "
+                    "many seconds, more than 0"
+                )
+            self.interval = interval
 
     def running(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch())
@@ -70,7 +90,7 @@ class PolicyReloader:
     async def _load(self, directory: Path) -> PolicySet | None:
         try:
             loaded = await asyncio.to_thread(self.load_policies, directory)
-        except PolicyError as exc:
+        except (PolicyError, DetectorCheckError) as exc:  # e.g. the code index it needs went away
             log.error("policy reload rejected, previous policies stay in force: %s", exc)
             return None
         except Exception:  # noqa: BLE001 — a reload bug must not stop the proxy

@@ -1,19 +1,32 @@
-"""``llm-dlp``: run the proxy, scan text, manage the code index."""
+"""``llm-dlp``: run the proxy, scan text, manage the code index.
+
+The program's entry point is ``addons.main:main``, which passes ``serve`` (mitmproxy with the
+llm-dlp addons) to ``main`` here: the core never imports the addons, so ``llm-dlp run`` only
+parses its options into a ``ProxyConfig`` and hands that on.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from llm_dlp import index_command
 from llm_dlp.audit import commands as audit_commands
 from llm_dlp.detection import DetectorCheckError
 
+if TYPE_CHECKING:
+    from llm_dlp.proxy import ProxyConfig
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+Serve = Callable[["ProxyConfig"], None]
+
+
+def main(argv: list[str] | None = None, *, serve: Serve | None = None) -> int:
+    """``serve`` runs the proxy for ``llm-dlp run``; without it that command is unavailable."""
+    parser = _parser(serve)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -25,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-dlp", description="Data-loss prevention proxy for LLM API traffic.")
     commands = parser.add_subparsers(title="commands")
 
@@ -61,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="how long a redacted value stays restorable after its last use (default: 86400)")
     run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option (repeatable)")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=partial(_run, serve=serve))
 
     scan = commands.add_parser("scan", help="run every detector on a file or stdin and print findings")
     scan.add_argument("file", help="file to scan, or - for stdin")
@@ -106,19 +119,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, serve: Serve | None) -> int:
     from llm_dlp.detection import DetectorOptions
     from llm_dlp.endpoints import parse_intercept_host
     from detectors.code.index_store import OutdatedIndexError
-    from llm_dlp.identity import UsersFileError
     from llm_dlp.policy.loader import PolicyError
-    from llm_dlp.proxy import ProxyConfig, run_proxy
+    from llm_dlp.proxy import ProxyConfig, StartupError
 
+    if serve is None:
+        print("llm-dlp: this entry point cannot run the proxy; use the llm-dlp command (addons.main)", file=sys.stderr)
+        return 2
     try:
         extra = tuple(parse_intercept_host(spec) for spec in args.intercept_host)
         options = tuple(_split_option(spec) for spec in args.mitm_options)
-        if args.vault != "memory" and not args.vault.startswith(("file:", "redis://", "rediss://", "unix://")):
-            raise ValueError(f"--vault {args.vault!r}: use memory, file:PATH or redis://HOST:PORT/DB")
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
         return 2
@@ -141,11 +154,11 @@ def _run(args: argparse.Namespace) -> int:
         vault_ttl_seconds=args.vault_ttl,
     )
     try:
-        run_proxy(config)
+        serve(config)
     except PolicyError as exc:
         print(f"llm-dlp: refusing to start: policy error: {exc}", file=sys.stderr)
         return 2
-    except (UsersFileError, OutdatedIndexError, DetectorCheckError) as exc:
+    except (StartupError, OutdatedIndexError, DetectorCheckError) as exc:
         print(f"llm-dlp: refusing to start: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -161,6 +174,8 @@ def _split_option(spec: str) -> tuple[str, str]:
 def _scan(args: argparse.Namespace) -> int:
     from llm_dlp.detection import DetectorOptions, build_detectors
     from llm_dlp.keys import load_or_create_hasher, mask_preview
+    from llm_dlp.policy import engine
+    from llm_dlp.policy.engine import FoundValue
     from llm_dlp.policy.loader import PolicyError, load_policy_dir
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8", errors="replace")
@@ -175,12 +190,15 @@ def _scan(args: argparse.Namespace) -> int:
     for detector in build_detectors(DetectorOptions(index_dir=args.index_dir)):
         findings.extend(detector.scan(text))
     findings.sort(key=lambda f: (f.start, f.end))
+    actions: dict[int, str] = {}
     exempted = 0
     if policy is not None:
-        # The tenant's exceptions (allowlisted value hashes, rules, patterns) apply here as in the proxy.
+        # The proxy's own policy engine: exceptions, rule order and min_count as in a request.
         hasher = load_or_create_hasher(args.confdir)
-        kept = [f for f in findings if not policy.exceptions.reason(
-            f.rule, f.value(text), hasher.fingerprint(f.value(text)), None)]
+        hits = [FoundValue(f, f.value(text), hasher.fingerprint(f.value(text))) for f in findings]
+        decided = {id(d.hit.finding): d for d in engine.decide(policy, hits)}
+        kept = [f for f in findings if not decided[id(f)].exempt]
+        actions = {id(f): decided[id(f)].action.label for f in kept}
         exempted, findings = len(findings) - len(kept), kept
     for finding in findings:
         record = {
@@ -194,7 +212,7 @@ def _scan(args: argparse.Namespace) -> int:
             **dict(finding.details),
         }
         if policy is not None:
-            record["action"] = policy.action_for(finding.kind, finding.rule, finding.confidence, finding.details)[0].label
+            record["action"] = actions[id(finding)]
         if args.json:
             print(json.dumps(record, ensure_ascii=False))
         else:
@@ -282,7 +300,3 @@ def _hash_password(args: argparse.Namespace) -> int:
     password = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
     print(hash_password(password))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -34,7 +34,7 @@ def explain(pipeline: Pipeline, policy: Policy, body: bytes, path: str | None = 
     path = path or guess_path(text)
     info = RequestInfo("explain", "POST", "explain.local", path, "custom",
                        content_type="application/json" if path != "/text" else "text/plain")
-    verdict = pipeline.inspect(info, body, policy)
+    verdict = pipeline.inspect(info, body, policy).verdict
     lines = [
         f"tenant: {policy.name} ({policy.source}; mode {policy.mode}, on_error {policy.on_error})",
         f"read as: {verdict.format or 'n/a'} (path {path})",

@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Iterable
 
 import regex
 
 from detectors.base import Finding
+from llm_dlp.verdict import Redaction
 
 MIN_LENGTH = 8  # shorter values would match ordinary text
 MAX_VALUES_PER_TENANT = 20_000
@@ -37,19 +39,19 @@ class KnownValues:
         self._patterns: dict[str, tuple[regex.Pattern, dict[str, _Known]]] = {}
         self._lock = threading.Lock()
 
-    def remember(self, tenant: str, values: dict[str, tuple[str, str]]) -> None:
-        """``values``: value -> (kind, rule) as redacted for ``tenant``."""
-        fresh = {v: k for v, k in values.items() if len(v) >= MIN_LENGTH}
+    def remember(self, tenant: str, redactions: Iterable[Redaction]) -> None:
+        """Values just redacted for ``tenant``, to be found again in its later requests."""
+        fresh = [r for r in redactions if len(r.value) >= MIN_LENGTH]
         if not fresh:
             return
         with self._lock:
             known = self._values.setdefault(tenant, OrderedDict())
             changed = False
-            for value, (kind, rule) in fresh.items():
-                if value in known:
-                    known.move_to_end(value)
+            for redaction in fresh:
+                if redaction.value in known:
+                    known.move_to_end(redaction.value)
                 else:
-                    known[value] = _Known(kind, rule)
+                    known[redaction.value] = _Known(redaction.kind, redaction.rule)
                     changed = True
             while len(known) > self._limit:
                 known.popitem(last=False)

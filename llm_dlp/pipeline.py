@@ -1,86 +1,33 @@
 """One request through llm-dlp: body → segments → findings → policy decision → rewritten body.
 
 Nothing here knows about mitmproxy; the addon (``addons/dlp.py``) and ``llm-dlp replay``/``scan``
-feed it plain values. Every path out of ``inspect`` returns a ``Verdict``; errors become
-verdicts too (fail closed unless the tenant's policy says ``on_error: allow``).
+feed it plain values. Every path out of ``inspect`` returns an ``Inspection``: the audited
+``Verdict`` and, apart from it, the rewritten body and the values its placeholders stand for.
+Errors become verdicts too (fail closed unless the tenant's policy says ``on_error: allow``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
+from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
 from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
-from llm_dlp.redaction import PLACEHOLDER, placeholder
+from llm_dlp.redaction import placeholder
+from llm_dlp.request import RequestInfo
+from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
 
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The facts about an intercepted request that the pipeline and the audit log need."""
-
-    request_id: str
-    method: str
-    host: str
-    path: str
-    provider: str
-    client_address: str | None = None
-    user: str | None = None
-    groups: tuple[str, ...] = ()
-    content_encoding: str = ""
-    content_type: str = ""
-    body_signed: bool = False  # SigV4 signs the body hash: rewriting it breaks the request
-
-
-@dataclass(frozen=True, slots=True)
-class FindingRecord:
-    """A finding as decided and audited: where it was, what the policy did, never the value."""
-
-    detector: str
-    kind: str
-    rule: str
-    location: str
-    confidence: float
-    action: str
-    value_hash: str
-    preview: str
-    count: int = 1
-    policy_rule: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Verdict:
-    decision: str  # allow | log | redact | block | error (monitor mode: would_redact, would_block)
-    tenant: str
-    status: int = 200  # the status the client gets when the proxy answers itself
-    message: str = ""
-    findings: list[FindingRecord] = field(default_factory=list)
-    body: bytes | None = None  # the rewritten body to forward (decoded, UTF-8) when redacting
-    format: str | None = None
-    model: str | None = None
-    body_bytes: int = 0
-    scan_ms: float = 0.0
-    error: str | None = None
-    policy_mode: str = "enforce"
-    # placeholder -> (kind, original value) for every value redacted in ``body``; the restore
-    # side keeps these (encrypted) to put the values back into the model's answer.
-    placeholders: dict[str, tuple[str, str]] = field(default_factory=dict)
-    reroute: str | None = None  # scheme://host[:port] the request goes to instead
-    shadow: dict[str, Any] | None = None  # the candidate policy's decision, where it differs
-
-    @property
-    def answers_client(self) -> bool:
-        """True when the proxy must answer itself instead of forwarding."""
-        return self.decision in ("block", "error")
+__all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,21 +36,25 @@ class _Hit:
     finding: Finding
     value_hash: str
 
+    @property
+    def value(self) -> str:
+        return self.finding.value(self.segment.text)
+
+    @property
+    def path_hint(self) -> str | None:
+        return self.segment.path_hint
+
+
+_Decided = engine.Decided[_Hit]
+
 
 @dataclass(frozen=True, slots=True)
-class _Decided:
-    hit: _Hit
-    action: Action
-    reason: str | None  # the policy rule ("file:line"), an exception, or None for the default
-
-
-@dataclass(slots=True)
 class Scan:
     """What the detectors found in one request: independent of any policy."""
 
     text: str
     parsed: ParsedRequest
-    hits: list[_Hit]
+    hits: tuple[_Hit, ...]
 
 
 class Pipeline:
@@ -124,38 +75,33 @@ class Pipeline:
     def policy_for(self, info: RequestInfo) -> Policy:
         return self.policies.for_client(info.user, info.client_address, info.groups)
 
-    def inspect(self, info: RequestInfo, raw_body: bytes, policy: Policy | None = None) -> Verdict:
+    def inspect(self, info: RequestInfo, raw_body: bytes, policy: Policy | None = None) -> Inspection:
         policy = policy or self.policy_for(info)
         started = time.perf_counter()
         scan: Scan | None = None
         try:
             refusal = policy.destinations.refusal(info.provider, info.host)
             if refusal:
-                verdict = self._refuse_destination(policy, refusal)
+                inspection = Inspection(self._refuse_destination(policy, refusal))
             else:
                 scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
-                verdict = self.decide(info, scan, policy)
-                self.known.remember(policy.name, {
-                    value: (kind, _rule_of(token)) for token, (kind, value) in verdict.placeholders.items()})
+                inspection = self.decide(info, scan, policy)
+                self.known.remember(policy.name, inspection.redactions.values())
         except (BodyError, RequestFormatError) as exc:
-            verdict = self.failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc))
+            inspection = Inspection(failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc)))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
-            verdict = self.failure(policy, 500, "llm-dlp could not inspect this request (internal error)", f"{type(exc).__name__}: {exc}")
-        if self.shadow is not None:
-            verdict.shadow = self._shadow(info, raw_body, scan, verdict)
-        verdict.body_bytes = len(raw_body)
-        verdict.scan_ms = round((time.perf_counter() - started) * 1000, 3)
-        return verdict
-
-    def failure(self, policy: Policy, status: int, message: str, error: str) -> Verdict:
-        """A request we could not inspect: blocked, unless the tenant chose to fail open."""
-        if policy.fails_open:
-            return Verdict("allow", policy.name, error=error, policy_mode=policy.mode)
-        return Verdict("error", policy.name, status=status, message=message, error=error, policy_mode=policy.mode)
+            inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", f"{type(exc).__name__}: {exc}"))
+        verdict = dataclasses.replace(
+            inspection.verdict,
+            shadow=self._shadow(info, raw_body, scan, inspection.verdict) if self.shadow is not None else None,
+            body_bytes=len(raw_body),
+            scan_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return dataclasses.replace(inspection, verdict=verdict)
 
     def scan(self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None) -> Scan:
         if not raw_body:
-            return Scan("", ParsedRequest("empty", None, []), [])
+            return Scan("", ParsedRequest("empty", None, []), ())
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
@@ -166,34 +112,34 @@ class Pipeline:
             for finding in found:
                 value = finding.value(segment.text)
                 hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
-        return Scan(text, parsed, hits)
+        return Scan(text, parsed, tuple(hits))
 
-    def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Verdict:
-        decided = _apply_rules(policy, scan.hits)
+    def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Inspection:
+        decided = engine.decide(policy, scan.hits)
+        findings = self._records(decided)
+        action = engine.request_action(decided, info.body_signed)
         verdict = Verdict(
-            "allow",
+            engine.decision_label(policy, action),
             policy.name,
-            findings=self._records(decided),
+            findings=findings,
             format=scan.parsed.format if scan.parsed.format != "empty" else None,
             model=scan.parsed.model,
             policy_mode=policy.mode,
         )
-        worst = max((d.action for d in decided), default=Action.ALLOW)
-        if worst == Action.REDACT and info.body_signed:
-            worst = Action.BLOCK  # we may not forward it as is, and cannot rewrite it
-        verdict.decision = worst.label
-        if worst == Action.BLOCK:
-            verdict.status = 403
-            verdict.message = self._block_message(policy, verdict.findings, info.body_signed)
-        elif worst == Action.REDACT:
-            verdict.body = self._redact(scan, decided, verdict.placeholders).encode("utf-8")
-        if policy.mode == "monitor" and worst >= Action.REDACT:
-            verdict.decision = f"would_{worst.label}"
-            verdict.status, verdict.body = 200, None
-            verdict.placeholders = {}
-        if not verdict.answers_client:
-            verdict.reroute = policy.destinations.reroute_target(info.provider, info.host)
-        return verdict
+        monitor = policy.mode == "monitor"  # monitor mode says what would happen and forwards the original
+        if action == Action.BLOCK:
+            verdict = dataclasses.replace(
+                verdict, status=200 if monitor else 403, message=self._block_message(policy, findings, info.body_signed))
+            if not monitor:
+                return Inspection(verdict)
+        elif action == Action.REDACT and not monitor:
+            body, redactions = self._redact(scan, decided)
+            return Inspection(self._with_route(verdict, info, policy), body.encode("utf-8"), redactions)
+        return Inspection(self._with_route(verdict, info, policy))
+
+    @staticmethod
+    def _with_route(verdict: Verdict, info: RequestInfo, policy: Policy) -> Verdict:
+        return dataclasses.replace(verdict, reroute=policy.destinations.reroute_target(info.provider, info.host))
 
     def _refuse_destination(self, policy: Policy, refusal: str) -> Verdict:
         message = policy.render_block_message(refusal)
@@ -210,11 +156,12 @@ class Pipeline:
             if refusal:
                 outcome = self._refuse_destination(candidate, refusal)
             else:
-                outcome = self.decide(info, scan or self.scan(info, raw_body, candidate.max_body_bytes, candidate.name), candidate)
+                scanned = scan or self.scan(info, raw_body, candidate.max_body_bytes, candidate.name)
+                outcome = self.decide(info, scanned, candidate).verdict
         except (BodyError, RequestFormatError) as exc:
-            outcome = self.failure(candidate, 400, str(exc), str(exc))
+            outcome = failure(candidate, 400, str(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 — the shadow must never affect the real decision
-            outcome = self.failure(candidate, 500, "internal error", f"{type(exc).__name__}: {exc}")
+            outcome = failure(candidate, 500, "internal error", f"{type(exc).__name__}: {exc}")
         actions = lambda v: sorted((f.kind, f.rule, f.location, f.action) for f in v.findings)  # noqa: E731
         if outcome.decision == active.decision and actions(outcome) == actions(active):
             return None
@@ -236,7 +183,7 @@ class Pipeline:
             return ParsedRequest("text", text, [Segment((), text, "body")])
         return adapter.extract(document)
 
-    def _records(self, decided: list[_Decided]) -> list[FindingRecord]:
+    def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
         grouped: dict[tuple, list[_Decided]] = {}
         for item in decided:
             finding = item.hit.finding
@@ -255,15 +202,17 @@ class Pipeline:
                     confidence=round(finding.confidence, 3),
                     action=item.action.label,
                     value_hash=item.hit.value_hash,
-                    preview=mask_preview(finding.value(item.hit.segment.text)),
+                    preview=mask_preview(item.hit.value),
                     count=len(items),
                     policy_rule=item.reason,
                     details=dict(finding.details),
                 )
             )
-        return records
+        return tuple(records)
 
-    def _redact(self, scan: Scan, decided: list[_Decided], placeholders: dict[str, tuple[str, str]]) -> str:
+    def _redact(self, scan: Scan, decided: list[_Decided]) -> tuple[str, dict[str, Redaction]]:
+        """The body with placeholders in place of the values to redact, and what each stands for."""
+        redactions: dict[str, Redaction] = {}
         by_segment: dict[tuple, list[_Decided]] = {}
         for item in decided:
             if item.action == Action.REDACT:
@@ -276,15 +225,15 @@ class Pipeline:
             for start, end, finding in spans:
                 value = segment.text[start:end]
                 token = placeholder(finding.kind, finding.rule, value, self.hasher)
-                placeholders[token] = (finding.kind, value)
+                redactions[token] = Redaction(finding.kind, finding.rule, value)
                 replacements.append((start, end, token))
             edits[path] = apply_replacements(segment.text, replacements)
         if scan.parsed.format == "text":
-            return edits.get((), scan.text)
-        return replace_strings(scan.text, edits)
+            return edits.get((), scan.text), redactions
+        return replace_strings(scan.text, edits), redactions
 
     @staticmethod
-    def _block_message(policy: Policy, findings: list[FindingRecord], signed: bool) -> str:
+    def _block_message(policy: Policy, findings: Sequence[FindingRecord], signed: bool) -> str:
         blocking = [f for f in findings if f.action in ("block", "redact" if signed else "block")]
         described = "; ".join(
             f"{f.kind} '{f.rule}' at {f.location}" + (f" (x{f.count})" if f.count > 1 else "")
@@ -302,9 +251,6 @@ def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:
     return [e for e in extra if not any(f.start <= e.start and e.end <= f.end for f in found)]
 
 
-def _rule_of(token: str) -> str:
-    match = PLACEHOLDER.fullmatch(token)
-    return match.group("rule") if match else "value"
 
 
 def _scan_segment(detector: Detector, segment: Segment, hinted: bool) -> list[Finding]:
@@ -312,27 +258,6 @@ def _scan_segment(detector: Detector, segment: Segment, hinted: bool) -> list[Fi
     if hinted and segment.path_hint is not None:
         return detector.scan(segment.text, path_hint=segment.path_hint)  # type: ignore[call-arg]
     return detector.scan(segment.text)
-
-
-def _apply_rules(policy: Policy, hits: list[_Hit]) -> list[_Decided]:
-    """Give every finding an action: exceptions first, then the first rule that holds."""
-    decided: list[_Decided] = []
-    pending: list[_Hit] = []
-    for hit in hits:
-        value = hit.finding.value(hit.segment.text)
-        exempt = policy.exceptions.reason(hit.finding.rule, value, hit.value_hash, hit.segment.path_hint)
-        if exempt:
-            decided.append(_Decided(hit, Action.ALLOW, exempt))
-        else:
-            pending.append(hit)
-    for rule in policy.rules:
-        matching = [h for h in pending if rule.matches(h.finding.kind, h.finding.rule, h.finding.confidence, h.finding.details)]
-        if matching and len(matching) >= rule.min_count:
-            decided.extend(_Decided(h, rule.action, rule.source) for h in matching)
-            taken = {id(h) for h in matching}
-            pending = [h for h in pending if id(h) not in taken]
-    decided.extend(_Decided(h, policy.default_action, None) for h in pending)
-    return decided
 
 
 def _merge_spans(spans: list[tuple[int, int, Finding]]) -> list[tuple[int, int, Finding]]:

@@ -1,33 +1,27 @@
-"""Run mitmproxy in-process with the llm-dlp addon: the engine behind ``llm-dlp run``."""
+"""What ``llm-dlp run`` starts with: its configuration, and the core parts built from it.
+
+The proxy itself (mitmproxy with the llm-dlp addons) is started by ``addons.main.serve``: the
+core never imports the addons, so it hands them finished parts instead. Everything that can be
+wrong with a configuration (a broken policy, an outdated code index, an unreadable CA) fails
+here, before a port is opened.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
-from mitmproxy import options
-from mitmproxy.tools.dump import DumpMaster
-
-from addons.dlp import DlpAddon
-from addons.identity import ProxyIdentity
-from addons.reload import PolicyReloader
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
 from llm_dlp.endpoints import Endpoint, EndpointTable
-from llm_dlp.identity import UsersFile
 from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline
-from llm_dlp.policy.loader import load_policy_dir
-from llm_dlp.restore import Restorer
-from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
-
-log = logging.getLogger("llm_dlp")
+from llm_dlp.policy.loader import PolicySet, load_policy_dir
+from llm_dlp.vault import DEFAULT_TTL_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +46,60 @@ class ProxyConfig:
     vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
 
 
-def run_proxy(config: ProxyConfig) -> None:
+class StartupError(Exception):
+    """The proxy refuses to start; the message says why in words an operator acts on."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyCore:
+    """The core parts one proxy process runs with, built once, shared by its addons."""
+
+    config: ProxyConfig
+    pipeline: Pipeline
+    endpoints: EndpointTable
+    audit: AuditLog
+    load_policies: Callable[[Path], PolicySet]  # what a hot reload calls: the same rule ids are known
+    ca: CertificateAuthority
+
+    def mitmproxy_options(self) -> dict[str, Any]:
+        """mitmproxy's own options for this proxy (``--set NAME=VALUE`` may still override them)."""
+        config = self.config
+        options: dict[str, Any] = {
+            "listen_host": config.listen_host,
+            "listen_port": config.listen_port,
+            "confdir": str(config.confdir),
+            # Only AI endpoints are TLS-intercepted; everything else is a blind TCP tunnel.
+            "allow_hosts": self.endpoints.allow_hosts(),
+            # HTTP/2 client connections keep every stream in memory until they close (mitmproxy #4456).
+            "http2": False,
+            # Blocked requests must not open an upstream connection at all.
+            "connection_strategy": "lazy",
+            "termlog_verbosity": "warn",
+        }
+        if config.upstream_ca:
+            options["ssl_verify_upstream_trusted_ca"] = str(_upstream_bundle(config))
+        return options
+
+    def banner(self) -> str:
+        config = self.config
+        url = f"http://{config.listen_host}:{config.listen_port}"
+        return "\n".join([
+            f"llm-dlp proxy listening on {url}",
+            f"policies: {config.policy_dir} (tenants: {', '.join(sorted(self.pipeline.policies.policies))})",
+            f"audit log: {config.audit_log}",
+            trust_instructions(self.ca, url),
+        ])
+
+    def close(self) -> None:
+        self.audit.close()
+
+
+def build_core(config: ProxyConfig) -> ProxyCore:
     detectors = build_detectors(config.detector_options)
     # Every load (and hot reload) also self-checks the detectors the policies need.
     load = partial(load_policy_dir, registry=DetectorRegistry.for_proxy(detectors, config.detector_options))
     policies = load(config.policy_dir)  # refuse to start on a broken policy or a detector it needs
     shadow = load(config.shadow_policy_dir) if config.shadow_policy_dir else None
-    users = UsersFile.load(config.users_file) if config.users_file else None
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     pipeline = Pipeline(policies, detectors, load_or_create_hasher(config.confdir), shadow=shadow)
@@ -69,42 +110,7 @@ def run_proxy(config: ProxyConfig) -> None:
         fsync=config.audit_fsync,
         head_dir=config.confdir,
     )
-    addons: list = []
-    if users is not None:
-        addons.append(ProxyIdentity(users, config.require_auth))
-    restorer = Restorer(open_vault(config.vault, pipeline.hasher.key, config.vault_ttl_seconds))
-    addons.append(DlpAddon(pipeline, endpoints, audit, restorer))
-    addons.append(PolicyReloader(pipeline, config.policy_dir, load, config.reload_interval, config.shadow_policy_dir))
-    print(_banner(config, ca, policies.policies.keys()), flush=True)
-    try:
-        asyncio.run(_serve(config, endpoints, addons))
-    finally:
-        audit.close()
-        restorer.close()
-
-
-async def _serve(config: ProxyConfig, endpoints: EndpointTable, addons: list) -> None:
-    opts = options.Options(
-        listen_host=config.listen_host,
-        listen_port=config.listen_port,
-        confdir=str(config.confdir),
-        # Only AI endpoints are TLS-intercepted; everything else is a blind TCP tunnel.
-        allow_hosts=endpoints.allow_hosts(),
-        # HTTP/2 client connections keep every stream in memory until they close (mitmproxy #4456).
-        http2=False,
-    )
-    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
-    # Blocked requests must not open an upstream connection at all.
-    master.options.update(connection_strategy="lazy", termlog_verbosity="warn")
-    if config.upstream_ca:
-        master.options.update(ssl_verify_upstream_trusted_ca=str(_upstream_bundle(config)))
-    for name, value in config.mitm_options:
-        master.options.set(f"{name}={value}")
-    master.addons.add(*addons)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, master.shutdown)
-    await master.run()
+    return ProxyCore(config, pipeline, endpoints, audit, load, ca)
 
 
 def _upstream_bundle(config: ProxyConfig) -> Path:
@@ -115,13 +121,3 @@ def _upstream_bundle(config: ProxyConfig) -> Path:
     extra = Path(config.upstream_ca).read_bytes()  # type: ignore[arg-type]
     bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip() + b"\n" + extra)
     return bundle
-
-
-def _banner(config: ProxyConfig, ca: CertificateAuthority, tenants) -> str:
-    url = f"http://{config.listen_host}:{config.listen_port}"
-    return "\n".join([
-        f"llm-dlp proxy listening on {url}",
-        f"policies: {config.policy_dir} (tenants: {', '.join(sorted(tenants))})",
-        f"audit log: {config.audit_log}",
-        trust_instructions(ca, url),
-    ])

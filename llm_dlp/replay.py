@@ -17,9 +17,10 @@ from typing import Any, Iterable
 
 from mitmproxy import http, io
 
-from addons.dlp import header_verdict, request_info
 from llm_dlp.endpoints import EndpointTable
-from llm_dlp.pipeline import Pipeline, Verdict
+from llm_dlp.flows import info_from_flow
+from llm_dlp.pipeline import Inspection, Pipeline
+from llm_dlp.request import header_verdict
 
 
 @dataclass
@@ -82,7 +83,8 @@ def replay(
         if endpoint is None:
             report.skipped += 1
             continue
-        verdict = _decide(pipeline, flow, endpoint, tenant)
+        inspection = _decide(pipeline, flow, endpoint, tenant)
+        verdict = inspection.verdict
         entry = ReplayedRequest(
             index=index,
             method=flow.request.method,
@@ -92,25 +94,26 @@ def replay(
             status=verdict.status if verdict.answers_client else None,
             message=verdict.message,
             findings=[dataclasses.asdict(f) for f in verdict.findings],
-            forwarded_body=None if verdict.answers_client else _forwarded(flow, verdict),
+            forwarded_body=None if verdict.answers_client else _forwarded(flow, inspection),
         )
         if compare is not None:
-            entry.compare_decision = _decide(compare, flow, endpoint, tenant).decision
+            entry.compare_decision = _decide(compare, flow, endpoint, tenant).verdict.decision
         report.requests.append(entry)
     return report
 
 
-def _decide(pipeline: Pipeline, flow: http.HTTPFlow, endpoint, tenant: str | None) -> Verdict:
-    info = request_info(flow, endpoint)
+def _decide(pipeline: Pipeline, flow: http.HTTPFlow, endpoint, tenant: str | None) -> Inspection:
+    """The live proxy's decision: the header checks first, then the body's inspection."""
+    info = info_from_flow(flow, endpoint)
     policy = pipeline.policies.get(tenant) if tenant else pipeline.policy_for(info)
-    verdict = header_verdict(pipeline, flow, policy)
-    if verdict is None:
-        verdict = pipeline.inspect(info, flow.request.raw_content or b"", policy)
-    return verdict
+    refused = header_verdict(info, policy)
+    if refused is not None:
+        return Inspection(refused)
+    return pipeline.inspect(info, flow.request.raw_content or b"", policy)
 
 
-def _forwarded(flow: http.HTTPFlow, verdict: Verdict) -> str | None:
-    body = verdict.body if verdict.body is not None else flow.request.get_content(strict=False)
+def _forwarded(flow: http.HTTPFlow, inspection: Inspection) -> str | None:
+    body = inspection.body if inspection.body is not None else flow.request.get_content(strict=False)
     return body.decode("utf-8", "replace") if body else None
 
 

@@ -262,7 +262,7 @@ def test_the_pipeline_passes_path_hints_only_where_declared(tmp_path):
         {"role": "assistant", "content": [{"type": "tool_use", "id": "t9", "name": "Read", "input": {"file_path": "src/app.go"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t9", "content": "package main"}]},
     ]}).encode()
-    verdict = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body)
+    verdict = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body).verdict
     assert verdict.decision == "allow"
     assert "src/app.go" in hinted.hints
     assert unhinted.hints and set(unhinted.hints) == {None}

@@ -23,13 +23,13 @@ def test_a_restored_value_in_new_surroundings_is_still_redacted_identically():
     pipeline = Pipeline(load_policy_dir(REPO / "policies"), [SecretDetector()], ValueHasher(b"k" * 32))
     secret = make.aws_secret_access_key()
     first = pipeline.inspect(INFO, body(f"aws_secret_access_key = {secret}"))
-    assert first.decision == "redact"
-    [placeholder] = first.placeholders
+    assert first.verdict.decision == "redact"
+    [placeholder] = first.redactions
     # The model's answer was restored; now the value comes back with no keyword near it.
     bare = f"I replaced it with {secret} as you said"
     assert not [f for f in SecretDetector().scan(bare) if f.rule == "aws-secret-access-key"]
     second = pipeline.inspect(INFO, body(f"aws_secret_access_key = {secret}", bare))
-    assert second.decision == "redact"
+    assert second.verdict.decision == "redact"
     forwarded = json.loads(second.body)["messages"]
     assert forwarded[1]["content"] == f"I replaced it with {placeholder} as you said"
     assert secret not in second.body.decode()
@@ -40,5 +40,5 @@ def test_known_values_are_kept_per_tenant():
     secret = make.aws_secret_access_key()
     pipeline.inspect(INFO, body(f"aws_secret_access_key = {secret}"))
     pilot = pipeline.policies.get("pilot")
-    verdict = pipeline.inspect(INFO, body(f"plain {secret} here"), pilot)
-    assert verdict.findings == []
+    verdict = pipeline.inspect(INFO, body(f"plain {secret} here"), pilot).verdict
+    assert verdict.findings == ()

@@ -8,9 +8,18 @@ import pytest
 
 from detectors.secrets import Rule, SecretDetector
 from llm_dlp.detection import DetectorRegistry
+from detectors.base import Finding
+from llm_dlp.policy import engine
+from llm_dlp.policy.engine import FoundValue
 from llm_dlp.policy.loader import PolicyError, load_policy, load_policy_dir
-from llm_dlp.policy.model import Action
+from llm_dlp.policy.model import Action, Policy
 from llm_dlp.testing.proxyrun import REPO
+
+def action_alone(policy: Policy, kind: str, rule: str, confidence: float) -> Action:
+    """The action the policy engine gives one finding when it is the request's only one."""
+    [decided] = engine.decide(policy, [FoundValue(Finding(kind, rule, 0, 5, confidence), "value", "hmac-sha256:00")])
+    return decided.action
+
 
 GOOD_RULES = "rules:\n  - kind: secret\n    action: redact\n"
 
@@ -24,10 +33,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_bundled_policies_load_and_say_what_the_issue_promises():
     policies = load_policy_dir(REPO / "policies")
     default = policies.default
-    assert default.action_for("secret", "private-key", 1.0)[0] == Action.BLOCK
-    assert default.action_for("secret", "aws-access-token", 0.9)[0] == Action.REDACT
-    assert default.action_for("pii", "EMAIL_ADDRESS", 0.9)[0] == Action.LOG
-    assert default.action_for("code", "python", 1.0)[0] == Action.LOG
+    assert action_alone(default, "secret", "private-key", 1.0) == Action.BLOCK
+    assert action_alone(default, "secret", "aws-access-token", 0.9) == Action.REDACT
+    assert action_alone(default, "pii", "EMAIL_ADDRESS", 0.9) == Action.LOG
+    assert action_alone(default, "code", "python", 1.0) == Action.LOG
 
 
 def test_tenant_is_chosen_by_user_then_network_then_default(tmp_path):
@@ -53,9 +62,9 @@ rules:
 default_action: log
 """)
     policy = load_policy(path)
-    assert policy.action_for("secret", "aws-secret-access-key", 0.1)[0] == Action.BLOCK
-    assert policy.action_for("secret", "github-pat", 0.9)[0] == Action.REDACT
-    assert policy.action_for("secret", "generic-api-key", 0.5)[0] == Action.LOG
+    assert action_alone(policy, "secret", "aws-secret-access-key", 0.1) == Action.BLOCK
+    assert action_alone(policy, "secret", "github-pat", 0.9) == Action.REDACT
+    assert action_alone(policy, "secret", "generic-api-key", 0.5) == Action.LOG
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,54 @@ def test_a_detector_bug_fails_closed_unless_the_tenant_fails_open(tmp_path, on_e
     policies = copy_policies(tmp_path / "p", default=f"on_error: {on_error}\nrules: []\n")
     pipeline = Pipeline(load_policy_dir(policies), [BrokenDetector()], ValueHasher(b"k" * 32))
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]}).encode()
-    verdict = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body)
+    verdict = pipeline.inspect(RequestInfo("r", "POST", "h", "/v1/messages", "anthropic"), body).verdict
     assert (verdict.decision, verdict.status) == (decision, status)
     assert "bug in a detector" in verdict.error
+
+
+SAME_ENGINE_POLICY = """
+exceptions:
+  rules: [github-pat]
+rules:
+  - kind: pii
+    rule: [EMAIL_ADDRESS]
+    min_count: 3
+    action: block
+  - kind: secret
+    action: redact
+default_action: log
+"""
+
+
+@pytest.mark.parametrize("emails, decision", [(3, "block"), (2, "redact")])
+def test_scan_and_the_proxy_pipeline_decide_identically(tmp_path, capsys, emails, decision):
+    """One policy engine: the same findings get the same actions in `llm-dlp scan` and in a request,
+    including a request-level threshold (min_count) and an exception."""
+    from llm_dlp.cli import main
+    from llm_dlp.detection import build_detectors
+
+    confdir = tmp_path / "certs"
+    confdir.mkdir()
+    (confdir / "llm-dlp-hmac.key").write_text("22" * 32 + "\n")
+    policies = copy_policies(tmp_path / "p", default=SAME_ENGINE_POLICY)
+    addresses = ", ".join(f"{name}.doe@example.org" for name in ("jane", "john", "jim")[:emails])
+    text = f"Contacts: {addresses}.\nDeploy key {make.aws_access_key_id()} and token {make.github_pat()}.\n"
+    source = tmp_path / "prompt.txt"
+    source.write_text(text)
+
+    assert main(["scan", "--json", "--policy-dir", str(policies), "--confdir", str(confdir), str(source)]) == 1
+    out, err = capsys.readouterr()
+    by_scan = sorted((r["kind"], r["rule"], r["action"]) for r in map(json.loads, out.splitlines()))
+    assert "1 finding(s) allowed" in err  # the github token, by the exception
+
+    pipeline = Pipeline(load_policy_dir(policies), build_detectors(), ValueHasher(bytes.fromhex("22" * 32)))
+    info = RequestInfo("r", "POST", "h", "/text", "custom", content_type="text/plain")
+    verdict = pipeline.inspect(info, text.encode()).verdict
+    by_proxy = sorted((f.kind, f.rule, f.action) for f in verdict.findings if not (f.policy_rule or "").startswith("exceptions.")
+                      for _ in range(f.count))
+    exempt = [f for f in verdict.findings if f.policy_rule == "exceptions.rules"]
+
+    assert by_scan == by_proxy
+    assert [(f.rule, f.action) for f in exempt] == [("github-pat", "allow")]
+    assert ("pii", "EMAIL_ADDRESS", "block" if emails == 3 else "log") in by_scan
+    assert verdict.decision == decision

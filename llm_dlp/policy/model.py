@@ -182,13 +182,6 @@ class Policy:
     help_url: str = ""
     restore: dict[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_RESTORE))
 
-    def action_for(self, kind: str, rule: str, confidence: float, details: Mapping[str, Any] | None = None) -> tuple[Action, Rule | None]:
-        """The action for one finding taken alone (request-level thresholds not applied)."""
-        for candidate in self.rules:
-            if candidate.min_count <= 1 and candidate.matches(kind, rule, confidence, details):
-                return candidate.action, candidate
-        return self.default_action, None
-
     def restores(self, kind: str, place: str) -> bool:
         """May a redacted value of ``kind`` be restored in ``place`` of the model's answer?"""
         return place in self.restore.get(kind, frozenset())

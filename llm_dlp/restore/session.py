@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
-from llm_dlp.pipeline import Verdict
 from llm_dlp.policy.model import Policy
 from llm_dlp.redaction import PLACEHOLDER_BYTES
 from llm_dlp.restore.text import RestoreTable
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, MemoryStore, Vault, VaultEntry
+from llm_dlp.verdict import Redaction
 
 
 @dataclass(slots=True)
@@ -38,11 +38,11 @@ class Restorer:
         """A vault private to this process; its key need not outlive it."""
         return cls(Vault(MemoryStore(), os.urandom(32), ttl_seconds))
 
-    def session(self, verdict: Verdict, policy: Policy) -> RestoreSession:
-        redacted = {}
-        if verdict.body is not None:  # monitor mode computes placeholders but forwards the original
-            redacted = {token: VaultEntry(kind, value) for token, (kind, value) in verdict.placeholders.items()}
-        return RestoreSession(verdict.tenant, policy.restores, redacted)
+    def session(self, policy: Policy, redactions: Mapping[str, Redaction]) -> RestoreSession:
+        """``redactions``: placeholder -> value for what this request's forwarded body redacted
+        (``Inspection.redactions``; empty in monitor mode, which forwards the original)."""
+        redacted = {token: VaultEntry(r.kind, r.value) for token, r in redactions.items()}
+        return RestoreSession(policy.name, policy.restores, redacted)
 
     def table(self, session: RestoreSession, forwarded_body: bytes) -> RestoreTable:
         """Blocking (the vault may be on disk or across the network): call it off the event loop."""
