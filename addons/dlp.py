@@ -15,7 +15,8 @@ import uuid
 from mitmproxy import http
 
 from addons.identity import META as IDENTITY
-from llm_dlp.audit.log import RESTORE_EVENT, AuditLog, AuditWriteError
+from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
+from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.pipeline import Pipeline, RequestInfo, Verdict
 from llm_dlp.policy.model import Policy
@@ -27,6 +28,7 @@ log = logging.getLogger("llm_dlp")
 META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
 RESTORE = "llm_dlp_restore"  # flow.metadata key: the RestoreSession of a forwarded request
 RESTORING = "llm_dlp_restoring"  # flow.metadata key: the RestoreTable its answer is restored with
+ANSWERED = "llm_dlp_answer_audited"  # flow.metadata key: the upstream answer (or error) is in the audit
 
 
 class DlpAddon:
@@ -111,20 +113,41 @@ class DlpAddon:
 
     def response(self, flow: http.HTTPFlow) -> None:
         # Called once a streamed answer has gone through: account for what the client got back.
+        self._audit_answer(flow)
         table = flow.metadata.get(RESTORING)
         if table is None or not (table.restored or table.withheld):
             return
         session = flow.metadata[RESTORE]
+        self._audit(RestoreEvent(
+            request_id=flow.metadata.get("llm_dlp_request_id"),
+            tenant=session.tenant,
+            host=flow.request.pretty_host,
+            path=flow.request.path,
+            restored=dict(table.restored),
+            withheld=dict(table.withheld),
+        ))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # Upstream refused, reset or timed out: mitmproxy answers the client with a 502 itself.
+        self._audit_answer(flow)
+
+    def _audit_answer(self, flow: http.HTTPFlow) -> None:
+        """The upstream status (or error) of a request we forwarded; ours were audited already."""
+        session = flow.metadata.get(RESTORE)
+        if session is None or flow.metadata.get(ANSWERED):
+            return
+        flow.metadata[ANSWERED] = True  # an error after a response (a broken stream) is one event
+        info = request_info(flow, flow.metadata[META])
+        self._audit(ResponseEvent(
+            request_id=info.request_id, tenant=session.tenant, user=info.user, host=info.host, path=info.path,
+            status=flow.response.status_code if flow.response else None,
+            error=flow.error.msg if flow.error else None,
+            ms=_elapsed_ms(flow),
+        ))
+
+    def _audit(self, event: AuditEvent) -> None:
         try:
-            self.audit.write(
-                RESTORE_EVENT,
-                request_id=flow.metadata.get("llm_dlp_request_id"),
-                tenant=session.tenant,
-                host=flow.request.pretty_host,
-                path=flow.request.path,
-                restored=dict(table.restored),
-                withheld=dict(table.withheld),
-            )
+            self.audit.record_event(event)
         except AuditWriteError as exc:  # the answer has been delivered; nothing left to stop
             log.error("%s", exc)
 
@@ -213,6 +236,12 @@ def header_verdict(pipeline: Pipeline, flow: http.HTTPFlow, policy: Policy) -> V
         verdict.body_bytes = int(length)
         return verdict
     return None
+
+
+def _elapsed_ms(flow: http.HTTPFlow) -> float | None:
+    end = (flow.response.timestamp_end if flow.response else None) or (flow.error.timestamp if flow.error else None)
+    start = flow.request.timestamp_start
+    return round((end - start) * 1000, 1) if end and start else None
 
 
 def _reroute(flow: http.HTTPFlow, target: str) -> None:

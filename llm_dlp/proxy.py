@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class ProxyConfig:
     audit_fsync: bool = False
     vault: str = "memory"  # memory | file:PATH | redis://HOST:PORT/DB (shared by several proxies)
     vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
+    quiet: bool = False  # no console line per request
 
 
 def run_proxy(config: ProxyConfig) -> None:
@@ -69,10 +71,11 @@ def run_proxy(config: ProxyConfig) -> None:
         rotation=Rotation(max_bytes=config.audit_max_bytes, daily=config.audit_daily),
         fsync=config.audit_fsync,
         head_dir=config.confdir,
+        console=None if config.quiet else sys.stderr if config.audit_log == "-" else sys.stdout,
     )
     addons: list = []
     if users is not None:
-        addons.append(ProxyIdentity(users, config.require_auth))
+        addons.append(ProxyIdentity(users, config.require_auth, audit))
     restorer = Restorer(open_vault(config.vault, pipeline.hasher.key, config.vault_ttl_seconds))
     addons.append(DlpAddon(pipeline, endpoints, audit, restorer))
     addons.append(PolicyReloader(pipeline, config.policy_dir, load, config.reload_interval, config.shadow_policy_dir))
