@@ -14,8 +14,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any, TextIO
 
-from llm_dlp.audit.events import AUTH_FAILURE, DECISION, RESPONSE
-from llm_dlp.audit.recorded import ALREADY_RECORDED
+from llm_dlp.audit.events import ALREADY_RECORDED, AUTH_FAILURE, DECISION, RESPONSE
 
 
 def render_console(event_dict: dict[str, Any]) -> str | None:

@@ -21,6 +21,9 @@ RESPONSE = "dlp.response"  # a forwarded request's answer from upstream: status 
 AUTH_FAILURE = "dlp.auth_failure"  # a client the proxy refused at proxy authentication
 PURGE = PURGE_EVENT  # rotated files deleted by ``audit purge`` (verify reads it: chain.py)
 
+# On a decision line: findings of the request that an earlier line of the conversation holds.
+ALREADY_RECORDED = "findings_already_recorded"
+
 # A proprietary-code finding names every other place its code is known from; a few are enough
 # to follow up, and the total says how many there were.
 MAX_COPIES = 3

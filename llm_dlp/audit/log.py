@@ -2,13 +2,14 @@
 
 Configured once, here, in this order (structlog's design; each step is its own small callable):
 
-    TimeStamper          time and event first, fixed-width UTC            processors.py
-    RecordedFindings     a finding once per conversation, then a count    recorded.py
-    ChainLink.link       seq and prev                                     processors.py
-    render_json          the line                                         processors.py
-    ChainLink.seal       the line's mac                                   processors.py
-    → LogFile / Stream   one write(2), locked, rotated                    sink.py
-    → ConsoleSink        a short line per request, unless --quiet         console.py
+    drop_successful_answers  a 2xx/3xx upstream answer adds no line      processors.py
+    TimeStamper              time and event first, fixed-width UTC        processors.py
+    RecordedFindings         a finding once per conversation, then a count recorded.py
+    ChainLink.link           seq and prev                                 processors.py
+    render_json              the line                                     processors.py
+    ChainLink.seal           the line's mac                               processors.py
+    → LogFile | Stream       one write(2), locked, rotated                sink.py
+    → ConsoleSink            a short line per request, unless --quiet     console.py
 
 Callers pass an event value (``events.py``); the events name their fields. ``record`` takes
 the pipeline's verdict for a request (``records.decision_event`` reads it).
@@ -30,10 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import structlog
+
 from llm_dlp.audit.chain import ChainState, head_file, load_or_create_chain_key, read_head, tail_state
 from llm_dlp.audit.console import ConsoleSink
 from llm_dlp.audit.events import DECISION, RESTORE, AuditEvent
-from llm_dlp.audit.processors import ChainLink, Processor, TimeStamper, render_json
+from llm_dlp.audit.processors import ChainLink, Processor, TimeStamper, drop_successful_answers, render_json
 from llm_dlp.audit.recorded import RecordedFindings
 from llm_dlp.audit.records import decision_event
 from llm_dlp.audit.rotation import Rotation
@@ -74,7 +77,9 @@ class AuditLog:
         self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None)
         self._recorded = recorded if recorded is not None else RecordedFindings()
         self._clock = clock
-        # What every line goes through before the console sees it, and what seals it for the file.
+        # Which events make a line; what every line goes through before the console sees it; and
+        # what seals it for the file.
+        self._keep: list[Processor] = [drop_successful_answers]
         self._prepare: list[Processor] = [TimeStamper(clock), self._recorded]
         self._seal: list[Processor] = [self._link.link, render_json, self._link.seal]
         self._console = ConsoleSink(console) if console is not None else None
@@ -90,8 +95,12 @@ class AuditLog:
     def write(self, event: str, **fields: Any) -> None:
         """A line of any event; prefer ``record_event`` with an event from events.py."""
         try:
+            kept = _through(self._keep, {"event": event, **fields})
+        except structlog.DropEvent:
+            return
+        try:
             with self._lock:
-                prepared = self._write_line({"event": event, **fields})
+                prepared = self._write_line(kept)
         except (OSError, ValueError) as exc:
             raise AuditWriteError(f"cannot write audit log {self.target}: {exc}") from exc
         if self._console is not None:

@@ -30,11 +30,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from llm_dlp.audit.events import DECISION
+from llm_dlp.audit.events import ALREADY_RECORDED, DECISION
 
 DEFAULT_TTL_SECONDS = 24 * 3600
 DEFAULT_MAX_ENTRIES = 200_000  # ~40 MB at most; a busy team's day of agent sessions fits
-ALREADY_RECORDED = "findings_already_recorded"
 
 
 class RecordedFindings:

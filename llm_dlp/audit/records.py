@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llm_dlp.audit.events import DECISION, AuditedFinding, DecisionEvent
+from llm_dlp.audit.events import ALREADY_RECORDED, DECISION, AuditedFinding, DecisionEvent
 from llm_dlp.audit.rotation import parse_time
 
 if TYPE_CHECKING:  # the review commands read lines only: they need not load the detectors
@@ -100,7 +100,8 @@ class AuditEntry:
     decision: str | None
     status: int | None
     reason: str | None
-    findings: tuple[FindingEntry, ...]
+    findings: tuple[FindingEntry, ...]  # the findings new to this conversation (recorded.py)
+    already_recorded: int  # findings of this request that an earlier line of the conversation holds
     raw: bytes  # the line as written, for JSON output that a reviewer can still verify
 
     @property
@@ -124,6 +125,7 @@ class AuditEntry:
             status=data.get("status"),
             reason=data.get("reason"),
             findings=tuple(FindingEntry.from_dict(f) for f in data.get("findings") or () if isinstance(f, dict)),
+            already_recorded=int(data.get(ALREADY_RECORDED) or 0),
             raw=raw,
         )
 
