@@ -157,6 +157,8 @@ def measure(path: Path, planted: set[str]) -> dict:
         for f in line.get("findings") or ():
             by_key[f["kind"]] += 1
     summary = summarize(select([path], Filter()))
+    # What the bytes are: the findings array against the rest of the line.
+    finding_bytes = sum(len(json.dumps(f, ensure_ascii=False)) + 2 for line in parsed for f in line.get("findings") or ())
     distinct = {f["value_hash"] for line in parsed for f in line.get("findings") or ()}
     return {
         "lines": len(decisions),
@@ -165,6 +167,8 @@ def measure(path: Path, planted: set[str]) -> dict:
         "max": max(sizes),
         "total": sum(sizes),
         "entries": entries,
+        "finding_share": finding_bytes / max(sum(sizes), 1),
+        "bytes_per_finding": finding_bytes / max(entries, 1),
         "counted": counted,
         "summary_kinds": dict(summary.kinds.most_common()),
         "distinct_hashes": len(distinct),
@@ -187,6 +191,8 @@ def main() -> None:
     print(f"| mean line | {result['mean'] / 1024:.1f} KB |")
     print(f"| largest line | {result['max'] / 1024:.1f} KB |")
     print(f"| all decision lines | {result['total'] / 1024:.0f} KB |")
+    print(f"| share of the bytes in findings | {result['finding_share']:.0%} |")
+    print(f"| bytes per finding entry | {result['bytes_per_finding']:.0f} |")
     print(f"| finding entries written | {result['entries']} |")
     print(f"| findings counted (sum of count) | {result['counted']} |")
     print(f"| distinct value hashes in the log | {result['distinct_hashes']} |")

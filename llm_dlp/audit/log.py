@@ -119,8 +119,8 @@ class AuditLog:
         event_dict["time"] = now
         self._sink.lock()
         try:
-            if self._sink.catch_up():
-                self._link.resume(tail_state(self._sink.path, self._kept_head()) if self._sink.path else ChainState())
+            if self._sink.catch_up():  # only a file can change behind our back
+                self._link.resume(tail_state(self._sink.path, self._kept_head()))  # type: ignore[arg-type]
             self._sink.rotate_if_due(now, self._link.state.seq + 1)
             prepared = _through(self._prepare, event_dict)
             line = _through(self._seal, dict(prepared))
