@@ -125,9 +125,9 @@ class AuditLog:
             prepared = _through(self._prepare, event_dict)
             line = _through(self._seal, dict(prepared))
             self._sink.write(line, now)
+            self._link.commit()  # still under the file lock: the kept head names this very line
         finally:
             self._sink.unlock()
-        self._link.commit()
         self._recorded.commit()
         return prepared
 
