@@ -15,7 +15,7 @@ from llm_dlp.proxy import ProxyCore
 def default_addons(core: ProxyCore) -> list:
     """In hook order: who the client is, then what to do with its request, then policy reloads."""
     return [
-        ProxyIdentity(),
+        ProxyIdentity(core.audit),
         DlpAddon(core.pipeline, core.endpoints, core.audit),
         PolicyReloader(core.pipeline, core.config.policy_dir, core.load_policies, core.config.shadow_policy_dir),
     ]

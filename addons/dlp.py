@@ -17,7 +17,8 @@ import logging
 
 from mitmproxy import ctx, exceptions, http
 
-from llm_dlp.audit.log import RESTORE_EVENT, AuditLog, AuditWriteError
+from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
+from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.flows import REQUEST_ID, info_from_flow
 from llm_dlp.pipeline import Pipeline
@@ -33,6 +34,7 @@ log = logging.getLogger("llm_dlp")
 META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
 RESTORE = "llm_dlp_restore"  # flow.metadata key: the RestoreSession of a forwarded request
 RESTORING = "llm_dlp_restoring"  # flow.metadata key: the RestoreTable its answer is restored with
+ANSWERED = "llm_dlp_answer_audited"  # flow.metadata key: the upstream answer (or error) is in the audit
 
 VAULT_KINDS = ("file:", "redis://", "rediss://", "unix://")
 
@@ -117,20 +119,41 @@ class DlpAddon:
 
     def response(self, flow: http.HTTPFlow) -> None:
         # Called once a streamed answer has gone through: account for what the client got back.
+        self._audit_answer(flow)
         table = flow.metadata.get(RESTORING)
         if table is None or not (table.restored or table.withheld):
             return
         session = flow.metadata[RESTORE]
+        self._audit(RestoreEvent(
+            request_id=flow.metadata.get(REQUEST_ID),
+            tenant=session.tenant,
+            host=flow.request.pretty_host,
+            path=flow.request.path,
+            restored=dict(table.restored),
+            withheld=dict(table.withheld),
+        ))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # Upstream refused, reset or timed out: mitmproxy answers the client with a 502 itself.
+        self._audit_answer(flow)
+
+    def _audit_answer(self, flow: http.HTTPFlow) -> None:
+        """The upstream status (or error) of a request we forwarded; ours were audited already."""
+        session = flow.metadata.get(RESTORE)
+        if session is None or flow.metadata.get(ANSWERED):
+            return
+        flow.metadata[ANSWERED] = True  # an error after a response (a broken stream) is one event
+        info = info_from_flow(flow, flow.metadata[META])
+        self._audit(ResponseEvent(
+            request_id=info.request_id, tenant=session.tenant, user=info.user, host=info.host, path=info.path,
+            status=flow.response.status_code if flow.response else None,
+            error=flow.error.msg if flow.error else None,
+            ms=_elapsed_ms(flow),
+        ))
+
+    def _audit(self, event: AuditEvent) -> None:
         try:
-            self.audit.write(
-                RESTORE_EVENT,
-                request_id=flow.metadata.get(REQUEST_ID),
-                tenant=session.tenant,
-                host=flow.request.pretty_host,
-                path=flow.request.path,
-                restored=dict(table.restored),
-                withheld=dict(table.withheld),
-            )
+            self.audit.record_event(event)
         except AuditWriteError as exc:  # the answer has been delivered; nothing left to stop
             log.error("%s", exc)
 
@@ -212,6 +235,12 @@ class DlpAddon:
     def _answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
         body, headers = error_response(endpoint.provider, flow.request.path, status, message)
         flow.response = http.Response.make(status, body, headers)
+
+
+def _elapsed_ms(flow: http.HTTPFlow) -> float | None:
+    end = (flow.response.timestamp_end if flow.response else None) or (flow.error.timestamp if flow.error else None)
+    start = flow.request.timestamp_start
+    return round((end - start) * 1000, 1) if end and start else None
 
 
 def _reroute(flow: http.HTTPFlow, target: str) -> None:

@@ -2,18 +2,23 @@
 
 Credentials are checked once per client connection (at CONNECT, or on the first plain-HTTP
 request) and every flow on that connection carries the identity for the tenant choice.
-Clients without credentials get the default tenant or a 407, as configured.
+Clients without credentials get the default tenant or a 407, as configured. Every 407 is
+audited (``AuthFailureEvent``), with the user name only when the users file knows it: a
+password typed into the user field must not reach the log.
 
 Options: ``llm_dlp_users_file`` (none: this addon does nothing) and ``llm_dlp_unauthenticated``.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional
 
 from mitmproxy import ctx, exceptions, http
 
+from llm_dlp.audit.events import AuthFailureEvent
+from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.flows import IDENTITY as META
 from llm_dlp.identity import Identity, UsersFile, UsersFileError, basic_credentials
 
@@ -21,9 +26,10 @@ UNAUTHENTICATED = ("default", "reject")
 
 
 class ProxyIdentity:
-    def __init__(self) -> None:
+    def __init__(self, audit: AuditLog | None = None) -> None:
         self.users: UsersFile | None = None
         self.require_auth = False
+        self.audit = audit
         self._connections: dict[str, Identity | None] = {}
 
     def load(self, loader) -> None:
@@ -78,7 +84,7 @@ class ProxyIdentity:
         header = flow.request.headers.get("proxy-authorization")
         if header is None:
             if self.require_auth:
-                self._challenge(flow, "proxy authentication required")
+                self._challenge(flow, "proxy authentication required", "no credentials")
             else:
                 self._connections[flow.client_conn.id] = None
             return
@@ -86,14 +92,22 @@ class ProxyIdentity:
         identity = users.check(*credentials) if credentials else None
         if identity is None:
             # Wrong credentials are never downgraded to the default tenant.
-            self._challenge(flow, "proxy authentication failed")
+            known = credentials is not None and users.knows(credentials[0])
+            why = "malformed credentials" if credentials is None else "wrong password" if known else "unknown user"
+            self._challenge(flow, "proxy authentication failed", why, credentials[0] if known else None)
             return
         del flow.request.headers["proxy-authorization"]
         self._connections[flow.client_conn.id] = identity
         flow.metadata[META] = identity
 
-    @staticmethod
-    def _challenge(flow: http.HTTPFlow, reason: str) -> None:
+    def _challenge(self, flow: http.HTTPFlow, reason: str, why: str, user: str | None = None) -> None:
         flow.response = http.Response.make(
             407, f"llm-dlp: {reason}\n", {"proxy-authenticate": 'Basic realm="llm-dlp"', "content-type": "text/plain"}
         )
+        if self.audit is None:
+            return
+        client = flow.client_conn.peername[0] if flow.client_conn.peername else None
+        try:
+            self.audit.record_event(AuthFailureEvent(client=client, reason=why, user=user, host=flow.request.pretty_host))
+        except AuditWriteError as exc:  # the client is refused either way
+            logging.getLogger("llm_dlp").error("%s", exc)

@@ -51,6 +51,8 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     run.add_argument("--audit-no-daily-rotation", action="store_true", help="rotate by size only, not also each day")
     run.add_argument("--audit-fsync", action="store_true", help="fsync every audit line (survives power loss; slower)")
     run.add_argument("--confdir", type=Path, default=Path("certs"), help="where the CA and keys live")
+    run.add_argument("--quiet", action="store_true",
+                     help="no console line per intercepted request (the audit log is written all the same)")
     run.add_argument(
         "--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER]",
         help="also intercept this host (repeatable), e.g. a self-hosted gateway",
@@ -152,6 +154,7 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         reload_interval=args.reload_interval,
         vault=args.vault,
         vault_ttl_seconds=args.vault_ttl,
+        quiet=args.quiet,
     )
     try:
         serve(config)

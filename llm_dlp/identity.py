@@ -65,6 +65,9 @@ class UsersFile:
             users[str(name)] = _User(entry["password"].encode(), tuple(groups))
         return cls(users)
 
+    def knows(self, user: str) -> bool:
+        return user in self._users
+
     def check(self, user: str, password: str) -> Identity | None:
         key = hashlib.sha256(f"{user}\x00{password}".encode()).digest()
         with self._lock:

@@ -8,6 +8,7 @@ here, before a port is opened.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,7 @@ class ProxyConfig:
     audit_fsync: bool = False
     vault: str = "memory"  # memory | file:PATH | redis://HOST:PORT/DB (shared by several proxies)
     vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
+    quiet: bool = False  # no console line per request
 
 
 class StartupError(Exception):
@@ -109,6 +111,7 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         rotation=Rotation(max_bytes=config.audit_max_bytes, daily=config.audit_daily),
         fsync=config.audit_fsync,
         head_dir=config.confdir,
+        console=None if config.quiet else sys.stderr if config.audit_log == "-" else sys.stdout,
     )
     return ProxyCore(config, pipeline, endpoints, audit, load, ca)
 

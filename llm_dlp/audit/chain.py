@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llm_dlp.audit.rotation import lines_reversed, log_files
 from llm_dlp.keys import ensure_key_file
 
 CHAIN_KEY_FILE = "llm-dlp-audit-chain.key"
@@ -107,6 +108,30 @@ def open_line(raw: bytes) -> SealedLine:
         raise ValueError("sealed line without seq/prev")
     return SealedLine(seq, prev, match["mac"].decode(), body, fields)
 
+
+def tail_state(log: Path, head: ChainState | None = None) -> ChainState:
+    """Where a writer continues the chain of the log at ``log``: after its last sealed line
+    (in the newest file that has one), or after ``head`` when lines were cut off the end while
+    nobody wrote, so that the gap stays visible in the log."""
+    state = ChainState()
+    for candidate in reversed(log_files(log)):
+        found = _last_sealed(candidate)
+        if found is not None:
+            state = found
+            break
+    if head is not None and head.seq > state.seq:
+        return head
+    return state
+
+
+def _last_sealed(path: Path) -> ChainState | None:
+    for raw in lines_reversed(path):
+        try:
+            line = open_line(raw)
+        except ValueError:
+            continue
+        return ChainState(line.seq, line.mac)
+    return None
 
 
 def head_file(confdir: str | Path, log: Path) -> Path:

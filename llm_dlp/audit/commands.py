@@ -190,7 +190,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _seen(args: argparse.Namespace) -> int:
-    from llm_dlp.audit.query import json_lines, seen, table
+    from llm_dlp.audit.query import json_lines, seen, seen_table
     from llm_dlp.keys import KEY_FILE, load_or_create_hasher
 
     if not (args.confdir / KEY_FILE).exists():  # a fresh key would never match anything
@@ -202,11 +202,13 @@ def _seen(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(str(exc))
     if args.json:
-        for line in json_lines(found):
+        for line in json_lines(s.entry for s in found):
             print(line)
     elif found:
+        # A finding is recorded once per conversation: later turns that carried it again count
+        # it under findings_already_recorded, so this is the requests it first appeared in.
         print(f"seen in {len(found)} request(s) as {fingerprint}:")
-        print(table(found))
+        print(seen_table(found))
     else:
         print(f"not seen ({fingerprint})")
     return 0 if found else 1

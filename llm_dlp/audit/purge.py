@@ -14,7 +14,8 @@ import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm_dlp.audit.chain import PURGE_EVENT, ChainState, head_for, open_line
+from llm_dlp.audit.chain import ChainState, head_for, open_line
+from llm_dlp.audit.events import PurgeEvent
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation, line_time, lines_reversed, log_files
 from llm_dlp.audit.verify import Problem, verify
@@ -57,15 +58,14 @@ def purge(current: Path, before: dt.datetime, key: bytes, *, confdir: str | Path
     # Record first, delete second: a crash in between leaves extra files, never an unexplained gap.
     writer = AuditLog(current, key=key, rotation=Rotation(max_bytes=None, daily=False), head_dir=confdir)
     try:
-        writer.write(
-            PURGE_EVENT,
+        writer.record_event(PurgeEvent(
             before=before.isoformat(),
-            files=[p.name for p in result.files],
+            files=tuple(p.name for p in result.files),
             lines=result.lines,
             anchor_seq=result.anchor.seq,  # type: ignore[union-attr]
             anchor_mac=result.anchor.mac,  # type: ignore[union-attr]
             by=getpass.getuser(),
-        )
+        ))
     finally:
         writer.close()
     for path in result.files:

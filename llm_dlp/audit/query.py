@@ -95,14 +95,56 @@ def newest(entries: Iterable[AuditEntry], limit: int | None) -> list[AuditEntry]
     return list(entries) if limit is None else list(deque(entries, maxlen=limit))
 
 
-def seen(files: Iterable[Path], fingerprint: str) -> Iterator[AuditEntry]:
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A line that holds the value, and the value's own findings in it."""
+
+    entry: AuditEntry
+    findings: tuple[FindingEntry, ...]
+
+    @property
+    def outcome(self) -> str:
+        """What happened to the value, which is not always the request's decision: a value only
+        logged may sit in a request redacted for another, and a blocked request sent nothing."""
+        decision = self.entry.decision or ""
+        actions = sorted({f.action for f in self.findings})
+        if decision == "block":
+            return "not sent (request blocked)"
+        if decision == "error":
+            return "not sent (request refused: error)"
+        if decision.startswith("would_"):
+            return f"sent unchanged (monitor mode; policy: {'/'.join(actions)})"
+        return "/".join(_OUTCOMES.get(a, a) for a in actions)
+
+
+_OUTCOMES = {"redact": "redacted", "log": "sent, logged", "allow": "sent (allowed by an exception)"}
+
+
+def seen(files: Iterable[Path], fingerprint: str) -> Iterator[Sighting]:
     """Lines whose findings carry this value hash: the value itself was never written."""
     needle = json.dumps(fingerprint).encode()
     for _path, _number, raw in read_lines(files):
         if needle in raw:
             entry = AuditEntry.parse(raw)
-            if any(f.value_hash == fingerprint for f in entry.findings):
-                yield entry
+            own = tuple(f for f in entry.findings if f.value_hash == fingerprint)
+            if own:
+                yield Sighting(entry, own)
+
+
+SEEN_COLUMNS = ("time", "tenant", "user", "host", "finding", "what happened to it", "where")
+
+
+def seen_table(sightings: Iterable[Sighting]) -> str:
+    rows = [(
+        s.entry.time.strftime("%Y-%m-%d %H:%M:%S"),
+        s.entry.tenant or "-",
+        s.entry.user or "-",
+        s.entry.host or "-",
+        ", ".join(sorted({f"{f.kind}/{f.rule}" for f in s.findings})),
+        s.outcome,
+        ", ".join(sorted({f.location for f in s.findings})) or "-",
+    ) for s in sightings]
+    return _aligned(SEEN_COLUMNS, rows)
 
 
 # -- printing ---------------------------------------------------------------------------------
@@ -111,12 +153,15 @@ COLUMNS = ("time", "tenant", "user", "decision", "host", "model", "findings")
 
 
 def table(entries: Iterable[AuditEntry]) -> str:
-    rows = [_row(e) for e in entries]
+    return _aligned(COLUMNS, [_row(e) for e in entries])
+
+
+def _aligned(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     if not rows:
         return "(no matching lines)"
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(COLUMNS)]
-    widths[-1] = len(COLUMNS[-1])  # the last column runs free instead of padding every row
-    lines = ["  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths)).rstrip()]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(columns)]
+    widths[-1] = len(columns[-1])  # the last column runs free instead of padding every row
+    lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join(lines)
@@ -138,7 +183,10 @@ def finding_summary(entry: AuditEntry) -> str:
     counts: Counter[str] = Counter()
     for finding in entry.findings:
         counts[f"{finding.kind}/{finding.rule}"] += finding.count
-    return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in counts.most_common())
+    text = ", ".join(name if n == 1 else f"{name} x{n}" for name, n in counts.most_common())
+    if entry.already_recorded:
+        text += f"{' ' if text else ''}(+{entry.already_recorded} recorded earlier)"
+    return text
 
 
 def json_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:

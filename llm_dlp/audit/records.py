@@ -1,4 +1,9 @@
-"""Reading audit lines back as values: what ``query``, ``summary``, ``report`` and ``seen`` share."""
+"""Audit lines as values: the decision event built from a verdict, and lines read back.
+
+``decision_event`` is the only place the audit reads a ``Verdict``: what the pipeline decided
+becomes a ``DecisionEvent`` (``events.py``) whose fields never include a value. The rest reads
+lines back for ``query``, ``summary``, ``report`` and ``seen``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,55 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llm_dlp.audit.log import EVENT
+from llm_dlp.audit.events import ALREADY_RECORDED, DECISION, AuditedFinding, DecisionEvent
 from llm_dlp.audit.rotation import parse_time
+
+if TYPE_CHECKING:  # the review commands read lines only: they need not load the detectors
+    from llm_dlp.pipeline import FindingRecord, RequestInfo, Verdict
+
+
+def decision_event(info: RequestInfo, verdict: Verdict) -> DecisionEvent:
+    return DecisionEvent(
+        request_id=info.request_id,
+        tenant=verdict.tenant,
+        user=info.user,
+        client=info.client_address,
+        method=info.method,
+        host=info.host,
+        path=info.path,
+        provider=info.provider,
+        format=verdict.format,
+        model=verdict.model,
+        decision=verdict.decision,
+        mode=verdict.policy_mode,
+        status=verdict.status if verdict.answers_client else None,
+        reason=verdict.message or None,
+        error=verdict.error,
+        findings=tuple(audited_finding(f) for f in verdict.findings),
+        body_bytes=verdict.body_bytes,
+        scan_ms=verdict.scan_ms,
+        groups=tuple(info.groups),
+        reroute=verdict.reroute,
+        shadow=verdict.shadow,
+    )
+
+
+def audited_finding(record: FindingRecord) -> AuditedFinding:
+    return AuditedFinding(
+        kind=record.kind,
+        rule=record.rule,
+        location=record.location,
+        action=record.action,
+        value_hash=record.value_hash,
+        preview=record.preview,
+        count=record.count,
+        detector=record.detector,
+        confidence=record.confidence,
+        policy_rule=record.policy_rule,
+        details=record.details,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +100,13 @@ class AuditEntry:
     decision: str | None
     status: int | None
     reason: str | None
-    findings: tuple[FindingEntry, ...]
+    findings: tuple[FindingEntry, ...]  # the findings new to this conversation (recorded.py)
+    already_recorded: int  # findings of this request that an earlier line of the conversation holds
     raw: bytes  # the line as written, for JSON output that a reviewer can still verify
 
     @property
     def is_decision(self) -> bool:
-        return self.event == EVENT
+        return self.event == DECISION
 
     @classmethod
     def parse(cls, raw: bytes) -> AuditEntry:
@@ -74,6 +125,7 @@ class AuditEntry:
             status=data.get("status"),
             reason=data.get("reason"),
             findings=tuple(FindingEntry.from_dict(f) for f in data.get("findings") or () if isinstance(f, dict)),
+            already_recorded=int(data.get(ALREADY_RECORDED) or 0),
             raw=raw,
         )
 

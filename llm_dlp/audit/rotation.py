@@ -39,6 +39,14 @@ def rotated_name(current: Path, first_seq: int, first_time: dt.datetime) -> Path
     return current.with_name(f"{current.stem}.{stamp}.{first_seq:012d}{current.suffix}")
 
 
+def rotate(current: Path, fallback_seq: int, first_time: dt.datetime) -> Path:
+    """Move the current file aside, named by its first line; the writer then starts a new one.
+    ``fallback_seq`` names it when that line cannot be read (torn)."""
+    target = rotated_name(current, first_seq(current) or fallback_seq, first_time)
+    os.rename(current, target)
+    return target
+
+
 def _rotated_pattern(current: Path) -> re.Pattern[str]:
     return re.compile(re.escape(current.stem) + r"\.\d{8}T\d{6}Z\.\d{12}" + re.escape(current.suffix) + "$")
 
@@ -69,16 +77,20 @@ def _is_rotated_file(path: Path) -> bool:
 
 
 def in_chain_order(files: Iterable[Path]) -> list[Path]:
-    def first_seq(path: Path) -> tuple[int, str]:
-        line = first_line(path)
-        try:
-            seq = json.loads(line).get("seq") if line else None
-        except ValueError:
-            seq = None
+    def order(path: Path) -> tuple[int, str]:
         # Unreadable or empty files go last, in name order, so verify still reaches and names them.
-        return (seq if isinstance(seq, int) else 1 << 62, path.name)
+        return (first_seq(path) or 1 << 62, path.name)
 
-    return sorted(files, key=first_seq)
+    return sorted(files, key=order)
+
+
+def first_seq(path: Path) -> int | None:
+    line = first_line(path)
+    try:
+        seq = json.loads(line).get("seq") if line else None
+    except (ValueError, AttributeError):
+        seq = None
+    return seq if isinstance(seq, int) else None
 
 
 def first_line(path: Path) -> bytes | None:

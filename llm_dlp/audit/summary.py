@@ -24,6 +24,7 @@ class Summary:
     tenants: Counter[str] = field(default_factory=Counter)
     tenant_decisions: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     kinds: Counter[str] = field(default_factory=Counter)
+    already_recorded: int = 0  # findings carried again by later turns, counted once in ``kinds``
     rules: Counter[str] = field(default_factory=Counter)
     users: Counter[str] = field(default_factory=Counter)
     hosts: Counter[str] = field(default_factory=Counter)
@@ -47,6 +48,7 @@ class Summary:
         self.hosts[entry.host or "?"] += 1
         if entry.model:
             self.models[entry.model] += 1
+        self.already_recorded += entry.already_recorded
         for finding in entry.findings:
             self.kinds[finding.kind] += finding.count
             self.rules[f"{finding.kind}/{finding.rule}"] += finding.count
@@ -106,7 +108,9 @@ def as_text(summary: Summary, top: int = 10) -> str:
         f"{summary.requests} requests from {summary.first:%Y-%m-%d %H:%M:%S} to {summary.last:%Y-%m-%d %H:%M:%S} UTC",
         _section("decisions", summary.decisions.most_common()),
         _section("tenants", [(t, _tenant_line(summary, t)) for t, _ in summary.tenants.most_common(top)]),
-        _section("finding kinds", summary.kinds.most_common(top)),
+        _section("finding kinds", summary.kinds.most_common(top))
+        + (f"\n  (each once per conversation; later turns carried {summary.already_recorded} of them again)"
+           if summary.already_recorded else ""),
         _section("top rules", summary.rules.most_common(top)),
         _section("top users", summary.users.most_common(top)),
         _section("hosts", summary.hosts.most_common(top)),
@@ -136,6 +140,7 @@ def as_json(summary: Summary, top: int = 10) -> str:
         "decisions": dict(summary.decisions.most_common()),
         "tenants": {t: dict(summary.tenant_decisions[t]) for t, _ in summary.tenants.most_common()},
         "kinds": dict(summary.kinds.most_common()),
+        "findings_already_recorded": summary.already_recorded,
         "top_rules": dict(summary.rules.most_common(top)),
         "top_users": dict(summary.users.most_common(top)),
         "hosts": dict(summary.hosts.most_common(top)),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_dlp.audit.chain import ChainState, load_or_create_chain_key, seal
-from llm_dlp.audit.log import EVENT
+from llm_dlp.audit.events import DECISION
 
 # Names overlap on purpose ("acme" inside "acme-eu", a user called "pilot" like a tenant), so a
 # filter that matched substrings, or the wrong field, would show.
@@ -62,7 +62,7 @@ def _record(rng: random.Random, when: dt.datetime) -> dict[str, Any]:
     blocked = decision in ("block", "error")
     return {
         "time": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        "event": EVENT,
+        "event": DECISION,
         "request_id": uuid.UUID(int=rng.getrandbits(128)).hex,
         "tenant": rng.choice(TENANTS),
         "user": rng.choice(USERS),

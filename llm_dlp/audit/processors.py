@@ -1,0 +1,90 @@
+"""The audit chain's processors: each a small callable with structlog's signature.
+
+``(logger, method_name, event_dict) -> event_dict`` (or, for the last ones, the rendered line),
+so structlog's own processors fit in between; ``log.py`` puts them in order once. Two keep state
+between lines, and change it only through ``commit``, called after the line is in the file:
+the chain link here, and ``recorded.RecordedFindings``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from llm_dlp.audit.chain import ChainState, mac_of, write_head
+from llm_dlp.audit.events import RESPONSE
+
+Processor = Callable[[Any, str, dict[str, Any]], Any]
+
+# The line as JSON: non-ASCII kept as is, anything unusual (a datetime, a Path) as its str().
+render_json: Processor = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
+
+
+def drop_successful_answers(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """An answer below 400 adds no line: the request's decision line stands for it, so a request
+    stays one line. Error statuses, and exchanges that failed without an answer, are kept."""
+    if event_dict.get("event") == RESPONSE and event_dict.get("error") is None:
+        status = event_dict.get("status")
+        if status is not None and status < 400:
+            raise structlog.DropEvent
+    return event_dict
+
+
+class TimeStamper:
+    """``time`` and ``event`` first, the time in fixed-width UTC: a reviewer reading the raw file
+    sees when and what before the rest, and ``query`` compares times as text."""
+
+    def __init__(self, clock: Callable[[], dt.datetime]) -> None:
+        self._clock = clock
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        when = event_dict.pop("time", None) or self._clock()
+        stamped = {"time": stamp(when), "event": event_dict.pop("event")}
+        return stamped | event_dict
+
+
+def stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class ChainLink:
+    """The hash chain (chain.py): ``link`` adds ``seq`` and ``prev`` before rendering, ``seal``
+    appends the ``mac`` of the rendered bytes, ``commit`` advances the chain once it is written."""
+
+    def __init__(self, key: bytes, head: tuple[Path, Path] | None = None) -> None:
+        self.key = key
+        self._head = head  # (where the head is kept, the log it is the head of), or None
+        self.state = ChainState()
+        self._pending = ChainState()
+
+    def resume(self, state: ChainState) -> None:
+        """Continue from ``state``: the log's tail as another writer or a restart left it."""
+        self.state = state
+
+    def link(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        event_dict["seq"] = self.state.seq + 1
+        event_dict["prev"] = self.state.mac
+        return event_dict
+
+    def seal(self, _logger: Any, _method: str, rendered: str) -> str:
+        mac = mac_of(self.key, rendered.encode("utf-8"))
+        self._pending = ChainState(self.state.seq + 1, mac)
+        return rendered[:-1] + f', "mac": "{mac}"}}'
+
+    def commit(self) -> None:
+        self.state = self._pending
+        if self._head is not None:
+            self._keep_head(*self._head)
+
+    def _keep_head(self, head: Path, log: Path) -> None:
+        # The line is in the log already; a head that cannot be written weakens only the
+        # detection of a cut-off tail, so it is reported, and traffic is not stopped for it.
+        try:
+            write_head(head, log, self.state, self.key)
+        except OSError as exc:
+            logging.getLogger("llm_dlp").error("llm-dlp: cannot keep the audit head in %s: %s", head, exc)
