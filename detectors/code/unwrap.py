@@ -1,0 +1,487 @@
+"""Code as coding agents send it, back to the text the file holds.
+
+An agent rarely sends a file as it is: Claude Code's Read numbers every line (``12\\tcode``; before
+2.1, ``    12→code``), ``cat -n`` and ``nl`` do the same, ``grep -n`` and ripgrep put a path and a
+line number in front (``src/a.py:12:code``, ``src/a.py-13-context``, or a heading line and
+``12:code``), a diff prefixes ``+``/``-``/space (and Codex's ``apply_patch`` does the same
+inside ``*** Update File:`` sections), a notebook is JSON whose cells' ``source`` arrays hold the
+code, and a chat message may quote it (``> ``). Those prefixes sit between every pair of lines,
+so fingerprints of the wrapped text never match the file, and a language model sees numbers.
+
+``unwrap`` turns such a text into one or more ``View``s: the code without its wrapper, where each
+of its characters came from in the wrapped text (so a finding redacts the right characters), and
+the line numbers and file the wrapper names (so a finding says "src/a.py lines 4-77"). A diff
+has two views, the new side and the old side, because each side is a copy of one version of the
+file and the two interleaved are a copy of neither.
+
+Every step is one pass over the lines with anchored, bounded patterns: linear in the input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+import numpy as np
+
+PLAIN, NUMBERED, GREP, DIFF, NOTEBOOK, QUOTE = "plain", "numbered", "grep", "diff", "notebook", "quote"
+
+# Claude Code Read (2.1+, flush-left) and cat -n / nl (width 6): number, tab.
+_TAB = re.compile(r" {0,8}(\d{1,9})\t")
+# Claude Code Read before 2.1: number right-aligned to six, an arrow.
+_ARROW = re.compile(r" {0,8}(\d{1,9})\u2192")
+# bat and editors' listings: ``  12 | code``.
+_PIPE = re.compile(r" {0,8}(\d{1,9}) \| ?")
+# grep -n / rg -n over one file, and rg's heading mode: ``12:code``, ``13-context``.
+_GREP_NUMBER = re.compile(r"(\d{1,9})([:-])")
+# grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
+_GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
+_PATH_LINE = re.compile(r"[^\s:]{1,512}")  # rg --heading: the file's path alone (with a / or .)
+_QUOTE = re.compile(r"(?:>(?!>) ?)+")  # one or more levels; not a doctest's >>>
+_HUNK = re.compile(r"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@")
+_DIFF_FILE = re.compile(r"\+\+\+ (?:b/)?(\S{1,512})")
+_PATCH_FILE = re.compile(r"\*\*\* (?:Update|Add) File: (\S.{0,511})")
+_DIFF_HEADERS = ("diff --git ", "index ", "--- ", "+++ ", "new file mode", "deleted file mode", "old mode",
+                 "new mode", "similarity index", "rename from", "rename to", "copy from", "copy to", "Binary files")
+_PATCH_MARKS = ("*** Begin Patch", "*** End Patch", "*** End of File", "*** Delete File:", "*** Move to:")
+# A listing needs this many numbered lines (one suffices when it is all the text has).
+MIN_NUMBERED = 2
+# Numbered formats that code itself can look like (``80: 'x',`` in a dict) need this share of the
+# text's lines and numbers that mostly go up.
+MIN_SHARE = 0.5
+MIN_ASCENDING = 0.9
+
+
+_LINE_PREFIXES = frozenset({NUMBERED, GREP, DIFF, QUOTE})
+
+
+class Side(IntEnum):
+    """Which version of the file a diff line belongs to."""
+
+    BOTH = 0
+    OLD = 1
+    NEW = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    start: int  # where the line's content starts in the wrapped text
+    end: int  # where it ends (before the newline)
+    number: int = 0  # the file's own line number, 0 when the wrapper gives none
+    file: str | None = None
+    side: Side = Side.BOTH
+    old_number: int = 0  # a diff's context line: its number in the old version
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Code without its wrapper. ``text`` is built from pieces of the wrapped text: piece ``i``
+    starts at ``starts[i]`` in ``text`` and at ``origins[i]`` in the wrapped text, where it is
+    ``lengths[i]`` characters long (as long as in ``text``, except a JSON escape: one character
+    here, several there)."""
+
+    text: str
+    wrapper: str
+    original: str  # the wrapped text
+    starts: np.ndarray
+    origins: np.ndarray
+    lengths: np.ndarray
+    line_starts: np.ndarray  # where each line of ``text`` starts
+    numbers: np.ndarray  # per line of ``text``: the file's own line number (0: none given)
+    line_files: np.ndarray  # per line: index into ``files``, -1 when none is named
+    files: tuple[str, ...]
+
+    @property
+    def numbered(self) -> bool:
+        return bool(self.numbers.any())
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The characters of the wrapped text that ``text[start:end]`` came from."""
+        if self.wrapper == PLAIN or end <= start:
+            return start, end
+        first = int(np.searchsorted(self.starts, start, side="right")) - 1
+        last = int(np.searchsorted(self.starts, end - 1, side="right")) - 1
+        origin_start = self._origin(first, start, False)
+        at_line_start = start == 0 or self.text[start - 1] == "\n"
+        if at_line_start and self.wrapper in _LINE_PREFIXES:  # the line's number or marker goes too
+            origin_start = self.original.rfind("\n", 0, origin_start) + 1
+        return origin_start, self._origin(last, end - 1, True)
+
+    def _origin(self, piece: int, at: int, after: bool) -> int:
+        copied = self.lengths[piece] == (self._piece_end(piece) - self.starts[piece])
+        if copied:
+            return int(self.origins[piece] + at - self.starts[piece] + after)
+        return int(self.origins[piece] + (self.lengths[piece] if after else 0))
+
+    def _piece_end(self, piece: int) -> int:
+        return int(self.starts[piece + 1]) if piece + 1 < len(self.starts) else len(self.text)
+
+    def lines(self, start: int, end: int) -> tuple[int, int] | None:
+        """The file's own numbers of the first and last numbered lines in ``text[start:end]``."""
+        numbers = self.numbers[self._line_range(start, end)]
+        numbers = numbers[numbers > 0]
+        return (int(numbers.min()), int(numbers.max())) if len(numbers) else None
+
+    def file(self, start: int, end: int) -> str | None:
+        """The file the wrapper names for most of ``text[start:end]``, if any."""
+        named = self.line_files[self._line_range(start, end)]
+        named = named[named >= 0]
+        return self.files[int(np.bincount(named).argmax())] if len(named) else None
+
+    def _line_range(self, start: int, end: int) -> slice:
+        first = int(np.searchsorted(self.line_starts, start, side="right")) - 1
+        last = int(np.searchsorted(self.line_starts, max(end - 1, start), side="right")) - 1
+        return slice(max(first, 0), last + 1)
+
+
+def file_details(view: View, start: int, end: int, path_hint: str | None) -> dict[str, object]:
+    """What a finding in ``view.text[start:end]`` says about the file it was read from: the path
+    the wrapper (grep, a diff) or the tool call names, and the file's own line numbers when the
+    wrapper carries them. Metadata only, never the text."""
+    details: dict[str, object] = {}
+    file = view.file(start, end) or path_hint
+    if file:
+        details["file"] = file
+    lines = view.lines(start, end)
+    if lines is not None:
+        details["file_lines"] = list(lines)
+    return details
+
+
+def plain(text: str) -> View:
+    """The view of a text that has no wrapper: itself."""
+    line_starts = np.concatenate(([0], np.flatnonzero(_code_points(text) == 10) + 1)).astype(np.int64)
+    zero = np.zeros(1, dtype=np.int64)
+    return View(text, PLAIN, text, zero, zero, np.array([len(text)], dtype=np.int64), line_starts,
+                np.zeros(len(line_starts), dtype=np.int64), np.full(len(line_starts), -1, dtype=np.int64), ())
+
+
+def unwrap(text: str) -> list[View]:
+    """The views of ``text`` to look for code in: the new side first for a diff, else one."""
+    if _looks_like_notebook(text):
+        notebook = _notebook(text)
+        if notebook is not None:
+            return [notebook]
+    lines, quoted = _unquoted(text)
+    parsed = _diff(text, lines)
+    if parsed is not None:
+        new = _build(text, [line for line in parsed if line.side != Side.OLD], DIFF)
+        if not any(line.side == Side.OLD for line in parsed):
+            return [new]
+        old = [replace(line, number=line.old_number) if line.side == Side.BOTH else line
+               for line in parsed if line.side != Side.NEW]
+        return [new, _build(text, old, DIFF)]
+    kind, parsed = _numbered(text, lines)
+    if parsed is not None:
+        return [_build(text, parsed, kind)]
+    return [_build(text, lines, QUOTE)] if quoted else [plain(text)]
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _split(text: str) -> list[_Line]:
+    lines, offset = [], 0
+    for raw in text.split("\n"):
+        lines.append(_Line(offset, offset + len(raw)))
+        offset += len(raw) + 1
+    return lines
+
+
+def _unquoted(text: str) -> tuple[list[_Line], bool]:
+    """The text's lines without Markdown quote marks, when most of its lines are quoted."""
+    lines = _split(text)
+    marks = [_QUOTE.match(text, line.start, line.end) for line in lines]
+    quoted = sum(1 for m, line in zip(marks, lines) if m is not None and _real_quote(text, m, line))
+    visible = sum(1 for line in lines if text[line.start : line.end].strip())
+    if quoted < MIN_NUMBERED or quoted < MIN_SHARE * visible:
+        return lines, False
+    return [
+        _Line(m.end(), line.end) if m is not None and _real_quote(text, m, line) else line
+        for m, line in zip(marks, lines)
+    ], True
+
+
+def _real_quote(text: str, mark: re.Match, line: _Line) -> bool:
+    """``> text`` or a bare ``>``, not ``>foo`` (a JSX tag's closing bracket is ``>`` alone too,
+    but a file is never mostly such lines)."""
+    return mark.end() == line.end or text[mark.end() - 1] == " "
+
+
+def _numbered(text: str, lines: list[_Line]) -> tuple[str, list[_Line] | None]:
+    """Lines of a numbered listing or of grep output, stripped of their prefixes, if the text is one."""
+    visible = [line for line in lines if text[line.start : line.end].strip()]
+    if not visible:
+        return PLAIN, None
+    best_kind, best = PLAIN, None
+    for pattern, strict in ((_TAB, False), (_ARROW, False), (_PIPE, True), (_GREP_NUMBER, True)):
+        found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
+        hits = [m for _, m in found if m is not None]
+        if not _enough(len(hits), len(visible), strict, [int(m.group(1)) for m in hits]):
+            continue
+        if best is None or len(hits) > sum(1 for line in best if line.number):
+            best_kind, best = NUMBERED if pattern is not _GREP_NUMBER else GREP, _prefixed(text, found, pattern is _GREP_NUMBER)
+    grep = _grep_paths(text, lines, len(visible))
+    if grep is not None and (best is None or sum(1 for line in grep if line.number) > sum(1 for line in best if line.number)):
+        return GREP, grep
+    return best_kind, best
+
+
+def _enough(hits: int, visible: int, strict: bool, numbers: list[int]) -> bool:
+    if hits < min(MIN_NUMBERED, visible):
+        return False
+    if not strict:
+        return True
+    ascending = sum(1 for a, b in zip(numbers, numbers[1:]) if b > a)
+    return hits >= MIN_SHARE * visible and ascending >= MIN_ASCENDING * max(len(numbers) - 1, 1)
+
+
+def _prefixed(text: str, found: list[tuple[_Line, re.Match | None]], grep: bool) -> list[_Line]:
+    """Numbered lines stripped; in grep output, ``--`` separators dropped and a heading line
+    (rg --heading: the path alone before its numbered lines) names the file of what follows."""
+    result, file = [], None
+    for index, (line, match) in enumerate(found):
+        if match is not None:
+            result.append(_Line(match.end(), line.end, int(match.group(1)), file))
+            continue
+        content = text[line.start : line.end]
+        if grep and content == "--":
+            continue
+        following = found[index + 1][1] if index + 1 < len(found) else None
+        if grep and following is not None and _PATH_LINE.fullmatch(content) and ("/" in content or "." in content):
+            file = content
+            continue
+        result.append(line)
+    return result
+
+
+def _grep_paths(text: str, lines: list[_Line], visible: int) -> list[_Line] | None:
+    """``path:12:match`` and ``path-13-context`` lines (grep -n / rg -n over several files). A
+    context line carries the path of the match before or after it (paths may hold ``-``)."""
+    matches = [_GREP_PATH.match(text, line.start, line.end) for line in lines]
+    if not any(matches):
+        return None
+    before: list[str | None] = []
+    last = None
+    for match in matches:
+        last = match.group(1) if match else last
+        before.append(last)
+    after: list[str | None] = [None] * len(matches)
+    last = None
+    for index in range(len(matches) - 1, -1, -1):
+        last = matches[index].group(1) if matches[index] else last
+        after[index] = last
+    result, numbered = [], 0
+    for line, match, previous, following in zip(lines, matches, before, after):
+        found = (int(match.group(2)), match.group(1), match.end()) if match else (
+            _context(text, line, previous) or _context(text, line, following))
+        if found is not None:
+            result.append(_Line(found[2], line.end, found[0], found[1]))
+            numbered += 1
+        elif text[line.start : line.end] != "--":
+            result.append(line)
+    if numbered < min(MIN_NUMBERED, visible) or numbered < MIN_SHARE * visible:
+        return None
+    return result
+
+
+_CONTEXT_NUMBER = re.compile(r"-(\d{1,9})-")
+
+
+def _context(text: str, line: _Line, path: str | None) -> tuple[int, str, int] | None:
+    if path is None or not text.startswith(path, line.start):
+        return None
+    number = _CONTEXT_NUMBER.match(text, line.start + len(path), line.end)
+    return (int(number.group(1)), path, number.end()) if number else None
+
+
+def _diff(text: str, lines: list[_Line]) -> list[_Line] | None:
+    """A unified diff (``git diff``, ``git show``, ``diff -u``) or a Codex patch, line by line:
+    hunk lines without their ``+``/``-``/space, numbered on their side; headers dropped; other
+    lines (a commit message, prose around the diff) kept as they are, on both sides."""
+    if "@@" not in text and "*** " not in text:
+        return None
+    result: list[_Line] = []
+    hunk = _Hunk()
+    file: str | None = None
+    hunks = 0
+    for line in lines:
+        content = text[line.start : line.end]
+        if hunk.takes(content):
+            if content[:1] != "\\":  # "\ No newline at end of file"
+                result.append(hunk.line(line, content, file))
+            continue
+        header = _HUNK.match(content)
+        if header or (content.startswith("@@") and hunk.patch):
+            hunk, hunks = _Hunk.opened(header, hunk.patch), hunks + 1
+            continue
+        hunk = _Hunk(patch=hunk.patch)
+        if content.startswith("diff --git "):
+            file = None
+        # "--- a/x" names the file until "+++ b/x" does (which is /dev/null when x was deleted)
+        named = _OLD_FILE.match(content) or _DIFF_FILE.match(content) or _PATCH_FILE.match(content)
+        if named and named.group(1) != "/dev/null":
+            file = named.group(1).strip()
+        if content.startswith(("*** Update File:", "*** Add File:")):  # a patch: hunks follow, uncounted
+            hunk, hunks = _Hunk.opened(None, True), hunks + 1
+            continue
+        if not content.startswith(_DIFF_HEADERS + _PATCH_MARKS):
+            result.append(line)
+    return result if hunks else None
+
+
+_OLD_FILE = re.compile(r"--- (?:a/)?(\S{1,512})")
+
+
+@dataclass(slots=True)
+class _Hunk:
+    """The hunk being read: its lines' numbers on each side, and how many lines its header
+    announced (a patch's hunks announce none: they end at the first line that is not a hunk line)."""
+
+    open: bool = False
+    patch: bool = False
+    old: int = 0
+    new: int = 0
+    old_left: int = 0
+    new_left: int = 0
+
+    @classmethod
+    def opened(cls, header: re.Match | None, patch: bool) -> _Hunk:
+        if header is None:
+            return cls(True, True)
+        counts = [int(header.group(i)) if header.group(i) is not None else 1 for i in (2, 4)]
+        return cls(True, patch, int(header.group(1)), int(header.group(3)), counts[0], counts[1])
+
+    def takes(self, content: str) -> bool:
+        if not self.open or content[:1] not in (" ", "+", "-", "\\", ""):
+            return False
+        if self.patch:
+            return not content.startswith(("--- ", "+++ ", "*** "))
+        return self.old_left > 0 or self.new_left > 0 or content[:1] == "\\"
+
+    def line(self, line: _Line, content: str, file: str | None) -> _Line:
+        marker = content[:1]
+        start = line.start + (1 if marker else 0)
+        if marker == "-":
+            result = _Line(start, line.end, self.old, file, Side.OLD)
+            self.old_left -= 1
+            self.old += 1 if self.old else 0
+        elif marker == "+":
+            result = _Line(start, line.end, self.new, file, Side.NEW)
+            self.new_left -= 1
+            self.new += 1 if self.new else 0
+        else:
+            result = _Line(start, line.end, self.new, file, Side.BOTH, self.old)
+            self.old_left, self.new_left = self.old_left - 1, self.new_left - 1
+            self.old, self.new = self.old + (1 if self.old else 0), self.new + (1 if self.new else 0)
+        return result
+
+
+def _looks_like_notebook(text: str) -> bool:
+    head = text[:200].lstrip()
+    return head.startswith("{") and '"cell_type"' in text and '"source"' in text
+
+
+_SOURCE_KEY = re.compile(r'"source"\s*:\s*')
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_JSON_SEPARATOR = re.compile(r"\s*,\s*")
+_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
+
+
+def _notebook(text: str) -> View | None:
+    """The cells' sources of a Jupyter notebook's JSON, one after the other."""
+    builder = _Pieces()
+    for key in _SOURCE_KEY.finditer(text):
+        at = key.end()
+        array = text.startswith("[", at)
+        at = at + 1 if array else at
+        if array:
+            at = _skip_space(text, at)
+        while True:
+            literal = _JSON_STRING.match(text, at)
+            if literal is None:
+                break
+            builder.add_json_string(text, literal.start() + 1, literal.end() - 1)
+            at = literal.end()
+            if not array:
+                break
+            separator = _JSON_SEPARATOR.match(text, at)
+            if separator is None or separator.end() == at:
+                break
+            at = separator.end()
+        if builder.text_length:
+            builder.add_newline(at)
+    if not builder.text_length:
+        return None
+    return builder.view(text, NOTEBOOK)
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+class _Pieces:
+    """Accumulates a view's text and its pieces of the wrapped text."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.starts: list[int] = []
+        self.origins: list[int] = []
+        self.lengths: list[int] = []
+        self.text_length = 0
+
+    def copy(self, text: str, start: int, end: int) -> None:
+        if end > start:
+            self._piece(text[start:end], start, end - start)
+
+    def _piece(self, part: str, origin: int, length: int) -> None:
+        self.parts.append(part)
+        self.starts.append(self.text_length)
+        self.origins.append(origin)
+        self.lengths.append(length)
+        self.text_length += len(part)
+
+    def add_newline(self, origin: int) -> None:
+        self._piece("\n", origin, 0)
+
+    def add_json_string(self, text: str, start: int, end: int) -> None:
+        at = start
+        for escape in _ESCAPE.finditer(text, start, end):
+            self.copy(text, at, escape.start())
+            try:
+                decoded = json.loads('"' + escape.group() + '"')
+            except json.JSONDecodeError:
+                decoded = escape.group()
+            self._piece(decoded, escape.start(), escape.end() - escape.start())
+            at = escape.end()
+        self.copy(text, at, end)
+
+    def view(self, original: str, wrapper: str, numbers: list[int] | None = None, files: list[str | None] | None = None) -> View:
+        text = "".join(self.parts)
+        line_starts = np.concatenate(([0], np.flatnonzero(_code_points(text) == 10) + 1)).astype(np.int64)
+        count = len(line_starts)
+        names = sorted({f for f in files or [] if f is not None})
+        index = {name: i for i, name in enumerate(names)}
+        return View(
+            text, wrapper, original,
+            np.array(self.starts, dtype=np.int64), np.array(self.origins, dtype=np.int64), np.array(self.lengths, dtype=np.int64),
+            line_starts,
+            np.array((numbers or [])[:count] + [0] * max(count - len(numbers or []), 0), dtype=np.int64),
+            np.array([index[f] if f is not None else -1 for f in (files or [])[:count]] + [-1] * max(count - len(files or []), 0), dtype=np.int64),
+            tuple(names),
+        )
+
+
+def _build(text: str, lines: list[_Line], wrapper: str) -> View:
+    """A view of ``lines`` (each a stretch of ``text``), one line of the view per line."""
+    builder = _Pieces()
+    for index, line in enumerate(lines):
+        if index:
+            builder.add_newline(lines[index - 1].end)
+        builder.copy(text, line.start, line.end)
+    return builder.view(text, wrapper, [line.number for line in lines], [line.file for line in lines])
