@@ -103,11 +103,12 @@ class View:
             return start, end
         first = int(np.searchsorted(self.starts, start, side="right")) - 1
         last = int(np.searchsorted(self.starts, end - 1, side="right")) - 1
-        origin_start = self._origin(first, start, False)
-        at_line_start = start == 0 or self.text[start - 1] == "\n"
-        if at_line_start and self.wrapper in _LINE_PREFIXES:  # the line's number or marker goes too
+        origin_start, origin_end = self._origin(first, start, False), self._origin(last, end - 1, True)
+        if self.wrapper in _LINE_PREFIXES:  # whole lines: the first one's number or marker goes too
             origin_start = self.original.rfind("\n", 0, origin_start) + 1
-        return origin_start, self._origin(last, end - 1, True)
+            line_end = self.original.find("\n", max(origin_end - 1, origin_start))
+            origin_end = len(self.original) if line_end < 0 else max(line_end, origin_end)
+        return origin_start, origin_end
 
     def _origin(self, piece: int, at: int, after: bool) -> int:
         copied = self.lengths[piece] == (self._piece_end(piece) - self.starts[piece])
