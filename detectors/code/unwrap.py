@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,9 +36,14 @@ _ARROW = re.compile(r" {0,8}(\d{1,9})\u2192")
 # bat and editors' listings: ``  12 | code``.
 _PIPE = re.compile(r" {0,8}(\d{1,9}) \| ?")
 # grep -n / rg -n over one file, and rg's heading mode: ``12:code``, ``13-context``.
-_GREP_NUMBER = re.compile(r"(\d{1,9})([:-])")
+_GREP_NUMBER = re.compile(r"(\d{1,9})[:-]")
 # grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
 _GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
+# each: (per line, over the whole text, needs a share of the lines with ascending numbers)
+_LISTINGS = tuple(
+    (pattern, re.compile("(?m)^" + pattern.pattern), strict)
+    for pattern, strict in ((_TAB, False), (_ARROW, False), (_PIPE, True), (_GREP_NUMBER, True))
+)
 _PATH_LINE = re.compile(r"[^\s:]{1,512}")  # rg --heading: the file's path alone (with a / or .)
 _QUOTE = re.compile(r"(?:>(?!>) ?)+")  # one or more levels; not a doctest's >>>
 _HUNK = re.compile(r"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@")
@@ -65,8 +71,7 @@ class Side(IntEnum):
     NEW = 2
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
+class _Line(NamedTuple):  # a NamedTuple: tens of thousands are made per listing, cheaply
     start: int  # where the line's content starts in the wrapped text
     end: int  # where it ends (before the newline)
     number: int = 0  # the file's own line number, 0 when the wrapper gives none
@@ -165,19 +170,52 @@ def unwrap(text: str) -> list[View]:
         notebook = _notebook(text)
         if notebook is not None:
             return [notebook]
+    if not _may_be_wrapped(text):
+        return [plain(text)]
     lines, quoted = _unquoted(text)
     parsed = _diff(text, lines)
     if parsed is not None:
         new = _build(text, [line for line in parsed if line.side != Side.OLD], DIFF)
         if not any(line.side == Side.OLD for line in parsed):
             return [new]
-        old = [replace(line, number=line.old_number) if line.side == Side.BOTH else line
+        old = [line._replace(number=line.old_number) if line.side == Side.BOTH else line
                for line in parsed if line.side != Side.NEW]
         return [new, _build(text, old, DIFF)]
-    kind, parsed = _numbered(text, lines)
+    kind, parsed = _numbered(text, lines, quoted)
     if parsed is not None:
         return [_build(text, parsed, kind)]
     return [_build(text, lines, QUOTE)] if quoted else [plain(text)]
+
+
+# A screen that most texts fail: no diff marker, no line led by a digit or a quote mark, no
+# ``:12:``. It is substring searches and numpy over line starts, a few times faster than any
+# regular expression anchored at every line, and a text that passes is parsed line by line.
+_GREP_MARK = re.compile(r":\d{1,9}:")
+_ANY_GREP_PATH = re.compile(r"(?m)^[^\s:]{1,512}:\d{1,9}:")
+_ANY_LISTED = re.compile(r"(?m)^ {0,8}\d{1,9}(?:\t|\u2192)")
+_MAX_INDENT = 9  # a listing's number is right-aligned in at most this many columns (cat -n: 6)
+
+
+def _may_be_wrapped(text: str) -> bool:
+    if "@@ -" in text or "*** Update File: " in text or "*** Add File: " in text:
+        return True
+    chars = _code_points(text)
+    if len(chars) == 0:
+        return False
+    starts = np.concatenate(([0], np.flatnonzero(chars == 10) + 1))
+    starts = starts[starts < len(chars)]
+    visible = int(np.count_nonzero(chars[starts] != 10))
+    head = chars[np.minimum(starts[:, None] + np.arange(_MAX_INDENT), len(chars) - 1)]
+    lead = head[np.arange(len(starts)), np.argmax(head != 32, axis=1)]
+    numbered = int(np.count_nonzero((lead >= 48) & (lead <= 57)))
+    quoted = int(np.count_nonzero(chars[starts] == ord(">")))
+    needed = max(min(MIN_NUMBERED, visible), MIN_SHARE * visible)
+    if numbered >= needed or quoted >= needed:
+        return True
+    if _GREP_MARK.search(text) is not None and len(_ANY_GREP_PATH.findall(text)) >= min(MIN_NUMBERED, visible):
+        return True
+    # a listing with a tab or an arrow after its numbers may sit among other lines
+    return ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible)
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -212,21 +250,23 @@ def _real_quote(text: str, mark: re.Match, line: _Line) -> bool:
     return mark.end() == line.end or text[mark.end() - 1] == " "
 
 
-def _numbered(text: str, lines: list[_Line]) -> tuple[str, list[_Line] | None]:
+def _numbered(text: str, lines: list[_Line], quoted: bool) -> tuple[str, list[_Line] | None]:
     """Lines of a numbered listing or of grep output, stripped of their prefixes, if the text is one."""
-    visible = [line for line in lines if text[line.start : line.end].strip()]
+    visible = sum(1 for line in lines if not text[line.start : line.end].isspace() and line.end > line.start)
     if not visible:
         return PLAIN, None
-    best_kind, best = PLAIN, None
-    for pattern, strict in ((_TAB, False), (_ARROW, False), (_PIPE, True), (_GREP_NUMBER, True)):
-        found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
-        hits = [m for _, m in found if m is not None]
-        if not _enough(len(hits), len(visible), strict, [int(m.group(1)) for m in hits]):
+    best_kind, best, best_hits = PLAIN, None, 0
+    for pattern, anywhere, strict in _LISTINGS:
+        # counted by the regex engine over the whole text unless quote marks were taken off
+        numbers = [m.group(1) for line in lines if (m := pattern.match(text, line.start, line.end))] if quoted \
+            else anywhere.findall(text)
+        if len(numbers) <= best_hits or not _enough(len(numbers), visible, strict, [int(n) for n in numbers]):
             continue
-        if best is None or len(hits) > sum(1 for line in best if line.number):
-            best_kind, best = NUMBERED if pattern is not _GREP_NUMBER else GREP, _prefixed(text, found, pattern is _GREP_NUMBER)
-    grep = _grep_paths(text, lines, len(visible))
-    if grep is not None and (best is None or sum(1 for line in grep if line.number) > sum(1 for line in best if line.number)):
+        found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
+        best_kind, best_hits = (GREP if pattern is _GREP_NUMBER else NUMBERED), len(numbers)
+        best = _prefixed(text, found, pattern is _GREP_NUMBER)
+    grep = _grep_paths(text, lines, visible) if _GREP_MARK.search(text) else None
+    if grep is not None and sum(1 for line in grep if line.number) > best_hits:
         return GREP, grep
     return best_kind, best
 
@@ -479,10 +519,22 @@ class _Pieces:
 
 
 def _build(text: str, lines: list[_Line], wrapper: str) -> View:
-    """A view of ``lines`` (each a stretch of ``text``), one line of the view per line."""
-    builder = _Pieces()
-    for index, line in enumerate(lines):
-        if index:
-            builder.add_newline(lines[index - 1].end)
-        builder.copy(text, line.start, line.end)
-    return builder.view(text, wrapper, [line.number for line in lines], [line.file for line in lines])
+    """A view of ``lines`` (each a stretch of ``text``), one line of the view per line: one
+    piece per line, its newline included when the line ends at one in ``text`` too."""
+    if not lines:
+        return plain("")
+    starts = np.fromiter((line.start for line in lines), dtype=np.int64, count=len(lines))
+    ends = np.fromiter((line.end for line in lines), dtype=np.int64, count=len(lines))
+    lengths = ends - starts
+    view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
+    joined = "\n".join([text[line.start : line.end] for line in lines])
+    # every line's piece runs on over the newline after it (the last line's: no newline follows)
+    lengths = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))
+    names = sorted({line.file for line in lines if line.file is not None})
+    index = {name: i for i, name in enumerate(names)}
+    return View(
+        joined, wrapper, text, view_starts, starts, lengths, view_starts,
+        np.fromiter((line.number for line in lines), dtype=np.int64, count=len(lines)),
+        np.fromiter((index[line.file] if line.file is not None else -1 for line in lines), dtype=np.int64, count=len(lines)),
+        tuple(names),
+    )

@@ -14,7 +14,7 @@ from detectors.code import CodeDetector, ProprietaryCodeDetector
 from detectors.code.read_formats import FILE_PATH, SHAPES, claude_read, claude_read_arrow, git_diff
 from detectors.code.unwrap import DIFF, GREP, NOTEBOOK, NUMBERED, PLAIN, QUOTE, unwrap
 from engine_sample import ENGINE, LINES
-from llm_dlp.providers import anthropic, openai, responses
+from llm_dlp.providers import anthropic, gemini, openai, responses
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +252,14 @@ def test_unwrap_is_linear_on_adversarial_input(kind: str) -> None:
     assert len(large) >= 900_000
     ratio = _cpu_seconds(large, 2) / max(_cpu_seconds(small, 3), 1e-4)
     assert ratio < 25, ratio
+
+
+def test_gemini_read_file_results_carry_their_file(proprietary: ProprietaryCodeDetector) -> None:
+    body = {"contents": [
+        {"role": "user", "parts": [{"text": "Explain the pricing engine."}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "read_file", "args": {"absolute_path": "/w/" + FILE_PATH}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "read_file", "response": {"output": ENGINE}}}]},
+    ]}
+    parsed = gemini.extract(body)
+    found = [f for s in parsed.segments for f in proprietary.scan(s.text, path_hint=s.path_hint)]
+    assert [f.details.get("file") for f in found] == ["/w/" + FILE_PATH]
