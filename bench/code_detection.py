@@ -242,6 +242,8 @@ def agent_reads(detector: ProprietaryCodeDetector, paths: list[Path], count: int
                         matched.update(range(d["line_start"], d["line_end"] + 1))
             hit = wanted & matched
             found += bool(matched)
+            if not matched:
+                print(f"|  not found ({name}) | {source_key(path)} ({len(lines)} lines) |", file=sys.stderr)
             covered, total = covered + len(hit), total + len(wanted)
             whole += len(hit) >= 0.95 * len(wanted)
             long_enough += bool(matched) and max(f.details["lines"] for f in findings) >= 21

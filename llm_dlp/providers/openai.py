@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
@@ -13,6 +12,7 @@ from llm_dlp.providers.base import (
     parsed_request,
     Segment,
     json_string_leaves,
+    path_in_command,
     string_leaves,
 )
 
@@ -133,27 +133,3 @@ def path_in_args(arguments: str) -> str | None:
                 return parsed[key]
         return path_in_command(parsed.get("command"))
     return None
-
-
-# Commands that print a file (Codex reads files through its shell tool: ``sed -n '1,200p' f``).
-_FILE_READERS = frozenset({"cat", "sed", "nl", "head", "tail", "less", "more", "bat", "awk"})
-_COMMAND_ENDS = frozenset({"|", "||", "&&", ";", ">", ">>"})
-
-
-def path_in_command(command: Any) -> str | None:
-    """The file a shell command that prints one names (its last operand with a ``.`` or ``/``)."""
-    if isinstance(command, list) and len(command) >= 3 and command[1] in ("-c", "-lc") and isinstance(command[2], str):
-        command = command[2]
-    try:
-        words = shlex.split(command) if isinstance(command, str) else [w for w in command if isinstance(w, str)]
-    except (ValueError, TypeError):
-        return None
-    if not words or words[0] not in _FILE_READERS:
-        return None
-    operands = []
-    for word in words[1:]:
-        if word in _COMMAND_ENDS:
-            break
-        if not word.startswith("-") and ("." in word or "/" in word) and " " not in word:
-            operands.append(word)
-    return operands[-1] if operands else None

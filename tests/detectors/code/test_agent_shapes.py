@@ -263,3 +263,16 @@ def test_gemini_read_file_results_carry_their_file(proprietary: ProprietaryCodeD
     parsed = gemini.extract(body)
     found = [f for s in parsed.segments for f in proprietary.scan(s.text, path_hint=s.path_hint)]
     assert [f.details.get("file") for f in found] == ["/w/" + FILE_PATH]
+
+
+@pytest.mark.parametrize(("command", "path"), [
+    ("cat -n src/pricing/engine.py", FILE_PATH),
+    (["bash", "-lc", "nl -ba src/pricing/engine.py | sed -n '1,200p'"], FILE_PATH),
+    ("sed -n '30,77p' src/pricing/engine.py", FILE_PATH),
+    ("ls -la src/", None),
+    ("cat 'unterminated", None),
+])
+def test_shell_reads_name_their_file(command, path) -> None:
+    from llm_dlp.providers.base import path_in_command
+
+    assert path_in_command(command) == path
