@@ -196,8 +196,12 @@ _ANY_LISTED = re.compile(r"(?m)^ {0,8}\d{1,9}(?:\t|\u2192)")
 _MAX_INDENT = 9  # a listing's number is right-aligned in at most this many columns (cat -n: 6)
 
 
+def _has_diff_marks(text: str) -> bool:
+    return "@@ -" in text or "*** Update File: " in text or "*** Add File: " in text
+
+
 def _may_be_wrapped(text: str) -> bool:
-    if "@@ -" in text or "*** Update File: " in text or "*** Add File: " in text:
+    if _has_diff_marks(text):
         return True
     chars = _code_points(text)
     if len(chars) == 0:
@@ -233,6 +237,8 @@ def _split(text: str) -> list[_Line]:
 def _unquoted(text: str) -> tuple[list[_Line], bool]:
     """The text's lines without Markdown quote marks, when most of its lines are quoted."""
     lines = _split(text)
+    if text.count("\n>") + text.startswith(">") < MIN_NUMBERED:  # counted in C: most texts quote nothing
+        return lines, False
     marks = [_QUOTE.match(text, line.start, line.end) for line in lines]
     quoted = sum(1 for m, line in zip(marks, lines) if m is not None and _real_quote(text, m, line))
     visible = sum(1 for line in lines if text[line.start : line.end].strip())
@@ -265,6 +271,8 @@ def _numbered(text: str, lines: list[_Line], quoted: bool) -> tuple[str, list[_L
         found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
         best_kind, best_hits = (GREP if pattern is _GREP_NUMBER else NUMBERED), len(numbers)
         best = _prefixed(text, found, pattern is _GREP_NUMBER)
+        if best_hits == visible:  # every line is numbered: no other listing can number more
+            break
     grep = _grep_paths(text, lines, visible) if _GREP_MARK.search(text) else None
     if grep is not None and sum(1 for line in grep if line.number) > best_hits:
         return GREP, grep
@@ -343,7 +351,7 @@ def _diff(text: str, lines: list[_Line]) -> list[_Line] | None:
     """A unified diff (``git diff``, ``git show``, ``diff -u``) or a Codex patch, line by line:
     hunk lines without their ``+``/``-``/space, numbered on their side; headers dropped; other
     lines (a commit message, prose around the diff) kept as they are, on both sides."""
-    if "@@" not in text and "*** " not in text:
+    if not _has_diff_marks(text):
         return None
     result: list[_Line] = []
     hunk = _Hunk()
