@@ -40,14 +40,14 @@ class CodeDetector:
         return self._model or LanguageModel.load()
 
     def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
-        # a diff's new side (its context and added lines) is enough to tell code and language
-        view = unwrap(text)[0]
-        findings = []
-        for region in find_regions(view.text, self.min_lines, (view.numbers > 0).tolist()):
-            finding = self._classify(view, region, path_hint)
-            if finding is not None:
-                findings.append(finding)
-        return findings
+        # a diff's new side (context and added lines) first, then what only its old side holds
+        findings: list[Finding] = []
+        for view in unwrap(text):
+            for region in find_regions(view.text, self.min_lines, (view.numbers > 0).tolist()):
+                finding = self._classify(view, region, path_hint)
+                if finding is not None and not any(f.start < finding.end and finding.start < f.end for f in findings):
+                    findings.append(finding)
+        return sorted(findings, key=lambda f: f.start)
 
     def _classify(self, view: View, region: Region, path_hint: str | None) -> Finding | None:
         named = language_from_fence(region.fence_info) if region.fence_info else None

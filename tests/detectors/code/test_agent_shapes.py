@@ -276,3 +276,20 @@ def test_shell_reads_name_their_file(command, path) -> None:
     from llm_dlp.providers.base import path_in_command
 
     assert path_in_command(command) == path
+
+
+def test_a_listing_pasted_in_a_chat_message_is_found_in_its_fence(proprietary: ProprietaryCodeDetector) -> None:
+    text = ("I ran Read on the engine and got this, what is wrong with the rounding?\n\n```\n"
+            + claude_read(LINES[10:60], 11) + "\n```\n\nThe totals are off by a cent sometimes.")
+    finding = _the_finding(proprietary.scan(text))
+    first, last = finding.details["file_lines"]
+    assert 11 <= first <= 16 and 55 <= last <= 60
+    assert text.index("```\n") < finding.start and finding.end <= text.rindex("\n```")
+
+
+def test_code_detector_finds_code_a_diff_only_deletes() -> None:
+    removed = "\n".join(f"-{line}" for line in LINES[14:60])
+    text = f"--- a/{FILE_PATH}\n+++ b/{FILE_PATH}\n@@ -15,46 +15,0 @@\n{removed}\n"
+    [finding] = CodeDetector().scan(text)
+    assert finding.rule == "python" and finding.details["file"] == FILE_PATH
+    assert text[finding.start :].startswith("-")
