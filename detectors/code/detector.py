@@ -13,7 +13,8 @@ from detectors.code.languages import (
     language_from_path,
 )
 from detectors.code.regions import Region, find_regions
-from detectors.code.unwrap import View, file_details, unwrap
+from detectors.code.unwrap import unwrap
+from detectors.code.views import View, file_details
 
 # Below this probability the model's language is not trusted and the region is "unknown".
 MIN_LANGUAGE_PROBABILITY = 0.35

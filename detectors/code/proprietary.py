@@ -31,7 +31,8 @@ from detectors.code.index_store import (
 )
 from detectors.code.regions import find_regions
 from detectors.code.tokenizer import CODE_NAME, CODE_NUMBER, CODE_STRING, line_numbers
-from detectors.code.unwrap import View, file_details, unwrap
+from detectors.code.unwrap import unwrap
+from detectors.code.views import View, file_details
 
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4

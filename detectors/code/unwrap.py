@@ -8,7 +8,7 @@ inside ``*** Update File:`` sections), a notebook is JSON whose cells' ``source`
 code, and a chat message may quote it (``> ``). Those prefixes sit between every pair of lines,
 so fingerprints of the wrapped text never match the file, and a language model sees numbers.
 
-``unwrap`` turns such a text into one or more ``View``s: the code without its wrapper, where each
+``unwrap`` turns such a text into one or more ``View``s (``views.py``): the code without its wrapper, where each
 of its characters came from in the wrapped text (so a finding redacts the right characters), and
 the line numbers and file the wrapper names (so a finding says "src/a.py lines 4-77"). A diff
 has two views, the new side and the old side, because each side is a copy of one version of the
@@ -19,15 +19,30 @@ Every step is one pass over the lines with anchored, bounded patterns: linear in
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import NamedTuple
 
 import numpy as np
 
-PLAIN, NUMBERED, GREP, DIFF, NOTEBOOK, QUOTE = "plain", "numbered", "grep", "diff", "notebook", "quote"
+from detectors.code.views import (
+    DIFF,
+    GREP,
+    NOTEBOOK,
+    NUMBERED,
+    PLAIN,
+    QUOTE,
+    Line,
+    Pieces,
+    Side,
+    View,
+    build,
+    code_points,
+    plain,
+)
+
+__all__ = ["DIFF", "GREP", "NOTEBOOK", "NUMBERED", "PLAIN", "QUOTE", "View", "unwrap"]
+
+
 
 # Claude Code Read (2.1+, flush-left) and cat -n / nl (width 6): number, tab.
 _TAB = re.compile(r" {0,8}(\d{1,9})\t")
@@ -60,108 +75,7 @@ MIN_SHARE = 0.5
 MIN_ASCENDING = 0.9
 
 
-_LINE_PREFIXES = frozenset({NUMBERED, GREP, DIFF, QUOTE})
 
-
-class Side(IntEnum):
-    """Which version of the file a diff line belongs to."""
-
-    BOTH = 0
-    OLD = 1
-    NEW = 2
-
-
-class _Line(NamedTuple):  # a NamedTuple: tens of thousands are made per listing, cheaply
-    start: int  # where the line's content starts in the wrapped text
-    end: int  # where it ends (before the newline)
-    number: int = 0  # the file's own line number, 0 when the wrapper gives none
-    file: str | None = None
-    side: Side = Side.BOTH
-    old_number: int = 0  # a diff's context line: its number in the old version
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """Code without its wrapper. ``text`` is built from pieces of the wrapped text: piece ``i``
-    starts at ``starts[i]`` in ``text`` and at ``origins[i]`` in the wrapped text, where it is
-    ``lengths[i]`` characters long (as long as in ``text``, except a JSON escape: one character
-    here, several there)."""
-
-    text: str
-    wrapper: str
-    original: str  # the wrapped text
-    starts: np.ndarray
-    origins: np.ndarray
-    lengths: np.ndarray
-    line_starts: np.ndarray  # where each line of ``text`` starts
-    numbers: np.ndarray  # per line of ``text``: the file's own line number (0: none given)
-    line_files: np.ndarray  # per line: index into ``files``, -1 when none is named
-    files: tuple[str, ...]
-
-    @property
-    def numbered(self) -> bool:
-        return bool(self.numbers.any())
-
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        """The characters of the wrapped text that ``text[start:end]`` came from."""
-        if self.wrapper == PLAIN or end <= start:
-            return start, end
-        first = int(np.searchsorted(self.starts, start, side="right")) - 1
-        last = int(np.searchsorted(self.starts, end - 1, side="right")) - 1
-        origin_start, origin_end = self._origin(first, start, False), self._origin(last, end - 1, True)
-        if self.wrapper in _LINE_PREFIXES:  # whole lines: the first one's number or marker goes too
-            origin_start = self.original.rfind("\n", 0, origin_start) + 1
-            line_end = self.original.find("\n", max(origin_end - 1, origin_start))
-            origin_end = len(self.original) if line_end < 0 else max(line_end, origin_end)
-        return origin_start, origin_end
-
-    def _origin(self, piece: int, at: int, after: bool) -> int:
-        copied = self.lengths[piece] == (self._piece_end(piece) - self.starts[piece])
-        if copied:
-            return int(self.origins[piece] + at - self.starts[piece] + after)
-        return int(self.origins[piece] + (self.lengths[piece] if after else 0))
-
-    def _piece_end(self, piece: int) -> int:
-        return int(self.starts[piece + 1]) if piece + 1 < len(self.starts) else len(self.text)
-
-    def lines(self, start: int, end: int) -> tuple[int, int] | None:
-        """The file's own numbers of the first and last numbered lines in ``text[start:end]``."""
-        numbers = self.numbers[self._line_range(start, end)]
-        numbers = numbers[numbers > 0]
-        return (int(numbers.min()), int(numbers.max())) if len(numbers) else None
-
-    def file(self, start: int, end: int) -> str | None:
-        """The file the wrapper names for most of ``text[start:end]``, if any."""
-        named = self.line_files[self._line_range(start, end)]
-        named = named[named >= 0]
-        return self.files[int(np.bincount(named).argmax())] if len(named) else None
-
-    def _line_range(self, start: int, end: int) -> slice:
-        first = int(np.searchsorted(self.line_starts, start, side="right")) - 1
-        last = int(np.searchsorted(self.line_starts, max(end - 1, start), side="right")) - 1
-        return slice(max(first, 0), last + 1)
-
-
-def file_details(view: View, start: int, end: int, path_hint: str | None) -> dict[str, object]:
-    """What a finding in ``view.text[start:end]`` says about the file it was read from: the path
-    the wrapper (grep, a diff) or the tool call names, and the file's own line numbers when the
-    wrapper carries them. Metadata only, never the text."""
-    details: dict[str, object] = {}
-    file = view.file(start, end) or path_hint
-    if file:
-        details["file"] = file
-    lines = view.lines(start, end)
-    if lines is not None:
-        details["file_lines"] = list(lines)
-    return details
-
-
-def plain(text: str) -> View:
-    """The view of a text that has no wrapper: itself."""
-    line_starts = np.concatenate(([0], np.flatnonzero(_code_points(text) == 10) + 1)).astype(np.int64)
-    zero = np.zeros(1, dtype=np.int64)
-    return View(text, PLAIN, text, zero, zero, np.array([len(text)], dtype=np.int64), line_starts,
-                np.zeros(len(line_starts), dtype=np.int64), np.full(len(line_starts), -1, dtype=np.int64), ())
 
 
 def unwrap(text: str) -> list[View]:
@@ -175,16 +89,16 @@ def unwrap(text: str) -> list[View]:
     lines, quoted = _unquoted(text)
     parsed = _diff(text, lines)
     if parsed is not None:
-        new = _build(text, [line for line in parsed if line.side != Side.OLD], DIFF)
+        new = build(text, [line for line in parsed if line.side != Side.OLD], DIFF)
         if not any(line.side == Side.OLD for line in parsed):
             return [new]
         old = [line._replace(number=line.old_number) if line.side == Side.BOTH else line
                for line in parsed if line.side != Side.NEW]
-        return [new, _build(text, old, DIFF)]
+        return [new, build(text, old, DIFF)]
     kind, parsed = _numbered(text, lines, quoted)
     if parsed is not None:
-        return [_build(text, parsed, kind)]
-    return [_build(text, lines, QUOTE)] if quoted else [plain(text)]
+        return [build(text, parsed, kind)]
+    return [build(text, lines, QUOTE)] if quoted else [plain(text)]
 
 
 # A screen that most texts fail: no diff marker, no line led by a digit or a quote mark, no
@@ -203,7 +117,7 @@ def _has_diff_marks(text: str) -> bool:
 def _may_be_wrapped(text: str) -> bool:
     if _has_diff_marks(text):
         return True
-    chars = _code_points(text)
+    chars = code_points(text)
     if len(chars) == 0:
         return False
     starts = np.concatenate(([0], np.flatnonzero(chars == 10) + 1))
@@ -222,19 +136,15 @@ def _may_be_wrapped(text: str) -> bool:
     return ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible)
 
 
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
-def _split(text: str) -> list[_Line]:
+def _split(text: str) -> list[Line]:
     lines, offset = [], 0
     for raw in text.split("\n"):
-        lines.append(_Line(offset, offset + len(raw)))
+        lines.append(Line(offset, offset + len(raw)))
         offset += len(raw) + 1
     return lines
 
 
-def _unquoted(text: str) -> tuple[list[_Line], bool]:
+def _unquoted(text: str) -> tuple[list[Line], bool]:
     """The text's lines without Markdown quote marks, when most of its lines are quoted."""
     lines = _split(text)
     if text.count("\n>") + text.startswith(">") < MIN_NUMBERED:  # counted in C: most texts quote nothing
@@ -245,18 +155,18 @@ def _unquoted(text: str) -> tuple[list[_Line], bool]:
     if quoted < MIN_NUMBERED or quoted < MIN_SHARE * visible:
         return lines, False
     return [
-        _Line(m.end(), line.end) if m is not None and _real_quote(text, m, line) else line
+        Line(m.end(), line.end) if m is not None and _real_quote(text, m, line) else line
         for m, line in zip(marks, lines)
     ], True
 
 
-def _real_quote(text: str, mark: re.Match, line: _Line) -> bool:
+def _real_quote(text: str, mark: re.Match, line: Line) -> bool:
     """``> text`` or a bare ``>``, not ``>foo`` (a JSX tag's closing bracket is ``>`` alone too,
     but a file is never mostly such lines)."""
     return mark.end() == line.end or text[mark.end() - 1] == " "
 
 
-def _numbered(text: str, lines: list[_Line], quoted: bool) -> tuple[str, list[_Line] | None]:
+def _numbered(text: str, lines: list[Line], quoted: bool) -> tuple[str, list[Line] | None]:
     """Lines of a numbered listing or of grep output, stripped of their prefixes, if the text is one."""
     visible = sum(1 for line in lines if not text[line.start : line.end].isspace() and line.end > line.start)
     if not visible:
@@ -288,13 +198,13 @@ def _enough(hits: int, visible: int, strict: bool, numbers: list[int]) -> bool:
     return hits >= MIN_SHARE * visible and ascending >= MIN_ASCENDING * max(len(numbers) - 1, 1)
 
 
-def _prefixed(text: str, found: list[tuple[_Line, re.Match | None]], grep: bool) -> list[_Line]:
+def _prefixed(text: str, found: list[tuple[Line, re.Match | None]], grep: bool) -> list[Line]:
     """Numbered lines stripped; in grep output, ``--`` separators dropped and a heading line
     (rg --heading: the path alone before its numbered lines) names the file of what follows."""
     result, file = [], None
     for index, (line, match) in enumerate(found):
         if match is not None:
-            result.append(_Line(match.end(), line.end, int(match.group(1)), file))
+            result.append(Line(match.end(), line.end, int(match.group(1)), file))
             continue
         content = text[line.start : line.end]
         if grep and content == "--":
@@ -307,7 +217,7 @@ def _prefixed(text: str, found: list[tuple[_Line, re.Match | None]], grep: bool)
     return result
 
 
-def _grep_paths(text: str, lines: list[_Line], visible: int) -> list[_Line] | None:
+def _grep_paths(text: str, lines: list[Line], visible: int) -> list[Line] | None:
     """``path:12:match`` and ``path-13-context`` lines (grep -n / rg -n over several files). A
     context line carries the path of the match before or after it (paths may hold ``-``)."""
     matches = [_GREP_PATH.match(text, line.start, line.end) for line in lines]
@@ -328,7 +238,7 @@ def _grep_paths(text: str, lines: list[_Line], visible: int) -> list[_Line] | No
         found = (int(match.group(2)), match.group(1), match.end()) if match else (
             _context(text, line, previous) or _context(text, line, following))
         if found is not None:
-            result.append(_Line(found[2], line.end, found[0], found[1]))
+            result.append(Line(found[2], line.end, found[0], found[1]))
             numbered += 1
         elif text[line.start : line.end] != "--":
             result.append(line)
@@ -340,20 +250,20 @@ def _grep_paths(text: str, lines: list[_Line], visible: int) -> list[_Line] | No
 _CONTEXT_NUMBER = re.compile(r"-(\d{1,9})-")
 
 
-def _context(text: str, line: _Line, path: str | None) -> tuple[int, str, int] | None:
+def _context(text: str, line: Line, path: str | None) -> tuple[int, str, int] | None:
     if path is None or not text.startswith(path, line.start):
         return None
     number = _CONTEXT_NUMBER.match(text, line.start + len(path), line.end)
     return (int(number.group(1)), path, number.end()) if number else None
 
 
-def _diff(text: str, lines: list[_Line]) -> list[_Line] | None:
+def _diff(text: str, lines: list[Line]) -> list[Line] | None:
     """A unified diff (``git diff``, ``git show``, ``diff -u``) or a Codex patch, line by line:
     hunk lines without their ``+``/``-``/space, numbered on their side; headers dropped; other
     lines (a commit message, prose around the diff) kept as they are, on both sides."""
     if not _has_diff_marks(text):
         return None
-    result: list[_Line] = []
+    result: list[Line] = []
     hunk = _Hunk()
     file: str | None = None
     hunks = 0
@@ -411,19 +321,19 @@ class _Hunk:
             return not content.startswith(("--- ", "+++ ", "*** "))
         return self.old_left > 0 or self.new_left > 0 or content[:1] == "\\"
 
-    def line(self, line: _Line, content: str, file: str | None) -> _Line:
+    def line(self, line: Line, content: str, file: str | None) -> Line:
         marker = content[:1]
         start = line.start + (1 if marker else 0)
         if marker == "-":
-            result = _Line(start, line.end, self.old, file, Side.OLD)
+            result = Line(start, line.end, self.old, file, Side.OLD)
             self.old_left -= 1
             self.old += 1 if self.old else 0
         elif marker == "+":
-            result = _Line(start, line.end, self.new, file, Side.NEW)
+            result = Line(start, line.end, self.new, file, Side.NEW)
             self.new_left -= 1
             self.new += 1 if self.new else 0
         else:
-            result = _Line(start, line.end, self.new, file, Side.BOTH, self.old)
+            result = Line(start, line.end, self.new, file, Side.BOTH, self.old)
             self.old_left, self.new_left = self.old_left - 1, self.new_left - 1
             self.old, self.new = self.old + (1 if self.old else 0), self.new + (1 if self.new else 0)
         return result
@@ -437,12 +347,12 @@ def _looks_like_notebook(text: str) -> bool:
 _SOURCE_KEY = re.compile(r'"source"\s*:\s*')
 _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _JSON_SEPARATOR = re.compile(r"\s*,\s*")
-_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
+
 
 
 def _notebook(text: str) -> View | None:
     """The cells' sources of a Jupyter notebook's JSON, one after the other."""
-    builder = _Pieces()
+    builder = Pieces()
     for key in _SOURCE_KEY.finditer(text):
         at = key.end()
         array = text.startswith("[", at)
@@ -474,75 +384,3 @@ def _skip_space(text: str, at: int) -> int:
     return at
 
 
-class _Pieces:
-    """Accumulates a view's text and its pieces of the wrapped text."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.starts: list[int] = []
-        self.origins: list[int] = []
-        self.lengths: list[int] = []
-        self.text_length = 0
-
-    def copy(self, text: str, start: int, end: int) -> None:
-        if end > start:
-            self._piece(text[start:end], start, end - start)
-
-    def _piece(self, part: str, origin: int, length: int) -> None:
-        self.parts.append(part)
-        self.starts.append(self.text_length)
-        self.origins.append(origin)
-        self.lengths.append(length)
-        self.text_length += len(part)
-
-    def add_newline(self, origin: int) -> None:
-        self._piece("\n", origin, 0)
-
-    def add_json_string(self, text: str, start: int, end: int) -> None:
-        at = start
-        for escape in _ESCAPE.finditer(text, start, end):
-            self.copy(text, at, escape.start())
-            try:
-                decoded = json.loads('"' + escape.group() + '"')
-            except json.JSONDecodeError:
-                decoded = escape.group()
-            self._piece(decoded, escape.start(), escape.end() - escape.start())
-            at = escape.end()
-        self.copy(text, at, end)
-
-    def view(self, original: str, wrapper: str, numbers: list[int] | None = None, files: list[str | None] | None = None) -> View:
-        text = "".join(self.parts)
-        line_starts = np.concatenate(([0], np.flatnonzero(_code_points(text) == 10) + 1)).astype(np.int64)
-        count = len(line_starts)
-        names = sorted({f for f in files or [] if f is not None})
-        index = {name: i for i, name in enumerate(names)}
-        return View(
-            text, wrapper, original,
-            np.array(self.starts, dtype=np.int64), np.array(self.origins, dtype=np.int64), np.array(self.lengths, dtype=np.int64),
-            line_starts,
-            np.array((numbers or [])[:count] + [0] * max(count - len(numbers or []), 0), dtype=np.int64),
-            np.array([index[f] if f is not None else -1 for f in (files or [])[:count]] + [-1] * max(count - len(files or []), 0), dtype=np.int64),
-            tuple(names),
-        )
-
-
-def _build(text: str, lines: list[_Line], wrapper: str) -> View:
-    """A view of ``lines`` (each a stretch of ``text``), one line of the view per line: one
-    piece per line, its newline included when the line ends at one in ``text`` too."""
-    if not lines:
-        return plain("")
-    starts = np.fromiter((line.start for line in lines), dtype=np.int64, count=len(lines))
-    ends = np.fromiter((line.end for line in lines), dtype=np.int64, count=len(lines))
-    lengths = ends - starts
-    view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
-    joined = "\n".join([text[line.start : line.end] for line in lines])
-    # every line's piece runs on over the newline after it (the last line's: no newline follows)
-    lengths = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))
-    names = sorted({line.file for line in lines if line.file is not None})
-    index = {name: i for i, name in enumerate(names)}
-    return View(
-        joined, wrapper, text, view_starts, starts, lengths, view_starts,
-        np.fromiter((line.number for line in lines), dtype=np.int64, count=len(lines)),
-        np.fromiter((index[line.file] if line.file is not None else -1 for line in lines), dtype=np.int64, count=len(lines)),
-        tuple(names),
-    )
