@@ -123,8 +123,12 @@ def _may_be_wrapped(text: str) -> bool:
     starts = np.concatenate(([0], np.flatnonzero(chars == 10) + 1))
     starts = starts[starts < len(chars)]
     visible = int(np.count_nonzero(chars[starts] != 10))
-    head = chars[np.minimum(starts[:, None] + np.arange(_MAX_INDENT), len(chars) - 1)]
-    lead = head[np.arange(len(starts)), np.argmax(head != 32, axis=1)]
+    if visible == 0:
+        return False
+    # per line, the first character that is not a space (within _MAX_INDENT): O(n), no matrix
+    positions = np.where(chars != 32, np.arange(len(chars), dtype=np.int64), len(chars) - 1)
+    first_shown = np.minimum.accumulate(positions[::-1])[::-1][starts]
+    lead = np.where(first_shown - starts < _MAX_INDENT, chars[first_shown], 0)
     numbered = int(np.count_nonzero((lead >= 48) & (lead <= 57)))
     quoted = int(np.count_nonzero(chars[starts] == ord(">")))
     needed = max(min(MIN_NUMBERED, visible), MIN_SHARE * visible)
