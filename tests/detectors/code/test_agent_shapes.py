@@ -207,7 +207,12 @@ def test_openai_and_codex_tool_calls_carry_their_file(proprietary: ProprietaryCo
          "arguments": json.dumps({"command": ["bash", "-lc", f"sed -n '1,200p' {FILE_PATH}"]})},
         {"type": "function_call_output", "call_id": "s1", "output": ENGINE},
     ]}
-    for parsed in (openai.extract(chat), responses.extract(codex)):
+    local_shell = {"model": "gpt-5-codex", "input": [
+        {"type": "local_shell_call", "call_id": "l1", "status": "completed",
+         "action": {"type": "exec", "command": ["bash", "-lc", f"nl -ba {FILE_PATH}"]}},
+        {"type": "local_shell_call_output", "call_id": "l1", "output": SHAPES["nl-ba"][0](LINES)},
+    ]}
+    for parsed in (openai.extract(chat), responses.extract(codex), responses.extract(local_shell)):
         found = [f for s in parsed.segments for f in proprietary.scan(s.text, path_hint=s.path_hint)]
         assert [f.details.get("file") for f in found] == [FILE_PATH]
 
