@@ -252,11 +252,12 @@ def _cpu_seconds(text: str, repeats: int) -> float:
 
 @pytest.mark.parametrize("kind", ADVERSARIAL)
 def test_unwrap_is_linear_on_adversarial_input(kind: str) -> None:
-    """1 MB takes about ten times what 100 KB takes (a quadratic step would take a hundred)."""
+    """1 MB takes about ten times what 100 KB takes (10-14 measured; a quadratic step would take
+    a hundred). The bound leaves room for a loaded machine: best of several CPU-time runs."""
     small, large = ADVERSARIAL[kind](100_000), ADVERSARIAL[kind](1_000_000)
     assert len(large) >= 900_000
-    ratio = _cpu_seconds(large, 2) / max(_cpu_seconds(small, 3), 1e-4)
-    assert ratio < 25, ratio
+    ratio = _cpu_seconds(large, 3) / max(_cpu_seconds(small, 5), 1e-4)
+    assert ratio < 40, ratio
 
 
 def test_gemini_read_file_results_carry_their_file(proprietary: ProprietaryCodeDetector) -> None:
