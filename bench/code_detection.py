@@ -1,10 +1,13 @@
 """Benchmark of the code detectors (issue 5). Prints markdown tables.
 
-    .venv/bin/python -m bench.code_detection [--excerpts 300] [--seed 5] [--skip-language] [--skip-index]
+    .venv/bin/python -m bench.code_detection [--excerpts 300] [--seed 5] [--skip-language] [--skip-index] [--skip-reads]
 
 Proprietary code: indexes the Python standard library and this venv's site-packages minus a
 held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;
 see ``detectors/code/edits.py``) from indexed files and from held-out packages into a prompt.
+Agent reads: whole indexed files (up to 400 lines) as coding agents' tools send them (Claude
+Code's Read in both formats, Codex's cat / sed -n / nl -ba, Gemini's read_file, grep -n, git show,
+git diff; see ``detectors/code/read_formats.py``): files found and lines of code matched.
 Language identification: 10-line snippets from the test sources of ``bench/language_corpus.py``
 (directories, packages and hand-written snippets the model never saw in training).
 """
@@ -28,7 +31,17 @@ from detectors.code.fingerprint import fingerprint
 from detectors.code.index_store import IndexStore, boilerplate_limits
 from detectors.code.indexer import Candidate, build_index, list_sources
 from detectors.code.proprietary import find_matches
-from detectors.code.tokenizer import tokenize
+from detectors.code.read_formats import (
+    claude_read,
+    claude_read_arrow,
+    codex_exec,
+    gemini_read_file,
+    git_diff,
+    grep_n,
+    new_file_diff,
+    nl_ba,
+)
+from detectors.code.tokenizer import line_numbers, tokenize
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SITE = Path(sysconfig.get_paths()["purelib"])
@@ -131,7 +144,7 @@ def prompt(code: str) -> str:
     return f"Here is some code from our service, please review it:\n\n```python\n{code}\n```\n\nWhat would you change?"
 
 
-def proprietary(count: int, seed: int = 5) -> None:
+def proprietary(count: int, seed: int = 5, reads: bool = True) -> None:
     indexed, held = corpus()
     with tempfile.TemporaryDirectory() as tmp:
         store = IndexStore(tmp, create=True)
@@ -168,9 +181,74 @@ def proprietary(count: int, seed: int = 5) -> None:
         prose_hits = sum(bool(detector.scan(text)) for text in prose)
         print(f"| prose ({len(prose)} chunks of licences/docs) | | | {prose_hits}/{len(prose)} = {prose_hits / len(prose):.1%} |")
 
+        if reads:
+            agent_reads(detector, paths, count, seed)
         big = "\n\n".join(code for _, _, code in excerpts(held, 400, seed, "200 KB prompt"))[:200_000]
         big = big.ljust(200_000)
         _timings(detector, table, big)
+
+
+# Whole files read by an agent: at most this many lines of each (Claude Code reads 2,000 by default;
+# the bench keeps scans short), and the shapes they come in. Each takes (lines, first number).
+MAX_READ_LINES = 400
+SED_LINES = 200  # the part of a file Codex's `sed -n '1,200p'` shows
+READS = {
+    "Claude Code Read (`N<tab>`)": claude_read,
+    "Claude Code Read before 2.1 (`     N→`)": claude_read_arrow,
+    "Codex `cat` (shell output)": codex_exec,
+    "Codex `sed -n '1,200p'`": lambda lines, first: codex_exec(lines[:SED_LINES], first),
+    "Codex `nl -ba`": nl_ba,
+    "Gemini CLI read_file": gemini_read_file,
+    "`grep -n` / `rg -n` (`path:N:`)": lambda lines, first: grep_n(lines, first, "src/module.py"),
+    "`git show` of the commit adding it": lambda lines, first: new_file_diff(lines, first, "src/module.py"),
+    "`git diff -U999` changing one line": lambda lines, first: git_diff(lines, first, "src/module.py"),
+}
+
+
+def read_files(paths: list[Path], count: int, seed: int) -> list[tuple[Path, list[str]]]:
+    """``count`` indexed files with at least MIN_EXCERPT_TOKENS tokens, drawn per file (bottom-k)."""
+    drawn = sorted(paths, key=lambda path: random.Random(f"{seed}:read:{source_key(path)}").random())
+    result = []
+    for path in drawn:
+        if len(result) == count:
+            break
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[:MAX_READ_LINES]
+        if len(tokenize("\n".join(lines)).codes) >= MIN_EXCERPT_TOKENS:
+            result.append((path, lines))
+    return result
+
+
+def code_lines(text: str) -> set[int]:
+    """The 1-based lines of ``text`` that hold a fingerprinted token (not blank, prose or comment)."""
+    tokens = tokenize(text)
+    return set(line_numbers(text, tokens.starts).tolist()) if len(tokens.starts) else set()
+
+
+def agent_reads(detector: ProprietaryCodeDetector, paths: list[Path], count: int, seed: int) -> None:
+    files = read_files(paths, count, seed)
+    print(f"\n| {len(files)} indexed files read whole (<= {MAX_READ_LINES} lines) | files found (right file) "
+          f"| lines of code matched | files with >= 95% of their lines matched | `lines` >= 21 when found |")
+    print("|---|---|---|---|---|")
+    for name, read in READS.items():
+        found = covered = total = whole = long_enough = 0
+        for path, lines in files:
+            shown = read(lines, 1)
+            wanted = code_lines("\n".join(lines[:SED_LINES] if "sed -n" in name else lines))
+            matched: set[int] = set()
+            findings = detector.scan(shown)
+            for finding in findings:
+                for d in [finding.details, *finding.details["copies"]]:
+                    if path.as_posix().endswith(f"{d['repository']}/{d['path']}"):
+                        matched.update(range(d["line_start"], d["line_end"] + 1))
+            hit = wanted & matched
+            found += bool(matched)
+            if not matched:
+                print(f"|  not found ({name}) | {source_key(path)} ({len(lines)} lines) |", file=sys.stderr)
+            covered, total = covered + len(hit), total + len(wanted)
+            whole += len(hit) >= 0.95 * len(wanted)
+            long_enough += bool(matched) and max(f.details["lines"] for f in findings) >= 21
+        print(f"| {name} | {found}/{len(files)} = {found / len(files):.1%} | {covered / max(total, 1):.1%} "
+              f"| {whole / len(files):.1%} | {long_enough}/{found} |")
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,10 +414,11 @@ def main() -> None:
     parser.add_argument("--excerpts", type=int, default=300)
     parser.add_argument("--skip-language", action="store_true")
     parser.add_argument("--skip-index", action="store_true")
+    parser.add_argument("--skip-reads", action="store_true", help="no agent-read table")
     parser.add_argument("--seed", type=int, default=5, help="draw of excerpts (5 is the reported one)")
     args = parser.parse_args()
     if not args.skip_index:
-        proprietary(args.excerpts, args.seed)
+        proprietary(args.excerpts, args.seed, not args.skip_reads)
     if not args.skip_language:
         code_detector_speed()
         language()

@@ -235,15 +235,24 @@ class Pipeline:
     @staticmethod
     def _block_message(policy: Policy, findings: Sequence[FindingRecord], signed: bool) -> str:
         blocking = [f for f in findings if f.action in ("block", "redact" if signed else "block")]
-        described = "; ".join(
-            f"{f.kind} '{f.rule}' at {f.location}" + (f" (x{f.count})" if f.count > 1 else "")
-            for f in blocking[:10]
-        )
+        described = "; ".join(_described(f) + (f" (x{f.count})" if f.count > 1 else "") for f in blocking[:10])
         if len(blocking) > 10:
             described += f"; and {len(blocking) - 10} more"
         if signed:
             described += " (the request body is signed, so it cannot be redacted in transit)"
         return policy.render_block_message(described)
+
+
+def _described(finding: FindingRecord) -> str:
+    """A finding as a block message names it: the file a tool call read or wrote and its lines
+    when the finding knows them ("src/pricing/engine.py lines 4–77 (index acme-core)")."""
+    details = finding.details
+    file = details.get("file")
+    if finding.kind == "proprietary_code":
+        file = file or f"{details.get('repository')}/{details.get('path')}"
+        first, last = details.get("file_lines") or (details.get("line_start"), details.get("line_end"))
+        return f"{finding.kind} {file} lines {first}–{last} (index {finding.rule}) at {finding.location}"
+    return f"{finding.kind} '{finding.rule}' at {finding.location}" + (f" in {file}" if file else "")
 
 
 def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:

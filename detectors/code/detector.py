@@ -14,6 +14,8 @@ from detectors.code.languages import (
     language_from_path,
 )
 from detectors.code.regions import Region, find_regions
+from detectors.code.unwrap import unwrap
+from detectors.code.views import View, file_details
 
 # Below this probability the model's language is not trusted and the region is "unknown".
 MIN_LANGUAGE_PROBABILITY = 0.35
@@ -55,17 +57,21 @@ class CodeDetector:
         return self._model or LanguageModel.load()
 
     def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
-        findings = []
-        for region in find_regions(text, self.min_lines):
-            finding = self._classify(region, path_hint)
-            if finding is not None:
-                findings.append(finding)
-        return findings
+        # a diff's new side (context and added lines) first, then what only its old side holds
+        findings: list[Finding] = []
+        for view in unwrap(text):
+            for region in find_regions(view.text, self.min_lines, (view.numbers > 0).tolist()):
+                finding = self._classify(view, region, path_hint)
+                if finding is not None and not any(f.start < finding.end and finding.start < f.end for f in findings):
+                    findings.append(finding)
+        return sorted(findings, key=lambda f: f.start)
 
-    def _classify(self, region: Region, path_hint: str | None) -> Finding | None:
+    def _classify(self, view: View, region: Region, path_hint: str | None) -> Finding | None:
         named = language_from_fence(region.fence_info) if region.fence_info else None
-        if named is None and region.numbered:
-            named = language_from_path(path_hint)
+        # A file listing (numbered, or under a path grep or a diff names) is that file's code.
+        listed = file_details(view, region.start, region.end, path_hint)
+        if named is None and ("file_lines" in listed or view.file(region.start, region.end)):
+            named = language_from_path(listed.get("file"))  # type: ignore[arg-type]
         probabilities = self.model.probabilities(_sample(region.code))
         if named is None:
             if probabilities.get(NOT_CODE, 0.0) >= MAX_NOT_CODE_PROBABILITY:
@@ -77,14 +83,15 @@ class CodeDetector:
         share = code_probs[guessed] / max(sum(code_probs.values()), 1e-9)
         language = named or (guessed if share >= MIN_LANGUAGE_PROBABILITY else UNKNOWN)
         confidence = 0.99 if named else round(1.0 - probabilities.get(NOT_CODE, 0.0), 3)
+        start, end = view.span(region.start, region.end)
         return Finding(
             kind="code",
             rule=language,
-            start=region.start,
-            end=region.end,
+            start=start,
+            end=end,
             confidence=confidence,
             detector=self.name,
-            details={"language": language, "lines": region.lines, "chars": region.end - region.start},
+            details={"language": language, "lines": region.lines, "chars": end - start, **listed},
         )
 
 

@@ -33,6 +33,8 @@ from detectors.code.index_store import (
 )
 from detectors.code.regions import find_regions
 from detectors.code.tokenizer import CODE_NAME, CODE_NUMBER, CODE_STRING, line_numbers
+from detectors.code.unwrap import unwrap
+from detectors.code.views import View, file_details
 
 # A match needs this many distinct fingerprints and this many prompt tokens covered by them.
 MIN_FINGERPRINTS = 4
@@ -367,38 +369,56 @@ class ProprietaryCodeDetector:
         table = self.table()
         if len(table) == 0 or not text:
             return []
-        prints = fingerprint(text)
-        return [self._finding(text, prints, match) for match in find_matches(table, prints)]
+        # Each view (a diff's new and old side) is fingerprinted on its own; where both sides
+        # match the same excerpt of a file, the first view's (the new side's) finding stands.
+        found: list[tuple[Match, Finding]] = []
+        for view in unwrap(text):
+            prints = fingerprint(view.text)
+            for match in find_matches(table, prints):
+                finding = self._finding(view, prints, match, path_hint)
+                if not any(_same_excerpt(finding, other) for _, other in found):
+                    found.append((match, finding))
+        return [finding for _, finding in found]
 
-    def _finding(self, text: str, prints: Fingerprints, match: Match) -> Finding:
-        tokens = prints.tokens
+    def _finding(self, view: View, prints: Fingerprints, match: Match, path_hint: str | None) -> Finding:
+        tokens, text = prints.tokens, view.text
         start, end = int(tokens.starts[match.first_token]), int(tokens.ends[match.last_token])
         region_start, region_end = _enclosing_region(text, start, end)
         first, last = np.searchsorted(tokens.starts, [region_start, region_end])
         coverage = min(1.0, match.covered_tokens / max(int(last - first), 1))
         first_line, last_line = line_numbers(text, np.array([start, end - 1]))
+        details = {
+            "repository": match.source.repository,
+            "path": match.source.path,
+            "line_start": match.line_start,
+            "line_end": match.line_end,
+            "label": match.source.label,
+            "coverage": round(coverage, 3),
+            "lines": int(last_line - first_line + 1),
+            "copies": [
+                {"repository": c.source.repository, "path": c.source.path, "line_start": c.line_start, "line_end": c.line_end}
+                for c in match.copies
+            ],
+            "copies_total": match.copies_total,
+        }
+        details.update(file_details(view, start, end, path_hint))
+        original_start, original_end = view.span(start, end)
         return Finding(
             kind="proprietary_code",
             rule=match.source.index_name,
-            start=start,
-            end=end,
+            start=original_start,
+            end=original_end,
             confidence=round(min(1.0, 0.5 + match.fingerprints / 20), 3),
             detector=self.name,
-            details={
-                "repository": match.source.repository,
-                "path": match.source.path,
-                "line_start": match.line_start,
-                "line_end": match.line_end,
-                "label": match.source.label,
-                "coverage": round(coverage, 3),
-                "lines": int(last_line - first_line + 1),
-                "copies": [
-                    {"repository": c.source.repository, "path": c.source.path, "line_start": c.line_start, "line_end": c.line_end}
-                    for c in match.copies
-                ],
-                "copies_total": match.copies_total,
-            },
+            details=details,
         )
+
+
+def _same_excerpt(a: Finding, b: Finding) -> bool:
+    """Two views' findings of one excerpt of one indexed file (a diff's two sides)."""
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return (a.rule, a.details["repository"], a.details["path"]) == (b.rule, b.details["repository"], b.details["path"]) \
+        and shared > 0.5 * min(a.end - a.start, b.end - b.start)
 
 
 # The code region around a match is looked for this many characters either side of it, not in

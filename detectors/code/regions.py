@@ -1,19 +1,18 @@
-"""Where the code is in a text: fenced blocks, numbered file listings, and unfenced runs of lines.
+"""Where the code is in a text: fenced blocks and unfenced runs of lines.
 
 The finder only proposes line ranges; whether a range is code of some language (rather than a
-log, a licence or a list) is decided by the language model in ``detector.py``.
+log, a licence or a list) is decided by the language model in ``detector.py``. Agents' line
+numbers, grep prefixes and diff markers are taken off before (``unwrap.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from detectors.code.stack_traces import stack_trace_rows
 
-# Coding agents show file contents with a line number and an arrow or tab (`    12→code`).
-_NUMBERED = re.compile(r"^\s{0,8}\d{1,7}(?:→|\t| \| )")
-_ANY_NUMBERED = re.compile(r"(?m)^\s{0,8}\d{1,7}(?:→|\t| \| )")
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
 _STOPWORDS = frozenset(
     "the a an and or of to in is are was were be been that this it for on with as by at from "
@@ -55,8 +54,7 @@ _LIST_ITEM = re.compile(r"(?:[-*+]\s|\d+[.)]\s)")
 class Line:
     start: int  # offset of the first character of the line in the text
     end: int  # offset just past the line's last character (before the newline)
-    content: str  # the line without an agent's line-number prefix
-    numbered: bool
+    content: str  # the line without its newline
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +64,14 @@ class Region:
     code: str  # the region's text without line-number prefixes, for classification
     lines: int  # non-blank lines
     fence_info: str | None  # the info string when the region is a fenced block
-    numbered: bool  # a coding agent's numbered file listing
 
 
 def split_lines(text: str) -> list[Line]:
     result = []
     offset = 0
-    numbered_text = _ANY_NUMBERED.search(text) is not None  # most texts have no numbered line
     for raw in text.split("\n"):
         end = offset + len(raw)
-        body = raw.removesuffix("\r")
-        prefix = _NUMBERED.match(body) if numbered_text else None
-        content = body[prefix.end() :] if prefix else body
-        result.append(Line(offset, end, content, prefix is not None))
+        result.append(Line(offset, end, raw.removesuffix("\r")))
         offset = end + 1
     return result
 
@@ -143,11 +136,12 @@ def _region(lines: list[Line], first: int, last: int, info: str | None) -> Regio
         code="\n".join(line.content for line in body),
         lines=sum(1 for line in body if line.content.strip()),
         fence_info=info,
-        numbered=sum(line.numbered for line in body) * 2 > len(body),
     )
 
 
-def _unfenced_runs(lines: list[Line], traces: list[bool], first: int, last: int, min_lines: int) -> list[Region]:
+def _unfenced_runs(
+    lines: list[Line], traces: list[bool], listed: Sequence[bool], first: int, last: int, min_lines: int
+) -> list[Region]:
     """Runs of code-like lines that are not comments or Markdown (a block of comments is prose;
     a heading, a bullet list, a table or a quote looks like a comment). Inside a run may sit one
     prose-like line, three blank lines, or any number of comment, docstring and indented lines,
@@ -156,7 +150,7 @@ def _unfenced_runs(lines: list[Line], traces: list[bool], first: int, last: int,
     code_rows = [
         i for i in range(first, last)
         if not traces[i]
-        and (lines[i].numbered or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0))
+        and (listed[i] or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0))
     ]
     regions = []
     group: list[int] = []
@@ -239,20 +233,22 @@ def _bridgeable(lines: list[Line], kinds: list[int], first: int, previous: int, 
     return plain == 1 and blank <= 3
 
 
-def find_regions(text: str, min_lines: int = 2) -> list[Region]:
-    """Candidate code regions in reading order."""
+def find_regions(text: str, min_lines: int = 2, listed: Sequence[bool] | None = None) -> list[Region]:
+    """Candidate code regions in reading order. ``listed``: per line, is it a line of a file
+    listing (an agent numbered it)? Those are code whatever they look like."""
     lines = split_lines(text)
+    listed = listed if listed is not None else [False] * len(lines)
     traces = stack_trace_rows([line.content for line in lines])
     regions: list[Region] = []
     cursor = 0
     for first, last, info in _fenced(lines):
-        regions.extend(_unfenced_runs(lines, traces, cursor, max(cursor, first - 1), min_lines))
+        regions.extend(_unfenced_runs(lines, traces, listed, cursor, max(cursor, first - 1), min_lines))
         block = _region(lines, first, last, info)
         if block and not _mostly_trace(lines, traces, first, last):
             regions.append(block)
         cursor = last + 1
     if cursor < len(lines):
-        regions.extend(_unfenced_runs(lines, traces, cursor, len(lines), min_lines))
+        regions.extend(_unfenced_runs(lines, traces, listed, cursor, len(lines), min_lines))
     return regions
 
 

@@ -10,6 +10,7 @@ from llm_dlp.providers.base import (
     ParsedRequest,
     RequestFormatError,
     parsed_request,
+    path_in_command,
     Segment,
     string_leaves,
 )
@@ -152,4 +153,5 @@ def _path_in(tool_input: Any) -> str | None:
         for key in ("file_path", "path", "filename", "notebook_path"):
             if isinstance(tool_input.get(key), str):
                 return tool_input[key]
+        return path_in_command(tool_input.get("command"))  # Bash: `cat -n src/app.py`
     return None

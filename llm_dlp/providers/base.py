@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
@@ -114,3 +115,26 @@ def json_string_leaves(
     for inner_path, leaf in string_leaves(inner, path + (INNER_JSON,)):
         yield Segment(inner_path, leaf, role, hint)
 
+
+# Commands that print a file (Codex reads files through its shell tool: ``sed -n '1,200p' f``).
+_FILE_READERS = frozenset({"cat", "sed", "nl", "head", "tail", "less", "more", "bat", "awk"})
+_COMMAND_ENDS = frozenset({"|", "||", "&&", ";", ">", ">>"})
+
+
+def path_in_command(command: Any) -> str | None:
+    """The file a shell command that prints one names (its last operand with a ``.`` or ``/``)."""
+    if isinstance(command, list) and len(command) >= 3 and command[1] in ("-c", "-lc") and isinstance(command[2], str):
+        command = command[2]
+    try:
+        words = shlex.split(command) if isinstance(command, str) else [w for w in command if isinstance(w, str)]
+    except (ValueError, TypeError):
+        return None
+    if not words or words[0] not in _FILE_READERS:
+        return None
+    operands = []
+    for word in words[1:]:
+        if word in _COMMAND_ENDS:
+            break
+        if not word.startswith("-") and ("." in word or "/" in word) and " " not in word:
+            operands.append(word)
+    return operands[-1] if operands else None

@@ -43,18 +43,19 @@ def extract(document: Any) -> ParsedRequest:
         segments.extend(_parts(system.get("parts"), base + (key, "parts"), "system"))
     elif isinstance(system, str):
         segments.append(Segment(base + ("systemInstruction",), system, "system"))
+    hints: dict[str, str] = {}  # call id or function name -> the file its latest call names
     for index, content in enumerate(contents or []):
         if not isinstance(content, dict):
             raise RequestFormatError(f"contents[{index}] is not an object")
         role = "assistant" if content.get("role") == "model" else str(content.get("role", "user"))
-        segments.extend(_parts(content.get("parts"), base + ("contents", index, "parts"), role))
+        segments.extend(_parts(content.get("parts"), base + ("contents", index, "parts"), role, hints))
     parsed = parsed_request(FORMAT, document, segments)
     if parsed.model is None and isinstance(body.get("model"), str):
         parsed.model = body["model"]
     return parsed
 
 
-def _parts(parts: Any, path: JsonPath, role: str) -> Iterator[Segment]:
+def _parts(parts: Any, path: JsonPath, role: str, hints: dict[str, str] | None = None) -> Iterator[Segment]:
     if parts is None:
         return
     if not isinstance(parts, list):
@@ -69,5 +70,23 @@ def _parts(parts: Any, path: JsonPath, role: str) -> Iterator[Segment]:
                            ("functionResponse", "tool_result"), ("function_response", "tool_result"),
                            ("executableCode", role), ("codeExecutionResult", "tool_result")):
             if isinstance(part.get(key), dict):
+                hint = _file_of(part[key], label, hints if hints is not None else {})
                 for leaf_path, text in string_leaves(part[key], here + (key,), skip_keys=frozenset({"id"})):
-                    yield Segment(leaf_path, text, label)
+                    yield Segment(leaf_path, text, label, hint)
+
+
+def _file_of(call: dict, label: str, hints: dict[str, str]) -> str | None:
+    """The file a function call names (Gemini CLI's read_file, write_file, replace), remembered
+    for its response, which carries the call's id or only its name."""
+    if label == "tool_result":
+        return hints.get(str(call.get("id"))) or hints.get(str(call.get("name")))
+    if label != "tool_call" or not isinstance(call.get("args"), dict):
+        return None
+    found = next((call["args"][k] for k in ("file_path", "absolute_path", "path") if isinstance(call["args"].get(k), str)), None)
+    for key in (call.get("id"), call.get("name")):
+        if key is not None:
+            if found:
+                hints[str(key)] = found
+            else:
+                hints.pop(str(key), None)
+    return found

@@ -12,6 +12,7 @@ from llm_dlp.providers.base import (
     parsed_request,
     Segment,
     json_string_leaves,
+    path_in_command,
     string_leaves,
 )
 
@@ -130,4 +131,5 @@ def path_in_args(arguments: str) -> str | None:
         for key in ("file_path", "path", "filename"):
             if isinstance(parsed.get(key), str):
                 return parsed[key]
+        return path_in_command(parsed.get("command"))
     return None

@@ -17,6 +17,7 @@ from llm_dlp.providers.base import (
     Segment,
     json_string_leaves,
     parsed_request,
+    path_in_command,
     string_leaves,
 )
 from llm_dlp.providers.openai import path_in_args
@@ -82,8 +83,11 @@ def _item(item: Any, path: JsonPath, hints: dict[str, str]) -> Iterator[Segment]
 def _call_paths(items: list) -> dict[str, str]:
     hints: dict[str, str] = {}
     for item in items:
+        found = None
         if isinstance(item, dict) and item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
             found = path_in_args(item["arguments"])
-            if found:
-                hints[str(item.get("call_id"))] = found
+        elif isinstance(item, dict) and item.get("type") == "local_shell_call" and isinstance(item.get("action"), dict):
+            found = path_in_command(item["action"].get("command"))  # Codex: `sed -n '1,200p' src/app.py`
+        if found:
+            hints[str(item.get("call_id"))] = found
     return hints

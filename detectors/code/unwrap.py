@@ -1,0 +1,390 @@
+"""Code as coding agents send it, back to the text the file holds.
+
+An agent rarely sends a file as it is: Claude Code's Read numbers every line (``12\\tcode``; before
+2.1, ``    12→code``), ``cat -n`` and ``nl`` do the same, ``grep -n`` and ripgrep put a path and a
+line number in front (``src/a.py:12:code``, ``src/a.py-13-context``, or a heading line and
+``12:code``), a diff prefixes ``+``/``-``/space (and Codex's ``apply_patch`` does the same
+inside ``*** Update File:`` sections), a notebook is JSON whose cells' ``source`` arrays hold the
+code, and a chat message may quote it (``> ``). Those prefixes sit between every pair of lines,
+so fingerprints of the wrapped text never match the file, and a language model sees numbers.
+
+``unwrap`` turns such a text into one or more ``View``s (``views.py``): the code without its wrapper, where each
+of its characters came from in the wrapped text (so a finding redacts the right characters), and
+the line numbers and file the wrapper names (so a finding says "src/a.py lines 4-77"). A diff
+has two views, the new side and the old side, because each side is a copy of one version of the
+file and the two interleaved are a copy of neither.
+
+Every step is one pass over the lines with anchored, bounded patterns: linear in the input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from detectors.code.views import (
+    DIFF,
+    GREP,
+    NOTEBOOK,
+    NUMBERED,
+    PLAIN,
+    QUOTE,
+    Line,
+    Pieces,
+    Side,
+    View,
+    build,
+    code_points,
+    plain,
+)
+
+__all__ = ["DIFF", "GREP", "NOTEBOOK", "NUMBERED", "PLAIN", "QUOTE", "View", "unwrap"]
+
+
+
+# Claude Code Read (2.1+, flush-left) and cat -n / nl (width 6): number, tab.
+_TAB = re.compile(r" {0,8}(\d{1,9})\t")
+# Claude Code Read before 2.1: number right-aligned to six, an arrow.
+_ARROW = re.compile(r" {0,8}(\d{1,9})\u2192")
+# bat and editors' listings: ``  12 | code``.
+_PIPE = re.compile(r" {0,8}(\d{1,9}) \| ?")
+# grep -n / rg -n over one file, and rg's heading mode: ``12:code``, ``13-context``.
+_GREP_NUMBER = re.compile(r"(\d{1,9})[:-]")
+# grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
+_GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
+# each: (per line, over the whole text, needs a share of the lines with ascending numbers)
+_LISTINGS = tuple(
+    (pattern, re.compile("(?m)^" + pattern.pattern), strict)
+    for pattern, strict in ((_TAB, False), (_ARROW, False), (_PIPE, True), (_GREP_NUMBER, True))
+)
+_PATH_LINE = re.compile(r"[^\s:]{1,512}")  # rg --heading: the file's path alone (with a / or .)
+_QUOTE = re.compile(r"(?:>(?!>) ?)+")  # one or more levels; not a doctest's >>>
+_HUNK = re.compile(r"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@")
+_DIFF_FILE = re.compile(r"\+\+\+ (?:b/)?(\S{1,512})")
+_PATCH_FILE = re.compile(r"\*\*\* (?:Update|Add) File: (\S.{0,511})")
+_DIFF_HEADERS = ("diff --git ", "index ", "--- ", "+++ ", "new file mode", "deleted file mode", "old mode",
+                 "new mode", "similarity index", "rename from", "rename to", "copy from", "copy to", "Binary files")
+_PATCH_MARKS = ("*** Begin Patch", "*** End Patch", "*** End of File", "*** Delete File:", "*** Move to:")
+# A listing needs this many numbered lines (one suffices when it is all the text has).
+MIN_NUMBERED = 2
+# Numbered formats that code itself can look like (``80: 'x',`` in a dict) need this share of the
+# text's lines and numbers that mostly go up.
+MIN_SHARE = 0.5
+MIN_ASCENDING = 0.9
+
+
+
+
+
+def unwrap(text: str) -> list[View]:
+    """The views of ``text`` to look for code in: the new side first for a diff, else one."""
+    if _looks_like_notebook(text):
+        notebook = _notebook(text)
+        if notebook is not None:
+            return [notebook]
+    if not _may_be_wrapped(text):
+        return [plain(text)]
+    lines, quoted = _unquoted(text)
+    parsed = _diff(text, lines)
+    if parsed is not None:
+        new = build(text, [line for line in parsed if line.side != Side.OLD], DIFF)
+        if not any(line.side == Side.OLD for line in parsed):
+            return [new]
+        old = [line._replace(number=line.old_number) if line.side == Side.BOTH else line
+               for line in parsed if line.side != Side.NEW]
+        return [new, build(text, old, DIFF)]
+    kind, parsed = _numbered(text, lines, quoted)
+    if parsed is not None:
+        return [build(text, parsed, kind)]
+    return [build(text, lines, QUOTE)] if quoted else [plain(text)]
+
+
+# A screen that most texts fail: no diff marker, no line led by a digit or a quote mark, no
+# ``:12:``. It is substring searches and numpy over line starts, a few times faster than any
+# regular expression anchored at every line, and a text that passes is parsed line by line.
+_GREP_MARK = re.compile(r":\d{1,9}:")
+_ANY_GREP_PATH = re.compile(r"(?m)^[^\s:]{1,512}:\d{1,9}:")
+_ANY_LISTED = re.compile(r"(?m)^ {0,8}\d{1,9}(?:\t|\u2192)")
+_MAX_INDENT = 9  # a listing's number is right-aligned in at most this many columns (cat -n: 6)
+
+
+def _has_diff_marks(text: str) -> bool:
+    return "@@ -" in text or "*** Update File: " in text or "*** Add File: " in text
+
+
+def _may_be_wrapped(text: str) -> bool:
+    if _has_diff_marks(text):
+        return True
+    chars = code_points(text)
+    if len(chars) == 0:
+        return False
+    starts = np.concatenate(([0], np.flatnonzero(chars == 10) + 1))
+    starts = starts[starts < len(chars)]
+    visible = int(np.count_nonzero(chars[starts] != 10))
+    if visible == 0:
+        return False
+    # per line, the first character that is not a space (within _MAX_INDENT): O(n), no matrix
+    positions = np.where(chars != 32, np.arange(len(chars), dtype=np.int64), len(chars) - 1)
+    first_shown = np.minimum.accumulate(positions[::-1])[::-1][starts]
+    lead = np.where(first_shown - starts < _MAX_INDENT, chars[first_shown], 0)
+    numbered = int(np.count_nonzero((lead >= 48) & (lead <= 57)))
+    quoted = int(np.count_nonzero(chars[starts] == ord(">")))
+    needed = max(min(MIN_NUMBERED, visible), MIN_SHARE * visible)
+    if numbered >= needed or quoted >= needed:
+        return True
+    if _GREP_MARK.search(text) is not None and len(_ANY_GREP_PATH.findall(text)) >= min(MIN_NUMBERED, visible):
+        return True
+    # a listing with a tab or an arrow after its numbers may sit among other lines
+    return ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible)
+
+
+def _split(text: str) -> list[Line]:
+    lines, offset = [], 0
+    for raw in text.split("\n"):
+        lines.append(Line(offset, offset + len(raw)))
+        offset += len(raw) + 1
+    return lines
+
+
+def _unquoted(text: str) -> tuple[list[Line], bool]:
+    """The text's lines without Markdown quote marks, when most of its lines are quoted."""
+    lines = _split(text)
+    if text.count("\n>") + text.startswith(">") < MIN_NUMBERED:  # counted in C: most texts quote nothing
+        return lines, False
+    marks = [_QUOTE.match(text, line.start, line.end) for line in lines]
+    quoted = sum(1 for m, line in zip(marks, lines) if m is not None and _real_quote(text, m, line))
+    visible = sum(1 for line in lines if text[line.start : line.end].strip())
+    if quoted < MIN_NUMBERED or quoted < MIN_SHARE * visible:
+        return lines, False
+    return [
+        Line(m.end(), line.end) if m is not None and _real_quote(text, m, line) else line
+        for m, line in zip(marks, lines)
+    ], True
+
+
+def _real_quote(text: str, mark: re.Match, line: Line) -> bool:
+    """``> text`` or a bare ``>``, not ``>foo`` (a JSX tag's closing bracket is ``>`` alone too,
+    but a file is never mostly such lines)."""
+    return mark.end() == line.end or text[mark.end() - 1] == " "
+
+
+def _numbered(text: str, lines: list[Line], quoted: bool) -> tuple[str, list[Line] | None]:
+    """Lines of a numbered listing or of grep output, stripped of their prefixes, if the text is one."""
+    visible = sum(1 for line in lines if not text[line.start : line.end].isspace() and line.end > line.start)
+    if not visible:
+        return PLAIN, None
+    best_kind, best, best_hits = PLAIN, None, 0
+    for pattern, anywhere, strict in _LISTINGS:
+        # counted by the regex engine over the whole text unless quote marks were taken off
+        numbers = [m.group(1) for line in lines if (m := pattern.match(text, line.start, line.end))] if quoted \
+            else anywhere.findall(text)
+        if len(numbers) <= best_hits or not _enough(len(numbers), visible, strict, [int(n) for n in numbers]):
+            continue
+        found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
+        best_kind, best_hits = (GREP if pattern is _GREP_NUMBER else NUMBERED), len(numbers)
+        best = _prefixed(text, found, pattern is _GREP_NUMBER)
+        if best_hits == visible:  # every line is numbered: no other listing can number more
+            break
+    grep = _grep_paths(text, lines, visible) if _GREP_MARK.search(text) else None
+    if grep is not None and sum(1 for line in grep if line.number) > best_hits:
+        return GREP, grep
+    return best_kind, best
+
+
+def _enough(hits: int, visible: int, strict: bool, numbers: list[int]) -> bool:
+    if hits < min(MIN_NUMBERED, visible):
+        return False
+    if not strict:
+        return True
+    ascending = sum(1 for a, b in zip(numbers, numbers[1:]) if b > a)
+    return hits >= MIN_SHARE * visible and ascending >= MIN_ASCENDING * max(len(numbers) - 1, 1)
+
+
+def _prefixed(text: str, found: list[tuple[Line, re.Match | None]], grep: bool) -> list[Line]:
+    """Numbered lines stripped; in grep output, ``--`` separators dropped and a heading line
+    (rg --heading: the path alone before its numbered lines) names the file of what follows."""
+    result, file = [], None
+    for index, (line, match) in enumerate(found):
+        if match is not None:
+            result.append(Line(match.end(), line.end, int(match.group(1)), file))
+            continue
+        content = text[line.start : line.end]
+        if grep and content == "--":
+            continue
+        following = found[index + 1][1] if index + 1 < len(found) else None
+        if grep and following is not None and _PATH_LINE.fullmatch(content) and ("/" in content or "." in content):
+            file = content
+            continue
+        result.append(line)
+    return result
+
+
+def _grep_paths(text: str, lines: list[Line], visible: int) -> list[Line] | None:
+    """``path:12:match`` and ``path-13-context`` lines (grep -n / rg -n over several files). A
+    context line carries the path of the match before or after it (paths may hold ``-``)."""
+    matches = [_GREP_PATH.match(text, line.start, line.end) for line in lines]
+    if not any(matches):
+        return None
+    before: list[str | None] = []
+    last = None
+    for match in matches:
+        last = match.group(1) if match else last
+        before.append(last)
+    after: list[str | None] = [None] * len(matches)
+    last = None
+    for index in range(len(matches) - 1, -1, -1):
+        last = matches[index].group(1) if matches[index] else last
+        after[index] = last
+    result, numbered = [], 0
+    for line, match, previous, following in zip(lines, matches, before, after):
+        found = (int(match.group(2)), match.group(1), match.end()) if match else (
+            _context(text, line, previous) or _context(text, line, following))
+        if found is not None:
+            result.append(Line(found[2], line.end, found[0], found[1]))
+            numbered += 1
+        elif text[line.start : line.end] != "--":
+            result.append(line)
+    if numbered < min(MIN_NUMBERED, visible) or numbered < MIN_SHARE * visible:
+        return None
+    return result
+
+
+_CONTEXT_NUMBER = re.compile(r"-(\d{1,9})-")
+
+
+def _context(text: str, line: Line, path: str | None) -> tuple[int, str, int] | None:
+    if path is None or not text.startswith(path, line.start):
+        return None
+    number = _CONTEXT_NUMBER.match(text, line.start + len(path), line.end)
+    return (int(number.group(1)), path, number.end()) if number else None
+
+
+def _diff(text: str, lines: list[Line]) -> list[Line] | None:
+    """A unified diff (``git diff``, ``git show``, ``diff -u``) or a Codex patch, line by line:
+    hunk lines without their ``+``/``-``/space, numbered on their side; headers dropped; other
+    lines (a commit message, prose around the diff) kept as they are, on both sides."""
+    if not _has_diff_marks(text):
+        return None
+    result: list[Line] = []
+    hunk = _Hunk()
+    file: str | None = None
+    hunks = 0
+    for line in lines:
+        content = text[line.start : line.end]
+        if hunk.takes(content):
+            if content[:1] != "\\":  # "\ No newline at end of file"
+                result.append(hunk.line(line, content, file))
+            continue
+        header = _HUNK.match(content)
+        if header or (content.startswith("@@") and hunk.patch):
+            hunk, hunks = _Hunk.opened(header, hunk.patch), hunks + 1
+            continue
+        hunk = _Hunk(patch=hunk.patch)
+        if content.startswith("diff --git "):
+            file = None
+        # "--- a/x" names the file until "+++ b/x" does (which is /dev/null when x was deleted)
+        named = _OLD_FILE.match(content) or _DIFF_FILE.match(content) or _PATCH_FILE.match(content)
+        if named and named.group(1) != "/dev/null":
+            file = named.group(1).strip()
+        if content.startswith(("*** Update File:", "*** Add File:")):  # a patch: hunks follow, uncounted
+            hunk, hunks = _Hunk.opened(None, True), hunks + 1
+            continue
+        if not content.startswith(_DIFF_HEADERS + _PATCH_MARKS):
+            result.append(line)
+    return result if hunks else None
+
+
+_OLD_FILE = re.compile(r"--- (?:a/)?(\S{1,512})")
+
+
+@dataclass(slots=True)
+class _Hunk:
+    """The hunk being read: its lines' numbers on each side, and how many lines its header
+    announced (a patch's hunks announce none: they end at the first line that is not a hunk line)."""
+
+    open: bool = False
+    patch: bool = False
+    old: int = 0
+    new: int = 0
+    old_left: int = 0
+    new_left: int = 0
+
+    @classmethod
+    def opened(cls, header: re.Match | None, patch: bool) -> _Hunk:
+        if header is None:
+            return cls(True, True)
+        counts = [int(header.group(i)) if header.group(i) is not None else 1 for i in (2, 4)]
+        return cls(True, patch, int(header.group(1)), int(header.group(3)), counts[0], counts[1])
+
+    def takes(self, content: str) -> bool:
+        if not self.open or content[:1] not in (" ", "+", "-", "\\", ""):
+            return False
+        if self.patch:
+            return not content.startswith(("--- ", "+++ ", "*** "))
+        return self.old_left > 0 or self.new_left > 0 or content[:1] == "\\"
+
+    def line(self, line: Line, content: str, file: str | None) -> Line:
+        marker = content[:1]
+        start = line.start + (1 if marker else 0)
+        if marker == "-":
+            result = Line(start, line.end, self.old, file, Side.OLD)
+            self.old_left -= 1
+            self.old += 1 if self.old else 0
+        elif marker == "+":
+            result = Line(start, line.end, self.new, file, Side.NEW)
+            self.new_left -= 1
+            self.new += 1 if self.new else 0
+        else:
+            result = Line(start, line.end, self.new, file, Side.BOTH, self.old)
+            self.old_left, self.new_left = self.old_left - 1, self.new_left - 1
+            self.old, self.new = self.old + (1 if self.old else 0), self.new + (1 if self.new else 0)
+        return result
+
+
+def _looks_like_notebook(text: str) -> bool:
+    head = text[:200].lstrip()
+    return head.startswith("{") and '"cell_type"' in text and '"source"' in text
+
+
+_SOURCE_KEY = re.compile(r'"source"\s*:\s*')
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_JSON_SEPARATOR = re.compile(r"\s*,\s*")
+
+
+
+def _notebook(text: str) -> View | None:
+    """The cells' sources of a Jupyter notebook's JSON, one after the other."""
+    builder = Pieces()
+    for key in _SOURCE_KEY.finditer(text):
+        at = key.end()
+        array = text.startswith("[", at)
+        at = at + 1 if array else at
+        if array:
+            at = _skip_space(text, at)
+        while True:
+            literal = _JSON_STRING.match(text, at)
+            if literal is None:
+                break
+            builder.add_json_string(text, literal.start() + 1, literal.end() - 1)
+            at = literal.end()
+            if not array:
+                break
+            separator = _JSON_SEPARATOR.match(text, at)
+            if separator is None or separator.end() == at:
+                break
+            at = separator.end()
+        if builder.text_length:
+            builder.add_newline(at)
+    if not builder.text_length:
+        return None
+    return builder.view(text, NOTEBOOK)
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
