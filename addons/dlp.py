@@ -168,8 +168,8 @@ class DlpAddon:
             log.exception("llm-dlp could not audit a failed request")
 
     def _answer(self, flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
-        body, headers = error_response(endpoint.provider, flow.request.path, status, message)
-        flow.response = http.Response.make(status, body, headers)
+        answer = error_response(endpoint.provider, flow.request.path, status, message, method=flow.request.method)
+        flow.response = http.Response.make(answer.status, answer.body, answer.headers)
 
     @staticmethod
     def _info(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
