@@ -21,8 +21,11 @@ from llm_dlp.testing.standin import StandInProvider, TestCA
 REPO = Path(__file__).resolve().parent.parent.parent
 AGENTS = Path(os.environ.get("LLM_DLP_AGENTS", REPO / ".agents"))
 
-# Pinned here and in scripts/test-services.sh; the fixtures in tests/data/agents/ come from these.
-VERSIONS = {"claude-code": "2.1.337", "codex": "0.171.0", "gemini-cli": "0.61.0"}
+# Locked in package.json / package-lock.json beside this file; scripts/test-services.sh installs
+# them, and the fixtures in tests/data/agents/ come from them.
+_PACKAGES = {"claude-code": "@anthropic-ai/claude-code", "codex": "@openai/codex", "gemini-cli": "@google/gemini-cli"}
+VERSIONS = {name: json.loads((Path(__file__).with_name("package.json")).read_text())["dependencies"][package]
+            for name, package in _PACKAGES.items()}
 PROMPT = "Read the file notes.txt in the current directory and tell me what it says."
 NOTE = "Build notes: run make test before pushing. The release branch is cut on Fridays.\n"
 
@@ -37,11 +40,17 @@ class Cli:
         return AGENTS / "node_modules" / ".bin" / self.binary
 
     def installed(self) -> bool:
-        return self.path.exists()
+        return self.path.exists() and self.installed_version() == VERSIONS[self.name]
+
+    def installed_version(self) -> str | None:
+        manifest = AGENTS / "node_modules" / _PACKAGES[self.name] / "package.json"
+        return json.loads(manifest.read_text())["version"] if manifest.exists() else None
 
     def skip_reason(self) -> str:
-        return (f"{self.name} is not installed in {AGENTS} (scripts/test-services.sh installs "
-                f"{self.name}@{VERSIONS[self.name]} from the npm registry)")
+        found = self.installed_version()
+        state = "is not installed" if found is None else f"{found} is installed, not the locked version"
+        return (f"{self.name} {state} in {AGENTS} (scripts/test-services.sh installs "
+                f"{_PACKAGES[self.name]}@{VERSIONS[self.name]} from the npm registry)")
 
 
 CLAUDE = Cli("claude-code", "claude")

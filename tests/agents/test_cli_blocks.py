@@ -33,9 +33,12 @@ def session(stack, tmp_path):
     return tmp_path, pem
 
 
+def needs(cli: clients.Cli):
+    """Skip before the proxy starts when the CLI is missing."""
+    return pytest.mark.skipif(not cli.installed(), reason=cli.skip_reason())
+
+
 def run_blocked(stack, session, cli: clients.Cli) -> tuple[clients.Run, list[dict]]:
-    if not cli.installed():
-        pytest.skip(cli.skip_reason())
     project, pem = session
     before = len(stack.proxy.audit_lines())
     result = clients.run(cli, project, stack.environment(cli))
@@ -57,12 +60,14 @@ def _messages(output: str) -> str:
     return "\n".join(line for line in output.splitlines() if BLOCKED in line)
 
 
+@needs(clients.CLAUDE)
 def test_claude_code_shows_the_block_and_stops(stack, session):
     result, _ = run_blocked(stack, session, clients.CLAUDE)
     assert f"API Error: 403 {BLOCKED}" in result.stdout
     assert "Failed to authenticate" not in result.output
 
 
+@needs(clients.CODEX)
 def test_codex_shows_the_block_without_reconnecting(stack, session):
     result, audit = run_blocked(stack, session, clients.CODEX)
     assert f"ERROR: {BLOCKED}" in result.output
@@ -72,6 +77,7 @@ def test_codex_shows_the_block_without_reconnecting(stack, session):
     assert len(websocket) == 1
 
 
+@needs(clients.GEMINI)
 def test_gemini_cli_shows_the_block_and_stops(stack, session):
     result, _ = run_blocked(stack, session, clients.GEMINI)
     # Gemini CLI 0.61 prints the error body on this line, then "[object Object]" for any API
