@@ -155,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             request = {}
         route = self.path.split("?", 1)[0]
         stream = isinstance(request, dict) and request.get("stream") is True
-        api = _api(route)
+        api = api_of(route)
         if api is not None and self.provider.failure is not None:
             self._fail(self.provider.failure)
         elif api is not None and self.provider.agent is not None and isinstance(request, dict) and (
@@ -532,7 +532,7 @@ def _responses_events(model: str, text: str, tool: str | None,
     return events
 
 
-def _api(route: str) -> str | None:
+def api_of(route: str) -> str | None:
     """Which model API a request path speaks, for the agent script and canned failures."""
     if route.endswith("/v1/messages"):
         return "anthropic"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from llm_dlp.testing.agentscript import AgentScript, offered_tools
-from llm_dlp.testing.standin import Received, _api
+from llm_dlp.testing.standin import Received, api_of
 from tests.agents import clients
 
 OUT = clients.REPO / "tests" / "data" / "agents"
@@ -40,12 +40,12 @@ def record(cli: clients.Cli) -> list[Path]:
         result = clients.run(cli, project, running.environment(cli))
         if result.returncode != 0 or AgentScript(str(project)).answer not in result.stdout:
             raise RuntimeError(f"{cli.name} did not finish the session (exit {result.returncode}):\n{result.output}")
-        model_requests = [r for r in running.provider.received if r.method == "POST" and _api(_route(r)) is not None]
+        model_requests = [r for r in running.provider.received if r.method == "POST" and api_of(_route(r)) is not None]
     for old in OUT.glob(f"{cli.name}-*.json"):
         old.unlink()
     written, turns, sides = [], 0, 0
     for request in model_requests:
-        api = _api(_route(request))
+        api = api_of(_route(request))
         agent_turn = bool(offered_tools(api, _unwrapped(request.json())))
         turns, sides = (turns + 1, sides) if agent_turn else (turns, sides + 1)
         path = OUT / f"{cli.name}-{'turn' if agent_turn else 'side'}{turns if agent_turn else sides}.json"
@@ -82,7 +82,7 @@ def main(names: list[str]) -> int:
             print(f"skip: {cli.skip_reason()}")
             continue
         for path in record(cli):
-            print(f"wrote {path.relative_to(clients.REPO)}")
+            print(f"wrote {path}")
     return 0
 
 
