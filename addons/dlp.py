@@ -13,6 +13,7 @@ restoring answers).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 from mitmproxy import ctx, exceptions, http
@@ -23,7 +24,7 @@ from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.flows import REQUEST_ID, info_from_flow
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.model import Policy
-from llm_dlp.providers import adapter_for, error_response
+from llm_dlp.providers import ErrorAnswer, adapter_for, error_response
 from llm_dlp.request import RequestInfo, header_verdict
 from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
@@ -191,6 +192,8 @@ class DlpAddon:
 
     def _apply(self, flow: http.HTTPFlow, endpoint: Endpoint, info: RequestInfo, inspection: Inspection, policy: Policy) -> None:
         verdict = inspection.verdict
+        if verdict.answers_client:  # the audit records the status the client is actually sent
+            verdict = dataclasses.replace(verdict, status=_error_answer(flow, endpoint, verdict.status, verdict.message).status)
         try:
             self.audit.record(info, verdict)
         except AuditWriteError as exc:
@@ -233,8 +236,13 @@ class DlpAddon:
 
     @staticmethod
     def _answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
-        body, headers = error_response(endpoint.provider, flow.request.path, status, message)
-        flow.response = http.Response.make(status, body, headers)
+        answer = _error_answer(flow, endpoint, status, message)
+        flow.response = http.Response.make(answer.status, answer.body, answer.headers)
+
+
+def _error_answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> ErrorAnswer:
+    """The provider's own error shape, with the status its clients show without retrying."""
+    return error_response(endpoint.provider, flow.request.path, status, message, method=flow.request.method)
 
 
 def _elapsed_ms(flow: http.HTTPFlow) -> float | None:

@@ -14,4 +14,20 @@ if [ ! -x /usr/bin/redis-server ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
 fi
+# The coding-agent CLIs tests/agents runs through the proxy (Claude Code, Codex, Gemini CLI):
+# the versions and hashes locked in tests/agents/package-lock.json, from the npm registry, into
+# .agents/ (gitignored; LLM_DLP_AGENTS moves it). Install scripts stay off except Claude Code's
+# own, which links its native binary. Needs Node >= 20 and npm; without them the tests skip.
+# About 900 MB of native binaries; ~25 s here, and nothing when the lock has not changed.
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+AGENTS="${LLM_DLP_AGENTS:-$REPO/.agents}"
+if ! command -v npm >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)'; then
+    echo "test-services: Node >= 20 with npm not found; the agent CLI tests (tests/agents) will be skipped" >&2
+elif ! cmp -s "$REPO/tests/agents/package-lock.json" "$AGENTS/package-lock.json" \
+        || [ ! -x "$AGENTS/node_modules/.bin/claude" ]; then
+    mkdir -p "$AGENTS"
+    cp "$REPO/tests/agents/package.json" "$REPO/tests/agents/package-lock.json" "$AGENTS/"
+    npm ci --prefix "$AGENTS" --ignore-scripts --no-audit --no-fund --loglevel=error
+    node "$AGENTS/node_modules/@anthropic-ai/claude-code/install.cjs"
+fi
 exit 0

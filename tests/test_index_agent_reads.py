@@ -4,7 +4,6 @@ own `min_lines: 21` rule through the real proxy, and the message names the file 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

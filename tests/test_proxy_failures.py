@@ -102,7 +102,7 @@ def test_websocket_upgrades_to_ai_hosts_are_refused(proxy, provider, received):
         response = client.get(f"{provider.base_url}/v1/responses", headers={
             "upgrade": "websocket", "connection": "upgrade", "sec-websocket-version": "13",
             "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="})
-    assert response.status_code == 403
+    assert response.status_code == 426  # Codex falls back to HTTPS at once (tests/agents)
     assert "WebSocket" in response.json()["error"]["message"]
     assert received == []
 

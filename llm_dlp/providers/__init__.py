@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from llm_dlp.providers import anthropic, bedrock, gemini, generic, openai, responses
-from llm_dlp.providers.base import ParsedRequest, RequestFormatError, Segment, format_path
+from llm_dlp.providers.base import ErrorAnswer, ParsedRequest, RequestFormatError, Segment, format_path
 
 __all__ = [
     "Adapter",
+    "ErrorAnswer",
     "ParsedRequest",
     "RequestFormatError",
     "Segment",
@@ -44,23 +45,22 @@ def adapter_for(path: str) -> Adapter:
     return Adapter(generic.FORMAT, generic.extract)
 
 
-def error_response(provider: str, path: str, status: int, message: str) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of an error the provider's own SDK parses and shows to the user."""
+def error_response(provider: str, path: str, status: int, message: str, method: str = "POST") -> ErrorAnswer:
+    """The proxy's answer to a request it does not forward, in the shape of the API the path
+    speaks (several providers serve another's format), so its clients show ``message`` and do
+    not retry. ``status`` is the proxy's own (403 a policy block, 413 too large, 5xx its own
+    failure); a provider module may answer with another where its clients need it."""
     if anthropic.matches(path) or provider == "anthropic":
-        body, headers = anthropic.error_body(status, message)
+        answer = anthropic.error_answer(status, message)
     elif provider == "gemini" or gemini.matches(path):
-        body, headers = _google_error(status, message)
+        answer = gemini.error_answer(status, message)
     elif provider == "bedrock":
         body = json.dumps({"message": message}).encode()
-        headers = {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"}
+        answer = ErrorAnswer(status, body, {"content-type": "application/json", "x-amzn-errortype": "AccessDeniedException"})
+    elif responses.matches(path):
+        answer = responses.error_answer(status, message, method)
     else:
-        body, headers = openai.error_body(status, message)
+        answer = openai.error_answer(status, message)
     # SDKs retry 408/409/429/5xx; a DLP decision will not change on retry.
-    headers["x-should-retry"] = "false"
-    return body, headers
-
-
-def _google_error(status: int, message: str) -> tuple[bytes, dict[str, str]]:
-    names = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT", 504: "DEADLINE_EXCEEDED"}
-    payload = {"error": {"code": status, "message": message, "status": names.get(status, "INTERNAL")}}
-    return json.dumps(payload).encode(), {"content-type": "application/json"}
+    answer.headers["x-should-retry"] = "false"
+    return answer

@@ -6,6 +6,7 @@ import json
 from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
+    ErrorAnswer,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -54,9 +55,19 @@ def extract(document: Any) -> ParsedRequest:
     return parsed_request(FORMAT, document, segments)
 
 
-def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
-    payload = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message}}
-    return json.dumps(payload).encode(), {"content-type": "application/json"}
+# Claude Code reads this code as "refused by the organization's data-loss-prevention policy":
+# it shows "API Error: <status> <message>", never retries, and does not mistake a 403 for a
+# failed login ("Failed to authenticate") or a 400 for unsupported betas (which it answers by
+# re-sending the same body five more times with fewer betas). Measured with Claude Code 2.1.337.
+DLP_ERROR_CODE = "dlp_request_denied"
+
+
+def error_answer(status: int, message: str) -> ErrorAnswer:
+    error: dict[str, Any] = {"type": _ERROR_TYPES.get(status, "api_error"), "message": message}
+    if 400 <= status < 500:  # the proxy's refusal of this body; a retry would meet the same one
+        error["details"] = {"error_code": DLP_ERROR_CODE}
+    body = json.dumps({"type": "error", "error": error}).encode()
+    return ErrorAnswer(status, body, {"content-type": "application/json"})
 
 
 def _system(system: Any) -> Iterator[Segment]:

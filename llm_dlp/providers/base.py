@@ -21,6 +21,17 @@ class RequestFormatError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """The proxy's own answer to a request it does not forward: status, body and headers in
+    the shape the provider's clients show as the message. The status may differ from the one
+    asked for where a client would otherwise retry or misread it (see each provider module)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One piece of text a model would see, and where it sits in the request body."""
 

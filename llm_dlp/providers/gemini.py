@@ -8,9 +8,11 @@ inline media are never read or rewritten.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
+    ErrorAnswer,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -25,6 +27,22 @@ _METHODS = (":generateContent", ":streamGenerateContent", ":countTokens")
 
 def matches(path: str) -> bool:
     return path.split("?", 1)[0].endswith(_METHODS)
+
+
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
+                 500: "INTERNAL", 502: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+def error_answer(status: int, message: str) -> ErrorAnswer:
+    """Google's error object (google.rpc.Status), with an ErrorInfo naming llm-dlp. Gemini CLI
+    retries only 429 and 5xx; it shows this body as "[API Error: …]" in its interface, but with
+    -p in text mode prints the body on its "Error when talking to Gemini API" line and then
+    "[object Object]" for any API error, which no body changes (Gemini CLI 0.61.0)."""
+    error: dict[str, Any] = {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "INTERNAL")}
+    if 400 <= status < 500:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "DLP_REQUEST_DENIED",
+                             "domain": "llm-dlp", "metadata": {}}]
+    return ErrorAnswer(status, json.dumps({"error": error}).encode(), {"content-type": "application/json"})
 
 
 def extract(document: Any) -> ParsedRequest:

@@ -6,6 +6,7 @@ import json
 from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
+    ErrorAnswer,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -46,16 +47,18 @@ def extract(document: Any) -> ParsedRequest:
     return parsed_request(FORMAT, document, segments)
 
 
-def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
+def error_answer(status: int, message: str, code: str | None = None) -> ErrorAnswer:
+    """OpenAI's error object. The SDKs raise it by status (403: PermissionDeniedError) and do
+    not retry a 4xx other than 408, 409 and 429."""
     payload = {
         "error": {
             "message": message,
             "type": _ERROR_TYPES.get(status, "server_error"),
             "param": None,
-            "code": "llm_dlp_blocked" if status == 403 else "llm_dlp_error",
+            "code": code or ("llm_dlp_blocked" if status == 403 else "llm_dlp_error"),
         }
     }
-    return json.dumps(payload).encode(), {"content-type": "application/json"}
+    return ErrorAnswer(status, json.dumps(payload).encode(), {"content-type": "application/json"})
 
 
 def _message(message: dict, path: JsonPath, hints: dict[str, str]) -> Iterator[Segment]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
+    ErrorAnswer,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -20,6 +21,7 @@ from llm_dlp.providers.base import (
     path_in_command,
     string_leaves,
 )
+from llm_dlp.providers import openai
 from llm_dlp.providers.openai import path_in_args
 
 FORMAT = "openai-responses"
@@ -30,6 +32,27 @@ NON_TEXT_KEYS = frozenset({"type", "id", "call_id", "status", "role", "encrypted
 
 def matches(path: str) -> bool:
     return path.split("?", 1)[0].rstrip("/").endswith("/responses")
+
+
+# The proxy's refusals of a request body: a policy block, a body too large, unreadable or in an
+# unknown encoding.
+REFUSALS = frozenset({400, 403, 413, 415})
+
+
+def error_answer(status: int, message: str, method: str = "POST") -> ErrorAnswer:
+    """A refusal the Codex CLI shows and does not retry: a 400 whose code is ``invalid_prompt``.
+    Codex retries every other 4xx but 429 five times ("Reconnecting... 5/5", one audit line per
+    attempt) whatever ``x-should-retry`` says, and shows a 400 without that code as raw JSON.
+    The SDKs raise BadRequestError for it and do not retry. Measured with Codex 0.171.0.
+
+    A GET here is Codex opening its WebSocket transport, which the proxy refuses: 426 makes it
+    fall back to HTTPS at once, where a 403 costs five reconnects first and a 400 ends the turn.
+    """
+    if method.upper() == "GET":
+        return openai.error_answer(426 if 400 <= status < 500 else status, message)
+    if status in REFUSALS:
+        return openai.error_answer(400, message, code="invalid_prompt")
+    return openai.error_answer(status, message)
 
 
 def extract(document: Any) -> ParsedRequest:

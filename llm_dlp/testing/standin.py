@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 
 # The project's frame encoder; the clients in the tests decode with botocore's own parser.
 from llm_dlp.restore.eventstream import encode_frame, encode_headers
+from llm_dlp.testing.agentscript import AgentScript, Failure, ToolCall, next_step
 
 
 @dataclass
@@ -95,6 +96,10 @@ class TestCA:
 class StandInProvider:
     def __init__(self, ca: TestCA, name: str = "standin") -> None:
         self.received: list[Received] = []
+        # Set by a test: a scripted agent session for requests that offer tools, or an error
+        # answer for every model request.
+        self.agent: AgentScript | None = None
+        self.failure: Failure | None = None
         self._lock = threading.Lock()
         cert, key = ca.issue(name)
         self.cert_path = cert
@@ -150,7 +155,13 @@ class _Handler(BaseHTTPRequestHandler):
             request = {}
         route = self.path.split("?", 1)[0]
         stream = isinstance(request, dict) and request.get("stream") is True
-        if route.endswith("/responses"):
+        api = api_of(route)
+        if api is not None and self.provider.failure is not None:
+            self._fail(self.provider.failure)
+        elif api is not None and self.provider.agent is not None and isinstance(request, dict) and (
+                step := next_step(api, _unwrapped(request), self.provider.agent)) is not None:
+            self._agent(api, route, request, stream or ":streamGenerateContent" in route, step)
+        elif route.endswith("/responses"):
             self._responses(request, stream)
         elif route.startswith("/model/"):
             self._bedrock(route, request)
@@ -180,6 +191,38 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json((_anthropic_echo if anthropic else _openai_echo)(model, prompt, tool))
 
+    def _agent(self, api: str, route: str, request: dict, stream: bool, step: ToolCall | str) -> None:
+        """The scripted agent's move, in the API's own answer shape."""
+        model = str(request.get("model") or route.rsplit("/", 1)[-1].split(":", 1)[0])
+        text, call = (step, None) if isinstance(step, str) else ("", step)
+        if api == "anthropic":
+            self._sse(_anthropic_agent_events(model, text, call)) if stream else self._json(_anthropic_agent(model, text, call))
+        elif api == "chat":
+            tool = None if call is None else call.arguments
+            name = "Write" if call is None else call.name
+            self._sse(_openai_echo_chunks(model, text, tool, name)) if stream else self._json(_openai_echo(model, text, tool, name))
+        elif api == "responses" and call is not None and isinstance(call.arguments, str):
+            self._sse(_responses_custom_call_events(model, call)) if stream else self._json(
+                _response_object(model, "", None) | {"output": [_custom_call_item(call)]})
+        elif api == "responses":
+            arguments = None if call is None else json.dumps(call.arguments)
+            name = "write_file" if call is None else call.name
+            if stream:
+                self._sse(_responses_events(model, text, arguments, name))
+            else:
+                self._json(_response_object(model, text, arguments, name=name))
+        else:
+            part = {"text": text} if call is None else {"functionCall": {"name": call.name, "args": call.arguments}}
+            self._gemini_answer(isinstance(request.get("request"), dict), [part], stream)
+
+    def _fail(self, failure: Failure) -> None:
+        self.send_response(failure.status)
+        for name, value in failure.headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(failure.body)))
+        self.end_headers()
+        self.wfile.write(failure.body)
+
     def _responses(self, request: dict, stream: bool) -> None:
         """OpenAI Responses API; model ``echo`` answers with the last input text, ``echo-tool``
         with a function call carrying it."""
@@ -203,7 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
             answers = [{"functionCall": {"name": "write_file", "args": {"path": "/tmp/x", "content": text}}}]
         else:
             answers = [{"text": piece} for piece in (_pieces(text) if stream else [text])]
+        self._gemini_answer(wrapped, answers, stream, thought)
 
+    def _gemini_answer(self, wrapped: bool, answers: list[dict], stream: bool, thought: dict | None = None) -> None:
         def response(parts: list, finish: bool) -> dict:
             candidate: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
             if finish:
@@ -212,9 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
             return {"response": payload, "traceId": "t"} if wrapped else payload
 
         if not stream:
-            self._json(response([thought, *answers], True))
+            self._json(response([thought, *answers] if thought else answers, True))
             return
-        events = [(None, response([thought], False))]
+        events = [(None, response([thought], False))] if thought else []
         events += [(None, response([answer], i == len(answers) - 1)) for i, answer in enumerate(answers)]
         self._sse(events)
 
@@ -404,17 +449,18 @@ def _anthropic_echo_events(model: str, prompt: str, tool: dict | None) -> list[t
     return events
 
 
-def _openai_echo(model: str, prompt: str, tool: dict | None) -> dict:
+def _openai_echo(model: str, prompt: str, tool: dict | None, name: str = "Write") -> dict:
     message: dict = {"role": "assistant", "content": None if tool else prompt}
     if tool:
         message["tool_calls"] = [{"id": "call_echo", "type": "function",
-                                  "function": {"name": "Write", "arguments": json.dumps(tool)}}]
+                                  "function": {"name": name, "arguments": json.dumps(tool)}}]
     completion = _openai_completion(model)
     completion["choices"] = [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool else "stop"}]
     return completion
 
 
-def _openai_echo_chunks(model: str, prompt: str, tool: dict | None) -> list[tuple[str | None, dict | str]]:
+def _openai_echo_chunks(model: str, prompt: str, tool: dict | None,
+                        name: str = "Write") -> list[tuple[str | None, dict | str]]:
     base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
 
     def chunk(delta: dict, finish: str | None = None) -> tuple[None, dict]:
@@ -423,7 +469,7 @@ def _openai_echo_chunks(model: str, prompt: str, tool: dict | None) -> list[tupl
     chunks: list[tuple[str | None, dict | str]] = [chunk({"role": "assistant", "content": None if tool else ""})]
     if tool:
         chunks.append(chunk({"tool_calls": [{"index": 0, "id": "call_echo", "type": "function",
-                                             "function": {"name": "Write", "arguments": ""}}]}))
+                                             "function": {"name": name, "arguments": ""}}]}))
         chunks += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in _pieces(json.dumps(tool))]
     else:
         chunks += [chunk({"content": piece}) for piece in _pieces(prompt)]
@@ -439,32 +485,34 @@ def _last_input_text(request: dict) -> str:
     return last if isinstance(last, str) else "".join(p.get("text", "") for p in last if isinstance(p, dict))
 
 
-def _response_item(text: str, tool: str | None) -> dict:
+def _response_item(text: str, tool: str | None, name: str = "write_file") -> dict:
     if tool is not None:
-        return {"type": "function_call", "id": "fc_echo", "call_id": "call_echo", "name": "write_file",
+        return {"type": "function_call", "id": "fc_echo", "call_id": "call_echo", "name": name,
                 "arguments": tool, "status": "completed"}
     return {"type": "message", "id": "msg_echo", "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": []}]}
 
 
-def _response_object(model: str, text: str, tool: str | None, status: str = "completed") -> dict:
+def _response_object(model: str, text: str, tool: str | None, status: str = "completed",
+                     name: str = "write_file") -> dict:
     return {
         "id": "resp_standin", "object": "response", "created_at": 1700000000, "status": status, "model": model,
-        "output": [_response_item(text, tool)] if status == "completed" else [],
+        "output": [_response_item(text, tool, name)] if status == "completed" else [],
         "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
         "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
                   "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
     }
 
 
-def _responses_events(model: str, text: str, tool: str | None) -> list[tuple[str | None, dict | str]]:
+def _responses_events(model: str, text: str, tool: str | None,
+                      name: str = "write_file") -> list[tuple[str | None, dict | str]]:
     events: list[tuple[str | None, dict]] = []
 
     def emit(kind: str, **fields) -> None:
         events.append((kind, {"type": kind, "sequence_number": len(events), **fields}))
 
-    emit("response.created", response=_response_object(model, text, tool, "in_progress"))
-    item = _response_item(text, tool)
+    emit("response.created", response=_response_object(model, text, tool, "in_progress", name))
+    item = _response_item(text, tool, name)
     if tool is not None:
         emit("response.output_item.added", output_index=0, item=item | {"arguments": "", "status": "in_progress"})
         for piece in _pieces(tool):
@@ -480,5 +528,75 @@ def _responses_events(model: str, text: str, tool: str | None) -> list[tuple[str
         emit("response.output_text.done", item_id="msg_echo", output_index=0, content_index=0, text=text, logprobs=[])
         emit("response.content_part.done", item_id="msg_echo", output_index=0, content_index=0, part=part | {"text": text})
     emit("response.output_item.done", output_index=0, item=item)
-    emit("response.completed", response=_response_object(model, text, tool))
+    emit("response.completed", response=_response_object(model, text, tool, name=name))
+    return events
+
+
+def api_of(route: str) -> str | None:
+    """Which model API a request path speaks, for the agent script and canned failures."""
+    if route.endswith("/v1/messages"):
+        return "anthropic"
+    if route.endswith("/chat/completions"):
+        return "chat"
+    if route.endswith("/responses"):
+        return "responses"
+    if ":generateContent" in route or ":streamGenerateContent" in route:
+        return "gemini"
+    return None
+
+
+def _unwrapped(request: dict) -> dict:
+    """Code Assist wraps a Gemini request in ``request``."""
+    return request["request"] if isinstance(request.get("request"), dict) else request
+
+
+def _anthropic_agent(model: str, text: str, call: ToolCall | None) -> dict:
+    block = ({"type": "text", "text": text} if call is None else
+             {"type": "tool_use", "id": "toolu_agent_read", "name": call.name, "input": call.arguments})
+    return _anthropic_message(model) | {"content": [block], "stop_reason": "end_turn" if call is None else "tool_use"}
+
+
+def _anthropic_agent_events(model: str, text: str, call: ToolCall | None) -> list[tuple[str | None, dict | str]]:
+    def delta(body: dict) -> tuple[str, dict]:
+        return "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": body}
+
+    start = _anthropic_message(model) | {"content": [], "stop_reason": None}
+    events: list[tuple[str | None, dict | str]] = [("message_start", {"type": "message_start", "message": start})]
+    if call is None:
+        events.append(("content_block_start", {"type": "content_block_start", "index": 0,
+                                               "content_block": {"type": "text", "text": ""}}))
+        events += [delta({"type": "text_delta", "text": piece}) for piece in _pieces(text)]
+    else:
+        block = {"type": "tool_use", "id": "toolu_agent_read", "name": call.name, "input": {}}
+        events.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}))
+        events += [delta({"type": "input_json_delta", "partial_json": piece}) for piece in _pieces(json.dumps(call.arguments))]
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn" if call is None else "tool_use",
+                                                              "stop_sequence": None}, "usage": {"output_tokens": 5}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return events
+
+
+def _custom_call_item(call: ToolCall) -> dict:
+    return {"type": "custom_tool_call", "id": "ctc_agent", "call_id": "call_agent_read", "name": call.name,
+            "input": call.arguments, "status": "completed"}
+
+
+def _responses_custom_call_events(model: str, call: ToolCall) -> list[tuple[str | None, dict | str]]:
+    """A freeform tool call (Codex's code-mode ``exec``) as a Responses stream."""
+    events: list[tuple[str | None, dict]] = []
+
+    def emit(kind: str, **fields) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **fields}))
+
+    item = _custom_call_item(call)
+    emit("response.created", response=_response_object(model, "", None, "in_progress"))
+    emit("response.output_item.added", output_index=0, item=item | {"input": "", "status": "in_progress"})
+    for piece in _pieces(str(call.arguments)):
+        emit("response.custom_tool_call_input.delta", item_id="ctc_agent", output_index=0, delta=piece)
+    emit("response.custom_tool_call_input.done", item_id="ctc_agent", output_index=0, input=call.arguments)
+    emit("response.output_item.done", output_index=0, item=item)
+    emit("response.completed", response=_response_object(model, "", None) | {"output": [item]})
     return events

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 from mitmproxy.test import taddons
 
@@ -30,7 +31,7 @@ def test_a_host_that_is_not_an_ai_api_is_left_untouched(pipeline, endpoints, aud
         through(addon, flow)
     assert flow.response is None and flow.request.content == body
     assert flow.metadata == {}
-    assert audit.path.read_text() == ""
+    assert Path(audit.target).read_text() == ""
 
 
 def test_a_websocket_upgrade_is_refused_before_any_body(pipeline, endpoints, audit):
@@ -40,7 +41,7 @@ def test_a_websocket_upgrade_is_refused_before_any_body(pipeline, endpoints, aud
         addon.requestheaders(flow)
     assert flow.response is not None and flow.response.status_code == 403
     assert "WebSocket" in json.loads(flow.response.content)["error"]["message"]
-    [line] = audit_lines(audit.path)
+    [line] = audit_lines(Path(audit.target))
     assert (line["decision"], line["error"]) == ("error", "websocket refused")
 
 
@@ -52,7 +53,7 @@ def test_a_declared_length_over_the_limit_is_refused_with_413(pipeline, endpoint
         addon.requestheaders(flow)
     assert flow.response.status_code == 413
     assert json.loads(flow.response.content)["error"]["type"] == "request_too_large"
-    [line] = audit_lines(audit.path)
+    [line] = audit_lines(Path(audit.target))
     assert (line["status"], line["body_bytes"]) == (413, 40 * 1024 * 1024)
 
 
@@ -67,7 +68,7 @@ def test_a_secret_is_redacted_in_the_forwarded_body_and_kept_for_the_answer(pipe
     assert key not in forwarded and forwarded.startswith("deploy with [[secret:aws-access-token:")
     [placeholder] = flow.metadata[RESTORE].redacted
     assert placeholder in forwarded and flow.metadata[RESTORE].redacted[placeholder].value == key
-    raw = audit.path.read_text()
+    raw = Path(audit.target).read_text()
     assert key not in raw and json.loads(raw)["decision"] == "redact"
 
 
@@ -85,7 +86,7 @@ def test_a_block_answers_in_the_providers_own_error_shape(pipeline, endpoints, a
     assert "private-key" in answer["error"]["message"]
     assert set(json.loads(openai.response.content)["error"]) >= {"message", "type"}
     assert anthropic.response.headers["x-should-retry"] == "false"
-    assert [line["decision"] for line in audit_lines(audit.path)] == ["block", "block"]
+    assert [line["decision"] for line in audit_lines(Path(audit.target))] == ["block", "block"]
 
 
 class UnwritableAudit:
