@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
+from llm_dlp import withhold
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
@@ -60,7 +61,7 @@ class FindingRecord:
 
 @dataclass(slots=True)
 class Verdict:
-    decision: str  # allow | log | redact | block | error (monitor mode: would_redact, would_block)
+    decision: str  # allow | log | redact | withhold | block | error (monitor mode: would_redact, would_withhold, would_block)
     tenant: str
     status: int = 200  # the status the client gets when the proxy answers itself
     message: str = ""
@@ -171,6 +172,8 @@ class Pipeline:
 
     def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Verdict:
         decided = _apply_rules(policy, scan.hits)
+        decided = [_Decided(d.hit, Action.BLOCK, withhold.fallback_reason(d.reason))
+                   if d.action == Action.WITHHOLD and not withhold.possible(d.hit.segment) else d for d in decided]
         verdict = Verdict(
             "allow",
             policy.name,
@@ -180,14 +183,14 @@ class Pipeline:
             policy_mode=policy.mode,
         )
         worst = max((d.action for d in decided), default=Action.ALLOW)
-        if worst == Action.REDACT and info.body_signed:
+        if worst in (Action.REDACT, Action.WITHHOLD) and info.body_signed:
             worst = Action.BLOCK  # we may not forward it as is, and cannot rewrite it
         verdict.decision = worst.label
         if worst == Action.BLOCK:
             verdict.status = 403
             verdict.message = self._block_message(policy, verdict.findings, info.body_signed)
-        elif worst == Action.REDACT:
-            verdict.body = self._redact(scan, decided, verdict.placeholders).encode("utf-8")
+        elif worst in (Action.REDACT, Action.WITHHOLD):
+            verdict.body = self._redact(scan, decided, verdict.placeholders, policy).encode("utf-8")
         if policy.mode == "monitor" and worst >= Action.REDACT:
             verdict.decision = f"would_{worst.label}"
             verdict.status, verdict.body = 200, None
@@ -264,10 +267,11 @@ class Pipeline:
             )
         return records
 
-    def _redact(self, scan: Scan, decided: list[_Decided], placeholders: dict[str, tuple[str, str]]) -> str:
+    def _redact(self, scan: Scan, decided: list[_Decided], placeholders: dict[str, tuple[str, str]], policy: Policy) -> str:
+        units = withhold.replacements([(i.hit.segment, i.hit.finding) for i in decided if i.action == Action.WITHHOLD], policy)
         by_segment: dict[tuple, list[_Decided]] = {}
         for item in decided:
-            if item.action == Action.REDACT:
+            if item.action == Action.REDACT and not withhold.covered(units, item.hit.segment.path):
                 by_segment.setdefault(item.hit.segment.path, []).append(item)
         edits = {}
         for path, items in by_segment.items():
@@ -282,13 +286,14 @@ class Pipeline:
             edits[path] = apply_replacements(segment.text, replacements)
         if scan.parsed.format == "text":
             return edits.get((), scan.text)
-        return replace_strings(scan.text, edits)
+        return replace_strings(scan.text, edits, units)
 
     @staticmethod
     def _block_message(policy: Policy, findings: list[FindingRecord], signed: bool) -> str:
-        blocking = [f for f in findings if f.action in ("block", "redact" if signed else "block")]
+        blocking = [f for f in findings if f.action in ("block", *(("redact", "withhold") if signed else ()))]
         described = "; ".join(
             f"{f.kind} '{f.rule}' at {f.location}" + (f" (x{f.count})" if f.count > 1 else "")
+            + (f" ({withhold.CANNOT_WITHHOLD})" if withhold.CANNOT_WITHHOLD in (f.policy_rule or "") else "")
             for f in blocking[:10]
         )
         if len(blocking) > 10:

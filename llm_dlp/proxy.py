@@ -24,6 +24,7 @@ from llm_dlp.identity import UsersFile
 from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import load_policy_dir
+from llm_dlp.policy.summary import describe
 from llm_dlp.restore import Restorer
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
 
@@ -76,7 +77,7 @@ def run_proxy(config: ProxyConfig) -> None:
     restorer = Restorer(open_vault(config.vault, pipeline.hasher.key, config.vault_ttl_seconds))
     addons.append(DlpAddon(pipeline, endpoints, audit, restorer))
     addons.append(PolicyReloader(pipeline, config.policy_dir, load, config.reload_interval, config.shadow_policy_dir))
-    print(_banner(config, ca, policies.policies.keys()), flush=True)
+    print(_banner(config, ca, policies.policies.keys(), describe(policies.default)), flush=True)
     try:
         asyncio.run(_serve(config, endpoints, addons))
     finally:
@@ -125,11 +126,12 @@ def _upstream_bundle(config: ProxyConfig) -> Path:
     return bundle
 
 
-def _banner(config: ProxyConfig, ca: CertificateAuthority, tenants) -> str:
+def _banner(config: ProxyConfig, ca: CertificateAuthority, tenants, default_summary: list[str]) -> str:
     url = f"http://{config.listen_host}:{config.listen_port}"
     return "\n".join([
         f"llm-dlp proxy listening on {url}",
         f"policies: {config.policy_dir} (tenants: {', '.join(sorted(tenants))})",
+        *default_summary,
         f"audit log: {config.audit_log}",
         trust_instructions(ca, url),
     ])

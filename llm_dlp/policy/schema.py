@@ -104,7 +104,7 @@ class NodeReader:
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
 
 
-_ACTIONS = ("block", "redact", "log", "allow")
+_ACTIONS = ("block", "withhold", "redact", "log", "allow")
 # Each finding kind comes from one detector; a rule may name either.
 DETECTORS = {"secrets": "secret", "pii": "pii", "code": "code", "proprietary_code": "proprietary_code"}
 
@@ -215,7 +215,7 @@ def _rules(known_rules: dict[str, set[str]]):
             path = f"{key}[{index}]"
             fields = reader.mapping(item, path, fields_spec)
             if "action" not in fields:
-                raise reader.fail(item, f"{path}.action", "is required (block, redact, log or allow)")
+                raise reader.fail(item, f"{path}.action", "is required (block, withhold, redact, log or allow)")
             kind = fields.get("kind", "*")
             if "detector" in fields:
                 implied = DETECTORS[fields["detector"]]
