@@ -22,10 +22,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_bundled_policies_load_and_say_what_the_issue_promises():
     policies = load_policy_dir(REPO / "policies")
     default = policies.default
-    assert default.action_for("secret", "private-key", 1.0)[0] == Action.BLOCK
+    assert default.action_for("secret", "private-key", 1.0)[0] == Action.WITHHOLD
     assert default.action_for("secret", "aws-access-token", 0.9)[0] == Action.REDACT
-    assert default.action_for("pii", "EMAIL_ADDRESS", 0.9)[0] == Action.LOG
+    assert default.action_for("pii", "PII_RECORDS", 1.0, {"records": 30})[0] == Action.WITHHOLD
+    assert default.action_for("pii", "PII_RECORDS", 1.0, {"records": 3})[0] == Action.LOG
+    assert default.action_for("pii", "EMAIL_ADDRESS", 0.9)[0] == Action.REDACT
+    assert default.action_for("proprietary_code", "acme", 1.0, {"lines": 21})[0] == Action.WITHHOLD
+    assert default.action_for("proprietary_code", "acme", 1.0, {"lines": 20})[0] == Action.LOG
     assert default.action_for("code", "python", 1.0)[0] == Action.LOG
+    assert all(default.restores(kind, "tool_arguments") for kind in ("secret", "pii", "code", "proprietary_code"))
+    assert not default.restores("pii", "text")
 
 
 def test_tenant_is_chosen_by_user_then_network_then_default(tmp_path):
