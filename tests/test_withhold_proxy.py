@@ -134,3 +134,33 @@ def test_an_edit_and_a_write_of_personal_data_leave_the_real_values_on_disk(prox
     target.write_text(write["content"])
     assert target.read_text() == line
     assert not re.search(r"\[\[\w+:", target.read_text())
+
+
+@pytest.fixture(scope="module")
+def proxy_without_pii_tool_restore(tmp_path_factory, provider, test_ca):
+    """A tenant that redacts personal data but turned off restoring it in tool arguments."""
+    from llm_dlp.testing.proxyrun import REPO, copy_policies, start_proxy
+
+    workdir = tmp_path_factory.mktemp("no-pii-restore")
+    text = (REPO / "policies" / "default.yaml").read_text().replace("  pii: [tool_arguments]", "  pii: [text]")
+    running = start_proxy(workdir, intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
+                          policy_dir=copy_policies(workdir / "policies", default=text))
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_tool_call_the_policy_will_not_restore_is_answered_with_a_notice(proxy_without_pii_tool_restore, provider,
+                                                                          received, streamed):
+    rows = customer_rows(2)
+    client = anthropic_client(proxy_without_pii_tool_restore, provider)
+    request = dict(model="echo-edit", max_tokens=200, messages=[{"role": "user", "content": ",".join(rows[0])}])
+    if streamed:
+        with client.messages.stream(**request) as stream:
+            message = stream.get_final_message()
+    else:
+        message = client.messages.create(**request)
+    assert "[[pii:EMAIL_ADDRESS:" in received[-1].text
+    assert [block.type for block in message.content] == ["thinking", "text"]  # no Edit to run
+    assert message.content[1].text.startswith("[llm-dlp held back this Edit tool call: its arguments carry placeholders for pii")
+    assert message.stop_reason == "end_turn"
