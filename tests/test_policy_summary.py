@@ -15,8 +15,8 @@ from llm_dlp.testing.proxyrun import REPO, copy_policies
 def test_the_banner_summary_is_derived_from_the_loaded_default():
     lines = describe(load_policy_dir(REPO / "policies").default)
     assert lines[0] == "policy 'default' (enforce):"
-    assert "  secrets private-key: withheld (replaced by a notice; the session goes on)" in lines
-    assert "  personal data PII_RECORDS of 10+ records: withheld (replaced by a notice; the session goes on)" in lines
+    assert "  secrets (private-key): withheld (replaced by a notice; the session goes on)" in lines
+    assert "  personal data (PII_RECORDS) of 10+ records: withheld (replaced by a notice; the session goes on)" in lines
     assert "  proprietary code of 21+ lines: withheld (replaced by a notice; the session goes on)" in lines
     assert "  personal data: redacted (placeholders)" in lines
     assert not any("warning" in line for line in lines)

@@ -53,7 +53,7 @@ def _may_redact(policy: Policy, kind: str) -> bool:
 def _subject(rule: Rule) -> str:
     parts = [_NOUNS.get(rule.kind, rule.kind)]
     if rule.rules:
-        parts.append("/".join(rule.rules))
+        parts.append(f"({', '.join(rule.rules)})")
     if rule.labels:
         parts.append("labelled " + "/".join(rule.labels))
     if rule.min_records:
