@@ -234,6 +234,7 @@ def _scan(args: argparse.Namespace) -> int:
 def _policy_check(args: argparse.Namespace) -> int:
     from llm_dlp.detection import DetectorRegistry, build_detectors
     from llm_dlp.policy.loader import PolicyError, load_policy_dir
+    from llm_dlp.policy.summary import placeholder_risks
 
     try:
         policies = load_policy_dir(args.directory, registry=DetectorRegistry.of(build_detectors()))
@@ -246,6 +247,8 @@ def _policy_check(args: argparse.Namespace) -> int:
         if name == "default":
             members = members or "everyone no other tenant claims"
         print(f"ok  {name:<16} {policy.mode:<8} {len(policy.rules):>3} rules  members: {members or '-'}")
+        for risk in placeholder_risks(policy):
+            print(f"warning: {name}: {risk}", file=sys.stderr)
     return 0
 
 

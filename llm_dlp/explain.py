@@ -6,6 +6,7 @@ import json
 
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.model import Policy
+from llm_dlp.withhold import notices_in
 
 
 def guess_path(text: str) -> str:
@@ -53,6 +54,8 @@ def explain(pipeline: Pipeline, policy: Policy, body: bytes, path: str | None = 
     else:
         lines.append("findings: none")
     lines.append(f"decision: {verdict.decision}")
+    if verdict.body is not None:
+        lines += [f"withheld, the model reads instead: {notice}" for notice in notices_in(verdict.body.decode("utf-8"))]
     if verdict.message:
         lines.append(f"message to the client: {verdict.message}")
     if verdict.reroute:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
+from llm_dlp import withhold
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
@@ -116,6 +117,9 @@ class Pipeline:
 
     def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Inspection:
         decided = engine.decide(policy, scan.hits)
+        # A finding whose content unit cannot be withheld (a system prompt) is blocked instead.
+        decided = [dataclasses.replace(d, action=Action.BLOCK, reason=withhold.fallback_reason(d.reason))
+                   if d.action == Action.WITHHOLD and not withhold.possible(d.hit.segment) else d for d in decided]
         findings = self._records(decided)
         action = engine.request_action(decided, info.body_signed)
         verdict = Verdict(
@@ -132,8 +136,8 @@ class Pipeline:
                 verdict, status=200 if monitor else 403, message=self._block_message(policy, findings, info.body_signed))
             if not monitor:
                 return Inspection(verdict)
-        elif action == Action.REDACT and not monitor:
-            body, redactions = self._redact(scan, decided)
+        elif action in (Action.REDACT, Action.WITHHOLD) and not monitor:
+            body, redactions = self._redact(scan, decided, policy)
             return Inspection(self._with_route(verdict, info, policy), body.encode("utf-8"), redactions)
         return Inspection(self._with_route(verdict, info, policy))
 
@@ -210,12 +214,14 @@ class Pipeline:
             )
         return tuple(records)
 
-    def _redact(self, scan: Scan, decided: list[_Decided]) -> tuple[str, dict[str, Redaction]]:
-        """The body with placeholders in place of the values to redact, and what each stands for."""
+    def _redact(self, scan: Scan, decided: list[_Decided], policy: Policy) -> tuple[str, dict[str, Redaction]]:
+        """The body with placeholders in place of the values to redact and notices in place of the
+        units to withhold, and what each placeholder stands for."""
+        units = withhold.replacements([(i.hit.segment, i.hit.finding) for i in decided if i.action == Action.WITHHOLD], policy)
         redactions: dict[str, Redaction] = {}
         by_segment: dict[tuple, list[_Decided]] = {}
         for item in decided:
-            if item.action == Action.REDACT:
+            if item.action == Action.REDACT and not withhold.covered(units, item.hit.segment.path):
                 by_segment.setdefault(item.hit.segment.path, []).append(item)
         edits = {}
         for path, items in by_segment.items():
@@ -230,12 +236,16 @@ class Pipeline:
             edits[path] = apply_replacements(segment.text, replacements)
         if scan.parsed.format == "text":
             return edits.get((), scan.text), redactions
-        return replace_strings(scan.text, edits), redactions
+        return replace_strings(scan.text, edits, units), redactions
 
     @staticmethod
     def _block_message(policy: Policy, findings: Sequence[FindingRecord], signed: bool) -> str:
-        blocking = [f for f in findings if f.action in ("block", "redact" if signed else "block")]
-        described = "; ".join(_described(f) + (f" (x{f.count})" if f.count > 1 else "") for f in blocking[:10])
+        blocking = [f for f in findings if f.action in ("block", *(("redact", "withhold") if signed else ()))]
+        described = "; ".join(
+            _described(f) + (f" (x{f.count})" if f.count > 1 else "")
+            + (f" ({withhold.CANNOT_WITHHOLD})" if withhold.CANNOT_WITHHOLD in (f.policy_rule or "") else "")
+            for f in blocking[:10]
+        )
         if len(blocking) > 10:
             described += f"; and {len(blocking) - 10} more"
         if signed:

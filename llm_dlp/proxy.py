@@ -23,6 +23,7 @@ from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import PolicySet, load_policy_dir
 from llm_dlp.vault import DEFAULT_TTL_SECONDS
+from llm_dlp.policy.summary import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class ProxyCore:
         return "\n".join([
             f"llm-dlp proxy listening on {url}",
             f"policies: {config.policy_dir} (tenants: {', '.join(sorted(self.pipeline.policies.policies))})",
+            *describe(self.pipeline.policies.default),
             f"audit log: {config.audit_log}",
             trust_instructions(self.ca, url),
         ])

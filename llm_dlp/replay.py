@@ -154,7 +154,7 @@ def _html(report: ReplayReport) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }}
-.d-block, .d-error {{ color: #b00020; font-weight: bold; }} .d-redact {{ color: #a15c00; }} tr.differs {{ background: #fff3cd; }}
+.d-block, .d-error {{ color: #b00020; font-weight: bold; }} .d-redact, .d-withhold {{ color: #a15c00; }} tr.differs {{ background: #fff3cd; }}
 </style></head><body>
 <h1>llm-dlp replay report</h1>
 <p>{len(report.requests)} requests on AI endpoints ({totals}); {report.skipped} other flows skipped;

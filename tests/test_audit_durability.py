@@ -22,12 +22,13 @@ WORKERS = 12
 ANSWERS_BEFORE_STOP = 80
 
 
-def _prompt(worker: int, i: int) -> str:
-    if i % 5 == 4:
-        return f"load this\n{make.private_key_pem()}"  # blocked: answered by the proxy itself
-    if i % 3 == 2:
-        return f"key {make.aws_access_key_id()}"  # redacted, then forwarded
-    return f"question {worker}.{i}"
+def _body(model: str, worker: int, i: int) -> dict:
+    body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": f"question {worker}.{i}"}]}
+    if i % 5 == 4:  # a private key in the system prompt cannot be withheld: blocked, answered by the proxy
+        body["system"] = f"load this\n{make.private_key_pem()}"
+    elif i % 3 == 2:
+        body["messages"][0]["content"] = f"key {make.aws_access_key_id()}"  # redacted, then forwarded
+    return body
 
 
 def test_sigterm_under_load_leaves_an_audit_line_for_every_answer(tmp_path, provider, test_ca, capsys):
@@ -42,7 +43,7 @@ def test_sigterm_under_load_leaves_an_audit_line_for_every_answer(tmp_path, prov
             i = 0
             while running.process.poll() is None:
                 model = f"claude-load-{worker}-{i}"
-                body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": _prompt(worker, i)}]}
+                body = _body(model, worker, i)
                 try:
                     response = client.post(f"{provider.base_url}/v1/messages", json=body)
                 except httpx.HTTPError:

@@ -15,9 +15,10 @@ from llm_dlp.policy.loader import PolicyError, load_policy, load_policy_dir
 from llm_dlp.policy.model import Action, Policy
 from llm_dlp.testing.proxyrun import REPO
 
-def action_alone(policy: Policy, kind: str, rule: str, confidence: float) -> Action:
+def action_alone(policy: Policy, kind: str, rule: str, confidence: float, details: dict | None = None) -> Action:
     """The action the policy engine gives one finding when it is the request's only one."""
-    [decided] = engine.decide(policy, [FoundValue(Finding(kind, rule, 0, 5, confidence), "value", "hmac-sha256:00")])
+    finding = Finding(kind, rule, 0, 5, confidence, details=details or {})
+    [decided] = engine.decide(policy, [FoundValue(finding, "value", "hmac-sha256:00")])
     return decided.action
 
 
@@ -33,10 +34,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_bundled_policies_load_and_say_what_the_issue_promises():
     policies = load_policy_dir(REPO / "policies")
     default = policies.default
-    assert action_alone(default, "secret", "private-key", 1.0) == Action.BLOCK
+    assert action_alone(default, "secret", "private-key", 1.0) == Action.WITHHOLD
     assert action_alone(default, "secret", "aws-access-token", 0.9) == Action.REDACT
-    assert action_alone(default, "pii", "EMAIL_ADDRESS", 0.9) == Action.LOG
+    assert action_alone(default, "pii", "PII_RECORDS", 1.0, {"records": 30}) == Action.WITHHOLD
+    assert action_alone(default, "pii", "PII_RECORDS", 1.0, {"records": 3}) == Action.LOG
+    assert action_alone(default, "pii", "EMAIL_ADDRESS", 0.9) == Action.REDACT
+    assert action_alone(default, "proprietary_code", "acme", 1.0, {"lines": 21}) == Action.WITHHOLD
+    assert action_alone(default, "proprietary_code", "acme", 1.0, {"lines": 20}) == Action.LOG
     assert action_alone(default, "code", "python", 1.0) == Action.LOG
+    assert all(default.restores(kind, "tool_arguments") for kind in ("secret", "pii", "code", "proprietary_code"))
+    assert not default.restores("pii", "text")
 
 
 def test_tenant_is_chosen_by_user_then_network_then_default(tmp_path):

@@ -108,21 +108,22 @@ def test_openai_sdk_streaming_through_the_proxy(proxy, provider, received):
 
 
 def test_private_key_is_blocked_with_the_providers_error(proxy, provider, received):
+    """The default withholds a private key; in the system prompt that is impossible, so it blocks."""
     pem = make.private_key_pem()
     client = anthropic_client(proxy, provider)
     with pytest.raises(anthropic.PermissionDeniedError) as caught:
-        client.messages.create(model="claude-test", max_tokens=10,
-                               messages=[{"role": "user", "content": f"Why won't this key load?\n{pem}"}])
+        client.messages.create(model="claude-test", max_tokens=10, system=f"Deploy key:\n{pem}",
+                               messages=[{"role": "user", "content": "Why won't this key load?"}])
     assert received == []
     message = caught.value.body["error"]["message"] if isinstance(caught.value.body, dict) else str(caught.value)
-    assert "private-key" in message and "$.messages[0].content" in message
+    assert "private-key" in message and "$.system" in message and "cannot be withheld there" in message
     body_line = pem.splitlines()[1]
     assert body_line not in str(caught.value)
     assert caught.value.response.headers["x-should-retry"] == "false"
 
     with pytest.raises(openai.PermissionDeniedError) as caught_openai:
         openai_client(proxy, provider).chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": pem}])
+            model="gpt-test", messages=[{"role": "system", "content": pem}, {"role": "user", "content": "hi"}])
     assert "private-key" in str(caught_openai.value)
     assert received == []
 

@@ -54,7 +54,7 @@ def test_flows_captured_by_plain_mitmdump_replay_to_the_live_decisions(tmp_path,
         for path, body in requests:
             client.post(f"{provider.base_url}{path}", content=body, headers={"content-type": "application/json"})
     live = [line["decision"] for line in proxy.audit_lines()[before:]]
-    assert live == ["allow", "redact", "block", "redact", "error"]
+    assert live == ["allow", "redact", "withhold", "redact", "error"]
 
     report_path = tmp_path / "report.json"
     result = subprocess.run(
@@ -64,10 +64,11 @@ def test_flows_captured_by_plain_mitmdump_replay_to_the_live_decisions(tmp_path,
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert [r["decision"] for r in report["requests"]] == live
-    assert report["totals"] == {"allow": 1, "redact": 2, "block": 1, "error": 1}
+    assert report["totals"] == {"allow": 1, "redact": 2, "withhold": 1, "error": 1}
     redacted = report["requests"][1]["forwarded_body"]
     assert "[[secret:" in redacted and planted[0] not in redacted
-    assert report["requests"][2]["forwarded_body"] is None
+    withheld = report["requests"][2]["forwarded_body"]
+    assert "[llm-dlp withheld this message under policy 'default'" in withheld and planted[1].splitlines()[1] not in withheld
     # The same keyed hashes as the live audit log: a reviewer can match replay and production.
     live_hashes = {f["value_hash"] for line in proxy.audit_lines()[before:] for f in line["findings"]}
     assert {f["value_hash"] for r in report["requests"] for f in r["findings"]} == live_hashes
@@ -80,9 +81,9 @@ def test_flows_captured_by_plain_mitmdump_replay_to_the_live_decisions(tmp_path,
          "--intercept-host", f"localhost:{provider.port}", "--report", str(html_report)],
         capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert "decisions that differ under the compared policy: 2" in result.stdout
+    assert "decisions that differ under the compared policy: 3" in result.stdout
     page = html_report.read_text()
-    assert page.count('class="differs"') == 2
+    assert page.count('class="differs"') == 3
     assert not any(value in page or value.splitlines()[1] in page for value in planted[1:2]) and planted[0] not in page
 
 
@@ -105,6 +106,19 @@ def test_policy_explain_names_the_rule_behind_each_action(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "read as: anthropic-messages" in out
-    assert "secret/private-key at $.messages[0].content" in out and "-> block  because default.yaml:" in out
+    assert "secret/private-key at $.messages[0].content" in out and "-> withhold  because default.yaml:" in out
     assert "secret/aws-access-token" in out and "-> redact  because default.yaml:" in out
-    assert "decision: block" in out and key_id not in out
+    assert "decision: withhold" in out and key_id not in out
+    assert "withheld, the model reads instead: [llm-dlp withheld this message under policy 'default': a secret (secret private-key)" in out
+
+
+def test_policy_explain_says_when_withholding_is_impossible(tmp_path):
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"model": "m", "max_tokens": 5, "system": make.private_key_pem(),
+                                "messages": [{"role": "user", "content": "hello"}]}))
+    result = subprocess.run([LLM_DLP, "policy", "explain", "--policy-dir", str(REPO / "policies"),
+                             "--confdir", str(tmp_path / "certs"), str(body)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "secret/private-key at $.system" in result.stdout
+    assert "-> block  because default.yaml:" in result.stdout and "cannot be withheld there, so blocked" in result.stdout
+    assert "decision: block" in result.stdout

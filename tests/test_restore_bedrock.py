@@ -20,7 +20,18 @@ from llm_dlp.restore.sse import SseReader
 from llm_dlp.restore.eventstream import FrameError, FrameReader, encode_frame, encode_headers
 from llm_dlp.restore.stream import EventStreamRestorer, rewriter_for
 from llm_dlp.testing import secrets_factory as make
-from tests.test_restore_stream import PROMPT, RESTORED, TABLE, TOOL_INPUT, TOOL_RESTORED, anthropic_stream, pieces, run
+from tests.test_restore_stream import (
+    PROMPT,
+    RESTORED,
+    TABLE,
+    TOOL_ALL_RESTORED,
+    TOOL_INPUT,
+    TOOL_RESTORED,
+    TOOLS_TABLE,
+    anthropic_stream,
+    pieces,
+    run,
+)
 from tests.test_restore_proxy import assert_never_upstream, secret_prompt
 
 
@@ -98,7 +109,7 @@ def test_every_split_gives_identical_valid_frames(name):
 
 
 def test_invoke_stream_restores_text_and_tool_input_but_not_thinking():
-    out = botocore_frames(run(EventStreamRestorer(bedrock.InvokeStream(TABLE)), [invoke_stream()]))
+    out = botocore_frames(run(EventStreamRestorer(bedrock.InvokeStream(TOOLS_TABLE)), [invoke_stream()]))
     events = [json.loads(base64.b64decode(payload["bytes"])) for _, payload in out]
     deltas = [e for e in events if e["type"] == "content_block_delta"]
     text = "".join(e["delta"].get("text", "") for e in deltas if e["index"] == 1)
@@ -106,7 +117,7 @@ def test_invoke_stream_restores_text_and_tool_input_but_not_thinking():
     arguments = "".join(e["delta"].get("partial_json", "") for e in deltas if e["index"] == 2)
     assert text == RESTORED + " tail [[secret:aws"
     assert thinking == PROMPT
-    assert json.loads(arguments) == TOOL_RESTORED
+    assert json.loads(arguments) == TOOL_ALL_RESTORED  # a Claude tool call held back is tested with anthropic's stream
     assert out[0][1]["p"] == "abcdefgh"  # a frame left alone goes out byte for byte
 
 

@@ -44,6 +44,9 @@ PROMPT = f"Key {S_TOKEN} — mail {E_TOKEN}, [[not one]] [[x {UNKNOWN} done… �
 RESTORED = f"Key {SECRET} — mail {EMAIL}, [[not one]] [[x {UNKNOWN} done… 日本 {TRICKY}!"
 TOOL_INPUT = {"file_path": "/srv/.env", "content": f"AWS={S_TOKEN}\nMAIL={E_TOKEN}\nPW={T_TOKEN}\n"}
 TOOL_RESTORED = {"file_path": "/srv/.env", "content": f"AWS={SECRET}\nMAIL={E_TOKEN}\nPW={TRICKY}\n"}
+# The default: every kind restored in tool arguments (personal data still not in text).
+TOOLS_TABLE = RestoreTable(TABLE.entries, lambda kind, place: allows(kind, place) or place == "tool_arguments")
+TOOL_ALL_RESTORED = {"file_path": "/srv/.env", "content": f"AWS={SECRET}\nMAIL={EMAIL}\nPW={TRICKY}\n"}
 
 
 def pieces(text: str, size: int) -> list[str]:
@@ -151,14 +154,14 @@ def test_random_many_way_splits_give_identical_output(name):
 
 
 def test_anthropic_stream_restores_text_and_tool_input_but_not_thinking():
-    out = events_of(run(SseRestorer(anthropic.MessageStream(TABLE)), [anthropic_stream()]))
+    out = events_of(run(SseRestorer(anthropic.MessageStream(TOOLS_TABLE)), [anthropic_stream()]))
     deltas = [e for e in out if isinstance(e, dict) and e["type"] == "content_block_delta"]
     thinking = "".join(d["delta"]["thinking"] for d in deltas if d["delta"]["type"] == "thinking_delta")
     text = "".join(d["delta"]["text"] for d in deltas if d["delta"]["type"] == "text_delta")
     tool = "".join(d["delta"]["partial_json"] for d in deltas if d["delta"]["type"] == "input_json_delta")
     assert thinking == PROMPT  # signed: byte for byte what the model produced
     assert text == RESTORED + " tail [[secret:aws"
-    assert json.loads(tool) == TOOL_RESTORED  # pii stays a placeholder in tool arguments
+    assert json.loads(tool) == TOOL_ALL_RESTORED
     signature = [d for d in deltas if d["delta"]["type"] == "signature_delta"]
     assert signature[0]["delta"]["signature"] == "EqQBCkYIBxgCKkA"
     # The held-back tail goes out as its own delta, before the block's stop event.
@@ -182,9 +185,37 @@ def test_openai_stream_restores_content_and_tool_arguments():
     assert len(finish) == 1 and all(c["id"] == "chatcmpl-1" for c in chunks)
 
 
+def anthropic_held_back(out: list) -> None:
+    """The tool call whose input carries a pii placeholder (not restored in tool arguments by
+    TABLE's policy) reaches the client as a text block saying so, and the turn ends."""
+    blocks = [e for e in out if isinstance(e, dict) and e.get("index") == 2]
+    assert blocks[0]["content_block"] == {"type": "text", "text": ""}
+    notice = "".join(e["delta"]["text"] for e in blocks if e["type"] == "content_block_delta")
+    assert notice.startswith("[llm-dlp held back this Write tool call: its arguments carry placeholders for pii values")
+    assert E_TOKEN not in notice and EMAIL not in notice and SECRET not in notice
+    assert not any(e["delta"]["type"] == "input_json_delta" for e in out if isinstance(e, dict) and "delta" in e and e["type"] == "content_block_delta")
+    [delta] = [e for e in out if isinstance(e, dict) and e["type"] == "message_delta"]
+    assert delta["delta"]["stop_reason"] == "end_turn"
+
+
+def test_anthropic_stream_holds_back_a_tool_call_the_policy_will_not_restore():
+    out = events_of(run(SseRestorer(anthropic.MessageStream(TABLE)), [anthropic_stream()]))
+    anthropic_held_back(out)
+    text = "".join(e["delta"]["text"] for e in out if isinstance(e, dict) and e.get("index") == 1 and e["type"] == "content_block_delta")
+    assert text == RESTORED + " tail [[secret:aws"
+
+
+def test_anthropic_json_answer_holds_back_a_tool_call_the_policy_will_not_restore():
+    message = {"id": "m", "type": "message", "role": "assistant", "stop_reason": "tool_use", "content": [
+        {"type": "text", "text": PROMPT}, {"type": "tool_use", "id": "t", "name": "Write", "input": TOOL_INPUT}]}
+    out = json.loads(run(rewriter_for("anthropic-messages", "application/json", TABLE), [json.dumps(message).encode()]))
+    assert out["content"][0]["text"] == RESTORED and out["stop_reason"] == "end_turn"
+    assert out["content"][1]["type"] == "text" and out["content"][1]["text"].startswith("[llm-dlp held back this Write tool call")
+
+
 def test_text_without_placeholders_passes_byte_for_byte_and_at_once():
     body = anthropic_stream().replace(b"[", b"(")
-    rewriter = SseRestorer(anthropic.MessageStream(TABLE))
+    rewriter = SseRestorer(anthropic.MessageStream(TOOLS_TABLE))
     reader = SseReader()
     for event in reader.feed(body):
         assert rewriter(event.raw) == [event.raw]  # nothing held back: time to first token unchanged
@@ -223,10 +254,10 @@ def test_json_answers_are_restored(content_type):
     }
     body = json.dumps(message).encode()
     for cut in range(0, len(body), 17):
-        out = json.loads(run(rewriter_for("anthropic-messages", content_type, TABLE), [body[:cut], body[cut:]]))
+        out = json.loads(run(rewriter_for("anthropic-messages", content_type, TOOLS_TABLE), [body[:cut], body[cut:]]))
         assert out["content"][0] == message["content"][0] and out["content"][1] == message["content"][1]
         assert out["content"][2]["text"] == RESTORED
-        assert out["content"][3]["input"] == TOOL_RESTORED
+        assert out["content"][3]["input"] == TOOL_ALL_RESTORED
     completion = {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
         "role": "assistant", "content": PROMPT,
         "tool_calls": [{"id": "call", "type": "function", "function": {"name": "Write", "arguments": json.dumps(TOOL_INPUT)}}]}}]}

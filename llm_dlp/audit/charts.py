@@ -15,9 +15,11 @@ DECISION_COLOURS = {
     "allow": "#4e9a54",
     "log": "#3b7dd8",
     "redact": "#e0a028",
+    "withhold": "#e07a28",
     "block": "#d3413b",
     "error": "#7a4fa0",
     "would_redact": "#f2cf85",
+    "would_withhold": "#f2b385",
     "would_block": "#f0958f",
 }
 OTHER_COLOUR = "#9a9a9a"

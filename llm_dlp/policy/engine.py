@@ -86,7 +86,7 @@ def request_action(decided: Sequence[Decided], body_signed: bool = False) -> Act
     redacted is blocked instead: forwarding it as is would leak the value.
     """
     worst = max((d.action for d in decided), default=Action.ALLOW)
-    if worst == Action.REDACT and body_signed:
+    if worst in (Action.REDACT, Action.WITHHOLD) and body_signed:  # a signed body cannot be rewritten
         return Action.BLOCK
     return worst
 

@@ -13,11 +13,16 @@ import regex
 # Where a redacted value may be put back into the model's answer: its text, or the arguments of
 # tool calls (so an agent's file edits carry the real value).
 RESTORE_PLACES = ("text", "tool_arguments")
+TOOL_ARGUMENTS = "tool_arguments"
 # Per finding kind, where values are restored when a policy does not say (a policy may name any
 # kind a detector declares, see llm_dlp.detection); a kind not listed is not restored by default.
+# Tool arguments are restored for every kind: a placeholder left in an Edit's old_string fails the
+# edit, one left in a Write's content replaces the user's data on disk. The value goes back only
+# to a client of the tenant whose request it came from (the vault is keyed by tenant). Answer
+# text restores personal data only where a policy says so.
 DEFAULT_RESTORE: dict[str, frozenset[str]] = {
     "secret": frozenset(RESTORE_PLACES),
-    "pii": frozenset(),
+    "pii": frozenset({TOOL_ARGUMENTS}),
     "code": frozenset(RESTORE_PLACES),
     "proprietary_code": frozenset(RESTORE_PLACES),
 }
@@ -29,7 +34,8 @@ class Action(IntEnum):
     ALLOW = 0
     LOG = 1
     REDACT = 2
-    BLOCK = 3
+    WITHHOLD = 3  # the content unit holding the finding is replaced by a notice; the request goes on
+    BLOCK = 4
 
     @property
     def label(self) -> str:

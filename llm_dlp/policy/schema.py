@@ -104,7 +104,7 @@ class NodeReader:
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
 
 
-_ACTIONS = ("block", "redact", "log", "allow")
+_ACTIONS = ("block", "withhold", "redact", "log", "allow")
 # Rule keys that match on a finding's details, and the detail each reads (``Rule.matches``).
 _DETAIL_KEYS = {"label": "label", "min_lines": "lines", "min_records": "records"}
 
@@ -222,7 +222,7 @@ def _rules(registry: DetectorRegistry):
             path = f"{key}[{index}]"
             fields = reader.mapping(item, path, fields_spec)
             if "action" not in fields:
-                raise reader.fail(item, f"{path}.action", "is required (block, redact, log or allow)")
+                raise reader.fail(item, f"{path}.action", "is required (block, withhold, redact, log or allow)")
             kind = _kind(reader, item, path, fields, registry)
             _check_rule_ids(reader, item, path, kind, fields.get("rule", ()), registry)
             _check_details(reader, item, path, kind, fields, registry)

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
     ErrorAnswer,
+    ContentUnit,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -14,6 +15,7 @@ from llm_dlp.providers.base import (
     path_in_command,
     Segment,
     string_leaves,
+    with_unit,
 )
 
 FORMAT = "anthropic-messages"
@@ -51,7 +53,7 @@ def extract(document: Any) -> ParsedRequest:
         if not isinstance(message, dict):
             raise RequestFormatError(f"messages[{index}] is not an object")
         role = str(message.get("role", "user"))
-        segments.extend(_content(message.get("content"), ("messages", index, "content"), role, hints))
+        segments.extend(_message_content(message.get("content"), ("messages", index, "content"), role, hints))
     return parsed_request(FORMAT, document, segments)
 
 
@@ -78,6 +80,34 @@ def _system(system: Any) -> Iterator[Segment]:
             yield from _block(block, ("system", index), "system", {})
     elif system is not None:
         raise RequestFormatError("'system' must be a string or an array of text blocks")
+
+
+def _message_content(content: Any, path: JsonPath, role: str, hints: dict[str, str]) -> Iterator[Segment]:
+    """A message's segments, each with the content unit withheld in its place (the system
+    prompt has none: a finding there can only block)."""
+    if isinstance(content, list):
+        for index, block in enumerate(content):
+            yield from with_unit(_block(block, path + (index,), role, hints), _unit(block, path + (index,)))
+    else:
+        yield from with_unit(_content(content, path, role, hints), ContentUnit(path, "message"))
+
+
+def _unit(block: Any, path: JsonPath) -> ContentUnit | None:
+    """What replaces a content block when it is withheld, keeping the conversation valid: a
+    tool_result keeps its tool_use_id and is_error, a tool_use its id and name."""
+    if isinstance(block, str):
+        return ContentUnit(path, "message part")
+    kind = block.get("type") if isinstance(block, dict) else None
+    if kind == "tool_result":
+        return ContentUnit(path + ("content",), "tool result")
+    if kind in ("tool_use", "server_tool_use"):
+        return ContentUnit(path + ("input",), "tool call arguments", field="withheld")
+    if kind == "text":
+        return ContentUnit(path + ("text",), "message part")
+    if kind in ("document", "image"):
+        keep = (("type", "text"),) + ((("cache_control", block["cache_control"]),) if "cache_control" in block else ())
+        return ContentUnit(path, kind, field="text", keep=keep)
+    return None  # newer block types may pair with others (server tool results): not ours to reshape
 
 
 def _content(content: Any, path: JsonPath, role: str, hints: dict[str, str]) -> Iterator[Segment]:

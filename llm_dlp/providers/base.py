@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Iterator, Union
 
 # A step into a JSON document: an object key, an array index, or ``INNER_JSON`` meaning "this
 # string holds a JSON document; continue inside it" (OpenAI's tool-call ``arguments``).
@@ -32,6 +32,30 @@ class ErrorAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentUnit:
+    """The part of a request that can be withheld whole: a tool result, a document, a message part.
+
+    Withholding replaces the JSON value at ``path`` and keeps the provider's structure valid: the
+    notice becomes the value itself (``field`` None), or the one text field of an object that also
+    keeps ``keep`` (a text block's ``type``, its ``cache_control``); ``as_json_text`` when the
+    value is a string holding JSON (OpenAI's tool-call ``arguments``).
+    """
+
+    path: JsonPath
+    what: str  # for the notice: "tool result", "document", "message part", "tool call arguments"
+    field: str | None = None
+    keep: tuple[tuple[str, Any], ...] = ()
+    as_json_text: bool = False
+
+    def replacement(self, notice: str) -> Any:
+        value: Any = notice if self.field is None else {**dict(self.keep), self.field: notice}
+        return json.dumps(value, ensure_ascii=False) if self.as_json_text else value
+
+    def holds(self, path: JsonPath) -> bool:
+        return path[: len(self.path)] == self.path
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One piece of text a model would see, and where it sits in the request body."""
 
@@ -39,6 +63,7 @@ class Segment:
     text: str
     role: str  # system, user, assistant, tool_result, tool_use, document, tool, ...
     path_hint: str | None = None  # a file path the surrounding tool call names, if any
+    unit: ContentUnit | None = None  # what is withheld in its place; None: only the request as a whole
 
     @property
     def location(self) -> str:
@@ -112,19 +137,31 @@ def string_leaves(
 
 
 def json_string_leaves(
-    text: str, path: JsonPath, role: str, hint: str | None = None
+    text: str, path: JsonPath, role: str, hint: str | None = None, unit: ContentUnit | None = None
 ) -> Iterator[Segment]:
     """Segments for a string that holds JSON (tool-call arguments); the raw string if it doesn't."""
     try:
         inner = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
-        yield Segment(path, text, role, hint)
+        yield Segment(path, text, role, hint, unit)
         return
     if isinstance(inner, str):
-        yield Segment(path, text, role, hint)
+        yield Segment(path, text, role, hint, unit)
         return
     for inner_path, leaf in string_leaves(inner, path + (INNER_JSON,)):
-        yield Segment(inner_path, leaf, role, hint)
+        yield Segment(inner_path, leaf, role, hint, unit)
+
+
+def tool_arguments_unit(path: JsonPath) -> ContentUnit:
+    """Tool-call arguments held as JSON text: withheld as ``{"withheld": notice}``, still JSON."""
+    return ContentUnit(path, "tool call arguments", field="withheld", as_json_text=True)
+
+
+def with_unit(segments: Iterable[Segment], unit: ContentUnit | None) -> Iterator[Segment]:
+    """``segments``, each withheld as part of ``unit``: the outermost unit an adapter names wins,
+    so text inside a tool result goes with the whole result."""
+    for segment in segments:
+        yield replace(segment, unit=unit)
 
 
 # Commands that print a file (Codex reads files through its shell tool: ``sed -n '1,200p' f``).

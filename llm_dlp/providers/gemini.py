@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
     ErrorAnswer,
+    ContentUnit,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -66,14 +67,21 @@ def extract(document: Any) -> ParsedRequest:
         if not isinstance(content, dict):
             raise RequestFormatError(f"contents[{index}] is not an object")
         role = "assistant" if content.get("role") == "model" else str(content.get("role", "user"))
-        segments.extend(_parts(content.get("parts"), base + ("contents", index, "parts"), role, hints))
+        segments.extend(_parts(content.get("parts"), base + ("contents", index, "parts"), role, hints, withholdable=True))
     parsed = parsed_request(FORMAT, document, segments)
     if parsed.model is None and isinstance(body.get("model"), str):
         parsed.model = body["model"]
     return parsed
 
 
-def _parts(parts: Any, path: JsonPath, role: str, hints: dict[str, str] | None = None) -> Iterator[Segment]:
+# A part's field -> the field inside it a withheld notice replaces (name and id stay, so a
+# function response still answers its call).
+_UNIT_FIELDS = {"functionCall": "args", "function_call": "args",
+                "functionResponse": "response", "function_response": "response"}
+
+
+def _parts(parts: Any, path: JsonPath, role: str, hints: dict[str, str] | None = None,
+           withholdable: bool = False) -> Iterator[Segment]:
     if parts is None:
         return
     if not isinstance(parts, list):
@@ -83,14 +91,16 @@ def _parts(parts: Any, path: JsonPath, role: str, hints: dict[str, str] | None =
             continue
         here = path + (index,)
         if isinstance(part.get("text"), str):
-            yield Segment(here + ("text",), part["text"], role)
+            unit = ContentUnit(here + ("text",), "message part") if withholdable else None
+            yield Segment(here + ("text",), part["text"], role, unit=unit)
         for key, label in (("functionCall", "tool_call"), ("function_call", "tool_call"),
                            ("functionResponse", "tool_result"), ("function_response", "tool_result"),
                            ("executableCode", role), ("codeExecutionResult", "tool_result")):
             if isinstance(part.get(key), dict):
                 hint = _file_of(part[key], label, hints if hints is not None else {})
+                unit = _unit(here + (key,), key) if withholdable else None
                 for leaf_path, text in string_leaves(part[key], here + (key,), skip_keys=frozenset({"id"})):
-                    yield Segment(leaf_path, text, label, hint)
+                    yield Segment(leaf_path, text, label, hint, unit)
 
 
 def _file_of(call: dict, label: str, hints: dict[str, str]) -> str | None:
@@ -108,3 +118,11 @@ def _file_of(call: dict, label: str, hints: dict[str, str]) -> str | None:
             else:
                 hints.pop(str(key), None)
     return found
+
+
+def _unit(path: JsonPath, key: str) -> ContentUnit | None:
+    inner = _UNIT_FIELDS.get(key)
+    if inner is None:
+        return None  # executable code and its result: blocked rather than reshaped
+    what = "tool result" if inner == "response" else "tool call arguments"
+    return ContentUnit(path + (inner,), what, field="withheld")

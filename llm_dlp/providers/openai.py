@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
     ErrorAnswer,
+    ContentUnit,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -15,7 +16,12 @@ from llm_dlp.providers.base import (
     json_string_leaves,
     path_in_command,
     string_leaves,
+    tool_arguments_unit,
+    with_unit,
 )
+
+# Instructions to the model: a finding there cannot be withheld, only blocked.
+_INSTRUCTION_ROLES = frozenset({"system", "developer"})
 
 FORMAT = "openai-chat"
 
@@ -67,18 +73,39 @@ def _message(message: dict, path: JsonPath, hints: dict[str, str]) -> Iterator[S
         role_label, hint = "tool", hints.get(str(message.get("tool_call_id")))
     else:
         role_label, hint = role, None
-    yield from _content(message.get("content"), path + ("content",), role_label, hint)
+    yield from _message_content(message.get("content"), path + ("content",), role, role_label, hint)
     if isinstance(message.get("refusal"), str):
-        yield Segment(path + ("refusal",), message["refusal"], role)
+        yield Segment(path + ("refusal",), message["refusal"], role, unit=ContentUnit(path + ("refusal",), "message part"))
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict) and isinstance(function.get("arguments"), str):
             arguments = function["arguments"]
             call_path = path + ("tool_calls", index, "function", "arguments")
-            yield from json_string_leaves(arguments, call_path, "tool_call", path_in_args(arguments))
+            yield from json_string_leaves(arguments, call_path, "tool_call", path_in_args(arguments), tool_arguments_unit(call_path))
     legacy = message.get("function_call")
     if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
-        yield from json_string_leaves(legacy["arguments"], path + ("function_call", "arguments"), "tool_call")
+        legacy_path = path + ("function_call", "arguments")
+        yield from json_string_leaves(legacy["arguments"], legacy_path, "tool_call", unit=tool_arguments_unit(legacy_path))
+
+
+def _message_content(content: Any, path: JsonPath, role: str, label: str, hint: str | None) -> Iterator[Segment]:
+    """A message's segments with the unit withheld in their place: a tool message's whole
+    content (it keeps its tool_call_id), else each content part; none for instructions."""
+    if role in _INSTRUCTION_ROLES:
+        yield from _content(content, path, label, hint)
+    elif role == "tool" or not isinstance(content, list):
+        yield from with_unit(_content(content, path, label, hint), ContentUnit(path, "tool result" if role == "tool" else "message"))
+    else:
+        for index, part in enumerate(content):
+            yield from with_unit(_part(part, path + (index,), label, hint), _part_unit(part, path + (index,)))
+
+
+def _part_unit(part: Any, path: JsonPath) -> ContentUnit:
+    if isinstance(part, dict) and part.get("type") == "text":
+        return ContentUnit(path + ("text",), "message part")
+    if isinstance(part, dict):
+        return ContentUnit(path, str(part.get("type", "message part")), field="text", keep=(("type", "text"),))
+    return ContentUnit(path, "message part")
 
 
 def _content(content: Any, path: JsonPath, role: str, hint: str | None) -> Iterator[Segment]:

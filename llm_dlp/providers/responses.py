@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from llm_dlp.providers.base import (
     ErrorAnswer,
+    ContentUnit,
     JsonPath,
     ParsedRequest,
     RequestFormatError,
@@ -20,6 +21,7 @@ from llm_dlp.providers.base import (
     parsed_request,
     path_in_command,
     string_leaves,
+    tool_arguments_unit,
 )
 from llm_dlp.providers import openai
 from llm_dlp.providers.openai import path_in_args
@@ -27,6 +29,7 @@ from llm_dlp.providers.openai import path_in_args
 FORMAT = "openai-responses"
 
 OPAQUE_ITEMS = frozenset({"reasoning", "compaction"})
+_STRING_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "local_shell_call_output"})
 NON_TEXT_KEYS = frozenset({"type", "id", "call_id", "status", "role", "encrypted_content", "signature"})
 
 
@@ -63,7 +66,7 @@ def extract(document: Any) -> ParsedRequest:
         segments.append(Segment(("instructions",), document["instructions"], "system"))
     items = document.get("input")
     if isinstance(items, str):
-        segments.append(Segment(("input",), items, "user"))
+        segments.append(Segment(("input",), items, "user", unit=ContentUnit(("input",), "message")))
     elif isinstance(items, list):
         hints = _call_paths(items)
         for index, item in enumerate(items):
@@ -82,21 +85,32 @@ def _item(item: Any, path: JsonPath, hints: dict[str, str]) -> Iterator[Segment]
     if kind == "message":
         role = str(item.get("role", "user"))
         content = item.get("content")
+        # Instructions cannot be withheld (only blocked); a user's or assistant's part can.
+        instructions = role in ("system", "developer")
         if isinstance(content, str):
-            yield Segment(path + ("content",), content, role)
+            unit = None if instructions else ContentUnit(path + ("content",), "message")
+            yield Segment(path + ("content",), content, role, unit=unit)
         elif isinstance(content, list):
             for index, part in enumerate(content):
+                here = path + ("content", index)
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    yield Segment(path + ("content", index, "text"), part["text"], role)
+                    unit = None if instructions else ContentUnit(here + ("text",), "message part")
+                    yield Segment(here + ("text",), part["text"], role, unit=unit)
                 elif isinstance(part, dict) and isinstance(part.get("filename"), str):
-                    yield Segment(path + ("content", index, "filename"), part["filename"], role)
+                    text_type = "output_text" if role == "assistant" else "input_text"
+                    unit = None if instructions else ContentUnit(here, "file", field="text", keep=(("type", text_type),))
+                    yield Segment(here + ("filename",), part["filename"], role, unit=unit)
     elif kind == "function_call" and isinstance(item.get("arguments"), str):
         arguments = item["arguments"]
-        yield from json_string_leaves(arguments, path + ("arguments",), "tool_call", path_in_args(arguments))
+        unit = tool_arguments_unit(path + ("arguments",))
+        yield from json_string_leaves(arguments, path + ("arguments",), "tool_call", path_in_args(arguments), unit)
     elif kind.endswith("_output"):
         hint = hints.get(str(item.get("call_id")))
+        # The output becomes the notice where a string output is valid; call_id and type stay,
+        # so the call it answers still pairs. Other outputs (a computer call's screenshot) block.
+        unit = ContentUnit(path + ("output",), "tool result") if kind in _STRING_OUTPUTS else None
         for leaf_path, text in string_leaves(item.get("output"), path + ("output",), skip_keys=NON_TEXT_KEYS):
-            yield Segment(leaf_path, text, "tool_result", hint)
+            yield Segment(leaf_path, text, "tool_result", hint, unit)
     else:
         # custom_tool_call input, shell and apply_patch calls, MCP items...: every string in them.
         for leaf_path, text in string_leaves(item, path, skip_keys=NON_TEXT_KEYS):

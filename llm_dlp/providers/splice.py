@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import Iterable
+from typing import Any, Iterable
 
 from llm_dlp.providers.base import INNER_JSON, JsonPath, RequestFormatError
 
@@ -20,13 +20,15 @@ _WS = re.compile(r"[ \t\n\r]*")
 _SKIPPER = json.JSONDecoder()
 
 
-def replace_strings(document: str, edits: dict[JsonPath, str]) -> str:
+def replace_strings(document: str, edits: dict[JsonPath, str], values: dict[JsonPath, Any] | None = None) -> str:
     """Return ``document`` with the string at each path replaced by its new value.
 
     A path may cross ``INNER_JSON``: the string there holds JSON, which is edited the same
-    way and re-embedded as a string literal.
+    way and re-embedded as a string literal. ``values`` replaces whole JSON values (of any
+    type, by any JSON value) at paths outside ``INNER_JSON``; no edit may lie inside one.
     """
-    outer: dict[JsonPath, str] = {}
+    values = values or {}
+    outer: dict[JsonPath, Any] = dict(values)
     inner: dict[JsonPath, dict[JsonPath, str]] = {}
     for path, value in edits.items():
         if INNER_JSON in path:
@@ -35,17 +37,19 @@ def replace_strings(document: str, edits: dict[JsonPath, str]) -> str:
         else:
             outer[path] = value
     spans = _locate(document, set(outer) | set(inner))
+    values_at = set(values)
     pieces: list[str] = []
     cursor = 0
     for path, (start, end) in sorted(spans.items(), key=lambda item: item[1][0]):
         old_literal = document[start:end]
-        if path in inner:
-            old_value = json.loads(old_literal)
-            new_value = replace_strings(old_value, inner[path])
+        if path in values_at:
+            new_literal = json.dumps(outer[path], ensure_ascii=old_literal.isascii(), separators=(",", ":"))
+        elif path in inner:
+            new_literal = _literal_like(old_literal, replace_strings(json.loads(old_literal), inner[path]))
         else:
-            new_value = outer[path]
+            new_literal = _literal_like(old_literal, outer[path])
         pieces.append(document[cursor:start])
-        pieces.append(_literal_like(old_literal, new_value))
+        pieces.append(new_literal)
         cursor = end
     pieces.append(document[cursor:])
     return "".join(pieces)
@@ -78,6 +82,10 @@ def _walk(
     """Parse the value at ``pos``; return the index just after it."""
     if path not in prefixes:
         _, end = _SKIPPER.raw_decode(doc, pos)
+        return end
+    if path in targets and doc[pos : pos + 1] != '"':  # a whole object, array or scalar to replace
+        _, end = _SKIPPER.raw_decode(doc, pos)
+        found[path] = (pos, end)
         return end
     char = doc[pos : pos + 1]
     if char == '"':

@@ -14,7 +14,16 @@ from typing import Any
 from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, edit, json_escaped
+from llm_dlp.restore.text import (
+    TEXT,
+    TOOL_ARGUMENTS,
+    RestoreTable,
+    TextRestorer,
+    as_is,
+    edit,
+    held_back_notice,
+    json_escaped,
+)
 
 # content block type -> (its delta type, the delta's string field, place, escape)
 _BLOCKS = {
@@ -24,19 +33,30 @@ _BLOCKS = {
 
 
 def restore_message(body: str, table: RestoreTable) -> str:
-    """A non-streamed ``message`` with its text and tool inputs restored."""
+    """A non-streamed ``message`` with its text and tool inputs restored; a tool call that
+    would carry an unrestorable placeholder becomes a text block saying so."""
     document = json.loads(body)
     edits: dict[tuple, str] = {}
+    replaced: dict[tuple, Any] = {}
     content = document.get("content") if isinstance(document, dict) else None
+    calls = 0
     for i, block in enumerate(content if isinstance(content, list) else []):
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             edit(edits, ("content", i, "text"), block["text"], table.restore(block["text"], TEXT))
         elif block.get("type") == "tool_use":
-            for path, text in string_leaves(block.get("input"), ("content", i, "input")):
+            leaves = list(string_leaves(block.get("input"), ("content", i, "input")))
+            kinds = table.held_back("\n".join(text for _, text in leaves))
+            if kinds:
+                replaced[("content", i)] = {"type": "text", "text": held_back_notice(str(block.get("name", "")), kinds)}
+                continue
+            calls += 1
+            for path, text in leaves:
                 edit(edits, path, text, table.restore(text, TOOL_ARGUMENTS))
-    return replace_strings(body, edits) if edits else body
+    if replaced and not calls and document.get("stop_reason") == "tool_use":
+        edits[("stop_reason",)] = "end_turn"  # no tool call is left for the client to run
+    return replace_strings(body, edits, replaced) if edits or replaced else body
 
 
 class MessageStream:
@@ -45,12 +65,21 @@ class MessageStream:
     def __init__(self, table: RestoreTable) -> None:
         self.table = table
         self.blocks: dict[Any, tuple[str, str, TextRestorer]] = {}
+        # Where the policy keeps some values out of tool arguments, each tool_use block is held
+        # until it ends (index -> its events), then sent restored or replaced by a notice.
+        self.hold_tool_calls = table.keeps_from_tool_calls
+        self.held: dict[Any, list[tuple[SseEvent, dict]]] = {}
+        self.calls_sent = 0
+        self.calls_held_back = 0
 
     def on_event(self, event: SseEvent) -> bytes:
         if b'"content_block_delta"' in event.raw and cannot_hold_placeholder(event.raw) and not self._holding():
             return event.raw  # the common case, decided without parsing the JSON
         document = event.json()
         kind = document.get("type") if isinstance(document, dict) else None
+        if kind in ("content_block_start", "content_block_delta", "content_block_stop") and (
+                document.get("index") in self.held or self._holds(document)):
+            return self._hold(event, document)
         if kind == "content_block_start":
             self._start(document)
             return event.raw
@@ -58,15 +87,47 @@ class MessageStream:
             return self._delta(event, document)
         if kind == "content_block_stop":
             return self._flush(document.get("index"), event.newline) + event.raw
+        if kind == "message_delta" and self.calls_held_back and not self.calls_sent:
+            return self.finish(event.newline) + _no_tool_use(event, document)
         if kind in ("message_delta", "message_stop", "error"):
             return self.finish(event.newline) + event.raw
         return event.raw
+
+    def _holds(self, document: dict) -> bool:
+        block = document.get("content_block")
+        return (self.hold_tool_calls and document.get("type") == "content_block_start"
+                and isinstance(block, dict) and block.get("type") == "tool_use")
+
+    def _hold(self, event: SseEvent, document: dict) -> bytes:
+        index = document.get("index")
+        self.held.setdefault(index, []).append((event, document))
+        if document.get("type") != "content_block_stop":
+            return b""
+        events = self.held.pop(index)
+        start = events[0][1].get("content_block") or {}
+        arguments = "".join(d.get("delta", {}).get("partial_json", "") for _, d in events
+                            if isinstance(d.get("delta"), dict) and isinstance(d["delta"].get("partial_json"), str))
+        kinds = self.table.held_back(arguments)
+        if not kinds:
+            self.calls_sent += 1
+            self._start(events[0][1])
+            return events[0][0].raw + b"".join(
+                self._delta(e, d) if d.get("type") == "content_block_delta" else self._flush(index, e.newline) + e.raw
+                for e, d in events[1:])
+        self.calls_held_back += 1
+        newline = event.newline
+        notice = held_back_notice(str(start.get("name", "")), kinds)
+        return (make_event("content_block_start", {"type": "content_block_start", "index": index,
+                                                   "content_block": {"type": "text", "text": ""}}, newline)
+                + make_event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                     "delta": {"type": "text_delta", "text": notice}}, newline)
+                + event.raw)
 
     def finish(self, newline: str = "\n") -> bytes:
         return b"".join(self._flush(index, newline) for index in list(self.blocks))
 
     def _holding(self) -> bool:
-        return any(restorer.pending for _, _, restorer in self.blocks.values())
+        return bool(self.held) or any(restorer.pending for _, _, restorer in self.blocks.values())
 
     def _start(self, document: dict) -> None:
         block = document.get("content_block")
@@ -99,3 +160,12 @@ class MessageStream:
             return b""
         payload = {"type": "content_block_delta", "index": index, "delta": {"type": delta_type, field: rest}}
         return make_event("content_block_delta", payload, newline)
+
+
+def _no_tool_use(event: SseEvent, document: dict) -> bytes:
+    """The ``message_delta`` of an answer whose every tool call was held back: the client has
+    no tool to run, so the turn ends."""
+    delta = document.get("delta")
+    if not isinstance(delta, dict) or delta.get("stop_reason") != "tool_use":
+        return event.raw
+    return event.with_data(replace_strings(event.data, {("delta", "stop_reason"): "end_turn"}))

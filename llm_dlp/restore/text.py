@@ -50,6 +50,23 @@ class RestoreTable:
     def restores_anything(self) -> bool:
         return any(self.allows(entry.kind, place) for entry in self.entries.values() for place in (TEXT, TOOL_ARGUMENTS))
 
+    @property
+    def keeps_from_tool_calls(self) -> bool:
+        """Does the policy keep any of these values out of tool arguments? Only then may a tool
+        call have to be held back (see ``held_back``)."""
+        return any(not self.allows(entry.kind, TOOL_ARGUMENTS) for entry in self.entries.values())
+
+    def held_back(self, arguments: str) -> list[str]:
+        """The kinds of our placeholders in a tool call's ``arguments`` that the policy will not
+        restore there. A tool call carrying one must not reach the client: run as it stands, it
+        would write the placeholder into a file or a command."""
+        kinds = []
+        for match in PLACEHOLDER.finditer(arguments):
+            entry = self.entries.get(match.group(0))
+            if entry is not None and not self.allows(entry.kind, TOOL_ARGUMENTS):
+                kinds.append(entry.kind)
+        return sorted(set(kinds))
+
     def value_for(self, token: str, place: str) -> str | None:
         entry = self.entries.get(token)
         if entry is None or not self.allows(entry.kind, place):
@@ -96,3 +113,12 @@ class TextRestorer:
     def flush(self) -> str:
         text, self.pending = self.pending, ""
         return self.table.restore(text, self.place, self.escape)
+
+
+def held_back_notice(tool: str, kinds: list[str]) -> str:
+    """What the client gets instead of a tool call that would write placeholders to disk."""
+    restore = ", ".join(f"restore.{kind}" for kind in kinds)
+    return (f"[llm-dlp held back this {tool} tool call: its arguments carry placeholders for "
+            f"{' and '.join(kinds)} values that this proxy's policy does not put back into tool calls "
+            f"({restore} lacks tool_arguments), and running it would write the placeholders into files "
+            f"or commands.]")

@@ -84,7 +84,10 @@ def start_proxy(
     upstream_ca: Path,
     policy_dir: Path | None = None,
     extra_args: list[str] | None = None,
+    allow_missing_index: bool = True,
 ) -> RunningProxy:
+    """The real ``llm-dlp run`` in a subprocess. The bundled default withholds proprietary code,
+    which needs a code index; tests without one start as ``make run`` does, with the warning."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     confdir = workdir / "certs"
@@ -101,6 +104,8 @@ def start_proxy(
     for host in intercept:
         args += ["--intercept-host", host]
     args += extra_args or []
+    if allow_missing_index:
+        args.append("--allow-missing-index")
     handle = open(log, "w")
     process = subprocess.Popen(args, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, env=os.environ.copy())
     wait_for_port(port, process, log)

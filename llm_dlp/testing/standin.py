@@ -185,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _echo(self, route: str, request: dict, stream: bool) -> None:
         model, prompt = request["model"], _last_user_text(request)
         tool = {"file_path": "/tmp/echo.txt", "content": prompt} if model == "echo-tool" else None
+        if model == "echo-edit":  # an agent's Edit of the text it was shown
+            tool = {"file_path": "/tmp/echo.txt", "old_string": prompt, "new_string": prompt + " (checked)"}
         anthropic = route.endswith("/v1/messages")
         if stream:
             self._sse((_anthropic_echo_events if anthropic else _openai_echo_chunks)(model, prompt, tool))
@@ -416,8 +418,12 @@ def _last_user_text(request: dict) -> str:
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
+def _tool_name(tool: dict) -> str:
+    return "Edit" if "old_string" in tool else "Write"
+
+
 def _anthropic_echo(model: str, prompt: str, tool: dict | None) -> dict:
-    answer = {"type": "tool_use", "id": "toolu_echo", "name": "Write", "input": tool} if tool else {"type": "text", "text": prompt}
+    answer = {"type": "tool_use", "id": "toolu_echo", "name": _tool_name(tool), "input": tool} if tool else {"type": "text", "text": prompt}
     thinking = {"type": "thinking", "thinking": prompt, "signature": "c2lnbmVk"}
     return _anthropic_message(model) | {"content": [thinking, answer], "stop_reason": "tool_use" if tool else "end_turn"}
 
@@ -434,7 +440,7 @@ def _anthropic_echo_events(model: str, prompt: str, tool: dict | None) -> list[t
     events += [delta(0, {"type": "signature_delta", "signature": "c2lnbmVk"}),
                ("content_block_stop", {"type": "content_block_stop", "index": 0})]
     if tool:
-        block, pieces = {"type": "tool_use", "id": "toolu_echo", "name": "Write", "input": {}}, _pieces(json.dumps(tool))
+        block, pieces = {"type": "tool_use", "id": "toolu_echo", "name": _tool_name(tool), "input": {}}, _pieces(json.dumps(tool))
         events.append(("content_block_start", {"type": "content_block_start", "index": 1, "content_block": block}))
         events += [delta(1, {"type": "input_json_delta", "partial_json": piece}) for piece in pieces]
     else:
