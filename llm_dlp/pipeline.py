@@ -7,7 +7,6 @@ verdicts too (fail closed unless the tenant's policy says ``on_error: allow``).
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -22,6 +21,7 @@ from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapte
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import PLACEHOLDER, placeholder
+from llm_dlp.scan_workers import SegmentScanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +114,12 @@ class Pipeline:
         detectors: Sequence[Detector],
         hasher: ValueHasher,
         shadow: PolicySet | None = None,
+        scanner: SegmentScanner | None = None,
     ) -> None:
         self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
-        self._hinted = tuple(_takes_path_hint(d) for d in self.detectors)
+        # Uncached and in this process unless the caller (the proxy) brings a cache and workers.
+        self.scanner = scanner or SegmentScanner(self.detectors)
         self.hasher = hasher
         self.shadow = shadow
         self.known = KnownValues()
@@ -160,8 +162,7 @@ class Pipeline:
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
-        for segment in parsed.segments:
-            found = [f for d, hinted in zip(self.detectors, self._hinted) for f in _scan_segment(d, segment, hinted)]
+        for segment, found in zip(parsed.segments, self.scanner.find(parsed.segments)):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
             for finding in found:
@@ -306,20 +307,6 @@ def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:
 def _rule_of(token: str) -> str:
     match = PLACEHOLDER.fullmatch(token)
     return match.group("rule") if match else "value"
-
-
-def _takes_path_hint(detector: Detector) -> bool:
-    """Detectors may accept the file path a tool call names (``scan(text, *, path_hint=...)``)."""
-    try:
-        return "path_hint" in inspect.signature(detector.scan).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _scan_segment(detector: Detector, segment: Segment, hinted: bool) -> list[Finding]:
-    if hinted and segment.path_hint is not None:
-        return detector.scan(segment.text, path_hint=segment.path_hint)  # type: ignore[call-arg]
-    return detector.scan(segment.text)
 
 
 def _apply_rules(policy: Policy, hits: list[_Hit]) -> list[_Decided]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from functools import partial
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.restore import Restorer
+from llm_dlp.scan_cache import DEFAULT_MEMORY_BYTES, open_findings_cache
+from llm_dlp.scan_workers import SegmentScanner
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
 
 log = logging.getLogger("llm_dlp")
@@ -50,6 +53,9 @@ class ProxyConfig:
     audit_fsync: bool = False
     vault: str = "memory"  # memory | file:PATH | redis://HOST:PORT/DB (shared by several proxies)
     vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
+    workers: int | None = None  # detector worker processes; None: one per core; 0: in the proxy process
+    scan_cache_bytes: int = DEFAULT_MEMORY_BYTES  # findings cache in memory; 0: none
+    scan_cache_redis: str | None = None  # redis://HOST:PORT/DB: a findings cache shared by a fleet
 
 
 def run_proxy(config: ProxyConfig) -> None:
@@ -62,7 +68,14 @@ def run_proxy(config: ProxyConfig) -> None:
     users = UsersFile.load(config.users_file) if config.users_file else None
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
-    pipeline = Pipeline(policies, detectors, load_or_create_hasher(config.confdir), shadow=shadow)
+    hasher = load_or_create_hasher(config.confdir)
+    # Workers fork here, after the detectors are built and before any thread starts.
+    scanner = SegmentScanner(
+        detectors,
+        open_findings_cache(hasher, detectors, config.scan_cache_bytes, config.scan_cache_redis),
+        workers=(os.cpu_count() or 1) if config.workers is None else config.workers,
+    )
+    pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner)
     audit = AuditLog(
         config.audit_log,
         confdir=config.confdir,
@@ -82,6 +95,7 @@ def run_proxy(config: ProxyConfig) -> None:
     finally:
         audit.close()
         restorer.close()
+        scanner.close()
 
 
 async def _serve(config: ProxyConfig, endpoints: EndpointTable, addons: list) -> None:
