@@ -31,7 +31,7 @@ from llm_dlp.testing.standin import StandInProvider, TestCA
 SITE = Path(sysconfig.get_paths()["purelib"])
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 PACKAGES = ("mitmproxy", "botocore", "anyio", "h2", "httpx", "flask", "cryptography", "click", "faker")
-FILE_CHARS = 14_000  # per tool result: 30 turns grow the body from ~80 KB to ~500 KB
+FILE_CHARS = 16_000  # per tool result: 30 turns grow the body from ~80 KB to ~500 KB
 HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
 
 

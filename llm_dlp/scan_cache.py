@@ -191,9 +191,8 @@ class FindingsCache:
 
     def key(self, version: str, text: str, path_hint: str | None) -> str:
         hint = "\0" if path_hint is None else "\1" + path_hint
-        mac = hmac.new(self._keyer.key, f"{version}\0{hint}\0".encode("utf-8", "surrogatepass"), hashlib.sha256)
-        mac.update(text.encode("utf-8", "surrogatepass"))
-        return mac.hexdigest()
+        message = f"{version}\0{hint}\0{text}".encode("utf-8", "surrogatepass")
+        return hmac.digest(self._keyer.key, message, "sha256").hex()  # one C call: no HMAC object
 
     def get(self, key: str, text_length: int) -> tuple[Finding, ...] | None:
         try:

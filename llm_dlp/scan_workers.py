@@ -34,9 +34,10 @@ from llm_dlp.scan_cache import FindingsCache
 log = logging.getLogger("llm_dlp")
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
-# Below this many characters of uncached text a request is scanned in one batch: splitting
-# costs more in pickling and hand-over than the second core saves.
-_SPLIT_CHARS = 64_000
+# Only a request with this many characters of uncached text (a resumed session's first turn) is
+# split across workers. Smaller ones go whole to one worker: the pool is first come, first
+# served, so a request split over every worker would make every request behind it wait.
+_SPLIT_CHARS = 256_000
 
 Job = tuple[str, "str | None"]  # a segment's text and path hint
 

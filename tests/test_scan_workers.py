@@ -60,7 +60,7 @@ def test_workers_give_the_same_verdicts_as_the_proxy_process(detectors, cached):
         for turn in turns:
             same(workers.inspect(INFO, turn), local.inspect(INFO, turn))
         # One large request split across both workers: same answer, in segment order.
-        big = turns[-1].replace(b"Fix the build.", b"Fix the build. " * 6000)
+        big = turns[-1].replace(b"Fix the build.", b"Fix the build. " * 20000)
         same(workers.inspect(INFO, big), local.inspect(INFO, big))
     finally:
         scanner.close()
