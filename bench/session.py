@@ -69,19 +69,24 @@ def session_bodies(number: int, turns: int, files: list[Path]) -> list[bytes]:
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and all its live descendants (detector workers)."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of a process and of each of its live descendants, by pid."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            found[current] = (int(fields[11]) + int(fields[12])) / ticks
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue
-    return total
+    return found
 
 
 def final_body_cpu(bodies: list[bytes]) -> float:
@@ -125,6 +130,7 @@ def main() -> None:
     }
     latency: dict[str, list[list[float]]] = {name: [[] for _ in range(args.turns)] for name in paths}
     cpu: dict[str, list[float]] = {name: [] for name in paths}
+    main_cpu: list[float] = []  # llm-dlp's own process, without its detector workers
     try:
         warm = json.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
         for _, client in paths.values():
@@ -133,14 +139,17 @@ def main() -> None:
             order = list(paths) if number % 2 == 0 else list(reversed(paths))
             for name in order:  # one whole session per proxy, so its CPU is that session's alone
                 pid, client = paths[name]
-                before = tree_cpu_seconds(pid)
+                before = cpu_by_process(pid)
                 for turn, body in enumerate(bodies):
                     started = time.perf_counter()
                     response = client.post(url, content=body, headers=HEADERS)
                     latency[name][turn].append((time.perf_counter() - started) * 1000)
                     response.raise_for_status()
                 time.sleep(0.3)  # let the last request's audit line and bookkeeping finish
-                cpu[name].append(tree_cpu_seconds(pid) - before)
+                after = cpu_by_process(pid)
+                cpu[name].append(sum(after.values()) - sum(before.values()))
+                if name == "llm-dlp":
+                    main_cpu.append(after[pid] - before[pid])
     finally:
         dlp.stop()
         mitmdump.terminate()
@@ -161,6 +170,7 @@ def main() -> None:
               "| CPU per session (process tree) | seconds |", "|---|---:|",
               f"| plain mitmdump | {statistics.median(cpu['mitmdump']):.2f} |",
               f"| llm-dlp | {statistics.median(cpu['llm-dlp']):.2f} |",
+              f"| of which the proxy process (not its detector workers) | {statistics.median(main_cpu):.2f} |",
               f"| one uncached scan of the final body (in-process inspect) | {floor:.2f} |",
               f"| **llm-dlp ÷ final-body scan** | **{statistics.median(cpu['llm-dlp']) / floor:.2f}×** |"]
     table = "\n".join(lines)
