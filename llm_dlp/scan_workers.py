@@ -128,8 +128,10 @@ class SegmentScanner:
         gc.freeze()
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_adopt, initargs=(self.detection,))
-        # With fork every worker starts on the first submit: start them now, while this process
-        # has no other threads.
+        # With fork every worker starts on the first submit: start them now, at start-up, before
+        # the proxy starts any thread. A pool replaced later forks a threaded process; its workers
+        # run only detector code, and should one wait on a lock another thread held at the fork,
+        # its scans time out and fail closed rather than pass.
         pool.submit(os.getpid).result()
         return pool
 
