@@ -101,6 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=8, help="turns per session")
     parser.add_argument("--sessions", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--main-on-one-core", action="store_true",
+                        help="with --workers 2, keep the proxy process's own threads on one core")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -114,6 +116,10 @@ def main() -> None:
     two = start_proxy(workdir / "two", intercept=intercept, upstream_ca=ca.cert_path, extra_args=["--workers", "2"])
     pin(one.process.pid, {0})
     pin(two.process.pid, {0, 1})
+    if args.main_on_one_core:
+        # Only the proxy process's own threads onto one core, its workers keep both.
+        for task in Path(f"/proc/{two.process.pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), {1})
     targets = [
         Target("mitmdump", mitmdump.pid, {"proxy": f"http://127.0.0.1:{mitm_port}",
                                           "verify": str(workdir / "mitm-conf" / "mitmproxy-ca-cert.pem")}),
@@ -121,11 +127,13 @@ def main() -> None:
         Target("llm-dlp, 2 cores, --workers 2", two.process.pid, {"proxy": two.url, "verify": two.ssl_context()}),
     ]
     url = f"{provider.base_url}/v1/messages"
-    results: dict[tuple[str, int], Run] = {}
+    results: dict[tuple[str, int], Run] = {}  # a count given twice keeps its last run
     first_session = 1000  # other files than bench.session's sessions
     try:
-        for count in args.sessions:
-            for target in targets:
+        for index, count in enumerate(args.sessions):
+            # mitmdump first; the two llm-dlp set-ups swap places from one count to the next, so
+            # neither always runs right after the other.
+            for target in targets[:1] + (targets[1:] if index % 2 == 0 else targets[:0:-1]):
                 sessions = [session_bodies(first_session + n, args.turns, files) for n in range(count)]
                 first_session += count
                 results[(target.name, count)] = run_sessions(target, url, sessions)
