@@ -104,7 +104,11 @@ def main() -> None:
     ca = TestCA(workdir / "ca")
     provider = StandInProvider(ca)
     mitmdump, mitm_port = start_mitmdump(workdir, ca.cert_path)
-    dlp = start_proxy(workdir / "dlp", intercept=[f"localhost:{provider.port}"], upstream_ca=ca.cert_path)
+    # The same body is sent again and again: without --scan-cache-mb 0 every repeat would be a
+    # findings-cache hit, and this table would no longer show the cost of scanning (bench.session
+    # measures the cache on a real, growing conversation).
+    dlp = start_proxy(workdir / "dlp", intercept=[f"localhost:{provider.port}"], upstream_ca=ca.cert_path,
+                      extra_args=["--scan-cache-mb", "0"])
     clients = {
         "direct": httpx.Client(verify=str(ca.cert_path), timeout=60),
         "mitmdump": httpx.Client(proxy=f"http://127.0.0.1:{mitm_port}",

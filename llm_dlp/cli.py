@@ -74,6 +74,14 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
                           "or redis://HOST:PORT/DB to share them between proxy instances (default: memory)")
     run.add_argument("--vault-ttl", type=float, default=24 * 3600, metavar="SECONDS",
                      help="how long a redacted value stays restorable after its last use (default: 86400)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="detector worker processes (default: one per core; 0: scan in the proxy process)")
+    run.add_argument("--scan-cache-mb", type=float, default=256, metavar="MB",
+                     help="memory for findings of segments already scanned, so a resent conversation "
+                          "is not scanned again (default: 256; 0: off)")
+    run.add_argument("--scan-cache-redis", metavar="URL",
+                     help="redis://HOST:PORT/DB: share the findings cache between proxy instances "
+                          "(offsets and keyed hashes only, never text)")
     run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option (repeatable)")
     run.set_defaults(handler=partial(_run, serve=serve))
@@ -134,6 +142,10 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
     try:
         extra = tuple(parse_intercept_host(spec) for spec in args.intercept_host)
         options = tuple(_split_option(spec) for spec in args.mitm_options)
+        if args.workers is not None and args.workers < 0:
+            raise ValueError("--workers: use 0 (in the proxy process) or more")
+        if args.scan_cache_redis and not args.scan_cache_redis.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"--scan-cache-redis {args.scan_cache_redis!r}: use redis://HOST:PORT/DB")
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
         return 2
@@ -155,6 +167,9 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         vault=args.vault,
         vault_ttl_seconds=args.vault_ttl,
         quiet=args.quiet,
+        workers=args.workers,
+        scan_cache_bytes=int(args.scan_cache_mb * 1024 * 1024),
+        scan_cache_redis=args.scan_cache_redis,
     )
     try:
         serve(config)

@@ -27,6 +27,7 @@ from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
+from llm_dlp.scan_workers import SegmentScanner
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
 
@@ -65,10 +66,12 @@ class Pipeline:
         detectors: Sequence[Detector],
         hasher: ValueHasher,
         shadow: PolicySet | None = None,
+        scanner: SegmentScanner | None = None,
     ) -> None:
         self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
-        self._hinted = tuple(d.takes_path_hint for d in self.detectors)
+        # Uncached and in this process unless the caller (the proxy) brings a cache and workers.
+        self.scanner = scanner or SegmentScanner(self.detectors)
         self.hasher = hasher
         self.shadow = shadow
         self.known = KnownValues()
@@ -106,8 +109,7 @@ class Pipeline:
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
-        for segment in parsed.segments:
-            found = [f for d, hinted in zip(self.detectors, self._hinted) for f in _scan_segment(d, segment, hinted)]
+        for segment, found in zip(parsed.segments, self.scanner.find(parsed.segments)):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
             for finding in found:
@@ -270,13 +272,6 @@ def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:
     return [e for e in extra if not any(f.start <= e.start and e.end <= f.end for f in found)]
 
 
-
-
-def _scan_segment(detector: Detector, segment: Segment, hinted: bool) -> list[Finding]:
-    """A detector that declares ``takes_path_hint`` also gets the file path a tool call names."""
-    if hinted and segment.path_hint is not None:
-        return detector.scan(segment.text, path_hint=segment.path_hint)  # type: ignore[call-arg]
-    return detector.scan(segment.text)
 
 
 def _merge_spans(spans: list[tuple[int, int, Finding]]) -> list[tuple[int, int, Finding]]:

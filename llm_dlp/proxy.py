@@ -8,6 +8,7 @@ here, before a port is opened.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +25,8 @@ from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import PolicySet, load_policy_dir
 from llm_dlp.vault import DEFAULT_TTL_SECONDS
 from llm_dlp.policy.summary import describe
+from llm_dlp.scan_cache import DEFAULT_MEMORY_BYTES, open_findings_cache
+from llm_dlp.scan_workers import SegmentScanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,9 @@ class ProxyConfig:
     vault: str = "memory"  # memory | file:PATH | redis://HOST:PORT/DB (shared by several proxies)
     vault_ttl_seconds: float = DEFAULT_TTL_SECONDS
     quiet: bool = False  # no console line per request
+    workers: int | None = None  # detector worker processes; None: one per core; 0: in the proxy process
+    scan_cache_bytes: int = DEFAULT_MEMORY_BYTES  # findings cache in memory; 0: none
+    scan_cache_redis: str | None = None  # redis://HOST:PORT/DB: a findings cache shared by a fleet
 
 
 class StartupError(Exception):
@@ -96,6 +102,7 @@ class ProxyCore:
 
     def close(self) -> None:
         self.audit.close()
+        self.pipeline.scanner.close()  # the detector worker processes
 
 
 def build_core(config: ProxyConfig) -> ProxyCore:
@@ -106,7 +113,14 @@ def build_core(config: ProxyConfig) -> ProxyCore:
     shadow = load(config.shadow_policy_dir) if config.shadow_policy_dir else None
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
-    pipeline = Pipeline(policies, detectors, load_or_create_hasher(config.confdir), shadow=shadow)
+    hasher = load_or_create_hasher(config.confdir)
+    # Workers fork here, after the detectors are built and before any thread starts.
+    scanner = SegmentScanner(
+        detectors,
+        open_findings_cache(hasher, detectors, config.scan_cache_bytes, config.scan_cache_redis),
+        workers=(os.cpu_count() or 1) if config.workers is None else config.workers,
+    )
+    pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner)
     audit = AuditLog(
         config.audit_log,
         confdir=config.confdir,

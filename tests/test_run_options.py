@@ -1,0 +1,16 @@
+"""``llm-dlp run`` refuses worker and findings-cache options it cannot honour, before starting."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_dlp.cli import main
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--workers", "-1"], "--workers"),
+    (["--scan-cache-redis", "localhost:6379"], "--scan-cache-redis"),
+])
+def test_bad_worker_and_cache_options_are_refused(options, message, capsys):
+    assert main(["run", *options]) == 2
+    assert message in capsys.readouterr().err
