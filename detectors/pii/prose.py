@@ -24,7 +24,6 @@ Those need a model (``PiiConfig.spacy_model``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, compress
@@ -33,7 +32,9 @@ import regex
 import tldextract
 from presidio_analyzer import RecognizerResult
 
+from detectors.pii.agent_words import AGENT_WORDS, names_a_product
 from detectors.pii.addresses import codes_after_places, whole_addresses
+from detectors.pii.code_noise import looks_like_code
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
 from detectors.pii.prefilter import AnchorScanner, Hit
 from detectors.pii.shapes import RESERVED_HOSTS, SHAPES, WORD_AFTER_TITLE
@@ -67,18 +68,6 @@ _RUN = regex.compile(
 _RUN_SPLITTER = regex.compile("(" + _RUN.pattern + ")")
 _RUN_PART = regex.compile(_CAPITALISED + r"|(?:" + _PARTICLE_WORDS + r")(?=[ \t])")
 
-# Source code: statement ends, assignments, calls, keywords at a line's start, comment markers.
-# A line is code when it ends a statement or opens/closes a block, holds an operator prose does
-# not use, calls something, assigns, or starts with a keyword or a comment marker.
-_CODE_ENDINGS = (";", "{", "}", "[", "(", ",\\", ":\\")
-_CODE_OPERATORS = re.compile(r"==|!=|<=|>=|=>|->|::|&&|\|\|")
-_CODE_KEYWORDS = frozenset(
-    "def class import from return if for while const let var function public private static package using "
-    "#include elif else try except async await export".split()
-)
-_CODE_COMMENTS = ("#", "//", "/*", "* ", "--", "@")
-_CALL = re.compile(r"\w\(|\)[ \t]*[:{]")
-_ASSIGNMENT = re.compile(r"\w=\S|[\w\])][ \t]+=[ \t]")
 
 
 # A greeting or a self-introduction before a capital ("Hi Doku,", "I'm Mashuu"); its anchor
@@ -195,7 +184,11 @@ class ProseRecognizer:
             key = (run, _after_place_cue(text, start), cued.get(start))
             if key not in readings:
                 readings[key] = self._classify(run, key[1], key[2])
-            found += [(entity, start + begin, start + end, score) for entity, begin, end, score in readings[key]]
+            found += [
+                (entity, start + begin, start + end, score)
+                for entity, begin, end, score in readings[key]
+                if not _part_of_identifier(text, start + begin, start + end)
+            ]
         return found
 
     def _classify(self, run: str, after_place_cue: bool, cue: str | None = None) -> list[tuple[str, int, int, float]]:
@@ -284,8 +277,9 @@ class ProseRecognizer:
 
     def _common(self, bare: str) -> bool:
         """An English word, or an acronym: short words in capitals or mixed case (``URI``,
-        ``NaN``) are not towns or names."""
-        return bare.lower() in self._lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
+        ``NaN``) are not towns or names; nor are the names of an agent's tools and models."""
+        lowered = bare.lower()
+        return lowered in self._lists.common_words or lowered in AGENT_WORDS or (len(bare) <= 4 and not bare[1:].islower())
 
     def _may_stand_alone(self, bare: str) -> bool:
         """Whether a capitalised word with no other beside it can be a finding by itself."""
@@ -342,20 +336,31 @@ def _after_place_cue(text: str, start: int) -> bool:
     return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
 
 
-# Prompts greet and name the assistants they go to ("Hi Claude", "ask Copilot"): product names,
-# not people, however many people are called Claude. A run of these words alone is no person;
-# "Claude Monet" still is.
-_ASSISTANT_WORDS = frozenset(
-    "claude code copilot gemini codex chatgpt gpt cursor grok llama mistral deepseek qwen kimi".split()
-)
-
-
 def _names_an_assistant(name: str) -> bool:
-    return all(word.lower() in _ASSISTANT_WORDS for word in name.split())
+    """Prompts greet and name the assistants they go to ("Hi Claude", "ask Copilot") and the
+    models they run on ("Claude Opus"): product names, not people, however many people are
+    called Claude. "Claude Monet" still is one."""
+    return names_a_product(name.split())
 
 
 # A capitalised greeting or self-introduction is the first word of the run it introduces.
 _NAME_CUE_WORDS = frozenset(("hi", "hello", "hey", "i'm", "i’m"))
+
+
+# Around a word, what makes it part of an identifier, a type, a path or a code span rather than
+# a word of prose: ``Union[int, str]``, ``Optional(...)``, ``CLAUDE.md``, ``America/New_York``,
+# ``os.Path``, `` `Edit` ``.
+_IDENTIFIER_BEFORE = frozenset("./\\`$@#<")
+_IDENTIFIER_AFTER = frozenset("[(`/\\<_")
+
+
+def _part_of_identifier(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before in _IDENTIFIER_BEFORE or after in _IDENTIFIER_AFTER:
+        return True
+    # A dot followed by a letter or digit: a file name or an attribute, not a sentence's end.
+    return after == "." and end + 1 < len(text) and text[end + 1].isalnum()
 
 
 def _unpossessed(word: str) -> str:
@@ -372,20 +377,10 @@ def _outside_code_lines(
         start = text.rfind("\n", 0, item[1]) + 1
         if start not in verdicts:
             end = text.find("\n", item[1])
-            verdicts[start] = _looks_like_code(text[start : end if end >= 0 else len(text)])
+            verdicts[start] = looks_like_code(text[start : end if end >= 0 else len(text)])
         if not verdicts[start]:
             kept.append(item)
     return kept
-
-
-def _looks_like_code(line: str) -> bool:
-    # Plain string tests first: they settle most lines for a fraction of a regex search.
-    if line.rstrip().endswith(_CODE_ENDINGS) or _CODE_OPERATORS.search(line):
-        return True
-    stripped = line.lstrip()
-    if stripped.startswith(_CODE_COMMENTS) or stripped.split(" ", 1)[0].rstrip(":") in _CODE_KEYWORDS:
-        return True
-    return ("(" in line and _CALL.search(line) is not None) or ("=" in line and _ASSIGNMENT.search(line) is not None)
 
 
 def _bare(word: str) -> str:
