@@ -11,10 +11,10 @@ Left out: test directories and the packages that are word lists of names and add
 (generated tables). Each file is scanned by itself, as an agent sends one file per tool result.
 ``--list`` prints the files.
 
-Agents: every ``*.json`` request body under ``--agents`` (recorded Claude Code, Codex and
-Gemini CLI requests with no personal data planted) is parsed by the proxy's own adapter for its
-path (``<name>.path`` beside it, or guessed from the body) and each prompt segment is scanned,
-as the proxy does. Every finding there is a false positive.
+Agents: every ``*.json`` request under ``--agents`` (tests/data/agents: recorded Claude Code,
+Codex and Gemini CLI requests with no personal data planted, ``{"path", "body", ...}``; a bare
+body's path is guessed from its shape) is parsed by the proxy's own adapter for its path and
+each prompt segment is scanned, as the proxy does. Every finding there is a false positive.
 """
 
 from __future__ import annotations
@@ -73,8 +73,11 @@ def agent_segments(directory: Path) -> list[tuple[str, str, str]]:
     found = []
     for body in sorted(directory.rglob("*.json")):
         document = json.loads(body.read_text())
-        path_file = body.with_suffix(".path")
-        path = path_file.read_text().strip() if path_file.exists() else _guess_path(document)
+        # A recorded request ({"path", "body", ...}, tests/data/agents) or a bare body.
+        if isinstance(document, dict) and "body" in document and "path" in document:
+            path, document = document["path"], document["body"]
+        else:
+            path = _guess_path(document)
         if path is None:
             continue
         parsed = adapter_for(path).extract(document)

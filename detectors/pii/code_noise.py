@@ -46,7 +46,18 @@ _YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s?[-–/]\s?(?:19|20)\d\d$")
 # A US ZIP+4 code, the example of every address parser's docstring.
 _ZIP_PLUS_FOUR = re.compile(r"^\d{5}-\d{4}$")
 _SPACED_DATE = re.compile(r"^(?:19|20)\d\d[ ./]\d\d?[ ./]\d\d?$")
-_RANGE = re.compile(r"^(\d{3,5})\s?[-–]\s?(\d{3,5})$")
+_RANGE = re.compile(r"^(\d{3,6})\s?[-–]\s?(\d{3,6})$")
+# A round number (3600000 ms, 43200000): a duration or a limit.
+_ROUND_NUMBER = re.compile(r"^\d+0000$")
+# Mailboxes of systems and roles, not of a person ("Co-Authored-By: Claude <noreply@anthropic.com>").
+_ROLE_MAILBOXES = frozenset(
+    "noreply no-reply no_reply donotreply do-not-reply mailer-daemon postmaster hostmaster abuse webmaster".split()
+)
+# A date the sentence says is public: today's date, a release, a deprecation, a copyright.
+_PUBLIC_DATE_CUE = re.compile(
+    r"(?i:today(?:'s|’s)?(?:[ \t]+date)?|current[ \t]+date|released?|announced|shutdown|deprecat\w*|"
+    r"copyright|\(c\)|version|updated|last[ \t]+modified|changelog|effective|published)\b[^.!?\n]*$"
+)
 # The word after a number that makes it a date or a reference, not a house number.
 _NOT_STREET_WORDS = frozenset(
     "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
@@ -68,6 +79,8 @@ _BARE_NAME_KEY = re.compile(r"(?<![A-Za-z0-9_])name[\"']?\s*[:=]\s*[\"']?$", re.
 
 _TRIPLE_QUOTE = re.compile('"""')
 _PYTHON_DEFINITION = re.compile(r"^[ \t]*(?:def|class|import|from)[ \t]", re.MULTILINE)
+# A phone number's score once a context word ("phone", "mobile", "tel") stands near it.
+_CUED_PHONE_SCORE = 0.5
 # How many lines on each side of a finding decide whether it stands in code.
 _CONTEXT_LINES = 8
 # A text is code as a whole when this share of the lines sampled from it look like code (a
@@ -100,8 +113,12 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
     if entity == "PHONE_NUMBER":
         return bool(
             _EPOCH.match(value) or _YEAR_RANGE.match(value) or _ZIP_PLUS_FOUR.match(value) or _ISO_DATE.search(value)
-            or _SPACED_DATE.match(value) or "  " in value or _is_number_range(value)
+            or _SPACED_DATE.match(value) or "  " in value or _is_number_range(value) or _ROUND_NUMBER.match(value)
         )
+    if entity == "EMAIL_ADDRESS":
+        return value.split("@", 1)[0].lower() in _ROLE_MAILBOXES
+    if entity == "DATE_TIME":
+        return _PUBLIC_DATE_CUE.search(text, max(0, result.start - 80), result.start) is not None
     if entity == "STREET_ADDRESS":
         first_line = value.split("\n", 1)[0]
         words = first_line.split()
@@ -113,9 +130,14 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
 def _is_number_range(value: str) -> bool:
     """Pages, bug numbers or years from one to another ("pp. 3397-3415", "bugs 2360-2363")."""
     match = _RANGE.match(value)
-    if match is None or len(match.group(1)) != len(match.group(2)):
+    if match is None:
         return False
-    return 0 < int(match.group(2)) - int(match.group(1)) < 1000
+    low, high = match.group(1), match.group(2)
+    if len(low) == len(high):
+        return 0 < int(high) - int(low) < 1000
+    # "250-30000 ms", "5000-300000": a number and one at least a hundred times larger, neither
+    # with a trunk zero; a local phone number's groups differ by one digit at most (555-1234).
+    return len(high) - len(low) >= 2 and not low.startswith("0") and not high.startswith("0")
 
 
 def _prose_only_in_code(text: str, result: RecognizerResult, context: CodeContext) -> bool:
@@ -139,8 +161,9 @@ def _prose_only_in_code(text: str, result: RecognizerResult, context: CodeContex
             return False
     elif entity == "PHONE_NUMBER":
         # A phone number in code is written as one, in a string: "+1 212 555 0199",
-        # "(212) 555-0199"; a bare run of digits is a constant (2147483647, 305419896).
-        if not text[result.start : result.end].isdigit():
+        # "(212) 555-0199"; a bare run of digits is a constant (2147483647, 305419896),
+        # unless a word such as "mobile" or "tel" beside it raised its score.
+        if not text[result.start : result.end].isdigit() or result.score >= _CUED_PHONE_SCORE:
             return False
     else:
         return False

@@ -189,7 +189,21 @@ class ProseRecognizer:
                 for entity, begin, end, score in readings[key]
                 if not _part_of_identifier(text, start + begin, start + end)
             ]
-        return found
+        # A lone capitalised word from the lists whose lower-case form the same text also uses
+        # is an ordinary word at the start of a sentence or a heading ("Mobile:", "Skip
+        # routine...", "Legacy model"), however many towns are called Mobile; a cue overrides.
+        lowered: dict[str, bool] = {}
+        kept = []
+        for item in found:
+            entity, begin, end, score = item
+            word = text[begin:end]
+            if begin not in cued and entity in _LONE_WORD_ENTITIES and " " not in word and "\t" not in word:
+                if word not in lowered:
+                    lowered[word] = _written_lowercase(text, word.lower())
+                if lowered[word]:
+                    continue
+            kept.append(item)
+        return kept
 
     def _classify(self, run: str, after_place_cue: bool, cue: str | None = None) -> list[tuple[str, int, int, float]]:
         """Walk one run of capitalised words left to right, taking the longest reading at each;
@@ -350,8 +364,9 @@ _NAME_CUE_WORDS = frozenset(("hi", "hello", "hey", "i'm", "i’m"))
 # Around a word, what makes it part of an identifier, a type, a path or a code span rather than
 # a word of prose: ``Union[int, str]``, ``Optional(...)``, ``CLAUDE.md``, ``America/New_York``,
 # ``os.Path``, `` `Edit` ``.
-_IDENTIFIER_BEFORE = frozenset("./\\`$@#<")
-_IDENTIFIER_AFTER = frozenset("[(`/\\<_")
+# (Not a backslash: pasted JSON and code strings hold literal ``\n`` escapes between words.)
+_IDENTIFIER_BEFORE = frozenset("./`$@#<")
+_IDENTIFIER_AFTER = frozenset("[(`/<_")
 
 
 def _part_of_identifier(text: str, start: int, end: int) -> bool:
@@ -363,21 +378,48 @@ def _part_of_identifier(text: str, start: int, end: int) -> bool:
     return after == "." and end + 1 < len(text) and text[end + 1].isalnum()
 
 
+_LONE_WORD_ENTITIES = frozenset({"PERSON", "LOCATION"})
+# Occurrences of a word looked at before deciding it is never written in lower case.
+_MAX_OCCURRENCES = 64
+
+
+def _written_lowercase(text: str, lower: str) -> bool:
+    """Whether ``lower`` occurs in ``text`` as a word of its own."""
+    position = text.find(lower)
+    for _ in range(_MAX_OCCURRENCES):
+        if position < 0:
+            return False
+        end = position + len(lower)
+        before = text[position - 1] if position else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        position = text.find(lower, end)
+    return False
+
+
 def _unpossessed(word: str) -> str:
     return word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else word
+
+
+# A line naming typefaces ("DM Sans, DM Serif Text, Germania One, Montagu Slab, Radley"): its
+# capitalised words are fonts, whatever towns and people share their names.
+_TYPEFACE_WORDS = regex.compile(r"\b(?:Sans|Serif|Mono|Slab|Condensed|Display|Gothic|Grotesk|Myeongjo)\b")
 
 
 def _outside_code_lines(
     text: str, found: list[tuple[str, int, int, float]]
 ) -> list[tuple[str, int, int, float]]:
-    """Drop what was found on lines that look like code; only lines with a finding are judged."""
+    """Drop what was found on lines that look like code or list typefaces; only lines with a
+    finding are judged."""
     verdicts: dict[int, bool] = {}
     kept = []
     for item in found:
         start = text.rfind("\n", 0, item[1]) + 1
         if start not in verdicts:
             end = text.find("\n", item[1])
-            verdicts[start] = looks_like_code(text[start : end if end >= 0 else len(text)])
+            line = text[start : end if end >= 0 else len(text)]
+            verdicts[start] = looks_like_code(line) or len(_TYPEFACE_WORDS.findall(line)) >= 3
         if not verdicts[start]:
             kept.append(item)
     return kept
