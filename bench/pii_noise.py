@@ -9,7 +9,9 @@ package added to the lock moves few files) and taken in that order until each ha
 Left out: test directories and the packages that are word lists of names and addresses
 (Faker, presidio-evaluator), whose contents are personal data by design; files over 300 KB
 (generated tables). Each file is scanned by itself, as an agent sends one file per tool result.
-``--list`` prints the files.
+``--list`` prints the files. Findings on lines that credit an author (``Author:``,
+``Copyright``, ``Written by``, a ``<name@host>``) are counted apart: they are real people's
+names and addresses, published, and the detector is right to see them.
 
 Agents: every ``*.json`` request under ``--agents`` (tests/data/agents: recorded Claude Code,
 Codex and Gemini CLI requests with no personal data planted, ``{"path", "body", ...}``; a bare
@@ -23,12 +25,18 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import sysconfig
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+# A line that credits a person: their name and address are personal data, but published ones.
+ATTRIBUTION = re.compile(
+    r"(?i:author|copyright|\(c\)|written by|contributed|contact|maintainer|tweaks by|idea of|thanks|credits)"
+    r"|<[^<>\s@]+@[^<>\s@]+>|\([^()\s@]+@[^()\s@]+\)"
+)
 # Directory names whose files are tests, and packages whose files are personal data by design.
 SKIPPED_PARTS = frozenset({"test", "tests", "testing", "idle_test", "faker", "presidio_evaluator", "__pycache__"})
 MAX_FILE = 300_000
@@ -117,22 +125,27 @@ def main() -> None:
     if args.list:
         print("\n".join(f"    {f.root}/{f.relative}" for f in files) + "\n")
     counts: Counter[str] = Counter()
+    credits: Counter[str] = Counter()
     shown: Counter[str] = Counter()
     started = time.process_time()
     for code in files:
         for finding in detector.scan(code.text):
             counts[finding.rule] += 1
+            line_start = code.text.rfind("\n", 0, finding.start) + 1
+            line_end = code.text.find("\n", finding.end)
+            credits[finding.rule] += ATTRIBUTION.search(code.text, line_start, line_end if line_end >= 0 else len(code.text)) is not None
             if shown[finding.rule] < args.show:
                 shown[finding.rule] += 1
                 context = code.text[max(0, finding.start - 40) : finding.end + 40].replace("\n", "⏎")
                 value = code.text[finding.start : finding.end].replace("\n", "⏎")
                 print(f"    {finding.rule} {value!r} in {code.relative}: …{context}…")
     seconds = time.process_time() - started
-    print("\n| entity | findings | per MB |\n|---|---|---|")
+    print("\n| entity | findings | per MB | on lines crediting an author | per MB, without those |\n|---|---|---|---|---|")
     for entity, count in counts.most_common():
-        print(f"| {entity} | {count} | {count / size * 1e6:.1f} |")
-    total = sum(counts.values())
-    print(f"| total | {total} | {total / size * 1e6:.1f} |\n")
+        rest = count - credits[entity]
+        print(f"| {entity} | {count} | {count / size * 1e6:.1f} | {credits[entity]} | {rest / size * 1e6:.1f} |")
+    total, credited = sum(counts.values()), sum(credits.values())
+    print(f"| total | {total} | {total / size * 1e6:.1f} | {credited} | {(total - credited) / size * 1e6:.1f} |\n")
     print(f"scan CPU time {seconds:.1f} s ({size / seconds / 1e6:.1f} MB/s)\n")
 
     if args.agents:

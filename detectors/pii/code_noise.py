@@ -39,6 +39,8 @@ _OBJECT_IDENTIFIER = re.compile(r"^(?:0\.9\.2342|1\.2\.840|1\.3\.6|2\.5\.\d|2\.1
 _INTERNAL_IP = re.compile(
     r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.|(?i:fe[89ab][0-9a-f]:|2001:0?db8:))"
 )
+# The value of a key that says it is an example: ``example_number='312345678'``, ``sample_email:``.
+_EXAMPLE_KEY_BEFORE = re.compile(r"(?i:example|sample|dummy|placeholder)\w{0,20}[\"']?\s{0,3}[:=]\s{0,3}[\"']?$")
 # Unix time in seconds or milliseconds, 2001 to 2033: a timestamp, not a phone number.
 _EPOCH = re.compile(r"^1\d{9}(?:\d{3})?$")
 # "Copyright 2006-2022", "1999–2004": a span of years.
@@ -102,6 +104,8 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
     """Shapes that are never personal data, in code or out of it."""
     value = text[result.start : result.end]
     entity = result.entity_type
+    if _EXAMPLE_KEY_BEFORE.search(text, max(0, result.start - 40), result.start):
+        return True
     if entity in _NUMERIC and (_glued(text, result.start, result.end) or _inside_decimal(text, result.start, result.end)):
         return True
     before = text[max(0, result.start - 16) : result.start]
@@ -123,7 +127,9 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
         first_line = value.split("\n", 1)[0]
         words = first_line.split()
         # Aligned columns (a directory listing, a printed data frame), a date, a section number.
-        return "  " in first_line.strip() or (len(words) > 1 and words[1].rstrip(".").lower() in _NOT_STREET_WORDS)
+        # A tab inside: a numbered line of a file viewer ("2\tRelease 1") or two cells.
+        spread = "  " in first_line.strip() or "\t" in first_line
+        return spread or (len(words) > 1 and words[1].rstrip(".").lower() in _NOT_STREET_WORDS)
     return False
 
 
@@ -205,6 +211,8 @@ class CodeContext:
         return len(judged) >= _MIN_WHOLE_LINES and sum(judged) >= _WHOLE_SHARE * len(judged)
 
     def _around_is_code(self, position: int) -> bool:
+        """The finding's own line is code, and so are most non-blank lines around it (a line of
+        prose between two statements keeps its findings)."""
         text = self._text
         start = text.rfind("\n", 0, position) + 1
         votes = [self._line(start)]
@@ -226,7 +234,7 @@ class CodeContext:
             votes.append(verdict)
             after += verdict is not None
         judged = [vote for vote in votes if vote is not None]
-        return bool(judged) and sum(judged) * 2 > len(judged)
+        return votes[0] is True and sum(judged) * 2 > len(judged)
 
     def _line(self, start: int) -> bool | None:
         if start not in self._verdicts:
@@ -250,6 +258,8 @@ _CALL = re.compile(r"\w\(|\)[ \t]*[:{]")
 _ASSIGNMENT = re.compile(r"\w=\S|[\w\])][ \t]+=[ \t]")
 # An item of a list, tuple or call spread over lines: quotes or brackets, and a comma at the end.
 _ITEM_LINE = re.compile(r"[\"'\[\]()].*,$")
+# A comment after a statement or an item: ``"https://...",  # example``, ``x = 1;  // why``.
+_TRAILING_COMMENT = re.compile(r"[\"'\])},;]\s+(?:#|//)\s")
 
 
 def looks_like_code(line: str) -> bool:
@@ -264,6 +274,8 @@ def looks_like_code(line: str) -> bool:
     if stripped.startswith(_CODE_COMMENTS) or stripped.split(" ", 1)[0].rstrip(":") in _CODE_KEYWORDS:
         return True
     if stripped_end.endswith(",") and _ITEM_LINE.search(stripped_end):
+        return True
+    if ("#" in line or "//" in line) and _TRAILING_COMMENT.search(line):
         return True
     return ("(" in line and _CALL.search(line) is not None) or ("=" in line and _ASSIGNMENT.search(line) is not None)
 
