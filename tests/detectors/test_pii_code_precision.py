@@ -109,15 +109,18 @@ def test_a_claude_code_shaped_request_body_has_no_personal_data(detector):
 
 @pytest.mark.skipif(not AGENT_FIXTURES.is_dir(), reason="recorded agent request bodies (tests/data/agents) not present")
 def test_recorded_claude_code_requests_have_no_personal_data(detector):
-    """Claude Code's own system prompt and tool list, as recorded through the proxy."""
+    """Every prompt segment of Claude Code's recorded requests (system prompt, tool list, the
+    user's prompt, a Read tool result), as the proxy's adapter cuts them."""
+    from llm_dlp.providers import adapter_for
+
     findings = {}
-    for recording in sorted(AGENT_FIXTURES.glob("claude-code-*.json")):
-        body = json.loads(recording.read_text())["body"]
-        texts = [block["text"] for block in body.get("system", []) if isinstance(block, dict) and "text" in block]
-        texts += [tool.get("description", "") for tool in body.get("tools", [])]
-        for text in texts:
-            for finding in detector.scan(text):
-                findings.setdefault(recording.name, []).append((finding.rule, text[finding.start : finding.end]))
+    recordings = sorted(AGENT_FIXTURES.glob("claude-code-*.json"))
+    assert recordings
+    for recording in recordings:
+        request = json.loads(recording.read_text())
+        for segment in adapter_for(request["path"]).extract(request["body"]).segments:
+            for finding in detector.scan(segment.text):
+                findings.setdefault(recording.name, []).append((segment.location, finding.rule))
     assert findings == {}
 
 
