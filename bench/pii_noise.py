@@ -2,8 +2,10 @@
 
     .venv/bin/python -m bench.pii_noise [--megabytes 10] [--list] [--show 20] [--agents DIR]
 
-Code: Python files of the standard library and of the installed packages (this repository's
-locked ``.venv``), half the bytes from each. The selection is fixed: files are ordered by the
+Code: Python files of the standard library and of the packages pinned in the test lock
+(requirements/test.txt; packages installed by hand beside them, such as the bench's
+presidio-evaluator and pandas, are not read), half the bytes from each. The selection is fixed
+for one Python and one lock: files are ordered by the
 SHA-1 of their path relative to their root (so the order does not follow the alphabet, and one
 package added to the lock moves few files) and taken in that order until each half is full.
 Left out: test directories and the packages that are word lists of names and addresses
@@ -54,11 +56,14 @@ def code_selection(megabytes: float) -> list[CodeFile]:
     roots = {"stdlib": Path(paths["stdlib"]), "site-packages": Path(paths["purelib"])}
     budget = int(megabytes * 1_000_000 / len(roots))
     chosen: list[CodeFile] = []
+    locked = _locked_files(roots["site-packages"])
     for label, root in roots.items():
         candidates = []
         for path in root.rglob("*.py"):
             relative = path.relative_to(root)
             if label == "stdlib" and relative.parts[0] == "site-packages":
+                continue
+            if label == "site-packages" and relative.as_posix() not in locked:
                 continue
             if SKIPPED_PARTS.intersection(relative.parts) or path.stat().st_size > MAX_FILE:
                 continue
@@ -72,6 +77,23 @@ def code_selection(megabytes: float) -> list[CodeFile]:
             chosen.append(CodeFile(label, relative, text))
             taken += len(text.encode())
     return chosen
+
+
+def _locked_files(site_packages: Path) -> set[str]:
+    """The files, relative to site-packages, of the distributions pinned in requirements/test.txt."""
+    from importlib.metadata import distributions
+
+    lock = Path(__file__).resolve().parents[1] / "requirements" / "test.txt"
+    pinned = {_normalized(line.split("==", 1)[0]) for line in lock.read_text().splitlines() if "==" in line and not line.startswith(" ")}
+    files: set[str] = set()
+    for distribution in distributions(path=[str(site_packages)]):
+        if _normalized(distribution.metadata["Name"] or "") in pinned:
+            files.update(Path(file).as_posix() for file in distribution.files or ())
+    return files
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower().strip()
 
 
 def agent_segments(directory: Path) -> list[tuple[str, str, str]]:

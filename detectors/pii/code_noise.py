@@ -41,6 +41,11 @@ _INTERNAL_IP = re.compile(
 )
 # The value of a key that says it is an example: ``example_number='312345678'``, ``sample_email:``.
 _EXAMPLE_KEY_BEFORE = re.compile(r"(?i:example|sample|dummy|placeholder)\w{0,20}[\"']?\s{0,3}[:=]\s{0,3}[\"']?$")
+# An access-log line's status and size after the request ("GET /index.html 200 1298").
+_HTTP_REQUEST_BEFORE = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)[ \t]+\S+(?:[ \t]+HTTP/[\d.]+\"?)?[ \t]+$")
+# A decimal number among space-separated figures ("123 3.1416 789"), not a phone number's
+# dotted groups (05.06.52.16.25, 544.587.7175).
+_DECIMAL = re.compile(r"\s\d+\.\d+\s|\s\d+\.\d+$|^\d+\.\d+\s")
 # Unix time in seconds or milliseconds, 2001 to 2033: a timestamp, not a phone number.
 _EPOCH = re.compile(r"^1\d{9}(?:\d{3})?$")
 # "Copyright 2006-2022", "1999–2004": a span of years.
@@ -110,6 +115,8 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
         return True
     before = text[max(0, result.start - 16) : result.start]
     if entity in {"IP_ADDRESS", "PHONE_NUMBER"} and _VERSION_BEFORE.search(before):
+        return True
+    if entity == "PHONE_NUMBER" and (_HTTP_REQUEST_BEFORE.search(text, max(0, result.start - 200), result.start) or _DECIMAL.search(value)):
         return True
     if entity == "IP_ADDRESS":
         sentence = text[max(0, result.start - 100) : result.start]

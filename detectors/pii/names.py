@@ -41,12 +41,13 @@ _NAME_KEYS = (
 )
 _CASE_SENSITIVE = re.DOTALL | re.MULTILINE
 # Values after a name key in code and API documentation that are literals, type names or the
-# words that open a description (beyond spaCy's English stop words; not the gazetteers' common words, which hold Ada).
+# words that open a description ("The Redis command name"; beyond spaCy's English stop words; not the gazetteers' common words, which hold Ada).
 _NOT_NAMES = frozenset(
     """
     none null nil true false undefined nan optional required literal union any unique whether
     name names updated human str string int integer bool boolean list dict tuple object type
     default deprecated returns return specifies specify sets set gets get defaults
+    the a an this that these those its their our your
     """.split()
 )
 

@@ -200,7 +200,7 @@ class ProseRecognizer:
             if begin not in cued and entity in _LONE_WORD_ENTITIES and " " not in word and "\t" not in word:
                 if word not in lowered:
                     lowered[word] = _written_lowercase(text, word.lower())
-                if lowered[word]:
+                if lowered[word] or (entity == "LOCATION" and _is_field_label(text, begin, end)):
                     continue
             kept.append(item)
         return kept
@@ -381,6 +381,17 @@ def _part_of_identifier(text: str, start: int, end: int) -> bool:
 _LONE_WORD_ENTITIES = frozenset({"PERSON", "LOCATION"})
 # Occurrences of a word looked at before deciding it is never written in lower case.
 _MAX_OCCURRENCES = 64
+
+
+# A label that opens a line or a list item and ends in a colon: "Mobile: 730 064 218",
+# "- **Mobile:** Flutter", "Tool:". The value follows it; the label is no place. (A first name
+# there is a speaker, "Emily: Who are you?", and stays a person.)
+_LABEL_BEFORE = regex.compile(r"(?:^|\n)[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?$")
+_LABEL_AFTER = regex.compile(r"(?:\*\*|__)?:|:(?:\*\*|__)")
+
+
+def _is_field_label(text: str, start: int, end: int) -> bool:
+    return _LABEL_AFTER.match(text, end) is not None and _LABEL_BEFORE.search(text, max(0, start - 8), start) is not None
 
 
 def _written_lowercase(text: str, lower: str) -> bool:

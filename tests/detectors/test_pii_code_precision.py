@@ -187,6 +187,27 @@ def test_release_dates_and_versions_in_prose_are_no_dates_or_ips(detector):
     assert found(detector, text) == {}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'log.info("GET /index.html 200 1298")\nlog.info("POST /admin/ 401 42234")\n',
+        'print(number.search_string("123 3.1416 789"))',
+        "command_name: The Redis command name",
+        "- **Mobile:** Compose Multiplatform or Flutter.",
+        "Use a font such as DM Sans, DM Serif Text, Germania One, Montagu Slab, Radley or Rubik.",
+    ],
+)
+def test_log_figures_descriptions_labels_and_typefaces_are_not_personal(detector, text):
+    assert found(detector, text) == {}
+
+
+def test_dotted_phone_numbers_and_speakers_are_still_found(detector):
+    assert values(detector, "You can call 05.06.52.16.25 or 544.587.7175.") == {
+        "05.06.52.16.25": "PHONE_NUMBER", "544.587.7175": "PHONE_NUMBER",
+    }
+    assert values(detector, 'Emily: "Who are you?"') == {"Emily": "PERSON"}
+
+
 def test_a_birth_date_and_an_ip_in_prose_are_still_found(detector):
     text = "She was born on 4/18/1960 and logged in from 203.0.113.7."
     assert found(detector, text) == {"4/18/1960": "DATE_TIME", "203.0.113.7": "IP_ADDRESS"}
