@@ -34,7 +34,7 @@ from presidio_analyzer import RecognizerResult
 
 from detectors.pii.agent_words import AGENT_WORDS, names_a_product
 from detectors.pii.addresses import codes_after_places, whole_addresses
-from detectors.pii.code_noise import looks_like_code
+from detectors.pii.code_context import looks_like_code
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
 from detectors.pii.prefilter import AnchorScanner, Hit
 from detectors.pii.shapes import RESERVED_HOSTS, SHAPES, WORD_AFTER_TITLE
