@@ -40,8 +40,10 @@ _INTERNAL_IP = re.compile(
     r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.|(?i:fe[89ab][0-9a-f]:|2001:0?db8:))"
 )
 # The value of a key that says it is an example: ``example_number='312345678'``, ``sample_email:``.
+_EXAMPLE_WORDS = ("example", "sample", "dummy", "placeholder")
 _EXAMPLE_KEY_BEFORE = re.compile(r"(?i:example|sample|dummy|placeholder)\w{0,20}[\"']?\s{0,3}[:=]\s{0,3}[\"']?$")
 # An access-log line's status and size after the request ("GET /index.html 200 1298").
+_HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 _HTTP_REQUEST_BEFORE = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)[ \t]+\S+(?:[ \t]+HTTP/[\d.]+\"?)?[ \t]+$")
 # A decimal number among space-separated figures ("123 3.1416 789"), not a phone number's
 # dotted groups (05.06.52.16.25, 544.587.7175).
@@ -98,14 +100,16 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
     """Shapes that are never personal data, in code or out of it."""
     value = text[result.start : result.end]
     entity = result.entity_type
-    if _EXAMPLE_KEY_BEFORE.search(text, max(0, result.start - 40), result.start):
+    # Plain substring tests before each regex: most findings have none of these words near.
+    near = text[max(0, result.start - 40) : result.start].lower()
+    if any(word in near for word in _EXAMPLE_WORDS) and _EXAMPLE_KEY_BEFORE.search(near):
         return True
     if entity in _NUMERIC and (_glued(text, result.start, result.end) or _inside_decimal(text, result.start, result.end)):
         return True
     before = text[max(0, result.start - 16) : result.start]
     if entity in {"IP_ADDRESS", "PHONE_NUMBER"} and _VERSION_BEFORE.search(before):
         return True
-    if entity == "PHONE_NUMBER" and (_HTTP_REQUEST_BEFORE.search(text, max(0, result.start - 200), result.start) or _DECIMAL.search(value)):
+    if entity == "PHONE_NUMBER" and (_after_http_request(text, result.start) or _DECIMAL.search(value)):
         return True
     if entity == "IP_ADDRESS":
         sentence = text[max(0, result.start - 100) : result.start]
@@ -127,6 +131,11 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
         spread = "  " in first_line.strip() or "\t" in first_line
         return spread or (len(words) > 1 and words[1].rstrip(".").lower() in _NOT_STREET_WORDS)
     return False
+
+
+def _after_http_request(text: str, start: int) -> bool:
+    window = text[max(0, start - 200) : start]
+    return any(method in window for method in _HTTP_METHODS) and _HTTP_REQUEST_BEFORE.search(window) is not None
 
 
 def _is_number_range(value: str) -> bool:

@@ -121,6 +121,7 @@ class ProseRecognizer:
         cues = {_NAME_CUE_HIT: "name", _PLACE_CUE_HIT: "place"}
         cued = {hit.end - 1: cues[hit.anchor] for hit in hits if hit.anchor in cues}
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
+        found = _without_ordinary_words(text, found, cued)
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
@@ -189,21 +190,7 @@ class ProseRecognizer:
                 for entity, begin, end, score in readings[key]
                 if not _part_of_identifier(text, start + begin, start + end)
             ]
-        # A lone capitalised word from the lists whose lower-case form the same text also uses
-        # is an ordinary word at the start of a sentence or a heading ("Mobile:", "Skip
-        # routine...", "Legacy model"), however many towns are called Mobile; a cue overrides.
-        lowered: dict[str, bool] = {}
-        kept = []
-        for item in found:
-            entity, begin, end, score = item
-            word = text[begin:end]
-            if begin not in cued and entity in _LONE_WORD_ENTITIES and " " not in word and "\t" not in word:
-                if word not in lowered:
-                    lowered[word] = _written_lowercase(text, word.lower())
-                if lowered[word] or (entity == "LOCATION" and _is_field_label(text, begin, end)):
-                    continue
-            kept.append(item)
-        return kept
+        return found
 
     def _classify(self, run: str, after_place_cue: bool, cue: str | None = None) -> list[tuple[str, int, int, float]]:
         """Walk one run of capitalised words left to right, taking the longest reading at each;
@@ -379,6 +366,34 @@ def _part_of_identifier(text: str, start: int, end: int) -> bool:
 
 
 _LONE_WORD_ENTITIES = frozenset({"PERSON", "LOCATION"})
+# How far around a lone word its lower-case form is looked for, in characters.
+_NEARBY = 20_000
+
+
+def _without_ordinary_words(
+    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str]
+) -> list[tuple[str, int, int, float]]:
+    """A lone capitalised word from the lists whose lower-case form the same text also uses is
+    an ordinary word at the start of a sentence or a heading ("Skip routine...", "Tool"),
+    however many towns are called so; a place that is a field label ("**Mobile:**") is none
+    either. A cue before the word overrides both. (Run after the code lines are dropped: each
+    distinct word costs a search of the text near it.)"""
+    lowered: dict[tuple[str, int], bool] = {}
+    kept = []
+    for item in found:
+        entity, begin, end, _ = item
+        word = text[begin:end]
+        if begin not in cued and entity in _LONE_WORD_ENTITIES and " " not in word and "\t" not in word:
+            # The text around the word, in blocks of _NEARBY: a long prompt costs a bounded
+            # search per distinct word and block, not a search of all of it.
+            key = (word, begin // _NEARBY)
+            if key not in lowered:
+                block = key[1] * _NEARBY
+                lowered[key] = _written_lowercase(text, word.lower(), max(0, block - _NEARBY), block + 2 * _NEARBY)
+            if lowered[key] or (entity == "LOCATION" and _is_field_label(text, begin, end)):
+                continue
+        kept.append(item)
+    return kept
 # Occurrences of a word looked at before deciding it is never written in lower case.
 _MAX_OCCURRENCES = 64
 
@@ -394,9 +409,9 @@ def _is_field_label(text: str, start: int, end: int) -> bool:
     return _LABEL_AFTER.match(text, end) is not None and _LABEL_BEFORE.search(text, max(0, start - 8), start) is not None
 
 
-def _written_lowercase(text: str, lower: str) -> bool:
-    """Whether ``lower`` occurs in ``text`` as a word of its own."""
-    position = text.find(lower)
+def _written_lowercase(text: str, lower: str, start: int, stop: int) -> bool:
+    """Whether ``lower`` occurs in ``text[start:stop]`` as a word of its own."""
+    position = text.find(lower, start, stop)
     for _ in range(_MAX_OCCURRENCES):
         if position < 0:
             return False
@@ -405,7 +420,7 @@ def _written_lowercase(text: str, lower: str) -> bool:
         after = text[end] if end < len(text) else " "
         if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
             return True
-        position = text.find(lower, end)
+        position = text.find(lower, end, stop)
     return False
 
 
