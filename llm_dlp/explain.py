@@ -35,7 +35,8 @@ def explain(pipeline: Pipeline, policy: Policy, body: bytes, path: str | None = 
     path = path or guess_path(text)
     info = RequestInfo("explain", "POST", "explain.local", path, "custom",
                        content_type="application/json" if path != "/text" else "text/plain")
-    verdict = pipeline.inspect(info, body, policy).verdict
+    inspection = pipeline.inspect(info, body, policy)
+    verdict = inspection.verdict
     lines = [
         f"tenant: {policy.name} ({policy.source}; mode {policy.mode}, on_error {policy.on_error})",
         f"read as: {verdict.format or 'n/a'} (path {path})",
@@ -54,8 +55,8 @@ def explain(pipeline: Pipeline, policy: Policy, body: bytes, path: str | None = 
     else:
         lines.append("findings: none")
     lines.append(f"decision: {verdict.decision}")
-    if verdict.body is not None:
-        lines += [f"withheld, the model reads instead: {notice}" for notice in notices_in(verdict.body.decode("utf-8"))]
+    if inspection.body is not None:
+        lines += [f"withheld, the model reads instead: {notice}" for notice in notices_in(inspection.body.decode("utf-8"))]
     if verdict.message:
         lines.append(f"message to the client: {verdict.message}")
     if verdict.reroute:

@@ -27,6 +27,7 @@ from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import copy_policies
 
 REPO = Path(__file__).resolve().parent.parent
 EMAIL = "jonas.lindqvist@example-mail.com"
@@ -143,8 +144,13 @@ def test_lines_stay_short_while_the_history_grows(pipeline, tmp_path):
 def test_seen_says_what_happened_to_the_value_not_to_its_request(pipeline, value_keys, tmp_path, capsys):
     path = tmp_path / "audit.jsonl"
     audit = AuditLog(path, key=load_or_create_chain_key(tmp_path / "certs"))
-    # The email is only logged; the key beside it makes the request's decision "redact".
-    Agent(pipeline, audit).turn(f"{EMAIL} uses AWS_ACCESS_KEY_ID={make.aws_access_key_id()}")
+    # A tenant that only logs personal data: the email is logged, the key beside it makes the
+    # request's decision "redact".
+    text = (REPO / "policies" / "default.yaml").read_text()
+    assert "    kind: pii\n    action: redact" in text
+    directory = copy_policies(tmp_path / "policies", default=text.replace("    kind: pii\n    action: redact", "    kind: pii\n    action: log"))
+    logging_pii = Pipeline(load_policy_dir(directory, registry=DetectorRegistry.of(pipeline.detectors)), pipeline.detectors, pipeline.hasher)
+    Agent(logging_pii, audit).turn(f"{EMAIL} uses AWS_ACCESS_KEY_ID={make.aws_access_key_id()}")
     audit.close()
     [line] = lines(path)
     assert line["decision"] == "redact"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_dlp.cli import main
+from addons.main import main
 
 
 @pytest.mark.parametrize("options, message", [

@@ -29,6 +29,7 @@ class Saboteur:
     """Finds 'needle'; kills its process on 'CRASH', hangs on 'HANG'. Inherited by fork."""
 
     name = "saboteur"
+    takes_path_hint = False
 
     def scan(self, text: str) -> list[Finding]:
         if "CRASH" in text:
@@ -71,10 +72,10 @@ def test_a_worker_that_dies_fails_its_request_closed_and_the_next_is_served():
     try:
         pipeline = Pipeline(load_policy_dir(REPO / "policies"), [Saboteur()], HASHER, scanner=scanner)
         crashed = pipeline.inspect(INFO, body("CRASH with a needle"))
-        assert crashed.decision == "error" and crashed.status == 500 and crashed.body is None
-        assert "worker" in crashed.error
+        assert crashed.verdict.decision == "error" and crashed.verdict.status == 500 and crashed.body is None
+        assert "worker" in crashed.verdict.error
         after = pipeline.inspect(INFO, body("a needle"))
-        assert after.decision == "redact" and b"a needle" not in after.body
+        assert after.verdict.decision == "redact" and b"a needle" not in after.body
     finally:
         scanner.close()
 
@@ -84,9 +85,9 @@ def test_a_worker_that_does_not_answer_in_time_fails_its_request_closed():
     try:
         pipeline = Pipeline(load_policy_dir(REPO / "policies"), [Saboteur()], HASHER, scanner=scanner)
         hung = pipeline.inspect(INFO, body("HANG"))
-        assert hung.decision == "error" and hung.body is None and "did not finish" in hung.error
+        assert hung.verdict.decision == "error" and hung.body is None and "did not finish" in hung.verdict.error
         # The other worker is free: a request in the meantime is answered.
-        assert pipeline.inspect(INFO, body("a needle")).decision == "redact"
+        assert pipeline.inspect(INFO, body("a needle")).verdict.decision == "redact"
     finally:
         scanner.close()
 

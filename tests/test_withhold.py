@@ -29,6 +29,7 @@ class MarkerDetector:
     """Reports the customer table as 30 PII records, a private key, and single e-mail addresses."""
 
     name = "marker"
+    takes_path_hint = False
 
     def scan(self, text: str) -> list[Finding]:
         found = []
@@ -56,10 +57,22 @@ def pipeline(policies) -> Pipeline:
     return Pipeline(policies, [MarkerDetector()], ValueHasher(b"k" * 32))
 
 
-def inspect(pipeline: Pipeline, path: str, body: dict | str, user: str | None = None):
+class Outcome:
+    """The audited verdict's fields, with the forwarded body and the redacted values beside them."""
+
+    def __init__(self, inspection) -> None:
+        self.body = inspection.body
+        self.placeholders = inspection.redactions
+        self._verdict = inspection.verdict
+
+    def __getattr__(self, name: str):
+        return getattr(self._verdict, name)
+
+
+def inspect(pipeline: Pipeline, path: str, body: dict | str, user: str | None = None) -> Outcome:
     raw = (body if isinstance(body, str) else json.dumps(body)).encode()
     info = RequestInfo("t", "POST", "api.example.com", path, "custom", user=user, content_type="application/json")
-    return pipeline.inspect(info, raw)
+    return Outcome(pipeline.inspect(info, raw))
 
 
 def anthropic_turn(content) -> dict:
