@@ -12,6 +12,7 @@ import pytest
 
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.agentscript import AgentScript
+from llm_dlp.testing.proxyrun import REPO, copy_policies
 from tests.agents import clients
 
 BLOCKED = "llm-dlp blocked this request"
@@ -19,7 +20,14 @@ BLOCKED = "llm-dlp blocked this request"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with clients.stack(tmp_path_factory.mktemp("agents")) as running:
+    """A tenant that blocks private keys outright (the bundled default withholds the tool result
+    and lets the session go on; what each client shows for a block is what is tested here)."""
+    root = tmp_path_factory.mktemp("agents")
+    default = (REPO / "policies" / "default.yaml").read_text()
+    withheld = "    rule: private-key\n    action: withhold"
+    assert withheld in default
+    policies = copy_policies(root / "policies", default=default.replace(withheld, "    rule: private-key\n    action: block"))
+    with clients.stack(root, policy_dir=policies) as running:
         yield running
 
 
@@ -47,8 +55,8 @@ def run_blocked(stack, session, cli: clients.Cli) -> tuple[clients.Run, list[dic
     upstream = [r for r in stack.provider.received if r.method == "POST"]
     assert upstream, "the first turn reached the stand-in"
     assert not any(key_line in r.text for r in upstream), "the private key reached the provider"
-    blocks = [line for line in audit if line["decision"] == "block"]
-    assert len(blocks) == 1, f"one block, no retries: {[(l['path'], l['decision']) for l in audit]}"
+    blocks = [line for line in audit if line.get("decision") == "block"]
+    assert len(blocks) == 1, f"one block, no retries: {[(l.get('path'), l.get('event'), l.get('decision')) for l in audit]}"
     assert result.returncode != 0
     assert "private-key" in result.output and BLOCKED in result.output
     assert key_line not in _messages(result.output)
@@ -73,7 +81,7 @@ def test_codex_shows_the_block_without_reconnecting(stack, session):
     assert f"ERROR: {BLOCKED}" in result.output
     assert "Reconnecting" not in result.output
     # Its WebSocket attempt is refused once with 426, and it falls back to HTTPS at once.
-    websocket = [line for line in audit if line["method"] == "GET" and line["path"].startswith("/v1/responses")]
+    websocket = [line for line in audit if line.get("method") == "GET" and line.get("path", "").startswith("/v1/responses")]
     assert len(websocket) == 1
 
 
