@@ -125,25 +125,49 @@ class ContextScorer:
         if not requests:
             return []
         with self._vocabulary.session() as session:
-            # Whether a lemma is a stop word or punctuation depends on the string alone.
-            kept: dict[str, bool] = {}
+            stretches = _Stretches(session, text)
             answers = []
             for request in requests:
-                stretch = Stretch(session, text, request.left, request.right, kept)
-                answers.append([self._words_at(session, text, stretch, start, kept) for start in request.starts])
+                stretch = stretches.get(request.left, request.right)
+                answers.append([stretches.words_at(stretch, start) for start in request.starts])
             return answers
 
-    @staticmethod
-    def _words_at(
-        session: VocabularySession, text: str, stretch: Stretch, start: int, kept: dict[str, bool]
-    ) -> list[str]:
+
+class _Stretches:
+    """The stretches of one text tokenized so far, so that none is tokenized twice.
+
+    Requests and widened stretches start and end at whitespace-separated chunks, so inside one
+    long run without whitespace (a one-line JSON body) they all have the same bounds: tokenized
+    once, not once per result (which made such a body quadratic). A result that needs a wider
+    stretch first tries the widest one built before it, which already covers it when results
+    come in text order.
+    """
+
+    def __init__(self, session: VocabularySession, text: str) -> None:
+        self._session = session
+        self._text = text
+        # Whether a lemma is a stop word or punctuation depends on the string alone.
+        self._kept: dict[str, bool] = {}
+        self._built: dict[tuple[int, int], Stretch] = {}
+        self._widest: Stretch | None = None
+
+    def get(self, left: int, right: int) -> Stretch:
+        stretch = self._built.get((left, right))
+        if stretch is None:
+            stretch = self._built[(left, right)] = Stretch(self._session, self._text, left, right, self._kept)
+        return stretch
+
+    def words_at(self, stretch: Stretch, start: int) -> list[str]:
         found = stretch.words(start)
-        reach = _FIRST_REACH
+        if found is None and self._widest is not None and self._widest.covers(start):
+            found = self._widest.words(start)
+        text, reach = self._text, _FIRST_REACH
         while found is None:
             left = align_left(text, max(0, start - reach))
             # Forward, presidio needs only the first keyword from the match's own token on.
             right = align_right(text, min(len(text), start + 1 + reach // 4))
-            found = Stretch(session, text, left, right, kept).words(start)
+            self._widest = self.get(left, right)
+            found = self._widest.words(start)
             reach *= 4
         return found
 
@@ -153,16 +177,23 @@ class Stretch:
     only inside its session (its keyword test looks strings up in the vocabulary)."""
 
     def __init__(self, session: VocabularySession, text: str, left: int, right: int, kept: dict[str, bool]) -> None:
-        doc = session.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
+        self._left, self._right = left, right
         self._at_start = left == 0
         self._at_end = right == len(text)
-        lemmas = [token.lemma_ or token.lower_ for token in doc]
-        self._ends = [left + token.idx + len(token) for token in doc]
+        lemmas: list[str] = []
+        self._ends: list[int] = []
+        for piece_start, piece_end in _pieces(text, left, right):
+            doc = session.make_doc(_SURROGATE.sub("\ufffd", text[piece_start:piece_end]))
+            lemmas += [token.lemma_ or token.lower_ for token in doc]
+            self._ends += [piece_start + token.idx + len(token) for token in doc]
         is_keyword = _keyword_test(session.nlp, lemmas, ":" in text[left:right], kept)
         # The keywords of the stretch, lowered, and the indices of their tokens.
         lowered = [lemma.lower() for lemma in lemmas]
         self._positions = [index for index, lower in enumerate(lowered) if is_keyword(lower)]
         self._keywords = [lowered[index] for index in self._positions]
+
+    def covers(self, start: int) -> bool:
+        return self._left <= start < self._right
 
     def words(self, start: int) -> list[str] | None:
         """The context words for a result at ``start``, or None if they reach past the stretch."""
@@ -179,6 +210,40 @@ class Stretch:
         if (len(backward) <= CONTEXT_BEFORE and not self._at_start) or (len(forward) <= CONTEXT_AFTER and not self._at_end):
             return None
         return list(set(backward + forward))
+
+
+def _pieces(text: str, left: int, right: int) -> list[tuple[int, int]]:
+    """``text[left:right]`` as the pieces spaCy tokenizes one by one: the whole stretch, except
+    that a run without whitespace longer than ``MAX_RUN`` is cut every ``MAX_RUN`` characters
+    (just after a character that is not a letter or digit, where there is one close by).
+
+    spaCy strips a run's prefixes and suffixes one copy of the run at a time: a 100 KB one-line
+    JSON body took 25 s to tokenize. Cut, it takes milliseconds; only results within a few
+    tokens of a cut can see other context words than presidio would (such runs are minified
+    code, base64 and one-line JSON, which presidio itself would take minutes over). The cuts
+    depend only on where the run starts, which every stretch holding it agrees on.
+    """
+    pieces: list[tuple[int, int]] = []
+    at = left
+    for run in _LONG_RUN.finditer(text, left, right):
+        cut, run_end = run.start(), run.end()
+        while run_end - cut > MAX_RUN:
+            step = cut + MAX_RUN
+            boundary = _CUT_AFTER.search(text, step, min(run_end, step + _CUT_SLACK))
+            next_cut = boundary.end() if boundary else step
+            if next_cut >= run_end:
+                break
+            pieces.append((at, next_cut))
+            at = cut = next_cut
+    pieces.append((at, right))
+    return pieces
+
+
+# Runs without whitespace longer than this are tokenized in pieces (see ``_pieces``).
+MAX_RUN = 1024
+_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN + 1))
+_CUT_AFTER = re.compile(r"[^\w]")
+_CUT_SLACK = 64
 
 
 def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool, known: dict[str, bool]) -> Callable[[str], bool]:

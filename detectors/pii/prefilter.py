@@ -160,17 +160,18 @@ def align_left(text: str, position: int) -> int:
     spaCy splits on whitespace before anything else, so a text cut here tokenizes exactly as
     the whole text does from here on (runs of spaces included).
     """
-    # ``re`` walks a reversed slice in C (its \s is str.isspace); a longer walk than the
-    # slice, rare, is finished character by character.
-    behind = text[max(0, position - _LOOK_BEHIND) : position][::-1]
-    walked = _SPACES_THEN_CHUNK.match(behind).end()
-    if walked < len(behind) or walked == position:
-        return position - walked
-    while position > 0 and text[position - 1].isspace():
-        position -= 1
-    while position > 0 and not text[position - 1].isspace():
-        position -= 1
-    return position
+    # ``re`` walks a reversed slice in C (its \s is str.isspace). A run without whitespace
+    # may be longer than the slice: the slice doubles until the walk ends inside it, so the
+    # cost stays proportional to the distance walked, in C (a walk one character at a time
+    # made a long one-line JSON body cost 644,000 ``isspace`` calls per 8 KB).
+    reach = _LOOK_BEHIND
+    while True:
+        floor = max(0, position - reach)
+        behind = text[floor:position][::-1]
+        walked = _SPACES_THEN_CHUNK.match(behind).end()
+        if walked < len(behind) or floor == 0:
+            return position - walked
+        reach *= 4
 
 
 def align_right(text: str, position: int) -> int:
@@ -181,7 +182,14 @@ def align_right(text: str, position: int) -> int:
 def edge_left(text: str, position: int) -> int:
     """A window's left edge: ``position`` moved back to whitespace, at most EDGE_SLACK."""
     floor = max(0, position - EDGE_SLACK)
-    aligned = align_left(text, position)
+    # Only the slack (and one character before it) is read: a walk that does not end inside
+    # it ends before ``floor``, and then the edge stays at ``position``.
+    lowest = max(0, floor - 1)
+    behind = text[lowest:position][::-1]
+    walked = _SPACES_THEN_CHUNK.match(behind).end()
+    if walked == len(behind) and lowest > 0:
+        return position
+    aligned = position - walked
     return aligned if aligned >= floor else position
 
 
