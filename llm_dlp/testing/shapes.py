@@ -2,7 +2,7 @@
 
 Each shape is what an agent's tool result can hold and what once made a detector slower than
 linear: runs without whitespace, digit runs, one-line JSON full of 7–11 digit numbers, minified
-code, base64, and one token repeated. Deterministic (seeded), so two sizes of a shape are the
+code, base64, and one token or one line of code repeated. Deterministic (seeded), so two sizes of a shape are the
 same text at two lengths.
 """
 
@@ -56,6 +56,11 @@ def _base64(size: int, rng: random.Random) -> str:
     return base64.b64encode(rng.randbytes(size))[:size].decode()
 
 
+def _repeated_lines(size: int, rng: random.Random) -> str:
+    line = "    total = compute(items[index], 4155550123) + offset  # see ticket 12345678\n"
+    return (line * (size // len(line) + 1))[:size]
+
+
 def _repeated_token(size: int, rng: random.Random) -> str:
     return ("password=" * (size // 9 + 1))[:size]
 
@@ -67,6 +72,7 @@ SHAPES: dict[str, Callable[[int, random.Random], str]] = {
     "minified code": _minified_code,
     "base64": _base64,
     "repeated token": _repeated_token,
+    "repeated code line": _repeated_lines,
 }
 
 
