@@ -22,6 +22,8 @@ from typing import Mapping, Sequence
 
 import hyperscan
 
+from detectors.build_cache import compiled_database
+
 BEFORE = 96
 AFTER = 64
 # How far a window edge may move to reach whitespace.
@@ -71,13 +73,7 @@ class AnchorScanner:
             (hyperscan.HS_FLAG_SOM_LEFTMOST if leftmost else 0) | (hyperscan.HS_FLAG_CASELESS if fold else 0)
             for leftmost, fold in zip(self._starts, caseless)
         ]
-        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._database.compile(
-            expressions=[anchor.encode() for anchor in self.anchors],
-            ids=list(range(len(self.anchors))),
-            elements=len(self.anchors),
-            flags=flags,
-        )
+        self._database = compiled_database([anchor.encode() for anchor in self.anchors], flags)
         self._local = threading.local()
 
     def hits(self, text: str) -> list[Hit]:
