@@ -20,6 +20,7 @@ from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
+from llm_dlp.policy.needs import detector_needed, needed_kinds
 from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
@@ -84,7 +85,9 @@ class Pipeline:
             if refusal:
                 inspection = Inspection(self._refuse_destination(policy, refusal))
             else:
-                scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
+                # A shadow policy decides on the same scan, so it runs every detector.
+                kinds = needed_kinds(policy) if self.shadow is None else None
+                scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name, kinds)
                 inspection = self.decide(info, scan, policy)
                 self.known.remember(policy.name, inspection.redactions.values())
         except (BodyError, RequestFormatError) as exc:
@@ -99,14 +102,20 @@ class Pipeline:
         )
         return dataclasses.replace(inspection, verdict=verdict)
 
-    def scan(self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None) -> Scan:
+    def scan(
+        self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None, kinds: frozenset[str] | None = None
+    ) -> Scan:
+        """``kinds``: only the detectors that report one of them run (None: all of them)."""
         if not raw_body:
             return Scan("", ParsedRequest("empty", None, []), ())
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
         for segment in parsed.segments:
-            found = [f for d, hinted in zip(self.detectors, self._hinted) for f in _scan_segment(d, segment, hinted)]
+            found = [
+                f for d, hinted in zip(self.detectors, self._hinted) if detector_needed(d, kinds)
+                for f in _scan_segment(d, segment, hinted)
+            ]
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
             for finding in found:
