@@ -88,6 +88,22 @@ def code_likeness(content: str) -> float:
     stripped = content.strip()
     if not stripped:
         return 0.0
+    return _prose_penalty(stripped, _code_signs(content, stripped)) - 1.0
+
+
+def looks_like_code(content: str) -> bool:
+    """``code_likeness(content) > 0``, without counting words where the code signs alone
+    cannot reach above zero (the word count is the costliest part; penalties only subtract)."""
+    stripped = content.strip()
+    if not stripped:
+        return False
+    signs = _code_signs(content, stripped)
+    if signs - 1.0 <= 0:
+        return False
+    return _prose_penalty(stripped, signs) - 1.0 > 0
+
+
+def _code_signs(content: str, stripped: str) -> float:
     score = 0.0
     if _CODE_START.match(stripped):
         score += 1.0
@@ -99,13 +115,18 @@ def code_likeness(content: str) -> float:
     unquoted = _INLINE_CODE.sub("x", stripped) if "`" in stripped else stripped
     symbols = len(_SYMBOL.findall(unquoted))
     score += min(symbols / max(len(unquoted), 1) * 8, 1.5)
+    return score
+
+
+def _prose_penalty(stripped: str, score: float) -> float:
+    """``score`` less what the line's English words say against it."""
     words = _WORD.findall(stripped)
     if len(words) >= 4:
         stop = sum(1 for w in words if w.lower() in _STOPWORDS) / len(words)
         score -= stop * 5
     if stripped.endswith((".", "?", "!")) and len(words) >= 5:
         score -= 1.0
-    return score - 1.0
+    return score
 
 
 def _fenced(lines: list[Line]) -> list[tuple[int, int, str]]:
@@ -156,7 +177,7 @@ def _unfenced_runs(lines: list[Line], traces: list[bool], first: int, last: int,
     code_rows = [
         i for i in range(first, last)
         if not traces[i]
-        and (lines[i].numbered or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0))
+        and (lines[i].numbered or (kinds[i - first] != _REMARK and looks_like_code(lines[i].content)))
     ]
     regions = []
     group: list[int] = []
