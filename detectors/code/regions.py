@@ -30,9 +30,11 @@ _CODE_START = re.compile(
     r"<\??[A-Za-z!/]|@[A-Za-z]|[A-Za-z_][\w.]*\s*(?:=|:=|\+=|-=)\s*\S|[A-Za-z_][\w.]*\(.*\)\s*;?$|"
     r"[.#]?[\w-]+\s*\{$|[\w-]+:\s|-\s+[\w-]+:|\}|\)|\]|//|/\*|\*|#\s|--\s)"
 )
-# Import lines end in a bare name, so _CODE_END misses them; a run of them is still code.
+# Import lines end in a bare name, so _CODE_ENDINGS misses them; a run of them is still code.
 _IMPORT = re.compile(r"(?:import|from\s+[\w.]+\s+import|#include|#import|using|package|require)\s+[\w.<>\"/*{}, ]+$")
-_CODE_END = re.compile(r"(?:[;{}\[(,:]|\)|=>|->|\\|\*/|>)\s*$")
+# How a code line ends (the line is stripped, so a suffix test is ``(...)\s*$``, without the
+# regex search that tried every position of the line).
+_CODE_ENDINGS = (";", "{", "}", "[", "(", ",", ":", ")", "=>", "->", "\\", "*/", ">")
 # (``re``, not ``regex``: these run on every line of every prompt and ``re`` is faster on them.)
 _INLINE_CODE = re.compile(r"(?::[\w:.+-]+:)?`[^`]+`_{0,2}|``[^`]+``")
 _SYMBOLS = "{}[]();=<>_$#&|*/\\:\"'`"
@@ -107,7 +109,7 @@ def _code_signs(content: str, stripped: str) -> float:
     score = 0.0
     if _CODE_START.match(stripped):
         score += 1.0
-    if _CODE_END.search(stripped) or _IMPORT.match(stripped):
+    if stripped.endswith(_CODE_ENDINGS) or _IMPORT.match(stripped):
         score += 1.0
     if content[:1] in (" ", "\t") and not stripped[:2] in ("- ", "* ") and not stripped[:1].isdigit():
         score += 0.3
