@@ -24,7 +24,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.language import Language
 
-from detectors.pii.prefilter import align_left, align_right
+from detectors.pii.prefilter import align_left, align_right, cuts_between
 from detectors.pii.vocabulary import BoundedVocabulary, VocabularySession
 
 # presidio's defaults: five keywords before the match, and the match's own token or the first
@@ -213,37 +213,10 @@ class Stretch:
 
 
 def _pieces(text: str, left: int, right: int) -> list[tuple[int, int]]:
-    """``text[left:right]`` as the pieces spaCy tokenizes one by one: the whole stretch, except
-    that a run without whitespace longer than ``MAX_RUN`` is cut every ``MAX_RUN`` characters
-    (just after a character that is not a letter or digit, where there is one close by).
-
-    spaCy strips a run's prefixes and suffixes one copy of the run at a time: a 100 KB one-line
-    JSON body took 25 s to tokenize. Cut, it takes milliseconds; only results within a few
-    tokens of a cut can see other context words than presidio would (such runs are minified
-    code, base64 and one-line JSON, which presidio itself would take minutes over). The cuts
-    depend only on where the run starts, which every stretch holding it agrees on.
-    """
-    pieces: list[tuple[int, int]] = []
-    at = left
-    for run in _LONG_RUN.finditer(text, left, right):
-        cut, run_end = run.start(), run.end()
-        while run_end - cut > MAX_RUN:
-            step = cut + MAX_RUN
-            boundary = _CUT_AFTER.search(text, step, min(run_end, step + _CUT_SLACK))
-            next_cut = boundary.end() if boundary else step
-            if next_cut >= run_end:
-                break
-            pieces.append((at, next_cut))
-            at = cut = next_cut
-    pieces.append((at, right))
-    return pieces
-
-
-# Runs without whitespace longer than this are tokenized in pieces (see ``_pieces``).
-MAX_RUN = 1024
-_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN + 1))
-_CUT_AFTER = re.compile(r"[^\w]")
-_CUT_SLACK = 64
+    """``text[left:right]`` as the pieces spaCy tokenizes one by one: split at the cuts of
+    long runs without whitespace (``prefilter.is_cut``), whole where there are none."""
+    bounds = [left, *cuts_between(text, left, right), right]
+    return list(zip(bounds, bounds[1:]))
 
 
 def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool, known: dict[str, bool]) -> Callable[[str], bool]:
