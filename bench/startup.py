@@ -1,13 +1,15 @@
 """Start-up: `llm-dlp run` until its port accepts connections, next to plain mitmdump from the same
 .venv, and `llm-dlp scan` of a 1 KB file; medians of several runs and peak RSS.
 
-    .venv/bin/python -m bench.startup [--runs 5] [--cold]
+    .venv/bin/python -m bench.startup [--runs 5] [--cold] [--baseline DIR]
 
 Each run is a fresh process. The port is polled every 10 ms. Peak RSS of ``run`` and mitmdump is
 the process's high-water mark (VmHWM) when the port first listens; of ``scan``, the child's
 maximum resident set from wait4. ``--cold`` also measures one start with an empty build cache
 (``LLM_DLP_CACHE_DIR`` pointed at a fresh directory: hyperscan databases and gazetteers are
-built and stored, as on a machine's first start).
+built and stored, as on a machine's first start). ``--baseline DIR``: also the same commands
+with another checkout first on PYTHONPATH (e.g. a worktree of the commit before a change), run
+alternately with this one so both see the same load.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="also one start with an empty build cache")
+    parser.add_argument("--baseline", type=Path, help="a checkout to compare with (put first on PYTHONPATH)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -107,15 +110,23 @@ def main() -> None:
             rows.append(_row("`llm-dlp run` until listening, empty build cache", [_until_listening(run_args(port), port, cold_env, work)]))
             rows.append(_row("`llm-dlp scan` of 1 KB, empty build cache",
                              [_scan(sample, dict(env, LLM_DLP_CACHE_DIR=str(work / "cold-cache-2")))]))
-        runs, plain, scans = [], [], []
+        base_env = dict(env, PYTHONPATH=str(args.baseline)) if args.baseline else None
+        runs, plain, scans, base_runs, base_scans = [], [], [], [], []
         for _ in range(args.runs):
             port = free_port()
             runs.append(_until_listening(run_args(port), port, env, work))
             port = free_port()
             plain.append(_until_listening(mitmdump_args(port), port, env, work))
             scans.append(_scan(sample, env))
+            if base_env is not None:
+                port = free_port()
+                base_runs.append(_until_listening(run_args(port), port, base_env, work))
+                base_scans.append(_scan(sample, base_env))
         rows[:0] = [_row("`llm-dlp run` until listening", runs), _row("plain `mitmdump` until listening", plain),
                     _row("`llm-dlp scan` of a 1 KB file", scans)]
+        if base_env is not None:
+            rows[3:3] = [_row(f"`llm-dlp run` until listening, {args.baseline.name}", base_runs),
+                         _row(f"`llm-dlp scan` of a 1 KB file, {args.baseline.name}", base_scans)]
     print("| measure | median | best | peak RSS | runs |")
     print("|---|---:|---:|---:|---:|")
     print("\n".join(rows))
