@@ -103,7 +103,9 @@ class Pipeline:
         )
         return dataclasses.replace(inspection, verdict=verdict)
 
-    def scan(self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None) -> Scan:
+    def scan(
+        self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None
+    ) -> Scan:
         if not raw_body:
             return Scan("", ParsedRequest("empty", None, []), ())
         text = decode_body(raw_body, info.content_encoding, limit)

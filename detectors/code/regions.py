@@ -29,9 +29,11 @@ _CODE_START = re.compile(
     r"<\??[A-Za-z!/]|@[A-Za-z]|[A-Za-z_][\w.]*\s*(?:=|:=|\+=|-=)\s*\S|[A-Za-z_][\w.]*\(.*\)\s*;?$|"
     r"[.#]?[\w-]+\s*\{$|[\w-]+:\s|-\s+[\w-]+:|\}|\)|\]|//|/\*|\*|#\s|--\s)"
 )
-# Import lines end in a bare name, so _CODE_END misses them; a run of them is still code.
+# Import lines end in a bare name, so _CODE_ENDINGS misses them; a run of them is still code.
 _IMPORT = re.compile(r"(?:import|from\s+[\w.]+\s+import|#include|#import|using|package|require)\s+[\w.<>\"/*{}, ]+$")
-_CODE_END = re.compile(r"(?:[;{}\[(,:]|\)|=>|->|\\|\*/|>)\s*$")
+# How a code line ends (the line is stripped, so a suffix test is ``(...)\s*$``, without the
+# regex search that tried every position of the line).
+_CODE_ENDINGS = (";", "{", "}", "[", "(", ",", ":", ")", "=>", "->", "\\", "*/", ">")
 # (``re``, not ``regex``: these run on every line of every prompt and ``re`` is faster on them.)
 _INLINE_CODE = re.compile(r"(?::[\w:.+-]+:)?`[^`]+`_{0,2}|``[^`]+``")
 _SYMBOLS = "{}[]();=<>_$#&|*/\\:\"'`"
@@ -81,10 +83,26 @@ def code_likeness(content: str) -> float:
     stripped = content.strip()
     if not stripped:
         return 0.0
+    return _prose_penalty(stripped, _code_signs(content, stripped)) - 1.0
+
+
+def looks_like_code(content: str) -> bool:
+    """``code_likeness(content) > 0``, without counting words where the code signs alone
+    cannot reach above zero (the word count is the costliest part; penalties only subtract)."""
+    stripped = content.strip()
+    if not stripped:
+        return False
+    signs = _code_signs(content, stripped)
+    if signs - 1.0 <= 0:
+        return False
+    return _prose_penalty(stripped, signs) - 1.0 > 0
+
+
+def _code_signs(content: str, stripped: str) -> float:
     score = 0.0
     if _CODE_START.match(stripped):
         score += 1.0
-    if _CODE_END.search(stripped) or _IMPORT.match(stripped):
+    if stripped.endswith(_CODE_ENDINGS) or _IMPORT.match(stripped):
         score += 1.0
     if content[:1] in (" ", "\t") and not stripped[:2] in ("- ", "* ") and not stripped[:1].isdigit():
         score += 0.3
@@ -92,13 +110,18 @@ def code_likeness(content: str) -> float:
     unquoted = _INLINE_CODE.sub("x", stripped) if "`" in stripped else stripped
     symbols = len(_SYMBOL.findall(unquoted))
     score += min(symbols / max(len(unquoted), 1) * 8, 1.5)
+    return score
+
+
+def _prose_penalty(stripped: str, score: float) -> float:
+    """``score`` less what the line's English words say against it."""
     words = _WORD.findall(stripped)
     if len(words) >= 4:
         stop = sum(1 for w in words if w.lower() in _STOPWORDS) / len(words)
         score -= stop * 5
     if stripped.endswith((".", "?", "!")) and len(words) >= 5:
         score -= 1.0
-    return score - 1.0
+    return score
 
 
 def _fenced(lines: list[Line]) -> list[tuple[int, int, str]]:
@@ -150,7 +173,7 @@ def _unfenced_runs(
     code_rows = [
         i for i in range(first, last)
         if not traces[i]
-        and (listed[i] or (kinds[i - first] != _REMARK and code_likeness(lines[i].content) > 0))
+        and (listed[i] or (kinds[i - first] != _REMARK and looks_like_code(lines[i].content)))
     ]
     regions = []
     group: list[int] = []

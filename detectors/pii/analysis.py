@@ -86,7 +86,7 @@ class WindowAnalyzer:
             if recognized.needing:
                 for (result, recognizer), words in zip(recognized.needing, next(answers)):
                     self._apply_words(result, recognizer, words)
-            kept = EntityRecognizer.remove_duplicates(recognized.results)
+            kept = remove_duplicates(recognized.results)
             results += [result for result in kept if result.score >= self._threshold]
         return results
 
@@ -230,4 +230,25 @@ def _pattern_results(recognizer: PatternRecognizer, piece: str, starts: tuple[in
                         },
                     )
                 )
-    return EntityRecognizer.remove_duplicates(results)
+    return remove_duplicates(results)
+
+
+def remove_duplicates(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """presidio's ``EntityRecognizer.remove_duplicates``, in linear time on disjoint results.
+
+    presidio compares each result with every one kept before it, which is quadratic in the
+    results of one window (a one-line JSON body of numbers is one window of 1,500 results:
+    6.6 s at 100 KB). A result is dropped only for one it lies inside, so presidio's step runs
+    on each cluster of overlapping results alone; the kept results are put back in presidio's
+    order (score, start, longest first).
+    """
+    clusters: list[list[RecognizerResult]] = []
+    reach = -1
+    for result in sorted(results, key=lambda r: r.start):
+        if clusters and result.start <= reach:
+            clusters[-1].append(result)
+        else:
+            clusters.append([result])
+        reach = max(reach, result.end) if len(clusters[-1]) > 1 else result.end
+    kept = [result for cluster in clusters for result in EntityRecognizer.remove_duplicates(cluster)]
+    return sorted(kept, key=lambda r: (-r.score, r.start, -(r.end - r.start)))

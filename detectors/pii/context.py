@@ -24,7 +24,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.language import Language
 
-from detectors.pii.prefilter import align_left, align_right
+from detectors.pii.prefilter import align_left, align_right, cuts_between
 from detectors.pii.vocabulary import BoundedVocabulary, VocabularySession
 
 # presidio's defaults: five keywords before the match, and the match's own token or the first
@@ -125,25 +125,49 @@ class ContextScorer:
         if not requests:
             return []
         with self._vocabulary.session() as session:
-            # Whether a lemma is a stop word or punctuation depends on the string alone.
-            kept: dict[str, bool] = {}
+            stretches = _Stretches(session, text)
             answers = []
             for request in requests:
-                stretch = Stretch(session, text, request.left, request.right, kept)
-                answers.append([self._words_at(session, text, stretch, start, kept) for start in request.starts])
+                stretch = stretches.get(request.left, request.right)
+                answers.append([stretches.words_at(stretch, start) for start in request.starts])
             return answers
 
-    @staticmethod
-    def _words_at(
-        session: VocabularySession, text: str, stretch: Stretch, start: int, kept: dict[str, bool]
-    ) -> list[str]:
+
+class _Stretches:
+    """The stretches of one text tokenized so far, so that none is tokenized twice.
+
+    Requests and widened stretches start and end at whitespace-separated chunks, so inside one
+    long run without whitespace (a one-line JSON body) they all have the same bounds: tokenized
+    once, not once per result (which made such a body quadratic). A result that needs a wider
+    stretch first tries the widest one built before it, which already covers it when results
+    come in text order.
+    """
+
+    def __init__(self, session: VocabularySession, text: str) -> None:
+        self._session = session
+        self._text = text
+        # Whether a lemma is a stop word or punctuation depends on the string alone.
+        self._kept: dict[str, bool] = {}
+        self._built: dict[tuple[int, int], Stretch] = {}
+        self._widest: Stretch | None = None
+
+    def get(self, left: int, right: int) -> Stretch:
+        stretch = self._built.get((left, right))
+        if stretch is None:
+            stretch = self._built[(left, right)] = Stretch(self._session, self._text, left, right, self._kept)
+        return stretch
+
+    def words_at(self, stretch: Stretch, start: int) -> list[str]:
         found = stretch.words(start)
-        reach = _FIRST_REACH
+        if found is None and self._widest is not None and self._widest.covers(start):
+            found = self._widest.words(start)
+        text, reach = self._text, _FIRST_REACH
         while found is None:
             left = align_left(text, max(0, start - reach))
             # Forward, presidio needs only the first keyword from the match's own token on.
             right = align_right(text, min(len(text), start + 1 + reach // 4))
-            found = Stretch(session, text, left, right, kept).words(start)
+            self._widest = self.get(left, right)
+            found = self._widest.words(start)
             reach *= 4
         return found
 
@@ -153,16 +177,23 @@ class Stretch:
     only inside its session (its keyword test looks strings up in the vocabulary)."""
 
     def __init__(self, session: VocabularySession, text: str, left: int, right: int, kept: dict[str, bool]) -> None:
-        doc = session.make_doc(_SURROGATE.sub("\ufffd", text[left:right]))
+        self._left, self._right = left, right
         self._at_start = left == 0
         self._at_end = right == len(text)
-        lemmas = [token.lemma_ or token.lower_ for token in doc]
-        self._ends = [left + token.idx + len(token) for token in doc]
+        lemmas: list[str] = []
+        self._ends: list[int] = []
+        for piece_start, piece_end in _pieces(text, left, right):
+            doc = session.make_doc(_SURROGATE.sub("\ufffd", text[piece_start:piece_end]))
+            lemmas += [token.lemma_ or token.lower_ for token in doc]
+            self._ends += [piece_start + token.idx + len(token) for token in doc]
         is_keyword = _keyword_test(session.nlp, lemmas, ":" in text[left:right], kept)
         # The keywords of the stretch, lowered, and the indices of their tokens.
         lowered = [lemma.lower() for lemma in lemmas]
         self._positions = [index for index, lower in enumerate(lowered) if is_keyword(lower)]
         self._keywords = [lowered[index] for index in self._positions]
+
+    def covers(self, start: int) -> bool:
+        return self._left <= start < self._right
 
     def words(self, start: int) -> list[str] | None:
         """The context words for a result at ``start``, or None if they reach past the stretch."""
@@ -179,6 +210,13 @@ class Stretch:
         if (len(backward) <= CONTEXT_BEFORE and not self._at_start) or (len(forward) <= CONTEXT_AFTER and not self._at_end):
             return None
         return list(set(backward + forward))
+
+
+def _pieces(text: str, left: int, right: int) -> list[tuple[int, int]]:
+    """``text[left:right]`` as the pieces spaCy tokenizes one by one: split at the cuts of
+    long runs without whitespace (``prefilter.is_cut``), whole where there are none."""
+    bounds = [left, *cuts_between(text, left, right), right]
+    return list(zip(bounds, bounds[1:]))
 
 
 def _keyword_test(nlp: Language, lemmas: list[str], has_colon: bool, known: dict[str, bool]) -> Callable[[str], bool]:

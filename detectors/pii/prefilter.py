@@ -22,6 +22,8 @@ from typing import Mapping, Sequence
 
 import hyperscan
 
+from detectors.build_cache import compiled_database
+
 BEFORE = 96
 AFTER = 64
 # How far a window edge may move to reach whitespace.
@@ -71,13 +73,7 @@ class AnchorScanner:
             (hyperscan.HS_FLAG_SOM_LEFTMOST if leftmost else 0) | (hyperscan.HS_FLAG_CASELESS if fold else 0)
             for leftmost, fold in zip(self._starts, caseless)
         ]
-        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._database.compile(
-            expressions=[anchor.encode() for anchor in self.anchors],
-            ids=list(range(len(self.anchors))),
-            elements=len(self.anchors),
-            flags=flags,
-        )
+        self._database = compiled_database([anchor.encode() for anchor in self.anchors], flags)
         self._local = threading.local()
 
     def hits(self, text: str) -> list[Hit]:
@@ -155,33 +151,95 @@ def windows(text: str, hits: list[Hit]) -> list[Window]:
 
 
 def align_left(text: str, position: int) -> int:
-    """The start of the whitespace-separated chunk at or before ``position``.
+    """The start of the whitespace-separated chunk at or before ``position``, or the last cut
+    (``is_cut``) of a long run before it, whichever is later.
 
     spaCy splits on whitespace before anything else, so a text cut here tokenizes exactly as
-    the whole text does from here on (runs of spaces included).
+    the whole text does from here on (runs of spaces included; a long run is tokenized in
+    pieces between its cuts, see ``cuts_between``).
     """
-    # ``re`` walks a reversed slice in C (its \s is str.isspace); a longer walk than the
-    # slice, rare, is finished character by character.
-    behind = text[max(0, position - _LOOK_BEHIND) : position][::-1]
-    walked = _SPACES_THEN_CHUNK.match(behind).end()
-    if walked < len(behind) or walked == position:
-        return position - walked
-    while position > 0 and text[position - 1].isspace():
-        position -= 1
-    while position > 0 and not text[position - 1].isspace():
-        position -= 1
-    return position
+    # ``re`` walks a reversed slice in C (its \s is str.isspace). The slice grows until the
+    # walk ends inside it or a cut is inside it, so the cost stays within a few MAX_RUN (a walk
+    # to the start of the run, one character at a time, made a long one-line JSON body cost
+    # 644,000 ``isspace`` calls per 8 KB, and a 1 MB one quadratic).
+    reach = _LOOK_BEHIND
+    while True:
+        floor = max(0, position - reach)
+        behind = text[floor:position][::-1]
+        walked = _SPACES_THEN_CHUNK.match(behind).end()
+        if walked < len(behind) or floor == 0:
+            start = position - walked
+            cut = _cut_at_or_before(text, position, start) if walked >= MAX_RUN // 2 else None
+            return start if cut is None else cut
+        if reach > 2 * MAX_RUN:
+            cut = _cut_at_or_before(text, position, floor)
+            if cut is not None:
+                return cut
+        reach *= 4
 
 
 def align_right(text: str, position: int) -> int:
-    """The end of the whitespace-separated chunk at or after ``position``."""
-    return _CHUNK.match(text, position).end()
+    """The end of the whitespace-separated chunk at or after ``position``, or the first cut
+    of a long run after it, whichever is earlier."""
+    limit = min(len(text), position + 3 * MAX_RUN)
+    end = _CHUNK.match(text, position, limit).end()
+    if end - position < MAX_RUN // 2:
+        return end
+    # A cut lies within 3 MAX_RUN of a run that reaches ``limit``, so the walk stops there.
+    cut = (position + MAX_RUN - 1) // MAX_RUN * MAX_RUN
+    while cut < end:
+        if is_cut(text, cut):
+            return cut
+        cut += MAX_RUN
+    return end if end < limit or limit == len(text) else _CHUNK.match(text, position).end()
+
+
+def is_cut(text: str, position: int) -> bool:
+    """Whether a long run without whitespace is cut at ``position``: a multiple of MAX_RUN with
+    no whitespace within MAX_RUN / 2 on either side.
+
+    spaCy strips a run's prefixes and suffixes one copy of the run at a time, and learns a new
+    string for every token: a 100 KB one-line JSON body took 25 s to tokenize whole, and the
+    context of one result in a 1 MB run needed all of it. Cut, each stretch is a few pieces
+    around its results. The cuts depend only on the text near them, so every stretch agrees on
+    them; runs shorter than MAX_RUN, which is all of ordinary prose and code, are never cut.
+    Only results within a token of a cut can see other context words than presidio would.
+    """
+    half = MAX_RUN // 2
+    return (
+        position % MAX_RUN == 0
+        and half <= position <= len(text) - half
+        and _SPACE.search(text, position - half, position + half) is None
+    )
+
+
+def cuts_between(text: str, left: int, right: int) -> list[int]:
+    """The cuts strictly inside ``text[left:right]``, in order."""
+    first = left // MAX_RUN * MAX_RUN + MAX_RUN
+    return [cut for cut in range(first, right, MAX_RUN) if is_cut(text, cut)]
+
+
+def _cut_at_or_before(text: str, position: int, lowest: int) -> int | None:
+    """The last cut in ``(lowest, position]``, if any."""
+    cut = position // MAX_RUN * MAX_RUN
+    while cut > lowest:
+        if is_cut(text, cut):
+            return cut
+        cut -= MAX_RUN
+    return None
 
 
 def edge_left(text: str, position: int) -> int:
     """A window's left edge: ``position`` moved back to whitespace, at most EDGE_SLACK."""
     floor = max(0, position - EDGE_SLACK)
-    aligned = align_left(text, position)
+    # Only the slack (and one character before it) is read: a walk that does not end inside
+    # it ends before ``floor``, and then the edge stays at ``position``.
+    lowest = max(0, floor - 1)
+    behind = text[lowest:position][::-1]
+    walked = _SPACES_THEN_CHUNK.match(behind).end()
+    if walked == len(behind) and lowest > 0:
+        return position
+    aligned = position - walked
     return aligned if aligned >= floor else position
 
 
@@ -191,6 +249,9 @@ def edge_right(text: str, position: int) -> int:
 
 
 _CHUNK = re.compile(r"\S*")
+_SPACE = re.compile(r"\s")
+# Runs without whitespace longer than this are tokenized in pieces (``is_cut``).
+MAX_RUN = 1024
 _SPACES_THEN_CHUNK = re.compile(r"\s*\S*")
 _LOOK_BEHIND = 256
 

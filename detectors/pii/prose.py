@@ -102,7 +102,12 @@ class ProseRecognizer:
     ANCHORS = tuple(shape.anchor for shape in SHAPES) + (_ANCHOR_NAME_CUE, _ANCHOR_PLACE_CUE)
 
     def __init__(self, gazetteers: Gazetteers | None = None) -> None:
-        self._lists = gazetteers or load_gazetteers()
+        self._given = gazetteers
+
+    @cached_property
+    def _lists(self) -> Gazetteers:
+        # Loading the bundled lists costs about a second: on first use, not at every start.
+        return self._given or load_gazetteers()
 
     @cached_property
     def _anchors(self) -> AnchorScanner:

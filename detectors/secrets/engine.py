@@ -31,6 +31,8 @@ from detectors.secrets.ruleset import Rule
 
 try:
     import hyperscan
+
+    from detectors.build_cache import compiled_database
 except ImportError:  # pragma: no cover - exercised only where the wheel is unavailable
     hyperscan = None
 
@@ -72,11 +74,24 @@ class MatcherResult:
     markers: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
 class _CompiledRule:
-    rule: Rule
-    pattern: regex.Pattern[bytes]
-    secret_group: int | str
+    """A rule with its confirming regex, compiled when a window first needs it: compiling all
+    few hundred at start-up took over a second, and most never fire in a given process."""
+
+    __slots__ = ("rule", "secret_group", "_pattern")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        named_secret = "(?P<secret>" in rule.regex or "(?<secret>" in rule.regex
+        self.secret_group: int | str = rule.secret_group or ("secret" if named_secret else 0)
+        self._pattern: regex.Pattern[bytes] | None = None
+
+    @property
+    def pattern(self) -> regex.Pattern[bytes]:
+        # Two threads may both compile it once; either result is the same pattern.
+        if self._pattern is None:
+            self._pattern = regex.compile(self.rule.regex.encode())
+        return self._pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +122,7 @@ def _hyperscan_syntax(pattern: str) -> bytes:
 
 
 def _compile(rule: Rule) -> _CompiledRule:
-    pattern = regex.compile(rule.regex.encode())
-    group: int | str = rule.secret_group or ("secret" if "secret" in pattern.groupindex else 0)
-    return _CompiledRule(rule, pattern, group)
+    return _CompiledRule(rule)
 
 
 def _expressions(rules: Sequence[Rule]) -> list[_Expression]:
@@ -177,10 +190,8 @@ class RuleMatcher:
 
     @staticmethod
     def _compile_database(expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        ids = list(range(len(expressions)))
-        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-        return database
+        # Compiled once per machine and rule set (about a second), loaded at later starts.
+        return compiled_database(expressions, flags)
 
     @staticmethod
     def _flags_for(rule: Rule, expression: bytes) -> int:

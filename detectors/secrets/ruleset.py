@@ -20,6 +20,9 @@ from typing import Any
 
 import yaml
 
+# libyaml's safe loader reads the bundled rules ten times faster than the pure-Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # What may sit between an identifier and its value: the rest of the name, closing quotes, then
 # one assignment operator (=, :, :=, =>, ||, ?=, ->, a comma in a tuple) and opening quotes.
 _NAME_TAIL = r"(?:[ \t\w.-]{0,20})[\s'\"]{0,3}"
@@ -119,7 +122,7 @@ def load_rules(files: Iterable[str] | None = None) -> list[Rule]:
     rules: list[Rule] = []
     seen: set[str] = set()
     for name in names:
-        for raw in yaml.safe_load((folder / name).read_text(encoding="utf-8")) or ():
+        for raw in yaml.load((folder / name).read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or ():
             rule = _rule_from_mapping(raw)
             if rule.id in seen:
                 raise ValueError(f"{name}: duplicate secret rule id {rule.id!r}")

@@ -1,0 +1,81 @@
+"""Adversarial text shapes of any size, for the linear-time test and the shapes benchmark.
+
+Each shape is what an agent's tool result can hold and what once made a detector slower than
+linear: runs without whitespace, digit runs, one-line JSON full of 7–11 digit numbers, minified
+code, base64, and one token or one line of code repeated. Deterministic (seeded), so two sizes of a shape are the
+same text at two lengths.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Callable
+
+
+def _no_whitespace(size: int, rng: random.Random) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/"
+    return "".join(rng.choice(alphabet) for _ in range(size))
+
+
+def _digit_runs(size: int, rng: random.Random) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(size))
+
+
+def _json_numbers(size: int, rng: random.Random) -> str:
+    records = []
+    length = 0
+    while length < size:
+        record = {
+            "id": rng.randrange(10**6, 10**11),
+            "ts": rng.randrange(10**9, 10**10),
+            "n": rng.randrange(10**6, 10**7),
+            "ref": str(rng.randrange(10**8, 10**11)),
+        }
+        records.append(record)
+        length += 64
+    return json.dumps({"rows": records}, separators=(",", ":"))[:size]
+
+
+def _minified_code(size: int, rng: random.Random) -> str:
+    parts = []
+    length = 0
+    while length < size:
+        n = rng.randrange(1000)
+        piece = (
+            f"function f{n}(a,b){{var c=a[{n}]||{{}};if(c.x>{n * 7}){{return b(c,'k{n}')}}"
+            f"for(var i=0;i<{n};i++){{c.y+=i*{rng.randrange(10**7, 10**9)}}}return c}};"
+        )
+        parts.append(piece)
+        length += len(piece)
+    return "".join(parts)[:size]
+
+
+def _base64(size: int, rng: random.Random) -> str:
+    return base64.b64encode(rng.randbytes(size))[:size].decode()
+
+
+def _repeated_lines(size: int, rng: random.Random) -> str:
+    line = "    total = compute(items[index], 4155550123) + offset  # see ticket 12345678\n"
+    return (line * (size // len(line) + 1))[:size]
+
+
+def _repeated_token(size: int, rng: random.Random) -> str:
+    return ("password=" * (size // 9 + 1))[:size]
+
+
+SHAPES: dict[str, Callable[[int, random.Random], str]] = {
+    "no whitespace": _no_whitespace,
+    "digit run": _digit_runs,
+    "one-line JSON, 7-11 digit numbers": _json_numbers,
+    "minified code": _minified_code,
+    "base64": _base64,
+    "repeated token": _repeated_token,
+    "repeated code line": _repeated_lines,
+}
+
+
+def shape(name: str, size: int, seed: int = 7) -> str:
+    """``size`` characters of the named shape."""
+    return SHAPES[name](size, random.Random(seed))
