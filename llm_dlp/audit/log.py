@@ -268,6 +268,7 @@ def decision_fields(info: RequestInfo, verdict: Verdict) -> dict[str, Any]:
         "host": info.host,
         "path": info.path,
         "provider": info.provider,
+        "region": (verdict.route or {}).get("region") or info.region or None,
         "format": verdict.format,
         "model": verdict.model,
         "decision": verdict.decision,
@@ -281,5 +282,6 @@ def decision_fields(info: RequestInfo, verdict: Verdict) -> dict[str, Any]:
         # Present only when they apply, so the common line stays short.
         **({"groups": list(info.groups)} if info.groups else {}),
         **({"reroute": verdict.reroute} if verdict.reroute else {}),
+        **({"route": dict(verdict.route)} if verdict.route else {}),
         **({"shadow": verdict.shadow} if verdict.shadow else {}),
     }
