@@ -52,6 +52,8 @@ class AuditEntry:
     reason: str | None
     findings: tuple[FindingEntry, ...]
     raw: bytes  # the line as written, for JSON output that a reviewer can still verify
+    provider: str | None = None
+    region: str | None = None  # where the request went: mainland, international, self-hosted...
 
     @property
     def is_decision(self) -> bool:
@@ -75,6 +77,8 @@ class AuditEntry:
             reason=data.get("reason"),
             findings=tuple(FindingEntry.from_dict(f) for f in data.get("findings") or () if isinstance(f, dict)),
             raw=raw,
+            provider=data.get("provider"),
+            region=data.get("region"),
         )
 
 
