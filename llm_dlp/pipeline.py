@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
+from llm_dlp import routing
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
-from llm_dlp.policy.model import Action, KindRoute, Place, Policy
-from llm_dlp import routing
+from llm_dlp.policy.model import Action, Policy
 from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for, generic
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
@@ -81,11 +81,11 @@ class Pipeline:
         started = time.perf_counter()
         scan: Scan | None = None
         try:
-            refusal = _destination_refusal(info, policy)
+            refusal = routing.refusal(info, policy)
             if refusal:
                 inspection = Inspection(self._refuse_destination(policy, refusal))
             elif info.opaque and adapter_for(info.path).format == generic.FORMAT:
-                inspection = Inspection(_opaque(info, policy))
+                inspection = Inspection(routing.opaque(info, policy))
             else:
                 scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
                 inspection = self.decide(info, scan, policy)
@@ -137,8 +137,8 @@ class Pipeline:
                 return Inspection(verdict)
         elif action == Action.REDACT and not monitor:
             body, redactions = self._redact(scan, decided)
-            return _routed(Inspection(verdict, body.encode("utf-8"), redactions), info, scan, policy)
-        return _routed(Inspection(verdict), info, scan, policy)
+            return routing.routed(Inspection(verdict, body.encode("utf-8"), redactions), info, scan.text, policy)
+        return routing.routed(Inspection(verdict), info, scan.text, policy)
 
     def _refuse_destination(self, policy: Policy, refusal: str) -> Verdict:
         message = policy.render_block_message(refusal)
@@ -151,7 +151,7 @@ class Pipeline:
         assert self.shadow is not None
         candidate = self.shadow.for_client(info.user, info.client_address, info.groups)
         try:
-            refusal = _destination_refusal(info, candidate)
+            refusal = routing.refusal(info, candidate)
             if refusal:
                 outcome = self._refuse_destination(candidate, refusal)
             else:
@@ -243,61 +243,6 @@ class Pipeline:
         if signed:
             described += " (the request body is signed, so it cannot be redacted in transit)"
         return policy.render_block_message(described)
-
-
-def _destination_refusal(info: RequestInfo, policy: Policy) -> str | None:
-    """Why the request may not go where it is going (after a reroute that needs no scan), or None."""
-    rule = policy.destinations.reroute_for(info.provider, info.host)
-    return policy.destinations.refusal_at(routing.destination(info, rule))
-
-
-def _opaque(info: RequestInfo, policy: Policy) -> Verdict:
-    """An assistant's own protocol: refused, or passed unscanned as the policy says, and audited."""
-    if policy.destinations.opaque == "pass":
-        return Verdict("allow", policy.name, format="opaque", policy_mode=policy.mode,
-                       message=f"forwarded unscanned: {info.provider} speaks its own protocol (destinations.opaque: pass)")
-    return failure(policy, 403, f"llm-dlp cannot inspect {info.provider}'s own protocol, so this policy does not "
-                   "let it through (destinations.opaque: deny)", "opaque protocol refused")
-
-
-def _routed(inspection: Inspection, info: RequestInfo, scan: Scan, policy: Policy) -> Inspection:
-    """Apply the destination rules that depend on what the request carries, and any reroute.
-
-    A value leaves in the request unless it was redacted, so only findings forwarded as they are
-    count as carried. A reroute rule may apply only to requests carrying some kinds; the kinds'
-    residency rules are then checked against where the request really goes.
-    """
-    verdict = inspection.verdict
-    carried = frozenset(f.kind for f in verdict.findings if f.action in (Action.ALLOW.label, Action.LOG.label))
-    rule = policy.destinations.reroute_for(info.provider, info.host, carried)
-    place = routing.destination(info, rule)
-    refusal = policy.destinations.refusal_at(place) if rule is not None else None
-    breaking = {kind: route for kind in sorted(carried) if (route := policy.destinations.kind_refusal(kind, place))}
-    if refusal or breaking:
-        return Inspection(_residency_block(verdict, policy, place, refusal, breaking))
-    if rule is None:
-        return inspection
-    model = routing.mapped_model(rule, verdict.format, verdict.model)
-    body = inspection.body
-    if model is not None:
-        body = routing.with_model(body.decode("utf-8") if body is not None else scan.text, model).encode("utf-8")
-    route = {"region": place.region, "provider": place.provider, "rule": rule.source, **({"model": model} if model else {})}
-    return dataclasses.replace(inspection, verdict=dataclasses.replace(verdict, reroute=rule.target, route=route), body=body)
-
-
-def _residency_block(verdict: Verdict, policy: Policy, place: Place, refusal: str | None, breaking: dict[str, KindRoute]) -> Verdict:
-    findings = tuple(
-        dataclasses.replace(f, action=Action.BLOCK.label, policy_rule=f"destinations.kinds.{f.kind} ({breaking[f.kind].source})")
-        if f.kind in breaking else f for f in verdict.findings)
-    reasons = [refusal] if refusal else []
-    reasons += [f"{kind} may go only to {route.allow.describe()}, not to {place.host} ({place.region or 'unknown region'})"
-                for kind, route in breaking.items()]
-    route = {"region": place.region, "provider": place.provider,
-             "rule": ", ".join(f"destinations.kinds.{k} ({r.source})" for k, r in breaking.items()) or "destinations"}
-    message = policy.render_block_message("; ".join(reasons))
-    if policy.mode == "monitor":
-        return dataclasses.replace(verdict, decision="would_block", findings=findings, message=message, route=route)
-    return dataclasses.replace(verdict, decision="block", status=403, findings=findings, message=message, route=route)
 
 
 def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:

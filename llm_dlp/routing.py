@@ -1,4 +1,7 @@
-"""Where a request goes: its destination's region, and how a reroute sends it elsewhere.
+"""Where a request goes: whether it may go there, and how a reroute sends it elsewhere.
+
+The pipeline asks here before scanning (is the destination, after any reroute, allowed?) and
+after deciding (does what the request carries allow it there; is it rerouted because of it?).
 
 A reroute is three changes, all decided here and applied by the addon: the host (and the path
 prefix the target serves the same format under), the model name in the body (the policy maps
@@ -8,17 +11,18 @@ read from a secret file or an environment variable; the client's own key never g
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from llm_dlp.endpoints import provider_for_host
-from llm_dlp.policy.model import Destinations, Place, Reroute
+from llm_dlp.policy.model import Action, Destinations, KindRoute, Place, Policy, Reroute
 from llm_dlp.providers import anthropic, openai, responses
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.request import RequestInfo
-from llm_dlp.verdict import Verdict
+from llm_dlp.verdict import Inspection, Verdict, failure
 
 SELF_HOSTED = "self-hosted"
 # Headers that carry the client's credentials for the original provider.
@@ -92,6 +96,67 @@ def mapped_model(rule: Reroute, format_name: str | None, model: str | None) -> s
 def with_model(body_text: str, model: str) -> str:
     """The body with its top-level ``model`` string replaced; every other byte stays."""
     return replace_strings(body_text, {("model",): model})
+
+
+# -- the decisions: where a request may go, and where it goes ---------------------------------
+
+
+def refusal(info: RequestInfo, policy: Policy) -> str | None:
+    """Why the request may not go where it is going (after a reroute that needs no scan), or None."""
+    rule = policy.destinations.reroute_for(info.provider, info.host)
+    return policy.destinations.refusal_at(destination(info, rule))
+
+
+def opaque(info: RequestInfo, policy: Policy) -> Verdict:
+    """An assistant's own protocol: refused, or passed unscanned as the policy says, and audited."""
+    if policy.destinations.opaque == "pass":
+        return Verdict("allow", policy.name, format="opaque", policy_mode=policy.mode,
+                       message=f"forwarded unscanned: {info.provider} speaks its own protocol (destinations.opaque: pass)")
+    return failure(policy, 403, f"llm-dlp cannot inspect {info.provider}'s own protocol, so this policy does not "
+                   "let it through (destinations.opaque: deny)", "opaque protocol refused")
+
+
+def routed(inspection: Inspection, info: RequestInfo, body_text: str, policy: Policy) -> Inspection:
+    """Apply the destination rules that depend on what the request carries, and any reroute.
+
+    A value leaves in the request unless it was redacted, so only findings forwarded as they are
+    count as carried. A reroute rule may apply only to requests carrying some kinds; the kinds'
+    residency rules are then checked against where the request really goes.
+    """
+    verdict = inspection.verdict
+    carried = frozenset(f.kind for f in verdict.findings if f.action in (Action.ALLOW.label, Action.LOG.label))
+    rule = policy.destinations.reroute_for(info.provider, info.host, carried)
+    place = destination(info, rule)
+    refusal = policy.destinations.refusal_at(place) if rule is not None else None
+    breaking = {kind: route for kind in sorted(carried) if (route := policy.destinations.kind_refusal(kind, place))}
+    if refusal or breaking:
+        return Inspection(_residency_block(verdict, policy, place, refusal, breaking))
+    if rule is None:
+        return inspection
+    model = mapped_model(rule, verdict.format, verdict.model)
+    body = inspection.body
+    if model is not None:
+        body = with_model(body.decode("utf-8") if body is not None else body_text, model).encode("utf-8")
+    route = {"region": place.region, "provider": place.provider, "rule": rule.source, **({"model": model} if model else {})}
+    return dataclasses.replace(inspection, verdict=dataclasses.replace(verdict, reroute=rule.target, route=route), body=body)
+
+
+def _residency_block(verdict: Verdict, policy: Policy, place: Place, refusal: str | None, breaking: dict[str, KindRoute]) -> Verdict:
+    findings = tuple(
+        dataclasses.replace(f, action=Action.BLOCK.label, policy_rule=f"destinations.kinds.{f.kind} ({breaking[f.kind].source})")
+        if f.kind in breaking else f for f in verdict.findings)
+    reasons = [refusal] if refusal else []
+    reasons += [f"{kind} may go only to {route.allow.describe()}, not to {place.host} ({place.region or 'unknown region'})"
+                for kind, route in breaking.items()]
+    route = {"region": place.region, "provider": place.provider,
+             "rule": ", ".join(f"destinations.kinds.{k} ({r.source})" for k, r in breaking.items()) or "destinations"}
+    message = policy.render_block_message("; ".join(reasons))
+    if policy.mode == "monitor":
+        return dataclasses.replace(verdict, decision="would_block", findings=findings, message=message, route=route)
+    return dataclasses.replace(verdict, decision="block", status=403, findings=findings, message=message, route=route)
+
+
+# -- the plan the addon carries out --------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
