@@ -149,3 +149,28 @@ def test_an_opaque_assistant_is_refused_or_passed_unscanned_as_the_policy_says(t
     shaped = RequestInfo("r", "POST", "copilot.tencent.com", "/v2/chat/completions", "codebuddy", region="mainland", opaque=True)
     chat = json.dumps({"model": "m", "messages": [{"role": "user", "content": f"key {make.aws_access_key_id()}"}]}).encode()
     assert pipeline.inspect(shaped, chat).verdict.decision == "block"
+
+
+def test_a_reroute_may_apply_only_to_requests_carrying_a_kind(tmp_path):
+    (tmp_path / "default.yaml").write_text("""
+destinations:
+  reroute:
+    anthropic:
+      to: https://llm.corp.example/anthropic
+      kinds: [secret]
+rules:
+  - kind: secret
+    action: log
+""")
+    pipeline = Pipeline(load_policy_dir(tmp_path), [SecretDetector()], ValueHasher(b"k" * 32))
+    info = RequestInfo("r", "POST", "api.anthropic.com", "/v1/messages", "anthropic", region="international")
+
+    def send(text: str):
+        body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
+        return pipeline.inspect(info, body.encode()).verdict
+
+    plain = send("hello")
+    assert plain.reroute is None and plain.route is None
+    carrying = send(f"key {make.aws_access_key_id()}")
+    assert carrying.reroute == "https://llm.corp.example/anthropic"
+    assert carrying.route == {"region": "self-hosted", "provider": "self-hosted", "rule": "default.yaml:4"}  # the rule's own line
