@@ -120,11 +120,12 @@ def routed(inspection: Inspection, info: RequestInfo, body_text: str, policy: Po
     """Apply the destination rules that depend on what the request carries, and any reroute.
 
     A value leaves in the request unless it was redacted, so only findings forwarded as they are
-    count as carried. A reroute rule may apply only to requests carrying some kinds; the kinds'
-    residency rules are then checked against where the request really goes.
+    count as carried (in monitor mode every finding is: the original body goes on). A reroute
+    rule may apply only to requests carrying some kinds; the kinds' residency rules are then
+    checked against where the request really goes.
     """
     verdict = inspection.verdict
-    carried = frozenset(f.kind for f in verdict.findings if f.action in (Action.ALLOW.label, Action.LOG.label))
+    carried = frozenset(f.kind for f in verdict.findings if _carried(f.action, policy))
     rule = policy.destinations.reroute_for(info.provider, info.host, carried)
     place = destination(info, rule)
     refusal = policy.destinations.refusal_at(place) if rule is not None else None
@@ -141,10 +142,14 @@ def routed(inspection: Inspection, info: RequestInfo, body_text: str, policy: Po
     return dataclasses.replace(inspection, verdict=dataclasses.replace(verdict, reroute=rule.target, route=route), body=body)
 
 
+def _carried(action: str, policy: Policy) -> bool:
+    return policy.mode == "monitor" or action in (Action.ALLOW.label, Action.LOG.label)
+
+
 def _residency_block(verdict: Verdict, policy: Policy, place: Place, refusal: str | None, breaking: dict[str, KindRoute]) -> Verdict:
     findings = tuple(
         dataclasses.replace(f, action=Action.BLOCK.label, policy_rule=f"destinations.kinds.{f.kind} ({breaking[f.kind].source})")
-        if f.kind in breaking else f for f in verdict.findings)
+        if f.kind in breaking and _carried(f.action, policy) else f for f in verdict.findings)
     reasons = [refusal] if refusal else []
     reasons += [f"{kind} may go only to {route.allow.describe()}, not to {place.host} ({place.region or 'unknown region'})"
                 for kind, route in breaking.items()]
