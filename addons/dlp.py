@@ -18,6 +18,7 @@ import logging
 
 from mitmproxy import ctx, exceptions, http
 
+from llm_dlp import routing
 from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
 from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
@@ -195,6 +196,13 @@ class DlpAddon:
         if verdict.answers_client:  # the audit records the status the client is actually sent
             verdict = dataclasses.replace(verdict, status=_error_answer(flow, endpoint, verdict.status, verdict.message).status)
         try:
+            forward = routing.forwarding_for(policy.destinations, verdict, flow.request.path)
+        except routing.RouteError as exc:
+            # Never fails open: forwarding unrerouted would send the data where the policy said not to.
+            forward = None
+            verdict = dataclasses.replace(verdict, decision="error", status=502, error=str(exc),
+                                          message=f"llm-dlp cannot reroute this request: {exc}")
+        try:
             self.audit.record(info, verdict)
         except AuditWriteError as exc:
             log.error("%s", exc)
@@ -205,8 +213,8 @@ class DlpAddon:
         if inspection.body is not None:
             flow.request.content = inspection.body  # re-encodes with the request's content-encoding
         flow.metadata[RESTORE] = self.restorer.session(policy, inspection.redactions)
-        if verdict.reroute:
-            _reroute(flow, verdict.reroute)
+        if forward is not None:
+            _reroute(flow, forward)
 
     async def _restore(self, flow: http.HTTPFlow, session: RestoreSession) -> None:
         response = flow.response
@@ -251,11 +259,14 @@ def _elapsed_ms(flow: http.HTTPFlow) -> float | None:
     return round((end - start) * 1000, 1) if end and start else None
 
 
-def _reroute(flow: http.HTTPFlow, target: str) -> None:
-    """Send the request to ``scheme://host[:port]`` (a self-hosted endpoint), path unchanged."""
-    scheme, _, rest = target.partition("://")
-    host, _, port = rest.partition(":")
-    flow.request.scheme = scheme
-    flow.request.host = host
-    flow.request.port = int(port) if port else (443 if scheme == "https" else 80)
-    flow.request.host_header = rest
+def _reroute(flow: http.HTTPFlow, forward: routing.Forwarding) -> None:
+    """Send the request to the reroute target, with the company's key instead of the client's."""
+    flow.request.scheme = forward.scheme
+    flow.request.host = forward.host
+    flow.request.port = forward.port
+    flow.request.host_header = forward.host_header
+    flow.request.path = forward.path
+    for name in forward.drop_headers:
+        flow.request.headers.pop(name, None)
+    for name, value in forward.set_headers:
+        flow.request.headers[name] = value

@@ -54,8 +54,8 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true",
                      help="no console line per intercepted request (the audit log is written all the same)")
     run.add_argument(
-        "--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER]",
-        help="also intercept this host (repeatable), e.g. a self-hosted gateway",
+        "--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER[@REGION]]",
+        help="also intercept this host (repeatable), e.g. a self-hosted gateway: llm.corp:8443=vllm@self-hosted",
     )
     run.add_argument("--upstream-ca", type=Path, help="PEM CA to trust for upstream TLS, besides the public roots")
     run.add_argument("--index-dir", type=Path, help="proprietary-code index directory")
@@ -115,7 +115,7 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     replay.add_argument("--tenant", help="decide every request as this tenant (default: as the live proxy would)")
     replay.add_argument("--compare-policy-dir", type=Path, help="a second policy directory; report where decisions differ")
     replay.add_argument("--report", type=Path, help="write a report: FILE.json or FILE.html")
-    replay.add_argument("--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER]")
+    replay.add_argument("--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER[@REGION]]")
     replay.add_argument("--confdir", type=Path, default=Path("certs"), help="where the HMAC key lives")
     replay.add_argument("--index-dir", type=Path)
     replay.set_defaults(handler=_replay)

@@ -32,4 +32,7 @@ def info_from_flow(flow: http.HTTPFlow, endpoint: Endpoint) -> RequestInfo:
         client_address=flow.client_conn.peername[0] if flow.client_conn.peername else None,
         user=auth[0] if auth else None,
         groups=identity.groups if identity else (),
+        region=endpoint.region,
+        jurisdiction=endpoint.jurisdiction,
+        opaque=endpoint.opaque,
     )

@@ -15,13 +15,14 @@ from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp import withhold
+from llm_dlp import routing
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
-from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for
+from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for, generic
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
@@ -84,9 +85,11 @@ class Pipeline:
         started = time.perf_counter()
         scan: Scan | None = None
         try:
-            refusal = policy.destinations.refusal(info.provider, info.host)
+            refusal = routing.refusal(info, policy)
             if refusal:
                 inspection = Inspection(self._refuse_destination(policy, refusal))
+            elif info.opaque and adapter_for(info.path).format == generic.FORMAT:
+                inspection = Inspection(routing.opaque(info, policy))
             else:
                 scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
                 inspection = self.decide(info, scan, policy)
@@ -142,12 +145,8 @@ class Pipeline:
                 return Inspection(verdict)
         elif action in (Action.REDACT, Action.WITHHOLD) and not monitor:
             body, redactions = self._redact(scan, decided, policy)
-            return Inspection(self._with_route(verdict, info, policy), body.encode("utf-8"), redactions)
-        return Inspection(self._with_route(verdict, info, policy))
-
-    @staticmethod
-    def _with_route(verdict: Verdict, info: RequestInfo, policy: Policy) -> Verdict:
-        return dataclasses.replace(verdict, reroute=policy.destinations.reroute_target(info.provider, info.host))
+            return routing.routed(Inspection(verdict, body.encode("utf-8"), redactions), info, scan.text, policy)
+        return routing.routed(Inspection(verdict), info, scan.text, policy)
 
     def _refuse_destination(self, policy: Policy, refusal: str) -> Verdict:
         message = policy.render_block_message(refusal)
@@ -160,7 +159,7 @@ class Pipeline:
         assert self.shadow is not None
         candidate = self.shadow.for_client(info.user, info.client_address, info.groups)
         try:
-            refusal = candidate.destinations.refusal(info.provider, info.host)
+            refusal = routing.refusal(info, candidate)
             if refusal:
                 outcome = self._refuse_destination(candidate, refusal)
             else:

@@ -30,6 +30,9 @@ class RequestInfo:
     body_signed: bool = False  # SigV4 signs the body hash: rewriting it breaks the request
     websocket: bool = False  # the client asks to upgrade to a WebSocket
     declared_length: int | None = None  # Content-Length, when the client sent one
+    region: str = ""  # the endpoint's region (llm_dlp/providers/catalogue.yaml), for residency rules
+    jurisdiction: str = ""
+    opaque: bool = False  # the endpoint is an assistant's own protocol, not a model API
 
 
 def request_info(
@@ -43,6 +46,9 @@ def request_info(
     client_address: str | None = None,
     user: str | None = None,
     groups: tuple[str, ...] = (),
+    region: str = "",
+    jurisdiction: str = "",
+    opaque: bool = False,
 ) -> RequestInfo:
     """``headers``: a case-insensitive mapping (mitmproxy's ``Headers``) or one with lower-case names."""
     length = headers.get("content-length", "")
@@ -60,6 +66,9 @@ def request_info(
         body_signed=headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"),
         websocket=headers.get("upgrade", "").lower() == "websocket",
         declared_length=int(length) if length.isdigit() else None,
+        region=region,
+        jurisdiction=jurisdiction,
+        opaque=opaque,
     )
 
 

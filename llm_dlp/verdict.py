@@ -49,7 +49,8 @@ class Verdict:
     scan_ms: float = 0.0
     error: str | None = None
     policy_mode: str = "enforce"
-    reroute: str | None = None  # scheme://host[:port] the request goes to instead
+    reroute: str | None = None  # scheme://host[:port][/prefix] the request goes to instead
+    route: Mapping[str, Any] | None = None  # where it went and by which destinations rule (llm_dlp.routing)
     shadow: Mapping[str, Any] | None = None  # the candidate policy's decision, where it differs
 
     @property

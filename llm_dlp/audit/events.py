@@ -93,6 +93,7 @@ class DecisionEvent:
     host: str
     path: str
     provider: str
+    region: str | None
     format: str | None
     model: str | None
     decision: str
@@ -105,6 +106,7 @@ class DecisionEvent:
     scan_ms: float
     groups: tuple[str, ...] = ()
     reroute: str | None = None
+    route: Mapping[str, Any] | None = None  # where a reroute or residency rule sent it, and why
     shadow: Mapping[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
@@ -117,6 +119,7 @@ class DecisionEvent:
             "host": self.host,
             "path": self.path,
             "provider": self.provider,
+            "region": self.region,
             "format": self.format,
             "model": self.model,
             "decision": self.decision,
@@ -130,6 +133,7 @@ class DecisionEvent:
             # Present only when they apply, so the common line stays short.
             **({"groups": list(self.groups)} if self.groups else {}),
             **({"reroute": self.reroute} if self.reroute else {}),
+            **({"route": dict(self.route)} if self.route else {}),
             **({"shadow": dict(self.shadow)} if self.shadow else {}),
         }
 

@@ -31,6 +31,7 @@ def decision_event(info: RequestInfo, verdict: Verdict) -> DecisionEvent:
         host=info.host,
         path=info.path,
         provider=info.provider,
+        region=(verdict.route or {}).get("region") or info.region or None,
         format=verdict.format,
         model=verdict.model,
         decision=verdict.decision,
@@ -43,6 +44,7 @@ def decision_event(info: RequestInfo, verdict: Verdict) -> DecisionEvent:
         scan_ms=verdict.scan_ms,
         groups=tuple(info.groups),
         reroute=verdict.reroute,
+        route=verdict.route,
         shadow=verdict.shadow,
     )
 
@@ -103,6 +105,8 @@ class AuditEntry:
     findings: tuple[FindingEntry, ...]  # the findings new to this conversation (recorded.py)
     already_recorded: int  # findings of this request that an earlier line of the conversation holds
     raw: bytes  # the line as written, for JSON output that a reviewer can still verify
+    provider: str | None = None
+    region: str | None = None  # where the request went: mainland, international, self-hosted...
 
     @property
     def is_decision(self) -> bool:
@@ -127,6 +131,8 @@ class AuditEntry:
             findings=tuple(FindingEntry.from_dict(f) for f in data.get("findings") or () if isinstance(f, dict)),
             already_recorded=int(data.get(ALREADY_RECORDED) or 0),
             raw=raw,
+            provider=data.get("provider"),
+            region=data.get("region"),
         )
 
 

@@ -106,6 +106,19 @@ PAGE = """<!doctype html>
 <h2>Per-tenant breakdown</h2>
 {{ chart(tenants) }}
 
+<h2>Destinations by region</h2>
+<table id="destinations">
+  <thead><tr><th>tenant</th><th>region</th><th>provider</th><th>requests</th><th>findings</th></tr></thead>
+  <tbody>
+  {% for tenant, places in summary.destinations | dictsort %}{% for place, n in places.most_common() %}
+    <tr><td>{{ tenant }}</td><td>{{ place.split("/", 1)[0] }}</td><td>{{ place.split("/", 1)[1] }}</td><td>{{ n }}</td>
+        <td>{{ summary.destination_findings[tenant][place] }}</td></tr>
+  {% endfor %}{% else %}
+    <tr><td colspan="5">no requests</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+
 <h2>Latest blocks</h2>
 <table id="latest-blocks">
   <thead><tr><th>time (UTC)</th><th>tenant</th><th>user</th><th>host</th><th>model</th><th>findings</th><th>reason</th></tr></thead>

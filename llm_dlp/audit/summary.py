@@ -29,6 +29,9 @@ class Summary:
     users: Counter[str] = field(default_factory=Counter)
     hosts: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
+    # Per tenant, per "region/provider": requests and findings (where each tenant's data went).
+    destinations: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    destination_findings: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     hourly: dict[dt.datetime, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     latest_blocks: deque[AuditEntry] = field(default_factory=lambda: deque(maxlen=LATEST_BLOCKS))
 
@@ -49,6 +52,9 @@ class Summary:
         if entry.model:
             self.models[entry.model] += 1
         self.already_recorded += entry.already_recorded
+        place = f"{entry.region or 'unknown'}/{entry.provider or '?'}"
+        self.destinations[tenant][place] += 1
+        self.destination_findings[tenant][place] += sum(f.count for f in entry.findings)
         for finding in entry.findings:
             self.kinds[finding.kind] += finding.count
             self.rules[f"{finding.kind}/{finding.rule}"] += finding.count
@@ -114,6 +120,9 @@ def as_text(summary: Summary, top: int = 10) -> str:
         _section("top rules", summary.rules.most_common(top)),
         _section("top users", summary.users.most_common(top)),
         _section("hosts", summary.hosts.most_common(top)),
+        _section("destinations (tenant  region/provider)", [
+            (f"{tenant}  {place}", f"{n} requests, {summary.destination_findings[tenant][place]} findings")
+            for tenant, places in sorted(summary.destinations.items()) for place, n in places.most_common()]),
     ]
     if summary.other_events:
         parts.append(_section("other events", summary.other_events.most_common()))
@@ -144,5 +153,9 @@ def as_json(summary: Summary, top: int = 10) -> str:
         "top_rules": dict(summary.rules.most_common(top)),
         "top_users": dict(summary.users.most_common(top)),
         "hosts": dict(summary.hosts.most_common(top)),
+        "destinations": {
+            tenant: {place: {"requests": n, "findings": summary.destination_findings[tenant][place]}
+                     for place, n in places.most_common()}
+            for tenant, places in sorted(summary.destinations.items())},
         "other_events": dict(summary.other_events),
     })

@@ -101,29 +101,120 @@ class Members:
 
 
 @dataclass(frozen=True, slots=True)
-class Destinations:
-    """Which providers/hosts a tenant may reach, and where a provider's traffic is sent instead.
+class Place:
+    """Where a request is going: the facts destination rules match on."""
 
-    Entries are provider names (``openai``, ``deepseek``...) or host patterns (``*.example.com``).
-    An empty ``allow`` allows everything not denied.
+    provider: str
+    host: str
+    region: str = ""
+    jurisdiction: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """A set of destinations: provider names or host patterns, and regions (or jurisdictions)."""
+
+    names: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.regions)
+
+    def has(self, place: Place) -> bool:
+        return any(_names(entry, place.provider, place.host) for entry in self.names) or (
+            place.region in self.regions or (bool(place.jurisdiction) and place.jurisdiction in self.regions))
+
+    def describe(self) -> str:
+        return ", ".join([*self.regions, *self.names])
+
+
+@dataclass(frozen=True, slots=True)
+class KindRoute:
+    """Requests carrying findings of ``kind`` may go only to ``allow`` (``source``: file:line)."""
+
+    kind: str
+    allow: Places
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reroute:
+    """Send requests for ``match`` (a provider name or host pattern) to ``target`` instead.
+
+    ``target`` is ``scheme://host[:port][/prefix]``: the prefix replaces the one the client's
+    base URL had, in front of the format's own path. ``models`` maps the client's model names
+    (globs) to the target's; ``credential_env``/``credential_file`` name where the company's key
+    for the target is, so the client's own key is never forwarded. ``kinds``: only requests
+    carrying findings of these kinds are rerouted (empty: all).
     """
 
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
-    reroute: tuple[tuple[str, str], ...] = ()  # (provider or host pattern, https://host[:port])
+    match: str
+    target: str
+    models: tuple[tuple[str, str], ...] = ()
+    credential_env: str = ""
+    credential_file: str = ""
+    credential_header: str = ""  # "" = the target format's usual header
+    region: str = ""  # "" = the catalogue's region for the target host, else self-hosted
+    kinds: tuple[str, ...] = ()
+    source: str = ""
 
-    def refusal(self, provider: str, host: str) -> str | None:
-        if any(_names(entry, provider, host) for entry in self.deny):
-            return f"destination {host} ({provider}) is denied"
-        if self.allow and not any(_names(entry, provider, host) for entry in self.allow):
-            return f"destination {host} ({provider}) is not among the allowed destinations"
+    def applies(self, provider: str, host: str, kinds: frozenset[str] | None) -> bool:
+        if not _names(self.match, provider, host):
+            return False
+        return not self.kinds or (kinds is not None and any(kind in kinds for kind in self.kinds))
+
+    def model_for(self, model: str) -> str | None:
+        for pattern, target in self.models:
+            if fnmatch.fnmatchcase(model, pattern):
+                return target
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """Which providers/hosts/regions a tenant may reach, per kind of data, and reroutes.
+
+    ``allow``/``deny`` hold provider names (``openai``, ``deepseek``...), host patterns
+    (``*.example.com``) and regions (``mainland``, ``self-hosted``, or a jurisdiction such as
+    ``cn``). An empty ``allow`` allows everything not denied. ``kinds`` narrows where requests
+    carrying a kind of finding may go. ``opaque``: what to do with assistants whose protocol
+    llm-dlp cannot read (``deny``, or ``pass`` unscanned with an audit line saying so).
+    """
+
+    allow: Places = field(default_factory=Places)
+    deny: Places = field(default_factory=Places)
+    reroute: tuple[Reroute, ...] = ()
+    kinds: tuple[KindRoute, ...] = ()
+    opaque: str = "deny"
+
+    def refusal(self, provider: str, host: str, region: str = "", jurisdiction: str = "") -> str | None:
+        return self.refusal_at(Place(provider, host, region, jurisdiction))
+
+    def refusal_at(self, place: Place) -> str | None:
+        where = f"{place.host} ({place.provider}{', ' + place.region if place.region else ''})"
+        if self.deny.has(place):
+            return f"destination {where} is denied"
+        if self.allow and not self.allow.has(place):
+            return f"destination {where} is not among the allowed destinations ({self.allow.describe()})"
+        return None
+
+    def kind_refusal(self, kind: str, place: Place) -> KindRoute | None:
+        """The rule that forbids sending ``kind`` to ``place``, or None."""
+        for route in self.kinds:
+            if route.kind == kind and not route.allow.has(place):
+                return route
+        return None
+
+    def reroute_for(self, provider: str, host: str, kinds: frozenset[str] | None = None) -> Reroute | None:
+        """The first reroute rule for this destination; ``kinds`` None: before the body is scanned."""
+        for rule in self.reroute:
+            if rule.applies(provider, host, kinds):
+                return rule
         return None
 
     def reroute_target(self, provider: str, host: str) -> str | None:
-        for entry, target in self.reroute:
-            if _names(entry, provider, host):
-                return target
-        return None
+        rule = self.reroute_for(provider, host)
+        return rule.target if rule else None
 
 
 def _names(entry: str, provider: str, host: str) -> bool:

@@ -20,7 +20,6 @@ from llm_dlp.policy.model import (
     RESTORE_PLACES,
     TEMPLATE_FIELDS,
     Action,
-    Destinations,
     Exceptions,
     Members,
     Rule,
@@ -181,18 +180,6 @@ def _places(reader: NodeReader, node: yaml.Node, key: str) -> frozenset[str]:
     return frozenset(chosen)
 
 
-def _reroute(reader: NodeReader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(node, yaml.MappingNode):
-        raise reader.fail(node, key, "must map a provider or host to an https:// or http:// URL")
-    routes = []
-    for key_node, value_node in node.value:
-        target = reader.string(value_node, f"{key}.{key_node.value}")
-        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?/?", target):
-            raise reader.fail(value_node, f"{key}.{key_node.value}", f"{target!r} must be scheme://host[:port]")
-        routes.append((str(key_node.value), target.rstrip("/")))
-    return tuple(routes)
-
-
 def _rule_fields(registry: DetectorRegistry) -> dict[str, Field]:
     kinds = tuple(registry.kinds)
     detectors = tuple(registry.detector_kinds)
@@ -290,7 +277,6 @@ def _check_details(
 
 
 _MEMBER_FIELDS = {"users": Field(NodeReader.strings), "groups": Field(NodeReader.strings), "networks": Field(_networks)}
-_DESTINATION_FIELDS = {"allow": Field(NodeReader.strings), "deny": Field(NodeReader.strings), "reroute": Field(_reroute)}
 _EXCEPTION_FIELDS = {
     "values": Field(_hashes),
     "rules": Field(NodeReader.strings),
@@ -300,6 +286,9 @@ _EXCEPTION_FIELDS = {
 
 
 def policy_fields(registry: DetectorRegistry) -> dict[str, Field]:
+    # destinations.py builds on this module's readers, so it is imported here, not at the top.
+    from llm_dlp.policy.destinations import destinations
+
     return {
         "name": Field(NodeReader.string),
         "description": Field(NodeReader.string),
@@ -313,7 +302,7 @@ def policy_fields(registry: DetectorRegistry) -> dict[str, Field]:
         "contact": Field(NodeReader.string),
         "help_url": Field(NodeReader.string),
         "members": Field(lambda r, n, k: Members(**_members(r.mapping(n, k, _MEMBER_FIELDS)))),
-        "destinations": Field(lambda r, n, k: Destinations(**r.mapping(n, k, _DESTINATION_FIELDS))),
+        "destinations": Field(destinations(registry)),
         "exceptions": Field(lambda r, n, k: Exceptions(**r.mapping(n, k, _EXCEPTION_FIELDS))),
         "rules": Field(_rules(registry)),
         "restore": Field(_restore(registry)),

@@ -7,6 +7,7 @@ The request format is chosen by path, because several providers expose another's
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,6 +33,14 @@ class Adapter:
 
 
 def adapter_for(path: str) -> Adapter:
+    """The format a request is in, from the shape of its path on any AI host.
+
+    Only the path's tail counts, so a provider's prefix does not matter: ``/v1/messages``,
+    ``/anthropic/v1/messages`` and ``/apps/anthropic/v1/messages`` are all Anthropic Messages,
+    ``/api/coding/paas/v4/chat/completions`` is Chat Completions. Runs of slashes (a base URL
+    configured with a trailing slash) count as one.
+    """
+    path = re.sub(r"/{2,}", "/", path.split("#", 1)[0])
     if anthropic.matches(path):
         return Adapter(anthropic.FORMAT, anthropic.extract)
     if openai.matches(path):

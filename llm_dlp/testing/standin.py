@@ -4,6 +4,10 @@ It answers Anthropic Messages and OpenAI Chat Completions requests (JSON or SSE)
 real APIs do, closely enough for their official SDKs to parse, and keeps every request it
 received so tests can assert on exactly what left the proxy.
 
+A stand-in may serve under a path prefix, as the Anthropic-compatible endpoints of DeepSeek
+(``/anthropic``), DashScope (``/apps/anthropic``) or Zhipu (``/api/anthropic``) do: then only
+paths under that prefix are answered, and any other gets a 404, so a test knows which path arrived.
+
 Models named ``echo`` answer with the last user message as it arrived (the redacted prompt),
 streamed a few characters per event; ``echo-tool`` answers with a tool call whose arguments
 carry it. Anthropic echoes start with a signed ``thinking`` block holding the same text.
@@ -94,7 +98,8 @@ class TestCA:
 
 
 class StandInProvider:
-    def __init__(self, ca: TestCA, name: str = "standin") -> None:
+    def __init__(self, ca: TestCA, name: str = "standin", prefix: str = "") -> None:
+        self.prefix = prefix.rstrip("/")
         self.received: list[Received] = []
         # Set by a test: a scripted agent session for requests that offer tools, or an error
         # answer for every model request.
@@ -149,11 +154,14 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("content-length", "0")))
         body = gzip.decompress(raw) if self.headers.get("content-encoding") == "gzip" else raw
         self.provider.record(Received("POST", self.path, dict(self.headers), body))
+        if not self.path.startswith(self.provider.prefix + "/"):
+            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode(), "application/json")
+            return
         try:
             request = json.loads(body)
         except ValueError:
             request = {}
-        route = self.path.split("?", 1)[0]
+        route = self.path.split("?", 1)[0][len(self.provider.prefix):]
         stream = isinstance(request, dict) and request.get("stream") is True
         api = api_of(route)
         if api is not None and self.provider.failure is not None:

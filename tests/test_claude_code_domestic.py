@@ -1,0 +1,56 @@
+"""The real Claude Code CLI pointed at a domestic provider's Anthropic-compatible base URL
+(``ANTHROPIC_BASE_URL=https://…/anthropic``) through the proxy: scanned, redacted, restored.
+
+Claude Code comes from the npm registry, installed by ``scripts/test-services.sh`` into
+``.agents/`` (``LLM_DLP_AGENTS`` moves it); without it the test is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import REPO, copy_policies, start_proxy
+from llm_dlp.testing.standin import StandInProvider
+
+CLAUDE = Path(os.environ.get("LLM_DLP_AGENTS", REPO / ".agents")) / "node_modules" / ".bin" / "claude"
+POLICY = "rules:\n  - kind: secret\n    action: redact\n"
+
+pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason=f"Claude Code is not installed at {CLAUDE} "
+                                "(scripts/test-services.sh installs it from the npm registry)")
+
+
+def test_claude_code_through_a_prefixed_anthropic_endpoint_is_scanned_and_restored(tmp_path, test_ca):
+    domestic = StandInProvider(test_ca, "claude-domestic", prefix="/anthropic")
+    proxy = start_proxy(tmp_path / "proxy", intercept=[f"localhost:{domestic.port}=deepseek"], upstream_ca=test_ca.cert_path,
+                        policy_dir=copy_policies(tmp_path / "policies", default=POLICY))
+    try:
+        key_id = make.aws_access_key_id()
+        home = tmp_path / "home"
+        home.mkdir()
+        env = {
+            "PATH": f"{Path(os.environ.get('NODE', '/usr/bin/node')).parent}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(home), "TERM": "dumb", "HTTPS_PROXY": proxy.url, "NO_PROXY": "",
+            "NODE_EXTRA_CA_CERTS": str(proxy.ca_cert),
+            "ANTHROPIC_BASE_URL": f"{domestic.base_url}/anthropic",
+            "ANTHROPIC_API_KEY": "sk-dummy-key-for-tests",
+            "ANTHROPIC_MODEL": "echo", "ANTHROPIC_SMALL_FAST_MODEL": "echo",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        }
+        done = subprocess.run([str(CLAUDE), "-p", f"Repeat this line exactly: deploy key {key_id}"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        messages = [r for r in domestic.received if r.path.split("?")[0] == "/anthropic/v1/messages"]
+        assert messages, f"no request reached the stand-in: {done.stdout}{done.stderr}"
+        assert all(key_id not in r.text for r in domestic.received)  # scanned and redacted on the way out
+        assert any("[[secret:" in r.text for r in messages)
+        assert key_id in done.stdout  # the echoed answer carries the restored value
+        decisions = [line for line in proxy.audit_lines() if "decision" in line]
+        assert any(line["decision"] == "redact" and line["region"] == "mainland" for line in decisions)
+    finally:
+        proxy.stop()
+        domestic.close()
