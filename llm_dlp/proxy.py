@@ -9,18 +9,21 @@ here, before a port is opened.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+from llm_dlp.admin import ReadinessCheck, directory_writable, files_readable
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.keys import load_or_create_hasher
+from llm_dlp.metrics import Metrics, MetricsSink
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import PolicySet, load_policy_dir
 from llm_dlp.vault import DEFAULT_TTL_SECONDS
@@ -53,6 +56,8 @@ class ProxyConfig:
     workers: int | None = None  # detector worker processes; None: one per core; 0: in the proxy process
     scan_cache_bytes: int = DEFAULT_MEMORY_BYTES  # findings cache in memory; 0: none
     scan_cache_redis: str | None = None  # redis://HOST:PORT/DB: a findings cache shared by a fleet
+    admin_listen: str | None = None  # HOST:PORT of /metrics, /healthz, /readyz; None: no admin listener
+    instance_id: str = ""  # names this instance in its audit chain and metrics; "": default_instance_id
 
 
 class StartupError(Exception):
@@ -69,6 +74,17 @@ class ProxyCore:
     audit: AuditLog
     load_policies: Callable[[Path], PolicySet]  # what a hot reload calls: the same rule ids are known
     ca: CertificateAuthority
+    metrics: Metrics = field(default_factory=Metrics.create)
+
+    def readiness_checks(self, vault: Callable[[], str | None]) -> list:
+        """What ``/readyz`` asks: policies loaded, CA readable, audit writable, ``vault`` reachable."""
+        audit_dir = None if self.config.audit_log == "-" else Path(self.config.audit_log).resolve().parent
+        return [
+            ReadinessCheck("policies", lambda: None if self.pipeline.policies.policies else "no policy loaded"),
+            ReadinessCheck("ca", lambda: files_readable(self.ca.cert_path)),
+            ReadinessCheck("audit", lambda: directory_writable(audit_dir) if audit_dir else None),
+            ReadinessCheck("vault", vault),
+        ]
 
     def mitmproxy_options(self) -> dict[str, Any]:
         """mitmproxy's own options for this proxy (``--set NAME=VALUE`` may still override them)."""
@@ -97,6 +113,7 @@ class ProxyCore:
             f"policies: {config.policy_dir} (tenants: {', '.join(sorted(self.pipeline.policies.policies))})",
             *describe(self.pipeline.policies.default),
             f"audit log: {config.audit_log}",
+            *([f"admin: http://{config.admin_listen} (/metrics, /healthz, /readyz)"] if config.admin_listen else []),
             trust_instructions(self.ca, url),
         ])
 
@@ -114,6 +131,7 @@ def build_core(config: ProxyConfig) -> ProxyCore:
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     hasher = load_or_create_hasher(config.confdir)
+    metrics = Metrics.create(config.instance_id or default_instance_id(config.listen_port))
     # Workers fork here, after the detectors are built and before any thread starts.
     scanner = SegmentScanner(
         detectors,
@@ -128,8 +146,14 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         fsync=config.audit_fsync,
         head_dir=config.confdir,
         console=None if config.quiet else sys.stderr if config.audit_log == "-" else sys.stdout,
+        metrics=MetricsSink(metrics),
     )
-    return ProxyCore(config, pipeline, endpoints, audit, load, ca)
+    return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
+
+
+def default_instance_id(listen_port: int) -> str:
+    """``HOSTNAME:PORT``: unique among instances on one host, and stable across restarts."""
+    return f"{socket.gethostname()}:{listen_port}"
 
 
 def _upstream_bundle(config: ProxyConfig) -> Path:

@@ -10,6 +10,7 @@ Configured once, here, in this order (structlog's design; each step is its own s
     ChainLink.seal           the line's mac                               processors.py
     → LogFile | Stream       one write(2), locked, rotated                sink.py
     → ConsoleSink            a short line per request, unless --quiet     console.py
+    → MetricsSink            the Prometheus counters, when asked          llm_dlp/metrics.py
 
 Callers pass an event value (``events.py``); the events name their fields. ``record`` takes
 the pipeline's verdict for a request (``records.decision_event`` reads it).
@@ -43,6 +44,7 @@ from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.sink import LogFile, Stream
 
 if TYPE_CHECKING:
+    from llm_dlp.metrics import MetricsSink
     from llm_dlp.pipeline import RequestInfo, Verdict
 
 # Kept for callers of the first version; the names live in events.py.
@@ -67,6 +69,7 @@ class AuditLog:
         head_dir: str | Path | None = None,
         console: TextIO | None = None,
         recorded: RecordedFindings | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
@@ -83,6 +86,7 @@ class AuditLog:
         self._prepare: list[Processor] = [TimeStamper(clock), self._recorded]
         self._seal: list[Processor] = [self._link.link, render_json, self._link.seal]
         self._console = ConsoleSink(console) if console is not None else None
+        self._metrics = metrics
         self._lock = threading.Lock()
 
     def record(self, info: RequestInfo, verdict: Verdict) -> None:
@@ -98,11 +102,18 @@ class AuditLog:
             kept = _through(self._keep, {"event": event, **fields})
         except structlog.DropEvent:
             return
+        # The metrics count every finding of the request, not only those new to the conversation:
+        # a copy, because the chain's processors reshape the dict they are given.
+        counted = dict(kept)
         try:
             with self._lock:
                 prepared = self._write_line(kept)
         except (OSError, ValueError) as exc:
+            if self._metrics is not None:
+                self._metrics.write_failed()
             raise AuditWriteError(f"cannot write audit log {self.target}: {exc}") from exc
+        if self._metrics is not None:
+            self._metrics.show(counted)
         if self._console is not None:
             self._show(prepared)
 
