@@ -112,7 +112,7 @@ class ProxyCore:
             f"llm-dlp proxy listening on {url}",
             f"policies: {config.policy_dir} (tenants: {', '.join(sorted(self.pipeline.policies.policies))})",
             *describe(self.pipeline.policies.default),
-            f"audit log: {config.audit_log}",
+            f"audit log: {config.audit_log} (instance {config.instance_id or default_instance_id(config.listen_port)})",
             *([f"admin: http://{config.admin_listen} (/metrics, /healthz, /readyz)"] if config.admin_listen else []),
             trust_instructions(self.ca, url),
         ])
@@ -131,7 +131,8 @@ def build_core(config: ProxyConfig) -> ProxyCore:
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     hasher = load_or_create_hasher(config.confdir)
-    metrics = Metrics.create(config.instance_id or default_instance_id(config.listen_port))
+    instance = config.instance_id or default_instance_id(config.listen_port)
+    metrics = Metrics.create(instance)
     # Workers fork here, after the detectors are built and before any thread starts.
     scanner = SegmentScanner(
         detectors,
@@ -147,6 +148,7 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         head_dir=config.confdir,
         console=None if config.quiet else sys.stderr if config.audit_log == "-" else sys.stdout,
         metrics=MetricsSink(metrics),
+        instance=instance,
     )
     return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
 

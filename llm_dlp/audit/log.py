@@ -5,7 +5,7 @@ Configured once, here, in this order (structlog's design; each step is its own s
     drop_successful_answers  a 2xx/3xx upstream answer adds no line      processors.py
     TimeStamper              time and event first, fixed-width UTC        processors.py
     RecordedFindings         a finding once per conversation, then a count recorded.py
-    ChainLink.link           seq and prev                                 processors.py
+    ChainLink.link           instance, seq and prev                       processors.py
     render_json              the line                                     processors.py
     ChainLink.seal           the line's mac                               processors.py
     → LogFile | Stream       one write(2), locked, rotated                sink.py
@@ -70,6 +70,7 @@ class AuditLog:
         console: TextIO | None = None,
         recorded: RecordedFindings | None = None,
         metrics: MetricsSink | None = None,
+        instance: str | None = None,
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
@@ -77,7 +78,8 @@ class AuditLog:
         # Where the chain's head is kept (see chain.py); None keeps no head.
         self._head = head_file(head_dir, path) if head_dir is not None and path is not None else None
         self._sink: LogFile | Stream = Stream(sys.stdout) if path is None else LogFile(path, rotation, fsync)
-        self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None)
+        self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None,
+                               instance)
         self._recorded = recorded if recorded is not None else RecordedFindings()
         self._clock = clock
         # Which events make a line; what every line goes through before the console sees it; and
