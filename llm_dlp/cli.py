@@ -141,9 +141,6 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
     from llm_dlp.admin import parse_listen
     from llm_dlp.proxy import ProxyConfig, StartupError, default_instance_id
 
-    if serve is None:
-        print("llm-dlp: this entry point cannot run the proxy; use the llm-dlp command (addons.main)", file=sys.stderr)
-        return 2
     try:
         extra = tuple(parse_intercept_host(spec) for spec in args.intercept_host)
         options = tuple(_split_option(spec) for spec in args.mitm_options)
@@ -152,9 +149,15 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         if args.scan_cache_redis and not args.scan_cache_redis.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"--scan-cache-redis {args.scan_cache_redis!r}: use redis://HOST:PORT/DB")
         if args.admin_listen:
-            parse_listen(args.admin_listen)
+            try:
+                parse_listen(args.admin_listen)
+            except ValueError as exc:
+                raise ValueError(f"--admin-listen {exc}") from None
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    if serve is None:
+        print("llm-dlp: this entry point cannot run the proxy; use the llm-dlp command (addons.main)", file=sys.stderr)
         return 2
     config = ProxyConfig(
         listen_host=args.listen_host,
