@@ -86,6 +86,8 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
                      help="serve /metrics (Prometheus), /healthz and /readyz here (default: off)")
     run.add_argument("--instance-id", metavar="ID",
                      help="names this instance in its audit chain and metrics (default: HOSTNAME:LISTEN_PORT)")
+    run.add_argument("--export-syslog", metavar="tcp://HOST:PORT",
+                     help="also send every audit line to this syslog receiver (RFC 5424 over TCP), spooled beside the log")
     run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option (repeatable)")
     run.set_defaults(handler=partial(_run, serve=serve))
@@ -139,6 +141,7 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
     from detectors.code.index_store import OutdatedIndexError
     from llm_dlp.policy.loader import PolicyError
     from llm_dlp.admin import parse_listen
+    from llm_dlp.audit.syslog import parse_target
     from llm_dlp.proxy import ProxyConfig, StartupError, default_instance_id
 
     try:
@@ -153,6 +156,11 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
                 parse_listen(args.admin_listen)
             except ValueError as exc:
                 raise ValueError(f"--admin-listen {exc}") from None
+        if args.export_syslog:
+            try:
+                parse_target(args.export_syslog)
+            except ValueError as exc:
+                raise ValueError(f"--export-syslog {exc}") from None
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
         return 2
@@ -182,6 +190,7 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         scan_cache_redis=args.scan_cache_redis,
         admin_listen=args.admin_listen,
         instance_id=args.instance_id or default_instance_id(args.listen_port),
+        export_syslog=args.export_syslog,
     )
     try:
         serve(config)

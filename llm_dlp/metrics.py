@@ -40,6 +40,7 @@ class Metrics:
     auth_failures: Counter
     audit_write_failures: Counter
     policy_reloads: Counter
+    export_backlog: Gauge
     info: Gauge
 
     @classmethod
@@ -79,6 +80,10 @@ class Metrics:
             policy_reloads=Counter(
                 "llm_dlp_policy_reloads", "Hot reloads of a policy directory, by result (loaded or rejected).",
                 ("result",), registry=registry,
+            ),
+            export_backlog=Gauge(
+                "llm_dlp_export_backlog_bytes", "Audit lines spooled for a SIEM exporter and not yet delivered, in bytes.",
+                ("exporter",), registry=registry,
             ),
             info=Gauge("llm_dlp_instance", "Always 1; its label names this proxy instance.", ("instance",),
                        registry=registry),

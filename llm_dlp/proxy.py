@@ -19,6 +19,7 @@ from typing import Any, Callable
 from llm_dlp.admin import ReadinessCheck, directory_writable, files_readable
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
+from llm_dlp.audit.syslog import SyslogExporter
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
 from llm_dlp.endpoints import Endpoint, EndpointTable
@@ -58,6 +59,7 @@ class ProxyConfig:
     scan_cache_redis: str | None = None  # redis://HOST:PORT/DB: a findings cache shared by a fleet
     admin_listen: str | None = None  # HOST:PORT of /metrics, /healthz, /readyz; None: no admin listener
     instance_id: str = ""  # names this instance in its audit chain and metrics; "": default_instance_id
+    export_syslog: str | None = None  # tcp://HOST:PORT: every audit line also to this syslog receiver
 
 
 class StartupError(Exception):
@@ -140,6 +142,9 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         workers=(os.cpu_count() or 1) if config.workers is None else config.workers,
     )
     pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner)
+    exporters = _exporters(config, instance)
+    for exporter in exporters:
+        metrics.export_backlog.labels(exporter="syslog").set_function(lambda e=exporter: e.backlog)
     audit = AuditLog(
         config.audit_log,
         confdir=config.confdir,
@@ -149,8 +154,17 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         console=None if config.quiet else sys.stderr if config.audit_log == "-" else sys.stdout,
         metrics=MetricsSink(metrics),
         instance=instance,
+        exporters=exporters,
     )
     return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
+
+
+def _exporters(config: ProxyConfig, instance: str) -> list[SyslogExporter]:
+    if not config.export_syslog:
+        return []
+    # The spool sits beside the audit log (or in the confdir when the log is stdout).
+    base = Path(config.confdir) if config.audit_log == "-" else Path(config.audit_log).resolve().parent
+    return [SyslogExporter(config.export_syslog, base / "llm-dlp-spool", hostname=instance.replace(":", "-"))]
 
 
 def default_instance_id(listen_port: int) -> str:

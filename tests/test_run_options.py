@@ -11,6 +11,7 @@ from llm_dlp.cli import main
     (["--workers", "-1"], "--workers"),
     (["--scan-cache-redis", "localhost:6379"], "--scan-cache-redis"),
     (["--admin-listen", "9464"], "--admin-listen"),
+    (["--export-syslog", "siem:514"], "--export-syslog"),
 ])
 def test_bad_worker_and_cache_options_are_refused(options, message, capsys):
     assert main(["run", *options]) == 2

@@ -11,6 +11,7 @@ Configured once, here, in this order (structlog's design; each step is its own s
     → LogFile | Stream       one write(2), locked, rotated                sink.py
     → ConsoleSink            a short line per request, unless --quiet     console.py
     → MetricsSink            the Prometheus counters, when asked          llm_dlp/metrics.py
+    → exporters              the sealed line to a SIEM, spooled           syslog.py
 
 Callers pass an event value (``events.py``); the events name their fields. ``record`` takes
 the pipeline's verdict for a request (``records.decision_event`` reads it).
@@ -28,7 +29,7 @@ import datetime as dt
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -44,6 +45,7 @@ from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.sink import LogFile, Stream
 
 if TYPE_CHECKING:
+    from llm_dlp.audit.syslog import SyslogExporter
     from llm_dlp.metrics import MetricsSink
     from llm_dlp.pipeline import RequestInfo, Verdict
 
@@ -71,6 +73,7 @@ class AuditLog:
         recorded: RecordedFindings | None = None,
         metrics: MetricsSink | None = None,
         instance: str | None = None,
+        exporters: Sequence[SyslogExporter] = (),
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
@@ -89,6 +92,7 @@ class AuditLog:
         self._seal: list[Processor] = [self._link.link, render_json, self._link.seal]
         self._console = ConsoleSink(console) if console is not None else None
         self._metrics = metrics
+        self._exporters = tuple(exporters)
         self._lock = threading.Lock()
 
     def record(self, info: RequestInfo, verdict: Verdict) -> None:
@@ -126,6 +130,8 @@ class AuditLog:
     def close(self) -> None:
         with self._lock:
             self._sink.close()
+        for exporter in self._exporters:
+            exporter.close()
 
     def _write_line(self, event_dict: dict[str, Any]) -> dict[str, Any]:
         now = self._clock()
@@ -139,6 +145,8 @@ class AuditLog:
             line = _through(self._seal, dict(prepared))
             self._sink.write(line, now)
             self._link.commit()  # still under the file lock: the kept head names this very line
+            for exporter in self._exporters:  # spooled, in chain order; never waits for a receiver
+                _export(exporter, line)
         finally:
             self._sink.unlock()
         self._recorded.commit()
@@ -152,6 +160,14 @@ class AuditLog:
             self._console.show(prepared)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:  # a closed terminal must not stop the traffic
             logging.getLogger("llm_dlp").debug("llm-dlp: console line not shown: %s", exc)
+
+
+def _export(exporter: SyslogExporter, line: str) -> None:
+    # The line is in the log, the record: a spool that cannot be written must not refuse the request.
+    try:
+        exporter.send(line)
+    except OSError as exc:
+        logging.getLogger("llm_dlp").error("llm-dlp: audit line not spooled for export: %s", exc)
 
 
 def _through(processors: list[Processor], event_dict: dict[str, Any]) -> Any:
