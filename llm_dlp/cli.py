@@ -88,6 +88,9 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
                      help="names this instance in its audit chain and metrics (default: HOSTNAME:LISTEN_PORT)")
     run.add_argument("--export-syslog", metavar="tcp://HOST:PORT",
                      help="also send every audit line to this syslog receiver (RFC 5424 over TCP), spooled beside the log")
+    run.add_argument("--export-splunk-hec", metavar="URL",
+                     help="also send every audit line to this Splunk HTTP Event Collector "
+                          "(…/services/collector/event; token in LLM_DLP_HEC_TOKEN), spooled beside the log")
     run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option (repeatable)")
     run.set_defaults(handler=partial(_run, serve=serve))
@@ -161,6 +164,8 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
                 parse_target(args.export_syslog)
             except ValueError as exc:
                 raise ValueError(f"--export-syslog {exc}") from None
+        if args.export_splunk_hec and not args.export_splunk_hec.startswith(("http://", "https://")):
+            raise ValueError(f"--export-splunk-hec {args.export_splunk_hec!r}: expected http(s)://HOST:PORT/services/collector/event")
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
         return 2
@@ -191,6 +196,7 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         admin_listen=args.admin_listen,
         instance_id=args.instance_id or default_instance_id(args.listen_port),
         export_syslog=args.export_syslog,
+        export_splunk_hec=args.export_splunk_hec,
     )
     try:
         serve(config)

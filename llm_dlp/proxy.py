@@ -19,6 +19,8 @@ from typing import Any, Callable
 from llm_dlp.admin import ReadinessCheck, directory_writable, files_readable
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
+from llm_dlp.audit.export import SpooledExporter
+from llm_dlp.audit.hec import TOKEN_VARIABLE, HecExporter
 from llm_dlp.audit.syslog import SyslogExporter
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
@@ -60,6 +62,7 @@ class ProxyConfig:
     admin_listen: str | None = None  # HOST:PORT of /metrics, /healthz, /readyz; None: no admin listener
     instance_id: str = ""  # names this instance in its audit chain and metrics; "": default_instance_id
     export_syslog: str | None = None  # tcp://HOST:PORT: every audit line also to this syslog receiver
+    export_splunk_hec: str | None = None  # http(s)://…/services/collector/event; token in LLM_DLP_HEC_TOKEN
 
 
 class StartupError(Exception):
@@ -125,6 +128,9 @@ class ProxyCore:
 
 
 def build_core(config: ProxyConfig) -> ProxyCore:
+    hec_token = os.environ.get(TOKEN_VARIABLE, "")
+    if config.export_splunk_hec and not hec_token:
+        raise StartupError(f"--export-splunk-hec needs the collector's token in the environment variable {TOKEN_VARIABLE}")
     detectors = build_detectors(config.detector_options)
     # Every load (and hot reload) also self-checks the detectors the policies need.
     load = partial(load_policy_dir, registry=DetectorRegistry.for_proxy(detectors, config.detector_options))
@@ -142,9 +148,9 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         workers=(os.cpu_count() or 1) if config.workers is None else config.workers,
     )
     pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner)
-    exporters = _exporters(config, instance)
+    exporters = _exporters(config, instance, hec_token)  # their threads start after the workers forked
     for exporter in exporters:
-        metrics.export_backlog.labels(exporter="syslog").set_function(lambda e=exporter: e.backlog)
+        metrics.export_backlog.labels(exporter=exporter.name).set_function(lambda e=exporter: e.backlog)
     audit = AuditLog(
         config.audit_log,
         confdir=config.confdir,
@@ -159,12 +165,16 @@ def build_core(config: ProxyConfig) -> ProxyCore:
     return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
 
 
-def _exporters(config: ProxyConfig, instance: str) -> list[SyslogExporter]:
-    if not config.export_syslog:
-        return []
-    # The spool sits beside the audit log (or in the confdir when the log is stdout).
+def _exporters(config: ProxyConfig, instance: str, hec_token: str) -> list[SpooledExporter]:
+    # The spools sit beside the audit log (or in the confdir when the log is stdout).
     base = Path(config.confdir) if config.audit_log == "-" else Path(config.audit_log).resolve().parent
-    return [SyslogExporter(config.export_syslog, base / "llm-dlp-spool", hostname=instance.replace(":", "-"))]
+    spool, host = base / "llm-dlp-spool", instance.replace(":", "-")
+    exporters = []
+    if config.export_syslog:
+        exporters.append(SyslogExporter(config.export_syslog, spool, hostname=host))
+    if config.export_splunk_hec:
+        exporters.append(HecExporter(config.export_splunk_hec, hec_token, spool, host))
+    return exporters
 
 
 def default_instance_id(listen_port: int) -> str:

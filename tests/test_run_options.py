@@ -12,6 +12,7 @@ from llm_dlp.cli import main
     (["--scan-cache-redis", "localhost:6379"], "--scan-cache-redis"),
     (["--admin-listen", "9464"], "--admin-listen"),
     (["--export-syslog", "siem:514"], "--export-syslog"),
+    (["--export-splunk-hec", "splunk:8088"], "--export-splunk-hec"),
 ])
 def test_bad_worker_and_cache_options_are_refused(options, message, capsys):
     assert main(["run", *options]) == 2

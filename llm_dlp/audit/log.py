@@ -11,7 +11,7 @@ Configured once, here, in this order (structlog's design; each step is its own s
     → LogFile | Stream       one write(2), locked, rotated                sink.py
     → ConsoleSink            a short line per request, unless --quiet     console.py
     → MetricsSink            the Prometheus counters, when asked          llm_dlp/metrics.py
-    → exporters              the sealed line to a SIEM, spooled           syslog.py
+    → exporters              the sealed line to a SIEM, spooled           export.py
 
 Callers pass an event value (``events.py``); the events name their fields. ``record`` takes
 the pipeline's verdict for a request (``records.decision_event`` reads it).
@@ -45,7 +45,7 @@ from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.sink import LogFile, Stream
 
 if TYPE_CHECKING:
-    from llm_dlp.audit.syslog import SyslogExporter
+    from llm_dlp.audit.export import SpooledExporter
     from llm_dlp.metrics import MetricsSink
     from llm_dlp.pipeline import RequestInfo, Verdict
 
@@ -73,7 +73,7 @@ class AuditLog:
         recorded: RecordedFindings | None = None,
         metrics: MetricsSink | None = None,
         instance: str | None = None,
-        exporters: Sequence[SyslogExporter] = (),
+        exporters: Sequence[SpooledExporter] = (),
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
@@ -162,7 +162,7 @@ class AuditLog:
             logging.getLogger("llm_dlp").debug("llm-dlp: console line not shown: %s", exc)
 
 
-def _export(exporter: SyslogExporter, line: str) -> None:
+def _export(exporter: SpooledExporter, line: str) -> None:
     # The line is in the log, the record: a spool that cannot be written must not refuse the request.
     try:
         exporter.send(line)
