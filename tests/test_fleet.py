@@ -40,6 +40,8 @@ defaults
     timeout connect 5s
     timeout client 60s
     timeout server 60s
+    retries 3
+    option redispatch
 frontend llm_dlp
     bind 127.0.0.1:{port}
     default_backend instances
@@ -167,3 +169,29 @@ def test_an_instance_that_is_not_ready_is_taken_out_of_rotation(fleet, provider,
         a.workdir.unlink()
         shutil.move(moved, a.workdir)
     assert json.loads(httpx.get(f"http://127.0.0.1:{instances[0][1]}/readyz").text)["ready"]
+
+
+def test_an_instance_killed_mid_run_leaves_no_request_unscanned_or_unaudited(fleet, provider, received):
+    balancer, instances = fleet
+    (a, _), (b, _) = instances
+    secrets = [make.aws_access_key_id() for _ in range(8)]
+    answered = []
+    for n, secret in enumerate(secrets):
+        if n == 3:
+            a.process.kill()  # no goodbye: HAProxy finds out from refused connections and its checks
+            a.process.wait()
+        http_client = anthropic.DefaultHttpxClient(proxy=balancer, verify=b.ssl_context())
+        client = anthropic.Anthropic(api_key="sk-ant-test", base_url=provider.base_url, max_retries=3,
+                                     http_client=http_client)
+        with client:
+            client.messages.create(model="claude-test", max_tokens=5,
+                                   messages=[{"role": "user", "content": f"n={n} key {secret}"}])
+        answered.append(secret)
+    assert answered == secrets  # every request answered, after retries where a's connection broke
+    assert all(secret not in item.text for item in received for secret in secrets)  # none unscanned
+    decisions = _decisions(a) + _decisions(b)
+    # Each answered request was decided and audited by the instance that forwarded it (a retry
+    # after a broken connection is a request of its own), and a's lines up to its death are intact.
+    assert len(decisions) >= len(secrets) and len(received) <= len(decisions)
+    assert len(_decisions(b)) >= len(secrets) - 3
+    assert main(["audit", "verify", str(a.audit_path), str(b.audit_path), "--confdir", str(a.confdir)]) == 0
