@@ -12,7 +12,6 @@ import socket
 import socketserver
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -78,7 +77,7 @@ def _write(audit: AuditLog, first: int, count: int) -> None:
 def test_every_line_arrives_also_those_written_while_the_receiver_was_down(tmp_path):
     port = free_port()
     confdir = tmp_path / "certs"
-    key = load_or_create_chain_key(confdir)
+    load_or_create_chain_key(confdir)
     exporter = SyslogExporter(f"tcp://127.0.0.1:{port}", tmp_path / "spool", hostname="edge-1")
     audit = AuditLog(tmp_path / "audit.jsonl", confdir=confdir, exporters=[exporter])
 
