@@ -6,6 +6,7 @@ core never imports this package; ``addons.main`` starts mitmproxy with ``default
 
 from __future__ import annotations
 
+from addons.admin import AdminListener
 from addons.dlp import DlpAddon
 from addons.identity import ProxyIdentity
 from addons.reload import PolicyReloader
@@ -13,12 +14,16 @@ from llm_dlp.proxy import ProxyCore
 
 
 def default_addons(core: ProxyCore) -> list:
-    """In hook order: who the client is, then what to do with its request, then policy reloads."""
+    """In hook order: who the client is, then what to do with its request, then policy reloads;
+    last the admin listener (metrics and health), which reads the others."""
+    dlp = DlpAddon(core.pipeline, core.endpoints, core.audit)
     return [
         ProxyIdentity(core.audit),
-        DlpAddon(core.pipeline, core.endpoints, core.audit),
-        PolicyReloader(core.pipeline, core.config.policy_dir, core.load_policies, core.config.shadow_policy_dir),
+        dlp,
+        PolicyReloader(core.pipeline, core.config.policy_dir, core.load_policies, core.config.shadow_policy_dir,
+                       metrics=core.metrics),
+        AdminListener(core, dlp),
     ]
 
 
-__all__ = ["DlpAddon", "PolicyReloader", "ProxyIdentity", "default_addons"]
+__all__ = ["AdminListener", "DlpAddon", "PolicyReloader", "ProxyIdentity", "default_addons"]

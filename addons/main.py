@@ -44,6 +44,7 @@ async def _run(core: ProxyCore) -> None:
             llm_dlp_reload_interval=config.reload_interval,
             llm_dlp_vault=config.vault,
             llm_dlp_vault_ttl=config.vault_ttl_seconds,
+            llm_dlp_admin_listen=config.admin_listen or "",
         )
         for name, value in config.mitm_options:
             master.options.set(f"{name}={value}")

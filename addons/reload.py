@@ -18,6 +18,7 @@ from mitmproxy import ctx, exceptions
 
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.detection import DetectorCheckError
+from llm_dlp.metrics import Metrics
 from llm_dlp.policy.loader import PolicyError, PolicySet
 
 log = logging.getLogger("llm_dlp")
@@ -37,12 +38,14 @@ class PolicyReloader:
         directory: Path,
         load: Callable[[Path], PolicySet],
         shadow_directory: Path | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.directory = Path(directory)
         self.shadow_directory = Path(shadow_directory) if shadow_directory else None
         self.load_policies = load  # not "load": mitmproxy calls that as its own hook
         self.interval = 2.0
+        self.metrics = metrics
         self._task: asyncio.Task | None = None
 
     def load(self, loader) -> None:
@@ -88,6 +91,12 @@ class PolicyReloader:
                         self.pipeline.shadow = loaded
 
     async def _load(self, directory: Path) -> PolicySet | None:
+        loaded = await self._try_load(directory)
+        if self.metrics is not None:
+            self.metrics.policy_reloads.labels(result="rejected" if loaded is None else "loaded").inc()
+        return loaded
+
+    async def _try_load(self, directory: Path) -> PolicySet | None:
         try:
             loaded = await asyncio.to_thread(self.load_policies, directory)
         except (PolicyError, DetectorCheckError) as exc:  # e.g. the code index it needs went away

@@ -82,6 +82,15 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     run.add_argument("--scan-cache-redis", metavar="URL",
                      help="redis://HOST:PORT/DB: share the findings cache between proxy instances "
                           "(offsets and keyed hashes only, never text)")
+    run.add_argument("--admin-listen", metavar="HOST:PORT",
+                     help="serve /metrics (Prometheus), /healthz and /readyz here (default: off)")
+    run.add_argument("--instance-id", metavar="ID",
+                     help="names this instance in its audit chain and metrics (default: HOSTNAME:LISTEN_PORT)")
+    run.add_argument("--export-syslog", metavar="tcp://HOST:PORT",
+                     help="also send every audit line to this syslog receiver (RFC 5424 over TCP), spooled beside the log")
+    run.add_argument("--export-splunk-hec", metavar="URL",
+                     help="also send every audit line to this Splunk HTTP Event Collector "
+                          "(…/services/collector/event; token in LLM_DLP_HEC_TOKEN), spooled beside the log")
     run.add_argument("--set", dest="mitm_options", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option (repeatable)")
     run.set_defaults(handler=partial(_run, serve=serve))
@@ -134,11 +143,10 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
     from llm_dlp.endpoints import parse_intercept_host
     from detectors.code.index_store import OutdatedIndexError
     from llm_dlp.policy.loader import PolicyError
-    from llm_dlp.proxy import ProxyConfig, StartupError
+    from llm_dlp.admin import parse_listen
+    from llm_dlp.audit.syslog import parse_target
+    from llm_dlp.proxy import ProxyConfig, StartupError, default_instance_id
 
-    if serve is None:
-        print("llm-dlp: this entry point cannot run the proxy; use the llm-dlp command (addons.main)", file=sys.stderr)
-        return 2
     try:
         extra = tuple(parse_intercept_host(spec) for spec in args.intercept_host)
         options = tuple(_split_option(spec) for spec in args.mitm_options)
@@ -146,8 +154,23 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
             raise ValueError("--workers: use 0 (in the proxy process) or more")
         if args.scan_cache_redis and not args.scan_cache_redis.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"--scan-cache-redis {args.scan_cache_redis!r}: use redis://HOST:PORT/DB")
+        if args.admin_listen:
+            try:
+                parse_listen(args.admin_listen)
+            except ValueError as exc:
+                raise ValueError(f"--admin-listen {exc}") from None
+        if args.export_syslog:
+            try:
+                parse_target(args.export_syslog)
+            except ValueError as exc:
+                raise ValueError(f"--export-syslog {exc}") from None
+        if args.export_splunk_hec and not args.export_splunk_hec.startswith(("http://", "https://")):
+            raise ValueError(f"--export-splunk-hec {args.export_splunk_hec!r}: expected http(s)://HOST:PORT/services/collector/event")
     except ValueError as exc:
         print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    if serve is None:
+        print("llm-dlp: this entry point cannot run the proxy; use the llm-dlp command (addons.main)", file=sys.stderr)
         return 2
     config = ProxyConfig(
         listen_host=args.listen_host,
@@ -170,6 +193,10 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         workers=args.workers,
         scan_cache_bytes=int(args.scan_cache_mb * 1024 * 1024),
         scan_cache_redis=args.scan_cache_redis,
+        admin_listen=args.admin_listen,
+        instance_id=args.instance_id or default_instance_id(args.listen_port),
+        export_syslog=args.export_syslog,
+        export_splunk_hec=args.export_splunk_hec,
     )
     try:
         serve(config)

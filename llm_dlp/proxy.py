@@ -9,18 +9,24 @@ here, before a port is opened.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+from llm_dlp.admin import ReadinessCheck, directory_writable, files_readable
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
+from llm_dlp.audit.export import SpooledExporter
+from llm_dlp.audit.hec import TOKEN_VARIABLE, HecExporter
+from llm_dlp.audit.syslog import SyslogExporter
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.keys import load_or_create_hasher
+from llm_dlp.metrics import Metrics, MetricsSink
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.loader import PolicySet, load_policy_dir
 from llm_dlp.vault import DEFAULT_TTL_SECONDS
@@ -53,6 +59,10 @@ class ProxyConfig:
     workers: int | None = None  # detector worker processes; None: one per core; 0: in the proxy process
     scan_cache_bytes: int = DEFAULT_MEMORY_BYTES  # findings cache in memory; 0: none
     scan_cache_redis: str | None = None  # redis://HOST:PORT/DB: a findings cache shared by a fleet
+    admin_listen: str | None = None  # HOST:PORT of /metrics, /healthz, /readyz; None: no admin listener
+    instance_id: str = ""  # names this instance in its audit chain and metrics; "": default_instance_id
+    export_syslog: str | None = None  # tcp://HOST:PORT: every audit line also to this syslog receiver
+    export_splunk_hec: str | None = None  # http(s)://…/services/collector/event; token in LLM_DLP_HEC_TOKEN
 
 
 class StartupError(Exception):
@@ -69,6 +79,17 @@ class ProxyCore:
     audit: AuditLog
     load_policies: Callable[[Path], PolicySet]  # what a hot reload calls: the same rule ids are known
     ca: CertificateAuthority
+    metrics: Metrics = field(default_factory=Metrics.create)
+
+    def readiness_checks(self, vault: Callable[[], str | None]) -> list:
+        """What ``/readyz`` asks: policies loaded, CA readable, audit writable, ``vault`` reachable."""
+        audit_dir = None if self.config.audit_log == "-" else Path(self.config.audit_log).resolve().parent
+        return [
+            ReadinessCheck("policies", lambda: None if self.pipeline.policies.policies else "no policy loaded"),
+            ReadinessCheck("ca", lambda: files_readable(self.ca.cert_path)),
+            ReadinessCheck("audit", lambda: directory_writable(audit_dir) if audit_dir else None),
+            ReadinessCheck("vault", vault),
+        ]
 
     def mitmproxy_options(self) -> dict[str, Any]:
         """mitmproxy's own options for this proxy (``--set NAME=VALUE`` may still override them)."""
@@ -96,7 +117,8 @@ class ProxyCore:
             f"llm-dlp proxy listening on {url}",
             f"policies: {config.policy_dir} (tenants: {', '.join(sorted(self.pipeline.policies.policies))})",
             *describe(self.pipeline.policies.default),
-            f"audit log: {config.audit_log}",
+            f"audit log: {config.audit_log} (instance {config.instance_id or default_instance_id(config.listen_port)})",
+            *([f"admin: http://{config.admin_listen} (/metrics, /healthz, /readyz)"] if config.admin_listen else []),
             trust_instructions(self.ca, url),
         ])
 
@@ -106,6 +128,9 @@ class ProxyCore:
 
 
 def build_core(config: ProxyConfig) -> ProxyCore:
+    hec_token = os.environ.get(TOKEN_VARIABLE, "")
+    if config.export_splunk_hec and not hec_token:
+        raise StartupError(f"--export-splunk-hec needs the collector's token in the environment variable {TOKEN_VARIABLE}")
     detectors = build_detectors(config.detector_options)
     # Every load (and hot reload) also self-checks the detectors the policies need.
     load = partial(load_policy_dir, registry=DetectorRegistry.for_proxy(detectors, config.detector_options))
@@ -114,6 +139,8 @@ def build_core(config: ProxyConfig) -> ProxyCore:
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     hasher = load_or_create_hasher(config.confdir)
+    instance = config.instance_id or default_instance_id(config.listen_port)
+    metrics = Metrics.create(instance)
     # Workers fork here, after the detectors are built and before any thread starts.
     scanner = SegmentScanner(
         detectors,
@@ -121,6 +148,9 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         workers=(os.cpu_count() or 1) if config.workers is None else config.workers,
     )
     pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner)
+    exporters = _exporters(config, instance, hec_token)  # their threads start after the workers forked
+    for exporter in exporters:
+        metrics.export_backlog.labels(exporter=exporter.name).set_function(lambda e=exporter: e.backlog)
     audit = AuditLog(
         config.audit_log,
         confdir=config.confdir,
@@ -128,8 +158,28 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         fsync=config.audit_fsync,
         head_dir=config.confdir,
         console=None if config.quiet else sys.stderr if config.audit_log == "-" else sys.stdout,
+        metrics=MetricsSink(metrics),
+        instance=instance,
+        exporters=exporters,
     )
-    return ProxyCore(config, pipeline, endpoints, audit, load, ca)
+    return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
+
+
+def _exporters(config: ProxyConfig, instance: str, hec_token: str) -> list[SpooledExporter]:
+    # The spools sit beside the audit log (or in the confdir when the log is stdout).
+    base = Path(config.confdir) if config.audit_log == "-" else Path(config.audit_log).resolve().parent
+    spool, host = base / "llm-dlp-spool", instance.replace(":", "-")
+    exporters = []
+    if config.export_syslog:
+        exporters.append(SyslogExporter(config.export_syslog, spool, hostname=host))
+    if config.export_splunk_hec:
+        exporters.append(HecExporter(config.export_splunk_hec, hec_token, spool, host))
+    return exporters
+
+
+def default_instance_id(listen_port: int) -> str:
+    """``HOSTNAME:PORT``: unique among instances on one host, and stable across restarts."""
+    return f"{socket.gethostname()}:{listen_port}"
 
 
 def _upstream_bundle(config: ProxyConfig) -> Path:

@@ -14,6 +14,12 @@ if [ ! -x /usr/bin/redis-server ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
 fi
+# HAProxy fronts two proxy instances in TCP mode in tests/test_fleet.py (the scale-out a fleet
+# runs); the test writes its own configuration and starts its own haproxy.
+if [ ! -x /usr/sbin/haproxy ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy
+fi
 # The coding-agent CLIs tests/agents runs through the proxy (Claude Code, Codex, Gemini CLI):
 # the versions and hashes locked in tests/agents/package-lock.json, from the npm registry, into
 # .agents/ (gitignored; LLM_DLP_AGENTS moves it). Install scripts stay off except Claude Code's

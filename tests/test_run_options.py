@@ -10,6 +10,9 @@ from addons.main import main
 @pytest.mark.parametrize("options, message", [
     (["--workers", "-1"], "--workers"),
     (["--scan-cache-redis", "localhost:6379"], "--scan-cache-redis"),
+    (["--admin-listen", "9464"], "--admin-listen"),
+    (["--export-syslog", "siem:514"], "--export-syslog"),
+    (["--export-splunk-hec", "splunk:8088"], "--export-splunk-hec"),
 ])
 def test_bad_worker_and_cache_options_are_refused(options, message, capsys):
     assert main(["run", *options]) == 2

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from functools import partial
 from pathlib import Path
 
 from llm_dlp.audit.chain import ChainKeyError, head_for, load_chain_key
-from llm_dlp.audit.rotation import DEFAULT_LOG, parse_time, resolve_files
+from llm_dlp.audit.rotation import DEFAULT_LOG, parse_time, resolve_chains, resolve_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -102,11 +103,11 @@ def _fail(message: str) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from llm_dlp.audit.verify import as_json, describe, verify
+    from llm_dlp.audit.verify import as_json, describe, verify_chains
 
     try:
-        files, key = _files(args), load_chain_key(args.confdir)
-        result = verify(files, key, head_for(files, args.confdir, key))
+        chains, key = resolve_chains(args.files), load_chain_key(args.confdir)
+        result = verify_chains(chains, key, partial(head_for, confdir=args.confdir, key=key))
     except (OSError, ChainKeyError) as exc:
         return _fail(str(exc))
     except ValueError as exc:  # the kept head was edited: that is a failed verification too
@@ -117,10 +118,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from llm_dlp.audit.query import json_lines, newest, select, table
+    from llm_dlp.audit.query import json_lines, newest, select_merged, table
 
     try:
-        matched = newest(select(_files(args), _where(args)), args.limit)
+        matched = newest(select_merged(resolve_chains(args.files), _where(args)), args.limit)
     except OSError as exc:
         return _fail(str(exc))
     if args.json:
@@ -132,11 +133,11 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from llm_dlp.audit.query import select
+    from llm_dlp.audit.query import select_merged
     from llm_dlp.audit.summary import as_json, as_text, summarize
 
     try:
-        summary = summarize(select(_files(args), _where(args)))
+        summary = summarize(select_merged(resolve_chains(args.files), _where(args)))
     except OSError as exc:
         return _fail(str(exc))
     print(as_json(summary, args.top) if args.json else as_text(summary, args.top))
@@ -144,19 +145,20 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from llm_dlp.audit.query import select
+    from llm_dlp.audit.query import select_merged
     from llm_dlp.audit.report import render, write_report
     from llm_dlp.audit.summary import summarize
-    from llm_dlp.audit.verify import verify
+    from llm_dlp.audit.verify import verify_chains
 
     try:
-        files = _files(args)
-        summary = summarize(select(files, _where(args)))
+        chains = resolve_chains(args.files)
+        files = [path for chain in chains for path in chain]
+        summary = summarize(select_merged(chains, _where(args)))
     except OSError as exc:
         return _fail(str(exc))
     try:
         key = load_chain_key(args.confdir)
-        verification = verify(files, key, head_for(files, args.confdir, key))
+        verification = verify_chains(chains, key, partial(head_for, confdir=args.confdir, key=key))
     except (ChainKeyError, ValueError) as exc:
         print(f"llm-dlp audit: chain not checked: {exc}", file=sys.stderr)
         verification = None

@@ -5,11 +5,13 @@ Configured once, here, in this order (structlog's design; each step is its own s
     drop_successful_answers  a 2xx/3xx upstream answer adds no line      processors.py
     TimeStamper              time and event first, fixed-width UTC        processors.py
     RecordedFindings         a finding once per conversation, then a count recorded.py
-    ChainLink.link           seq and prev                                 processors.py
+    ChainLink.link           instance, seq and prev                       processors.py
     render_json              the line                                     processors.py
     ChainLink.seal           the line's mac                               processors.py
     → LogFile | Stream       one write(2), locked, rotated                sink.py
     → ConsoleSink            a short line per request, unless --quiet     console.py
+    → MetricsSink            the Prometheus counters, when asked          llm_dlp/metrics.py
+    → exporters              the sealed line to a SIEM, spooled           export.py
 
 Callers pass an event value (``events.py``); the events name their fields. ``record`` takes
 the pipeline's verdict for a request (``records.decision_event`` reads it).
@@ -27,7 +29,7 @@ import datetime as dt
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -43,6 +45,8 @@ from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.sink import LogFile, Stream
 
 if TYPE_CHECKING:
+    from llm_dlp.audit.export import SpooledExporter
+    from llm_dlp.metrics import MetricsSink
     from llm_dlp.pipeline import RequestInfo, Verdict
 
 # Kept for callers of the first version; the names live in events.py.
@@ -67,6 +71,9 @@ class AuditLog:
         head_dir: str | Path | None = None,
         console: TextIO | None = None,
         recorded: RecordedFindings | None = None,
+        metrics: MetricsSink | None = None,
+        instance: str | None = None,
+        exporters: Sequence[SpooledExporter] = (),
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
@@ -74,7 +81,8 @@ class AuditLog:
         # Where the chain's head is kept (see chain.py); None keeps no head.
         self._head = head_file(head_dir, path) if head_dir is not None and path is not None else None
         self._sink: LogFile | Stream = Stream(sys.stdout) if path is None else LogFile(path, rotation, fsync)
-        self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None)
+        self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None,
+                               instance)
         self._recorded = recorded if recorded is not None else RecordedFindings()
         self._clock = clock
         # Which events make a line; what every line goes through before the console sees it; and
@@ -83,6 +91,8 @@ class AuditLog:
         self._prepare: list[Processor] = [TimeStamper(clock), self._recorded]
         self._seal: list[Processor] = [self._link.link, render_json, self._link.seal]
         self._console = ConsoleSink(console) if console is not None else None
+        self._metrics = metrics
+        self._exporters = tuple(exporters)
         self._lock = threading.Lock()
 
     def record(self, info: RequestInfo, verdict: Verdict) -> None:
@@ -98,11 +108,18 @@ class AuditLog:
             kept = _through(self._keep, {"event": event, **fields})
         except structlog.DropEvent:
             return
+        # The metrics count every finding of the request, not only those new to the conversation:
+        # a copy, because the chain's processors reshape the dict they are given.
+        counted = dict(kept)
         try:
             with self._lock:
                 prepared = self._write_line(kept)
         except (OSError, ValueError) as exc:
+            if self._metrics is not None:
+                self._metrics.write_failed()
             raise AuditWriteError(f"cannot write audit log {self.target}: {exc}") from exc
+        if self._metrics is not None:
+            self._metrics.show(counted)
         if self._console is not None:
             self._show(prepared)
 
@@ -113,6 +130,8 @@ class AuditLog:
     def close(self) -> None:
         with self._lock:
             self._sink.close()
+        for exporter in self._exporters:
+            exporter.close()
 
     def _write_line(self, event_dict: dict[str, Any]) -> dict[str, Any]:
         now = self._clock()
@@ -126,6 +145,8 @@ class AuditLog:
             line = _through(self._seal, dict(prepared))
             self._sink.write(line, now)
             self._link.commit()  # still under the file lock: the kept head names this very line
+            for exporter in self._exporters:  # spooled, in chain order; never waits for a receiver
+                _export(exporter, line)
         finally:
             self._sink.unlock()
         self._recorded.commit()
@@ -139,6 +160,14 @@ class AuditLog:
             self._console.show(prepared)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:  # a closed terminal must not stop the traffic
             logging.getLogger("llm_dlp").debug("llm-dlp: console line not shown: %s", exc)
+
+
+def _export(exporter: SpooledExporter, line: str) -> None:
+    # The line is in the log, the record: a spool that cannot be written must not refuse the request.
+    try:
+        exporter.send(line)
+    except OSError as exc:
+        logging.getLogger("llm_dlp").error("llm-dlp: audit line not spooled for export: %s", exc)
 
 
 def _through(processors: list[Processor], event_dict: dict[str, Any]) -> Any:

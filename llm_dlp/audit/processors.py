@@ -53,12 +53,13 @@ def stamp(when: dt.datetime) -> str:
 
 
 class ChainLink:
-    """The hash chain (chain.py): ``link`` adds ``seq`` and ``prev`` before rendering, ``seal``
+    """The hash chain (chain.py): ``link`` adds ``instance``, ``seq`` and ``prev`` before rendering, ``seal``
     appends the ``mac`` of the rendered bytes, ``commit`` advances the chain once it is written."""
 
-    def __init__(self, key: bytes, head: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, key: bytes, head: tuple[Path, Path] | None = None, instance: str | None = None) -> None:
         self.key = key
         self._head = head  # (where the head is kept, the log it is the head of), or None
+        self.instance = instance  # the proxy instance writing this chain; verify names it
         self.state = ChainState()
         self._pending = ChainState()
 
@@ -67,6 +68,8 @@ class ChainLink:
         self.state = state
 
     def link(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if self.instance:  # sealed with the line: which instance wrote it cannot be edited either
+            event_dict["instance"] = self.instance
         event_dict["seq"] = self.state.seq + 1
         event_dict["prev"] = self.state.mac
         return event_dict

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,12 @@ def select(files: Iterable[Path], where: Filter, unreadable: list[Unreadable] | 
             continue
         if where.matches(entry):
             yield entry
+
+
+def select_merged(chains: Sequence[Iterable[Path]], where: Filter) -> Iterator[AuditEntry]:
+    """``select`` over several chains (the logs of several instances), merged by time: each
+    chain is in time order already, so the merge streams without sorting the whole log."""
+    return heapq.merge(*(select(files, where) for files in chains), key=lambda entry: entry.time)
 
 
 _TIME_PREFIX = b'{"time": "'

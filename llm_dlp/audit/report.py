@@ -16,12 +16,12 @@ import jinja2
 from llm_dlp.audit.charts import colour, decision_order, horizontal_bars, stacked_columns
 from llm_dlp.audit.query import finding_summary
 from llm_dlp.audit.summary import Summary
-from llm_dlp.audit.verify import Verification
+from llm_dlp.audit.verify import ChainSet, Verification
 
 TOP_KINDS = 15
 
 
-def render(summary: Summary, *, sources: list[Path], verification: Verification | None, generated: dt.datetime) -> str:
+def render(summary: Summary, *, sources: list[Path], verification: Verification | ChainSet | None, generated: dt.datetime) -> str:
     unit, buckets = summary.over_time()
     tenants = [(t, summary.tenant_decisions[t]) for t, _ in summary.tenants.most_common(20)]
     kinds = [(k, Counter({"findings": n})) for k, n in summary.kinds.most_common(TOP_KINDS)]
@@ -82,7 +82,9 @@ PAGE = """<!doctype html>
 </div>
 {% if verification is not none %}
 <p id="chain-status" class="{{ 'verify-ok' if verification.ok else 'verify-bad' }}">
-  {% if verification.ok %}Hash chain verified: {{ verification.lines }} lines, seq {{ verification.first_seq }}..{{ verification.last_seq }}{% if verification.purged_before %} (seq 1..{{ verification.purged_before }} purged by a recorded purge){% endif %}.
+  {% if verification.chains > 1 %}{% if verification.ok %}Hash chains verified: {{ verification.lines }} lines in {{ verification.chains }} chains (instances: {{ verification.instances | join(", ") or "unnamed" }}), each verified on its own.
+  {% else %}Hash chain BROKEN at {{ verification.problem }} ({{ verification.chains }} chains, each verified on its own){% endif %}
+  {% elif verification.ok %}Hash chain verified: {{ verification.lines }} lines, seq {{ verification.first_seq }}..{{ verification.last_seq }}{% if verification.purged_before %} (seq 1..{{ verification.purged_before }} purged by a recorded purge){% endif %}.
   {% else %}Hash chain BROKEN at {{ verification.problem }}{% endif %}
 </p>
 {% endif %}

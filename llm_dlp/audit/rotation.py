@@ -72,6 +72,26 @@ def resolve_files(named: Iterable[str | Path]) -> list[Path]:
     return in_chain_order(files)
 
 
+def resolve_chains(named: Iterable[str | Path]) -> list[list[Path]]:
+    """The files an ``audit`` command reads, one list per chain, each in chain order.
+
+    A chain is one log path and its rotated files: each proxy instance writes its own (several
+    processes appending to one file share its chain through the file lock). Logs of several
+    instances are several chains, verified each on its own."""
+    chains: dict[Path, list[Path]] = {}
+    for path in resolve_files(named):
+        chains.setdefault(current_log(path), []).append(path)
+    return [in_chain_order(files) for files in chains.values()]
+
+
+def current_log(path: Path) -> Path:
+    """The current file a rotated file was rotated from (``rotated_name`` undone)."""
+    return path.with_name(_ROTATED_STAMP.sub("", path.name)) if _is_rotated_file(path) else path
+
+
+_ROTATED_STAMP = re.compile(r"\.\d{8}T\d{6}Z\.\d{12}(?=\.[^.]+$)")
+
+
 def _is_rotated_file(path: Path) -> bool:
     return re.search(r"\.\d{8}T\d{6}Z\.\d{12}\.[^.]+$", path.name) is not None
 

@@ -1,9 +1,14 @@
-"""``llm-dlp audit verify``: walk the chain across files and name the first line that breaks it."""
+"""``llm-dlp audit verify``: walk the chain across files and name the first line that breaks it.
+
+Logs of several proxy instances are several chains (``rotation.resolve_chains``): each is walked
+on its own, and ``ChainSet`` says whether all of them hold. Two valid chains read as one would
+look like a break at the first line of the second.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +35,49 @@ class Verification:
     purged_before: int | None = None  # the chain starts after a recorded purge of seq 1..this
     problem: Problem | None = None
     anchors: set[tuple[int, str]] = field(default_factory=set)
+    instances: set[str] = field(default_factory=set)  # the proxy instances that wrote its lines
 
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+    @property
+    def chains(self) -> int:
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSet:
+    """Several chains, each verified on its own: the logs of a fleet."""
+
+    results: tuple[Verification, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def chains(self) -> int:
+        return len(self.results)
+
+    @property
+    def lines(self) -> int:
+        return sum(r.lines for r in self.results)
+
+    @property
+    def problem(self) -> Problem | None:
+        return next((r.problem for r in self.results if r.problem is not None), None)
+
+    @property
+    def instances(self) -> list[str]:
+        return sorted({i for r in self.results for i in r.instances})
+
+
+def verify_chains(chains: Sequence[Sequence[Path]], key: bytes,
+                  head_of: Callable[[list[Path]], ChainState | None] = lambda files: None) -> Verification | ChainSet:
+    """Each chain walked on its own (``head_of`` finds its kept head); one chain is returned as is."""
+    results = tuple(verify(list(files), key, head_of(list(files))) for files in chains)
+    return results[0] if len(results) == 1 else ChainSet(results)
 
 
 def verify(files: Sequence[Path], key: bytes, head: ChainState | None = None) -> Verification:
@@ -58,6 +102,8 @@ def verify(files: Sequence[Path], key: bytes, head: ChainState | None = None) ->
             continue
         # A line with a valid MAC was written by the key holder, even after a problem: its purge
         # record still tells where a purged log legitimately begins.
+        if isinstance(line.fields.get("instance"), str):
+            result.instances.add(line.fields["instance"])
         if line.fields.get("event") == PURGE_EVENT:
             result.anchors.add((line.fields.get("anchor_seq"), line.fields.get("anchor_mac")))
         if result.lines == 1:
@@ -128,7 +174,12 @@ def _numbered_lines(files: Sequence[Path]) -> Iterator[tuple[Path, int, bytes]]:
                 yield path, number, raw.rstrip(b"\n")
 
 
-def describe(result: Verification) -> str:
+def describe(result: Verification | ChainSet) -> str:
+    if isinstance(result, ChainSet):
+        verdict = "OK" if result.ok else "FAILED"
+        lines = [f"{verdict}: {result.chains} chains, each verified on its own"]
+        lines += [f"  {_chain_name(r)}: {describe(r)}" for r in result.results]
+        return "\n".join(lines)
     if result.problem is not None:
         return f"FAILED: {result.problem}"
     span = f"seq {result.first_seq}..{result.last_seq}" if result.lines else "no lines"
@@ -137,7 +188,14 @@ def describe(result: Verification) -> str:
             f"last line at {result.last_time}")
 
 
-def as_json(result: Verification) -> str:
+def _chain_name(result: Verification) -> str:
+    where = str(result.files[-1]) if result.files else "-"
+    return f"{where} (instance {', '.join(sorted(result.instances))})" if result.instances else where
+
+
+def as_json(result: Verification | ChainSet) -> str:
+    if isinstance(result, ChainSet):
+        return json.dumps({"ok": result.ok, "chains": [json.loads(as_json(r)) for r in result.results]})
     return json.dumps({
         "ok": result.ok,
         "files": [str(f) for f in result.files],
@@ -146,6 +204,7 @@ def as_json(result: Verification) -> str:
         "last_seq": result.last_seq,
         "last_time": result.last_time,
         "purged_before": result.purged_before,
+        "instances": sorted(result.instances),
         "problem": None if result.problem is None else {
             "file": str(result.problem.file), "line": result.problem.line, "reason": result.problem.reason},
     })

@@ -73,4 +73,29 @@ def test_default_addons_declare_every_llm_dlp_option(pipeline, endpoints, audit,
     with taddons.context(*default_addons(core)) as tctx:
         declared = {name for name in tctx.options.keys() if name.startswith("llm_dlp_")}
     assert declared == {"llm_dlp_users_file", "llm_dlp_unauthenticated", "llm_dlp_reload_interval",
-                        "llm_dlp_vault", "llm_dlp_vault_ttl"}
+                        "llm_dlp_vault", "llm_dlp_vault_ttl", "llm_dlp_admin_listen"}
+
+
+def test_the_admin_listener_opens_only_a_valid_address_and_serves_metrics(pipeline, endpoints, audit):
+    import urllib.request
+
+    from addons.admin import AdminListener
+    from addons.dlp import DlpAddon
+    from llm_dlp.proxy import ProxyConfig, ProxyCore
+    from llm_dlp.testing.proxyrun import free_port
+
+    core = ProxyCore(ProxyConfig(), pipeline, endpoints, audit, lambda path: pipeline.policies, ca=None)  # type: ignore[arg-type]
+    dlp = DlpAddon(pipeline, endpoints, audit)
+    admin = AdminListener(core, dlp)
+    with taddons.context(dlp, admin) as tctx:
+        assert admin.server is None  # off unless asked
+        with pytest.raises(exceptions.OptionsError, match="HOST:PORT"):
+            tctx.configure(admin, llm_dlp_admin_listen="9464")
+        port = free_port()
+        tctx.configure(admin, llm_dlp_admin_listen=f"127.0.0.1:{port}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as answer:
+            assert b"llm_dlp_audit_write_failures_total 0.0" in answer.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as answer:
+            assert answer.status == 200
+        admin.done()
+    assert admin.server is None

@@ -1,0 +1,157 @@
+"""Audit lines to a syslog receiver on loopback, RFC 5424 over TCP, with the receiver down for a while.
+
+A real ``AuditLog`` writes; a real TCP receiver parses the octet-counted frames. Every line the
+log holds must arrive, in order and still sealed, whether the receiver was up when it was written
+or not; the backlog drains to zero once it is back.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import socketserver
+import threading
+import time
+
+import pytest
+
+from llm_dlp.audit.chain import load_or_create_chain_key, mac_of, open_line
+from llm_dlp.audit.log import AuditLog
+from llm_dlp.audit.syslog import SyslogExporter, parse_target
+from llm_dlp.testing.proxyrun import free_port
+
+FRAME = re.compile(rb"<(\d+)>1 (\S+) (\S+) llm-dlp (\d+) (\S+) - (.*)", re.DOTALL)
+
+
+class Receiver:
+    """A syslog-over-TCP receiver (RFC 6587 octet counting) on a fixed loopback port."""
+
+    def __init__(self, port: int, messages: list[bytes] | None = None) -> None:
+        self.messages: list[bytes] = [] if messages is None else messages
+        received = self.messages
+        connections = self.connections = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                connections.append(self.connection)
+                while True:
+                    length = b""
+                    while not length.endswith(b" "):
+                        byte = self.rfile.read(1)
+                        if not byte:
+                            return
+                        length += byte
+                    received.append(self.rfile.read(int(length)))
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Down as a receiver goes down: no listener, and its open connections closed."""
+        self.server.shutdown()
+        self.server.server_close()
+        for connection in self.connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            connection.close()
+
+
+def _wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.05)
+
+
+def _write(audit: AuditLog, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        audit.write("dlp.decision", request_id=f"r{n}", tenant="default", decision="block" if n % 5 == 0 else "allow",
+                    findings=[], body_bytes=10, scan_ms=0.5)
+
+
+def test_every_line_arrives_also_those_written_while_the_receiver_was_down(tmp_path):
+    port = free_port()
+    confdir = tmp_path / "certs"
+    load_or_create_chain_key(confdir)
+    exporter = SyslogExporter(f"tcp://127.0.0.1:{port}", tmp_path / "spool", hostname="edge-1")
+    audit = AuditLog(tmp_path / "audit.jsonl", confdir=confdir, exporters=[exporter])
+
+    _write(audit, 1, 5)  # nobody listens yet: spooled, and the writes did not wait
+    assert exporter.backlog > 0
+    messages: list[bytes] = []
+    receiver = Receiver(port, messages)
+    _wait_until(lambda: len(messages) == 5)
+    _write(audit, 6, 5)
+    _wait_until(lambda: len(messages) == 10)
+    receiver.stop()  # down for a while: lines keep coming
+    _write(audit, 11, 5)
+    assert exporter.backlog > 0
+    receiver = Receiver(port, messages)
+    _wait_until(lambda: exporter.backlog == 0 and len(messages) >= 15)
+    _write(audit, 16, 2)
+    _wait_until(lambda: len(messages) >= 17)
+    audit.close()
+    receiver.stop()
+
+    logged = (tmp_path / "audit.jsonl").read_bytes().splitlines()
+    delivered = [FRAME.fullmatch(m).group(6) for m in messages]
+    assert len(logged) == 17
+    assert delivered == logged  # every line, in chain order, none twice
+
+
+def test_messages_are_rfc5424_with_the_sealed_line(tmp_path):
+    port = free_port()
+    receiver = Receiver(port)
+    confdir = tmp_path / "certs"
+    key = load_or_create_chain_key(confdir)
+    exporter = SyslogExporter(f"tcp://127.0.0.1:{port}", tmp_path / "spool", hostname="edge-1")
+    audit = AuditLog(tmp_path / "audit.jsonl", confdir=confdir, exporters=[exporter])
+    _write(audit, 1, 5)
+    _wait_until(lambda: len(receiver.messages) == 5)
+    audit.close()
+    receiver.stop()
+    logged = (tmp_path / "audit.jsonl").read_bytes().splitlines()
+    for message, line in zip(receiver.messages, logged):
+        pri, stamp, host, _pid, msgid, body = FRAME.fullmatch(message).groups()
+        assert body == line and host == b"edge-1" and msgid == b"dlp.decision"
+        sealed = open_line(body)
+        assert mac_of(key, sealed.body) == sealed.mac  # the SIEM can verify what it holds
+        assert int(pri) == (16 * 8 + 4 if b'"decision": "block"' in body else 16 * 8 + 6)
+        assert stamp.decode() == sealed.fields["time"]
+
+
+def test_targets_are_checked():
+    assert parse_target("tcp://siem.example:6514") == ("siem.example", 6514)
+    for bad in ("siem:514", "udp://siem:514", "tcp://siem"):
+        with pytest.raises(ValueError):
+            parse_target(bad)
+
+
+def test_the_real_proxy_exports_every_audit_line(tmp_path, provider, test_ca, received):
+    import httpx
+
+    from llm_dlp.testing.proxyrun import start_proxy
+
+    port, admin = free_port(), free_port()
+    messages: list[bytes] = []
+    receiver = Receiver(port, messages)
+    running = start_proxy(tmp_path / "run", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
+                          extra_args=["--export-syslog", f"tcp://127.0.0.1:{port}", "--admin-listen",
+                                      f"127.0.0.1:{admin}", "--quiet"])
+    try:
+        with running.client() as client:
+            for text in ("hello", "again", "once more"):
+                client.post(f"{provider.base_url}/v1/messages", json={
+                    "model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
+        _wait_until(lambda: len(messages) >= len(running.audit_lines()) == 3)
+        metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
+        assert 'llm_dlp_export_backlog_bytes{exporter="syslog"} 0.0' in metrics
+    finally:
+        running.stop()
+        receiver.stop()
+    assert [FRAME.fullmatch(m).group(6) for m in messages] == running.audit_path.read_bytes().splitlines()
