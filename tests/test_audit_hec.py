@@ -12,7 +12,7 @@ import pytest
 from llm_dlp.audit.chain import load_or_create_chain_key, mac_of, open_line
 from llm_dlp.audit.hec import HecExporter, HecTransport
 from llm_dlp.audit.log import AuditLog
-from llm_dlp.testing.proxyrun import free_port
+from llm_dlp.testing.proxyrun import free_port, wait_until
 
 TOKEN = "00000000-0000-4000-8000-000000000000"
 
@@ -50,14 +50,6 @@ class Collector:
         self.server.server_close()
 
 
-def _wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)
-
-
 def _write(audit: AuditLog, first: int, count: int) -> None:
     for n in range(first, first + count):
         audit.write("dlp.decision", request_id=f"r{n}", tenant="default", decision="allow", findings=[],
@@ -74,7 +66,7 @@ def test_every_line_arrives_through_an_outage_and_a_busy_collector(tmp_path):
 
     _write(audit, 1, 4)  # the collector is not there yet
     collector = Collector(port, events)
-    _wait_until(lambda: len(events) == 4)
+    wait_until(lambda: len(events) == 4)
     collector.stop()
     collector = Collector(port, events, status=503)  # up but busy: nothing is taken
     _write(audit, 5, 4)
@@ -82,7 +74,7 @@ def test_every_line_arrives_through_an_outage_and_a_busy_collector(tmp_path):
     assert len(events) == 4 and exporter.backlog > 0
     collector.stop()
     collector = Collector(port, events)
-    _wait_until(lambda: len(events) == 8 and exporter.backlog == 0)
+    wait_until(lambda: len(events) == 8 and exporter.backlog == 0)
     audit.close()
     collector.stop()
 
@@ -128,7 +120,7 @@ def test_the_real_proxy_exports_to_the_collector(tmp_path, provider, test_ca, re
             for text in ("hello", "again"):
                 client.post(f"{provider.base_url}/v1/messages", json={
                     "model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
-        _wait_until(lambda: len(events) >= len(running.audit_lines()) == 2)
+        wait_until(lambda: len(events) >= len(running.audit_lines()) == 2)
         metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
         assert 'llm_dlp_export_backlog_bytes{exporter="splunk-hec"} 0.0' in metrics
     finally:

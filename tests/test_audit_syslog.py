@@ -11,14 +11,13 @@ import re
 import socket
 import socketserver
 import threading
-import time
 
 import pytest
 
 from llm_dlp.audit.chain import load_or_create_chain_key, mac_of, open_line
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.syslog import SyslogExporter, parse_target
-from llm_dlp.testing.proxyrun import free_port
+from llm_dlp.testing.proxyrun import free_port, wait_until
 
 FRAME = re.compile(rb"<(\d+)>1 (\S+) (\S+) llm-dlp (\d+) (\S+) - (.*)", re.DOTALL)
 
@@ -60,14 +59,6 @@ class Receiver:
             connection.close()
 
 
-def _wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)
-
-
 def _write(audit: AuditLog, first: int, count: int) -> None:
     for n in range(first, first + count):
         audit.write("dlp.decision", request_id=f"r{n}", tenant="default", decision="block" if n % 5 == 0 else "allow",
@@ -85,16 +76,16 @@ def test_every_line_arrives_also_those_written_while_the_receiver_was_down(tmp_p
     assert exporter.backlog > 0
     messages: list[bytes] = []
     receiver = Receiver(port, messages)
-    _wait_until(lambda: len(messages) == 5)
+    wait_until(lambda: len(messages) == 5)
     _write(audit, 6, 5)
-    _wait_until(lambda: len(messages) == 10)
+    wait_until(lambda: len(messages) == 10)
     receiver.stop()  # down for a while: lines keep coming
     _write(audit, 11, 5)
     assert exporter.backlog > 0
     receiver = Receiver(port, messages)
-    _wait_until(lambda: exporter.backlog == 0 and len(messages) >= 15)
+    wait_until(lambda: exporter.backlog == 0 and len(messages) >= 15)
     _write(audit, 16, 2)
-    _wait_until(lambda: len(messages) >= 17)
+    wait_until(lambda: len(messages) >= 17)
     audit.close()
     receiver.stop()
 
@@ -112,7 +103,7 @@ def test_messages_are_rfc5424_with_the_sealed_line(tmp_path):
     exporter = SyslogExporter(f"tcp://127.0.0.1:{port}", tmp_path / "spool", hostname="edge-1")
     audit = AuditLog(tmp_path / "audit.jsonl", confdir=confdir, exporters=[exporter])
     _write(audit, 1, 5)
-    _wait_until(lambda: len(receiver.messages) == 5)
+    wait_until(lambda: len(receiver.messages) == 5)
     audit.close()
     receiver.stop()
     logged = (tmp_path / "audit.jsonl").read_bytes().splitlines()
@@ -148,7 +139,7 @@ def test_the_real_proxy_exports_every_audit_line(tmp_path, provider, test_ca, re
             for text in ("hello", "again", "once more"):
                 client.post(f"{provider.base_url}/v1/messages", json={
                     "model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
-        _wait_until(lambda: len(messages) >= len(running.audit_lines()) == 3)
+        wait_until(lambda: len(messages) >= len(running.audit_lines()) == 3)
         metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
         assert 'llm_dlp_export_backlog_bytes{exporter="syslog"} 0.0' in metrics
     finally:

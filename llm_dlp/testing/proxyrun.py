@@ -118,3 +118,12 @@ def copy_policies(target: Path, **overrides: str) -> Path:
     for name, text in overrides.items():
         (target / f"{name}.yaml").write_text(text)
     return target
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.05)
