@@ -93,7 +93,6 @@ class DecisionEvent:
     host: str
     path: str
     provider: str
-    region: str | None
     format: str | None
     model: str | None
     decision: str
@@ -106,6 +105,7 @@ class DecisionEvent:
     scan_ms: float
     groups: tuple[str, ...] = ()
     reroute: str | None = None
+    region: str | None = None  # where the request went (mainland, international, self-hosted, ...)
     route: Mapping[str, Any] | None = None  # where a reroute or residency rule sent it, and why
     shadow: Mapping[str, Any] | None = None
 
