@@ -204,7 +204,7 @@ class DlpAddon:
             return
         if inspection.body is not None:
             flow.request.content = inspection.body  # re-encodes with the request's content-encoding
-        flow.metadata[RESTORE] = self.restorer.session(policy, inspection.redactions)
+        flow.metadata[RESTORE] = self.restorer.session(policy, info, inspection.redactions)
         if verdict.reroute:
             _reroute(flow, verdict.reroute)
 
