@@ -76,10 +76,11 @@ class CnResidentIdRecognizer(CjkContextMixin, PatternRecognizer):
 
 
 # MIIT's current 11-digit mobile allocations that libphonenumber's data lags behind or leaves out
-# (data-card and virtual-operator ranges such as 149 and 148, which Faker's zh_CN provider draws).
-# 140-144 are 13-digit IoT numbers and 194 is unallocated: they stay invalid.
+# (data-card and virtual-operator ranges such as 149 and 148, which Faker's zh_CN provider draws;
+# 174, China Telecom's Tiantong and maritime satellite phones). 140-144 are 13-digit IoT numbers
+# and 154, 160, 161, 163, 164, 168, 169, 179 and 194 are unallocated: they stay invalid.
 ALLOCATED_MOBILE_PREFIXES = frozenset(
-    "145 146 147 148 149 162 165 166 167 170 171 172 173 175 176 177 178 "
+    "145 146 147 148 149 162 165 166 167 170 171 172 173 174 175 176 177 178 "
     "190 191 192 193 195 196 197 198 199".split()
 )
 

@@ -16,6 +16,10 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from detectors.pii.gazetteers import load_gazetteers
+
 
 # Most common Chinese surnames (covering roughly 85 % of the population) plus common compound ones.
 CHINESE_SURNAMES = (
@@ -36,6 +40,16 @@ _NAME_KEYS = (
     r"姓名|名字|联系人|收件人|收货人|客户|患者|持卡人|户名|員工|员工"
 )
 _CASE_SENSITIVE = re.DOTALL | re.MULTILINE
+# Values after a name key in code and API documentation that are literals, type names or the
+# words that open a description ("The Redis command name"; beyond spaCy's English stop words; not the gazetteers' common words, which hold Ada).
+_NOT_NAMES = frozenset(
+    """
+    none null nil true false undefined nan optional required literal union any unique whether
+    name names updated human str string int integer bool boolean list dict tuple object type
+    default deprecated returns return specifies specify sets set gets get defaults
+    the a an this that these those its their our your
+    """.split()
+)
 
 
 class NameKeyRecognizer(PatternRecognizer):
@@ -62,11 +76,28 @@ class NameKeyRecognizer(PatternRecognizer):
     ]
     SAMPLES = {
         "valid": ['{"first_name": "Ada", "last_name": "Lovelace"}', "customer=Grace Hopper", "姓名：张伟，电话"],
-        "invalid": ['{"name": "config.yaml"}', "name = request.args", 'user_name: "admin"'],
+        "invalid": [
+            '{"name": "config.yaml"}', "name = request.args", 'user_name: "admin"', "name=None",
+            "name: Optional[str]", "name: The name of the queue.",
+        ],
     }
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, global_regex_flags=_CASE_SENSITIVE)
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """A value that opens with an English word, a literal or a type name is a description
+        or a default, not a name: ``name=None``, ``name: Optional[str]``, ``name: The queue``."""
+        words = pattern_text.split()
+        if not words:
+            return False
+        first = words[0].lower()
+        if first in _NOT_NAMES:
+            return True
+        # "Will Smith" is a name although "will" is a stop word; "Ada" alone although Ada is
+        # also a language; "Menu", "Frame" and "Final" alone are not.
+        lists = load_gazetteers()
+        return len(words) == 1 and (first in STOP_WORDS or (first in lists.common_words and words[0] not in lists.first_names))
 
 
 class NameCueRecognizer(PatternRecognizer):

@@ -24,7 +24,6 @@ Those need a model (``PiiConfig.spacy_model``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, compress
@@ -33,7 +32,9 @@ import regex
 import tldextract
 from presidio_analyzer import RecognizerResult
 
+from detectors.pii.agent_words import AGENT_WORDS, names_a_product
 from detectors.pii.addresses import codes_after_places, whole_addresses
+from detectors.pii.code_context import looks_like_code
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
 from detectors.pii.prefilter import AnchorScanner, Hit
 from detectors.pii.shapes import RESERVED_HOSTS, SHAPES, WORD_AFTER_TITLE
@@ -67,18 +68,6 @@ _RUN = regex.compile(
 _RUN_SPLITTER = regex.compile("(" + _RUN.pattern + ")")
 _RUN_PART = regex.compile(_CAPITALISED + r"|(?:" + _PARTICLE_WORDS + r")(?=[ \t])")
 
-# Source code: statement ends, assignments, calls, keywords at a line's start, comment markers.
-# A line is code when it ends a statement or opens/closes a block, holds an operator prose does
-# not use, calls something, assigns, or starts with a keyword or a comment marker.
-_CODE_ENDINGS = (";", "{", "}", "[", "(", ",\\", ":\\")
-_CODE_OPERATORS = re.compile(r"==|!=|<=|>=|=>|->|::|&&|\|\|")
-_CODE_KEYWORDS = frozenset(
-    "def class import from return if for while const let var function public private static package using "
-    "#include elif else try except async await export".split()
-)
-_CODE_COMMENTS = ("#", "//", "/*", "* ", "--", "@")
-_CALL = re.compile(r"\w\(|\)[ \t]*[:{]")
-_ASSIGNMENT = re.compile(r"\w=\S|[\w\])][ \t]+=[ \t]")
 
 
 # A greeting or a self-introduction before a capital ("Hi Doku,", "I'm Mashuu"); its anchor
@@ -132,6 +121,7 @@ class ProseRecognizer:
         cues = {_NAME_CUE_HIT: "name", _PLACE_CUE_HIT: "place"}
         cued = {hit.end - 1: cues[hit.anchor] for hit in hits if hit.anchor in cues}
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
+        found = _without_ordinary_words(text, found, cued)
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
@@ -195,7 +185,11 @@ class ProseRecognizer:
             key = (run, _after_place_cue(text, start), cued.get(start))
             if key not in readings:
                 readings[key] = self._classify(run, key[1], key[2])
-            found += [(entity, start + begin, start + end, score) for entity, begin, end, score in readings[key]]
+            found += [
+                (entity, start + begin, start + end, score)
+                for entity, begin, end, score in readings[key]
+                if not _part_of_identifier(text, start + begin, start + end)
+            ]
         return found
 
     def _classify(self, run: str, after_place_cue: bool, cue: str | None = None) -> list[tuple[str, int, int, float]]:
@@ -284,8 +278,9 @@ class ProseRecognizer:
 
     def _common(self, bare: str) -> bool:
         """An English word, or an acronym: short words in capitals or mixed case (``URI``,
-        ``NaN``) are not towns or names."""
-        return bare.lower() in self._lists.common_words or (len(bare) <= 4 and not bare[1:].islower())
+        ``NaN``) are not towns or names; nor are the names of an agent's tools and models."""
+        lowered = bare.lower()
+        return lowered in self._lists.common_words or lowered in AGENT_WORDS or (len(bare) <= 4 and not bare[1:].islower())
 
     def _may_stand_alone(self, bare: str) -> bool:
         """Whether a capitalised word with no other beside it can be a finding by itself."""
@@ -342,50 +337,118 @@ def _after_place_cue(text: str, start: int) -> bool:
     return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
 
 
-# Prompts greet and name the assistants they go to ("Hi Claude", "ask Copilot"): product names,
-# not people, however many people are called Claude. A run of these words alone is no person;
-# "Claude Monet" still is.
-_ASSISTANT_WORDS = frozenset(
-    "claude code copilot gemini codex chatgpt gpt cursor grok llama mistral deepseek qwen kimi".split()
-)
-
-
 def _names_an_assistant(name: str) -> bool:
-    return all(word.lower() in _ASSISTANT_WORDS for word in name.split())
+    """Prompts greet and name the assistants they go to ("Hi Claude", "ask Copilot") and the
+    models they run on ("Claude Opus"): product names, not people, however many people are
+    called Claude. "Claude Monet" still is one."""
+    return names_a_product(name.split())
 
 
 # A capitalised greeting or self-introduction is the first word of the run it introduces.
 _NAME_CUE_WORDS = frozenset(("hi", "hello", "hey", "i'm", "i’m"))
 
 
+# Around a word, what makes it part of an identifier, a type, a path or a code span rather than
+# a word of prose: ``Union[int, str]``, ``Optional(...)``, ``CLAUDE.md``, ``America/New_York``,
+# ``os.Path``, `` `Edit` ``.
+# (Not a backslash: pasted JSON and code strings hold literal ``\n`` escapes between words.)
+_IDENTIFIER_BEFORE = frozenset("./`$@#<")
+_IDENTIFIER_AFTER = frozenset("[(`/<_")
+
+
+def _part_of_identifier(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before in _IDENTIFIER_BEFORE or after in _IDENTIFIER_AFTER:
+        return True
+    # A dot followed by a letter or digit: a file name or an attribute, not a sentence's end.
+    return after == "." and end + 1 < len(text) and text[end + 1].isalnum()
+
+
+_LONE_WORD_ENTITIES = frozenset({"PERSON", "LOCATION"})
+# How far around a lone word its lower-case form is looked for, in characters.
+_NEARBY = 20_000
+
+
+def _without_ordinary_words(
+    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str]
+) -> list[tuple[str, int, int, float]]:
+    """A lone capitalised word from the lists whose lower-case form the same text also uses is
+    an ordinary word at the start of a sentence or a heading ("Skip routine...", "Tool"),
+    however many towns are called so; a place that is a field label ("**Mobile:**") is none
+    either. A cue before the word overrides both. (Run after the code lines are dropped: each
+    distinct word costs a search of the text near it.)"""
+    lowered: dict[tuple[str, int], bool] = {}
+    kept = []
+    for item in found:
+        entity, begin, end, _ = item
+        word = text[begin:end]
+        if begin not in cued and entity in _LONE_WORD_ENTITIES and " " not in word and "\t" not in word:
+            # The text around the word, in blocks of _NEARBY: a long prompt costs a bounded
+            # search per distinct word and block, not a search of all of it.
+            key = (word, begin // _NEARBY)
+            if key not in lowered:
+                block = key[1] * _NEARBY
+                lowered[key] = _written_lowercase(text, word.lower(), max(0, block - _NEARBY), block + 2 * _NEARBY)
+            if lowered[key] or (entity == "LOCATION" and _is_field_label(text, begin, end)):
+                continue
+        kept.append(item)
+    return kept
+# Occurrences of a word looked at before deciding it is never written in lower case.
+_MAX_OCCURRENCES = 64
+
+
+# A label that opens a line or a list item and ends in a colon: "Mobile: 730 064 218",
+# "- **Mobile:** Flutter", "Tool:". The value follows it; the label is no place. (A first name
+# there is a speaker, "Emily: Who are you?", and stays a person.)
+_LABEL_BEFORE = regex.compile(r"(?:^|\n)[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?$")
+_LABEL_AFTER = regex.compile(r"(?:\*\*|__)?:|:(?:\*\*|__)")
+
+
+def _is_field_label(text: str, start: int, end: int) -> bool:
+    return _LABEL_AFTER.match(text, end) is not None and _LABEL_BEFORE.search(text, max(0, start - 8), start) is not None
+
+
+def _written_lowercase(text: str, lower: str, start: int, stop: int) -> bool:
+    """Whether ``lower`` occurs in ``text[start:stop]`` as a word of its own."""
+    position = text.find(lower, start, stop)
+    for _ in range(_MAX_OCCURRENCES):
+        if position < 0:
+            return False
+        end = position + len(lower)
+        before = text[position - 1] if position else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        position = text.find(lower, end, stop)
+    return False
+
+
 def _unpossessed(word: str) -> str:
     return word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else word
+
+
+# A line naming typefaces ("DM Sans, DM Serif Text, Germania One, Montagu Slab, Radley"): its
+# capitalised words are fonts, whatever towns and people share their names.
+_TYPEFACE_WORDS = regex.compile(r"\b(?:Sans|Serif|Mono|Slab|Condensed|Display|Gothic|Grotesk|Myeongjo)\b")
 
 
 def _outside_code_lines(
     text: str, found: list[tuple[str, int, int, float]]
 ) -> list[tuple[str, int, int, float]]:
-    """Drop what was found on lines that look like code; only lines with a finding are judged."""
+    """Drop what was found on lines that look like code or list typefaces; only lines with a
+    finding are judged."""
     verdicts: dict[int, bool] = {}
     kept = []
     for item in found:
         start = text.rfind("\n", 0, item[1]) + 1
         if start not in verdicts:
             end = text.find("\n", item[1])
-            verdicts[start] = _looks_like_code(text[start : end if end >= 0 else len(text)])
+            line = text[start : end if end >= 0 else len(text)]
+            verdicts[start] = looks_like_code(line) or len(_TYPEFACE_WORDS.findall(line)) >= 3
         if not verdicts[start]:
             kept.append(item)
     return kept
-
-
-def _looks_like_code(line: str) -> bool:
-    # Plain string tests first: they settle most lines for a fraction of a regex search.
-    if line.rstrip().endswith(_CODE_ENDINGS) or _CODE_OPERATORS.search(line):
-        return True
-    stripped = line.lstrip()
-    if stripped.startswith(_CODE_COMMENTS) or stripped.split(" ", 1)[0].rstrip(":") in _CODE_KEYWORDS:
-        return True
-    return ("(" in line and _CALL.search(line) is not None) or ("=" in line and _ASSIGNMENT.search(line) is not None)
 
 
 def _bare(word: str) -> str:

@@ -19,6 +19,9 @@ from presidio_analyzer import RecognizerResult
 from detectors.base import Finding
 
 RULE = "PII_RECORDS"
+# Findings that do not make a line someone's record by themselves: a list of links, of towns,
+# of dates or of ZIP+4 examples is no list of people.
+_NOT_ABOUT_A_PERSON = frozenset({"DOMAIN_NAME", "LOCATION", "DATE_TIME", "ZIP_CODE", "NRP", "ORGANIZATION", "TITLE", "AGE"})
 _DELIMITERS = (",", "\t", "|", ";")
 _NAME_HEADER = re.compile(
     r"^\W*(?:(?:full|first|last|given|family|middle|customer|client|contact|patient|employee|"
@@ -59,7 +62,7 @@ def bulk_record_findings(
     text: str, findings: list[Finding], min_records: int, detector: str, array_starts: Sequence[int]
 ) -> list[Finding]:
     """``PII_RECORDS`` findings; ``array_starts`` are the offsets of ``[{`` (JSON_ARRAY_ANCHOR)."""
-    by_start = sorted(findings, key=lambda f: f.start)
+    by_start = sorted((f for f in findings if f.rule not in _NOT_ABOUT_A_PERSON), key=lambda f: f.start)
     starts = [f.start for f in by_start]
     covered: list[Span] = []
     reports: list[Finding] = []

@@ -7,7 +7,7 @@ policy that is actually in force.
 
 from __future__ import annotations
 
-from llm_dlp.policy.model import KINDS, RESTORE_PLACES, TOOL_ARGUMENTS, Action, Policy, Rule
+from llm_dlp.policy.model import RESTORE_PLACES, TOOL_ARGUMENTS, Action, Policy, Rule
 
 _NOUNS = {"secret": "secrets", "pii": "personal data", "code": "code", "proprietary_code": "proprietary code", "*": "any finding"}
 _VERBS = {
@@ -36,7 +36,9 @@ def placeholder_risks(policy: Policy) -> list[str]:
     """Settings under which a placeholder the model writes into a tool call (an edit, a file
     write, a shell command) would reach the client unrestored, and so the user's files."""
     risks = []
-    for kind in KINDS:
+    # The kinds this policy speaks of (its rules, its restore table, which includes the defaults).
+    kinds = sorted({rule.kind for rule in policy.rules if rule.kind != "*"} | set(policy.restore))
+    for kind in kinds:
         if _may_redact(policy, kind) and not policy.restores(kind, TOOL_ARGUMENTS):
             risks.append(
                 f"{kind} is redacted but restore.{kind} lacks tool_arguments: a placeholder the model "

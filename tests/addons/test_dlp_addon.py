@@ -74,11 +74,14 @@ def test_a_secret_is_redacted_in_the_forwarded_body_and_kept_for_the_answer(pipe
 
 def test_a_block_answers_in_the_providers_own_error_shape(pipeline, endpoints, audit):
     addon = DlpAddon(pipeline, endpoints, audit)
+    # In a system prompt there is no content unit to withhold, so the default policy blocks.
     with taddons.context(addon):
-        anthropic = flow_to(ANTHROPIC, content=chat(make.private_key_pem()))
+        anthropic = flow_to(ANTHROPIC, content=json.dumps({
+            "model": "claude", "max_tokens": 10, "system": make.private_key_pem(),
+            "messages": [{"role": "user", "content": "hi"}]}).encode())
         through(addon, anthropic)
         openai = flow_to("api.openai.com", "/v1/chat/completions",
-                         json.dumps({"model": "gpt", "messages": [{"role": "user", "content": make.private_key_pem()}]}).encode())
+                         json.dumps({"model": "gpt", "messages": [{"role": "system", "content": make.private_key_pem()}]}).encode())
         through(addon, openai)
     assert anthropic.response.status_code == openai.response.status_code == 403
     answer = json.loads(anthropic.response.content)

@@ -52,6 +52,28 @@ def test_faker_zh_cn_mobile_numbers_are_found():
         assert _found(recognizer, f"手机{number}谢谢") == [number]
 
 
+# Every mainland mobile prefix as MIIT allocates them today (13x-19x, data-card 14x, virtual
+# 16x/17x, satellite 174, broadcast 192), and prefixes that are unallocated or 13-digit IoT.
+ALLOCATED = (
+    [str(p) for p in range(130, 140)] + ["145", "146", "147", "148", "149"]
+    + [str(p) for p in (150, 151, 152, 153, 155, 156, 157, 158, 159)] + ["162", "165", "166", "167"]
+    + [str(p) for p in range(170, 179)] + [str(p) for p in range(180, 190)]
+    + [str(p) for p in (190, 191, 192, 193, 195, 196, 197, 198, 199)]
+)
+UNALLOCATED = ["140", "141", "144", "154", "160", "161", "163", "164", "168", "169", "179", "194"]
+
+
+@pytest.mark.parametrize("prefix", ALLOCATED)
+def test_every_allocated_mobile_prefix_is_a_mobile_number(prefix):
+    number = prefix + "12345678"
+    assert _found(CnMobileRecognizer(), f"手机{number}谢谢") == [number]
+
+
+@pytest.mark.parametrize("prefix", UNALLOCATED)
+def test_unallocated_and_iot_prefixes_are_no_mobile_numbers(prefix):
+    assert _found(CnMobileRecognizer(), f"手机{prefix}12345678谢谢") == []
+
+
 def test_resident_id_with_impossible_birth_date_is_rejected():
     # Valid check digit for the 17 digits, but February 30th does not exist.
     body = "11010519490230002"
