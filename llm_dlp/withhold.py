@@ -21,6 +21,7 @@ from llm_dlp.policy.model import Policy
 from llm_dlp.providers.base import ContentUnit, JsonPath, Segment
 
 CANNOT_WITHHOLD = "cannot be withheld there, so blocked"
+INSIDE_WITHHELD = "inside a withheld unit, so not sent"
 _NOTICE = re.compile(r"\[llm-dlp withheld this [^\]\n]*\]")
 
 _NOUNS = {"secret": "secret", "pii": "personal data", "code": "code", "proprietary_code": "proprietary code"}
@@ -55,6 +56,17 @@ def replacements(withheld: Iterable[tuple[Segment, Finding]], policy: Policy) ->
         path: unit.replacement(notice(unit, findings[path], sorted(sources[path]), policy))
         for path, unit in outermost.items()
     }
+
+
+def unit_paths(withheld: Iterable[Segment]) -> set[JsonPath]:
+    """The paths of the units these withheld segments lie in (every segment ``possible``)."""
+    return {segment.unit.path for segment in withheld if segment.unit is not None}
+
+
+def inside_reason(reason: str | None) -> str:
+    """The reason recorded for a finding its own rule would redact or log but that was never
+    sent, because the unit holding it was withheld for another finding."""
+    return f"{reason or 'default_action'}; {INSIDE_WITHHELD}"
 
 
 def covered(replaced: Iterable[JsonPath], path: JsonPath) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import types
 
 import pytest
 
@@ -29,6 +30,7 @@ class MarkerDetector:
     """Reports the customer table as 30 PII records, a private key, and single e-mail addresses."""
 
     name = "marker"
+    takes_path_hint = False
 
     def scan(self, text: str) -> list[Finding]:
         found = []
@@ -59,7 +61,10 @@ def pipeline(policies) -> Pipeline:
 def inspect(pipeline: Pipeline, path: str, body: dict | str, user: str | None = None):
     raw = (body if isinstance(body, str) else json.dumps(body)).encode()
     info = RequestInfo("t", "POST", "api.example.com", path, "custom", user=user, content_type="application/json")
-    return pipeline.inspect(info, raw)
+    inspection = pipeline.inspect(info, raw)
+    # The verdict's facts with the forwarded body and its placeholders beside them.
+    facts = {f.name: getattr(inspection.verdict, f.name) for f in dataclasses.fields(inspection.verdict)}
+    return types.SimpleNamespace(**facts, body=inspection.body, placeholders=dict(inspection.redactions))
 
 
 def anthropic_turn(content) -> dict:
@@ -88,8 +93,12 @@ def test_anthropic_tool_result_becomes_the_notice_and_keeps_its_pairing(pipeline
     # The rest goes on, redacted as the policy says: the e-mail in the user's prompt.
     assert "bob@example.org" not in sent["messages"][0]["content"] and "[[pii:EMAIL_ADDRESS:" in sent["messages"][0]["content"]
     assert {f.action for f in verdict.findings if f.rule == "PII_RECORDS"} == {"withhold"}
-    # The e-mail addresses inside the withheld table are not redacted too (nothing of them is sent).
+    # The e-mail addresses inside the withheld table are not redacted too (nothing of them is sent),
+    # and the audit records them as withheld, not as redacted.
     assert len(verdict.placeholders) == 1
+    inside = [f for f in verdict.findings if f.rule == "EMAIL_ADDRESS" and f.location != "$.messages[0].content"]
+    assert inside and {f.action for f in inside} == {"withhold"}
+    assert {f.action for f in verdict.findings if f.location == "$.messages[0].content"} == {"redact"}
 
 
 def test_every_byte_outside_the_unit_is_forwarded_as_it_came(pipeline):
