@@ -122,7 +122,7 @@ class DlpAddon:
         # Called once a streamed answer has gone through: account for what the client got back.
         self._audit_answer(flow)
         table = flow.metadata.get(RESTORING)
-        if table is None or not (table.restored or table.withheld):
+        if table is None or not (table.restored or table.kept_out):
             return
         session = flow.metadata[RESTORE]
         self._audit(RestoreEvent(
@@ -131,7 +131,7 @@ class DlpAddon:
             host=flow.request.pretty_host,
             path=flow.request.path,
             restored=dict(table.restored),
-            withheld=dict(table.withheld),
+            kept_out=dict(table.kept_out),
         ))
 
     def error(self, flow: http.HTTPFlow) -> None:

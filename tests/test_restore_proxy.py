@@ -195,7 +195,7 @@ def test_what_was_put_back_is_audited_after_the_answer(proxy, provider, received
         time.sleep(0.05)
     [line] = restores
     # The thinking block echoes the placeholders too but is never restored: two in the text.
-    assert line["restored"] == {"secret": 2} and line["withheld"] == {}
+    assert line["restored"] == {"secret": 2} and line["kept_out"] == {} and "withheld" not in line
     assert line["tenant"] == decision["tenant"] and line["path"] == "/v1/messages"
     raw = proxy.audit_path.read_text()
     assert all(value not in raw for value in values)

@@ -304,4 +304,4 @@ def test_the_table_counts_what_it_put_back_and_what_policy_kept_out():
     assert json.loads(restored) == TOOL_RESTORED
     # text: secret, e-mail, password; tool arguments: secret and password back, the e-mail kept out
     assert table.restored == {"secret": 4, "pii": 1}
-    assert table.withheld == {"pii": 1}
+    assert table.kept_out == {"pii": 1}
