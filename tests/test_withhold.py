@@ -25,6 +25,8 @@ from llm_dlp.testing.proxyrun import REPO
 TABLE = "name,email\n" + "\n".join(f"Cust{i},cust{i}@example.com" for i in range(30))
 KEY = "-----BEGIN PRIVATE KEY-----MIIEvQIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----"
 
+CODE = "\n".join(f"    price_{i} = base * rate_{i}" for i in range(74))
+
 
 class MarkerDetector:
     """Reports the customer table as 30 PII records, a private key, and single e-mail addresses."""
@@ -39,6 +41,10 @@ class MarkerDetector:
             found.append(Finding("pii", "PII_RECORDS", start, start + len(TABLE), 1.0, "pii", {"records": 30}))
         for match in re.finditer(re.escape(KEY), text):
             found.append(Finding("secret", "private-key", match.start(), match.end(), 1.0, "secrets"))
+        start = text.find(CODE)
+        if start >= 0:  # as the proprietary-code detector reports a grep excerpt of an indexed file
+            found.append(Finding("proprietary_code", "acme-core", start, start + len(CODE), 1.0, "proprietary",
+                                 {"lines": 74, "file": "src/pricing/engine.py", "file_lines": [4, 77]}))
         for match in re.finditer(r"[a-z0-9]+@example\.(?:com|org)", text):
             found.append(Finding("pii", "EMAIL_ADDRESS", match.start(), match.end(), 0.9, "pii"))
         return found
@@ -208,3 +214,13 @@ def test_the_notice_never_holds_a_value(pipeline):
     assert "30 records of personal data (pii PII_RECORDS)" in notice and "a secret (secret private-key)" in notice
     assert "cust1" not in notice and "Cust" not in notice and "PRIVATE KEY-" not in notice and "MIIE" not in notice
     assert all(dataclasses.asdict(f)["preview"] != KEY for f in verdict.findings)
+
+
+def test_the_notice_for_proprietary_code_names_the_file_and_its_lines(pipeline):
+    verdict = inspect(pipeline, "/v1/messages", anthropic_turn(CODE))
+    assert verdict.decision == "withhold"
+    notice = json.loads(verdict.body)["messages"][2]["content"][0]["content"]
+    assert notice == ("[llm-dlp withheld this tool result under policy 'default': 74 lines of proprietary code "
+                      "(index acme-core) from src/pricing/engine.py lines 4\u201377. "
+                      "It is not available to the assistant; ask security@example.com.]")
+    assert "price_" not in verdict.body.decode()
