@@ -123,7 +123,7 @@ class DlpAddon:
         # Called once a streamed answer has gone through: account for what the client got back.
         self._audit_answer(flow)
         table = flow.metadata.get(RESTORING)
-        if table is None or not (table.restored or table.withheld):
+        if table is None or not (table.restored or table.kept_out):
             return
         session = flow.metadata[RESTORE]
         self._audit(RestoreEvent(
@@ -132,7 +132,7 @@ class DlpAddon:
             host=flow.request.pretty_host,
             path=flow.request.path,
             restored=dict(table.restored),
-            withheld=dict(table.withheld),
+            kept_out=dict(table.kept_out),
         ))
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -212,7 +212,7 @@ class DlpAddon:
             return
         if inspection.body is not None:
             flow.request.content = inspection.body  # re-encodes with the request's content-encoding
-        flow.metadata[RESTORE] = self.restorer.session(policy, inspection.redactions)
+        flow.metadata[RESTORE] = self.restorer.session(policy, info, inspection.redactions)
         if forward is not None:
             _reroute(flow, forward)
 

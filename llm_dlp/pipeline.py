@@ -127,7 +127,7 @@ class Pipeline:
         # A finding whose content unit cannot be withheld (a system prompt) is blocked instead.
         decided = [dataclasses.replace(d, action=Action.BLOCK, reason=withhold.fallback_reason(d.reason))
                    if d.action == Action.WITHHOLD and not withhold.possible(d.hit.segment) else d for d in decided]
-        findings = self._records(decided)
+        findings = self._records(_as_recorded(decided))
         action = engine.request_action(decided, info.body_signed)
         verdict = Verdict(
             engine.decision_label(policy, action),
@@ -266,6 +266,18 @@ def _described(finding: FindingRecord) -> str:
         first, last = details.get("file_lines") or (details.get("line_start"), details.get("line_end"))
         return f"{finding.kind} {file} lines {first}–{last} (index {finding.rule}) at {finding.location}"
     return f"{finding.kind} '{finding.rule}' at {finding.location}" + (f" in {file}" if file else "")
+
+
+def _as_recorded(decided: list[_Decided]) -> list[_Decided]:
+    """The actions the audit records: a finding its rule would only redact or log, inside a unit
+    withheld for another finding, was never sent either, so it is recorded as withheld. (The
+    notice still names only the findings that withheld the unit: its bytes must not change.)"""
+    units = withhold.unit_paths(d.hit.segment for d in decided if d.action == Action.WITHHOLD)
+    if not units:
+        return decided
+    return [dataclasses.replace(d, action=Action.WITHHOLD, reason=withhold.inside_reason(d.reason))
+            if Action.LOG <= d.action < Action.WITHHOLD and withhold.covered(units, d.hit.segment.path) else d
+            for d in decided]
 
 
 def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:

@@ -21,6 +21,7 @@ from llm_dlp.policy.model import Policy
 from llm_dlp.providers.base import ContentUnit, JsonPath, Segment
 
 CANNOT_WITHHOLD = "cannot be withheld there, so blocked"
+INSIDE_WITHHELD = "inside a withheld unit, so not sent"
 _NOTICE = re.compile(r"\[llm-dlp withheld this [^\]\n]*\]")
 
 _NOUNS = {"secret": "secret", "pii": "personal data", "code": "code", "proprietary_code": "proprietary code"}
@@ -47,14 +48,46 @@ def replacements(withheld: Iterable[tuple[Segment, Finding]], policy: Policy) ->
         unit = segment.unit
         units[unit.path] = unit
         findings[unit.path].append(finding)
-        if segment.path_hint:
-            sources[unit.path].add(segment.path_hint)
+        origin = _origin(finding, segment.path_hint)
+        if origin:
+            sources[unit.path].add(origin)
     outermost = {path: unit for path, unit in units.items()
                  if not any(other != path and unit.path[: len(other)] == other for other in units)}
     return {
-        path: unit.replacement(notice(unit, findings[path], sorted(sources[path]), policy))
+        path: unit.replacement(notice(unit, findings[path], _narrowest(sources[path]), policy))
         for path, unit in outermost.items()
     }
+
+
+def _origin(finding: Finding, path_hint: str | None) -> str | None:
+    """Where the finding was read from, as the user knows it: the file the detector saw named
+    (by a grep or diff wrapper, else the tool call's path) and that file's own line numbers when
+    the wrapper carries them, e.g. ``src/pricing/engine.py lines 4–77``. Metadata, never text."""
+    file = finding.details.get("file")
+    file = file if isinstance(file, str) and file else path_hint
+    if not file:
+        return None
+    lines = finding.details.get("file_lines")
+    if isinstance(lines, (list, tuple)) and len(lines) == 2 and all(isinstance(n, int) for n in lines):
+        first, last = lines
+        return f"{file} line {first}" if first == last else f"{file} lines {first}\u2013{last}"
+    return file
+
+
+def _narrowest(sources: set[str]) -> list[str]:
+    """Sorted, leaving out a bare file name another source gives with its lines."""
+    return sorted(s for s in sources if not any(o != s and o.startswith(f"{s} line") for o in sources))
+
+
+def unit_paths(withheld: Iterable[Segment]) -> set[JsonPath]:
+    """The paths of the units these withheld segments lie in (every segment ``possible``)."""
+    return {segment.unit.path for segment in withheld if segment.unit is not None}
+
+
+def inside_reason(reason: str | None) -> str:
+    """The reason recorded for a finding its own rule would redact or log but that was never
+    sent, because the unit holding it was withheld for another finding."""
+    return f"{reason or 'default_action'}; {INSIDE_WITHHELD}"
 
 
 def covered(replaced: Iterable[JsonPath], path: JsonPath) -> bool:
@@ -93,7 +126,7 @@ def _describe(kind: str, rule: str, findings: list[Finding]) -> str:
         amount = noun if kind == "pii" else f"a {noun}" if noun[0] not in "aeiou" else f"an {noun}"
     else:
         amount = f"{len(findings)} findings of {noun}"
-    return f"{amount} ({kind} {rule})"
+    return f"{amount} (index {rule})" if kind == "proprietary_code" else f"{amount} ({kind} {rule})"
 
 
 def _total(findings: list[Finding], key: str) -> int:

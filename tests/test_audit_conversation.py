@@ -185,3 +185,21 @@ def test_the_memory_is_bounded_and_forgets_after_its_ttl():
     decide("c", "d", "e")
     assert len(recorded) == 3
     assert len(decide("a")["findings"]) == 1  # pushed out by newer entries
+
+
+def test_a_value_inside_a_withheld_unit_is_recorded_as_withheld_and_seen_says_not_sent(pipeline, value_keys, tmp_path, capsys):
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLog(path, key=load_or_create_chain_key(tmp_path / "certs"))
+    # The default withholds a private key in a tool result; the e-mail beside it (only logged on
+    # its own) goes nowhere either: the whole tool result is replaced by the notice.
+    Agent(pipeline, audit).turn(f"maintainer {EMAIL}\n{make.private_key_pem()}\n")
+    audit.close()
+    [line] = lines(path)
+    assert line["decision"] == "withhold"
+    [email] = [f for f in line["findings"] if f["kind"] == "pii"]
+    assert email["action"] == "withhold" and email["policy_rule"].endswith("inside a withheld unit, so not sent")
+    [sighting] = seen([path], pipeline.hasher.fingerprint(EMAIL))
+    assert sighting.outcome == "not sent (withheld: the model read a notice instead)"
+    assert main(["audit", "seen", EMAIL, str(path), "--confdir", str(value_keys)]) == 0
+    out = capsys.readouterr().out
+    assert "not sent (withheld" in out and "sent, logged" not in out and EMAIL not in path.read_text()

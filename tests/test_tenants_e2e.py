@@ -82,7 +82,7 @@ rules:
                              pilot=PILOT, selfhosted=rerouted)
     shadow = copy_policies(tmp / "shadow", default=DEFAULT.replace("redact", "block"), finance=FINANCE,
                            engineering=ENGINEERING, pilot=PILOT, selfhosted=rerouted)
-    users = users_file(tmp, {"alice": [], "fred": ["finance"], "pat": [], "rita": []})
+    users = users_file(tmp, {"alice": [], "fred": ["finance"], "pat": [], "rita": [], "dora": []})  # dora: default
     running = start_proxy(
         tmp / "run", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path, policy_dir=policies,
         extra_args=["--users-file", users, "--shadow-policy-dir", str(shadow), "--reload-interval", "0.3"],
@@ -114,6 +114,23 @@ def test_two_users_get_their_own_tenants_decisions(tenant_proxy, provider, recei
     lines = tenant_proxy.audit_lines()[-2:]
     assert [(line["tenant"], line["user"], line["decision"]) for line in lines] == [
         ("default", None, "redact"), ("engineering", "alice", "block")]
+
+
+def test_a_restored_value_goes_back_only_to_the_user_it_came_from(tenant_proxy, provider, received):
+    key_id = make.aws_access_key_id()
+    assert post_as(tenant_proxy, None, f"{provider.base_url}/v1/messages", chat(f"key {key_id}")).status_code == 200
+    token = received[0].json()["messages"][0]["content"].removeprefix("key ")
+    assert token.startswith("[[secret:") and key_id not in token
+
+    def echoed(user: str | None) -> str:
+        body = json.dumps({"model": "echo", "max_tokens": 50, "messages": [{"role": "user", "content": f"key {token}"}]})
+        response = post_as(tenant_proxy, user, f"{provider.base_url}/v1/messages", body)
+        assert response.status_code == 200
+        return response.json()["content"][-1]["text"]  # after the echo's thinking block
+
+    # dora is in the same (default) tenant but is not who sent the key: the placeholder stays.
+    assert echoed("dora") == f"key {token}"
+    assert echoed(None) == f"key {key_id}"  # the anonymous client at the same address gets it back
 
 
 def test_engineering_extends_default_so_other_secrets_are_still_redacted(tenant_proxy, provider, received):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import types
 
 import pytest
 
@@ -23,6 +24,8 @@ from llm_dlp.testing.proxyrun import REPO
 
 TABLE = "name,email\n" + "\n".join(f"Cust{i},cust{i}@example.com" for i in range(30))
 KEY = "-----BEGIN PRIVATE KEY-----MIIEvQIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----"
+
+CODE = "\n".join(f"    price_{i} = base * rate_{i}" for i in range(74))
 
 
 class MarkerDetector:
@@ -38,6 +41,10 @@ class MarkerDetector:
             found.append(Finding("pii", "PII_RECORDS", start, start + len(TABLE), 1.0, "pii", {"records": 30}))
         for match in re.finditer(re.escape(KEY), text):
             found.append(Finding("secret", "private-key", match.start(), match.end(), 1.0, "secrets"))
+        start = text.find(CODE)
+        if start >= 0:  # as the proprietary-code detector reports a grep excerpt of an indexed file
+            found.append(Finding("proprietary_code", "acme-core", start, start + len(CODE), 1.0, "proprietary",
+                                 {"lines": 74, "file": "src/pricing/engine.py", "file_lines": [4, 77]}))
         for match in re.finditer(r"[a-z0-9]+@example\.(?:com|org)", text):
             found.append(Finding("pii", "EMAIL_ADDRESS", match.start(), match.end(), 0.9, "pii"))
         return found
@@ -57,22 +64,13 @@ def pipeline(policies) -> Pipeline:
     return Pipeline(policies, [MarkerDetector()], ValueHasher(b"k" * 32))
 
 
-class Outcome:
-    """The audited verdict's fields, with the forwarded body and the redacted values beside them."""
-
-    def __init__(self, inspection) -> None:
-        self.body = inspection.body
-        self.placeholders = inspection.redactions
-        self._verdict = inspection.verdict
-
-    def __getattr__(self, name: str):
-        return getattr(self._verdict, name)
-
-
-def inspect(pipeline: Pipeline, path: str, body: dict | str, user: str | None = None) -> Outcome:
+def inspect(pipeline: Pipeline, path: str, body: dict | str, user: str | None = None) -> types.SimpleNamespace:
     raw = (body if isinstance(body, str) else json.dumps(body)).encode()
     info = RequestInfo("t", "POST", "api.example.com", path, "custom", user=user, content_type="application/json")
-    return Outcome(pipeline.inspect(info, raw))
+    inspection = pipeline.inspect(info, raw)
+    # The verdict's facts with the forwarded body and its placeholders beside them.
+    facts = {f.name: getattr(inspection.verdict, f.name) for f in dataclasses.fields(inspection.verdict)}
+    return types.SimpleNamespace(**facts, body=inspection.body, placeholders=dict(inspection.redactions))
 
 
 def anthropic_turn(content) -> dict:
@@ -101,8 +99,12 @@ def test_anthropic_tool_result_becomes_the_notice_and_keeps_its_pairing(pipeline
     # The rest goes on, redacted as the policy says: the e-mail in the user's prompt.
     assert "bob@example.org" not in sent["messages"][0]["content"] and "[[pii:EMAIL_ADDRESS:" in sent["messages"][0]["content"]
     assert {f.action for f in verdict.findings if f.rule == "PII_RECORDS"} == {"withhold"}
-    # The e-mail addresses inside the withheld table are not redacted too (nothing of them is sent).
+    # The e-mail addresses inside the withheld table are not redacted too (nothing of them is sent),
+    # and the audit records them as withheld, not as redacted.
     assert len(verdict.placeholders) == 1
+    inside = [f for f in verdict.findings if f.rule == "EMAIL_ADDRESS" and f.location != "$.messages[0].content"]
+    assert inside and {f.action for f in inside} == {"withhold"}
+    assert {f.action for f in verdict.findings if f.location == "$.messages[0].content"} == {"redact"}
 
 
 def test_every_byte_outside_the_unit_is_forwarded_as_it_came(pipeline):
@@ -212,3 +214,13 @@ def test_the_notice_never_holds_a_value(pipeline):
     assert "30 records of personal data (pii PII_RECORDS)" in notice and "a secret (secret private-key)" in notice
     assert "cust1" not in notice and "Cust" not in notice and "PRIVATE KEY-" not in notice and "MIIE" not in notice
     assert all(dataclasses.asdict(f)["preview"] != KEY for f in verdict.findings)
+
+
+def test_the_notice_for_proprietary_code_names_the_file_and_its_lines(pipeline):
+    verdict = inspect(pipeline, "/v1/messages", anthropic_turn(CODE))
+    assert verdict.decision == "withhold"
+    notice = json.loads(verdict.body)["messages"][2]["content"][0]["content"]
+    assert notice == ("[llm-dlp withheld this tool result under policy 'default': 74 lines of proprietary code "
+                      "(index acme-core) from src/pricing/engine.py lines 4\u201377. "
+                      "It is not available to the assistant; ask security@example.com.]")
+    assert "price_" not in verdict.body.decode()

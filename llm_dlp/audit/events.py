@@ -140,7 +140,10 @@ class DecisionEvent:
 
 @dataclass(frozen=True, slots=True)
 class RestoreEvent:
-    """After an answer: how many placeholders were restored, and withheld by policy, per kind."""
+    """After an answer: how many placeholders were restored, and kept out by policy, per kind.
+
+    ``kept_out`` was called ``withheld`` in lines written before the withhold action existed;
+    nothing reads it back, and such lines stay valid in the chain."""
 
     name: ClassVar[str] = RESTORE
 
@@ -149,7 +152,7 @@ class RestoreEvent:
     host: str
     path: str
     restored: Mapping[str, int]
-    withheld: Mapping[str, int]
+    kept_out: Mapping[str, int]  # placeholders the restore: policy left in place (not the withhold action)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -158,7 +161,7 @@ class RestoreEvent:
             "host": self.host,
             "path": self.path,
             "restored": dict(self.restored),
-            "withheld": dict(self.withheld),
+            "kept_out": dict(self.kept_out),
         }
 
 

@@ -124,7 +124,12 @@ class Sighting:
         return "/".join(_OUTCOMES.get(a, a) for a in actions)
 
 
-_OUTCOMES = {"redact": "redacted", "log": "sent, logged", "allow": "sent (allowed by an exception)"}
+_OUTCOMES = {
+    "withhold": "not sent (withheld: the model read a notice instead)",
+    "redact": "redacted",
+    "log": "sent, logged",
+    "allow": "sent (allowed by an exception)",
+}
 
 
 def seen(files: Iterable[Path], fingerprint: str) -> Iterator[Sighting]:

@@ -41,8 +41,10 @@ def placeholder_risks(policy: Policy) -> list[str]:
     for kind in kinds:
         if _may_redact(policy, kind) and not policy.restores(kind, TOOL_ARGUMENTS):
             risks.append(
-                f"{kind} is redacted but restore.{kind} lacks tool_arguments: a placeholder the model "
-                f"copies into a file edit or write reaches the disk (add tool_arguments to restore.{kind})"
+                f"{kind} is redacted but restore.{kind} lacks tool_arguments: a tool call the model writes "
+                f"with such a placeholder is held back (the agent cannot edit or write with it), and in "
+                f"answers no restorer holds back (Bedrock Converse) the placeholder reaches the disk "
+                f"(add tool_arguments to restore.{kind})"
             )
     return risks
 

@@ -4,6 +4,10 @@
 Text parts are restored as text, ``functionCall.args`` as tool arguments; thought parts pass
 untouched. In a stream each candidate's text arrives in fragments with its own restorer; what it
 held back is sent as one more event just before the event that finishes the candidate.
+
+A function call carrying a placeholder the policy does not put back into tool arguments never
+reaches the client: its part becomes a text part saying so. Gemini sends each function call
+whole in one part, so a stream needs to hold nothing for this.
 """
 
 from __future__ import annotations
@@ -14,19 +18,20 @@ from typing import Any
 from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, edit
+from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, edit, held_back_notice
 
 
 def restore_body(body: str, table: RestoreTable) -> str:
     document = json.loads(body)
     edits: dict[tuple, str] = {}
+    replaced: dict[tuple, Any] = {}
     responses = document if isinstance(document, list) else [document]
     for i, response in enumerate(responses):
         base = (i,) if isinstance(document, list) else ()
         response, base = _unwrap(response, base)
         for path, part in _parts(response, base):
-            _restore_part_whole(part, path, table, edits)
-    return replace_strings(body, edits) if edits else body
+            _restore_part_whole(part, path, table, edits, replaced)
+    return replace_strings(body, edits, replaced) if edits or replaced else body
 
 
 def _unwrap(response: Any, base: tuple) -> tuple[Any, tuple]:
@@ -45,13 +50,22 @@ def _parts(response: Any, base: tuple):
                 yield base + ("candidates", c, "content", "parts", p), part
 
 
-def _restore_part_whole(part: dict, path: tuple, table: RestoreTable, edits: dict) -> None:
+def _restore_part_whole(part: dict, path: tuple, table: RestoreTable, edits: dict, replaced: dict) -> None:
     if isinstance(part.get("text"), str):
         edit(edits, path + ("text",), part["text"], table.restore(part["text"], TEXT))
     call = part.get("functionCall")
     if isinstance(call, dict):
-        for leaf_path, text in string_leaves(call.get("args"), path + ("functionCall", "args")):
-            edit(edits, leaf_path, text, table.restore(text, TOOL_ARGUMENTS))
+        _restore_call(call, path, table, edits, replaced)
+
+
+def _restore_call(call: dict, path: tuple, table: RestoreTable, edits: dict, replaced: dict) -> None:
+    leaves = list(string_leaves(call.get("args"), path + ("functionCall", "args")))
+    kinds = table.held_back("\n".join(text for _, text in leaves))
+    if kinds:
+        replaced[path] = {"text": held_back_notice(str(call.get("name", "")), kinds)}
+        return
+    for leaf_path, text in leaves:
+        edit(edits, leaf_path, text, table.restore(text, TOOL_ARGUMENTS))
 
 
 class GeminiStream:
@@ -73,6 +87,7 @@ class GeminiStream:
         if not isinstance(candidates, list):
             return event.raw
         edits: dict[tuple, str] = {}
+        replaced: dict[tuple, Any] = {}
         before = b""
         for c, candidate in enumerate(candidates):
             if not isinstance(candidate, dict):
@@ -87,10 +102,10 @@ class GeminiStream:
                     restorer = self.texts.setdefault(number, TextRestorer(self.table, TEXT))
                     edit(edits, path + ("text",), part["text"], restorer.feed(part["text"]))
                 if isinstance(part.get("functionCall"), dict):
-                    _restore_part_whole({"functionCall": part["functionCall"]}, path, self.table, edits)
+                    _restore_call(part["functionCall"], path, self.table, edits, replaced)
             if candidate.get("finishReason"):
                 before += self._flush(number, event.newline)
-        out = event.with_data(replace_strings(event.data, edits)) if edits else event.raw
+        out = event.with_data(replace_strings(event.data, edits, replaced)) if edits or replaced else event.raw
         return before + out
 
     def finish(self, newline: str = "\n") -> bytes:

@@ -122,7 +122,7 @@ Rewriter = Callable[[bytes], list[bytes]]
 
 def rewriter_for(request_format: str | None, content_type: str, table: RestoreTable) -> Rewriter | None:
     """The body rewriter for an answer to a request of ``request_format``; None when we have none."""
-    if not table.restores_anything:
+    if not table.entries:  # a table that restores nothing may still have tool calls to hold back
         return None
     if "vnd.amazon.eventstream" in content_type:
         if request_format == bedrock_paths.INVOKE_STREAM:

@@ -44,7 +44,7 @@ class RestoreTable:
     # Placeholders of this answer put back, and left in place by policy, per finding kind: the
     # audit log's account of what the client got back (counts only, never values).
     restored: Counter = field(default_factory=Counter, compare=False)
-    withheld: Counter = field(default_factory=Counter, compare=False)
+    kept_out: Counter = field(default_factory=Counter, compare=False)
 
     @property
     def restores_anything(self) -> bool:
@@ -82,7 +82,7 @@ class RestoreTable:
             if entry is None:
                 return match.group(0)  # not one of ours (or long expired): stays as it is
             if not self.allows(entry.kind, place):
-                self.withheld[entry.kind] += 1
+                self.kept_out[entry.kind] += 1
                 return match.group(0)
             self.restored[entry.kind] += 1
             return escape(entry.value)

@@ -3,8 +3,9 @@
 Values are sealed with AES-GCM before they reach any store, so a memory dump of a store, its
 file on disk or a shared Redis hold only ciphertext; the key is derived from the deployment key
 kept with the CA, which every proxy instance sharing a vault must share anyway (it makes the
-placeholders). Each entry is bound to its tenant and placeholder as associated data: a sealed
-value copied under another tenant's key does not open. Entries expire after a TTL, refreshed
+placeholders). Each entry is bound to its scope (the tenant and requester, see
+``llm_dlp.restore.session``) and placeholder as associated data: a sealed value copied under
+another scope's key does not open. Entries expire after a TTL, refreshed
 each time a request redacts the value again.
 """
 
@@ -45,18 +46,18 @@ class Vault:
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"llm-dlp vault v1").derive(master_key)
         self._aead = AESGCM(key)
 
-    def put_many(self, tenant: str, entries: Mapping[str, VaultEntry]) -> None:
+    def put_many(self, scope: str, entries: Mapping[str, VaultEntry]) -> None:
         sealed = {}
         for token, entry in entries.items():
-            key = _store_key(tenant, token)
+            key = _store_key(scope, token)
             nonce = os.urandom(_NONCE_BYTES)
             plaintext = json.dumps([entry.kind, entry.value], ensure_ascii=False).encode("utf-8", "surrogatepass")
             sealed[key] = _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plaintext, key.encode("utf-8"))
         if sealed:
             self.store.put_many(sealed, self.ttl_seconds)
 
-    def get_many(self, tenant: str, placeholders: Iterable[str]) -> dict[str, VaultEntry]:
-        keys = {_store_key(tenant, token): token for token in placeholders}
+    def get_many(self, scope: str, placeholders: Iterable[str]) -> dict[str, VaultEntry]:
+        keys = {_store_key(scope, token): token for token in placeholders}
         if not keys:
             return {}
         found = {}
@@ -97,8 +98,8 @@ def open_vault(spec: str, master_key: bytes, ttl_seconds: float = DEFAULT_TTL_SE
     return Vault(store, master_key, ttl_seconds)
 
 
-def _store_key(tenant: str, token: str) -> str:
-    return f"llm-dlp:vault:{tenant}:{token}"
+def _store_key(scope: str, token: str) -> str:
+    return f"llm-dlp:vault:{scope}:{token}"
 
 
 __all__ = ["DEFAULT_TTL_SECONDS", "MemoryStore", "RedisStore", "SqliteStore", "Vault", "VaultEntry", "VaultStore", "open_vault"]
