@@ -107,7 +107,8 @@ def test_policy_explain_names_the_rule_behind_each_action(tmp_path):
     out = result.stdout
     assert "read as: anthropic-messages" in out
     assert "secret/private-key at $.messages[0].content" in out and "-> withhold  because default.yaml:" in out
-    assert "secret/aws-access-token" in out and "-> redact  because default.yaml:" in out
+    # the key beside it would be redacted, but its whole message is withheld: it is not sent at all
+    assert "secret/aws-access-token" in out and "; inside a withheld unit, so not sent" in out
     assert "decision: withhold" in out and key_id not in out
     assert "withheld, the model reads instead: [llm-dlp withheld this message under policy 'default': a secret (secret private-key)" in out
 
