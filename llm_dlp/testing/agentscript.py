@@ -1,11 +1,14 @@
-"""A scripted model for coding-agent CLIs: read one file with the client's own tool, then answer.
+"""A scripted model for coding-agent CLIs: read (or write) one file with the client's own tool,
+then answer.
 
 The stand-in provider consults an :class:`AgentScript` for requests that offer tools. The first
 such request is answered with a call to whichever file-reading tool the request's own tool list
 offers (Claude Code's ``Read``, Gemini CLI's ``read_file``, Codex's shell tools), with arguments
 built from that tool's declared schema; once the conversation carries a tool result, the script
 answers with plain text. So the real CLIs run a full tool round trip against the stand-in, and
-the bodies they send carry their real system prompt, tool list and a tool result.
+the bodies they send carry their real system prompt, tool list and a tool result. With ``write``
+the first answer instead calls the client's file-writing tool with the user's prompt as the
+file's content, so whatever the model was sent (a placeholder, say) reaches the client's disk.
 
 Also :class:`Failure`: a canned error answer, to try how each client shows an error.
 """
@@ -19,12 +22,15 @@ from typing import Any
 # Tools that read a file, most direct first: a CLI offering several reads with the first.
 # ``exec`` is Codex's "code mode": one freeform tool taking JavaScript that calls the others.
 READ_TOOLS = ("Read", "read_file", "exec_command", "shell_command", "shell", "exec")
+# Tools that write a whole file: Claude Code's ``Write``, Gemini CLI's ``write_file``.
+WRITE_TOOLS = ("Write", "write_file")
 
 
 @dataclass(frozen=True, slots=True)
 class AgentScript:
-    path: str  # the file the model asks the client to read
+    path: str  # the file the model asks the client to read (with ``write``: to write)
     answer: str = "I read the file: it holds a short note about the build."
+    write: bool = False  # write the user's prompt, as the model received it, to ``path``
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,10 @@ def next_step(api: str, request: dict, script: AgentScript) -> ToolCall | str | 
         return None
     if has_tool_result(api, request):
         return script.answer
+    if script.write:
+        name = next((n for n in WRITE_TOOLS if n in tools), None)
+        return None if name is None else ToolCall(name, _write_arguments(tools[name], script.path,
+                                                                         user_prompt(api, request)))
     for name in READ_TOOLS:
         if name in tools:
             return ToolCall(name, _read_arguments(tools[name], script.path))
@@ -106,6 +116,27 @@ def _read_arguments(schema: dict, path: str) -> dict[str, Any] | str:
         return {name: path}
     return {name: ["cat", path] if kind == "array" else f"cat {path}"}
 
+
+def _write_arguments(schema: dict, path: str, text: str) -> dict[str, Any]:
+    """Arguments for a whole-file write, by the tool's own schema: the path parameter gets the
+    path, every other required parameter the text."""
+    properties = schema.get("properties") or {}
+    names = schema.get("required") or list(properties) or ["file_path", "content"]
+    return {name: path if "path" in name else text for name in names}
+
+
+def user_prompt(api: str, request: dict) -> str:
+    """The text the user typed: the last text part of the first user message, past the context
+    a client prepends as parts of its own (Claude Code's ``<system-reminder>`` blocks)."""
+    if api not in ("anthropic", "chat"):
+        return ""
+    first = next((m for m in request.get("messages", []) if m.get("role") == "user"), {})
+    content = first.get("content", "")
+    if isinstance(content, str):
+        return content
+    texts = [part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"]
+    typed = [text for text in texts if not text.lstrip().startswith("<system-reminder>")]
+    return (typed or texts or [""])[-1]
 
 
 def _json_answer_schema(api: str, request: dict) -> dict | None:
