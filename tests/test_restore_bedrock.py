@@ -236,6 +236,10 @@ def test_rewriters_are_chosen_by_path_and_content_type():
 
 @pytest.fixture
 def bedrock_client(proxy, provider, monkeypatch):
+    return boto3_through(proxy, provider, monkeypatch)
+
+
+def boto3_through(proxy, provider, monkeypatch):
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-test")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -295,3 +299,35 @@ def test_a_secret_in_a_tool_result_is_redacted_for_bedrock_too(bedrock_client, r
     ]
     bedrock_client.converse(modelId="echo", messages=messages)
     assert key_id not in received[0].text and "[[secret:aws-access-token:" in received[0].text
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_converse_tool_call_held_back_through_the_proxy(tmp_path, provider, test_ca, received, monkeypatch, streamed):
+    """A tenant that keeps e-mail addresses out of tool arguments: boto3 gets the notice, never
+    a tool call carrying the placeholder, and the turn ends."""
+    from llm_dlp.testing.proxyrun import REPO, copy_policies, start_proxy
+
+    policy = (REPO / "policies" / "default.yaml").read_text().replace("  pii: [tool_arguments]", "  pii: [text]")
+    assert "pii: [text]" in policy
+    running = start_proxy(tmp_path / "proxy", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
+                          policy_dir=copy_policies(tmp_path / "policies", default=policy))
+    try:
+        client = boto3_through(running, provider, monkeypatch)
+        mail = "jane.doe@example.com"
+        messages = [{"role": "user", "content": [{"text": f"write to {mail}"}]}]
+        if streamed:
+            events = list(client.converse_stream(modelId="echo-tool", messages=messages)["stream"])
+            deltas = [e["contentBlockDelta"]["delta"] for e in events if "contentBlockDelta" in e]
+            assert not any("toolUse" in d for d in deltas) and not any("contentBlockStart" in e for e in events)
+            notice = "".join(d.get("text", "") for d in deltas)
+            stop = next(e["messageStop"]["stopReason"] for e in events if "messageStop" in e)
+        else:
+            reply = client.converse(modelId="echo-tool", messages=messages)
+            blocks = reply["output"]["message"]["content"]
+            assert not any("toolUse" in b for b in blocks)
+            notice, stop = "".join(b.get("text", "") for b in blocks), reply["stopReason"]
+        assert "[llm-dlp held back this " in notice and "[[pii:" not in notice and mail not in notice
+        assert stop == "end_turn"
+        assert all(mail not in item.text for item in received)
+    finally:
+        running.stop()
