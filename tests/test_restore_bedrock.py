@@ -28,7 +28,6 @@ from tests.test_restore_stream import (
     TABLE,
     TOOL_ALL_RESTORED,
     TOOL_INPUT,
-    TOOL_RESTORED,
     TOOLS_TABLE,
     anthropic_stream,
     pieces,
