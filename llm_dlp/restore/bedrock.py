@@ -11,6 +11,12 @@ Converse answers ``output.message.content[]`` blocks: ``text``, ``toolUse.input`
 arguments) and ``reasoningContent`` (signed: untouched). ConverseStream sends ``contentBlockDelta``
 frames per block index; what a block held back is sent as one more delta before its
 ``contentBlockStop``.
+
+A Converse tool call carrying a placeholder the policy does not put back into tool arguments
+never reaches the client: its ``toolUse`` block becomes a text block saying so, and where no
+other tool call is left the turn ends (``stopReason`` ``end_turn``). Where that can happen, a
+stream holds each ``toolUse`` block's frames from its ``contentBlockStart`` to its
+``contentBlockStop``, then sends them restored or a text delta with the notice instead.
 """
 
 from __future__ import annotations
@@ -24,7 +30,16 @@ from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore import anthropic
 from llm_dlp.restore.eventstream import Frame, encode_frame, encode_headers
 from llm_dlp.restore.sse import SseReader, parse_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, as_is, edit, json_escaped
+from llm_dlp.restore.text import (
+    TEXT,
+    TOOL_ARGUMENTS,
+    RestoreTable,
+    TextRestorer,
+    as_is,
+    edit,
+    held_back_notice,
+    json_escaped,
+)
 
 
 def restore_invoke(body: str, table: RestoreTable) -> str:
@@ -38,16 +53,29 @@ def restore_invoke(body: str, table: RestoreTable) -> str:
 
 
 def restore_converse(body: str, table: RestoreTable) -> str:
+    """A Converse answer with its text and tool inputs restored; a tool call that would carry
+    an unrestorable placeholder becomes a text block saying so."""
     document = json.loads(body)
     edits: dict[tuple, str] = {}
+    replaced: dict[tuple, Any] = {}
+    calls = 0
     for path, block in _converse_blocks(document):
         if isinstance(block.get("text"), str):
             edit(edits, path + ("text",), block["text"], table.restore(block["text"], TEXT))
         tool = block.get("toolUse")
-        if isinstance(tool, dict):
-            for leaf, text in string_leaves(tool.get("input"), path + ("toolUse", "input")):
-                edit(edits, leaf, text, table.restore(text, TOOL_ARGUMENTS))
-    return replace_strings(body, edits) if edits else body
+        if not isinstance(tool, dict):
+            continue
+        leaves = list(string_leaves(tool.get("input"), path + ("toolUse", "input")))
+        kinds = table.held_back("\n".join(text for _, text in leaves))
+        if kinds:
+            replaced[path] = {"text": held_back_notice(str(tool.get("name", "")), kinds)}
+            continue
+        calls += 1
+        for leaf, text in leaves:
+            edit(edits, leaf, text, table.restore(text, TOOL_ARGUMENTS))
+    if replaced and not calls and document.get("stopReason") == "tool_use":
+        edits[("stopReason",)] = "end_turn"  # no tool call is left for the client to run
+    return replace_strings(body, edits, replaced) if edits or replaced else body
 
 
 def _converse_blocks(document: Any):
@@ -111,21 +139,51 @@ class ConverseStream:
     def __init__(self, table: RestoreTable) -> None:
         self.table = table
         self.blocks: dict[Any, tuple[str, TextRestorer]] = {}
+        # Where the policy keeps some values out of tool arguments, each toolUse block is held
+        # until it ends (index -> its frames), then sent restored or replaced by a notice.
+        self.hold_tool_calls = table.keeps_from_tool_calls
+        self.held: dict[Any, list[tuple[Frame, dict]]] = {}
+        self.calls_sent = 0
+        self.calls_held_back = 0
 
     def on_frame(self, frame: Frame) -> bytes:
         kind = frame.header(":event-type")
+        if kind in ("contentBlockStart", "contentBlockDelta", "contentBlockStop") and self.hold_tool_calls:
+            payload = frame.json()
+            if isinstance(payload, dict) and (payload.get("contentBlockIndex") in self.held or _starts_tool_use(payload)):
+                return self._hold(frame, kind, payload)
         if kind == "contentBlockDelta":
             return self._delta(frame)
         if kind == "contentBlockStop":
-            payload = frame.json()
-            index = payload.get("contentBlockIndex") if isinstance(payload, dict) else None
-            return self._flush(index) + frame.raw
+            return self._stop(frame)
+        if kind == "messageStop" and self.calls_held_back and not self.calls_sent:
+            return self.finish() + _no_tool_use(frame)
         if kind in ("messageStop", "metadata") or frame.header(":message-type") == "exception":
             return self.finish() + frame.raw
         return frame.raw
 
     def finish(self) -> bytes:
         return b"".join(self._flush(index) for index in list(self.blocks))
+
+    def _hold(self, frame: Frame, kind: str | None, payload: dict) -> bytes:
+        index = payload.get("contentBlockIndex")
+        self.held.setdefault(index, []).append((frame, payload))
+        if kind != "contentBlockStop":
+            return b""
+        frames = self.held.pop(index)
+        tool = frames[0][1].get("start", {}).get("toolUse") or {}
+        arguments = "".join(_tool_input(p) for _, p in frames[1:-1])
+        kinds = self.table.held_back(arguments)
+        if not kinds:
+            self.calls_sent += 1
+            return frames[0][0].raw + b"".join(self._delta(f) for f, _ in frames[1:-1]) + self._stop(frame)
+        self.calls_held_back += 1
+        return _delta_frame(index, {"text": held_back_notice(str(tool.get("name", "")), kinds)}) + frame.raw
+
+    def _stop(self, frame: Frame) -> bytes:
+        payload = frame.json()
+        index = payload.get("contentBlockIndex") if isinstance(payload, dict) else None
+        return self._flush(index) + frame.raw
 
     def _delta(self, frame: Frame) -> bytes:
         payload = frame.json()
@@ -151,11 +209,36 @@ class ConverseStream:
         if not rest:
             return b""
         field = block[0]
-        delta = {"text": rest} if field == "text" else {field: {"input": rest}}
-        headers = encode_headers({":event-type": "contentBlockDelta", ":content-type": "application/json",
-                                  ":message-type": "event"})
-        payload = json.dumps({"contentBlockIndex": index, "delta": delta}, ensure_ascii=False, separators=(",", ":"))
-        return encode_frame(headers, payload.encode("utf-8"))
+        return _delta_frame(index, {"text": rest} if field == "text" else {field: {"input": rest}})
+
+
+def _starts_tool_use(payload: dict) -> bool:
+    start = payload.get("start")
+    return isinstance(start, dict) and isinstance(start.get("toolUse"), dict)
+
+
+def _tool_input(payload: dict) -> str:
+    delta = payload.get("delta")
+    tool = delta.get("toolUse") if isinstance(delta, dict) else None
+    fragment = tool.get("input") if isinstance(tool, dict) else None
+    return fragment if isinstance(fragment, str) else ""
+
+
+def _delta_frame(index: Any, delta: dict) -> bytes:
+    """A ``contentBlockDelta`` frame the proxy adds (a held-back tail, a held-back call's notice)."""
+    headers = encode_headers({":event-type": "contentBlockDelta", ":content-type": "application/json",
+                              ":message-type": "event"})
+    payload = json.dumps({"contentBlockIndex": index, "delta": delta}, ensure_ascii=False, separators=(",", ":"))
+    return encode_frame(headers, payload.encode("utf-8"))
+
+
+def _no_tool_use(frame: Frame) -> bytes:
+    """The ``messageStop`` of an answer whose every tool call was held back: the client has no
+    tool to run, so the turn ends."""
+    payload = frame.json()
+    if not isinstance(payload, dict) or payload.get("stopReason") != "tool_use":
+        return frame.raw
+    return frame.with_payload(replace_strings(frame.payload.decode("utf-8"), {("stopReason",): "end_turn"}).encode("utf-8"))
 
 
 def _json_or_none(raw: bytes) -> Any:
