@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_dlp.testing import secrets_factory as make
-from llm_dlp.testing.proxyrun import RunningProxy, free_port, start_proxy
+from llm_dlp.testing.proxyrun import RunningProxy, free_port, start_proxy, wait_for_port
 from llm_dlp.cli import main
 from tests.test_vault import running_redis
 
@@ -50,19 +49,6 @@ backend instances
     option httpchk GET /readyz
 {servers}
 """
-
-
-def _wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"haproxy exited with {process.returncode}: {log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("haproxy did not listen")
 
 
 def _requests(admin: int) -> float:
@@ -96,7 +82,7 @@ def fleet(tmp_path, provider, test_ca):
             log = tmp_path / "haproxy.log"
             with open(log, "w") as handle:
                 haproxy = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=handle, stderr=subprocess.STDOUT)
-            _wait_for(port, haproxy, log)
+            wait_for_port(port, haproxy, log, timeout=20)
             yield f"http://127.0.0.1:{port}", instances
         finally:
             if haproxy is not None:

@@ -46,14 +46,11 @@ def restore_message(body: str, table: RestoreTable) -> str:
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             edit(edits, ("content", i, "text"), block["text"], table.restore(block["text"], TEXT))
         elif block.get("type") == "tool_use":
-            leaves = list(string_leaves(block.get("input"), ("content", i, "input")))
-            kinds = table.held_back("\n".join(text for _, text in leaves))
+            kinds = table.restore_tool_call(list(string_leaves(block.get("input"), ("content", i, "input"))), edits)
             if kinds:
                 replaced[("content", i)] = {"type": "text", "text": held_back_notice(str(block.get("name", "")), kinds)}
                 continue
             calls += 1
-            for path, text in leaves:
-                edit(edits, path, text, table.restore(text, TOOL_ARGUMENTS))
     if replaced and not calls and document.get("stop_reason") == "tool_use":
         edits[("stop_reason",)] = "end_turn"  # no tool call is left for the client to run
     return replace_strings(body, edits, replaced) if edits or replaced else body

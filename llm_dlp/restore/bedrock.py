@@ -65,14 +65,11 @@ def restore_converse(body: str, table: RestoreTable) -> str:
         tool = block.get("toolUse")
         if not isinstance(tool, dict):
             continue
-        leaves = list(string_leaves(tool.get("input"), path + ("toolUse", "input")))
-        kinds = table.held_back("\n".join(text for _, text in leaves))
+        kinds = table.restore_tool_call(list(string_leaves(tool.get("input"), path + ("toolUse", "input"))), edits)
         if kinds:
             replaced[path] = {"text": held_back_notice(str(tool.get("name", "")), kinds)}
             continue
         calls += 1
-        for leaf, text in leaves:
-            edit(edits, leaf, text, table.restore(text, TOOL_ARGUMENTS))
     if replaced and not calls and document.get("stopReason") == "tool_use":
         edits[("stopReason",)] = "end_turn"  # no tool call is left for the client to run
     return replace_strings(body, edits, replaced) if edits or replaced else body

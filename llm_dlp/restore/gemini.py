@@ -18,7 +18,7 @@ from typing import Any
 from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.text import TEXT, TOOL_ARGUMENTS, RestoreTable, TextRestorer, edit, held_back_notice
+from llm_dlp.restore.text import TEXT, RestoreTable, TextRestorer, edit, held_back_notice
 
 
 def restore_body(body: str, table: RestoreTable) -> str:
@@ -59,13 +59,9 @@ def _restore_part_whole(part: dict, path: tuple, table: RestoreTable, edits: dic
 
 
 def _restore_call(call: dict, path: tuple, table: RestoreTable, edits: dict, replaced: dict) -> None:
-    leaves = list(string_leaves(call.get("args"), path + ("functionCall", "args")))
-    kinds = table.held_back("\n".join(text for _, text in leaves))
+    kinds = table.restore_tool_call(list(string_leaves(call.get("args"), path + ("functionCall", "args"))), edits)
     if kinds:
         replaced[path] = {"text": held_back_notice(str(call.get("name", "")), kinds)}
-        return
-    for leaf_path, text in leaves:
-        edit(edits, leaf_path, text, table.restore(text, TOOL_ARGUMENTS))
 
 
 class GeminiStream:

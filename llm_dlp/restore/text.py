@@ -67,6 +67,16 @@ class RestoreTable:
                 kinds.append(entry.kind)
         return sorted(set(kinds))
 
+    def restore_tool_call(self, leaves: list[tuple[tuple, str]], edits: dict) -> list[str]:
+        """Put the values back into a whole (non-streamed) tool call's string ``leaves`` (JSON path,
+        text) as ``edits``, unless one of its placeholders may not go back there: then nothing is
+        edited and those kinds are returned, for the caller to hold the call back."""
+        kinds = self.held_back("\n".join(text for _, text in leaves))
+        if not kinds:
+            for path, text in leaves:
+                edit(edits, path, text, self.restore(text, TOOL_ARGUMENTS))
+        return kinds
+
     def value_for(self, token: str, place: str) -> str | None:
         entry = self.entries.get(token)
         if entry is None or not self.allows(entry.kind, place):

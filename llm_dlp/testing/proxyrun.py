@@ -30,13 +30,13 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"proxy exited with {process.returncode}:\n{log.read_text()}")
+            raise RuntimeError(f"process exited with {process.returncode}:\n{log.read_text()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"proxy did not listen on {port} within {timeout}s:\n{log.read_text()}")
+    raise RuntimeError(f"nothing listened on {port} within {timeout}s:\n{log.read_text()}")
 
 
 @dataclass
