@@ -127,6 +127,7 @@ class ProseRecognizer:
         cued = {hit.end - 1: cues[hit.anchor] for hit in hits if hit.anchor in cues}
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
         found = _without_ordinary_words(text, found, cued)
+        found = _without_dictionary_words(text, found, cued, self._lists)
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
@@ -401,6 +402,66 @@ def _without_ordinary_words(
     return kept
 # Occurrences of a word looked at before deciding it is never written in lower case.
 _MAX_OCCURRENCES = 64
+
+
+# What makes a lone word that is also an English word a name or a place all the same: a title
+# before it ("Dr. Carter", "ms. Alma"), a question for a name before it ("last name? Smith"), a
+# comma before it (a town after its street, a list of places), a "Where:" label, or a verb in
+# the past tense after it, which makes it its sentence's subject ("Marcel shouted", "Anes spent").
+_TITLE_BEFORE = regex.compile(r"(?i:\b(?:mr|mrs|ms|mx|miss|dr|prof|sir|madam|dear)\.?[ \t]+)$")
+_NAME_QUESTION_BEFORE = regex.compile(r"(?i:\bname)[^.!?\n]{0,3}[?:][ \t]*$")
+_WHERE_BEFORE = regex.compile(r"(?:(?<!\p{L})|(?<=\\n))(?i:where)[ \t]*[?:][ \t]*$")
+_COMMA_BEFORE = regex.compile(r",[ \t]*$")
+# Where English capitalises any word: the start of the text, a line, a list item ("- ", "1. ",
+# "(c) "), a heading or a quote, a sentence, or what follows a label's colon.
+_SENTENCE_START = regex.compile(
+    r"(?:^|\n|\\n)[ \t]*(?:(?:[-*+•>]|\d{1,3}[.)]|\(\w{1,3}\)|#{1,6})[ \t]+)?(?:\*\*|__)?$|[.!?:][\"')\]*_`]*[ \t]+$"
+)
+_PAST_TENSE_AFTER = regex.compile(
+    r"[ \t]+(?:[a-z]{2,}ed|said|spent|went|came|told|made|took|gave|got|left|felt|found|ran|saw|wrote|"
+    r"met|sent|lost|won|bought|brought|thought|knew|grew|flew|drove|became|began|kept|held|stood|sat|"
+    r"paid|heard|taught|sang|spoke|led|fell|ate|drank|swam|rode|chose|forgot|hid|shook|threw|woke)\b"
+)
+
+
+def _without_dictionary_words(
+    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str], lists: Gazetteers
+) -> list[tuple[str, int, int, float]]:
+    """A lone name or place (one word, no cue before it) that a dictionary lists as an ordinary
+    word is that word: in an agent's instructions "Skip routine process", "Bias towards action",
+    "Helper functions", "`gpt-5.5`: Legacy coding model", "use Mermaid when you can" name no
+    one, however many towns or nicknames are spelt so. Still a name or a place: a popular
+    given name (``Laura``, ``Amber``), a well-known place (``China``, ``Mobile``), a word in
+    capitals (a town on an address line), and a word with a title, a question for a name, a
+    comma or a "Where:" before it, or a past-tense verb after it."""
+    kept = []
+    for item in found:
+        entity, begin, end, _ = item
+        word = text[begin:end]
+        lowered = word.lower()
+        if (
+            entity in _LONE_WORD_ENTITIES and begin not in cued and " " not in word and "\t" not in word
+            and lowered in lists.dictionary_words and not word.isupper()
+            and not _still_named(text, entity, begin, end, lowered, lists)
+        ):
+            continue
+        kept.append(item)
+    return kept
+
+
+def _still_named(text: str, entity: str, begin: int, end: int, lowered: str, lists: Gazetteers) -> bool:
+    before = max(0, begin - 24)
+    if entity == "PERSON":
+        # Inside a sentence, a capital is evidence of a name ("says Brown", "call me Alma").
+        if not _SENTENCE_START.search(text, before, begin):
+            return True
+        if text[begin:end] in lists.popular_first_names or _TITLE_BEFORE.search(text, before, begin):
+            return True
+        if _NAME_QUESTION_BEFORE.search(text, before, begin) or _PAST_TENSE_AFTER.match(text, end):
+            return True
+    elif lowered in lists.major_places or _after_place_cue(text, begin) or _WHERE_BEFORE.search(text, before, begin):
+        return True
+    return _COMMA_BEFORE.search(text, before, begin) is not None
 
 
 # A label that opens a line or a list item and ends in a colon: "Mobile: 730 064 218",
