@@ -15,6 +15,8 @@ the two.
 from __future__ import annotations
 
 from mitmproxy import connection, http, tls
+from mitmproxy.proxy import layer, layers
+from mitmproxy.proxy.layers.http import HTTPMode
 
 from llm_dlp.endpoints import UNKNOWN_PROVIDER, Endpoint, EndpointTable, is_address
 from llm_dlp.flows import info_from_flow
@@ -33,6 +35,20 @@ class ConnectionGate:
             endpoint = Endpoint(flow.request.host, UNKNOWN_PROVIDER, flow.request.port)
             policy = self.pipeline.policy_for(info_from_flow(flow, endpoint))
             self._unknown_destination[flow.client_conn.id] = policy.unknown_destination
+
+    def next_layer(self, nextlayer: layer.NextLayer) -> None:
+        # Plain bytes in a CONNECT tunnel to a named host that is no AI API: a blind tunnel, as
+        # its TLS would be, not HTTP parsed (and TCP recorded) by mitmproxy. mitmproxy's own
+        # next_layer has chosen already; TLS is left to tls_clienthello, and plain HTTP to a
+        # bare address stays parsed, so its Host can be held to the connection.
+        chosen, address = nextlayer.layer, nextlayer.context.server.address
+        in_tunnel = isinstance(chosen, layers.TCPLayer) or (
+            isinstance(chosen, layers.HttpLayer) and chosen.mode is HTTPMode.transparent)
+        if address is None or not in_tunnel or nextlayer.context.client.tls:
+            return
+        destination = self.endpoints.destination(address[0], address[1])
+        if destination.endpoint is None and not destination.unnamed:
+            nextlayer.layer = layers.TCPLayer(nextlayer.context, ignore=True)
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         address = data.context.server.address

@@ -160,3 +160,26 @@ def test_a_plain_http_request_naming_an_ai_host_that_goes_elsewhere_is_refused(p
     assert received == []
     [line] = proxy.audit_lines()[before:]
     assert (line["error"], line["host"], line["provider"]) == ("host disagrees with connection", "127.0.0.1", "custom")
+
+
+def test_plain_bytes_in_a_tunnel_to_another_host_pass_as_sent(proxy):
+    # A request mitmproxy would refuse if it parsed it (both Content-Length and chunked): a blind
+    # tunnel hands it to the origin byte for byte, as a tunnel for TLS does.
+    raw = (b"POST /x HTTP/1.1\r\nHost: origin.example\r\nContent-Length: 5\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(30)
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as sock:
+            sock.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            sock.sendall(raw)
+            origin, _ = server.accept()
+            with origin:
+                origin.settimeout(30)
+                got = b""
+                while len(got) < len(raw):
+                    got += origin.recv(4096)
+                origin.sendall(b"pong")
+            assert sock.recv(4096) == b"pong"
+    assert got == raw
