@@ -124,7 +124,7 @@ def test_an_address_connect_without_sni_is_refused_by_default(proxy, provider, r
 def tunnelling_proxy(tmp_path_factory, provider, test_ca):
     tmp = tmp_path_factory.mktemp("tunnelling")
     default = (copy_policies(tmp / "bundled") / "default.yaml").read_text()
-    policies = copy_policies(tmp / "policies", default=default + "\nunknown_destination: tunnel\n")
+    policies = copy_policies(tmp / "policies", default=default.replace("unknown_destination: block", "unknown_destination: tunnel"))
     running = start_proxy(tmp / "run", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
                           policy_dir=policies)
     yield running

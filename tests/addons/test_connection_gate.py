@@ -112,7 +112,7 @@ def test_the_tenant_at_connect_chooses_whether_an_unnamed_connection_is_tunnelle
     from llm_dlp.pipeline import Pipeline
 
     default = (copy_policies(tmp_path / "bundled") / "default.yaml").read_text()
-    policies = copy_policies(tmp_path / "policies", default=default + "\nunknown_destination: tunnel\n")
+    policies = copy_policies(tmp_path / "policies", default=default.replace("unknown_destination: block", "unknown_destination: tunnel"))
     gate = ConnectionGate(Pipeline(load_policy_dir(policies), [secrets], ValueHasher(b"k" * 32)), TABLE)
     with taddons.context(gate) as tctx:
         connect = tflow.tflow()
@@ -158,3 +158,15 @@ def test_plain_http_to_an_ai_host_is_scanned_like_https(pipeline, audit):
     assert flow.metadata[META].provider == "openai" and flow.metadata[TARGET].host == "api.openai.com"
     [line] = audit_lines(Path(audit.target))
     assert (line["decision"], line["provider"]) == ("redact", "openai")
+
+
+def test_unknown_destination_is_block_by_default_inherited_and_checked(tmp_path):
+    from llm_dlp.policy.schema import PolicyError
+
+    policies = copy_policies(tmp_path / "ok", pilot="extends: default\n")
+    assert load_policy_dir(policies).get("pilot").unknown_destination == "block"
+    (policies / "default.yaml").write_text("unknown_destination: tunnel\n")
+    assert load_policy_dir(policies).get("pilot").unknown_destination == "tunnel"
+    (policies / "default.yaml").write_text("unknown_destination: sometimes\n")
+    with pytest.raises(PolicyError, match=r"default\.yaml:1: unknown_destination"):
+        load_policy_dir(policies)
