@@ -13,6 +13,7 @@ agree with it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -49,9 +50,13 @@ class Endpoint:
 
     def names(self, host: str) -> bool:
         """Does the host pattern match ``host`` (any case, with or without the root's dot)?"""
-        label = r"[a-z0-9-]+"
-        pattern = re.escape(self.host.lower()).replace(r"\*", label)
-        return re.fullmatch(pattern, normalise_host(host)) is not None
+        return _host_regex(self.host).fullmatch(normalise_host(host)) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_regex(host: str) -> re.Pattern[str]:
+    """``*`` matches one DNS label part; every other character itself."""
+    return re.compile(re.escape(host.lower()).replace(r"\*", r"[a-z0-9-]+"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +237,16 @@ class EndpointTable:
     def lookup(self, host: str, port: int) -> Endpoint | None:
         """The endpoint serving ``host`` on ``port``; else one of a host the catalogue names
         without a port, whatever the port (never a tunnel to an AI host on an unusual port)."""
-        exact = next((e for e in self.endpoints if e.matches(host, port)), None)
-        return exact or next((e for e in self.endpoints if not e.only_port and e.names(host)), None)
+        name = normalise_host(host)
+        other_port = None
+        for endpoint in self.endpoints:
+            if _host_regex(endpoint.host).fullmatch(name) is None:
+                continue
+            if endpoint.port is None or endpoint.port == port:
+                return endpoint
+            if other_port is None and not endpoint.only_port:
+                other_port = endpoint
+        return other_port
 
     def destination(self, host: str, port: int, sni: str | None = None) -> Destination:
         """A connection to ``host:port`` (the CONNECT authority or request target) whose TLS

@@ -183,3 +183,14 @@ def test_plain_bytes_in_a_tunnel_to_another_host_pass_as_sent(proxy):
                 origin.sendall(b"pong")
             assert sock.recv(4096) == b"pong"
     assert got == raw
+
+
+def test_an_absolute_form_target_inside_an_intercepted_connection_must_agree_too(proxy, provider, received):
+    key_id = make.aws_access_key_id()
+    before = len(proxy.audit_lines())
+    with connect_tls(proxy, f"localhost:{provider.port}", "localhost", proxy.ca_cert) as tls:
+        response = post_raw(tls, f"localhost:{provider.port}", "https://example.org/v1/messages", chat(f"key {key_id}"))
+        assert response.status == 421
+    assert received == []
+    [line] = proxy.audit_lines()[before:]
+    assert (line["error"], line["host"]) == ("host disagrees with connection", "localhost")
