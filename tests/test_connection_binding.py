@@ -27,8 +27,10 @@ def chat(text: str) -> bytes:
     return json.dumps({"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]}).encode()
 
 
-def audit_text(proxy) -> str:
-    return proxy.audit_path.read_text() if proxy.audit_path.exists() else ""
+def written(proxy) -> str:
+    """Every audit line and every log line the proxy wrote."""
+    audit = proxy.audit_path.read_text() if proxy.audit_path.exists() else ""
+    return audit + proxy.log_path.read_text()
 
 
 def connect_tls(proxy, authority: str, sni: str | None, cafile) -> ssl.SSLSocket:
@@ -64,7 +66,7 @@ def test_a_trailing_dot_host_is_the_same_endpoint_and_is_scanned(proxy, provider
     assert key_id not in upstream.text and "[[secret:aws-access-token:" in upstream.text
     line = proxy.audit_lines()[-1]
     assert (line["decision"], line["host"], line["provider"]) == ("redact", "localhost", "custom")
-    assert key_id not in audit_text(proxy)
+    assert key_id not in written(proxy)
 
 
 def test_a_foreign_host_inside_an_intercepted_connection_is_refused_and_audited(proxy, provider, received):
@@ -82,8 +84,7 @@ def test_a_foreign_host_inside_an_intercepted_connection_is_refused_and_audited(
     [line] = proxy.audit_lines()[before:]
     assert (line["decision"], line["error"], line["status"]) == ("error", "host disagrees with connection", 421)
     assert line["host"] == "localhost"
-    text = audit_text(proxy) + proxy.log_path.read_text()
-    assert key_id not in text and key_id.lower() not in text
+    assert key_id not in written(proxy) and key_id.lower() not in written(proxy)
 
 
 def test_an_address_connect_whose_sni_names_an_ai_host_is_intercepted_and_scanned(proxy, provider, received):
@@ -99,7 +100,7 @@ def test_an_address_connect_whose_sni_names_an_ai_host_is_intercepted_and_scanne
     assert key_id not in upstream.text and "[[secret:aws-access-token:" in upstream.text
     line = proxy.audit_lines()[-1]
     assert (line["decision"], line["host"]) == ("redact", "localhost")
-    assert key_id not in audit_text(proxy)
+    assert key_id not in written(proxy)
 
 
 def test_an_address_connect_without_sni_is_refused_by_default(proxy, provider, received):
@@ -117,7 +118,7 @@ def test_an_address_connect_without_sni_is_refused_by_default(proxy, provider, r
     [line] = proxy.audit_lines()[before:]
     assert (line["decision"], line["error"], line["status"]) == ("error", "unknown destination", 403)
     assert (line["host"], line["provider"]) == ("127.0.0.1", "unknown")
-    assert key_id not in audit_text(proxy)
+    assert key_id not in written(proxy)
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,7 @@ def test_a_plain_http_request_naming_an_ai_host_that_goes_elsewhere_is_refused(p
     assert received == []
     [line] = proxy.audit_lines()[before:]
     assert (line["error"], line["host"], line["provider"]) == ("host disagrees with connection", "127.0.0.1", "custom")
+    assert key_id not in written(proxy)
 
 
 def test_plain_bytes_in_a_tunnel_to_another_host_pass_as_sent(proxy):
@@ -194,3 +196,4 @@ def test_an_absolute_form_target_inside_an_intercepted_connection_must_agree_too
     assert received == []
     [line] = proxy.audit_lines()[before:]
     assert (line["error"], line["host"]) == ("host disagrees with connection", "localhost")
+    assert key_id not in written(proxy) and "example.org" not in json.dumps(line)
