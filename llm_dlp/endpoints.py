@@ -275,9 +275,11 @@ class EndpointTable:
             return Target(endpoint, destination.host)
         claimed = next((other for other in named if isinstance(other, Endpoint)), None)
         if claimed is not None:
-            return Target(claimed, destination.host, refusal=(
-                f"llm-dlp refused this request: its Host header names an AI API, but its connection goes "
-                f"to {destination.host}, which is not that API"))
+            # Audited under the API it claims: the host it goes to is any name a client chose,
+            # and may carry a value in its labels.
+            return Target(claimed, claimed.host, refusal=(
+                "llm-dlp refused this request: its Host header names an AI API, but its connection goes "
+                "to another host"))
         if destination.unnamed:
             return Target(Endpoint(destination.host, UNKNOWN_PROVIDER, destination.port), destination.host, status=403,
                           unnamed=True, refusal=(

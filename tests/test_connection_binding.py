@@ -160,7 +160,7 @@ def test_a_plain_http_request_naming_an_ai_host_that_goes_elsewhere_is_refused(p
     assert response.status_code == 421 and "names an AI API" in response.json()["error"]["message"]
     assert received == []
     [line] = proxy.audit_lines()[before:]
-    assert (line["error"], line["host"], line["provider"]) == ("host disagrees with connection", "127.0.0.1", "custom")
+    assert (line["error"], line["host"], line["provider"]) == ("host disagrees with connection", "localhost", "custom")
     assert key_id not in written(proxy)
 
 

@@ -65,6 +65,8 @@ def test_every_host_a_request_names_must_agree_with_its_connection():
         assert "example.org" not in target.refusal  # the request's own names are never repeated
     elsewhere = TABLE.target(TABLE.destination("198.51.100.7", 80), ["api.openai.com"], "http")
     assert elsewhere.endpoint.provider == "openai" and "names an AI API" in elsewhere.refusal
+    smuggled = TABLE.target(TABLE.destination("akia2e0a8f3b244c8d.evil.example", 80), ["api.openai.com"], "http")
+    assert smuggled.host == "api.openai.com" and "akia" not in smuggled.refusal  # the target's name is not audited
     unnamed = TABLE.target(TABLE.destination("198.51.100.7", 443), ["example.org"], "https")
     assert unnamed.unnamed and unnamed.status == 403 and unnamed.endpoint.provider == "unknown"
     assert TABLE.target(TABLE.destination("example.org", 443), ["example.org"], "https").endpoint is None
