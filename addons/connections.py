@@ -10,6 +10,10 @@ reached by its address: the tenant's ``unknown_destination`` policy tunnels it, 
 so that the DLP addon refuses (and audits) each request on it. The tenant is known at CONNECT,
 the SNI only at the ClientHello, so the policy's choice is kept per client connection between
 the two.
+
+mitmproxy passes a tunnel raw when its first bytes are too few to look like TLS; to an AI API
+that would be an unscanned tunnel for any client that sends its ClientHello one byte first, so
+the decision there waits for more bytes.
 """
 
 from __future__ import annotations
@@ -37,18 +41,25 @@ class ConnectionGate:
             self._unknown_destination[flow.client_conn.id] = policy.unknown_destination
 
     def next_layer(self, nextlayer: layer.NextLayer) -> None:
-        # Plain bytes in a CONNECT tunnel to a named host that is no AI API: a blind tunnel, as
-        # its TLS would be, not HTTP parsed (and TCP recorded) by mitmproxy. mitmproxy's own
-        # next_layer has chosen already; TLS is left to tls_clienthello, and plain HTTP to a
-        # bare address stays parsed, so its Host can be held to the connection.
-        chosen, address = nextlayer.layer, nextlayer.context.server.address
+        # mitmproxy's own next_layer has chosen what follows a CONNECT; TLS is left to
+        # tls_clienthello. Plain bytes to a named host that is no AI API: a blind tunnel, as its
+        # TLS would be, not HTTP parsed (and TCP recorded) by mitmproxy.
+        chosen, context = nextlayer.layer, nextlayer.context
+        address = context.server.address
         in_tunnel = isinstance(chosen, layers.TCPLayer) or (
             isinstance(chosen, layers.HttpLayer) and chosen.mode is HTTPMode.transparent)
-        if address is None or not in_tunnel or nextlayer.context.client.tls:
+        if address is None or not in_tunnel or context.client.tls:
             return
         destination = self.endpoints.destination(address[0], address[1])
         if destination.endpoint is None and not destination.unnamed:
-            nextlayer.layer = layers.TCPLayer(nextlayer.context, ignore=True)
+            nextlayer.layer = layers.TCPLayer(context, ignore=True)
+        elif isinstance(chosen, layers.TCPLayer) and not (
+                destination.unnamed and self._unknown_destination.get(context.client.id) == "tunnel"):
+            # mitmproxy takes a client whose first bytes are fewer than three for one that does not
+            # speak TLS, and would pass it raw: a ClientHello sent one byte first would reach the AI
+            # API unscanned. Wait for more; bytes that are neither TLS nor HTTP get HTTP's error.
+            short = len(nextlayer.data_client()) < 3
+            nextlayer.layer = None if short else layers.HttpLayer(context, HTTPMode.transparent)
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         address = data.context.server.address

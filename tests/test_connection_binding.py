@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -197,3 +198,87 @@ def test_an_absolute_form_target_inside_an_intercepted_connection_must_agree_too
     [line] = proxy.audit_lines()[before:]
     assert (line["error"], line["host"]) == ("host disagrees with connection", "localhost")
     assert key_id not in written(proxy) and "example.org" not in json.dumps(line)
+
+
+def test_an_http2_authority_is_held_to_the_connection_like_a_host_header(tmp_path, provider, test_ca, received):
+    key_id = make.aws_access_key_id()
+    running = start_proxy(tmp_path / "h2", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
+                          extra_args=["--set", "http2=true"])
+
+    def curl_h2(*headers: str) -> tuple[str, int]:
+        result = subprocess.run(
+            ["curl", "-sS", "--http2", "-x", running.url, "--cacert", str(running.ca_cert), "-o", "/dev/null",
+             "-w", "%{http_version} %{http_code}", "-H", "content-type: application/json",
+             *[arg for header in headers for arg in ("-H", header)],
+             "--data-binary", chat(f"key {key_id}"), f"{provider.base_url}/v1/messages"],
+            capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        version, status = result.stdout.split()
+        return version, int(status)
+
+    try:
+        assert curl_h2() == ("2", 200)
+        assert curl_h2("host: example.org") == ("2", 421)  # curl sends it as :authority
+        [upstream] = received  # only the agreeing one, redacted
+        assert key_id not in upstream.text and "[[secret:" in upstream.text
+        assert [(line["decision"], line.get("error")) for line in running.audit_lines()] == [
+            ("redact", None), ("error", "host disagrees with connection")]
+        assert key_id not in written(running) and "example.org" not in running.audit_path.read_text()
+    finally:
+        running.stop()
+
+
+def split_hello_tls(sock: socket.socket, sni: str, cafile) -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
+    """TLS whose ClientHello goes out as one byte, a pause, then the rest: mitmproxy takes fewer
+    than three first bytes for a client that does not speak TLS."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    context.check_hostname = False
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=sni)
+    first = True
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            data = outgoing.read()
+            if first and data:
+                sock.sendall(data[:1])
+                time.sleep(0.5)
+                data, first = data[1:], False
+            sock.sendall(data)
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed during the handshake")
+            incoming.write(chunk)
+    sock.sendall(outgoing.read())
+    return tls, incoming, outgoing
+
+
+def test_a_client_hello_split_after_its_first_byte_is_still_intercepted(proxy, provider, test_ca, tmp_path, received):
+    key_id = make.aws_access_key_id()
+    both = tmp_path / "both.pem"  # the client would accept the provider itself as gladly as the proxy
+    both.write_text(test_ca.cert_path.read_text() + proxy.ca_cert.read_text())
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as sock:
+        authority = f"localhost:{provider.port}"
+        sock.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        tls, incoming, outgoing = split_hello_tls(sock, "localhost", both)
+        body = chat(f"key {key_id}")
+        tls.write(f"POST /v1/messages HTTP/1.1\r\nHost: {authority}\r\ncontent-type: application/json\r\n"
+                  f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body)
+        sock.sendall(outgoing.read())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            incoming.write(chunk)
+            try:
+                answer += tls.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+    assert answer.startswith(b"HTTP/1.1 200")
+    [upstream] = received
+    assert key_id not in upstream.text and "[[secret:" in upstream.text
+    assert proxy.audit_lines()[-1]["decision"] == "redact"
