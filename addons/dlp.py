@@ -132,7 +132,7 @@ class DlpAddon:
         self._audit(RestoreEvent(
             request_id=flow.metadata.get(REQUEST_ID),
             tenant=session.tenant,
-            host=flow.request.pretty_host,
+            host=flow.metadata[TARGET].host,  # the connection's, as on its decision line
             path=flow.request.path,
             restored=dict(table.restored),
             kept_out=dict(table.kept_out),
