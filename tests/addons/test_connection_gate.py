@@ -172,3 +172,17 @@ def test_unknown_destination_is_block_by_default_inherited_and_checked(tmp_path)
     (policies / "default.yaml").write_text("unknown_destination: sometimes\n")
     with pytest.raises(PolicyError, match=r"default\.yaml:1: unknown_destination"):
         load_policy_dir(policies)
+
+
+def test_replay_holds_a_recorded_request_to_its_connection_as_the_proxy_did(pipeline):
+    from llm_dlp.replay import replay
+
+    def recorded(host_header: str) -> http.HTTPFlow:
+        request = tutils.treq(host="api.anthropic.com", port=443, scheme=b"https", method=b"POST",
+                              path=b"/v1/messages", authority=b"",
+                              headers=http.Headers(host=host_header, content_type="application/json"),
+                              content=chat(f"key {make.aws_access_key_id()}"))
+        return tflow.tflow(req=request)
+
+    report = replay([recorded("api.anthropic.com."), recorded("example.org")], pipeline, TABLE)
+    assert [(entry.decision, entry.status) for entry in report.requests] == [("redact", None), ("error", 421)]
