@@ -7,6 +7,7 @@ core never imports this package; ``addons.main`` starts mitmproxy with ``default
 from __future__ import annotations
 
 from addons.admin import AdminListener
+from addons.connections import ConnectionGate
 from addons.dlp import DlpAddon
 from addons.identity import ProxyIdentity
 from addons.reload import PolicyReloader
@@ -14,11 +15,13 @@ from llm_dlp.proxy import ProxyCore
 
 
 def default_addons(core: ProxyCore) -> list:
-    """In hook order: who the client is, then what to do with its request, then policy reloads;
-    last the admin listener (metrics and health), which reads the others."""
+    """In hook order: who the client is, which of its connections are intercepted, then what to
+    do with its request, then policy reloads; last the admin listener (metrics and health), which
+    reads the others."""
     dlp = DlpAddon(core.pipeline, core.endpoints, core.audit)
     return [
         ProxyIdentity(core.audit),
+        ConnectionGate(core.pipeline, core.endpoints),
         dlp,
         PolicyReloader(core.pipeline, core.config.policy_dir, core.load_policies, core.config.shadow_policy_dir,
                        metrics=core.metrics),
@@ -26,4 +29,4 @@ def default_addons(core: ProxyCore) -> list:
     ]
 
 
-__all__ = ["AdminListener", "DlpAddon", "PolicyReloader", "ProxyIdentity", "default_addons"]
+__all__ = ["AdminListener", "ConnectionGate", "DlpAddon", "PolicyReloader", "ProxyIdentity", "default_addons"]

@@ -22,11 +22,11 @@ from llm_dlp import routing
 from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
 from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.endpoints import Endpoint, EndpointTable
-from llm_dlp.flows import REQUEST_ID, info_from_flow
+from llm_dlp.flows import REQUEST_ID, TARGET, info_from_flow, target_of
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.model import Policy
 from llm_dlp.providers import ErrorAnswer, adapter_for, error_response
-from llm_dlp.request import RequestInfo, header_verdict
+from llm_dlp.request import RequestInfo, connection_verdict, header_verdict, passes_unscanned
 from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
 from llm_dlp.verdict import Inspection, failure, internal_error, unaudited
@@ -86,9 +86,12 @@ class DlpAddon:
     # -- hooks ---------------------------------------------------------------------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        endpoint = self.endpoints.lookup(flow.request.pretty_host, flow.request.port)
+        # The endpoint is the connection's (CONNECT authority, SNI), never the Host header's.
+        target = target_of(flow, self.endpoints)
+        endpoint = target.endpoint
         if endpoint is None:
             return
+        flow.metadata[TARGET] = target
         flow.metadata[META] = endpoint
         try:
             self._check_headers(flow, endpoint)
@@ -129,7 +132,7 @@ class DlpAddon:
         self._audit(RestoreEvent(
             request_id=flow.metadata.get(REQUEST_ID),
             tenant=session.tenant,
-            host=flow.request.pretty_host,
+            host=flow.metadata[TARGET].host,  # the connection's, as on its decision line
             path=flow.request.path,
             restored=dict(table.restored),
             kept_out=dict(table.kept_out),
@@ -164,7 +167,11 @@ class DlpAddon:
     def _check_headers(self, flow: http.HTTPFlow, endpoint: Endpoint) -> None:
         info = info_from_flow(flow, endpoint)
         policy = self.pipeline.policy_for(info)
-        verdict = header_verdict(info, policy)
+        target = flow.metadata[TARGET]
+        if passes_unscanned(target, policy):
+            del flow.metadata[META], flow.metadata[TARGET]
+            return
+        verdict = connection_verdict(target, policy) or header_verdict(info, policy)
         if verdict is not None:
             self._apply(flow, endpoint, info, Inspection(verdict), policy)
             return

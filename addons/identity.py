@@ -1,7 +1,10 @@
 """Proxy authentication against the users file: who is this client, and in which groups?
 
-Credentials are checked once per client connection (at CONNECT, or on the first plain-HTTP
-request) and every flow on that connection carries the identity for the tenant choice.
+Credentials are checked at CONNECT for the whole tunnel, and every flow inside carries that
+identity for the tenant choice. Plain proxy requests carry their own credentials, each request
+its own: a connection (from another proxy pooling its users' requests, say) may serve several
+users, so each request is the user its credentials name, never the connection's first user. A
+check is remembered per connection and credentials, so bcrypt runs once for each.
 Clients without credentials get the default tenant or a 407, as configured. Every 407 is
 audited (``AuthFailureEvent``), with the user name only when the users file knows it: a
 password typed into the user field must not reach the log.
@@ -12,6 +15,7 @@ Options: ``llm_dlp_users_file`` (none: this addon does nothing) and ``llm_dlp_un
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -25,12 +29,22 @@ from llm_dlp.identity import Identity, UsersFile, UsersFileError, basic_credenti
 UNAUTHENTICATED = ("default", "reject")
 
 
+@dataclass(frozen=True, slots=True)
+class _Login:
+    """Who a connection's credentials were: for its CONNECT tunnel, or for the plain requests
+    that carry exactly ``header``."""
+
+    header: str | None
+    identity: Identity | None
+    tunnel: bool
+
+
 class ProxyIdentity:
     def __init__(self, audit: AuditLog | None = None) -> None:
         self.users: UsersFile | None = None
         self.require_auth = False
         self.audit = audit
-        self._connections: dict[str, Identity | None] = {}
+        self._connections: dict[str, _Login] = {}
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -65,28 +79,30 @@ class ProxyIdentity:
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         if self.users is not None:
-            self._authenticate(flow, self.users)
+            self._authenticate(flow, self.users, tunnel=True)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if self.users is None:
             return
-        if flow.client_conn.id in self._connections:
-            identity = self._connections[flow.client_conn.id]
-            if identity is not None:
-                flow.metadata[META] = identity
+        login = self._connections.get(flow.client_conn.id)
+        header = flow.request.headers.get("proxy-authorization")
+        if login is None or not (login.tunnel or login.header == header):
+            self._authenticate(flow, self.users, tunnel=False)
             return
-        self._authenticate(flow, self.users)
+        flow.request.headers.pop("proxy-authorization", None)  # never forwarded upstream
+        if login.identity is not None:
+            flow.metadata[META] = login.identity
 
     def client_disconnected(self, client) -> None:
         self._connections.pop(client.id, None)
 
-    def _authenticate(self, flow: http.HTTPFlow, users: UsersFile) -> None:
+    def _authenticate(self, flow: http.HTTPFlow, users: UsersFile, tunnel: bool) -> None:
         header = flow.request.headers.get("proxy-authorization")
         if header is None:
             if self.require_auth:
                 self._challenge(flow, "proxy authentication required", "no credentials")
             else:
-                self._connections[flow.client_conn.id] = None
+                self._connections[flow.client_conn.id] = _Login(None, None, tunnel)
             return
         credentials = basic_credentials(header)
         identity = users.check(*credentials) if credentials else None
@@ -97,7 +113,7 @@ class ProxyIdentity:
             self._challenge(flow, "proxy authentication failed", why, credentials[0] if known else None)
             return
         del flow.request.headers["proxy-authorization"]
-        self._connections[flow.client_conn.id] = identity
+        self._connections[flow.client_conn.id] = _Login(header, identity, tunnel)
         flow.metadata[META] = identity
 
     def _challenge(self, flow: http.HTTPFlow, reason: str, why: str, user: str | None = None) -> None:

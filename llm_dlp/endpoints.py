@@ -1,16 +1,22 @@
 """Which hosts are AI API endpoints, who serves them, and where the data they receive goes.
 
 The endpoints are data: ``llm_dlp/providers/catalogue.yaml`` lists each provider's hosts,
-region and the API formats it serves under which path prefixes. Only these hosts are
-TLS-intercepted; every other CONNECT is tunnelled untouched. The list is turned into anchored
-``host:port`` regexes for mitmproxy's ``allow_hosts`` option, because mitmproxy matches those
-patterns unanchored with ``re.search`` (``anthropic.com`` would also match
-``anthropic.com.evil.example``).
+region and the API formats it serves under which path prefixes. Host patterns are anchored
+(``anthropic.com`` never matches ``anthropic.com.evil.example``).
+
+Which connections are intercepted, and as which endpoint, is decided once per connection from
+where it goes (the CONNECT authority, or an absolute-form request's target) and the name its TLS
+ClientHello gives (SNI): ``EndpointTable.destination``. A request inside is then held to that
+decision (``EndpointTable.target``): the Host header never chooses the endpoint, it only has to
+agree with it.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -19,6 +25,7 @@ import yaml
 
 REGIONS = ("mainland", "international", "self-hosted")
 UNKNOWN_REGION = "unknown"  # an --intercept-host that names no region
+UNKNOWN_PROVIDER = "unknown"  # a connection to a bare address that no name identifies
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -30,18 +37,26 @@ class Endpoint:
     region: str = UNKNOWN_REGION
     jurisdiction: str = ""
     opaque: bool = False  # an assistant's own protocol, not a model API format we read
+    # The host was named with its port: another port on it is another service. A catalogue host
+    # named without one is the provider's on every port, so a CONNECT to an unusual port of it is
+    # intercepted too, never tunnelled.
+    only_port: bool = True
 
     def in_region(self, names: tuple[str, ...]) -> bool:
         return self.region in names or (bool(self.jurisdiction) and self.jurisdiction in names)
 
-    def pattern(self) -> str:
-        label = r"[a-z0-9-]+"
-        host = re.escape(self.host.lower()).replace(r"\*", label)
-        port = r"\d+" if self.port is None else str(self.port)
-        return rf"^{host}:{port}$"
-
     def matches(self, host: str, port: int) -> bool:
-        return re.match(self.pattern(), f"{host.lower()}:{port}") is not None
+        return self.names(host) and (self.port is None or self.port == port)
+
+    def names(self, host: str) -> bool:
+        """Does the host pattern match ``host`` (any case, with or without the root's dot)?"""
+        return _host_regex(self.host).fullmatch(normalise_host(host)) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_regex(host: str) -> re.Pattern[str]:
+    """``*`` matches one DNS label part; every other character itself."""
+    return re.compile(re.escape(host.lower()).replace(r"\*", r"[a-z0-9-]+"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +81,8 @@ class Provider:
         out = []
         for host in self.hosts:
             name, _, port = host.partition(":")
-            out.append(Endpoint(name, self.name, int(port) if port else 443, self.region, self.jurisdiction, self.opaque))
+            out.append(Endpoint(name, self.name, int(port) if port else 443, self.region, self.jurisdiction, self.opaque,
+                                only_port=bool(port)))
         return tuple(out)
 
 
@@ -143,6 +159,72 @@ def parse_intercept_host(spec: str) -> Endpoint:
     return Endpoint(host, provider, port_number, region, known.jurisdiction if known else "")
 
 
+def normalise_host(host: str) -> str:
+    """A host as the resolver reads it: lower case, no IPv6 brackets, no root dot (``api.x.com.``
+    is the same host as ``api.x.com``)."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host.rstrip(".")
+
+
+def is_address(host: str) -> bool:
+    """Is ``host`` an address rather than a name? IPv4 counts in the old forms resolvers still
+    accept (``127.1``, ``0x7f.1``, ``2130706433``): each reaches a host without naming it."""
+    host = normalise_host(host)
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return True
+    except ValueError:
+        pass
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
+
+
+def split_authority(authority: str, default_port: int) -> tuple[str, int] | None:
+    """``host[:port]`` (IPv6 in brackets) as a normalised host and a port; None if malformed."""
+    authority = authority.strip()
+    match = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*)(?::(\d{1,5}))?", authority)
+    if match is None or not match.group(1):
+        return None
+    return normalise_host(match.group(1)), int(match.group(2)) if match.group(2) else default_port
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where one client connection goes, decided once from its authority and its TLS SNI.
+
+    ``endpoint`` is the AI endpoint it reaches, or None. ``unnamed``: it goes to a bare address and
+    no SNI names a host, so nothing says whether it is an AI API; the tenant's policy decides
+    (``unknown_destination``).
+    """
+
+    host: str  # the name the decision rests on (normalised), or the address
+    port: int
+    endpoint: Endpoint | None = None
+    unnamed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What one request on a destination is to the proxy.
+
+    ``endpoint`` None: not an AI API request, it passes untouched. Otherwise its provider chooses
+    the policy and the error shape; ``refusal`` (said to the client and the audit, never holding
+    the request's own names) means it must not go on, with ``status``. ``unnamed``: a request on
+    an unnamed destination, refused or passed as the tenant's policy says.
+    """
+
+    endpoint: Endpoint | None
+    host: str = ""
+    refusal: str = ""
+    status: int = 421
+    unnamed: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointTable:
     endpoints: tuple[Endpoint, ...]
@@ -152,11 +234,64 @@ class EndpointTable:
         # Extra hosts come first so an operator can re-map a built-in host to another format.
         return cls(tuple(extra) + BUILTIN_ENDPOINTS)
 
-    def allow_hosts(self) -> list[str]:
-        return [e.pattern() for e in self.endpoints]
-
     def lookup(self, host: str, port: int) -> Endpoint | None:
+        """The endpoint serving ``host`` on ``port``; else one of a host the catalogue names
+        without a port, whatever the port (never a tunnel to an AI host on an unusual port)."""
+        name = normalise_host(host)
+        other_port = None
         for endpoint in self.endpoints:
-            if endpoint.matches(host, port):
+            if _host_regex(endpoint.host).fullmatch(name) is None:
+                continue
+            if endpoint.port is None or endpoint.port == port:
                 return endpoint
-        return None
+            if other_port is None and not endpoint.only_port:
+                other_port = endpoint
+        return other_port
+
+    def destination(self, host: str, port: int, sni: str | None = None) -> Destination:
+        """A connection to ``host:port`` (the CONNECT authority or request target) whose TLS
+        ClientHello named ``sni``: the AI endpoint either names, else none, else unnamed."""
+        host = normalise_host(host)
+        name = normalise_host(sni) if sni and not is_address(sni) else None
+        for candidate in (host, name):
+            endpoint = self.lookup(candidate, port) if candidate else None
+            if endpoint is not None:
+                return Destination(candidate, port, endpoint)  # type: ignore[arg-type]
+        return Destination(host, port, None, unnamed=name is None and is_address(host))
+
+    def target(self, destination: Destination, authorities: list[str], scheme: str) -> Target:
+        """A request on ``destination`` whose Host header (and HTTP/2 ``:authority``) read
+        ``authorities``. Every one of them must name the connection's own endpoint: a request that
+        names another host, or names an AI host while its connection goes elsewhere, is refused,
+        never forwarded unscanned."""
+        default_port = 443 if scheme == "https" else 80
+        named = [self._named(authority, default_port) for authority in authorities]
+        endpoint = destination.endpoint
+        if endpoint is not None:
+            if any(other != endpoint for other in named):
+                return Target(endpoint, destination.host, refusal=(
+                    f"llm-dlp refused this request: its Host header names another host than its connection, "
+                    f"which goes to {destination.host}"))
+            return Target(endpoint, destination.host)
+        claimed = next((other for other in named if isinstance(other, Endpoint)), None)
+        if claimed is not None:
+            # Audited under the API it claims: the host it goes to is any name a client chose,
+            # and may carry a value in its labels.
+            return Target(claimed, claimed.host, refusal=(
+                "llm-dlp refused this request: its Host header names an AI API, but its connection goes "
+                "to another host"))
+        if destination.unnamed:
+            return Target(Endpoint(destination.host, UNKNOWN_PROVIDER, destination.port), destination.host, status=403,
+                          unnamed=True, refusal=(
+                              f"llm-dlp refused this request: its connection goes to the address {destination.host} "
+                              f"and names no host, so it cannot tell whether it is an AI API (policy: "
+                              f"unknown_destination: block)"))
+        return Target(None, destination.host)
+
+    def _named(self, authority: str, default_port: int) -> Endpoint | None | bool:
+        """The endpoint a Host value names; None for a host that is none; False when malformed
+        (which agrees with no endpoint)."""
+        parsed = split_authority(authority, default_port)
+        if parsed is None:
+            return False
+        return self.lookup(*parsed)

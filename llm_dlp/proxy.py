@@ -98,8 +98,8 @@ class ProxyCore:
             "listen_host": config.listen_host,
             "listen_port": config.listen_port,
             "confdir": str(config.confdir),
-            # Only AI endpoints are TLS-intercepted; everything else is a blind TCP tunnel.
-            "allow_hosts": self.endpoints.allow_hosts(),
+            # No allow_hosts: addons.connections hands every connection that is not an AI endpoint
+            # back as a blind tunnel at its ClientHello, from the CONNECT authority and the SNI.
             # HTTP/2 client connections keep every stream in memory until they close (mitmproxy #4456).
             "http2": False,
             # Blocked requests must not open an upstream connection at all.

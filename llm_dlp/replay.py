@@ -18,9 +18,10 @@ from typing import Any, Iterable
 from mitmproxy import http, io
 
 from llm_dlp.endpoints import EndpointTable
-from llm_dlp.flows import info_from_flow
+from llm_dlp.flows import TARGET, info_from_flow, target_of
 from llm_dlp.pipeline import Inspection, Pipeline
-from llm_dlp.request import header_verdict
+from llm_dlp.request import connection_verdict, header_verdict, passes_unscanned
+from llm_dlp.verdict import Verdict
 
 
 @dataclass
@@ -79,10 +80,12 @@ def replay(
         if not isinstance(flow, http.HTTPFlow) or flow.request.method == "CONNECT":
             report.skipped += 1
             continue
-        endpoint = endpoints.lookup(flow.request.pretty_host, flow.request.port)
+        target = target_of(flow, endpoints)
+        endpoint = target.endpoint
         if endpoint is None:
             report.skipped += 1
             continue
+        flow.metadata[TARGET] = target
         inspection = _decide(pipeline, flow, endpoint, tenant)
         verdict = inspection.verdict
         entry = ReplayedRequest(
@@ -106,7 +109,10 @@ def _decide(pipeline: Pipeline, flow: http.HTTPFlow, endpoint, tenant: str | Non
     """The live proxy's decision: the header checks first, then the body's inspection."""
     info = info_from_flow(flow, endpoint)
     policy = pipeline.policies.get(tenant) if tenant else pipeline.policy_for(info)
-    refused = header_verdict(info, policy)
+    target = flow.metadata[TARGET]
+    if passes_unscanned(target, policy):
+        return Inspection(Verdict("allow", policy.name, policy_mode=policy.mode))
+    refused = connection_verdict(target, policy) or header_verdict(info, policy)
     if refused is not None:
         return Inspection(refused)
     return pipeline.inspect(info, flow.request.raw_content or b"", policy)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from llm_dlp.endpoints import Target
 from llm_dlp.policy.model import Policy
 from llm_dlp.verdict import Verdict, failure
 
@@ -85,3 +86,21 @@ def header_verdict(info: RequestInfo, policy: Policy) -> Verdict | None:
             body_bytes=info.declared_length,
         )
     return None
+
+
+def passes_unscanned(target: Target, policy: Policy) -> bool:
+    """A request on a connection to a bare address that names no host and no AI API, where the
+    tenant's policy tunnels such connections: it passes as any other host's traffic does."""
+    return target.unnamed and policy.unknown_destination == "tunnel"
+
+
+def connection_verdict(target: Target, policy: Policy) -> Verdict | None:
+    """A refusal its connection settles before any header or body is read: a Host that disagrees
+    with the connection, or a destination nothing names. Never failed open, in any mode: scanning
+    it as one endpoint while it reaches another would be no decision at all."""
+    if not target.refusal:
+        return None
+    return Verdict(
+        "error", policy.name, status=target.status, message=target.refusal, policy_mode=policy.mode,
+        error="unknown destination" if target.unnamed else "host disagrees with connection",
+    )

@@ -208,9 +208,11 @@ def test_other_hosts_are_tunnelled_not_intercepted(proxy, test_ca, tmp_path):
     origin = StandInProvider(test_ca, "origin")
     try:
         # curl trusts only the origin's CA: it succeeds only if it sees the origin's own certificate.
+        # (A bare address with no SNI names no host: the default policy refuses it, see
+        # tests/test_connection_binding.py.)
         result = subprocess.run(
             ["curl", "-sS", "-x", proxy.url, "--cacert", str(test_ca.cert_path),
-             f"https://127.0.0.1:{origin.port}/hello"],
+             f"https://localhost:{origin.port}/hello"],
             capture_output=True, text=True, timeout=30,
         )
         assert result.returncode == 0, result.stderr

@@ -271,6 +271,9 @@ class Policy:
     exceptions: Exceptions = field(default_factory=Exceptions)
     mode: str = "enforce"  # enforce | monitor
     on_error: str = "block"  # block | allow
+    # A TLS connection to a bare address with no SNI: nothing names the host, so it may be an AI
+    # API reached by its address. block | tunnel (see README "Which connections are inspected").
+    unknown_destination: str = "block"
     default_action: Action = Action.LOG
     max_body_bytes: int = 32 * 1024 * 1024
     scan_timeout_seconds: float = 30.0

@@ -295,6 +295,7 @@ def policy_fields(registry: DetectorRegistry) -> dict[str, Field]:
         "extends": Field(NodeReader.string),
         "mode": Field(lambda r, n, k: r.choice(("enforce", "monitor")).convert(r, n, k)),
         "on_error": Field(lambda r, n, k: r.choice(("block", "allow")).convert(r, n, k)),
+        "unknown_destination": Field(lambda r, n, k: r.choice(("block", "tunnel")).convert(r, n, k)),
         "default_action": Field(_action),
         "max_body_bytes": Field(NodeReader.count),
         "scan_timeout_seconds": Field(NodeReader.number),
