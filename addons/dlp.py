@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import traceback
 
 from mitmproxy import ctx, exceptions, http
 
 from llm_dlp import routing
 from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
 from llm_dlp.audit.log import AuditLog, AuditWriteError
+from llm_dlp.audit.target import audited_path
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.flows import REQUEST_ID, info_from_flow
 from llm_dlp.pipeline import Pipeline
@@ -116,8 +118,8 @@ class DlpAddon:
             return
         try:
             await self._restore(flow, session)
-        except Exception:  # noqa: BLE001 — the answer still goes through, with placeholders in it
-            log.exception("llm-dlp cannot restore placeholders for %s", flow.request.pretty_url)
+        except Exception as exc:  # noqa: BLE001 — the answer still goes through, with placeholders in it
+            log.error("llm-dlp cannot restore placeholders for %s: %s", self._target(flow), _without_values(exc))
 
     def response(self, flow: http.HTTPFlow) -> None:
         # Called once a streamed answer has gone through: account for what the client got back.
@@ -234,13 +236,17 @@ class DlpAddon:
         flow.metadata[RESTORING] = table
 
     def _fail(self, flow: http.HTTPFlow, endpoint: Endpoint, exc: Exception) -> None:
-        log.exception("llm-dlp failed on %s %s", flow.request.method, flow.request.pretty_url)
-        verdict = internal_error(repr(exc))
+        log.error("llm-dlp failed on %s %s: %s", flow.request.method, self._target(flow), _without_values(exc))
+        verdict = internal_error(type(exc).__name__)
         self._answer(flow, endpoint, verdict.status, verdict.message)
         try:
             self.audit.record(info_from_flow(flow, endpoint), verdict)
-        except Exception:  # noqa: BLE001 — the block above already stands
-            log.exception("llm-dlp could not audit a failed request")
+        except Exception as exc:  # noqa: BLE001 — the block above already stands
+            log.error("llm-dlp could not audit a failed request: %s", _without_values(exc))
+
+    def _target(self, flow: http.HTTPFlow) -> str:
+        # The proxy's own log is read by more people than the audit: the same masked path.
+        return flow.request.pretty_host + audited_path(flow.request.path, self.pipeline.hasher)
 
     @staticmethod
     def _answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:
@@ -251,6 +257,14 @@ class DlpAddon:
 def _error_answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> ErrorAnswer:
     """The provider's own error shape, with the status its clients show without retrying."""
     return error_response(endpoint.provider, flow.request.path, status, message, method=flow.request.method)
+
+
+def _without_values(exc: BaseException) -> str:
+    """An exception for the log: its type and where it was raised, not its message, which may
+    quote a part of the request (a key, a header, a piece of the body)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = " <- ".join(f"{frame.name} ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" for frame in reversed(frames))
+    return f"{type(exc).__name__} in {where or 'unknown'}"
 
 
 def _elapsed_ms(flow: http.HTTPFlow) -> float | None:

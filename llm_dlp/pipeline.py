@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp import withhold
+from llm_dlp.audit.locations import audited_location
 from llm_dlp import routing
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
@@ -205,7 +206,7 @@ class Pipeline:
                     detector=finding.detector or finding.kind,
                     kind=finding.kind,
                     rule=finding.rule,
-                    location=item.hit.segment.location,
+                    location=audited_location(item.hit.segment.path, self.hasher),
                     confidence=round(finding.confidence, 3),
                     action=item.action.label,
                     value_hash=item.hit.value_hash,
