@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import traceback
 
 from mitmproxy import ctx, exceptions, http
 
@@ -31,7 +30,7 @@ from llm_dlp.providers import ErrorAnswer, adapter_for, error_response
 from llm_dlp.request import RequestInfo, header_verdict
 from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
-from llm_dlp.verdict import Inspection, failure, internal_error, unaudited
+from llm_dlp.verdict import Inspection, exception_summary, failure, internal_error, unaudited
 
 log = logging.getLogger("llm_dlp")
 
@@ -119,7 +118,7 @@ class DlpAddon:
         try:
             await self._restore(flow, session)
         except Exception as exc:  # noqa: BLE001 — the answer still goes through, with placeholders in it
-            log.error("llm-dlp cannot restore placeholders for %s: %s", self._target(flow), _without_values(exc))
+            log.error("llm-dlp cannot restore placeholders for %s: %s", self._target(flow), exception_summary(exc))
 
     def response(self, flow: http.HTTPFlow) -> None:
         # Called once a streamed answer has gone through: account for what the client got back.
@@ -236,13 +235,13 @@ class DlpAddon:
         flow.metadata[RESTORING] = table
 
     def _fail(self, flow: http.HTTPFlow, endpoint: Endpoint, exc: Exception) -> None:
-        log.error("llm-dlp failed on %s %s: %s", flow.request.method, self._target(flow), _without_values(exc))
-        verdict = internal_error(type(exc).__name__)
+        log.error("llm-dlp failed on %s %s: %s", flow.request.method, self._target(flow), exception_summary(exc))
+        verdict = internal_error(exception_summary(exc))
         self._answer(flow, endpoint, verdict.status, verdict.message)
         try:
             self.audit.record(info_from_flow(flow, endpoint), verdict)
         except Exception as exc:  # noqa: BLE001 — the block above already stands
-            log.error("llm-dlp could not audit a failed request: %s", _without_values(exc))
+            log.error("llm-dlp could not audit a failed request: %s", exception_summary(exc))
 
     def _target(self, flow: http.HTTPFlow) -> str:
         # The proxy's own log is read by more people than the audit: the same masked path.
@@ -257,14 +256,6 @@ class DlpAddon:
 def _error_answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> ErrorAnswer:
     """The provider's own error shape, with the status its clients show without retrying."""
     return error_response(endpoint.provider, flow.request.path, status, message, method=flow.request.method)
-
-
-def _without_values(exc: BaseException) -> str:
-    """An exception for the log: its type and where it was raised, not its message, which may
-    quote a part of the request (a key, a header, a piece of the body)."""
-    frames = traceback.extract_tb(exc.__traceback__)[-4:]
-    where = " <- ".join(f"{frame.name} ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" for frame in reversed(frames))
-    return f"{type(exc).__name__} in {where or 'unknown'}"
 
 
 def _elapsed_ms(flow: http.HTTPFlow) -> float | None:

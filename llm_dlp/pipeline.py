@@ -28,7 +28,7 @@ from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
-from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
+from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, exception_summary, failure
 from llm_dlp.scan_workers import SegmentScanner
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
@@ -98,7 +98,7 @@ class Pipeline:
         except (BodyError, RequestFormatError) as exc:
             inspection = Inspection(failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc)))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
-            inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", f"{type(exc).__name__}: {exc}"))
+            inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", exception_summary(exc)))
         verdict = dataclasses.replace(
             inspection.verdict,
             shadow=self._shadow(info, raw_body, scan, inspection.verdict) if self.shadow is not None else None,

@@ -10,7 +10,7 @@ from llm_dlp.audit.chain import load_or_create_chain_key
 from llm_dlp.audit.events import ResponseEvent, RestoreEvent
 from llm_dlp.audit.locations import FIELD_NAMES, audited_location, key_mark
 from llm_dlp.audit.log import AuditLog
-from llm_dlp.audit.target import audited_model, audited_path, looks_like_model
+from llm_dlp.audit.target import audited_host, audited_model, audited_path, looks_like_model
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
@@ -122,3 +122,18 @@ def test_a_finding_in_the_model_field_masks_the_model(tmp_path):
     audit.close()
     models = [json.loads(line)["model"] for line in path.read_text().splitlines()]
     assert models[0].startswith("…(11 chars) #") and models[1] == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize("host", [
+    "api.anthropic.com", "generativelanguage.googleapis.com", "bedrock-runtime.us-east-1.amazonaws.com",
+    "my-resource.openai.azure.com", "localhost", "127.0.0.1", "[::1]", "api.anthropic.com.", "dashscope-intl.aliyuncs.com",
+    "open.bigmodel.cn", "ark.ap-southeast.bytepluses.com",
+])
+def test_ai_hosts_are_written_as_they_are(host):
+    assert audited_host(host, HASHER) == host
+
+
+def test_a_host_that_could_carry_a_value_is_a_mark():
+    key = make.aws_access_key_id()
+    for host in (f"{key}.example.com", f"{key.lower()}.example.com", f"x.{make.github_pat()}.io", "a b"):
+        assert audited_host(host, HASHER) == f"#{key_mark(host, HASHER)}"

@@ -35,6 +35,7 @@ def plant() -> dict[str, str]:
         "user agent": make.aws_access_key_id(),
         "openai user": make.github_pat(),
         "blocked under a key": make.aws_access_key_id(),
+        "content encoding": make.aws_access_key_id().lower(),
     }
 
 
@@ -81,6 +82,9 @@ def planted_run(tmp_path_factory, provider, test_ca):
                 "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "x"}]},
                              {"role": "assistant", "content": [{"type": "tool_use", "id": "t2", "name": "Run", "input": {
                                  values["blocked under a key"]: values["blocked under a key"]}}]}]})
+            # Refused (415): the unknown coding is the client's text, and the refusal is audited.
+            client.post(f"{base}/v1/messages", content=b"{}", headers={
+                "content-type": "application/json", "content-encoding": values["content encoding"]})
     finally:
         running.stop()
     return running, values
@@ -122,7 +126,7 @@ def test_no_planted_value_is_in_any_audit_line_export_or_log(planted_run, tmp_pa
     # And the log still says what happened: six requests, each answered request's status, findings.
     lines = running.audit_lines()
     decisions = [line for line in lines if line["event"] == "dlp.decision"]
-    assert len(decisions) == 6
+    assert len(decisions) == 7
     assert {line["request_id"] for line in lines if line["event"] == "dlp.response"} \
         == {d["request_id"] for d in decisions if d["status"] is None}
     assert any(line["event"] == "dlp.restore" for line in lines)
@@ -131,7 +135,7 @@ def test_no_planted_value_is_in_any_audit_line_export_or_log(planted_run, tmp_pa
 
 def test_what_the_audit_writes_in_place_of_the_values(planted_run):
     running, values = planted_run
-    first, path_segment, gemini, echo, chat, blocked = running.decisions()
+    first, path_segment, gemini, echo, chat, blocked, refused = running.decisions()
     assert first["path"].startswith("/v1/messages?beta=…&key=…&#")
     assert first["model"].startswith("AKIA…(20 chars) #")
     locations = {f["location"] for f in first["findings"]}
@@ -142,6 +146,7 @@ def test_what_the_audit_writes_in_place_of_the_values(planted_run):
     assert gemini["path"].startswith("/v1beta/models/#") and gemini["path"].endswith(":generateContent?key=…")
     assert echo["path"] == "/v1/messages?token=…" and chat["model"] == "gpt-test"
     assert blocked["decision"] == "block" and "$.system" in blocked["reason"]
+    assert refused["status"] == 415 and "content-encoding of 20 characters" in refused["error"]
     [restore] = [line for line in running.audit_lines()
                  if line["event"] == "dlp.restore" and line["request_id"] == echo["request_id"]]
     assert restore["path"] == "/v1/messages?token=…" and restore["restored"]

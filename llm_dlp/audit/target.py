@@ -14,8 +14,12 @@ request went and nothing more:
   charset, no long run that mixes letters and digits the way keys do) and no detector found
   anything in it; otherwise as a masked preview and keyed hash, ``clau…(41 chars) #3fa2c1d0``.
 
+The host is kept when its labels are word-like (every AI API host is); one that could carry a
+value (a Host header made up by the client) becomes a mark too.
+
 ``RequestTargetMask`` applies this to every event on its way into the audit chain, so no event
-kind (decision, response, restore, and any added later) can write a raw path or model.
+kind (decision, response, restore, refused login, and any added later) can write a raw host, path
+or model.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ _VERSION = re.compile(r"v\d+(?:\.\d+)?(?:alpha|beta|internal)?\d*")
 _PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,39}")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}")
 _MODEL_TOKENS = re.compile(r"[._:/@+-]+")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
 
 def audited_path(path: str, hasher: ValueHasher) -> str:
@@ -106,6 +111,21 @@ def _model_token(token: str) -> bool:
     return len(token) <= 8 and digits <= 3 and not (any(c.islower() for c in token) and any(c.isupper() for c in token))
 
 
+def audited_host(host: str, hasher: ValueHasher) -> str:
+    """A host name of word-like labels (``api.anthropic.com``, ``bedrock-runtime.us-east-1.amazonaws.com``,
+    an IP address) as it is; a label that could be a value (``akia….example``) makes it a mark."""
+    labels = host.rstrip(".").split(".")
+    if len(host) <= 253 and all(_host_label(label) for label in labels):
+        return host
+    return f"#{key_mark(host, hasher)}"
+
+
+def _host_label(label: str) -> bool:
+    parts = [p for p in label.split("-") if p] if _HOST_LABEL.fullmatch(label) else []
+    # Provider names run long (generativelanguage, cognitiveservices): any lower-case word will do.
+    return bool(parts) and all(p.isalpha() and p.islower() or _model_token(p) for p in parts)
+
+
 def audited_model(model: str, hasher: ValueHasher, found: bool) -> str:
     """The model as the audit writes it; ``found``: a detector found something in it."""
     if not found and looks_like_model(model):
@@ -114,7 +134,7 @@ def audited_model(model: str, hasher: ValueHasher, found: bool) -> str:
 
 
 class RequestTargetMask:
-    """The audit chain's first processor: ``path`` and ``model`` of any event, masked.
+    """The audit chain's first processor: ``host``, ``path`` and ``model`` of any event, masked.
 
     Without the proxy's key (a test, a tool writing lines of its own) the marks are made under a
     key of this process: still no value in the log, only marks that do not match across runs."""
@@ -123,6 +143,9 @@ class RequestTargetMask:
         self._hasher = hasher or ValueHasher(secrets.token_bytes(32))
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        host = event_dict.get("host")
+        if isinstance(host, str):
+            event_dict["host"] = audited_host(host, self._hasher)
         path = event_dict.get("path")
         if isinstance(path, str):
             event_dict["path"] = audited_path(path, self._hasher)

@@ -140,4 +140,4 @@ def test_a_failure_is_logged_and_audited_without_the_url_or_the_exceptions_words
     for value in (segment, query, quoted):
         assert value not in logged and value not in written
     [line] = audit_lines(Path(audit.target))
-    assert line["error"] == "ValueError" and line["path"].endswith("/v1/messages?key=…")
+    assert line["error"].startswith("ValueError in broken") and line["path"].endswith("/v1/messages?key=…")
