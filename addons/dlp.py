@@ -21,7 +21,7 @@ from mitmproxy import ctx, exceptions, http
 from llm_dlp import routing
 from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
 from llm_dlp.audit.log import AuditLog, AuditWriteError
-from llm_dlp.audit.target import audited_path
+from llm_dlp.audit.target import audited_host, audited_path
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.flows import REQUEST_ID, info_from_flow
 from llm_dlp.pipeline import Pipeline
@@ -221,7 +221,7 @@ class DlpAddon:
         response = flow.response
         if response.headers.get("content-encoding", "identity").lower() != "identity":
             log.warning("llm-dlp: %s answered with content-encoding %s; placeholders are not restored",
-                        flow.request.pretty_host, response.headers["content-encoding"])
+                        self._target(flow), response.headers["content-encoding"])
             return
         # Decoding the request body and the vault (disk, network) are blocking: off the event loop.
         table = await asyncio.to_thread(lambda: self.restorer.table(session, flow.request.get_content(strict=False) or b""))
@@ -245,7 +245,8 @@ class DlpAddon:
 
     def _target(self, flow: http.HTTPFlow) -> str:
         # The proxy's own log is read by more people than the audit: the same masked path.
-        return flow.request.pretty_host + audited_path(flow.request.path, self.pipeline.hasher)
+        hasher = self.pipeline.hasher
+        return audited_host(flow.request.pretty_host, hasher) + audited_path(flow.request.path, hasher)
 
     @staticmethod
     def _answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:

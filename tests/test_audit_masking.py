@@ -137,3 +137,12 @@ def test_a_host_that_could_carry_a_value_is_a_mark():
     key = make.aws_access_key_id()
     for host in (f"{key}.example.com", f"{key.lower()}.example.com", f"x.{make.github_pat()}.io", "a b"):
         assert audited_host(host, HASHER) == f"#{key_mark(host, HASHER)}"
+
+
+def test_markers_are_written_as_markers_and_only_the_known_ones():
+    assert audited_location(("\x00target", 2), HASHER) == "target[2]"
+    assert audited_location(("\x00header", 5), HASHER) == "header[5]"
+    assert audited_location(("metadata", "\x00key"), HASHER) == "$.metadata<key>"
+    # A client's key that starts with a NUL is still the client's key.
+    key = "\x00" + make.aws_access_key_id()
+    assert audited_location(("metadata", key), HASHER) == f"$.metadata[#{key_mark(key, HASHER)}]"

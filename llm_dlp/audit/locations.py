@@ -83,12 +83,21 @@ TOOL_INPUT_NAMES = frozenset({
 FIELD_NAMES = API_FIELDS | TOOL_INPUT_NAMES
 
 
+# The adapters' markers (providers/base.py): JSON inside a string, an object key itself, and the
+# two places outside the body (the request target, a header). Named here so that only these,
+# never a client's key that happens to start with a NUL, are written as markers.
+_MARKERS = frozenset({INNER_JSON, "\x00key"})
+_OUTSIDE_BODY = frozenset({"\x00target", "\x00header"})
+
+
 def audited_location(path: Sequence[str | int], hasher: ValueHasher) -> str:
     """``path`` as the audit writes it: API and tool field names as they are, other keys hashed."""
     out = "$"
+    if path and path[0] in _OUTSIDE_BODY:  # "target[2]", "header[5]": positions, never names
+        out, path = str(path[0])[1:], path[1:]
     for step in path:
-        if step == INNER_JSON:
-            out += "<json>"
+        if step in _MARKERS:
+            out += f"<{str(step)[1:]}>"
         elif isinstance(step, int):
             out += f"[{step}]"
         elif step in FIELD_NAMES:
