@@ -29,7 +29,7 @@ def plant() -> dict[str, str]:
         "gemini model in path": make.aws_access_key_id(),
         "gemini query key": make.openai_api_key(),
         "gemini body": make.github_pat(),
-        "echoed query value": make.github_pat(),
+        "echoed query value": "trace-zq7f3a9c41b2e8d6",  # no secret: forwarded, its answer restored
         "echoed body value": make.aws_access_key_id(),
         "header": make.github_pat(),
         "user agent": make.aws_access_key_id(),
@@ -53,9 +53,12 @@ def planted_run(tmp_path_factory, provider, test_ca):
                           upstream_ca=test_ca.cert_path,
                           extra_args=["--export-syslog", f"tcp://127.0.0.1:{closed}", "--set", "termlog_verbosity=debug"])
     base = provider.base_url
-    headers = {"x-title": f"deploy {values['header']}", "user-agent": f"agent/{values['user agent']}"}
+    hi = {"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     try:
+        headers = {"x-title": f"deploy {values['header']}", "user-agent": f"agent/{values['user agent']}"}
         with running.client(headers=headers) as client:
+            client.post(f"{base}/v1/messages", json=hi)
+        with running.client() as client:
             client.post(f"{base}/v1/messages?beta=true&key={values['query value']}&{values['query name']}=1", json={
                 "model": values["model field"], "max_tokens": 5,
                 "metadata": {"user_id": "u-1", values["json key in metadata"]: "x"},
@@ -66,12 +69,11 @@ def planted_run(tmp_path_factory, provider, test_ca):
                         "config": {"nested": {values["json key at depth"]: f"again {values['tool input value']}"}}}}]},
                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]},
                 ]})
-            client.post(f"{base}/{values['path segment']}/v1/messages",
-                        json={"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+            client.post(f"{base}/{values['path segment']}/v1/messages", json=hi)
             client.post(f"{base}/v1beta/models/{values['gemini model in path']}:generateContent?key={values['gemini query key']}",
                         json={"contents": [{"role": "user", "parts": [{"text": f"key {values['gemini body']}"}]}]})
             # An answer with a placeholder to restore: a restore event, and its path.
-            client.post(f"{base}/v1/messages?token={values['echoed query value']}", json={
+            client.post(f"{base}/v1/messages?trace={values['echoed query value']}", json={
                 "model": "echo", "max_tokens": 5,
                 "messages": [{"role": "user", "content": f"say {values['echoed body value']}"}]})
             client.post(f"{base}/v1/chat/completions", json={
@@ -126,7 +128,7 @@ def test_no_planted_value_is_in_any_audit_line_export_or_log(planted_run, tmp_pa
     # And the log still says what happened: six requests, each answered request's status, findings.
     lines = running.audit_lines()
     decisions = [line for line in lines if line["event"] == "dlp.decision"]
-    assert len(decisions) == 7
+    assert len(decisions) == 8
     assert {line["request_id"] for line in lines if line["event"] == "dlp.response"} \
         == {d["request_id"] for d in decisions if d["status"] is None}
     assert any(line["event"] == "dlp.restore" for line in lines)
@@ -135,7 +137,8 @@ def test_no_planted_value_is_in_any_audit_line_export_or_log(planted_run, tmp_pa
 
 def test_what_the_audit_writes_in_place_of_the_values(planted_run):
     running, values = planted_run
-    first, path_segment, gemini, echo, chat, blocked, refused = running.decisions()
+    headers, first, path_segment, gemini, echo, chat, blocked, refused = running.decisions()
+    assert headers["path"] == "/v1/messages" and headers["model"] == "claude-test"
     assert first["path"].startswith("/v1/messages?beta=…&key=…&#")
     assert first["model"].startswith("AKIA…(20 chars) #")
     locations = {f["location"] for f in first["findings"]}
@@ -144,9 +147,9 @@ def test_what_the_audit_writes_in_place_of_the_values(planted_run):
     assert any(loc.startswith("$.messages[1].content[0].input[#") for loc in locations)
     assert path_segment["path"].startswith("/#") and path_segment["path"].endswith("/v1/messages")
     assert gemini["path"].startswith("/v1beta/models/#") and gemini["path"].endswith(":generateContent?key=…")
-    assert echo["path"] == "/v1/messages?token=…" and chat["model"] == "gpt-test"
+    assert echo["path"] == "/v1/messages?trace=…" and chat["model"] == "gpt-test"
     assert blocked["decision"] == "block" and "$.system" in blocked["reason"]
     assert refused["status"] == 415 and "content-encoding of 20 characters" in refused["error"]
     [restore] = [line for line in running.audit_lines()
                  if line["event"] == "dlp.restore" and line["request_id"] == echo["request_id"]]
-    assert restore["path"] == "/v1/messages?token=…" and restore["restored"]
+    assert restore["path"] == "/v1/messages?trace=…" and restore["restored"]
