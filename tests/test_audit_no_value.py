@@ -11,7 +11,7 @@ import pytest
 
 from llm_dlp.cli import main
 from llm_dlp.testing import secrets_factory as make
-from llm_dlp.testing.proxyrun import free_port, start_proxy
+from llm_dlp.testing.proxyrun import REPO, copy_policies, free_port, start_proxy
 
 
 def plant() -> dict[str, str]:
@@ -49,9 +49,13 @@ def forms(value: str) -> set[str]:
 def planted_run(tmp_path_factory, provider, test_ca):
     values = plant()
     closed = free_port()  # a SIEM that is down: every line waits in the spool, which is an exported file too
-    running = start_proxy(tmp_path_factory.mktemp("no-value"), intercept=[f"localhost:{provider.port}"],
-                          upstream_ca=test_ca.cert_path,
-                          extra_args=["--export-syslog", f"tcp://127.0.0.1:{closed}", "--set", "termlog_verbosity=debug"])
+    workdir = tmp_path_factory.mktemp("no-value")
+    # A candidate policy in monitor mode: every decision that differs carries a shadow record.
+    default = (REPO / "policies" / "default.yaml").read_text().replace("mode: enforce", "mode: monitor", 1)
+    shadow = copy_policies(workdir / "shadow-policies", default=default)
+    running = start_proxy(workdir / "run", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
+                          extra_args=["--export-syslog", f"tcp://127.0.0.1:{closed}", "--set", "termlog_verbosity=debug",
+                                      "--shadow-policy-dir", str(shadow)])
     base = provider.base_url
     hi = {"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     try:
@@ -121,6 +125,7 @@ def outputs(running, tmp_path: Path, capsys, values: dict[str, str]) -> dict[str
 def test_no_planted_value_is_in_any_audit_line_export_or_log(planted_run, tmp_path, capsys):
     running, values = planted_run
     texts = outputs(running, tmp_path, capsys, values)
+    assert any(name.startswith("spool ") for name in texts) and "llm-dlp failed" not in texts["proxy output"]
     # The seen command is given the value: what it prints must not be the value either.
     leaks = [(place, where) for place, value in values.items() for where, text in texts.items()
              if any(form in text for form in forms(value))]
@@ -132,6 +137,7 @@ def test_no_planted_value_is_in_any_audit_line_export_or_log(planted_run, tmp_pa
     assert {line["request_id"] for line in lines if line["event"] == "dlp.response"} \
         == {d["request_id"] for d in decisions if d["status"] is None}
     assert any(line["event"] == "dlp.restore" for line in lines)
+    assert any(d.get("shadow", {}).get("findings") for d in decisions)  # shadow records were written, and checked
     assert "seen in 1 request(s)" in texts["seen body value"]
 
 
