@@ -146,3 +146,17 @@ def test_markers_are_written_as_markers_and_only_the_known_ones():
     # A client's key that starts with a NUL is still the client's key.
     key = "\x00" + make.aws_access_key_id()
     assert audited_location(("metadata", key), HASHER) == f"$.metadata[#{key_mark(key, HASHER)}]"
+
+
+def test_a_finding_in_the_route_masks_a_model_named_there(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLog(path, key=load_or_create_chain_key(tmp_path / "certs"), hasher=HASHER)
+    finding = {"kind": "secret", "rule": "r", "location": "target[0]", "action": "block", "value_hash": "h", "preview": "p"}
+    route = "/model/anthropic.claude-3-haiku/converse"
+    audit.write("dlp.decision", path=route, model="anthropic.claude-3-haiku", findings=[finding])
+    audit.write("dlp.decision", path=route, model="anthropic.claude-3-haiku", findings=[])
+    audit.close()
+    masked, plain = [json.loads(line) for line in path.read_text().splitlines()]
+    assert masked["path"] == f"/model/#{key_mark('anthropic.claude-3-haiku', HASHER)}/converse"
+    assert masked["model"].startswith("anth…(24 chars) #")
+    assert (plain["path"], plain["model"]) == (route, "anthropic.claude-3-haiku")

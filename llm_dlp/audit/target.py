@@ -33,6 +33,7 @@ from llm_dlp.audit.locations import key_mark
 from llm_dlp.keys import ValueHasher, mask_preview
 
 MODEL_LOCATION = "$.model"  # where a finding in the body's model field is (locations.audited_location)
+ROUTE_LOCATION = "target[0]"  # where a finding in the path without its query is (the request target's first part)
 
 ROUTE_WORDS = frozenset({
     "api", "apps", "anthropic", "openai", "coding", "paas", "compatible-mode", "backend-api", "codex",
@@ -52,25 +53,27 @@ _MODEL_TOKENS = re.compile(r"[._:/@+-]+")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
 
-def audited_path(path: str, hasher: ValueHasher) -> str:
+def audited_path(path: str, hasher: ValueHasher, found: bool = False) -> str:
+    """The path as the audit writes it; ``found``: a detector found something in the route, so
+    a model named there is a mark whatever its shape."""
     route, _, query = path.partition("?")
     route = route.split("#", 1)[0]
     segments = route.split("/")
     out = []
     for index, segment in enumerate(segments):
         after = segments[index - 1] if index else ""
-        out.append(_segment(segment, after, hasher))
+        out.append(_segment(segment, after, hasher, found))
     return "/".join(out) + (f"?{_query(query, hasher)}" if query else "")
 
 
-def _segment(segment: str, after: str, hasher: ValueHasher) -> str:
+def _segment(segment: str, after: str, hasher: ValueHasher, found: bool) -> str:
     if not segment or segment in ROUTE_WORDS or _VERSION.fullmatch(segment):
         return segment
     # Gemini and Vertex name the method after a colon: models/gemini-2.5-pro:generateContent.
     name, colon, method = segment.rpartition(":")
     if colon and method in ROUTE_WORDS:
-        return f"{_segment(name, after, hasher)}:{method}"
-    if after in MODEL_AFTER and looks_like_model(unquote(segment)):
+        return f"{_segment(name, after, hasher, found)}:{method}"
+    if after in MODEL_AFTER and not found and looks_like_model(unquote(segment)):
         return segment
     return f"#{key_mark(segment, hasher)}"
 
@@ -146,12 +149,12 @@ class RequestTargetMask:
         host = event_dict.get("host")
         if isinstance(host, str):
             event_dict["host"] = audited_host(host, self._hasher)
+        found = {f.get("location") for f in event_dict.get("findings") or () if isinstance(f, dict)}
         path = event_dict.get("path")
         if isinstance(path, str):
-            event_dict["path"] = audited_path(path, self._hasher)
+            event_dict["path"] = audited_path(path, self._hasher, ROUTE_LOCATION in found)
         model = event_dict.get("model")
         if isinstance(model, str):
-            found = any(isinstance(f, dict) and f.get("location") == MODEL_LOCATION
-                        for f in event_dict.get("findings") or ())
-            event_dict["model"] = audited_model(model, self._hasher, found)
+            # Bedrock names the model in the path only: a finding in the route counts for it too.
+            event_dict["model"] = audited_model(model, self._hasher, bool({MODEL_LOCATION, ROUTE_LOCATION} & found))
         return event_dict
