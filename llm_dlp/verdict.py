@@ -113,7 +113,9 @@ def internal_error(error: str) -> Verdict:
 
 def exception_summary(exc: BaseException) -> str:
     """An unexpected exception as the audit and the proxy's log record it: its type and where it
-    was raised, never its message, which may quote the request (a key, a header, a piece of the body)."""
+    was raised, and not its message, which may quote the request (a key, a header, a piece of the
+    body), unless its class declares ``quotes_request = False`` (words the proxy wrote itself)."""
     frames = traceback.extract_tb(exc.__traceback__)[-4:]
     where = " <- ".join(f"{frame.name} ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" for frame in reversed(frames))
-    return f"{type(exc).__name__} in {where}" if where else type(exc).__name__
+    summary = f"{type(exc).__name__} in {where}" if where else type(exc).__name__
+    return f"{summary}: {exc}" if getattr(exc, "quotes_request", True) is False else summary
