@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp import withhold
-from llm_dlp.audit.locations import audited_location
+from llm_dlp.audit.locations import audited_details, audited_location
 from llm_dlp import routing
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
@@ -192,6 +192,7 @@ class Pipeline:
         return adapter.extract(document)
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
+        values = {item.hit.value for item in decided}  # for audited_details: none may reach the record
         grouped: dict[tuple, list[_Decided]] = {}
         for item in decided:
             finding = item.hit.finding
@@ -213,7 +214,7 @@ class Pipeline:
                     preview=mask_preview(item.hit.value),
                     count=len(items),
                     policy_rule=item.reason,
-                    details=dict(finding.details),
+                    details=audited_details(finding.details, values, self.hasher),
                 )
             )
         return tuple(records)

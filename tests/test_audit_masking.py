@@ -160,3 +160,26 @@ def test_a_finding_in_the_route_masks_a_model_named_there(tmp_path):
     assert masked["path"] == f"/model/#{key_mark('anthropic.claude-3-haiku', HASHER)}/converse"
     assert masked["model"].startswith("anth…(24 chars) #")
     assert (plain["path"], plain["model"]) == (route, "anthropic.claude-3-haiku")
+
+
+def test_a_file_name_that_holds_a_found_value_is_a_mark():
+    from detectors.code import CodeDetector
+    from detectors.secrets import SecretDetector
+
+    key = make.aws_access_key_id()
+    code = "\n".join(f"def handler_{i}(event, context):\n    return process(event['body'], retries={i})\n" for i in range(12))
+    pipeline = Pipeline(load_policy_dir(REPO / "policies"), [SecretDetector(), CodeDetector()], HASHER)
+
+    def read_of(file_path: str) -> bytes:
+        return json.dumps({"model": "claude-test", "max_tokens": 5, "messages": [
+            {"role": "user", "content": "look"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": file_path}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": code}]}]}).encode()
+
+    info = RequestInfo("r1", "POST", "api.anthropic.com", "/v1/messages", "anthropic")
+    plain = pipeline.inspect(info, read_of("/srv/app/handlers.py")).verdict
+    assert {f.details.get("file") for f in plain.findings if f.kind == "code"} == {"/srv/app/handlers.py"}
+    planted = pipeline.inspect(info, read_of(f"/srv/{key}/handlers.py")).verdict
+    files = {f.details.get("file") for f in planted.findings if f.kind == "code"}
+    assert files == {f"#{key_mark(f'/srv/{key}/handlers.py', HASHER)}"}
+    assert key not in repr(planted) and any(f.kind == "secret" for f in planted.findings)

@@ -16,7 +16,8 @@ CLI). A name joins it only when it is a fixed word of an API or a tool, never a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from llm_dlp.keys import ValueHasher
 from llm_dlp.providers.base import INNER_JSON
@@ -110,3 +111,14 @@ def audited_location(path: Sequence[str | int], hasher: ValueHasher) -> str:
 def key_mark(text: str, hasher: ValueHasher) -> str:
     """The short keyed hash that stands for a client's key (or path segment) in the log."""
     return hasher.digest(text)[:HASH_CHARS]
+
+
+def audited_details(details: Mapping[str, Any], values: Collection[str], hasher: ValueHasher) -> dict[str, Any]:
+    """A finding's details as the audit writes them. The file a code finding names (from the tool
+    call that read it, or a grep line) is the client's text: it is kept, since it tells a reviewer
+    which file left, unless a value found anywhere in the request sits in it (a token placed in a
+    file name), and then it is a mark."""
+    file = details.get("file")
+    if isinstance(file, str) and any(len(value) >= 4 and value in file for value in values):
+        return {**details, "file": f"#{key_mark(file, hasher)}"}
+    return dict(details)
