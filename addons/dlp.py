@@ -21,6 +21,7 @@ from mitmproxy import ctx, exceptions, http
 from llm_dlp import routing
 from llm_dlp.audit.events import AuditEvent, ResponseEvent, RestoreEvent
 from llm_dlp.audit.log import AuditLog, AuditWriteError
+from llm_dlp.audit.target import audited_host, audited_path
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.flows import REQUEST_ID, TARGET, info_from_flow, target_of
 from llm_dlp.pipeline import Pipeline
@@ -29,7 +30,7 @@ from llm_dlp.providers import ErrorAnswer, adapter_for, error_response
 from llm_dlp.request import RequestInfo, connection_verdict, header_verdict, passes_unscanned
 from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
-from llm_dlp.verdict import Inspection, failure, internal_error, unaudited
+from llm_dlp.verdict import Inspection, exception_summary, failure, internal_error, unaudited
 
 log = logging.getLogger("llm_dlp")
 
@@ -119,8 +120,8 @@ class DlpAddon:
             return
         try:
             await self._restore(flow, session)
-        except Exception:  # noqa: BLE001 — the answer still goes through, with placeholders in it
-            log.exception("llm-dlp cannot restore placeholders for %s", flow.request.pretty_url)
+        except Exception as exc:  # noqa: BLE001 — the answer still goes through, with placeholders in it
+            log.error("llm-dlp cannot restore placeholders for %s: %s", self._target(flow), exception_summary(exc))
 
     def response(self, flow: http.HTTPFlow) -> None:
         # Called once a streamed answer has gone through: account for what the client got back.
@@ -227,7 +228,7 @@ class DlpAddon:
         response = flow.response
         if response.headers.get("content-encoding", "identity").lower() != "identity":
             log.warning("llm-dlp: %s answered with content-encoding %s; placeholders are not restored",
-                        flow.request.pretty_host, response.headers["content-encoding"])
+                        self._target(flow), response.headers["content-encoding"])
             return
         # Decoding the request body and the vault (disk, network) are blocking: off the event loop.
         table = await asyncio.to_thread(lambda: self.restorer.table(session, flow.request.get_content(strict=False) or b""))
@@ -241,13 +242,18 @@ class DlpAddon:
         flow.metadata[RESTORING] = table
 
     def _fail(self, flow: http.HTTPFlow, endpoint: Endpoint, exc: Exception) -> None:
-        log.exception("llm-dlp failed on %s %s", flow.request.method, flow.request.pretty_url)
-        verdict = internal_error(repr(exc))
+        log.error("llm-dlp failed on %s %s: %s", flow.request.method, self._target(flow), exception_summary(exc))
+        verdict = internal_error(exception_summary(exc))
         self._answer(flow, endpoint, verdict.status, verdict.message)
         try:
             self.audit.record(info_from_flow(flow, endpoint), verdict)
-        except Exception:  # noqa: BLE001 — the block above already stands
-            log.exception("llm-dlp could not audit a failed request")
+        except Exception as exc:  # noqa: BLE001 — the block above already stands
+            log.error("llm-dlp could not audit a failed request: %s", exception_summary(exc))
+
+    def _target(self, flow: http.HTTPFlow) -> str:
+        # The proxy's own log is read by more people than the audit: the same masked path.
+        hasher = self.pipeline.hasher
+        return audited_host(flow.request.pretty_host, hasher) + audited_path(flow.request.path, hasher)
 
     @staticmethod
     def _answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> None:

@@ -6,11 +6,12 @@ Drives a synthetic, Claude-Code-shaped conversation in process: a system prompt 
 then each turn the agent reads a file (a tool_use and its tool_result) and the whole history is
 sent again, as the real client does. Some tool results carry secrets (a .env, a config, a log
 line) and personal data (a CSV of 30 customer records, a support log). Every request goes
-through ``Pipeline.inspect`` with the bundled default policy and ``AuditLog.record``.
+through ``Pipeline.inspect`` with the bundled default policy and ``AuditLog.record``; a
+forwarded request's upstream answer (200) is then recorded as the proxy's addon does.
 
-Prints the audit line sizes (median, mean, max of the decision lines), the finding entries and
-counts written, and what ``llm-dlp audit summary`` then says per finding kind against the number
-of distinct values that were actually in the conversation.
+Prints the audit line sizes (median, mean, max of the decision lines, and of every line the log
+holds), the finding entries and counts written, and what ``llm-dlp audit summary`` then says per
+finding kind against the number of distinct values that were actually in the conversation.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm_dlp.audit.chain import load_or_create_chain_key
+from llm_dlp.audit.events import ResponseEvent
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.query import Filter, select
 from llm_dlp.audit.summary import summarize
@@ -118,6 +120,7 @@ def request_body(history: list[dict], system: str, tools: list[dict]) -> bytes:
 def run(turns: int, seed: int, directory: Path) -> dict:
     rng = random.Random(seed)
     confdir = directory / "certs"
+    (directory / "no-index").mkdir()  # an empty code index: the session's files are not proprietary
     detectors = build_detectors(DetectorOptions(index_dir=directory / "no-index"))
     pipeline = Pipeline(load_policy_dir(ROOT / "policies", registry=DetectorRegistry.of(detectors)), detectors,
                         load_or_create_hasher(confdir))
@@ -141,12 +144,16 @@ def run(turns: int, seed: int, directory: Path) -> dict:
                            client_address="10.0.0.7", user="alice", content_type="application/json")
         verdict = pipeline.inspect(info, request_body(history, system, tools)).verdict
         audit.record(info, verdict)
+        if not verdict.answers_client:  # forwarded: the addon records upstream's answer
+            audit.record_event(ResponseEvent(info.request_id, verdict.tenant, info.user, info.host, info.path,
+                                             status=200, ms=round(rng.uniform(800, 9000), 1)))
     audit.close()
     return measure(path, planted)
 
 
 def measure(path: Path, planted: set[str]) -> dict:
     raw = path.read_bytes().splitlines()
+    every = [len(line) + 1 for line in raw]
     decisions = [line for line in raw if b'"event": "dlp.decision"' in line]
     sizes = [len(line) + 1 for line in decisions]
     parsed = [json.loads(line) for line in decisions]
@@ -175,6 +182,12 @@ def measure(path: Path, planted: set[str]) -> dict:
         "planted": len(planted),
         "decisions": dict(Counter(line["decision"] for line in parsed)),
         "turn_sizes": sizes,
+        "all_lines": len(every),
+        "all_median": statistics.median(every),
+        "all_max": max(every),
+        "answer_lines": len(answers := [len(line) + 1 for line in raw if b'"event": "dlp.response"' in line]),
+        "answer_median": statistics.median(answers) if answers else 0,
+        "log_bytes": sum(every),
     }
 
 
@@ -187,6 +200,12 @@ def main() -> None:
         result = run(args.turns, args.seed, Path(tmp))
     print(f"{result['lines']} decision lines over a {args.turns}-turn session\n")
     print("| measure | value |\n|---|---:|")
+    print(f"| lines in the log (decisions and answers) | {result['all_lines']} |")
+    print(f"| answer lines (dlp.response) | {result['answer_lines']} |")
+    print(f"| answer line, median | {result['answer_median']} bytes |")
+    print(f"| the whole log | {result['log_bytes'] / 1024:.0f} KB |")
+    print(f"| median line, every line | {result['all_median'] / 1024:.2f} KB |")
+    print(f"| largest line, every line | {result['all_max'] / 1024:.1f} KB |")
     print(f"| median line | {result['median'] / 1024:.1f} KB |")
     print(f"| mean line | {result['mean'] / 1024:.1f} KB |")
     print(f"| largest line | {result['max'] / 1024:.1f} KB |")

@@ -6,6 +6,7 @@ raises on unknown encodings, so intercepted bodies are decoded here instead.
 
 from __future__ import annotations
 
+import re
 import zlib
 
 
@@ -46,7 +47,10 @@ def _decode_one(data: bytes, coding: str, limit: int) -> bytes:
         return _brotli(data, limit)
     if coding == "zstd":
         return _zstd(data, limit)
-    raise BodyError(f"unsupported content-encoding {coding!r}; send identity, gzip, deflate, br or zstd", 415)
+    # Named only when it looks like a coding's name: the header is the client's text, and the
+    # message reaches the audit log.
+    named = repr(coding) if re.fullmatch(r"[a-z][a-z0-9-]{0,11}", coding) else f"of {len(coding)} characters"
+    raise BodyError(f"unsupported content-encoding {named}; send identity, gzip, deflate, br or zstd", 415)
 
 
 def _too_big(limit: int) -> BodyError:

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp import withhold
+from llm_dlp.audit.locations import audited_details, audited_location
 from llm_dlp import routing
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.keys import ValueHasher, mask_preview
@@ -27,7 +28,7 @@ from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
-from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
+from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, exception_summary, failure
 from llm_dlp.scan_workers import SegmentScanner
 from llm_dlp.tool_names import without_tool_names
 
@@ -98,7 +99,7 @@ class Pipeline:
         except (BodyError, RequestFormatError) as exc:
             inspection = Inspection(failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc)))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
-            inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", f"{type(exc).__name__}: {exc}"))
+            inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", exception_summary(exc)))
         verdict = dataclasses.replace(
             inspection.verdict,
             shadow=self._shadow(info, raw_body, scan, inspection.verdict) if self.shadow is not None else None,
@@ -192,6 +193,7 @@ class Pipeline:
         return adapter.extract(document)
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
+        values = {item.hit.value for item in decided}  # for audited_details: none may reach the record
         grouped: dict[tuple, list[_Decided]] = {}
         for item in decided:
             finding = item.hit.finding
@@ -206,14 +208,14 @@ class Pipeline:
                     detector=finding.detector or finding.kind,
                     kind=finding.kind,
                     rule=finding.rule,
-                    location=item.hit.segment.location,
+                    location=audited_location(item.hit.segment.path, self.hasher),
                     confidence=round(finding.confidence, 3),
                     action=item.action.label,
                     value_hash=item.hit.value_hash,
                     preview=mask_preview(item.hit.value),
                     count=len(items),
                     policy_rule=item.reason,
-                    details=dict(finding.details),
+                    details=audited_details(finding.details, values, self.hasher),
                 )
             )
         return tuple(records)

@@ -161,6 +161,7 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         metrics=MetricsSink(metrics),
         instance=instance,
         exporters=exporters,
+        hasher=hasher,
     )
     return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
 

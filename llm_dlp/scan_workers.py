@@ -44,6 +44,8 @@ Job = tuple[str, "str | None"]  # a segment's text and path hint
 class ScanWorkerError(RuntimeError):
     """A worker died or did not answer in time; the request it was scanning fails closed."""
 
+    quotes_request = False  # its words are the proxy's own: the audit may record them (verdict.exception_summary)
+
 
 class Detection:
     """Every detector over one text, passing the path hint to detectors that accept it."""

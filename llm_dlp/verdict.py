@@ -10,6 +10,7 @@ and ``llm-dlp replay`` apply them identically: fail closed unless the tenant's p
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -108,3 +109,13 @@ def internal_error(error: str) -> Verdict:
     """A bug outside the pipeline (its tenant may be unknown): always blocked."""
     return Verdict("error", "unknown", status=500, message="llm-dlp could not inspect this request (internal error)",
                    error=error)
+
+
+def exception_summary(exc: BaseException) -> str:
+    """An unexpected exception as the audit and the proxy's log record it: its type and where it
+    was raised, and not its message, which may quote the request (a key, a header, a piece of the
+    body), unless its class declares ``quotes_request = False`` (words the proxy wrote itself)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = " <- ".join(f"{frame.name} ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" for frame in reversed(frames))
+    summary = f"{type(exc).__name__} in {where}" if where else type(exc).__name__
+    return f"{summary}: {exc}" if getattr(exc, "quotes_request", True) is False else summary

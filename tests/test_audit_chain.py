@@ -48,7 +48,12 @@ def real_log(tmp_path_factory, provider, test_ca) -> RealLog:
             client.post(f"{provider.base_url}/v1/chat/completions", json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]})
     finally:
         running.stop()
-    assert len(running.audit_lines()) == 10
+    lines = running.audit_lines()
+    decisions = [line for line in lines if line["event"] == "dlp.decision"]
+    answers = {line["request_id"]: line["status"] for line in lines if line["event"] == "dlp.response"}
+    # Each forwarded request's upstream answer has its own short line, joined by request_id.
+    assert len(decisions) == 10 and len(lines) == 19
+    assert answers == {d["request_id"]: 200 for d in decisions if d["status"] is None}
     return RealLog(running.audit_path, running.confdir, planted)
 
 
@@ -69,15 +74,14 @@ def test_the_untouched_log_verifies(real_log, tmp_path, capsys):
     shutil.copy(real_log.path, copy)
     code, out = verify_cli(copy, real_log.confdir, capsys)
     assert code == 0
-    assert out.startswith("OK: 10 lines in 1 file(s), seq 1..10")
+    assert out.startswith("OK: 19 lines in 1 file(s), seq 1..19")
     first = json.loads(real_log.lines()[0])
     assert first["seq"] == 1 and first["prev"] == "0" * 64 and first["event"] == "dlp.decision"
 
 
 def _edit(lines):
-    line = json.loads(lines[3])
-    return lines[:3] + [lines[3].replace(f'"decision": "{line["decision"]}"'.encode(), b'"decision": "allow"'
-                                         if line["decision"] != "allow" else b'"decision": "block"')] + lines[4:]
+    assert b'"tenant": "default"' in lines[3]
+    return lines[:3] + [lines[3].replace(b'"tenant": "default"', b'"tenant": "pilot"')] + lines[4:]
 
 
 def _reseal_with_a_guessed_key(lines):
@@ -142,7 +146,7 @@ def test_the_chain_key_is_kept_apart_and_private(real_log):
 
 def test_verify_in_code_reports_the_span(real_log):
     result = verify([real_log.path], real_log.key)
-    assert result.ok and result.lines == 10 and (result.first_seq, result.last_seq) == (1, 10)
+    assert result.ok and result.lines == 19 and (result.first_seq, result.last_seq) == (1, 19)
 
 
 def test_the_log_never_holds_a_value_yet_seen_finds_it(real_log, capsys, monkeypatch):

@@ -72,9 +72,14 @@ def test_sigterm_under_load_leaves_an_audit_line_for_every_answer(tmp_path, prov
     statuses = {status for _model, status in answered}
     assert 200 in statuses and 403 in statuses  # forwarded and blocked requests were both in the mix
     # Requests cut off upstream by the stop also get a dlp.response line; the decisions are what counts.
-    audited = {line["model"] for line in running.audit_lines() if line["event"] == "dlp.decision"}
-    missing = [model for model, _status in answered if model not in audited]
-    assert missing == [], f"{len(missing)} answered requests have no audit line"
+    decisions = [line for line in running.audit_lines() if line["event"] == "dlp.decision"]
+    audited = {line["model"] for line in decisions}
+    missing = [(model, status) for model, status in answered if model not in audited]
+    # A request caught by the stop before its scan could start is answered 500 by the proxy and
+    # audited as an error, without a model (its body was never read): one such line for each.
+    refused_at_stop = [line for line in decisions if line["decision"] == "error" and line["model"] is None]
+    assert {status for _model, status in missing} <= {500}, f"{len(missing)} answered requests have no audit line"
+    assert len(missing) <= len(refused_at_stop)
     # And what was written is one intact chain.
     assert main(["audit", "verify", str(running.audit_path), "--confdir", str(running.confdir)]) == 0
     assert "OK:" in capsys.readouterr().out

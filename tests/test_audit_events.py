@@ -40,7 +40,7 @@ def answer(status: int | None, error: str | None = None) -> ResponseEvent:
                          path="/v1/messages", status=status, error=error, ms=812.4)
 
 
-def test_a_successful_answer_adds_no_line_and_an_upstream_error_does(audit):
+def test_every_answer_is_a_short_line_and_only_an_upstream_error_is_shown(audit):
     log, console = audit
     log.record_event(answer(200))
     log.record_event(answer(502))
@@ -48,8 +48,10 @@ def test_a_successful_answer_adds_no_line_and_an_upstream_error_does(audit):
     log.record_event(RestoreEvent("r1", "default", "api.anthropic.com", "/v1/messages", {"secret": 2}, {}))
     written = lines(log)
     assert [(line["event"], line.get("status")) for line in written] == [
-        ("dlp.response", 502), ("dlp.response", None), ("dlp.restore", None)]
-    assert written[1]["error"].endswith("Connection refused") and written[0]["ms"] == 812.4
+        ("dlp.response", 200), ("dlp.response", 502), ("dlp.response", None), ("dlp.restore", None)]
+    assert written[2]["error"].endswith("Connection refused") and written[1]["ms"] == 812.4
+    assert "error" not in written[0]  # a success says status and time, no more
+    assert len(Path(log.target).read_bytes().splitlines()[0]) < 500
     shown = console.getvalue().splitlines()
     assert len(shown) == 2
     assert "alice  default  api.anthropic.com  upstream 502" in shown[0] and "812 ms" in shown[0]
@@ -124,10 +126,11 @@ def test_an_unreachable_upstream_is_audited_and_shown(tmp_path, provider, test_c
         running.stop()
     assert ok.status_code == 200 and failed.status_code == 502
     events = [(line["event"], line.get("host"), line.get("status")) for line in running.audit_lines()]
-    assert events == [("dlp.decision", "localhost", None), ("dlp.decision", "localhost", None),
-                      ("dlp.response", "localhost", None)]
-    response = running.audit_lines()[-1]
-    assert response["error"] and response["request_id"] == running.audit_lines()[1]["request_id"]
+    assert events == [("dlp.decision", "localhost", None), ("dlp.response", "localhost", 200),
+                      ("dlp.decision", "localhost", None), ("dlp.response", "localhost", None)]
+    written = running.audit_lines()
+    assert written[1]["request_id"] == written[0]["request_id"] and "error" not in written[1]
+    assert written[3]["error"] and written[3]["request_id"] == written[2]["request_id"]
     console = [line for line in running.log_path.read_text().splitlines() if "  localhost  " in line]
     assert len(console) == 3  # two decisions, one upstream failure
     assert "allow" in console[0] and "upstream failed" in console[2]
@@ -142,5 +145,5 @@ def test_quiet_leaves_the_console_alone(tmp_path, provider, test_ca):
                         json={"model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
     finally:
         running.stop()
-    assert len(running.audit_lines()) == 1
+    assert [line["event"] for line in running.audit_lines()] == ["dlp.decision", "dlp.response"]
     assert "  localhost  " not in running.log_path.read_text()

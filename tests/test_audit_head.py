@@ -31,7 +31,8 @@ def verify(running, capsys) -> tuple[int, str]:
 
 @pytest.fixture
 def stopped_proxy(tmp_path, provider, test_ca):
-    """A proxy that answered five requests and was stopped, and a way to start it again."""
+    """A proxy that answered five requests (ten lines: each decision and its answer) and was stopped,
+    and a way to start it again."""
     def start():
         return start_proxy(tmp_path / "work", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path)
 
@@ -47,9 +48,9 @@ def test_the_head_is_kept_apart_and_an_intact_log_verifies(stopped_proxy, capsys
     running, _ = stopped_proxy
     [head] = running.confdir.glob(f"{HEAD_FILE_PREFIX}*.json")
     assert head == head_file(running.confdir, running.audit_path)
-    assert json.loads(head.read_text())["seq"] == 5
+    assert json.loads(head.read_text())["seq"] == 10
     code, out = verify(running, capsys)
-    assert code == 0 and out.startswith("OK: 5 lines")
+    assert code == 0 and out.startswith("OK: 10 lines")
 
 
 def test_lines_cut_off_the_end_are_reported_and_stay_reported_after_a_restart(stopped_proxy, provider, capsys):
@@ -59,7 +60,7 @@ def test_lines_cut_off_the_end_are_reported_and_stay_reported_after_a_restart(st
     code, out = verify(running, capsys)
     assert code == 1
     assert out.startswith(f"FAILED: {running.audit_path}:3: ")
-    assert "ends at seq 3, but its writer recorded seq 5: 2 line(s) cut off the end" in out
+    assert "ends at seq 3, but its writer recorded seq 10: 7 line(s) cut off the end" in out
 
     again = start()
     try:
@@ -69,7 +70,7 @@ def test_lines_cut_off_the_end_are_reported_and_stay_reported_after_a_restart(st
     code, out = verify(running, capsys)
     assert code == 1
     assert out.startswith(f"FAILED: {running.audit_path}:4: ")
-    assert "expected seq 4, found seq 6: 2 line(s) missing here" in out
+    assert "expected seq 4, found seq 11: 7 line(s) missing here" in out
 
 
 def test_a_replaced_last_line_and_an_edited_head_are_reported(stopped_proxy, capsys):
@@ -84,8 +85,8 @@ def test_a_replaced_last_line_and_an_edited_head_are_reported(stopped_proxy, cap
     # The last line replaced by a properly sealed one (by someone holding the chain key, with a
     # writer that keeps no head): the chain is whole, the head tells.
     lines = running.audit_path.read_bytes().splitlines(keepends=True)
-    running.audit_path.write_bytes(b"".join(lines[:4]))
+    running.audit_path.write_bytes(b"".join(lines[:9]))
     AuditLog(running.audit_path, key=load_chain_key(running.confdir)).write("dlp.decision", decision="allow")
     code, out = verify(running, capsys)
     assert code == 1
-    assert "seq 5 is not the line its writer recorded last (MAC differs): the last line was replaced" in out
+    assert "seq 10 is not the line its writer recorded last (MAC differs): the last line was replaced" in out

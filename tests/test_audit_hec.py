@@ -120,7 +120,7 @@ def test_the_real_proxy_exports_to_the_collector(tmp_path, provider, test_ca, re
             for text in ("hello", "again"):
                 client.post(f"{provider.base_url}/v1/messages", json={
                     "model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
-        wait_until(lambda: len(events) >= len(running.audit_lines()) == 2)
+        wait_until(lambda: len(events) >= len(running.audit_lines()) == 4)  # two decisions, two answers
         metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
         assert 'llm_dlp_export_backlog_bytes{exporter="splunk-hec"} 0.0' in metrics
     finally:

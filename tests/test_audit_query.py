@@ -104,9 +104,9 @@ def test_query_cli_table_shows_the_newest_lines(big, capsys):
     log, _confdir = big
     assert main(["audit", "query", str(log.path), "--decision", "block", "--limit", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["time", "tenant", "user", "decision", "host", "model", "findings"]
+    assert out[0].split() == ["time", "tenant", "user", "decision", "status", "host", "model", "findings"]
     rows = out[2:]
-    assert len(rows) == 3 and all(" block " in row for row in rows)
+    assert len(rows) == 3 and all(" block " in row and " 403 proxy " in row for row in rows)
     last_block = next(r for r in reversed(log.records) if r["decision"] == "block")
     assert rows[-1].startswith(parse_time(last_block["time"]).strftime("%Y-%m-%d %H:%M:%S"))
 

@@ -139,7 +139,7 @@ def test_the_real_proxy_exports_every_audit_line(tmp_path, provider, test_ca, re
             for text in ("hello", "again", "once more"):
                 client.post(f"{provider.base_url}/v1/messages", json={
                     "model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
-        wait_until(lambda: len(messages) >= len(running.audit_lines()) == 3)
+        wait_until(lambda: len(messages) >= len(running.audit_lines()) == 6)  # three decisions, three answers
         metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
         assert 'llm_dlp_export_backlog_bytes{exporter="syslog"} 0.0' in metrics
     finally:

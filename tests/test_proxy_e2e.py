@@ -30,7 +30,7 @@ def openai_client(proxy, provider) -> openai.OpenAI:
 
 
 def audit_for(proxy, path_part: str) -> list[dict]:
-    return [line for line in proxy.audit_lines() if path_part in (line.get("path") or "")]
+    return [line for line in proxy.decisions() if path_part in (line.get("path") or "")]
 
 
 def tool_turn(user_text: str, tool_output: str) -> list[dict]:
@@ -185,13 +185,13 @@ def test_unreadable_bodies_fail_closed(proxy, provider, received, body, headers,
 
 def test_every_intercepted_request_is_audited_without_values(proxy, provider, received):
     planted = [make.aws_access_key_id(), make.github_pat(), make.anthropic_api_key()]
-    before = len(proxy.audit_lines())
+    before = len(proxy.decisions())
     client = anthropic_client(proxy, provider)
     for value in planted:
         client.messages.create(model="claude-test", max_tokens=5, messages=[{"role": "user", "content": value}])
     with proxy.client() as http:
         http.get(f"{provider.base_url}/v1/models")
-    lines = proxy.audit_lines()[before:]
+    lines = proxy.decisions()[before:]
     assert len(lines) == len(planted) + 1
     text = proxy.audit_path.read_text()
     for value in planted:

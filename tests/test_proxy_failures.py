@@ -56,7 +56,7 @@ def test_bodies_over_the_limit_are_refused_by_length_and_by_decoded_size(tmp_pat
         small = json.dumps({"model": "m", "messages": [{"role": "user", "content": "fine"}]}).encode()
         assert _post(running, f"{provider.base_url}/v1/messages", small).status_code == 200
         assert len(received) == 1
-        decisions = [line["decision"] for line in running.audit_lines()]
+        decisions = [line["decision"] for line in running.decisions()]
         assert decisions == ["error", "allow"]
     finally:
         running.stop()
@@ -70,7 +70,7 @@ def test_a_scan_that_times_out_is_blocked_not_forwarded(tmp_path, provider, test
         assert response.status_code == 504
         assert "could not finish scanning" in response.json()["error"]["message"]
         assert received == []
-        assert running.audit_lines()[-1]["error"] == "scan timeout"
+        assert running.decisions()[-1]["error"] == "scan timeout"
     finally:
         running.stop()
 
@@ -81,7 +81,7 @@ def test_fail_open_is_a_tenant_choice_and_is_audited(tmp_path, provider, test_ca
         response = _post(running, f"{provider.base_url}/v1/messages", b'{"messages": [')
         assert response.status_code == 200  # the stand-in answered: it was forwarded on purpose
         assert received[0].body == b'{"messages": ['
-        line = running.audit_lines()[-1]
+        line = running.decisions()[-1]
         assert line["decision"] == "allow" and "malformed JSON" in line["error"]
     finally:
         running.stop()

@@ -49,11 +49,11 @@ def test_flows_captured_by_plain_mitmdump_replay_to_the_live_decisions(tmp_path,
         capture.terminate()
         capture.wait(timeout=30)
 
-    before = len(proxy.audit_lines())
+    before = len(proxy.decisions())
     with proxy.client() as client:
         for path, body in requests:
             client.post(f"{provider.base_url}{path}", content=body, headers={"content-type": "application/json"})
-    live = [line["decision"] for line in proxy.audit_lines()[before:]]
+    live = [line["decision"] for line in proxy.decisions()[before:]]
     assert live == ["allow", "redact", "withhold", "redact", "error"]
 
     report_path = tmp_path / "report.json"
@@ -70,7 +70,7 @@ def test_flows_captured_by_plain_mitmdump_replay_to_the_live_decisions(tmp_path,
     withheld = report["requests"][2]["forwarded_body"]
     assert "[llm-dlp withheld this message under policy 'default'" in withheld and planted[1].splitlines()[1] not in withheld
     # The same keyed hashes as the live audit log: a reviewer can match replay and production.
-    live_hashes = {f["value_hash"] for line in proxy.audit_lines()[before:] for f in line["findings"]}
+    live_hashes = {f["value_hash"] for line in proxy.decisions()[before:] for f in line["findings"]}
     assert {f["value_hash"] for r in report["requests"] for f in r["findings"]} == live_hashes
     assert "totals:" in result.stdout
 

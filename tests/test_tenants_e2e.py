@@ -111,7 +111,7 @@ def test_two_users_get_their_own_tenants_decisions(tenant_proxy, provider, recei
     assert anonymous.status_code == 200 and alice.status_code == 403
     assert "github-pat" in alice.json()["error"]["message"]
     assert len(received) == 1 and github not in received[0].text
-    lines = tenant_proxy.audit_lines()[-2:]
+    lines = tenant_proxy.decisions()[-2:]
     assert [(line["tenant"], line["user"], line["decision"]) for line in lines] == [
         ("default", None, "redact"), ("engineering", "alice", "block")]
 
@@ -145,7 +145,7 @@ def test_a_denied_destination_is_blocked_for_that_tenant_only(tenant_proxy, prov
     assert response.status_code == 403
     assert "denied" in response.json()["error"]["message"]
     assert received == []
-    line = tenant_proxy.audit_lines()[-1]
+    line = tenant_proxy.decisions()[-1]
     assert (line["tenant"], line["groups"], line["decision"]) == ("finance", ["finance"], "block")
     assert post_as(tenant_proxy, None, f"{provider.base_url}/v1/messages", chat("hello")).status_code == 200
 
@@ -159,7 +159,7 @@ def test_reroute_sends_the_request_to_the_self_hosted_endpoint(tenant_proxy, pro
     assert len(second_provider.received) == 1
     arrived = second_provider.received[0]
     assert key_id not in arrived.text and "[[secret:" in arrived.text
-    assert tenant_proxy.audit_lines()[-1]["reroute"] == f"https://localhost:{second_provider.port}"
+    assert tenant_proxy.decisions()[-1]["reroute"] == f"https://localhost:{second_provider.port}"
 
 
 def test_monitor_mode_forwards_unchanged_and_audits_would_block(tenant_proxy, provider, received):
@@ -167,17 +167,17 @@ def test_monitor_mode_forwards_unchanged_and_audits_would_block(tenant_proxy, pr
     response = post_as(tenant_proxy, "pat", f"{provider.base_url}/v1/messages", chat(f"key {key_id}"))
     assert response.status_code == 200
     assert key_id in received[0].text  # monitor mode changes nothing...
-    line = tenant_proxy.audit_lines()[-1]
+    line = tenant_proxy.decisions()[-1]
     assert (line["tenant"], line["decision"], line["mode"]) == ("pilot", "would_block", "monitor")  # ...but says so
 
 
 def test_shadow_policy_differences_are_audited(tenant_proxy, provider, received):
     post_as(tenant_proxy, None, f"{provider.base_url}/v1/messages", chat(f"key {make.aws_access_key_id()}"))
-    line = tenant_proxy.audit_lines()[-1]
+    line = tenant_proxy.decisions()[-1]
     assert line["decision"] == "redact"
     assert line["shadow"]["decision"] == "block" and line["shadow"]["tenant"] == "default"
     post_as(tenant_proxy, None, f"{provider.base_url}/v1/messages", chat("nothing to see"))
-    assert "shadow" not in tenant_proxy.audit_lines()[-1]  # same decision: no shadow record
+    assert "shadow" not in tenant_proxy.decisions()[-1]  # same decision: no shadow record
 
 
 def test_wrong_password_is_refused_not_downgraded(tenant_proxy, provider, received):

@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query = _command(commands, "query", "print the lines that match the filters")
     _filters(query)
     query.add_argument("--json", action="store_true", help="print matching lines as written (JSON lines, MAC included)")
-    query.add_argument("--limit", type=int, help="only the newest N matching lines")
+    query.add_argument("--limit", type=int,
+                       help="only the newest N rows (a request and its upstream answer make one row; with --json, N lines)")
     query.set_defaults(handler=_query)
 
     summary = _command(commands, "summary", "counts by tenant, decision, finding kind; top users and rules")
@@ -120,15 +121,17 @@ def _verify(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     from llm_dlp.audit.query import json_lines, newest, select_merged, table
 
+    # A table row is a request and its answer line: twice the lines cover the newest N rows.
+    lines = args.limit if args.json or args.limit is None else 2 * args.limit
     try:
-        matched = newest(select_merged(resolve_chains(args.files), _where(args)), args.limit)
+        matched = newest(select_merged(resolve_chains(args.files), _where(args)), lines)
     except OSError as exc:
         return _fail(str(exc))
     if args.json:
         for line in json_lines(matched):
             print(line)
     else:
-        print(table(matched))
+        print(table(matched, args.limit))
     return 0
 
 

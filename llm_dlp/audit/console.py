@@ -4,7 +4,8 @@
 
 Time (local), user, tenant, host, decision, the findings new to this conversation by kind (and
 how many were recorded before), and the scan time. Upstream errors (an answer of 400 or more, or
-none at all) and refused logins get a line too; a successful answer does not, so a request is one line. ``llm-dlp run --quiet``
+none at all) and refused logins get a line too; a successful answer does not (the audit log has
+its line), so on the console a request is one line. ``llm-dlp run --quiet``
 leaves this sink out. The line says no more than the audit line it comes from.
 """
 
@@ -14,7 +15,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any, TextIO
 
-from llm_dlp.audit.events import ALREADY_RECORDED, AUTH_FAILURE, DECISION, RESPONSE
+from llm_dlp.audit.events import ALREADY_RECORDED, AUTH_FAILURE, DECISION, RESPONSE, answer_failed
 
 
 def render_console(event_dict: dict[str, Any]) -> str | None:
@@ -23,7 +24,7 @@ def render_console(event_dict: dict[str, Any]) -> str | None:
     if event == DECISION:
         return _columns(event_dict, event_dict.get("decision") or "?", _counts(event_dict),
                         f"{event_dict.get('scan_ms') or 0:.1f} ms")
-    if event == RESPONSE and _failed(event_dict):
+    if event == RESPONSE and answer_failed(event_dict):
         status = event_dict.get("status")
         what = f"upstream {status}" if status is not None else "upstream failed"
         error = event_dict.get("error")
@@ -62,11 +63,6 @@ def _counts(event_dict: dict[str, Any]) -> str:
     if earlier:
         text = f"{text} (+{earlier} earlier)" if text else f"{earlier} earlier"
     return text or "no findings"
-
-
-def _failed(event_dict: dict[str, Any]) -> bool:
-    status = event_dict.get("status")
-    return event_dict.get("error") is not None or status is None or status >= 400
 
 
 def _local_time(stamp: Any) -> str:

@@ -167,7 +167,11 @@ class RestoreEvent:
 
 @dataclass(frozen=True, slots=True)
 class ResponseEvent:
-    """What upstream did with a forwarded request: its status, or the error that stopped it."""
+    """What upstream did with a forwarded request: its status, or the error that stopped it.
+
+    Every forwarded request gets one, after its decision line and joined to it by ``request_id``
+    (the decision is written before the request leaves, so it cannot wait for the answer). The
+    line is short: who, where, status and time; the request's findings are on its decision line."""
 
     name: ClassVar[str] = RESPONSE
 
@@ -188,9 +192,15 @@ class ResponseEvent:
             "host": self.host,
             "path": self.path,
             "status": self.status,
-            "error": self.error,
+            **({"error": self.error} if self.error is not None else {}),
             "ms": self.ms,
         }
+
+
+def answer_failed(fields: Mapping[str, Any]) -> bool:
+    """An upstream exchange that went wrong: an error, no answer at all, or a status of 400 or more."""
+    status = fields.get("status")
+    return fields.get("error") is not None or status is None or status >= 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Configured once, here, in this order (structlog's design; each step is its own small callable):
 
-    drop_successful_answers  a 2xx/3xx upstream answer adds no line      processors.py
+    RequestTargetMask        path and model without the client's values  target.py
     TimeStamper              time and event first, fixed-width UTC        processors.py
     RecordedFindings         a finding once per conversation, then a count recorded.py
     ChainLink.link           instance, seq and prev                       processors.py
@@ -38,14 +38,16 @@ import structlog
 from llm_dlp.audit.chain import ChainState, head_file, load_or_create_chain_key, read_head, tail_state
 from llm_dlp.audit.console import ConsoleSink
 from llm_dlp.audit.events import DECISION, RESTORE, AuditEvent
-from llm_dlp.audit.processors import ChainLink, Processor, TimeStamper, drop_successful_answers, render_json
+from llm_dlp.audit.processors import ChainLink, Processor, TimeStamper, render_json
 from llm_dlp.audit.recorded import RecordedFindings
 from llm_dlp.audit.records import decision_event
 from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.sink import LogFile, Stream
+from llm_dlp.audit.target import RequestTargetMask
 
 if TYPE_CHECKING:
     from llm_dlp.audit.export import SpooledExporter
+    from llm_dlp.keys import ValueHasher
     from llm_dlp.metrics import MetricsSink
     from llm_dlp.pipeline import RequestInfo, Verdict
 
@@ -74,6 +76,7 @@ class AuditLog:
         metrics: MetricsSink | None = None,
         instance: str | None = None,
         exporters: Sequence[SpooledExporter] = (),
+        hasher: ValueHasher | None = None,
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
@@ -85,9 +88,11 @@ class AuditLog:
                                instance)
         self._recorded = recorded if recorded is not None else RecordedFindings()
         self._clock = clock
-        # Which events make a line; what every line goes through before the console sees it; and
-        # what seals it for the file.
-        self._keep: list[Processor] = [drop_successful_answers]
+        # What every event goes through first; what every line goes through before the console
+        # sees it; and what seals it for the file.
+        # ``hasher``: the proxy's value-hash key, so a masked path or model carries the same mark
+        # on every line and every instance; without it, a key of this process (target.py).
+        self._keep: list[Processor] = [RequestTargetMask(hasher)]
         self._prepare: list[Processor] = [TimeStamper(clock), self._recorded]
         self._seal: list[Processor] = [self._link.link, render_json, self._link.seal]
         self._console = ConsoleSink(console) if console is not None else None

@@ -17,22 +17,11 @@ from typing import Any
 import structlog
 
 from llm_dlp.audit.chain import ChainState, mac_of, write_head
-from llm_dlp.audit.events import RESPONSE
 
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
 # The line as JSON: non-ASCII kept as is, anything unusual (a datetime, a Path) as its str().
 render_json: Processor = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
-
-
-def drop_successful_answers(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """An answer below 400 adds no line: the request's decision line stands for it, so a request
-    stays one line. Error statuses, and exchanges that failed without an answer, are kept."""
-    if event_dict.get("event") == RESPONSE and event_dict.get("error") is None:
-        status = event_dict.get("status")
-        if status is not None and status < 400:
-            raise structlog.DropEvent
-    return event_dict
 
 
 class TimeStamper:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import json
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_dlp.audit.events import RESPONSE
 from llm_dlp.audit.records import AuditEntry, FindingEntry, Unreadable, read_lines
 
 
@@ -104,10 +106,12 @@ def newest(entries: Iterable[AuditEntry], limit: int | None) -> list[AuditEntry]
 
 @dataclass(frozen=True, slots=True)
 class Sighting:
-    """A line that holds the value, and the value's own findings in it."""
+    """A line that holds the value, the value's own findings in it, and the request's upstream
+    answer when the log holds it (joined by ``request_id``)."""
 
     entry: AuditEntry
     findings: tuple[FindingEntry, ...]
+    answer: AuditEntry | None = None
 
     @property
     def outcome(self) -> str:
@@ -131,19 +135,32 @@ _OUTCOMES = {
     "allow": "sent (allowed by an exception)",
 }
 
+_RESPONSE_EVENT = json.dumps(RESPONSE).encode()
 
-def seen(files: Iterable[Path], fingerprint: str) -> Iterator[Sighting]:
-    """Lines whose findings carry this value hash: the value itself was never written."""
+
+def seen(files: Iterable[Path], fingerprint: str) -> list[Sighting]:
+    """Lines whose findings carry this value hash (the value itself was never written), each
+    with its request's answer line, which follows it in the log."""
     needle = json.dumps(fingerprint).encode()
+    found: list[Sighting] = []
+    waiting: dict[str, int] = {}  # request_id -> index in ``found`` of a sighting still without its answer
     for _path, _number, raw in read_lines(files):
         if needle in raw:
             entry = AuditEntry.parse(raw)
             own = tuple(f for f in entry.findings if f.value_hash == fingerprint)
             if own:
-                yield Sighting(entry, own)
+                if entry.request_id and entry.status is None:  # forwarded: an answer line will follow
+                    waiting[entry.request_id] = len(found)
+                found.append(Sighting(entry, own))
+        elif waiting and _RESPONSE_EVENT in raw and any(json.dumps(r).encode() in raw for r in waiting):
+            answer = AuditEntry.parse(raw)
+            index = waiting.pop(answer.request_id or "", None)
+            if index is not None:
+                found[index] = dataclasses.replace(found[index], answer=answer)
+    return found
 
 
-SEEN_COLUMNS = ("time", "tenant", "user", "host", "finding", "what happened to it", "where")
+SEEN_COLUMNS = ("time", "tenant", "user", "host", "finding", "what happened to it", "upstream", "where")
 
 
 def seen_table(sightings: Iterable[Sighting]) -> str:
@@ -154,6 +171,7 @@ def seen_table(sightings: Iterable[Sighting]) -> str:
         s.entry.host or "-",
         ", ".join(sorted({f"{f.kind}/{f.rule}" for f in s.findings})),
         s.outcome,
+        Row(s.entry, s.answer).status,
         ", ".join(sorted({f.location for f in s.findings})) or "-",
     ) for s in sightings]
     return _aligned(SEEN_COLUMNS, rows)
@@ -161,11 +179,41 @@ def seen_table(sightings: Iterable[Sighting]) -> str:
 
 # -- printing ---------------------------------------------------------------------------------
 
-COLUMNS = ("time", "tenant", "user", "decision", "host", "model", "findings")
+COLUMNS = ("time", "tenant", "user", "decision", "status", "host", "model", "findings")
 
 
-def table(entries: Iterable[AuditEntry]) -> str:
-    return _aligned(COLUMNS, [_row(e) for e in entries])
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A line as the table shows it: a decision together with its upstream answer's line (joined
+    by ``request_id``) when the selection holds both, so a request stays one row."""
+
+    entry: AuditEntry
+    answer: AuditEntry | None = None
+
+    @property
+    def status(self) -> str:
+        entry = self.entry
+        if entry.is_decision and entry.status is not None:
+            return f"{entry.status} proxy"  # the proxy answered the client itself
+        answer = self.answer if entry.is_decision else entry if entry.is_response else None
+        if answer is None:
+            return "-"
+        return str(answer.status) if answer.status is not None and answer.error is None else "failed"
+
+
+def request_rows(entries: Iterable[AuditEntry]) -> list[Row]:
+    """One row per request, and one per other line; an answer whose decision line is not in
+    ``entries`` (filtered out, or in an older file) keeps a row of its own."""
+    entries = list(entries)
+    decided = {e.request_id for e in entries if e.is_decision and e.request_id}
+    answers = {e.request_id: e for e in entries if e.is_response and e.request_id in decided}
+    return [Row(e, answers.get(e.request_id) if e.is_decision else None)
+            for e in entries if not (e.is_response and e.request_id in decided)]
+
+
+def table(entries: Iterable[AuditEntry], limit: int | None = None) -> str:
+    shown = request_rows(entries)
+    return _aligned(COLUMNS, [_row(r) for r in (shown if limit is None else shown[-limit:])])
 
 
 def _aligned(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -179,12 +227,14 @@ def _aligned(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def _row(entry: AuditEntry) -> tuple[str, ...]:
+def _row(row: Row) -> tuple[str, ...]:
+    entry = row.entry
     return (
         entry.time.strftime("%Y-%m-%d %H:%M:%S"),
         entry.tenant or "-",
         entry.user or "-",
         entry.decision or entry.event,
+        row.status,
         entry.host or "-",
         entry.model or "-",
         finding_summary(entry) or "-",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llm_dlp.audit.events import ALREADY_RECORDED, DECISION, AuditedFinding, DecisionEvent
+from llm_dlp.audit.events import ALREADY_RECORDED, DECISION, RESPONSE, AuditedFinding, DecisionEvent
 from llm_dlp.audit.rotation import parse_time
 
 if TYPE_CHECKING:  # the review commands read lines only: they need not load the detectors
@@ -100,17 +100,23 @@ class AuditEntry:
     path: str | None
     model: str | None
     decision: str | None
-    status: int | None
+    status: int | None  # a decision: the proxy's own answer, if it answered; a response: upstream's
     reason: str | None
     findings: tuple[FindingEntry, ...]  # the findings new to this conversation (recorded.py)
     already_recorded: int  # findings of this request that an earlier line of the conversation holds
     raw: bytes  # the line as written, for JSON output that a reviewer can still verify
     provider: str | None = None
     region: str | None = None  # where the request went: mainland, international, self-hosted...
+    request_id: str | None = None  # shared by a request's decision line and its response line
+    error: str | None = None
 
     @property
     def is_decision(self) -> bool:
         return self.event == DECISION
+
+    @property
+    def is_response(self) -> bool:
+        return self.event == RESPONSE
 
     @classmethod
     def parse(cls, raw: bytes) -> AuditEntry:
@@ -133,6 +139,8 @@ class AuditEntry:
             raw=raw,
             provider=data.get("provider"),
             region=data.get("region"),
+            request_id=data.get("request_id"),
+            error=data.get("error"),
         )
 
 

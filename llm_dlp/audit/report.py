@@ -121,6 +121,19 @@ PAGE = """<!doctype html>
   </tbody>
 </table>
 
+<h2>Upstream answers</h2>
+<table id="upstream-answers">
+  <thead><tr><th>status</th><th>answers</th></tr></thead>
+  <tbody>
+  {% for status, n in summary.answers.most_common() %}
+    <tr><td>{{ status }}</td><td>{{ n }}</td></tr>
+  {% else %}
+    <tr><td colspan="2">no answers recorded</td></tr>
+  {% endfor %}
+  {% if summary.unanswered %}<tr><td>forwarded, no answer line</td><td>{{ summary.unanswered }}</td></tr>{% endif %}
+  </tbody>
+</table>
+
 <h2>Latest blocks</h2>
 <table id="latest-blocks">
   <thead><tr><th>time (UTC)</th><th>tenant</th><th>user</th><th>host</th><th>model</th><th>findings</th><th>reason</th></tr></thead>

@@ -34,12 +34,20 @@ class Summary:
     destination_findings: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     hourly: dict[dt.datetime, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     latest_blocks: deque[AuditEntry] = field(default_factory=lambda: deque(maxlen=LATEST_BLOCKS))
+    # Upstream's answers to forwarded requests, by status ("no answer" when the exchange failed).
+    answers: Counter[str] = field(default_factory=Counter)
+    forwarded: int = 0  # decisions the proxy did not answer itself: each expects an answer line
 
     def add(self, entry: AuditEntry) -> None:
+        if entry.is_response:
+            self.answers[_answer(entry)] += 1
+            return
         if not entry.is_decision:
             self.other_events[entry.event] += 1
             return
         self.requests += 1
+        if entry.status is None:
+            self.forwarded += 1
         self.first = entry.time if self.first is None else min(self.first, entry.time)
         self.last = entry.time if self.last is None else max(self.last, entry.time)
         decision = entry.decision or "?"
@@ -62,6 +70,12 @@ class Summary:
         if decision in BLOCKING:
             self.latest_blocks.append(entry)
 
+    @property
+    def unanswered(self) -> int:
+        """Forwarded requests without an answer line among the lines read: still open, cut off by
+        a stop, written before answers were recorded, or their answer is outside the selection."""
+        return max(self.forwarded - sum(self.answers.values()), 0)
+
     def over_time(self) -> tuple[str, list[tuple[dt.datetime, Counter[str]]]]:
         """Decisions per hour, day, week or month (by the span of the log), empty periods included."""
         if not self.hourly:
@@ -77,6 +91,10 @@ class Summary:
             series.append((moment, buckets.get(moment, Counter())))
             moment = _next(moment, unit)
         return unit, series
+
+
+def _answer(entry: AuditEntry) -> str:
+    return str(entry.status) if entry.status is not None and entry.error is None else "no answer"
 
 
 _UNITS = (("hour", dt.timedelta(days=3)), ("day", dt.timedelta(days=120)), ("week", dt.timedelta(days=730)), ("month", None))
@@ -120,6 +138,8 @@ def as_text(summary: Summary, top: int = 10) -> str:
         _section("top rules", summary.rules.most_common(top)),
         _section("top users", summary.users.most_common(top)),
         _section("hosts", summary.hosts.most_common(top)),
+        _section("upstream answers (status)", summary.answers.most_common())
+        + (f"\n  ({summary.unanswered} forwarded requests without an answer line)" if summary.unanswered else ""),
         _section("destinations (tenant  region/provider)", [
             (f"{tenant}  {place}", f"{n} requests, {summary.destination_findings[tenant][place]} findings")
             for tenant, places in sorted(summary.destinations.items()) for place, n in places.most_common()]),
@@ -157,5 +177,7 @@ def as_json(summary: Summary, top: int = 10) -> str:
             tenant: {place: {"requests": n, "findings": summary.destination_findings[tenant][place]}
                      for place, n in places.most_common()}
             for tenant, places in sorted(summary.destinations.items())},
+        "answers": dict(summary.answers.most_common()),
+        "unanswered": summary.unanswered,
         "other_events": dict(summary.other_events),
     })

@@ -14,6 +14,7 @@ import socket
 from functools import partial
 from pathlib import Path
 
+from llm_dlp.audit.events import AUTH_FAILURE, RESPONSE, answer_failed
 from llm_dlp.audit.export import SpooledExporter
 
 APP_NAME = "llm-dlp"
@@ -35,7 +36,8 @@ def rfc5424(hostname: str, procid: int, line: str) -> bytes:
     """The sealed line as an RFC 5424 message: its time, its event as MSGID, the line as MSG."""
     fields = json.loads(line)
     event = str(fields.get("event") or "-")[:32]
-    warning = fields.get("decision") in WARNING_DECISIONS or event in ("dlp.auth_failure", "dlp.response")
+    warning = (fields.get("decision") in WARNING_DECISIONS or event == AUTH_FAILURE
+               or event == RESPONSE and answer_failed(fields))
     pri = PRI_WARNING if warning else PRI_INFO
     return f"<{pri}>1 {fields.get('time') or '-'} {hostname} {APP_NAME} {procid} {event} - {line}".encode("utf-8")
 

@@ -67,6 +67,11 @@ class RunningProxy:
             return []
         return [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
 
+    def decisions(self) -> list[dict]:
+        """The decision lines: one per request. (A forwarded request's answer has a line of its
+        own, written once the answer has gone through, so it may land after the client is done.)"""
+        return [line for line in self.audit_lines() if line.get("event") == "dlp.decision"]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

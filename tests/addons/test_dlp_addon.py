@@ -117,3 +117,27 @@ def test_a_tenant_that_fails_open_forwards_even_when_the_audit_fails(pipeline, e
     with taddons.context(addon):
         through(addon, flow)
     assert flow.response is None and RESTORE in flow.metadata
+
+
+def test_a_failure_is_logged_and_audited_without_the_url_or_the_exceptions_words(pipeline, endpoints, audit, caplog,
+                                                                                 monkeypatch):
+    """An exception may quote the request (a key, a header, a piece of the body): the proxy's log,
+    at debug level, and the audit name the failure by its type and where it was raised."""
+    segment, query, quoted = make.aws_access_key_id(), make.github_pat(), make.anthropic_api_key()
+
+    def broken(*_args, **_kwargs):
+        raise ValueError(f"cannot read {quoted}")
+
+    monkeypatch.setattr(pipeline, "inspect", broken)
+    addon = DlpAddon(pipeline, endpoints, audit)
+    flow = flow_to(ANTHROPIC, path=f"/{segment}/v1/messages?key={query}", content=chat("hello"))
+    caplog.set_level("DEBUG")
+    with taddons.context(addon):
+        through(addon, flow)
+    assert flow.response is not None and flow.response.status_code == 500
+    logged, written = caplog.text, Path(audit.target).read_text()
+    assert "ValueError in broken" in logged and "/v1/messages?key=…" in logged
+    for value in (segment, query, quoted):
+        assert value not in logged and value not in written
+    [line] = audit_lines(Path(audit.target))
+    assert line["error"].startswith("ValueError in broken") and line["path"].endswith("/v1/messages?key=…")

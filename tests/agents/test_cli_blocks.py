@@ -48,9 +48,9 @@ def needs(cli: clients.Cli):
 
 def run_blocked(stack, session, cli: clients.Cli) -> tuple[clients.Run, list[dict]]:
     project, pem = session
-    before = len(stack.proxy.audit_lines())
+    before = len(stack.proxy.decisions())
     result = clients.run(cli, project, stack.environment(cli))
-    audit = stack.proxy.audit_lines()[before:]
+    audit = stack.proxy.decisions()[before:]
     key_line = pem.splitlines()[1]
     upstream = [r for r in stack.provider.received if r.method == "POST"]
     assert upstream, "the first turn reached the stand-in"
