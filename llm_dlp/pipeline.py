@@ -22,7 +22,8 @@ from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
-from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for, generic
+from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, format_for, generic
+from llm_dlp.providers.target import rewritable, target_segments
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
@@ -88,7 +89,7 @@ class Pipeline:
             refusal = routing.refusal(info, policy)
             if refusal:
                 inspection = Inspection(self._refuse_destination(policy, refusal))
-            elif info.opaque and adapter_for(info.path).format == generic.FORMAT:
+            elif info.opaque and format_for(info.path).format == generic.FORMAT:
                 inspection = Inspection(routing.opaque(info, policy))
             else:
                 scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
@@ -109,10 +110,11 @@ class Pipeline:
     def scan(
         self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None
     ) -> Scan:
-        if not raw_body:
-            return Scan("", ParsedRequest("empty", None, []), ())
-        text = decode_body(raw_body, info.content_encoding, limit)
-        parsed = self._parse(info, text)
+        if not raw_body:  # still the request target and headers
+            text, parsed = "", ParsedRequest("empty", None, target_segments(info.path, info.headers))
+        else:
+            text = decode_body(raw_body, info.content_encoding, limit)
+            parsed = self._parse(info, text)
         hits = []
         for segment, found in zip(parsed.segments, self.scanner.find(parsed.segments)):
             if tenant is not None:
@@ -127,6 +129,9 @@ class Pipeline:
         # A finding whose content unit cannot be withheld (a system prompt) is blocked instead.
         decided = [dataclasses.replace(d, action=Action.BLOCK, reason=withhold.fallback_reason(d.reason))
                    if d.action == Action.WITHHOLD and not withhold.possible(d.hit.segment) else d for d in decided]
+        # The request target and headers cannot be rewritten in flight (providers.target).
+        decided = [dataclasses.replace(d, action=Action.BLOCK, reason=f"{d.reason or 'default_action'}; outside the body, so blocked")
+                   if d.action in (Action.REDACT, Action.WITHHOLD) and not rewritable(d.hit.segment.path) else d for d in decided]
         findings = self._records(_as_recorded(decided))
         action = engine.request_action(decided, info.body_signed)
         verdict = Verdict(
@@ -136,6 +141,8 @@ class Pipeline:
             format=scan.parsed.format if scan.parsed.format != "empty" else None,
             model=scan.parsed.model,
             policy_mode=policy.mode,
+            text_bytes=scan.parsed.text_bytes,
+            exempt=scan.parsed.exempt,
         )
         monitor = policy.mode == "monitor"  # monitor mode says what would happen and forwards the original
         if action == Action.BLOCK:
@@ -180,15 +187,19 @@ class Pipeline:
         }
 
     def _parse(self, info: RequestInfo, text: str) -> ParsedRequest:
-        adapter = adapter_for(info.path)
+        api = format_for(info.path, info.provider)
         try:
             document = parse_json(text)
         except RequestFormatError:
-            if adapter.format != "json" or "json" in info.content_type:
+            if api.format != "json" or "json" in info.content_type:
                 raise
             # A non-JSON body on an AI host (form, plain text): scan it as one piece of text.
-            return ParsedRequest("text", text, [Segment((), text, "body")])
-        return adapter.extract(document)
+            parsed = ParsedRequest("text", text, [Segment((), text, "body")])
+        else:
+            parsed = api.extract(document, info.path)
+        # What leaves beside the body, first, as it comes first on the wire.
+        parsed.segments[:0] = target_segments(info.path, info.headers)
+        return parsed
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
         grouped: dict[tuple, list[_Decided]] = {}
