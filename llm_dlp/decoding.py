@@ -24,6 +24,7 @@ __all__ = [
     "Unscanned",
     "decode_base64_payload",
     "decode_data_url",
+    "decode_payload",
     "decode_text_bytes",
 ]
 
@@ -124,7 +125,7 @@ def decode_base64_payload(data: str, media_type: str | None) -> Decoded | Unscan
     (a "image/png" that is really UTF-8 text is scanned as text); ``media_type`` only lends a
     charset. Raises ``DecodeError`` when ``data`` is not base64."""
     raw, transfer, padded = _unbase64(data)
-    return _classify(raw, media_type, Codec("base64", transfer=transfer, padded=padded))
+    return decode_payload(raw, media_type, Codec("base64", transfer=transfer, padded=padded))
 
 
 def decode_data_url(value: str) -> Decoded | Unscanned | None:
@@ -143,7 +144,7 @@ def decode_data_url(value: str) -> Decoded | Unscanned | None:
         raw, transfer, padded = _unbase64(payload)
     else:
         raw, transfer, padded = urllib.parse.unquote_to_bytes(payload), "percent", True
-    return _classify(raw, media_type, Codec("data-url", transfer=transfer, padded=padded, header=value[: comma + 1]))
+    return decode_payload(raw, media_type, Codec("data-url", transfer=transfer, padded=padded, header=value[: comma + 1]))
 
 
 def decode_text_bytes(raw: bytes, media_type: str | None = None) -> str | None:
@@ -264,7 +265,8 @@ def _pad(compact: str) -> str:
     return compact + "=" * (-len(compact) % 4)
 
 
-def _classify(raw: bytes, media_type: str | None, codec: Codec) -> Decoded | Unscanned:
+def decode_payload(raw: bytes, media_type: str | None, codec: Codec) -> Decoded | Unscanned:
+    """``raw`` as text (``codec`` with the charset found), a PDF's text, or binary media."""
     if raw.startswith(b"%PDF-"):
         from llm_dlp.pdf_text import pdf_text  # pypdf is imported only when a PDF arrives
 

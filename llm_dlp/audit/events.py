@@ -108,6 +108,7 @@ class DecisionEvent:
     region: str | None = None  # where the request went (mainland, international, self-hosted, ...)
     route: Mapping[str, Any] | None = None  # where a reroute or residency rule sent it, and why
     shadow: Mapping[str, Any] | None = None
+    unscanned: Mapping[str, Any] | None = None  # media and token-id prompts no detector read (counts, types)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -135,6 +136,7 @@ class DecisionEvent:
             **({"reroute": self.reroute} if self.reroute else {}),
             **({"route": dict(self.route)} if self.route else {}),
             **({"shadow": dict(self.shadow)} if self.shadow else {}),
+            **({"unscanned": dict(self.unscanned)} if self.unscanned else {}),
         }
 
 
