@@ -140,7 +140,7 @@ def _split(data: bytes, boundary: bytes) -> FormData:
         found = data.find(b"\r\n" + delimiter)
         if found < 0:
             raise RequestFormatError("multipart body without its boundary")
-        preamble, cursor = data[:found], found + 2
+        preamble, cursor = data[: found + 2], found + 2  # the CRLF before the delimiter belongs to it
     parts = []
     while True:
         cursor += len(delimiter)
