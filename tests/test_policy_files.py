@@ -90,7 +90,7 @@ default_action: log
         ("rules:\n  kind: secret\n", 2, "rules", "list of rules"),
         ("block_message: 'ask {admin}'\n", 1, "block_message", "template may use only"),
     ],
-    ids=["unknown-key", "bad-action", "bad-kind", "missing-action", "wrong-type", "range", "network", "syntax", "shape", "template"],
+    ids=["unknown-key", "bad-action", "bad-kind", "missing-action", "wrong-type", "media", "token-ids", "range", "network", "syntax", "shape", "template"],
 )
 def test_a_broken_policy_names_file_line_and_key(tmp_path, text, line, key, words):
     path = write(tmp_path, "default", text)
