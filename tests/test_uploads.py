@@ -4,18 +4,21 @@ by their text, binary media per the policy's ``media`` setting, token-id prompts
 
 from __future__ import annotations
 
+import base64
 import codecs
 import dataclasses
+import json
 import random
 
 import pytest
 
 from detectors.secrets import SecretDetector
 from llm_dlp import uploads
+from llm_dlp.decoding import decode_base64_payload
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo, Scan
 from llm_dlp.policy.loader import load_policy_dir
-from llm_dlp.providers.base import ParsedRequest, RequestFormatError
+from llm_dlp.providers.base import ContentUnit, ParsedRequest, RequestFormatError, Segment
 from llm_dlp.testing import secrets_factory
 from llm_dlp.testing.proxyrun import REPO
 from tests.test_decoding import text_pdf
@@ -141,3 +144,47 @@ def test_a_utf16_plain_text_body_is_read_in_its_charset(pipeline):
     inspection = pipeline.inspect(info, raw)
     assert inspection.verdict.decision == "redact" and token.encode("utf-16-le") not in inspection.body
     assert inspection.body.decode("utf-16-le").startswith("token [[secret:github-pat:")
+
+
+class DocumentPipeline(Pipeline):
+    """Reads the one Anthropic document block of these tests the way the format adapters do:
+    its base64 source decoded with its codec, withheld as a text block."""
+
+    def _parse(self, info, text):
+        document = json.loads(text)
+        path = ("messages", 0, "content", 0)
+        source = document["messages"][0]["content"][0]["source"]
+        decoded = decode_base64_payload(source["data"], source["media_type"])
+        unit = ContentUnit(path, "document", field="text", keep=(("type", "text"),))
+        return ParsedRequest("anthropic-messages", document,
+                             [Segment(path + ("source", "data"), decoded.text, "document", unit=unit, codec=decoded.codec)])
+
+
+def document_request(data: bytes, media_type: str) -> bytes:
+    block = {"type": "document", "source": {"type": "base64", "media_type": media_type,
+                                            "data": base64.b64encode(data).decode()}}
+    return json.dumps({"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": [block]}]}).encode()
+
+
+def test_a_value_in_a_base64_document_is_redacted_inside_the_base64(policies):
+    token = secrets_factory.github_pat()
+    text = f"Runbook\nexport GITHUB_TOKEN={token}\n"
+    pipeline = DocumentPipeline(policies, [SecretDetector()], ValueHasher(b"k" * 32))
+    info = RequestInfo("t", "POST", "api.anthropic.com", "/v1/messages", "anthropic", content_type="application/json")
+    inspection = pipeline.inspect(info, document_request(codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "text/plain"))
+    assert inspection.verdict.decision == "redact"
+    data = json.loads(inspection.body)["messages"][0]["content"][0]["source"]["data"]
+    sent = base64.b64decode(data)
+    assert sent.startswith(codecs.BOM_UTF16_LE) and not any(token.encode(c) in sent for c in ("utf-8", "utf-16-le"))
+    assert sent[2:].decode("utf-16-le") == text.replace(token, next(iter(inspection.redactions)))
+
+
+def test_a_value_to_redact_in_a_pdf_document_withholds_the_document(policies):
+    token = secrets_factory.github_pat()
+    pipeline = DocumentPipeline(policies, [SecretDetector()], ValueHasher(b"k" * 32))
+    info = RequestInfo("t", "POST", "api.anthropic.com", "/v1/messages", "anthropic", content_type="application/json")
+    inspection = pipeline.inspect(info, document_request(text_pdf([f"token {token}"]), "application/pdf"))
+    assert inspection.verdict.decision == "withhold"
+    block = json.loads(inspection.body)["messages"][0]["content"][0]
+    assert block["type"] == "text" and block["text"].startswith("[llm-dlp withheld this document")
+    assert "cannot be rewritten" in inspection.verdict.findings[0].policy_rule
