@@ -2,9 +2,10 @@
 in UTF-16/32, PDFs. Each is turned into text the detectors can scan, with the ``Codec`` that puts
 an edited text back in the same wire form (or says it cannot, as for a PDF).
 
-Binary media a text scanner cannot read (images, audio, archives) is reported as ``Unscanned``
-with a media type this module chose from the payload's own leading bytes: the client's declared
-type is never carried into the audit, where it could hold any value.
+Binary media a text scanner cannot read (images, audio, video, archives, PDFs without text) is
+reported as ``Unscanned`` with a media type this module chose from the payload's own leading
+bytes: the client's declared type is never carried into the audit, where it could hold any value.
+Bytes of no known media format are scanned as Latin-1 text rather than passed unseen.
 """
 
 from __future__ import annotations
@@ -185,7 +186,12 @@ def text_encoding(raw: bytes, media_type: str | None = None) -> tuple[str, bytes
     for bom, charset in _BOMS:
         if raw.startswith(bom) and _reads_as_text(raw[len(bom) :], charset):
             return charset, bom
-    for charset in (_nul_pattern(raw), _declared_charset(media_type), "utf-8"):
+    guessed = _nul_pattern(raw)
+    # The NUL pattern is strong evidence on its own: control characters sprinkled into UTF-16
+    # text must not make it unreadable.
+    if guessed and _reads_as_text(raw, guessed, tolerance=0.25):
+        return guessed, b""
+    for charset in (_declared_charset(media_type), "utf-8"):
         if charset and _reads_as_text(raw, charset):
             return charset, b""
     if len(raw.translate(None, _CONTROL_BYTES)) >= len(raw) * _MOSTLY:
@@ -225,7 +231,7 @@ def _nul_pattern(raw: bytes) -> str | None:
     return None
 
 
-def _reads_as_text(raw: bytes, charset: str) -> bool:
+def _reads_as_text(raw: bytes, charset: str, tolerance: float = 1 - _MOSTLY) -> bool:
     """``raw`` decodes strictly in ``charset`` into what looks like text: nearly no control
     characters, unassigned or private-use code points in its first characters (random bytes
     decoded as UTF-16 are about a quarter of those)."""
@@ -236,7 +242,7 @@ def _reads_as_text(raw: bytes, charset: str) -> bool:
     sample = text[:_SAMPLE]
     odd = sum(1 for c in sample if unicodedata.category(c) in ("Cn", "Co", "Cs")
               or (c < "\x20" and c not in "\t\n\x0c\r\x1b"))
-    return odd <= len(sample) * (1 - _MOSTLY)
+    return odd <= len(sample) * tolerance
 
 
 # --- shared by base64 fields and data URLs --------------------------------------------------
@@ -281,7 +287,13 @@ def decode_payload(raw: bytes, media_type: str | None, codec: Codec) -> Decoded 
         return Decoded(text, Codec("pdf", reencodable=False))
     found = text_encoding(raw, media_type)
     if found is None:
-        return Unscanned(sniff_media_type(raw))
+        media = sniff_media_type(raw)
+        if media != "application/octet-stream":
+            return Unscanned(media)
+        # Bytes of no known media format: a model given them reads what text they hold, so
+        # they are scanned byte for byte as Latin-1 (which maps every byte and back). A text
+        # file peppered with control bytes to look binary is read this way, not passed unseen.
+        found = "latin-1", b""
     charset, bom = found
     text = raw[len(bom) :].decode(charset)
     return Decoded(text, Codec(codec.name, True, charset, bom, codec.transfer, codec.padded, codec.header))

@@ -87,9 +87,21 @@ def test_binary_media_is_unscanned_with_a_type_from_its_bytes_never_the_clients(
     assert result == Unscanned("image/png")
     noise = random.Random(2).randbytes(5000)
     assert decode_text_bytes(noise) is None
-    assert decode_base64_payload(base64.b64encode(noise).decode(), "text/plain") == Unscanned("application/octet-stream")
+    # Bytes of no known format are read byte for byte, so text hidden among them is still seen.
+    hidden = noise[:2000] + b"token = ghp_ExampleExampleExample000000" + noise[2000:]
+    decoded = decode_base64_payload(base64.b64encode(hidden).decode(), "application/octet-stream")
+    assert isinstance(decoded, Decoded) and "ghp_ExampleExampleExample000000" in decoded.text
+    assert base64.b64decode(decoded.codec.encode(decoded.text)) == hidden
     wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + noise[:500]
     assert decode_base64_payload(base64.b64encode(wav).decode(), None) == Unscanned("audio/wav")
+
+
+def test_control_bytes_sprinkled_into_text_do_not_hide_it():
+    peppered = "".join(c + ("\x01" if i % 10 == 0 else "") for i, c in enumerate(TEXT))
+    for charset in ("utf-8", "utf-16-le"):
+        decoded = decode_base64_payload(base64.b64encode(peppered.encode(charset)).decode(), "text/plain")
+        assert isinstance(decoded, Decoded) and "ExampleExample" in decoded.text.replace("\x01", "")
+        assert "\x00" not in decoded.text
 
 
 def test_text_declared_as_an_image_is_still_scanned_as_text():
