@@ -24,7 +24,8 @@ from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
-from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for, generic
+from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, format_for, generic
+from llm_dlp.providers.target import rewritable, target_segments
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
@@ -90,7 +91,7 @@ class Pipeline:
             refusal = routing.refusal(info, policy)
             if refusal:
                 inspection = Inspection(self._refuse_destination(policy, refusal))
-            elif info.opaque and adapter_for(info.path).format == generic.FORMAT:
+            elif info.opaque and format_for(info.path).format == generic.FORMAT:
                 inspection = Inspection(routing.opaque(info, policy))
             else:
                 scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
@@ -111,13 +112,14 @@ class Pipeline:
     def scan(
         self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None
     ) -> Scan:
-        if not raw_body:
-            return Scan("", ParsedRequest("empty", None, []), ())
-        data = decode_content(raw_body, info.content_encoding, limit)
-        if uploads.is_form_data(info.content_type):  # parts in their own charsets: kept as bytes
+        if not raw_body:  # still the request target and headers
+            text, parsed = "", ParsedRequest("empty", None, target_segments(info.path, info.headers))
+        elif uploads.is_form_data(info.content_type):  # parts in their own charsets: kept as bytes
+            data = decode_content(raw_body, info.content_encoding, limit)
             text, parsed = data.decode("latin-1"), uploads.parse(data, info.content_type)
+            parsed.segments[:0] = target_segments(info.path, info.headers)
         else:
-            text = utf8_text(data)
+            text = utf8_text(decode_content(raw_body, info.content_encoding, limit))
             parsed = self._parse(info, text)
         hits = []
         for segment, found in zip(parsed.segments, self.scanner.find(parsed.segments)):
@@ -137,6 +139,9 @@ class Pipeline:
         # A finding whose content unit cannot be withheld (a system prompt) is blocked instead.
         decided = [dataclasses.replace(d, action=Action.BLOCK, reason=withhold.fallback_reason(d.reason))
                    if d.action == Action.WITHHOLD and not withhold.possible(d.hit.segment) else d for d in decided]
+        # The request target and headers cannot be rewritten in flight (providers.target).
+        decided = [dataclasses.replace(d, action=Action.BLOCK, reason=f"{d.reason or 'default_action'}; outside the body, so blocked")
+                   if d.action in (Action.REDACT, Action.WITHHOLD) and not rewritable(d.hit.segment.path) else d for d in decided]
         findings = self._records(_as_recorded(decided))
         action = engine.request_action(decided, info.body_signed)
         verdict = Verdict(
@@ -147,6 +152,8 @@ class Pipeline:
             model=scan.parsed.model,
             policy_mode=policy.mode,
             unscanned=_unscanned(scan.parsed, policy),
+            text_bytes=scan.parsed.text_bytes,
+            exempt=scan.parsed.exempt,
         )
         monitor = policy.mode == "monitor"  # monitor mode says what would happen and forwards the original
         if (refused := _unscannable_refusal(scan.parsed, policy)) is not None:
@@ -197,15 +204,19 @@ class Pipeline:
         }
 
     def _parse(self, info: RequestInfo, text: str) -> ParsedRequest:
-        adapter = adapter_for(info.path)
+        api = format_for(info.path, info.provider)
         try:
             document = parse_json(text)
         except RequestFormatError:
-            if adapter.format != "json" or "json" in info.content_type:
+            if api.format != "json" or "json" in info.content_type:
                 raise
             # A non-JSON body on an AI host (plain text, perhaps UTF-16): one text in its charset.
-            return uploads.text_body(text.encode("utf-8"), info.content_type)
-        return adapter.extract(document)
+            parsed = uploads.text_body(text.encode("utf-8"), info.content_type)
+        else:
+            parsed = api.extract(document, info.path)
+        # What leaves beside the body, first, as it comes first on the wire.
+        parsed.segments[:0] = target_segments(info.path, info.headers)
+        return parsed
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
         grouped: dict[tuple, list[_Decided]] = {}

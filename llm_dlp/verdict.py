@@ -46,6 +46,8 @@ class Verdict:
     format: str | None = None
     model: str | None = None
     body_bytes: int = 0
+    text_bytes: int = 0  # coverage: the UTF-8 bytes of every text the detectors read
+    exempt: tuple[str, ...] = ()  # coverage: names of the exempt fields present (never values)
     scan_ms: float = 0.0
     error: str | None = None
     policy_mode: str = "enforce"

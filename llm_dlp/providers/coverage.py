@@ -1,0 +1,110 @@
+"""Coverage by default: every string and every object key of a body becomes a scanned segment.
+
+A format annotates the texts it understands (role, content unit, file hint) and names the few
+paths it exempts; this walker goes over the whole document in order and yields the annotated
+segment where there is one and a plain segment everywhere else, so a field no adapter was
+written for (a tool's description, ``metadata``, a JSON key) is scanned all the same.
+
+Object keys are segments too, at ``path + (key, OBJECT_KEY)``: a finding in a key is redacted
+in the key itself (``splice`` renames it, refusing a rename that would collide with a sibling)
+or withheld with the unit around it, like any value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llm_dlp.providers.base import INNER_JSON, MAX_DEPTH, OBJECT_KEY, ContentUnit, JsonPath, RequestFormatError, Segment
+
+# A path (a value, or a whole subtree) -> the name the audit lists it under when present.
+Exemptions = dict[JsonPath, str]
+
+# Words every JSON-schema tool definition is made of: fixed words, so never worth a detector run.
+SCHEMA_WORDS = frozenset({
+    "type", "object", "string", "integer", "number", "boolean", "array", "null", "properties", "required",
+    "items", "enum", "description", "default", "additionalProperties", "$schema", "anyOf", "oneOf", "allOf",
+    "minimum", "maximum", "format", "pattern", "title", "const", "minItems", "maxItems", "minLength",
+    "maxLength", "examples", "$ref", "$defs", "definitions", "nullable", "exclusiveMinimum", "exclusiveMaximum",
+    "propertyNames", "uniqueItems", "not", "if", "then", "else", "uri", "date-time", "strict", "name",
+    "parameters", "function", "input_schema",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class MediaField:
+    """A base64 payload a format knows the media type of (an image, a PDF, audio)."""
+
+    path: JsonPath
+    media_type: str | None
+    what: str  # "image", "document", "audio", "file": for the audit
+
+
+@dataclass(frozen=True, slots=True)
+class Covered:
+    segments: list[Segment]
+    exempt: tuple[str, ...]  # the exemption names present, in first-seen order; never values
+
+
+def cover(
+    document: Any,
+    annotated: list[Segment],
+    exempt: Exemptions,
+    media: list[MediaField],
+    vocabulary: frozenset[str],
+) -> Covered:
+    walker = _Walker(annotated, exempt, {m.path: m for m in media}, vocabulary | SCHEMA_WORDS)
+    walker.visit(document, (), None, "body", 0)
+    return Covered(walker.out, tuple(walker.exempt_seen))
+
+
+class _Walker:
+    def __init__(self, annotated: list[Segment], exempt: Exemptions, media: dict[JsonPath, MediaField],
+                 vocabulary: frozenset[str]) -> None:
+        self.by_path: dict[JsonPath, list[Segment]] = {}
+        for segment in annotated:
+            path = segment.path
+            leaf = path[: path.index(INNER_JSON)] if INNER_JSON in path else path
+            self.by_path.setdefault(leaf, []).append(segment)
+        self.units: dict[JsonPath, ContentUnit] = {s.unit.path: s.unit for s in annotated if s.unit is not None}
+        self.exempt = exempt
+        self.media = media
+        self.vocabulary = vocabulary
+        self.out: list[Segment] = []
+        self.exempt_seen: dict[str, None] = {}
+
+    def visit(self, value: Any, path: JsonPath, unit: ContentUnit | None, role: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
+        name = self.exempt.get(path)
+        if name is not None:
+            self.exempt_seen[name] = None
+            return
+        unit = self.units.get(path, unit)
+        if isinstance(value, str):
+            self._string(value, path, unit, role)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key not in self.vocabulary and key:
+                    self.out.append(Segment(path + (key, OBJECT_KEY), key, role, None, unit))
+                self.visit(item, path + (key,), unit, key if depth == 0 else role, depth + 1)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.visit(item, path + (index,), unit, role, depth + 1)
+
+    def _string(self, value: str, path: JsonPath, unit: ContentUnit | None, role: str) -> None:
+        annotated = self.by_path.get(path)
+        if annotated is not None:
+            self.out.extend(annotated)
+            return
+        media = self.media.get(path)
+        if media is not None or _is_base64_data_url(value):
+            # Not text: decoding (or the policy's media rule) decides; never scanned as text.
+            self.exempt_seen[f"{media.what if media else 'data URL'} (media)"] = None
+            return
+        if value and value not in self.vocabulary:
+            self.out.append(Segment(path, value, role, None, unit))
+
+
+def _is_base64_data_url(value: str) -> bool:
+    return value.startswith("data:") and ";base64," in value[:200]
