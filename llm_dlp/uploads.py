@@ -12,6 +12,7 @@ headers, no closing delimiter) is refused, so the parts scanned are the parts th
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -50,6 +51,9 @@ class FormData:
 
 
 def parse(data: bytes, content_type: str) -> ParsedRequest:
+    if _reads_as_json(data):
+        # A server that ignores the content type would read JSON where this reads parts.
+        raise RequestFormatError("a multipart/form-data body that is also a JSON document")
     form = _split(data, _boundary(content_type))
     segments: list[Segment] = []
     media: list[tuple[JsonPath, str]] = []
@@ -111,6 +115,16 @@ def text_body(data: bytes, content_type: str) -> ParsedRequest:
     if isinstance(decoded, Decoded):
         return ParsedRequest(TEXT_FORMAT, data, [Segment((), decoded.text, "body", codec=decoded.codec)])
     return ParsedRequest(TEXT_FORMAT, data, [], unscanned_media=(((), decoded.media_type),))
+
+
+def _reads_as_json(data: bytes) -> bool:
+    if data.lstrip()[:1] not in (b"{", b"["):
+        return False
+    try:  # strict=False: as a lenient parser would, raw line breaks allowed inside strings
+        json.loads(data, strict=False)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _notice_bytes(notice: str, codec: Codec | None) -> bytes:

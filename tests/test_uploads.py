@@ -115,6 +115,8 @@ def test_binary_media_passes_with_an_audit_count_or_is_blocked_by_policy(pipelin
     b"--" + BOUNDARY + b"\r\nContent-Transfer-Encoding: base64\r\n\r\neA==\r\n--" + BOUNDARY + b"--",
     b"--" + BOUNDARY + b"\r\nContent-Disposition: form-data;\r\n name=\"a\"\r\n\r\nx\r\n--" + BOUNDARY + b"--",
     b"no boundary at all",
+    # JSON that is also a multipart body: a server ignoring the content type reads the JSON.
+    b'{"prompt": "\\u0067hp_x", "pad": "--' + BOUNDARY + b'\r\n\r\nx\r\n--' + BOUNDARY + b'--"}',
 ])
 def test_a_body_other_parsers_could_split_differently_is_refused(broken):
     with pytest.raises(RequestFormatError):
