@@ -46,7 +46,9 @@ class Codec:
     reencodable: bool = True
     charset: str = "utf-8"  # a Python codec name without a BOM of its own ("utf-16-le", not "utf-16")
     bom: bytes = b""
-    transfer: str = "base64"  # "base64", "base64url", "percent" (a data URL without ;base64), "none"
+    # "base64", "base64url", "percent" (a data URL without ;base64), "form" (a URL-encoded form
+    # field), "none" (raw bytes, as Latin-1 characters)
+    transfer: str = "base64"
     padded: bool = True
     header: str = ""  # a data URL's "data:text/plain;base64," (with any leading whitespace)
 
@@ -62,6 +64,8 @@ class Codec:
         raw = self.encode_bytes(text)
         if self.transfer == "percent":
             body = urllib.parse.quote_from_bytes(raw, safe="")
+        elif self.transfer == "form":
+            body = urllib.parse.quote_plus(raw, safe="")
         elif self.transfer == "none":
             body = raw.decode("latin-1")
         else:

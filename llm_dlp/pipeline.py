@@ -266,11 +266,8 @@ class Pipeline:
                 replacements.append((start, end, token))
             edits[path] = apply_replacements(segment.text, replacements)
             codecs[path] = segment.codec
-        if scan.parsed.format == uploads.FORMAT:
-            return uploads.rebuild(scan.parsed.document, edits, units), redactions
-        if scan.parsed.format == uploads.TEXT_FORMAT:
-            codec = codecs.get(())
-            return (codec.encode_bytes(edits[()]) if codec and () in edits else scan.parsed.document), redactions
+        if scan.parsed.format in uploads.FORMATS:
+            return uploads.rebuild(scan.parsed, edits, units), redactions
         # A decoded payload (base64, a data URL) is written back in its own encoding.
         edits = {path: codecs[path].encode(text) if codecs[path] else text for path, text in edits.items()}
         return replace_strings(scan.text, edits, units).encode("utf-8"), redactions

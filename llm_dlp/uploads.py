@@ -1,5 +1,5 @@
 """Bodies on AI endpoints that are not JSON: ``multipart/form-data`` uploads (OpenAI ``/v1/files``,
-``/v1/uploads`` parts, audio transcriptions) and plain text.
+``/v1/uploads`` parts, audio transcriptions), URL-encoded forms and plain text.
 
 Each part's headers and body are scanned; a body is read as text in whatever charset it is in
 (UTF-16 with or without a BOM, a declared charset; see ``llm_dlp.decoding``), a PDF by its text
@@ -16,12 +16,15 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import unquote_to_bytes
 
 from llm_dlp.decoding import Codec, DecodeError, Decoded, decode_payload
 from llm_dlp.providers.base import ContentUnit, JsonPath, ParsedRequest, RequestFormatError, Segment
 
 FORMAT = "multipart"
 TEXT_FORMAT = "text"
+FIELDS_FORMAT = "form-urlencoded"
+FORMATS = (FORMAT, TEXT_FORMAT, FIELDS_FORMAT)  # bodies ``rebuild`` writes back
 
 _BOUNDARY = re.compile(r';\s*boundary\s*=\s*(?:"([^"]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
 _PARAM = re.compile(r';\s*([A-Za-z*]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]*))')
@@ -88,9 +91,23 @@ def parse(data: bytes, content_type: str) -> ParsedRequest:
                          unscanned_media=tuple(media))
 
 
-def rebuild(form: FormData, edits: Mapping[JsonPath, str], withheld: Mapping[JsonPath, Any]) -> bytes:
-    """The body with edited texts re-encoded in their part's charset and withheld parts replaced
-    by their notice. Raises ``DecodeError`` if an edit would put a delimiter inside a part."""
+def rebuild(parsed: ParsedRequest, edits: Mapping[JsonPath, str], withheld: Mapping[JsonPath, Any]) -> bytes:
+    """The body of a request in one of ``FORMATS`` with each edited text written back in its own
+    encoding and each withheld unit replaced by its notice."""
+    if parsed.format == FORMAT:
+        return _rebuild_form(parsed.document, edits, withheld)
+    codecs = {segment.path: segment.codec for segment in parsed.segments if segment.codec is not None}
+    if parsed.format == FIELDS_FORMAT:
+        pairs = [list(pair) for pair in parsed.document]
+        for (_, index, side), text in edits.items():
+            pairs[index][side] = codecs[("fields", index, side)].encode(text)
+        return "&".join("=".join(pair) for pair in pairs).encode("latin-1")
+    return codecs[()].encode_bytes(edits[()]) if () in edits else parsed.document
+
+
+def _rebuild_form(form: FormData, edits: Mapping[JsonPath, str], withheld: Mapping[JsonPath, Any]) -> bytes:
+    """Edited texts re-encoded in their part's charset and withheld parts replaced by their
+    notice. Raises ``DecodeError`` if an edit would put a delimiter inside a part."""
     out = [form.preamble if ("preamble",) not in edits else edits[("preamble",)].encode("latin-1")]
     for index, part in enumerate(form.parts):
         path: JsonPath = ("parts", index)
@@ -110,11 +127,37 @@ def rebuild(form: FormData, edits: Mapping[JsonPath, str], withheld: Mapping[Jso
 
 
 def text_body(data: bytes, content_type: str) -> ParsedRequest:
-    """A body that is neither JSON nor multipart: one text in its own charset, or binary media."""
+    """A body that is neither JSON nor multipart: form fields each decoded from their percent
+    escapes, or one text in its own charset, or binary media."""
+    if content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
+        return _fields(data)
     decoded = decode_payload(data, content_type, Codec("text", transfer="none"))
     if isinstance(decoded, Decoded):
         return ParsedRequest(TEXT_FORMAT, data, [Segment((), decoded.text, "body", codec=decoded.codec)])
     return ParsedRequest(TEXT_FORMAT, data, [], unscanned_media=(((), decoded.media_type),))
+
+
+def _fields(data: bytes) -> ParsedRequest:
+    """``a=1&b=2``: every name and value as the server reads it (``+`` a space, ``%xx`` a byte)."""
+    pairs = tuple(tuple(piece.split("=", 1)) for piece in data.decode("latin-1").split("&"))
+    segments, values = [], {}
+    for index, pair in enumerate(pairs):
+        for side, raw in enumerate(pair):
+            found = unquote_to_bytes(raw.replace("+", " "))
+            charset = "utf-8" if _is_utf8(found) else "latin-1"
+            text = found.decode(charset)
+            segments.append(Segment(("fields", index, side), text, "user", codec=Codec("form", charset=charset, transfer="form")))
+            if side == 1:
+                values.setdefault(pair[0], text)
+    return ParsedRequest(FIELDS_FORMAT, pairs, segments, model=values.get("model"))
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _reads_as_json(data: bytes) -> bool:

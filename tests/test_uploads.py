@@ -126,7 +126,7 @@ def test_a_body_other_parsers_could_split_differently_is_refused(broken):
 def test_a_multipart_body_is_rebuilt_byte_for_byte():
     body = b"preamble\r\n" + form(("a", b"1", None, None), ("b", "ü".encode("utf-16"), "b.txt", "text/plain")) + b"epilogue"
     parsed = uploads.parse(body, FORM)
-    assert uploads.rebuild(parsed.document, {}, {}) == body
+    assert uploads.rebuild(parsed, {}, {}) == body
 
 
 def test_token_id_prompts_are_refused_with_a_400_unless_allowed(pipeline, policies):
@@ -192,3 +192,15 @@ def test_a_value_to_redact_in_a_pdf_document_withholds_the_document(policies):
     block = json.loads(inspection.body)["messages"][0]["content"][0]
     assert block["type"] == "text" and block["text"].startswith("[llm-dlp withheld this document")
     assert "cannot be rewritten" in inspection.verdict.findings[0].policy_rule
+
+
+def test_a_url_encoded_form_is_read_field_by_field_and_rewritten_in_its_escapes(pipeline):
+    token = secrets_factory.github_pat()
+    escaped = "".join(f"%{b:02X}" for b in token.encode())  # every character escaped: no match on the raw text
+    raw = f"model=gpt-test&prompt=deploy+with+{escaped}&note=caf%C3%A9".encode()
+    info = RequestInfo("t", "POST", "api.openai.com", "/v1/other", "openai", content_type="application/x-www-form-urlencoded")
+    inspection = pipeline.inspect(info, raw)
+    assert inspection.verdict.decision == "redact" and inspection.verdict.model == "gpt-test"
+    model, prompt, note = inspection.body.decode().split("&")
+    assert model == "model=gpt-test" and note == "note=caf%C3%A9"
+    assert prompt.startswith("prompt=deploy+with+%5B%5Bsecret%3Agithub-pat%3A") and token not in inspection.body.decode()
