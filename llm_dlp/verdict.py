@@ -54,6 +54,7 @@ class Verdict:
     reroute: str | None = None  # scheme://host[:port][/prefix] the request goes to instead
     route: Mapping[str, Any] | None = None  # where it went and by which destinations rule (llm_dlp.routing)
     shadow: Mapping[str, Any] | None = None  # the candidate policy's decision, where it differs
+    unscanned: Mapping[str, Any] | None = None  # media and token-id prompts no detector read: counts and types
 
     @property
     def answers_client(self) -> bool:

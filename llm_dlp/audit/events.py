@@ -109,6 +109,7 @@ class DecisionEvent:
     route: Mapping[str, Any] | None = None  # where a reroute or residency rule sent it, and why
     shadow: Mapping[str, Any] | None = None
     coverage: Mapping[str, Any] | None = None  # text and body bytes, exempt field names (records._coverage)
+    unscanned: Mapping[str, Any] | None = None  # media and token-id prompts no detector read (counts, types)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -137,6 +138,7 @@ class DecisionEvent:
             **({"reroute": self.reroute} if self.reroute else {}),
             **({"route": dict(self.route)} if self.route else {}),
             **({"shadow": dict(self.shadow)} if self.shadow else {}),
+            **({"unscanned": dict(self.unscanned)} if self.unscanned else {}),
         }
 
 

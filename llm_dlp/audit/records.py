@@ -47,6 +47,7 @@ def decision_event(info: RequestInfo, verdict: Verdict) -> DecisionEvent:
         reroute=verdict.reroute,
         route=verdict.route,
         shadow=verdict.shadow,
+        unscanned=verdict.unscanned,
     )
 
 

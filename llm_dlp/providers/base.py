@@ -9,6 +9,8 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, Union
 
+from llm_dlp.decoding import Codec
+
 # A step into a JSON document: an object key, an array index, or ``INNER_JSON`` meaning "this
 # string holds a JSON document; continue inside it" (OpenAI's tool-call ``arguments``).
 PathStep = Union[str, int]
@@ -72,6 +74,9 @@ class Segment:
     role: str  # system, user, assistant, tool_result, tool_use, document, tool, ...
     path_hint: str | None = None  # a file path the surrounding tool call names, if any
     unit: ContentUnit | None = None  # what is withheld in its place; None: only the request as a whole
+    # The text was decoded from the string at ``path`` (base64, a data URL, a PDF): an edit is
+    # written back as ``codec.encode(edited)``; a codec that cannot re-encode means withhold.
+    codec: Codec | None = None
 
     @property
     def location(self) -> str:
@@ -87,6 +92,11 @@ class ParsedRequest:
     segments: list[Segment]
     model: str | None = None
     stream: bool = False
+    # Binary media no text scanner reads (path, media type sniffed from its bytes): the policy's
+    # ``media`` setting passes or blocks it, and the audit counts it.
+    unscanned_media: tuple[tuple[JsonPath, str], ...] = ()
+    # Prompts given as integer token-id arrays: unscannable, refused unless ``token_ids: allow``.
+    token_id_paths: tuple[JsonPath, ...] = ()
     exempt: tuple[str, ...] = ()  # names of the exempt fields present (``coverage``); never values
 
     @property
