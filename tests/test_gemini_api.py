@@ -36,7 +36,7 @@ def test_the_adapter_reads_everything_but_the_models_signed_thoughts():
     }.items()
     assert found["$.model"] == "gemini-2.5-pro" and found["$.project"] == "p"
     assert "T" not in found.values() and "AAAA" not in found.values()
-    assert parsed.exempt == ("inlineData (media)", "thought (signed)")
+    assert parsed.exempt == ("thought (signed)",)
     assert parsed.format == "gemini" and parsed.model == "gemini-2.5-pro"
 
 

@@ -39,7 +39,7 @@ def test_anthropic_adapter_reaches_every_text_a_model_sees():
                     {"type": "search_result", "source": "s", "title": "T", "content": [{"type": "text", "text": "SR"}]}]},
                 {"type": "tool_result", "tool_use_id": "t1", "content": "TR2"},
                 {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "DOC"}, "title": "DT"},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
             ]},
         ],
     }
@@ -67,8 +67,10 @@ def test_anthropic_adapter_reaches_every_text_a_model_sees():
         "$.messages[2].content[2].source.data": "DOC",
         "$.messages[2].content[2].title": "DT",
     }
-    # The signed thinking of the model's own turn and the base64 image are the only texts left out.
-    assert adapter_for("/v1/messages").extract(body).exempt == ("thinking (signed)", "redacted_thinking (encrypted)", "image (media)")
+    # The signed thinking of the model's own turn is exempt; the image is media no scanner reads.
+    parsed = adapter_for("/v1/messages").extract(body)
+    assert parsed.exempt == ("thinking (signed)", "redacted_thinking (encrypted)")
+    assert parsed.unscanned_media == ((("messages", 2, "content", 3, "source", "data"), "image/png"),)
 
 
 def test_tool_results_know_the_file_their_tool_call_read():

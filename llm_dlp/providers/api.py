@@ -72,6 +72,7 @@ class ApiFormat:
         covered = cover(document, annotated.segments, self.exempt(document), self.media(document), self.vocabulary)
         annotated.segments = covered.segments
         annotated.exempt = covered.exempt
+        annotated.unscanned_media = annotated.unscanned_media + covered.unscanned_media
         model = self.path_model(path)
         if model is not None:
             annotated.model = model

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llm_dlp.decoding import DecodeError, Decoded, Unscanned, decode_base64_payload, decode_data_url
 from llm_dlp.providers.base import INNER_JSON, MAX_DEPTH, OBJECT_KEY, ContentUnit, JsonPath, RequestFormatError, Segment
 
 # A path (a value, or a whole subtree) -> the name the audit lists it under when present.
@@ -37,13 +38,14 @@ class MediaField:
 
     path: JsonPath
     media_type: str | None
-    what: str  # "image", "document", "audio", "file": for the audit
+    what: str  # "image", "document", "audio", "file"
 
 
 @dataclass(frozen=True, slots=True)
 class Covered:
     segments: list[Segment]
     exempt: tuple[str, ...]  # the exemption names present, in first-seen order; never values
+    unscanned_media: tuple[tuple[JsonPath, str], ...]  # binary media (``decoding.Unscanned``)
 
 
 def cover(
@@ -55,7 +57,7 @@ def cover(
 ) -> Covered:
     walker = _Walker(annotated, exempt, {m.path: m for m in media}, vocabulary | SCHEMA_WORDS)
     walker.visit(document, (), None, "body", 0)
-    return Covered(walker.out, tuple(walker.exempt_seen))
+    return Covered(walker.out, tuple(walker.exempt_seen), tuple(walker.media_found))
 
 
 class _Walker:
@@ -72,6 +74,7 @@ class _Walker:
         self.vocabulary = vocabulary
         self.out: list[Segment] = []
         self.exempt_seen: dict[str, None] = {}
+        self.media_found: list[tuple[JsonPath, str]] = []
 
     def visit(self, value: Any, path: JsonPath, unit: ContentUnit | None, role: str, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -98,13 +101,18 @@ class _Walker:
             self.out.extend(annotated)
             return
         media = self.media.get(path)
-        if media is not None or _is_base64_data_url(value):
-            # Not text: decoding (or the policy's media rule) decides; never scanned as text.
-            self.exempt_seen[f"{media.what if media else 'data URL'} (media)"] = None
-            return
-        if value and value not in self.vocabulary:
+        if media is not None:
+            # A field the API defines as base64: never read as base64 text. One that does not
+            # decode (or a PDF too broken to read) is a request the pipeline refuses.
+            decoded: Decoded | Unscanned | None = decode_base64_payload(value, media.media_type)
+        else:
+            try:  # a data URL anywhere; a string that only starts like one is scanned as it is
+                decoded = decode_data_url(value)
+            except DecodeError:
+                decoded = None
+        if isinstance(decoded, Decoded):
+            self.out.append(Segment(path, decoded.text, role, None, unit, codec=decoded.codec))
+        elif decoded is not None:
+            self.media_found.append((path, decoded.media_type))
+        elif value and value not in self.vocabulary:
             self.out.append(Segment(path, value, role, None, unit))
-
-
-def _is_base64_data_url(value: str) -> bool:
-    return value.startswith("data:") and ";base64," in value[:200]

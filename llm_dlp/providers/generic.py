@@ -17,7 +17,24 @@ FORMAT = "json"
 
 
 def annotate(document: Any) -> ParsedRequest:
-    return parsed_request(FORMAT, document, [])
+    parsed = parsed_request(FORMAT, document, [])
+    parsed.token_id_paths = tuple(token_id_paths(document))
+    return parsed
+
+
+def token_id_paths(document: Any) -> list[tuple[str]]:
+    """Prompts given as integer token ids (legacy completions' ``prompt``, embeddings' ``input``):
+    a list of integers, or a list of such lists. No text scanner reads them; the policy decides."""
+    found = []
+    for key in ("prompt", "input"):
+        value = document.get(key) if isinstance(document, dict) else None
+        if isinstance(value, list) and value and (_ints(value) or all(isinstance(v, list) and v and _ints(v) for v in value)):
+            found.append((key,))
+    return found
+
+
+def _ints(values: list) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
 def error_answer(status: int, message: str, method: str = "POST") -> ErrorAnswer:
