@@ -63,3 +63,17 @@ def test_duplicate_keys_are_refused_and_audited(proxy, provider, received):
     assert response.status_code == 400 and not received
     assert json.loads(response.text)["type"] == "error"
     assert any(line.get("error") and "repeats a key" in line["error"] for line in proxy.audit_lines())
+
+
+def test_the_audit_line_records_coverage_and_exempt_field_names(proxy, provider, received):
+    body = {"model": "claude-test", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "private musing", "signature": "c2lnbmVk"},
+                                          {"type": "text", "text": "hello"}]},
+        {"role": "user", "content": "go on"}]}
+    assert post(proxy, provider, "/v1/messages", body).status_code == 200
+    assert "private musing" in received[0].text  # signed thinking goes upstream untouched
+    line = [line for line in proxy.audit_lines() if line.get("coverage")][-1]
+    assert line["coverage"]["exempt"] == ["thinking (signed)"]
+    assert 0 < line["coverage"]["text_bytes"] < line["coverage"]["body_bytes"] == len(json.dumps(body))
+    assert "private musing" not in json.dumps(line) and "c2lnbmVk" not in json.dumps(line)
