@@ -268,3 +268,16 @@ def test_prose_that_starts_like_a_data_url_is_scanned_whole():
     found = {s.location: s for s in format_for("/v1/chat/completions").extract(body).segments}
     assert found["$.metadata.a"].text.startswith("data: my token is " + KEY) and found["$.metadata.a"].codec is None
     assert found["$.metadata.b"].text == "hello" and found["$.metadata.b"].codec is not None
+
+
+@pytest.mark.parametrize("body, path", [
+    ({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, "/v1/messages"),
+    ({"model": "m", "messages": [{"role": "system", "content": "x"}]}, "/v1/chat/completions"),
+    ({"model": "m", "input": "x"}, "/v1/responses"),
+    ({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}, "/v1beta/models/gemini-pro:generateContent"),
+    ({"prompt": "x"}, "/json"),
+])
+def test_explain_guesses_the_format_from_the_format_objects(body, path):
+    from llm_dlp.explain import guess_path
+
+    assert guess_path(json.dumps(body)) == path
