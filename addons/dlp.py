@@ -26,15 +26,16 @@ from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.flows import REQUEST_ID, TARGET, info_from_flow, target_of
 from llm_dlp.pipeline import Pipeline
 from llm_dlp.policy.model import Policy
-from llm_dlp.providers import ErrorAnswer, adapter_for, error_response
+from llm_dlp.providers import ApiFormat, ErrorAnswer, answer_with, format_for
 from llm_dlp.request import RequestInfo, connection_verdict, header_verdict, passes_unscanned
-from llm_dlp.restore import Restorer, RestoreSession, rewriter_for
+from llm_dlp.restore import Restorer, RestoreSession
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, open_vault
 from llm_dlp.verdict import Inspection, exception_summary, failure, internal_error, unaudited
 
 log = logging.getLogger("llm_dlp")
 
 META = "llm_dlp"  # flow.metadata key: the Endpoint of a flow we intercept
+API = "llm_dlp_api"  # flow.metadata key: the ApiFormat of its request, looked up once per flow
 RESTORE = "llm_dlp_restore"  # flow.metadata key: the RestoreSession of a forwarded request
 RESTORING = "llm_dlp_restoring"  # flow.metadata key: the RestoreTable its answer is restored with
 ANSWERED = "llm_dlp_answer_audited"  # flow.metadata key: the upstream answer (or error) is in the audit
@@ -94,6 +95,7 @@ class DlpAddon:
             return
         flow.metadata[TARGET] = target
         flow.metadata[META] = endpoint
+        flow.metadata[API] = format_for(flow.request.path, endpoint.provider)
         try:
             self._check_headers(flow, endpoint)
         except Exception as exc:  # noqa: BLE001
@@ -220,7 +222,7 @@ class DlpAddon:
             return
         if inspection.body is not None:
             flow.request.content = inspection.body  # re-encodes with the request's content-encoding
-        flow.metadata[RESTORE] = self.restorer.session(policy, info, inspection.redactions)
+        flow.metadata[RESTORE] = self.restorer.session(policy, info, inspection.redactions, _api(flow, endpoint))
         if forward is not None:
             _reroute(flow, forward)
 
@@ -232,7 +234,7 @@ class DlpAddon:
             return
         # Decoding the request body and the vault (disk, network) are blocking: off the event loop.
         table = await asyncio.to_thread(lambda: self.restorer.table(session, flow.request.get_content(strict=False) or b""))
-        rewriter = rewriter_for(adapter_for(flow.request.path).format, response.headers.get("content-type", ""), table)
+        rewriter = session.api.answer_rewriter(response.headers.get("content-type", ""), table) if session.api else None
         if rewriter is None:
             return
         if "content-length" in response.headers:  # restored values change the length
@@ -263,7 +265,14 @@ class DlpAddon:
 
 def _error_answer(flow: http.HTTPFlow, endpoint: Endpoint, status: int, message: str) -> ErrorAnswer:
     """The provider's own error shape, with the status its clients show without retrying."""
-    return error_response(endpoint.provider, flow.request.path, status, message, method=flow.request.method)
+    return answer_with(_api(flow, endpoint), status, message, method=flow.request.method)
+
+
+def _api(flow: http.HTTPFlow, endpoint: Endpoint) -> ApiFormat:
+    api = flow.metadata.get(API)
+    if api is None:  # a flow whose request headers we did not see (an addon error before them)
+        api = flow.metadata[API] = format_for(flow.request.path, endpoint.provider)
+    return api
 
 
 def _elapsed_ms(flow: http.HTTPFlow) -> float | None:

@@ -19,12 +19,22 @@ class BodyError(ValueError):
 
 
 def decode_body(raw: bytes, content_encoding: str, limit: int) -> str:
+    return utf8_text(decode_content(raw, content_encoding, limit))
+
+
+def decode_content(raw: bytes, content_encoding: str, limit: int) -> bytes:
+    """The body's bytes with its content-encodings undone, within ``limit``. Multipart uploads
+    stay bytes: each part has its own charset (``llm_dlp.uploads``)."""
     data = raw
     # Encodings are listed in the order they were applied; undo them last to first.
     for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
         data = _decode_one(data, coding, limit)
     if len(data) > limit:
         raise BodyError(f"request body is {len(data)} bytes, over this proxy's limit of {limit}", 413)
+    return data
+
+
+def utf8_text(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,28 +6,19 @@ import json
 
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.model import Policy
+from llm_dlp.providers import FORMATS
 from llm_dlp.withhold import notices_in
 
 
 def guess_path(text: str) -> str:
-    """An API path whose adapter fits this body, for bodies saved without their request line."""
+    """An API path whose format fits this body, for bodies saved without their request line:
+    the first format (in ``FORMATS`` order) whose ``looks_like`` accepts it."""
     try:
         document = json.loads(text)
     except ValueError:
         return "/text"
-    if isinstance(document, dict) and isinstance(document.get("messages"), list):
-        anthropic_markers = ("system" in document, "max_tokens" in document and "messages" in document)
-        blocks = [
-            block.get("type")
-            for message in document["messages"] if isinstance(message, dict) and isinstance(message.get("content"), list)
-            for block in message["content"] if isinstance(block, dict)
-        ]
-        if any(kind in ("tool_use", "tool_result", "thinking", "document") for kind in blocks):
-            return "/v1/messages"
-        if any(isinstance(m, dict) and m.get("role") in ("system", "developer", "tool") for m in document["messages"]):
-            return "/v1/chat/completions"
-        return "/v1/messages" if any(anthropic_markers) else "/v1/chat/completions"
-    return "/json"
+    api = next((api for api in FORMATS if api.looks_like is not None and api.looks_like(document)), None)
+    return api.example_path if api is not None else "/json"
 
 
 def explain(pipeline: Pipeline, policy: Policy, body: bytes, path: str | None = None) -> str:
@@ -43,6 +34,8 @@ def explain(pipeline: Pipeline, policy: Policy, body: bytes, path: str | None = 
     ]
     if verdict.error:
         lines.append(f"error: {verdict.error}")
+    lines.append(f"coverage: {verdict.text_bytes} text bytes scanned of a {verdict.body_bytes}-byte body"
+                 + (f"; exempt: {', '.join(verdict.exempt)}" if verdict.exempt else ""))
     if verdict.findings:
         lines.append("findings:")
         for finding in verdict.findings:

@@ -17,13 +17,16 @@ from detectors.base import Detector, Finding
 from llm_dlp import withhold
 from llm_dlp.audit.locations import audited_details, audited_location
 from llm_dlp import routing
-from llm_dlp.bodies import BodyError, decode_body
+from llm_dlp import uploads
+from llm_dlp.bodies import BodyError, decode_content, utf8_text
+from llm_dlp.decoding import DecodeError
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
 from llm_dlp.policy.loader import PolicySet
 from llm_dlp.policy.model import Action, Policy
-from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, adapter_for, generic
+from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, format_for, generic
+from llm_dlp.providers.target import rewritable, target_segments
 from llm_dlp.providers.base import parse_json
 from llm_dlp.providers.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
@@ -90,13 +93,13 @@ class Pipeline:
             refusal = routing.refusal(info, policy)
             if refusal:
                 inspection = Inspection(self._refuse_destination(policy, refusal))
-            elif info.opaque and adapter_for(info.path).format == generic.FORMAT:
+            elif info.opaque and format_for(info.path).format == generic.FORMAT:
                 inspection = Inspection(routing.opaque(info, policy))
             else:
                 scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
                 inspection = self.decide(info, scan, policy)
                 self.known.remember(policy.name, inspection.redactions.values())
-        except (BodyError, RequestFormatError) as exc:
+        except (BodyError, RequestFormatError, DecodeError) as exc:
             inspection = Inspection(failure(policy, getattr(exc, "status", 400), f"llm-dlp could not read this request: {exc}", str(exc)))
         except Exception as exc:  # noqa: BLE001 — any bug must fail closed, not forward
             inspection = Inspection(failure(policy, 500, "llm-dlp could not inspect this request (internal error)", exception_summary(exc)))
@@ -111,10 +114,15 @@ class Pipeline:
     def scan(
         self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None
     ) -> Scan:
-        if not raw_body:
-            return Scan("", ParsedRequest("empty", None, []), ())
-        text = decode_body(raw_body, info.content_encoding, limit)
-        parsed = self._parse(info, text)
+        if not raw_body:  # still the request target and headers
+            text, parsed = "", ParsedRequest("empty", None, target_segments(info.path, info.headers))
+        elif uploads.is_form_data(info.content_type):  # parts in their own charsets: kept as bytes
+            data = decode_content(raw_body, info.content_encoding, limit)
+            text, parsed = data.decode("latin-1"), uploads.parse(data, info.content_type)
+            parsed.segments[:0] = target_segments(info.path, info.headers)
+        else:
+            text = utf8_text(decode_content(raw_body, info.content_encoding, limit))
+            parsed = self._parse(info, text)
         hits = []
         for segment, found in zip(parsed.segments, without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))):
             if tenant is not None:
@@ -126,9 +134,16 @@ class Pipeline:
 
     def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Inspection:
         decided = engine.decide(policy, scan.hits)
+        # Text read from a PDF cannot be written back: a value to redact there withholds its unit.
+        decided = [dataclasses.replace(d, action=Action.WITHHOLD, reason=f"{d.reason or 'default_action'}; {_NOT_REENCODABLE}")
+                   if d.action == Action.REDACT and d.hit.segment.codec and not d.hit.segment.codec.reencodable else d
+                   for d in decided]
         # A finding whose content unit cannot be withheld (a system prompt) is blocked instead.
         decided = [dataclasses.replace(d, action=Action.BLOCK, reason=withhold.fallback_reason(d.reason))
                    if d.action == Action.WITHHOLD and not withhold.possible(d.hit.segment) else d for d in decided]
+        # The request target and headers cannot be rewritten in flight (providers.target).
+        decided = [dataclasses.replace(d, action=Action.BLOCK, reason=f"{d.reason or 'default_action'}; outside the body, so blocked")
+                   if d.action in (Action.REDACT, Action.WITHHOLD) and not rewritable(d.hit.segment.path) else d for d in decided]
         findings = self._records(_as_recorded(decided))
         action = engine.request_action(decided, info.body_signed)
         verdict = Verdict(
@@ -138,8 +153,17 @@ class Pipeline:
             format=scan.parsed.format if scan.parsed.format != "empty" else None,
             model=scan.parsed.model,
             policy_mode=policy.mode,
+            unscanned=_unscanned(scan.parsed, policy),
+            text_bytes=scan.parsed.text_bytes,
+            exempt=scan.parsed.exempt,
         )
         monitor = policy.mode == "monitor"  # monitor mode says what would happen and forwards the original
+        if (refused := _unscannable_refusal(scan.parsed, policy)) is not None:
+            status, reason = refused
+            verdict = dataclasses.replace(verdict, decision=engine.decision_label(policy, Action.BLOCK),
+                                          status=200 if monitor else status, message=policy.render_block_message(reason))
+            if not monitor:
+                return Inspection(verdict)
         if action == Action.BLOCK:
             verdict = dataclasses.replace(
                 verdict, status=200 if monitor else 403, message=self._block_message(policy, findings, info.body_signed))
@@ -147,7 +171,7 @@ class Pipeline:
                 return Inspection(verdict)
         elif action in (Action.REDACT, Action.WITHHOLD) and not monitor:
             body, redactions = self._redact(scan, decided, policy)
-            return routing.routed(Inspection(verdict, body.encode("utf-8"), redactions), info, scan.text, policy)
+            return routing.routed(Inspection(verdict, body, redactions), info, scan.text, policy)
         return routing.routed(Inspection(verdict), info, scan.text, policy)
 
     def _refuse_destination(self, policy: Policy, refusal: str) -> Verdict:
@@ -167,7 +191,7 @@ class Pipeline:
             else:
                 scanned = scan or self.scan(info, raw_body, candidate.max_body_bytes, candidate.name)
                 outcome = self.decide(info, scanned, candidate).verdict
-        except (BodyError, RequestFormatError) as exc:
+        except (BodyError, RequestFormatError, DecodeError) as exc:
             outcome = failure(candidate, 400, str(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 — the shadow must never affect the real decision
             outcome = failure(candidate, 500, "internal error", f"{type(exc).__name__}: {exc}")
@@ -182,15 +206,19 @@ class Pipeline:
         }
 
     def _parse(self, info: RequestInfo, text: str) -> ParsedRequest:
-        adapter = adapter_for(info.path)
+        api = format_for(info.path, info.provider)
         try:
             document = parse_json(text)
         except RequestFormatError:
-            if adapter.format != "json" or "json" in info.content_type:
+            if api.format != "json" or "json" in info.content_type:
                 raise
-            # A non-JSON body on an AI host (form, plain text): scan it as one piece of text.
-            return ParsedRequest("text", text, [Segment((), text, "body")])
-        return adapter.extract(document)
+            # A non-JSON body on an AI host (plain text, perhaps UTF-16): one text in its charset.
+            parsed = uploads.text_body(text.encode("utf-8"), info.content_type)
+        else:
+            parsed = api.extract(document, info.path)
+        # What leaves beside the body, first, as it comes first on the wire.
+        parsed.segments[:0] = target_segments(info.path, info.headers)
+        return parsed
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
         values = {item.hit.value for item in decided}  # for audited_details: none may reach the record
@@ -220,7 +248,7 @@ class Pipeline:
             )
         return tuple(records)
 
-    def _redact(self, scan: Scan, decided: list[_Decided], policy: Policy) -> tuple[str, dict[str, Redaction]]:
+    def _redact(self, scan: Scan, decided: list[_Decided], policy: Policy) -> tuple[bytes, dict[str, Redaction]]:
         """The body with placeholders in place of the values to redact and notices in place of the
         units to withhold, and what each placeholder stands for."""
         units = withhold.replacements([(i.hit.segment, i.hit.finding) for i in decided if i.action == Action.WITHHOLD], policy)
@@ -229,7 +257,7 @@ class Pipeline:
         for item in decided:
             if item.action == Action.REDACT and not withhold.covered(units, item.hit.segment.path):
                 by_segment.setdefault(item.hit.segment.path, []).append(item)
-        edits = {}
+        edits, codecs = {}, {}
         for path, items in by_segment.items():
             segment = items[0].hit.segment
             spans = _merge_spans([(i.hit.finding.start, i.hit.finding.end, i.hit.finding) for i in items])
@@ -240,9 +268,12 @@ class Pipeline:
                 redactions[token] = Redaction(finding.kind, finding.rule, value)
                 replacements.append((start, end, token))
             edits[path] = apply_replacements(segment.text, replacements)
-        if scan.parsed.format == "text":
-            return edits.get((), scan.text), redactions
-        return replace_strings(scan.text, edits, units), redactions
+            codecs[path] = segment.codec
+        if scan.parsed.format in uploads.FORMATS:
+            return uploads.rebuild(scan.parsed, edits, units), redactions
+        # A decoded payload (base64, a data URL) is written back in its own encoding.
+        edits = {path: codecs[path].encode(text) if codecs[path] else text for path, text in edits.items()}
+        return replace_strings(scan.text, edits, units).encode("utf-8"), redactions
 
     @staticmethod
     def _block_message(policy: Policy, findings: Sequence[FindingRecord], signed: bool) -> str:
@@ -281,6 +312,34 @@ def _as_recorded(decided: list[_Decided]) -> list[_Decided]:
     return [dataclasses.replace(d, action=Action.WITHHOLD, reason=withhold.inside_reason(d.reason))
             if Action.LOG <= d.action < Action.WITHHOLD and withhold.covered(units, d.hit.segment.path) else d
             for d in decided]
+
+
+_NOT_REENCODABLE = "text read from a PDF cannot be rewritten, so withheld"
+
+
+def _unscanned(parsed: ParsedRequest, policy: Policy) -> dict[str, Any] | None:
+    """For the audit: media no detector read, counted by type, and token-id prompts; never content."""
+    media: dict[str, int] = {}
+    for _, media_type in parsed.unscanned_media:
+        media[media_type] = media.get(media_type, 0) + 1
+    out: dict[str, Any] = {}
+    if media:
+        out.update(media=media, media_policy=policy.media)
+    if parsed.token_id_paths:
+        out.update(token_ids=len(parsed.token_id_paths), token_ids_policy=policy.token_ids)
+    return out or None
+
+
+def _unscannable_refusal(parsed: ParsedRequest, policy: Policy) -> tuple[int, str] | None:
+    """(status, reason) when the request carries what cannot be scanned and the policy refuses it."""
+    if parsed.token_id_paths and policy.token_ids == "refuse":
+        return 400, ("the prompt is given as token ids, which llm-dlp cannot scan (policy token_ids: refuse); "
+                     "send it as text")
+    if parsed.unscanned_media and policy.media == "block":
+        kinds = ", ".join(sorted({media_type for _, media_type in parsed.unscanned_media}))
+        return 403, (f"{len(parsed.unscanned_media)} media item(s) ({kinds}) that llm-dlp cannot scan "
+                     "(policy media: block)")
+    return None
 
 
 def _uncovered(extra: list[Finding], found: list[Finding]) -> list[Finding]:

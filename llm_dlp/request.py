@@ -6,8 +6,8 @@ proxy and ``llm-dlp replay`` read a request, and refuse it before its body arriv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from llm_dlp.endpoints import Target
 from llm_dlp.policy.model import Policy
@@ -34,6 +34,9 @@ class RequestInfo:
     region: str = ""  # the endpoint's region (llm_dlp/providers/catalogue.yaml), for residency rules
     jurisdiction: str = ""
     opaque: bool = False  # the endpoint is an assistant's own protocol, not a model API
+    # Every header as sent, in order (the pipeline scans the free-text ones: providers.target).
+    # Never printed or audited: it holds the client's credentials.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 def request_info(
@@ -70,7 +73,22 @@ def request_info(
         region=region,
         jurisdiction=jurisdiction,
         opaque=opaque,
+        headers=_header_fields(headers),
     )
+
+
+def _header_fields(headers: Mapping[str, str] | Any) -> tuple[tuple[str, str], ...]:
+    # mitmproxy's Headers keeps repeated fields apart only in ``fields`` (raw bytes).
+    if hasattr(headers, "fields"):
+        return tuple((name.decode("latin-1"), _text(value)) for name, value in headers.fields)
+    return tuple(headers.items())
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")  # every byte a character: nothing dropped unscanned
 
 
 def header_verdict(info: RequestInfo, policy: Policy) -> Verdict | None:

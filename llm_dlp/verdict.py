@@ -47,12 +47,15 @@ class Verdict:
     format: str | None = None
     model: str | None = None
     body_bytes: int = 0
+    text_bytes: int = 0  # coverage: the UTF-8 bytes of every text the detectors read
+    exempt: tuple[str, ...] = ()  # coverage: names of the exempt fields present (never values)
     scan_ms: float = 0.0
     error: str | None = None
     policy_mode: str = "enforce"
     reroute: str | None = None  # scheme://host[:port][/prefix] the request goes to instead
     route: Mapping[str, Any] | None = None  # where it went and by which destinations rule (llm_dlp.routing)
     shadow: Mapping[str, Any] | None = None  # the candidate policy's decision, where it differs
+    unscanned: Mapping[str, Any] | None = None  # media and token-id prompts no detector read: counts and types
 
     @property
     def answers_client(self) -> bool:

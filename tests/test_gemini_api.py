@@ -15,7 +15,7 @@ from llm_dlp.testing import secrets_factory as make
 from llm_dlp.vault import VaultEntry
 
 
-def test_the_adapter_reads_system_contents_calls_and_responses_but_not_thoughts():
+def test_the_adapter_reads_everything_but_the_models_signed_thoughts():
     body = {"model": "gemini-2.5-pro", "project": "p", "request": {
         "systemInstruction": {"parts": [{"text": "SYS"}]},
         "contents": [
@@ -25,15 +25,29 @@ def test_the_adapter_reads_system_contents_calls_and_responses_but_not_thoughts(
             {"role": "user", "parts": [{"functionResponse": {"name": "read_file", "response": {"output": "OUT"}}}]},
         ]}}
     parsed = adapter_for("/v1internal:streamGenerateContent?alt=sse").extract(body)
-    assert {s.location: s.text for s in parsed.segments} == {
+    found = {s.location: s.text for s in parsed.segments}
+    assert found.items() >= {
         "$.request.systemInstruction.parts[0].text": "SYS",
         "$.request.contents[0].parts[0].text": "U1",
         "$.request.contents[1].parts[1].functionCall.name": "read_file",
         "$.request.contents[1].parts[1].functionCall.args.path": "a.py",
         "$.request.contents[2].parts[0].functionResponse.name": "read_file",
         "$.request.contents[2].parts[0].functionResponse.response.output": "OUT",
-    }
+    }.items()
+    assert found["$.model"] == "gemini-2.5-pro" and found["$.project"] == "p"
+    assert "T" not in found.values() and "AAAA" not in found.values()
+    assert parsed.exempt == ("thought (signed)",)
     assert parsed.format == "gemini" and parsed.model == "gemini-2.5-pro"
+
+
+def test_a_thought_part_in_a_user_turn_is_scanned():
+    """``thought: true`` says nothing the provider verifies outside the model's turns."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "HIDDEN", "thought": True, "thoughtSignature": "S"}]},
+                         {"role": "model", "parts": [{"text": "UNSIGNED", "thought": True}]}]}
+    found = {s.location: s.text for s in adapter_for("/v1beta/models/m:generateContent").extract(body).segments}
+    assert found["$.contents[0].parts[0].text"] == "HIDDEN"
+    assert found["$.contents[0].parts[0].thoughtSignature"] == "S"
+    assert found["$.contents[1].parts[0].text"] == "UNSIGNED"
 
 
 SECRET = "ghp_" + "Z" * 36

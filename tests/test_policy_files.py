@@ -82,13 +82,15 @@ default_action: log
         ("rules:\n  - kind: secrets\n    action: block\n", 2, "rules[0].kind", "not one of"),
         ("rules:\n  - kind: secret\n", 2, "rules[0].action", "is required"),
         ("max_body_bytes: lots\n", 1, "max_body_bytes", "whole number"),
+        ("media: scan\n", 1, "media", "'scan' is not one of allow, block"),
+        ("token_ids: block\n", 1, "token_ids", "'block' is not one of refuse, allow"),
         ("rules:\n  - kind: pii\n    min_confidence: 3\n    action: log\n", 3, "rules[0].min_confidence", "between 0 and 1"),
         ("members:\n  networks: [10.0.0.0/33]\n", 2, "members.networks[0]", "not an IP network"),
         ("rules: [\n", 2, "(syntax)", ""),
         ("rules:\n  kind: secret\n", 2, "rules", "list of rules"),
         ("block_message: 'ask {admin}'\n", 1, "block_message", "template may use only"),
     ],
-    ids=["unknown-key", "bad-action", "bad-kind", "missing-action", "wrong-type", "range", "network", "syntax", "shape", "template"],
+    ids=["unknown-key", "bad-action", "bad-kind", "missing-action", "wrong-type", "media", "token-ids", "range", "network", "syntax", "shape", "template"],
 )
 def test_a_broken_policy_names_file_line_and_key(tmp_path, text, line, key, words):
     path = write(tmp_path, "default", text)

@@ -20,6 +20,7 @@ def test_the_banner_summary_is_derived_from_the_loaded_default():
     assert "  personal data (PII_RECORDS) of 10+ records: withheld (replaced by a notice; the session goes on)" in lines
     assert "  proprietary code of 21+ lines: withheld (replaced by a notice; the session goes on)" in lines
     assert "  personal data: redacted (placeholders)" in lines
+    assert "  images, audio and other binary media: forwarded unscanned (counted in the audit); prompts as token ids: refused" in lines
     assert not any("warning" in line for line in lines)
 
 

@@ -39,25 +39,38 @@ def test_anthropic_adapter_reaches_every_text_a_model_sees():
                     {"type": "search_result", "source": "s", "title": "T", "content": [{"type": "text", "text": "SR"}]}]},
                 {"type": "tool_result", "tool_use_id": "t1", "content": "TR2"},
                 {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "DOC"}, "title": "DT"},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
             ]},
         ],
     }
     found = segments("/v1/messages?beta=true", body)
     assert found == {
+        "$.model": "claude",
         "$.system[0].text": "SYS",
         "$.messages[0].content": "U1",
         "$.messages[1].content[2].text": "A1",
+        "$.messages[1].content[3].id": "t1",
+        "$.messages[1].content[3].name": "Read",
+        "$.messages[1].content[3].input.file_path<key>": "file_path",
         "$.messages[1].content[3].input.file_path": "x.py",
+        "$.messages[1].content[3].input.opts<key>": "opts",
+        "$.messages[1].content[3].input.opts.q<key>": "q",
         "$.messages[1].content[3].input.opts.q": "Q",
+        "$.messages[2].content[0].tool_use_id": "t1",
         "$.messages[2].content[0].content[0].text": "TR",
+        "$.messages[2].content[0].content[1].type": "search_result",
         "$.messages[2].content[0].content[1].source": "s",
         "$.messages[2].content[0].content[1].title": "T",
         "$.messages[2].content[0].content[1].content[0].text": "SR",
+        "$.messages[2].content[1].tool_use_id": "t1",
         "$.messages[2].content[1].content": "TR2",
-        "$.messages[2].content[2].title": "DT",
         "$.messages[2].content[2].source.data": "DOC",
+        "$.messages[2].content[2].title": "DT",
     }
+    # The signed thinking of the model's own turn is exempt; the image is media no scanner reads.
+    parsed = adapter_for("/v1/messages").extract(body)
+    assert parsed.exempt == ("thinking (signed)", "redacted_thinking (encrypted)")
+    assert parsed.unscanned_media == ((("messages", 2, "content", 3, "source", "data"), "image/png"),)
 
 
 def test_tool_results_know_the_file_their_tool_call_read():
@@ -79,19 +92,26 @@ def test_openai_adapter_reaches_content_parts_tool_arguments_and_tool_messages()
         {"role": "tool", "tool_call_id": "c1", "content": "OUT"},
     ]}
     found = segments("/v1/chat/completions", body)
-    assert found == {
+    assert found.items() >= {
         "$.messages[0].content": "DEV",
         "$.messages[1].content[0].text": "P1",
         "$.messages[2].tool_calls[0].function.arguments<json>.path": "a.py",
         "$.messages[2].tool_calls[0].function.arguments<json>.body": "B",
         "$.messages[3].content": "OUT",
-    }
+    }.items()
+    # Beside the prompt: the model, the call's id and name, and the arguments' keys; not the data URL.
+    assert {"$.model": "gpt", "$.messages[2].tool_calls[0].id": "c1", "$.messages[2].tool_calls[0].function.name": "write",
+            "$.messages[2].tool_calls[0].function.arguments<json>.body<key>": "body"}.items() <= found.items()
+    assert "data:" not in "".join(found.values())
 
 
-def test_other_endpoints_scan_every_string_except_signatures():
+def test_other_endpoints_scan_every_string_and_key():
     body = {"contents": [{"role": "user", "parts": [{"text": "G1"}, {"thoughtSignature": "sig"},
                                                     {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}]}
-    assert segments("/v1/unknown/endpoint", body) == {"$.contents[0].role": "user", "$.contents[0].parts[0].text": "G1"}
+    found = segments("/v1/unknown/endpoint", body)
+    # No format knows this body, so nothing in it is exempt: not even what looks like a signature.
+    assert {"$.contents[0].role": "user", "$.contents[0].parts[0].text": "G1", "$.contents[0].parts[1].thoughtSignature": "sig",
+            "$.contents[0].parts[2].inlineData.data": "AAAA", "$.contents<key>": "contents"}.items() <= found.items()
 
 
 @pytest.mark.parametrize("body", [[], {"messages": "hi"}, {"messages": [1]}, {"messages": [{"content": 5}]}])

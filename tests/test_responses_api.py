@@ -17,7 +17,7 @@ from llm_dlp.testing.standin import _response_object, _responses_events
 from llm_dlp.vault import VaultEntry
 
 
-def test_the_adapter_reaches_instructions_messages_calls_and_outputs_but_not_reasoning():
+def test_the_adapter_reaches_every_text_but_encrypted_reasoning():
     body = {"model": "gpt-5-codex", "instructions": "INS", "input": [
         {"role": "user", "content": [{"type": "input_text", "text": "U1"}]},
         {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "R"}], "encrypted_content": "E"},
@@ -28,7 +28,7 @@ def test_the_adapter_reaches_instructions_messages_calls_and_outputs_but_not_rea
     ]}
     parsed = adapter_for("/backend-api/codex/responses").extract(body)
     found = {s.location: s.text for s in parsed.segments}
-    assert found == {
+    assert found.items() >= {
         "$.instructions": "INS",
         "$.input[0].content[0].text": "U1",
         "$.input[2].arguments<json>.path": "app.py",
@@ -36,7 +36,10 @@ def test_the_adapter_reaches_instructions_messages_calls_and_outputs_but_not_rea
         "$.input[3].output": "OUT",
         "$.input[4].content[0].text": "A1",
         "$.input[5].content": "U2",
-    }
+    }.items()
+    # The reasoning summary and ids are scanned too; only the encrypted state is exempt.
+    assert found["$.input[1].summary[0].text"] == "R" and found["$.input[1].id"] == "rs_1"
+    assert "E" not in found.values() and parsed.exempt == ("reasoning.encrypted_content",)
     assert [s.path_hint for s in parsed.segments if s.role == "tool_result"] == ["app.py"]
     assert parsed.format == "openai-responses" and parsed.model == "gpt-5-codex"
 

@@ -22,7 +22,7 @@ from llm_dlp.detection import build_detectors
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
-from llm_dlp.providers import Segment
+from llm_dlp.providers import Segment, adapter_for
 from llm_dlp.scan_cache import (
     FindingsCache,
     MemoryFindings,
@@ -131,9 +131,13 @@ def test_a_resent_history_is_not_scanned_again(detectors):
     pipeline.inspect(INFO, turns[-2])
     before = counting[0].scanned
     pipeline.inspect(INFO, turns[-1])
+    seen = {(s.text, s.path_hint) for s in adapter_for(INFO.path).extract(json.loads(turns[-2])).segments}
+    new = [(s.text, s.path_hint) for s in adapter_for(INFO.path).extract(json.loads(turns[-1])).segments
+           if (s.text, s.path_hint) not in seen]  # a tool call's id comes twice: in the call and in its result
     tool_use, tool_result = json.loads(turns[-1])["messages"][-2:]
-    new_text = tool_use["content"][0]["input"]["file_path"] + tool_result["content"][0]["content"]
-    assert counting[0].scanned - before == len(new_text)  # only the turn's new segments
+    assert tool_result["content"][0]["content"] in {text for text, _ in new}
+    # only the turn's new segments: the tool call and its result, with their ids and keys
+    assert counting[0].scanned - before == sum(len(text) for text, _ in new)
 
 
 def test_the_path_hint_is_part_of_the_key(detectors):

@@ -108,6 +108,8 @@ class DecisionEvent:
     region: str | None = None  # where the request went (mainland, international, self-hosted, ...)
     route: Mapping[str, Any] | None = None  # where a reroute or residency rule sent it, and why
     shadow: Mapping[str, Any] | None = None
+    coverage: Mapping[str, Any] | None = None  # text and body bytes, exempt field names (records._coverage)
+    unscanned: Mapping[str, Any] | None = None  # media and token-id prompts no detector read (counts, types)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -130,11 +132,13 @@ class DecisionEvent:
             "findings": [f.fields() for f in self.findings],
             "body_bytes": self.body_bytes,
             "scan_ms": self.scan_ms,
+            **({"coverage": dict(self.coverage)} if self.coverage is not None else {}),
             # Present only when they apply, so the common line stays short.
             **({"groups": list(self.groups)} if self.groups else {}),
             **({"reroute": self.reroute} if self.reroute else {}),
             **({"route": dict(self.route)} if self.route else {}),
             **({"shadow": dict(self.shadow)} if self.shadow else {}),
+            **({"unscanned": dict(self.unscanned)} if self.unscanned else {}),
         }
 
 

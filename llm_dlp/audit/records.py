@@ -42,11 +42,20 @@ def decision_event(info: RequestInfo, verdict: Verdict) -> DecisionEvent:
         findings=tuple(audited_finding(f) for f in verdict.findings),
         body_bytes=verdict.body_bytes,
         scan_ms=verdict.scan_ms,
+        coverage=_coverage(verdict),
         groups=tuple(info.groups),
         reroute=verdict.reroute,
         route=verdict.route,
         shadow=verdict.shadow,
+        unscanned=verdict.unscanned,
     )
+
+
+def _coverage(verdict: Verdict) -> dict[str, Any] | None:
+    """What was read of the body: text bytes scanned, body bytes, exempt field names (no values)."""
+    if verdict.format is None and not verdict.text_bytes:
+        return None  # never parsed (refused by its headers, unreadable, a destination refusal)
+    return {"text_bytes": verdict.text_bytes, "body_bytes": verdict.body_bytes, "exempt": list(verdict.exempt)}
 
 
 def audited_finding(record: FindingRecord) -> AuditedFinding:

@@ -26,7 +26,7 @@ DEFAULT_TENANT = "default"
 # Settings a tenant inherits from the policy it extends unless it sets them itself.
 _INHERITED = (
     "mode", "on_error", "unknown_destination", "default_action", "max_body_bytes", "scan_timeout_seconds", "block_message",
-    "contact", "help_url", "destinations", "restore",
+    "contact", "help_url", "destinations", "restore", "media", "token_ids",
 )
 
 

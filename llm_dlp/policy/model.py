@@ -281,6 +281,11 @@ class Policy:
     contact: str = ""
     help_url: str = ""
     restore: dict[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_RESTORE))
+    # Images, audio and other binary media no text scanner reads: forwarded with an audit line
+    # counting them by type (allow), or the request blocked (block).
+    media: str = "allow"
+    # Prompts given as integer token ids cannot be scanned: refused unless allowed.
+    token_ids: str = "refuse"
 
     def restores(self, kind: str, place: str) -> bool:
         """May a redacted value of ``kind`` be restored in ``place`` of the model's answer?"""

@@ -307,6 +307,8 @@ def policy_fields(registry: DetectorRegistry) -> dict[str, Field]:
         "exceptions": Field(lambda r, n, k: Exceptions(**r.mapping(n, k, _EXCEPTION_FIELDS))),
         "rules": Field(_rules(registry)),
         "restore": Field(_restore(registry)),
+        "media": Field(lambda r, n, k: r.choice(("allow", "block")).convert(r, n, k)),
+        "token_ids": Field(lambda r, n, k: r.choice(("refuse", "allow")).convert(r, n, k)),
     }
 
 

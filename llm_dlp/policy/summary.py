@@ -28,6 +28,9 @@ def describe(policy: Policy) -> list[str]:
     restored = [f"{_NOUNS[kind]} in {' and '.join(p.replace('_', ' ') for p in RESTORE_PLACES if p in places)}"
                 for kind, places in sorted(policy.restore.items()) if places]
     lines.append(f"  put back into answers: {'; '.join(restored) or 'nothing'}")
+    media = "forwarded unscanned (counted in the audit)" if policy.media == "allow" else "blocked"
+    tokens = "refused" if policy.token_ids == "refuse" else "forwarded unscanned (counted in the audit)"
+    lines.append(f"  images, audio and other binary media: {media}; prompts as token ids: {tokens}")
     lines += [f"  warning: {risk}" for risk in placeholder_risks(policy)]
     return lines
 

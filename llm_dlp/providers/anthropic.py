@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from llm_dlp.providers.api import ApiFormat
 from llm_dlp.providers.base import (
     ErrorAnswer,
     ContentUnit,
@@ -17,13 +18,26 @@ from llm_dlp.providers.base import (
     string_leaves,
     with_unit,
 )
+from llm_dlp.providers.coverage import Exemptions, MediaField
+from llm_dlp.restore import anthropic as restore
 
 FORMAT = "anthropic-messages"
 
-# Signed by the provider: changing a byte invalidates the conversation. Never read or rewrite.
+# Signed by the provider: changing a byte invalidates the conversation. Exempt from scanning
+# only in the model's own (assistant) turns and only when signed (``exemptions``).
 SIGNED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 # Fields that are identifiers, media or signatures rather than text a model reads as prose.
 NON_TEXT_KEYS = frozenset({"type", "id", "tool_use_id", "signature", "cache_control", "media_type"})
+# The API's own field names and enum words: fixed words, never worth a detector run.
+VOCABULARY = frozenset({
+    "model", "messages", "system", "role", "user", "assistant", "content", "text", "tool_use", "tool_result",
+    "tool_use_id", "id", "input", "is_error", "image", "document", "source", "base64", "media_type", "data",
+    "url", "cache_control", "ephemeral", "ttl", "5m", "1h", "max_tokens", "stream", "temperature", "tools",
+    "tool_choice", "auto", "any", "metadata", "user_id", "thinking", "enabled", "disabled", "budget_tokens",
+    "signature", "redacted_thinking", "stop_sequences", "top_p", "top_k", "citations", "title", "context",
+    "server_tool_use", "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+    "context_management", "output_config", "effort", "edits", "disable_parallel_tool_use",
+})
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -40,7 +54,7 @@ def matches(path: str) -> bool:
     return route.endswith("/v1/messages") or route.endswith("/v1/messages/count_tokens")
 
 
-def extract(document: Any) -> ParsedRequest:
+def annotate(document: Any) -> ParsedRequest:
     if not isinstance(document, dict):
         raise RequestFormatError("an Anthropic Messages body must be a JSON object")
     messages = document.get("messages")
@@ -128,7 +142,7 @@ def _block(block: Any, path: JsonPath, role: str, hints: dict[str, str]) -> Iter
         raise RequestFormatError(f"content block at {path} is not an object")
     kind = block.get("type")
     if kind in SIGNED_BLOCKS:
-        return
+        return  # not prose the adapter reshapes: the coverage walker scans it unless it is exempt
     if kind == "text":
         if isinstance(block.get("text"), str):
             yield Segment(path + ("text",), block["text"], role)
@@ -196,3 +210,79 @@ def _path_in(tool_input: Any) -> str | None:
                 return tool_input[key]
         return path_in_command(tool_input.get("command"))  # Bash: `cat -n src/app.py`
     return None
+
+
+def exemptions(document: Any) -> Exemptions:
+    """Thinking blocks pass unscanned only where the provider verifies them: in the model's own
+    (assistant) turns, a ``thinking`` block with its ``signature`` and a ``redacted_thinking``
+    block (the provider's encrypted data). Anywhere else they are scanned like any text."""
+    exempt: Exemptions = {}
+    messages = document.get("messages") if isinstance(document, dict) else None
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        if not isinstance(message, dict) or message.get("role") != "assistant" or not isinstance(message.get("content"), list):
+            continue
+        for position, block in enumerate(message["content"]):
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "thinking" and isinstance(block.get("signature"), str) and block["signature"]:
+                exempt[("messages", index, "content", position)] = "thinking (signed)"
+            elif block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
+                exempt[("messages", index, "content", position)] = "redacted_thinking (encrypted)"
+    return exempt
+
+
+def media(document: Any) -> list[MediaField]:
+    """Base64 sources of image and document blocks, wherever blocks may sit (a tool result too)."""
+    found: list[MediaField] = []
+    messages = document.get("messages") if isinstance(document, dict) else None
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        found.extend(_media_in(content, ("messages", index, "content")))
+    return found
+
+
+def _media_in(blocks: Any, path: JsonPath) -> Iterator[MediaField]:
+    for position, block in enumerate(blocks if isinstance(blocks, list) else []):
+        if not isinstance(block, dict):
+            continue
+        source = block.get("source")
+        if block.get("type") in ("image", "document") and isinstance(source, dict) and source.get("type") == "base64":
+            media_type = source.get("media_type")
+            yield MediaField(path + (position, "source", "data"), media_type if isinstance(media_type, str) else None,
+                             str(block["type"]))
+        elif block.get("type") == "tool_result":
+            yield from _media_in(block.get("content"), path + (position, "content"))
+
+
+def looks_like(document: Any) -> bool:
+    if not isinstance(document, dict) or not isinstance(document.get("messages"), list):
+        return False
+    blocks = [
+        block.get("type")
+        for message in document["messages"] if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for block in message["content"] if isinstance(block, dict)
+    ]
+    if any(kind in ("tool_use", "tool_result", "thinking", "document") for kind in blocks):
+        return True
+    if any(isinstance(m, dict) and m.get("role") in ("system", "developer", "tool") for m in document["messages"]):
+        return False
+    return "system" in document or "max_tokens" in document
+
+
+API = ApiFormat(
+    name=FORMAT,
+    matches=matches,
+    annotate=annotate,
+    error=lambda status, message, method: error_answer(status, message),
+    exempt=exemptions,
+    media=media,
+    rewriter=restore.rewriter,
+    vocabulary=VOCABULARY,
+    home_of=("anthropic",),
+    looks_like=looks_like,
+    example_path="/v1/messages",
+)
+
+
+def extract(document: Any) -> ParsedRequest:
+    return API.extract(document)

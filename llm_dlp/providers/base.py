@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import shlex
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, Union
+
+from llm_dlp.decoding import Codec
 
 # A step into a JSON document: an object key, an array index, or ``INNER_JSON`` meaning "this
 # string holds a JSON document; continue inside it" (OpenAI's tool-call ``arguments``).
 PathStep = Union[str, int]
 INNER_JSON = "\x00json"
+# The last step of a path naming an object key itself rather than its value: ``path + (key,
+# OBJECT_KEY)`` is the text of ``key`` in the object at ``path`` (``coverage``, ``splice``).
+OBJECT_KEY = "\x00key"
+# First steps of the texts outside the body (``target``): the request target and its headers.
+TARGET = "\x00target"
+HEADER = "\x00header"
 JsonPath = tuple[PathStep, ...]
 
 MAX_DEPTH = 128  # deeper than any real request; bounds recursion on hostile bodies
@@ -64,6 +74,9 @@ class Segment:
     role: str  # system, user, assistant, tool_result, tool_use, document, tool, ...
     path_hint: str | None = None  # a file path the surrounding tool call names, if any
     unit: ContentUnit | None = None  # what is withheld in its place; None: only the request as a whole
+    # The text was decoded from the string at ``path`` (base64, a data URL, a PDF): an edit is
+    # written back as ``codec.encode(edited)``; a codec that cannot re-encode means withhold.
+    codec: Codec | None = None
 
     @property
     def location(self) -> str:
@@ -79,6 +92,17 @@ class ParsedRequest:
     segments: list[Segment]
     model: str | None = None
     stream: bool = False
+    # Binary media no text scanner reads (path, media type sniffed from its bytes): the policy's
+    # ``media`` setting passes or blocks it, and the audit counts it.
+    unscanned_media: tuple[tuple[JsonPath, str], ...] = ()
+    # Prompts given as integer token-id arrays: unscannable, refused unless ``token_ids: allow``.
+    token_id_paths: tuple[JsonPath, ...] = ()
+    exempt: tuple[str, ...] = ()  # names of the exempt fields present (``coverage``); never values
+
+    @property
+    def text_bytes(self) -> int:
+        """The UTF-8 size of every text the detectors read: the audit's measure of coverage."""
+        return sum(len(s.text.encode("utf-8", "surrogatepass")) for s in self.segments)
 
 
 def parsed_request(format: str, document: Any, segments: list[Segment]) -> ParsedRequest:
@@ -96,9 +120,13 @@ def parsed_request(format: str, document: Any, segments: list[Segment]) -> Parse
 
 def format_path(path: JsonPath) -> str:
     out = "$"
+    if path and path[0] in (TARGET, HEADER):  # outside the body: "target[2]", "header[5]"
+        out, path = str(path[0])[1:], path[1:]
     for step in path:
         if step == INNER_JSON:
             out += "<json>"
+        elif step == OBJECT_KEY:
+            out += "<key>"
         elif isinstance(step, int):
             out += f"[{step}]"
         else:
@@ -106,13 +134,65 @@ def format_path(path: JsonPath) -> str:
     return out
 
 
+class AmbiguousBodyError(RequestFormatError):
+    """A body a provider's parser could read differently from ours: refused, never guessed at."""
+
+
 def parse_json(body: str) -> Any:
+    """The one reading of a JSON body. Anything another parser may read differently is refused:
+    duplicate object keys (we would scan the last, a provider may use the first), unpaired UTF-16
+    surrogate escapes (replaced, dropped or refused, depending on the parser), NaN and Infinity
+    (not JSON; some parsers take them) and numbers too large for a double. Invalid escapes and
+    control characters in strings are already errors of ``json``; bodies that are not UTF-8 never
+    get here (``bodies.decode_body``)."""
     try:
-        return json.loads(body)
+        document = _STRICT.decode(body)
     except RecursionError:
         raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
     except json.JSONDecodeError as exc:
         raise RequestFormatError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(document):
+        raise AmbiguousBodyError("a string holds an unpaired UTF-16 surrogate escape")
+    return document
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise AmbiguousBodyError("an object repeats a key")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise AmbiguousBodyError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise AmbiguousBodyError("a number is too large for a double")
+    return value
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    # Paired escapes decode to one code point, so any surrogate left in a string is unpaired.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def string_leaves(
@@ -139,17 +219,33 @@ def string_leaves(
 def json_string_leaves(
     text: str, path: JsonPath, role: str, hint: str | None = None, unit: ContentUnit | None = None
 ) -> Iterator[Segment]:
-    """Segments for a string that holds JSON (tool-call arguments); the raw string if it doesn't."""
+    """Segments for a string that holds JSON (tool-call arguments): its strings and keys; the raw
+    string if it holds no JSON container or one another parser could read differently."""
     try:
-        inner = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        inner = parse_json(text)
+    except RequestFormatError:
         yield Segment(path, text, role, hint, unit)
         return
-    if isinstance(inner, str):
+    if not isinstance(inner, (dict, list)):
         yield Segment(path, text, role, hint, unit)
         return
-    for inner_path, leaf in string_leaves(inner, path + (INNER_JSON,)):
+    for inner_path, leaf in strings_and_keys(inner, path + (INNER_JSON,)):
         yield Segment(inner_path, leaf, role, hint, unit)
+
+
+def strings_and_keys(value: Any, path: JsonPath, depth: int = 0) -> Iterator[tuple[JsonPath, str]]:
+    """Every string value and object key under ``value``, in document order, with its path."""
+    if depth > MAX_DEPTH:
+        raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield path + (key, OBJECT_KEY), key
+            yield from strings_and_keys(item, path + (key,), depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_and_keys(item, path + (index,), depth + 1)
 
 
 def tool_arguments_unit(path: JsonPath) -> ContentUnit:

@@ -2,8 +2,9 @@
 API and on Code Assist (Gemini CLI with a Google login), which wraps the body in ``request``.
 
 Prompt text: ``systemInstruction`` and every ``contents[].parts[]`` text, function-call
-arguments, function responses and executable code. Thought parts (with their signatures) and
-inline media are never read or rewritten.
+arguments, function responses and executable code, and everything else the coverage walker
+finds. A thought part passes unscanned only in the model's own turn and with its
+``thoughtSignature`` (``exemptions``); inline media goes to decoding.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from llm_dlp.providers.api import ApiFormat
 from llm_dlp.providers.base import (
     ErrorAnswer,
     ContentUnit,
@@ -21,6 +23,8 @@ from llm_dlp.providers.base import (
     parsed_request,
     string_leaves,
 )
+from llm_dlp.providers.coverage import Exemptions, MediaField
+from llm_dlp.restore import gemini as restore
 
 FORMAT = "gemini"
 _METHODS = (":generateContent", ":streamGenerateContent", ":countTokens")
@@ -46,7 +50,7 @@ def error_answer(status: int, message: str) -> ErrorAnswer:
     return ErrorAnswer(status, json.dumps({"error": error}).encode(), {"content-type": "application/json"})
 
 
-def extract(document: Any) -> ParsedRequest:
+def annotate(document: Any) -> ParsedRequest:
     if not isinstance(document, dict):
         raise RequestFormatError("a Gemini body must be a JSON object")
     # Code Assist wraps the public API's body: {"model", "project", "request": {...}}.
@@ -87,8 +91,8 @@ def _parts(parts: Any, path: JsonPath, role: str, hints: dict[str, str] | None =
     if not isinstance(parts, list):
         raise RequestFormatError(f"parts at {path} must be an array")
     for index, part in enumerate(parts):
-        if not isinstance(part, dict) or part.get("thought") is True:
-            continue
+        if not isinstance(part, dict) or (part.get("thought") is True and role == "assistant"):
+            continue  # a model's thought: exempt where signed (``exemptions``), else the walker scans it
         here = path + (index,)
         if isinstance(part.get("text"), str):
             unit = ContentUnit(here + ("text",), "message part") if withholdable else None
@@ -126,3 +130,88 @@ def _unit(path: JsonPath, key: str) -> ContentUnit | None:
         return None  # executable code and its result: blocked rather than reshaped
     what = "tool result" if inner == "response" else "tool call arguments"
     return ContentUnit(path + (inner,), what, field="withheld")
+
+
+VOCABULARY = frozenset({
+    "contents", "role", "user", "model", "function", "parts", "text", "thought", "thoughtSignature",
+    "thought_signature", "functionCall", "function_call", "functionResponse", "function_response", "name", "args",
+    "response", "id", "inlineData", "inline_data", "mimeType", "mime_type", "data", "fileData", "file_data",
+    "fileUri", "file_uri", "executableCode", "code", "language", "PYTHON", "codeExecutionResult", "outcome",
+    "OUTCOME_OK", "output", "systemInstruction", "system_instruction", "tools", "functionDeclarations",
+    "function_declarations", "parameters", "parametersJsonSchema", "generationConfig", "generation_config",
+    "temperature", "topP", "topK", "maxOutputTokens", "thinkingConfig", "includeThoughts", "thinkingBudget",
+    "responseMimeType", "responseSchema", "application/json", "text/plain", "toolConfig",
+    "functionCallingConfig", "mode", "AUTO", "ANY", "NONE", "safetySettings", "category", "threshold",
+    "request", "project", "user_prompt_id", "session_id", "cachedContent", "labels", "OBJECT", "STRING",
+    "INTEGER", "NUMBER", "BOOLEAN", "ARRAY",
+})
+
+
+def _bodies(document: Any) -> tuple[dict, tuple]:
+    """The public API's body and its path: Code Assist wraps it in ``request``."""
+    if isinstance(document, dict) and isinstance(document.get("request"), dict):
+        return document["request"], ("request",)
+    return (document if isinstance(document, dict) else {}), ()
+
+
+def exemptions(document: Any) -> Exemptions:
+    """A part's ``thoughtSignature`` and a signed thought part, only in the model's own turns,
+    where Gemini checks the signature; a thought part or a signature in a user turn is scanned."""
+    exempt: Exemptions = {}
+    body, base = _bodies(document)
+    contents = body.get("contents")
+    for index, content in enumerate(contents if isinstance(contents, list) else []):
+        if not isinstance(content, dict) or content.get("role") != "model" or not isinstance(content.get("parts"), list):
+            continue
+        for position, part in enumerate(content["parts"]):
+            if not isinstance(part, dict):
+                continue
+            here = base + ("contents", index, "parts", position)
+            signature_key = next((k for k in ("thoughtSignature", "thought_signature") if isinstance(part.get(k), str)), None)
+            if signature_key is None:
+                continue
+            if part.get("thought") is True:
+                exempt[here] = "thought (signed)"
+            else:
+                exempt[here + (signature_key,)] = "thoughtSignature"
+    return exempt
+
+
+def media(document: Any) -> list[MediaField]:
+    found: list[MediaField] = []
+    body, base = _bodies(document)
+    contents = body.get("contents")
+    for index, content in enumerate(contents if isinstance(contents, list) else []):
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for position, part in enumerate(parts if isinstance(parts, list) else []):
+            for key in ("inlineData", "inline_data"):
+                inline = part.get(key) if isinstance(part, dict) else None
+                if isinstance(inline, dict) and isinstance(inline.get("data"), str):
+                    mime = inline.get("mimeType", inline.get("mime_type"))
+                    found.append(MediaField(base + ("contents", index, "parts", position, key, "data"),
+                                            mime if isinstance(mime, str) else None, "inlineData"))
+    return found
+
+
+def looks_like(document: Any) -> bool:
+    body, _ = _bodies(document)
+    return isinstance(body.get("contents"), list)
+
+
+API = ApiFormat(
+    name=FORMAT,
+    matches=matches,
+    annotate=annotate,
+    error=lambda status, message, method: error_answer(status, message),
+    exempt=exemptions,
+    media=media,
+    rewriter=restore.rewriter,
+    vocabulary=VOCABULARY,
+    home_of=("gemini",),
+    looks_like=looks_like,
+    example_path="/v1beta/models/gemini-pro:generateContent",
+)
+
+
+def extract(document: Any) -> ParsedRequest:
+    return API.extract(document)

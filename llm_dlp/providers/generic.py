@@ -1,36 +1,52 @@
-"""Any other JSON body on an AI host (Responses API, Gemini, Bedrock, legacy completions...).
+"""Any other JSON body on an AI host (legacy completions, embeddings, Ollama, a provider's own API).
 
-Every string value is scanned, so no prompt text passes unseen even where we have no dedicated
-adapter yet. Fields that are signatures or opaque provider state are left out: rewriting them
-would break the request and they carry no user text.
+No adapter knows its fields, so the coverage walker scans every string and key and nothing is
+exempt: there is no signature we know the provider verifies, and base64 media is recognised
+only by its ``data:`` URL prefix.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from llm_dlp.providers.base import ParsedRequest, Segment, parsed_request, string_leaves
+from llm_dlp.providers import openai
+from llm_dlp.providers.api import ApiFormat
+from llm_dlp.providers.base import ErrorAnswer, ParsedRequest, parsed_request
 
 FORMAT = "json"
 
-OPAQUE_KEYS = frozenset(
-    {
-        "signature",
-        "thoughtSignature",
-        "thought_signature",
-        "encrypted_content",
-        "redacted_thinking",
-        "thinking",  # signed reasoning blocks are never touched
-        "inlineData",  # base64 media
-        "image_url",
-        "b64_json",
-    }
-)
+
+def annotate(document: Any) -> ParsedRequest:
+    parsed = parsed_request(FORMAT, document, [])
+    parsed.token_id_paths = tuple(token_id_paths(document))
+    return parsed
+
+
+def token_id_paths(document: Any) -> list[tuple[str]]:
+    """Prompts given as integer token ids (legacy completions' ``prompt``, embeddings' ``input``):
+    a list of integers, or a list of such lists. No text scanner reads them; the policy decides."""
+    found = []
+    for key in ("prompt", "input"):
+        value = document.get(key) if isinstance(document, dict) else None
+        if isinstance(value, list) and value and (_ints(value) or all(isinstance(v, list) and v and _ints(v) for v in value)):
+            found.append((key,))
+    return found
+
+
+def _ints(values: list) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def error_answer(status: int, message: str, method: str = "POST") -> ErrorAnswer:
+    """OpenAI's error shape: the one most other APIs copy, so generic clients print it best."""
+    return openai.error_answer(status, message)
+
+
+API = ApiFormat(name=FORMAT, matches=lambda path: True, annotate=annotate, error=error_answer)
 
 
 def extract(document: Any) -> ParsedRequest:
-    segments = [
-        Segment(path, text, "json")
-        for path, text in string_leaves(document, (), skip_keys=OPAQUE_KEYS)
-    ]
-    return parsed_request(FORMAT, document, segments)
+    return API.extract(document)
+
+
+__all__ = ["API", "FORMAT", "extract"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from llm_dlp.providers.api import ApiFormat
 from llm_dlp.providers.base import (
     ErrorAnswer,
     ContentUnit,
@@ -19,6 +20,8 @@ from llm_dlp.providers.base import (
     tool_arguments_unit,
     with_unit,
 )
+from llm_dlp.providers.coverage import MediaField
+from llm_dlp.restore import openai as restore
 
 # Instructions to the model: a finding there cannot be withheld, only blocked.
 _INSTRUCTION_ROLES = frozenset({"system", "developer"})
@@ -38,7 +41,7 @@ def matches(path: str) -> bool:
     return path.split("?", 1)[0].rstrip("/").endswith("/chat/completions")
 
 
-def extract(document: Any) -> ParsedRequest:
+def annotate(document: Any) -> ParsedRequest:
     if not isinstance(document, dict):
         raise RequestFormatError("a Chat Completions body must be a JSON object")
     messages = document.get("messages")
@@ -127,14 +130,8 @@ def _part(part: Any, path: JsonPath, role: str, hint: str | None) -> Iterator[Se
     kind = part.get("type")
     if kind == "text" and isinstance(part.get("text"), str):
         yield Segment(path + ("text",), part["text"], role, hint)
-    elif kind == "image_url":
-        url = (part.get("image_url") or {}).get("url")
-        if isinstance(url, str) and not url.startswith("data:"):
-            yield Segment(path + ("image_url", "url"), url, role)
-    elif kind in ("input_audio", "file"):
-        file_part = part.get("file") or {}
-        if isinstance(file_part.get("filename"), str):
-            yield Segment(path + ("file", "filename"), file_part["filename"], role)
+    elif kind in ("image_url", "input_audio", "file"):
+        return  # URLs, file names and file ids are scanned by the coverage walker; media decoded there
     else:
         for leaf_path, text in string_leaves(part, path, skip_keys=frozenset({"type"})):
             yield Segment(leaf_path, text, role, hint)
@@ -163,3 +160,56 @@ def path_in_args(arguments: str) -> str | None:
                 return parsed[key]
         return path_in_command(parsed.get("command"))
     return None
+
+
+VOCABULARY = frozenset({
+    "model", "messages", "role", "system", "developer", "user", "assistant", "tool", "function", "content",
+    "text", "image_url", "url", "detail", "auto", "low", "high", "input_audio", "data", "format", "wav", "mp3",
+    "file", "file_data", "file_id", "filename", "tool_calls", "id", "type", "arguments", "name", "tool_call_id",
+    "refusal", "stream", "stream_options", "include_usage", "temperature", "max_tokens", "max_completion_tokens",
+    "tools", "tool_choice", "none", "required", "parallel_tool_calls", "response_format", "json_object",
+    "json_schema", "schema", "strict", "prediction", "metadata", "store", "reasoning_effort", "minimal",
+    "medium", "seed", "stop", "top_p", "n", "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty",
+    "logit_bias", "service_tier", "modalities", "audio", "voice", "function_call", "prompt_cache_key",
+    "safety_identifier", "reasoning_content", "verbosity", "web_search_options",
+})
+
+
+def media(document: Any) -> list[MediaField]:
+    """Base64 audio (``input_audio.data``) and files (``file.file_data``, a data URL or bare
+    base64) in user message parts; ``image_url`` data URLs are found by their ``data:`` prefix."""
+    found: list[MediaField] = []
+    messages = document.get("messages") if isinstance(document, dict) else None
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for position, part in enumerate(content if isinstance(content, list) else []):
+            here = ("messages", index, "content", position)
+            if not isinstance(part, dict):
+                continue
+            audio, file = part.get("input_audio"), part.get("file")
+            if isinstance(audio, dict) and isinstance(audio.get("data"), str):
+                found.append(MediaField(here + ("input_audio", "data"), f"audio/{audio.get('format', 'wav')}", "audio"))
+            if isinstance(file, dict) and isinstance(file.get("file_data"), str):
+                found.append(MediaField(here + ("file", "file_data"), None, "file"))
+    return found
+
+
+def looks_like(document: Any) -> bool:
+    return isinstance(document, dict) and isinstance(document.get("messages"), list)
+
+
+API = ApiFormat(
+    name=FORMAT,
+    matches=matches,
+    annotate=annotate,
+    error=lambda status, message, method: error_answer(status, message),
+    media=media,
+    rewriter=restore.rewriter,
+    vocabulary=VOCABULARY,
+    looks_like=looks_like,
+    example_path="/v1/chat/completions",
+)
+
+
+def extract(document: Any) -> ParsedRequest:
+    return API.extract(document)

@@ -2,14 +2,16 @@
 
 Prompt text lives in ``instructions`` and ``input`` (a string, or items: messages with
 ``input_text``/``output_text`` parts, ``function_call`` arguments — JSON in a string —,
-``function_call_output``, custom and shell tool calls...). ``reasoning`` items carry the
-provider's encrypted state and are never read or rewritten.
+``function_call_output``, custom and shell tool calls...). The ``encrypted_content`` of
+``reasoning`` and ``compaction`` items is the provider's encrypted state: it is never scanned or
+rewritten; the rest of those items (a reasoning summary) is scanned like any text.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
+from llm_dlp.providers.api import ApiFormat
 from llm_dlp.providers.base import (
     ErrorAnswer,
     ContentUnit,
@@ -24,7 +26,9 @@ from llm_dlp.providers.base import (
     tool_arguments_unit,
 )
 from llm_dlp.providers import openai
+from llm_dlp.providers.coverage import Exemptions, MediaField
 from llm_dlp.providers.openai import path_in_args
+from llm_dlp.restore import responses as restore
 
 FORMAT = "openai-responses"
 
@@ -58,7 +62,7 @@ def error_answer(status: int, message: str, method: str = "POST") -> ErrorAnswer
     return openai.error_answer(status, message)
 
 
-def extract(document: Any) -> ParsedRequest:
+def annotate(document: Any) -> ParsedRequest:
     if not isinstance(document, dict):
         raise RequestFormatError("a Responses body must be a JSON object")
     segments: list[Segment] = []
@@ -81,7 +85,7 @@ def _item(item: Any, path: JsonPath, hints: dict[str, str]) -> Iterator[Segment]
         raise RequestFormatError(f"input item at {path} is not an object")
     kind = item.get("type", "message")
     if kind in OPAQUE_ITEMS:
-        return
+        return  # the walker scans their summaries; their encrypted_content is exempt
     if kind == "message":
         role = str(item.get("role", "user"))
         content = item.get("content")
@@ -128,3 +132,63 @@ def _call_paths(items: list) -> dict[str, str]:
         if found:
             hints[str(item.get("call_id"))] = found
     return hints
+
+
+VOCABULARY = frozenset({
+    "model", "input", "instructions", "message", "role", "user", "assistant", "system", "developer", "content",
+    "input_text", "output_text", "input_image", "input_file", "image_url", "file_id", "file_data", "filename",
+    "detail", "auto", "low", "high", "text", "type", "id", "call_id", "status", "completed", "in_progress",
+    "incomplete", "function_call", "function_call_output", "arguments", "name", "output", "reasoning",
+    "summary", "summary_text", "encrypted_content", "effort", "tools", "tool_choice", "parallel_tool_calls",
+    "store", "stream", "include", "reasoning.encrypted_content", "prompt_cache_key", "previous_response_id",
+    "custom_tool_call", "custom_tool_call_output", "local_shell_call", "local_shell_call_output", "action",
+    "exec", "command", "prompt", "variables", "version", "metadata", "temperature", "top_p", "max_output_tokens",
+    "truncation", "disabled", "service_tier", "verbosity", "format", "compaction", "annotations", "logprobs",
+    "client_metadata", "minimal", "medium", "none", "required", "web_search", "freeform", "grammar", "lark",
+    "syntax", "definition",
+})
+
+
+def exemptions(document: Any) -> Exemptions:
+    """The provider's encrypted reasoning state (``encrypted_content`` of reasoning and compaction
+    items: the model's own output, which the provider decrypts and checks)."""
+    exempt: Exemptions = {}
+    items = document.get("input") if isinstance(document, dict) else None
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and item.get("type") in OPAQUE_ITEMS and isinstance(item.get("encrypted_content"), str):
+            exempt[("input", index, "encrypted_content")] = f"{item['type']}.encrypted_content"
+    return exempt
+
+
+def media(document: Any) -> list[MediaField]:
+    """``input_file.file_data`` (base64, or a data URL) in message parts."""
+    found: list[MediaField] = []
+    items = document.get("input") if isinstance(document, dict) else None
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        content = item.get("content") if isinstance(item, dict) else None
+        for position, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") == "input_file" and isinstance(part.get("file_data"), str):
+                found.append(MediaField(("input", index, "content", position, "file_data"), None, "file"))
+    return found
+
+
+def looks_like(document: Any) -> bool:
+    return isinstance(document, dict) and ("input" in document or "instructions" in document) and "messages" not in document
+
+
+API = ApiFormat(
+    name=FORMAT,
+    matches=matches,
+    annotate=annotate,
+    error=error_answer,
+    exempt=exemptions,
+    media=media,
+    rewriter=restore.rewriter,
+    vocabulary=VOCABULARY,
+    looks_like=looks_like,
+    example_path="/v1/responses",
+)
+
+
+def extract(document: Any) -> ParsedRequest:
+    return API.extract(document)

@@ -14,7 +14,7 @@ import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, Iterable
 
-from llm_dlp.providers.base import INNER_JSON, JsonPath, RequestFormatError
+from llm_dlp.providers.base import INNER_JSON, OBJECT_KEY, JsonPath, RequestFormatError, parse_json
 
 _WS = re.compile(r"[ \t\n\r]*")
 _SKIPPER = json.JSONDecoder()
@@ -25,7 +25,9 @@ def replace_strings(document: str, edits: dict[JsonPath, str], values: dict[Json
 
     A path may cross ``INNER_JSON``: the string there holds JSON, which is edited the same
     way and re-embedded as a string literal. ``values`` replaces whole JSON values (of any
-    type, by any JSON value) at paths outside ``INNER_JSON``; no edit may lie inside one.
+    type, by any JSON value) at paths outside ``INNER_JSON``; no edit may lie inside one. A path
+    ending in ``OBJECT_KEY`` renames that key; a rename that collides with a sibling key is
+    refused (``RequestFormatError``), since the provider would then read one of the two.
     """
     values = values or {}
     outer: dict[JsonPath, Any] = dict(values)
@@ -52,7 +54,10 @@ def replace_strings(document: str, edits: dict[JsonPath, str], values: dict[Json
         pieces.append(new_literal)
         cursor = end
     pieces.append(document[cursor:])
-    return "".join(pieces)
+    out = "".join(pieces)
+    if any(path[-1:] == (OBJECT_KEY,) for path in edits):
+        parse_json(out)  # a renamed key must not repeat a sibling's
+    return out
 
 
 def _literal_like(old_literal: str, value: str) -> str:
@@ -61,7 +66,8 @@ def _literal_like(old_literal: str, value: str) -> str:
 
 
 def _locate(document: str, targets: set[JsonPath]) -> dict[JsonPath, tuple[int, int]]:
-    prefixes = {path[:n] for path in targets for n in range(len(path) + 1)}
+    # A key is found while walking the object that holds it: its value need not be entered.
+    prefixes = {path[:n] for path in targets for n in range(len(path) - 1 if path[-1:] == (OBJECT_KEY,) else len(path) + 1)}
     found: dict[JsonPath, tuple[int, int]] = {}
     position = _WS.match(document, 0).end()
     _walk(document, position, (), targets, prefixes, found)
@@ -106,7 +112,10 @@ def _walk_object(doc, pos, path, targets, prefixes, found) -> int:
     if doc[pos : pos + 1] == "}":
         return pos + 1
     while True:
+        start = pos
         key, pos = scanstring(doc, pos + 1, True)
+        if path + (key, OBJECT_KEY) in targets:
+            found[path + (key, OBJECT_KEY)] = (start, pos)
         pos = _WS.match(doc, pos).end()
         pos = _WS.match(doc, pos + 1).end()  # past ':'
         pos = _walk(doc, pos, path + (key,), targets, prefixes, found)

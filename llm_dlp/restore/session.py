@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from llm_dlp.policy.model import Policy
 from llm_dlp.redaction import PLACEHOLDER_BYTES
@@ -21,6 +21,9 @@ from llm_dlp.request import RequestInfo
 from llm_dlp.restore.text import RestoreTable
 from llm_dlp.vault import DEFAULT_TTL_SECONDS, MemoryStore, Vault, VaultEntry
 from llm_dlp.verdict import Redaction
+
+if TYPE_CHECKING:  # the formats import the restorers; this module only carries one
+    from llm_dlp.providers.api import ApiFormat
 
 
 @dataclass(slots=True)
@@ -31,6 +34,7 @@ class RestoreSession:
     scope: str  # the vault key prefix: tenant and requester (see restore_scope)
     allows: Callable[[str, str], bool]
     redacted: dict[str, VaultEntry] = field(default_factory=dict)
+    api: "ApiFormat | None" = None  # the request's format: its answer is restored by the same object
 
 
 class Restorer:
@@ -42,11 +46,12 @@ class Restorer:
         """A vault private to this process; its key need not outlive it."""
         return cls(Vault(MemoryStore(), os.urandom(32), ttl_seconds))
 
-    def session(self, policy: Policy, info: RequestInfo, redactions: Mapping[str, Redaction]) -> RestoreSession:
+    def session(self, policy: Policy, info: RequestInfo, redactions: Mapping[str, Redaction],
+                api: "ApiFormat | None" = None) -> RestoreSession:
         """``redactions``: placeholder -> value for what this request's forwarded body redacted
         (``Inspection.redactions``; empty in monitor mode, which forwards the original)."""
         redacted = {token: VaultEntry(r.kind, r.value) for token, r in redactions.items()}
-        return RestoreSession(policy.name, restore_scope(policy.name, info), policy.restores, redacted)
+        return RestoreSession(policy.name, restore_scope(policy.name, info), policy.restores, redacted, api)
 
     def table(self, session: RestoreSession, forwarded_body: bytes) -> RestoreTable:
         """Blocking (the vault may be on disk or across the network): call it off the event loop."""

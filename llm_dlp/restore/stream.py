@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
-from llm_dlp.providers import bedrock as bedrock_paths
-from llm_dlp.restore import anthropic, bedrock, gemini, openai, responses
 from llm_dlp.restore.eventstream import Frame, FrameReader
 from llm_dlp.restore.sse import SseEvent, SseReader
 from llm_dlp.restore.text import RestoreTable
@@ -120,28 +118,20 @@ class JsonRestorer:
 Rewriter = Callable[[bytes], list[bytes]]
 
 
-def rewriter_for(request_format: str | None, content_type: str, table: RestoreTable) -> Rewriter | None:
-    """The body rewriter for an answer to a request of ``request_format``; None when we have none."""
-    if not table.entries:  # a table that restores nothing may still have tool calls to hold back
-        return None
-    if "vnd.amazon.eventstream" in content_type:
-        if request_format == bedrock_paths.INVOKE_STREAM:
-            return EventStreamRestorer(bedrock.InvokeStream(table))
-        if request_format == bedrock_paths.CONVERSE_STREAM:
-            return EventStreamRestorer(bedrock.ConverseStream(table))
-        return None
-    streamed = "text/event-stream" in content_type
-    if not streamed and "json" not in content_type:
-        return None
-    if request_format == "anthropic-messages":
-        return SseRestorer(anthropic.MessageStream(table)) if streamed else JsonRestorer(anthropic.restore_message, table)
-    if request_format == "openai-chat":
-        return SseRestorer(openai.ChatStream(table)) if streamed else JsonRestorer(openai.restore_completion, table)
-    if request_format == "gemini":
-        return SseRestorer(gemini.GeminiStream(table)) if streamed else JsonRestorer(gemini.restore_body, table)
-    if request_format in (bedrock_paths.INVOKE, bedrock_paths.CONVERSE) and not streamed:
-        restore = bedrock.restore_invoke if request_format == bedrock_paths.INVOKE else bedrock.restore_converse
+def sse_or_json(content_type: str, stream: Callable[[], EventHandler], restore: Callable[[str, RestoreTable], str],
+                table: RestoreTable) -> Rewriter | None:
+    """The rewriter for an answer that is an SSE stream or one JSON document; None for anything else."""
+    if "text/event-stream" in content_type:
+        return SseRestorer(stream())
+    if "json" in content_type:
         return JsonRestorer(restore, table)
-    if request_format == "openai-responses":
-        return SseRestorer(responses.ResponseStream(table)) if streamed else JsonRestorer(responses.restore_response, table)
     return None
+
+
+def rewriter_for(request_format: str | None, content_type: str, table: RestoreTable) -> Rewriter | None:
+    """The body rewriter for an answer to a request of ``request_format``; None when we have none.
+    Each API's own ``ApiFormat.answer_rewriter`` decides; this finds the format by its name."""
+    from llm_dlp.providers import format_named  # the formats hold their restorers: imported when used
+
+    api = format_named(request_format)
+    return api.answer_rewriter(content_type, table) if api is not None else None

@@ -1,0 +1,58 @@
+"""The text of a PDF a request carries, read with pypdf under bounds a hostile file cannot escape.
+
+A model reads a PDF's text layer, so that is what is scanned. pypdf is pure Python and some
+malformed files make it slow, so the work is capped by bytes, pages, extracted characters and a
+time budget checked between pages; a file over any cap, or one pypdf cannot parse, raises
+``DecodeError`` (the request is refused unless the tenant's policy fails open) rather than
+being scanned in part. A PDF whose pages carry no text at all (scanned images) is ``None``:
+media the scanner cannot read, handled by the policy's ``media`` setting.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+
+from llm_dlp.decoding import DecodeError
+
+MAX_PDF_BYTES = 32 * 1024 * 1024
+MAX_PAGES = 500
+MAX_TEXT_CHARS = 8 * 1024 * 1024
+TIME_BUDGET_SECONDS = 10.0
+
+
+def pdf_text(raw: bytes, *, max_pages: int = MAX_PAGES, budget_seconds: float = TIME_BUDGET_SECONDS) -> str | None:
+    """All pages' text, pages separated by a form feed; None when no page has any text."""
+    if len(raw) > MAX_PDF_BYTES:
+        raise DecodeError(f"PDF of {len(raw)} bytes is over the {MAX_PDF_BYTES} bytes llm-dlp reads")
+    try:
+        import pypdf
+    except ImportError:
+        raise DecodeError("PDF text cannot be read: pypdf is not installed") from None
+    deadline = time.monotonic() + budget_seconds
+    # pypdf logs a warning for every oddity of a malformed file; those are not ours to report.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(raw), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DecodeError("the PDF is encrypted with a password, so its text cannot be read")
+        count = len(reader.pages)
+        if count > max_pages:
+            raise DecodeError(f"PDF of {count} pages is over the {max_pages} pages llm-dlp reads")
+        pages: list[str] = []
+        size = 0
+        for page in reader.pages:
+            if time.monotonic() > deadline:
+                raise DecodeError(f"reading the PDF's text took over {budget_seconds:g} s")
+            text = page.extract_text() or ""
+            size += len(text)
+            if size > MAX_TEXT_CHARS:
+                raise DecodeError(f"the PDF holds over {MAX_TEXT_CHARS} characters of text")
+            pages.append(text)
+    except DecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — pypdf raises many types on malformed input
+        raise DecodeError(f"the PDF cannot be read ({type(exc).__name__})") from None
+    text = "\f".join(pages)
+    return text if text.strip() else None
