@@ -128,7 +128,13 @@ def decode_base64_payload(data: str, media_type: str | None) -> Decoded | Unscan
     """A field the API defines as base64: its text (a text file in any charset, a PDF's
     extracted text) or ``Unscanned`` binary media. Which it is comes from the decoded bytes
     (a "image/png" that is really UTF-8 text is scanned as text); ``media_type`` only lends a
-    charset. Raises ``DecodeError`` when ``data`` is not base64."""
+    charset. Raises ``DecodeError`` when ``data`` is not base64.
+
+    A data URL is read as one: APIs that define a field as base64 also take
+    ``data:application/pdf;base64,...`` there (OpenAI's ``file_data``), and ``:`` is no base64
+    character, so the two cannot be confused."""
+    if (url := decode_data_url(data)) is not None:
+        return url
     raw, transfer, padded = _unbase64(data)
     return decode_payload(raw, media_type, Codec("base64", transfer=transfer, padded=padded))
 

@@ -139,6 +139,12 @@ def test_data_urls_decode_and_keep_their_header():
     assert decode_data_url("data:image/png;base64," + base64.b64encode(png).decode()) == Unscanned("image/png")
 
 
+def test_a_base64_field_holding_a_data_url_is_read_as_the_data_url():
+    url = "data:text/plain;base64," + base64.b64encode(TEXT.encode()).decode()
+    decoded = decode_base64_payload(url, None)
+    assert isinstance(decoded, Decoded) and decoded.text == TEXT and decoded.codec.encode(decoded.text) == url
+
+
 @pytest.mark.parametrize("value", ["https://example.com/a.png", "", "hello", "database: x", "dat"])
 def test_ordinary_strings_are_not_data_urls(value):
     assert decode_data_url(value) is None
