@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import random
 
 import anthropic
+import pytest
 
 from llm_dlp.testing import secrets_factory as make
+from llm_dlp.testing.proxyrun import REPO, copy_policies, start_proxy
 from tests.test_decoding import text_pdf
 from tests.test_proxy_documents import in_clear, nowhere_but_placeholders
 from tests.test_proxy_e2e import anthropic_client, audit_for
@@ -97,3 +100,34 @@ def test_a_prompt_of_token_ids_is_refused_with_the_providers_400(proxy, provider
     assert received == []
     line = audit_for(proxy, "/v1/completions")[-1]
     assert line["decision"] == "block" and line["unscanned"]["token_ids"] >= 1
+
+
+def test_a_policy_that_blocks_media_refuses_a_screenshot_in_the_providers_shape(tmp_path, provider, received, test_ca):
+    text = (REPO / "policies" / "default.yaml").read_text().replace("media: allow", "media: block")
+    running = start_proxy(tmp_path / "run", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
+                          policy_dir=copy_policies(tmp_path / "policies", default=text))
+    try:
+        png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + random.Random(7).randbytes(3000)).decode()
+        client = anthropic_client(running, provider)
+        with pytest.raises(anthropic.PermissionDeniedError) as refused:
+            client.messages.create(model="claude-test", max_tokens=50, messages=[{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                {"type": "text", "text": "What does this screenshot show?"}]}])
+        assert "1 media item(s) (image/png) that llm-dlp cannot scan (policy media: block)" in str(refused.value)
+        assert received == []
+        line = audit_for(running, "/v1/messages")[-1]
+        assert line["decision"] == "block" and line["unscanned"] == {"media": {"image/png": 1}, "media_policy": "block"}
+    finally:
+        running.stop()
+
+
+def test_a_screenshot_passes_under_the_default_and_its_audit_line_counts_it(proxy, provider, received):
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + random.Random(8).randbytes(3000)).decode()
+    client = anthropic_client(proxy, provider)
+    client.messages.create(model="claude-test", max_tokens=50, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+        {"type": "text", "text": "What do these screenshots show?"}]}])
+    assert len(received) == 1 and received[0].json()["messages"][0]["content"][0]["source"]["data"] == png
+    line = audit_for(proxy, "/v1/messages")[-1]
+    assert line["unscanned"] == {"media": {"image/png": 2}, "media_policy": "allow"}
