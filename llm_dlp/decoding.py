@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 import unicodedata
 import urllib.parse
@@ -42,7 +43,7 @@ class Codec:
     header. A codec that is not ``reencodable`` (text extracted from a PDF, text read through a
     lossy decode) raises ``DecodeError``: the pipeline withholds or blocks instead of editing."""
 
-    name: str  # "base64", "data-url", "pdf", "text" (a multipart part)
+    name: str  # "base64", "data-url", "pdf", "text" (a multipart part or body), "form" (a form field)
     reencodable: bool = True
     charset: str = "utf-8"  # a Python codec name without a BOM of its own ("utf-16-le", not "utf-16")
     bom: bytes = b""
@@ -85,7 +86,8 @@ class Decoded:
 @dataclass(frozen=True, slots=True)
 class Unscanned:
     """Binary media a text scanner cannot read. ``media_type`` comes from the payload's leading
-    bytes (``image/png``, ``audio/wav``, ``application/octet-stream``...), never the client's."""
+    bytes (``image/png``, ``audio/wav``, ``application/zip``, ``application/pdf`` for a PDF with
+    no text layer...), never from the client's declaration."""
 
     media_type: str
 
@@ -217,8 +219,23 @@ def _declared_charset(media_type: str | None) -> str | None:
         name = codecs.lookup(match.group(1)).name
     except LookupError:
         return None
-    # A BOM-less "utf-16" means big-endian (RFC 2781); Python would guess the machine's order.
-    return {"utf-16": "utf-16-be", "utf-32": "utf-32-be"}.get(name, name)
+    return name if _keeps_ascii(name) else None
+
+
+@functools.cache
+def _keeps_ascii(charset: str) -> bool:
+    """Does ``charset`` read every ASCII byte as itself, whatever comes before it? A declared
+    charset that does not (UTF-7, ISO-2022's shifts, Shift-JIS whose second bytes include
+    letters, UTF-16 on Latin text) could turn a secret written in ASCII into other characters
+    for the scanner while a reader ignoring the declaration sees it plainly; such a declaration
+    is ignored (UTF-16/32 are still found by their BOM or NUL pattern)."""
+    probe = bytes(range(0x09, 0x7F)) + b"\x1b$B+AGE-~{AB~}"
+    try:
+        if probe.decode(charset) != probe.decode("ascii"):
+            return False
+        return all((bytes([lead]) + b"AB").decode(charset, "replace").endswith("AB") for lead in range(0x80, 0x100))
+    except (UnicodeDecodeError, LookupError):
+        return False
 
 
 def _nul_pattern(raw: bytes) -> str | None:
@@ -288,7 +305,7 @@ def _pad(compact: str) -> str:
 
 def decode_payload(raw: bytes, media_type: str | None, codec: Codec) -> Decoded | Unscanned:
     """``raw`` as text (``codec`` with the charset found), a PDF's text, or binary media."""
-    if raw.startswith(b"%PDF-"):
+    if raw.find(b"%PDF-", 0, 1024) >= 0:  # readers accept a PDF header anywhere in its first 1 KB
         from llm_dlp.pdf_text import pdf_text  # pypdf is imported only when a PDF arrives
 
         text = pdf_text(raw)

@@ -81,6 +81,19 @@ def test_a_declared_charset_is_honoured_and_one_stray_byte_does_not_make_a_text_
     assert base64.b64decode(decoded.codec.encode(decoded.text)) == raw
 
 
+@pytest.mark.parametrize("charset", ["utf-7", "iso2022_jp", "shift_jis", "utf-16", "hz"])
+def test_a_declared_charset_that_would_hide_ascii_is_ignored(charset):
+    # Under these a secret written in ASCII reads as other characters ("+AGE-" is "a" in UTF-7,
+    # "\x81g" one Shift-JIS character): a reader ignoring the declaration still sees it plainly.
+    raw = b"\x1b$B\x81+token ghp_ExampleExampleExample000000\n"
+    assert "ghp_ExampleExampleExample000000" in decode_text_bytes(raw, f"text/plain; charset={charset}")
+
+
+def test_a_pdf_behind_leading_junk_is_still_read_as_a_pdf():
+    decoded = decode_base64_payload(base64.b64encode(b"junk\n" + text_pdf(["hidden words"])).decode(), None)
+    assert isinstance(decoded, Decoded) and decoded.codec.name == "pdf" and "hidden words" in decoded.text
+
+
 def test_binary_media_is_unscanned_with_a_type_from_its_bytes_never_the_clients():
     png = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(2000)
     result = decode_base64_payload(base64.b64encode(png).decode(), "image/ghp_ExampleExampleExample000000")
