@@ -21,6 +21,9 @@ MAX_PAGES = 500
 MAX_TEXT_CHARS = 8 * 1024 * 1024
 TIME_BUDGET_SECONDS = 10.0
 
+# pypdf logs a warning for every oddity of a malformed file (with bytes of it): not ours to report.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
 
 def pdf_text(raw: bytes, *, max_pages: int = MAX_PAGES, budget_seconds: float = TIME_BUDGET_SECONDS) -> str | None:
     """All pages' text, pages separated by a form feed; None when no page has any text."""
@@ -31,8 +34,6 @@ def pdf_text(raw: bytes, *, max_pages: int = MAX_PAGES, budget_seconds: float = 
     except ImportError:
         raise DecodeError("PDF text cannot be read: pypdf is not installed") from None
     deadline = time.monotonic() + budget_seconds
-    # pypdf logs a warning for every oddity of a malformed file; those are not ours to report.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
