@@ -21,8 +21,9 @@ MAX_PAGES = 500
 MAX_TEXT_CHARS = 8 * 1024 * 1024
 TIME_BUDGET_SECONDS = 10.0
 
-# pypdf logs a warning for every oddity of a malformed file (with bytes of it): not ours to report.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
+# pypdf logs warnings and errors about a malformed file, sometimes quoting bytes of it: a document
+# must never reach the proxy log, and what failed is reported by the DecodeError instead.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
 def pdf_text(raw: bytes, *, max_pages: int = MAX_PAGES, budget_seconds: float = TIME_BUDGET_SECONDS) -> str | None:
