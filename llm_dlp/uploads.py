@@ -230,7 +230,7 @@ def _part(raw: bytes) -> Part:
     headers = _headers(header)
     transfer = headers.get("content-transfer-encoding", "binary").strip().lower()
     if transfer not in _RAW_TRANSFER:
-        raise RequestFormatError(f"multipart part with content-transfer-encoding {transfer[:20]!r}; send it unencoded")
+        raise RequestFormatError("multipart part with a content-transfer-encoding other than 7bit, 8bit or binary; send it unencoded")
     return Part(header, body, Codec("text", charset=charset, transfer="none"), None)
 
 
