@@ -3,7 +3,8 @@
 
 Each part's headers and body are scanned; a body is read as text in whatever charset it is in
 (UTF-16 with or without a BOM, a declared charset; see ``llm_dlp.decoding``), a PDF by its text
-layer, and anything else is binary media for the policy's ``media`` setting. An edit is written
+layer, recognised media (audio, images) is left to the policy's ``media`` setting, and bytes of
+no known format are scanned as Latin-1. An edit is written
 back in the part's own charset and byte-order mark; a part that cannot be rewritten (a PDF) is
 withheld whole. The parser is strict on purpose: a body that another multipart parser could
 split differently (a delimiter followed by anything but ``--`` or CRLF, folded or encoded
