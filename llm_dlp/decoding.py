@@ -142,22 +142,31 @@ def decode_base64_payload(data: str, media_type: str | None) -> Decoded | Unscan
 
 
 def decode_data_url(value: str) -> Decoded | Unscanned | None:
-    """A ``data:`` URL's content, or None when ``value`` is not one (cheap: one prefix check)."""
+    """A ``data:`` URL's content, or None when ``value`` is not one (cheap: one prefix check).
+
+    The header must be what clients write: a lower-case media type, at most a ``charset`` this
+    proxy knows, and ``;base64``. Anything else before the first comma ("data: my key is ...,",
+    a parameter of the client's own) is text the decoded payload would leave unread, so such a
+    string is not taken for a data URL and is scanned whole."""
     start = len(value) - len(value.lstrip()) if value[:1].isspace() else 0
     if value[start : start + 5].lower() != "data:":
         return None
-    comma = value.find(",", start)
-    if comma < 0:
-        raise DecodeError("a data URL without a comma before its data")
-    header = value[start + 5 : comma]
-    params = [p.strip() for p in header.split(";")]
-    media_type = ";".join(p for p in params if p.lower() != "base64") or None
-    payload = value[comma + 1 :]
-    if any(p.lower() == "base64" for p in params):
+    header = _DATA_URL_HEADER.match(value, start)
+    if header is None or (header["charset"] and _known_charset(header["charset"]) is None):
+        return None
+    payload = value[header.end() :]
+    if header["base64"]:
         raw, transfer, padded = _unbase64(payload)
     else:
         raw, transfer, padded = urllib.parse.unquote_to_bytes(payload), "percent", True
-    return decode_payload(raw, media_type, Codec("data-url", transfer=transfer, padded=padded, header=value[: comma + 1]))
+    media_type = (header["type"] or "") + (f";charset={header['charset']}" if header["charset"] else "")
+    return decode_payload(raw, media_type or None, Codec("data-url", transfer=transfer, padded=padded, header=value[: header.end()]))
+
+
+_DATA_URL_HEADER = re.compile(
+    r"(?i:data:)(?P<type>[a-z]{1,20}/[a-z0-9][a-z0-9.+-]{0,100})?"
+    r"(?:(?i:;charset=)(?P<charset>[A-Za-z0-9._-]{1,40}))?(?P<base64>(?i:;base64))?,"
+)
 
 
 def decode_text_bytes(raw: bytes, media_type: str | None = None) -> str | None:
@@ -213,13 +222,15 @@ def text_encoding(raw: bytes, media_type: str | None = None) -> tuple[str, bytes
 
 def _declared_charset(media_type: str | None) -> str | None:
     match = _CHARSET.search(media_type or "")
-    if not match:
-        return None
+    name = _known_charset(match.group(1)) if match else None
+    return name if name and _keeps_ascii(name) else None
+
+
+def _known_charset(label: str) -> str | None:
     try:
-        name = codecs.lookup(match.group(1)).name
+        return codecs.lookup(label).name
     except LookupError:
         return None
-    return name if _keeps_ascii(name) else None
 
 
 @functools.cache

@@ -158,8 +158,12 @@ def test_a_base64_field_holding_a_data_url_is_read_as_the_data_url():
     assert isinstance(decoded, Decoded) and decoded.text == TEXT and decoded.codec.encode(decoded.text) == url
 
 
-@pytest.mark.parametrize("value", ["https://example.com/a.png", "", "hello", "database: x", "dat"])
-def test_ordinary_strings_are_not_data_urls(value):
+@pytest.mark.parametrize("value", ["https://example.com/a.png", "", "hello", "database: x", "dat",
+                                   "data: my token is ghp_ExampleExampleExample000000, keep it",
+                                   "data:text/plain;x-key=AKIAEXAMPLEEXAMPLE12;base64,aGVsbG8=",
+                                   "data:AKIAEXAMPLEEXAMPLE12/x;base64,aGVsbG8=",
+                                   "data:text/plain;charset=AKIAEXAMPLEEXAMPLE12;base64,aGVsbG8="])
+def test_ordinary_strings_and_headers_holding_other_text_are_not_data_urls(value):
     assert decode_data_url(value) is None
 
 
