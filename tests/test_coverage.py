@@ -261,3 +261,10 @@ def test_a_secret_planted_anywhere_never_leaves_unredacted(pipeline, path):
             assert secret.encode() not in inspection.body
             parse_json(inspection.body.decode())  # still one reading: no key repeated by a rename
         assert all(secret not in f.preview for f in verdict.findings)  # locations: masked by the audit (issue 19, class 5)
+
+
+def test_prose_that_starts_like_a_data_url_is_scanned_whole():
+    body = {"messages": [], "metadata": {"a": f"data: my token is {KEY}, keep it", "b": "data:text/plain;base64,aGVsbG8="}}
+    found = {s.location: s for s in format_for("/v1/chat/completions").extract(body).segments}
+    assert found["$.metadata.a"].text.startswith("data: my token is " + KEY) and found["$.metadata.a"].codec is None
+    assert found["$.metadata.b"].text == "hello" and found["$.metadata.b"].codec is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from llm_dlp.providers.base import ErrorAnswer, JsonPath, ParsedRequest, Segment
+from llm_dlp.providers.base import ErrorAnswer, ParsedRequest
 from llm_dlp.providers.coverage import Exemptions, MediaField, cover
 
 if TYPE_CHECKING:
@@ -87,6 +87,3 @@ class ApiFormat:
             return None
         return self.rewriter(content_type, table)
 
-
-def segments_at(segments: list[Segment], path: JsonPath) -> list[Segment]:
-    return [s for s in segments if s.path[: len(path)] == path]

@@ -12,6 +12,7 @@ or withheld with the unit around it, like any value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,12 @@ SCHEMA_WORDS = frozenset({
     "propertyNames", "uniqueItems", "not", "if", "then", "else", "uri", "date-time", "strict", "name",
     "parameters", "function", "input_schema",
 })
+
+
+# A data URL's header as RFC 2397 spells it (a media type, parameters, ``;base64``): text before
+# the first comma that is anything else ("data: my key is ...,") is prose, scanned as it is,
+# never taken for a header that decoding would leave unread.
+_DATA_URL_HEADER = re.compile(r"\s*data:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=(?:[\w.+-]+|\"[^\",]*\"))*(?:;base64)?,", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +114,7 @@ class _Walker:
             decoded: Decoded | Unscanned | None = decode_base64_payload(value, media.media_type)
         else:
             try:  # a data URL anywhere; a string that only starts like one is scanned as it is
-                decoded = decode_data_url(value)
+                decoded = decode_data_url(value) if _DATA_URL_HEADER.match(value) else None
             except DecodeError:
                 decoded = None
         if isinstance(decoded, Decoded):

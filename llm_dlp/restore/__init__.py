@@ -1,8 +1,8 @@
 """Put the original values back into the model's answers, where the tenant's policy allows.
 
-``session.Restorer`` turns a forwarded request into a ``text.RestoreTable``; ``stream.rewriter_for``
-gives the body rewriter for its answer (SSE or JSON, Anthropic Messages or OpenAI Chat
-Completions).
+``session.Restorer`` turns a forwarded request into a ``text.RestoreTable``; the request's
+``ApiFormat`` (carried on the ``RestoreSession``) gives the body rewriter for its answer, built
+from each API's module here (``anthropic.rewriter``, ...) and the stream machinery in ``stream``.
 """
 
 from llm_dlp.restore.session import Restorer, RestoreSession

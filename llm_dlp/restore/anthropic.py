@@ -14,7 +14,7 @@ from typing import Any
 from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.stream import sse_or_json
+from llm_dlp.restore.stream import Rewriter, sse_or_json
 from llm_dlp.restore.text import (
     TEXT,
     TOOL_ARGUMENTS,
@@ -169,6 +169,6 @@ def _no_tool_use(event: SseEvent, document: dict) -> bytes:
     return event.with_data(replace_strings(event.data, {("delta", "stop_reason"): "end_turn"}))
 
 
-def rewriter(content_type: str, table: RestoreTable):
+def rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     """An Anthropic Messages answer's rewriter: streamed events or one message."""
     return sse_or_json(content_type, lambda: MessageStream(table), restore_message, table)

@@ -30,7 +30,7 @@ from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore import anthropic
 from llm_dlp.restore.eventstream import Frame, encode_frame, encode_headers
 from llm_dlp.restore.sse import SseReader, parse_event
-from llm_dlp.restore.stream import EventStreamRestorer, JsonRestorer
+from llm_dlp.restore.stream import EventStreamRestorer, JsonRestorer, Rewriter
 from llm_dlp.restore.text import (
     TEXT,
     TOOL_ARGUMENTS,
@@ -246,17 +246,17 @@ def _json_or_none(raw: bytes) -> Any:
         return None
 
 
-def invoke_rewriter(content_type: str, table: RestoreTable):
+def invoke_rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     return JsonRestorer(restore_invoke, table) if "json" in content_type and "event-stream" not in content_type else None
 
 
-def converse_rewriter(content_type: str, table: RestoreTable):
+def converse_rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     return JsonRestorer(restore_converse, table) if "json" in content_type and "event-stream" not in content_type else None
 
 
-def invoke_stream_rewriter(content_type: str, table: RestoreTable):
+def invoke_stream_rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     return EventStreamRestorer(InvokeStream(table)) if "vnd.amazon.eventstream" in content_type else None
 
 
-def converse_stream_rewriter(content_type: str, table: RestoreTable):
+def converse_stream_rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     return EventStreamRestorer(ConverseStream(table)) if "vnd.amazon.eventstream" in content_type else None

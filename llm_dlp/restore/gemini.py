@@ -18,7 +18,7 @@ from typing import Any
 from llm_dlp.providers.base import string_leaves
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.stream import sse_or_json
+from llm_dlp.restore.stream import Rewriter, sse_or_json
 from llm_dlp.restore.text import TEXT, RestoreTable, TextRestorer, edit, held_back_notice
 
 
@@ -117,5 +117,5 @@ class GeminiStream:
         return make_event(None, {"response": payload} if self.wrapped else payload, newline)
 
 
-def rewriter(content_type: str, table: RestoreTable):
+def rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     return sse_or_json(content_type, lambda: GeminiStream(table), restore_body, table)

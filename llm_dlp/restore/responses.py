@@ -19,7 +19,7 @@ from typing import Any
 
 from llm_dlp.providers.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
-from llm_dlp.restore.stream import sse_or_json
+from llm_dlp.restore.stream import Rewriter, sse_or_json
 from llm_dlp.restore.text import (
     TEXT,
     TOOL_ARGUMENTS,
@@ -184,5 +184,5 @@ def _starts_function_call(document: dict) -> bool:
             and isinstance(item, dict) and item.get("type") == "function_call")
 
 
-def rewriter(content_type: str, table: RestoreTable):
+def rewriter(content_type: str, table: RestoreTable) -> Rewriter | None:
     return sse_or_json(content_type, lambda: ResponseStream(table), restore_response, table)
