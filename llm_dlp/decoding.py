@@ -43,7 +43,7 @@ class Codec:
     header. A codec that is not ``reencodable`` (text extracted from a PDF, text read through a
     lossy decode) raises ``DecodeError``: the pipeline withholds or blocks instead of editing."""
 
-    name: str  # "base64", "data-url", "pdf", "text" (a multipart part or body), "form" (a form field)
+    name: str  # "base64", "data-url", "pdf", "office", "text" (a multipart part or body), "form" (a form field)
     reencodable: bool = True
     charset: str = "utf-8"  # a Python codec name without a BOM of its own ("utf-16-le", not "utf-16")
     bom: bytes = b""
@@ -317,12 +317,18 @@ def _pad(compact: str) -> str:
 def decode_payload(raw: bytes, media_type: str | None, codec: Codec) -> Decoded | Unscanned:
     """``raw`` as text (``codec`` with the charset found), a PDF's text, or binary media."""
     if raw.find(b"%PDF-", 0, 1024) >= 0:  # readers accept a PDF header anywhere in its first 1 KB
-        from llm_dlp.pdf_text import pdf_text  # pypdf is imported only when a PDF arrives
+        from llm_dlp.document_text import pdf_text  # pypdf is imported only when a PDF arrives
 
         text = pdf_text(raw)
         if text is None:
             return Unscanned("application/pdf")  # pages of images: no text layer to read
         return Decoded(text, Codec("pdf", reencodable=False))
+    if raw.startswith(b"PK\x03\x04"):
+        from llm_dlp.document_text import office_text
+
+        text = office_text(raw)
+        if text is not None:
+            return Decoded(text, Codec("office", reencodable=False))
     found = text_encoding(raw, media_type)
     if found is None:
         media = sniff_media_type(raw)

@@ -132,7 +132,8 @@ class Pipeline:
 
     def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Inspection:
         decided = engine.decide(policy, scan.hits)
-        # Text read from a PDF cannot be written back: a value to redact there withholds its unit.
+        # Text read from a PDF or an Office file cannot be written back: a value to redact there
+        # withholds its unit.
         decided = [dataclasses.replace(d, action=Action.WITHHOLD, reason=f"{d.reason or 'default_action'}; {_NOT_REENCODABLE}")
                    if d.action == Action.REDACT and d.hit.segment.codec and not d.hit.segment.codec.reencodable else d
                    for d in decided]
@@ -311,7 +312,7 @@ def _as_recorded(decided: list[_Decided]) -> list[_Decided]:
             for d in decided]
 
 
-_NOT_REENCODABLE = "text read from a PDF cannot be rewritten, so withheld"
+_NOT_REENCODABLE = "text read from a PDF or Office file cannot be rewritten, so withheld"
 
 
 def _unscanned(parsed: ParsedRequest, policy: Policy) -> dict[str, Any] | None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import codecs
+import io
 import random
+import zipfile
 
 import pytest
 
@@ -19,7 +21,7 @@ from llm_dlp.decoding import (
     decode_data_url,
     decode_text_bytes,
 )
-from llm_dlp.pdf_text import pdf_text
+from llm_dlp.document_text import pdf_text
 
 TEXT = "deploy notes\ntoken = ghp_ExampleExampleExample000000\nÄnderung: café ✓\n"
 
@@ -195,3 +197,38 @@ def test_a_codec_refuses_text_its_charset_cannot_carry():
     codec = Codec("base64", charset="latin-1")
     with pytest.raises(DecodeError):
         codec.encode("✓")
+
+
+def office_file(parts: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_word_file_is_read_with_its_runs_joined_and_its_link_targets():
+    docx = office_file({
+        "word/document.xml": '<w:document><w:body><w:p><w:r><w:t>token gh</w:t></w:r><w:r><w:t xml:space="preserve">'
+                             'p_ExampleExampleExample000000</w:t></w:r></w:p><w:p><w:r><w:t>Caf&amp;eacute; &lt;ok&gt;</w:t></w:r></w:p>'
+                             '</w:body></w:document>',
+        "word/_rels/document.xml.rels": '<Relationships><Relationship Id="rId1" Target="https://x.example/?k=AKIAEXAMPLE"/>'
+                                        '</Relationships>',
+        "word/media/image1.png": "\x89PNG not read",
+    })
+    decoded = decode_base64_payload(base64.b64encode(docx).decode(), None)
+    assert isinstance(decoded, Decoded) and decoded.codec.name == "office" and not decoded.codec.reencodable
+    assert "token ghp_ExampleExampleExample000000\nCaf&eacute; <ok>" in decoded.text
+    assert "https://x.example/?k=AKIAEXAMPLE" in decoded.text and "PNG" not in decoded.text
+
+
+def test_a_plain_zip_is_media_and_an_office_bomb_is_an_error():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("notes.txt", "ghp_ExampleExampleExample000000")
+    assert decode_base64_payload(base64.b64encode(buffer.getvalue()).decode(), None) == Unscanned("application/zip")
+    bomb = office_file({"xl/sharedStrings.xml": "<sst>" + "0" * (65 * 1024 * 1024) + "</sst>"})
+    assert len(bomb) < 200_000
+    with pytest.raises(DecodeError, match="bytes of XML"):
+        decode_base64_payload(base64.b64encode(bomb).decode(), None)

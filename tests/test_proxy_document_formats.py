@@ -62,7 +62,7 @@ def test_an_anthropic_pdf_document_with_a_secret_is_withheld(proxy, provider, re
         assert len(received) == 1 and line["decision"] == "withhold"
         assert data not in received[0].text and not in_clear(token, received[0].body)
         assert "[llm-dlp withheld this" in json.dumps(received[0].json()["messages"][0]["content"][0])
-    assert "from a PDF cannot be rewritten" in json.dumps(line["findings"])
+    assert "from a PDF or Office file cannot be rewritten" in json.dumps(line["findings"])
     nowhere_but_placeholders(proxy, token)
 
 

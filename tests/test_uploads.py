@@ -21,7 +21,7 @@ from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.providers.base import ContentUnit, ParsedRequest, RequestFormatError, Segment
 from llm_dlp.testing import secrets_factory
 from llm_dlp.testing.proxyrun import REPO
-from tests.test_decoding import text_pdf
+from tests.test_decoding import office_file, text_pdf
 
 BOUNDARY = b"----llmdlpBoundary7MA4YWxk"
 FORM = "multipart/form-data; boundary=" + BOUNDARY.decode()
@@ -204,3 +204,11 @@ def test_a_url_encoded_form_is_read_field_by_field_and_rewritten_in_its_escapes(
     model, prompt, note = inspection.body.decode().split("&")
     assert model == "model=gpt-test" and note == "note=caf%C3%A9"
     assert prompt.startswith("prompt=deploy+with+%5B%5Bsecret%3Agithub-pat%3A") and token not in inspection.body.decode()
+
+
+def test_a_word_file_upload_is_read_and_withheld_whole_since_it_cannot_be_rewritten(pipeline):
+    token = secrets_factory.github_pat()
+    docx = office_file({"word/document.xml": f"<w:document><w:body><w:p><w:r><w:t>deploy {token}</w:t></w:r></w:p></w:body></w:document>"})
+    inspection = upload(pipeline, form(("purpose", b"assistants", None, None), ("file", docx, "runbook.docx", None)))
+    assert inspection.verdict.decision == "withhold" and b"PK\x03\x04" not in inspection.body
+    assert b"[llm-dlp withheld this uploaded file under policy 'default'" in inspection.body

@@ -1,4 +1,6 @@
-"""The text of a PDF a request carries, read with pypdf under bounds a hostile file cannot escape.
+"""The text of binary documents a request carries (PDF, and Word, Excel and PowerPoint files),
+read under bounds a hostile file cannot escape. Neither can be written back: a value to redact
+in one withholds it (``Codec.reencodable`` is false).
 
 A model reads a PDF's text layer, so that is what is scanned. pypdf is pure Python and some
 malformed files make it slow, so the work is capped by bytes, pages, extracted characters and a
@@ -10,9 +12,13 @@ media the scanner cannot read, handled by the policy's ``media`` setting.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
+import re
 import time
+import zipfile
+import zlib
 
 from llm_dlp.decoding import DecodeError
 
@@ -58,3 +64,48 @@ def pdf_text(raw: bytes, *, max_pages: int = MAX_PAGES, budget_seconds: float = 
         raise DecodeError(f"the PDF cannot be read ({type(exc).__name__})") from None
     text = "\f".join(pages)
     return text if text.strip() else None
+
+
+# Office Open XML (.docx, .xlsx, .pptx) is a zip of XML parts. Their text, and the targets of
+# their relationships (hyperlinks), are what a provider extracting the file would show a model.
+MAX_OFFICE_XML_BYTES = 64 * 1024 * 1024  # all parts read together, uncompressed
+MAX_OFFICE_MEMBERS = 5000
+_OFFICE_PARTS = re.compile(r"(?:word|xl|ppt)/.+\.(?:xml|rels)|docProps/(?:core|app|custom)\.xml")
+_LINE_ENDS = re.compile(r"</(?:w:p|a:p|si|row|w:tr)>|<(?:w:br|w:cr|a:br)\b[^>]*>")
+_CELL_ENDS = re.compile(r"</(?:c|w:tc)>|<w:tab\b[^>]*>")
+_TAG = re.compile(r"<[^>]*>")
+_TARGET = re.compile(r'\bTarget="([^"]*)"')
+
+
+def office_text(raw: bytes) -> str | None:
+    """The text of an Office Open XML file, or None when ``raw`` is some other zip (or no zip)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        return None
+    if not any(m.filename == "[Content_Types].xml" for m in members):
+        return None
+    if len(members) > MAX_OFFICE_MEMBERS:
+        raise DecodeError(f"an Office file of over {MAX_OFFICE_MEMBERS} parts")
+    budget, texts = MAX_OFFICE_XML_BYTES, []
+    try:
+        for member in members:
+            if not _OFFICE_PARTS.fullmatch(member.filename):
+                continue
+            with archive.open(member) as part:
+                data = part.read(budget + 1)  # the declared size may lie: the read is bounded
+            budget -= len(data)
+            if budget < 0:
+                raise DecodeError(f"an Office file holding over {MAX_OFFICE_XML_BYTES} bytes of XML")
+            xml = data.decode("utf-8", "replace")
+            if member.filename.endswith(".rels"):
+                texts.append("\n".join(html.unescape(t) for t in _TARGET.findall(xml)))
+            else:
+                texts.append(html.unescape(_TAG.sub("", _CELL_ENDS.sub("\t", _LINE_ENDS.sub("\n", xml)))))
+    except DecodeError:
+        raise
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, ValueError) as exc:
+        raise DecodeError(f"the Office file cannot be read ({type(exc).__name__})") from None
+    text = "\n".join(t.strip() for t in texts if t.strip())
+    return text or None
