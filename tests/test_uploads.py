@@ -212,3 +212,15 @@ def test_a_word_file_upload_is_read_and_withheld_whole_since_it_cannot_be_rewrit
     inspection = upload(pipeline, form(("purpose", b"assistants", None, None), ("file", docx, "runbook.docx", None)))
     assert inspection.verdict.decision == "withhold" and b"PK\x03\x04" not in inspection.body
     assert b"[llm-dlp withheld this uploaded file under policy 'default'" in inspection.body
+
+
+def test_a_batch_file_hiding_a_value_behind_json_escapes_is_withheld(pipeline):
+    token = secrets_factory.github_pat()
+    hidden = "".join(f"\\u{ord(c):04x}" for c in token)  # what a JSON parser reads as the token itself
+    line = '{"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {"messages": [{"role": "user", "content": "deploy %s"}]}}'
+    batch = (line % hidden + "\n" + line % "hello" + "\n").encode()
+    inspection = upload(pipeline, form(("purpose", b"batch", None, None), ("file", batch, "batch.jsonl", "application/jsonl")))
+    assert inspection.verdict.decision == "withhold" and hidden.encode() not in inspection.body
+    # Without escapes the same value is redacted in place and the batch goes on.
+    plain = upload(pipeline, form(("purpose", b"batch", None, None), ("file", (line % token + "\n").encode(), "batch.jsonl", None)))
+    assert plain.verdict.decision == "redact" and b'"custom_id": "1"' in plain.body and token.encode() not in plain.body
