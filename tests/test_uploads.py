@@ -154,14 +154,14 @@ class DocumentPipeline(Pipeline):
     """Reads the one Anthropic document block of these tests the way the format adapters do:
     its base64 source decoded with its codec, withheld as a text block."""
 
-    def _parse(self, info, text):
-        document = json.loads(text)
+    def _parse(self, info, data):
+        document = json.loads(data)
         path = ("messages", 0, "content", 0)
         source = document["messages"][0]["content"][0]["source"]
         decoded = decode_base64_payload(source["data"], source["media_type"])
         unit = ContentUnit(path, "document", field="text", keep=(("type", "text"),))
-        return ParsedRequest("anthropic-messages", document,
-                             [Segment(path + ("source", "data"), decoded.text, "document", unit=unit, codec=decoded.codec)])
+        return data.decode(), ParsedRequest("anthropic-messages", document, [
+            Segment(path + ("source", "data"), decoded.text, "document", unit=unit, codec=decoded.codec)])
 
 
 def document_request(data: bytes, media_type: str) -> bytes:
@@ -224,3 +224,14 @@ def test_a_batch_file_hiding_a_value_behind_json_escapes_is_withheld(pipeline):
     # Without escapes the same value is redacted in place and the batch goes on.
     plain = upload(pipeline, form(("purpose", b"batch", None, None), ("file", (line % token + "\n").encode(), "batch.jsonl", None)))
     assert plain.verdict.decision == "redact" and b'"custom_id": "1"' in plain.body and token.encode() not in plain.body
+
+
+def test_raw_upload_bytes_are_read_as_what_they_are_not_refused_as_invalid_utf8(pipeline):
+    token = secrets_factory.github_pat()
+    info = RequestInfo("t", "POST", "generativelanguage.googleapis.com", "/upload/v1beta/files", "gemini",
+                       content_type="application/pdf")
+    blocked = pipeline.inspect(info, text_pdf([f"token {token}"]))
+    assert blocked.verdict.decision == "block" and "cannot be withheld" in blocked.verdict.message
+    png = b"\x89PNG\r\n\x1a\n" + random.Random(4).randbytes(2000)
+    image = pipeline.inspect(dataclasses.replace(info, content_type="image/png"), png)
+    assert image.verdict.decision in ("allow", "log") and image.verdict.unscanned["media"] == {"image/png": 1}
