@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 import unicodedata
 import urllib.parse
@@ -42,7 +43,7 @@ class Codec:
     header. A codec that is not ``reencodable`` (text extracted from a PDF, text read through a
     lossy decode) raises ``DecodeError``: the pipeline withholds or blocks instead of editing."""
 
-    name: str  # "base64", "data-url", "pdf", "text" (a multipart part)
+    name: str  # "base64", "data-url", "pdf", "office", "text" (a multipart part or body), "form" (a form field)
     reencodable: bool = True
     charset: str = "utf-8"  # a Python codec name without a BOM of its own ("utf-16-le", not "utf-16")
     bom: bytes = b""
@@ -85,7 +86,8 @@ class Decoded:
 @dataclass(frozen=True, slots=True)
 class Unscanned:
     """Binary media a text scanner cannot read. ``media_type`` comes from the payload's leading
-    bytes (``image/png``, ``audio/wav``, ``application/octet-stream``...), never the client's."""
+    bytes (``image/png``, ``audio/wav``, ``application/zip``, ``application/pdf`` for a PDF with
+    no text layer...), never from the client's declaration."""
 
     media_type: str
 
@@ -128,28 +130,43 @@ def decode_base64_payload(data: str, media_type: str | None) -> Decoded | Unscan
     """A field the API defines as base64: its text (a text file in any charset, a PDF's
     extracted text) or ``Unscanned`` binary media. Which it is comes from the decoded bytes
     (a "image/png" that is really UTF-8 text is scanned as text); ``media_type`` only lends a
-    charset. Raises ``DecodeError`` when ``data`` is not base64."""
+    charset. Raises ``DecodeError`` when ``data`` is not base64.
+
+    A data URL is read as one: APIs that define a field as base64 also take
+    ``data:application/pdf;base64,...`` there (OpenAI's ``file_data``), and ``:`` is no base64
+    character, so the two cannot be confused."""
+    if (url := decode_data_url(data)) is not None:
+        return url
     raw, transfer, padded = _unbase64(data)
     return decode_payload(raw, media_type, Codec("base64", transfer=transfer, padded=padded))
 
 
 def decode_data_url(value: str) -> Decoded | Unscanned | None:
-    """A ``data:`` URL's content, or None when ``value`` is not one (cheap: one prefix check)."""
+    """A ``data:`` URL's content, or None when ``value`` is not one (cheap: one prefix check).
+
+    The header must be what clients write: a lower-case media type, at most a ``charset`` this
+    proxy knows, and ``;base64``. Anything else before the first comma ("data: my key is ...,",
+    a parameter of the client's own) is text the decoded payload would leave unread, so such a
+    string is not taken for a data URL and is scanned whole."""
     start = len(value) - len(value.lstrip()) if value[:1].isspace() else 0
     if value[start : start + 5].lower() != "data:":
         return None
-    comma = value.find(",", start)
-    if comma < 0:
-        raise DecodeError("a data URL without a comma before its data")
-    header = value[start + 5 : comma]
-    params = [p.strip() for p in header.split(";")]
-    media_type = ";".join(p for p in params if p.lower() != "base64") or None
-    payload = value[comma + 1 :]
-    if any(p.lower() == "base64" for p in params):
+    header = _DATA_URL_HEADER.match(value, start)
+    if header is None or (header["charset"] and _known_charset(header["charset"]) is None):
+        return None
+    payload = value[header.end() :]
+    if header["base64"]:
         raw, transfer, padded = _unbase64(payload)
     else:
         raw, transfer, padded = urllib.parse.unquote_to_bytes(payload), "percent", True
-    return decode_payload(raw, media_type, Codec("data-url", transfer=transfer, padded=padded, header=value[: comma + 1]))
+    media_type = (header["type"] or "") + (f";charset={header['charset']}" if header["charset"] else "")
+    return decode_payload(raw, media_type or None, Codec("data-url", transfer=transfer, padded=padded, header=value[: header.end()]))
+
+
+_DATA_URL_HEADER = re.compile(
+    r"(?i:data:)(?P<type>[a-z]{1,20}/[a-z0-9][a-z0-9.+-]{0,100})?"
+    r"(?:(?i:;charset=)(?P<charset>[A-Za-z0-9._-]{1,40}))?(?P<base64>(?i:;base64))?,"
+)
 
 
 def decode_text_bytes(raw: bytes, media_type: str | None = None) -> str | None:
@@ -205,14 +222,31 @@ def text_encoding(raw: bytes, media_type: str | None = None) -> tuple[str, bytes
 
 def _declared_charset(media_type: str | None) -> str | None:
     match = _CHARSET.search(media_type or "")
-    if not match:
-        return None
+    name = _known_charset(match.group(1)) if match else None
+    return name if name and _keeps_ascii(name) else None
+
+
+def _known_charset(label: str) -> str | None:
     try:
-        name = codecs.lookup(match.group(1)).name
+        return codecs.lookup(label).name
     except LookupError:
         return None
-    # A BOM-less "utf-16" means big-endian (RFC 2781); Python would guess the machine's order.
-    return {"utf-16": "utf-16-be", "utf-32": "utf-32-be"}.get(name, name)
+
+
+@functools.cache
+def _keeps_ascii(charset: str) -> bool:
+    """Does ``charset`` read every ASCII byte as itself, whatever comes before it? A declared
+    charset that does not (UTF-7, ISO-2022's shifts, Shift-JIS whose second bytes include
+    letters, UTF-16 on Latin text) could turn a secret written in ASCII into other characters
+    for the scanner while a reader ignoring the declaration sees it plainly; such a declaration
+    is ignored (UTF-16/32 are still found by their BOM or NUL pattern)."""
+    probe = bytes(range(0x09, 0x7F)) + b"\x1b$B+AGE-~{AB~}"
+    try:
+        if probe.decode(charset) != probe.decode("ascii"):
+            return False
+        return all((bytes([lead]) + b"AB").decode(charset, "replace").endswith("AB") for lead in range(0x80, 0x100))
+    except (UnicodeDecodeError, LookupError):
+        return False
 
 
 def _nul_pattern(raw: bytes) -> str | None:
@@ -282,13 +316,19 @@ def _pad(compact: str) -> str:
 
 def decode_payload(raw: bytes, media_type: str | None, codec: Codec) -> Decoded | Unscanned:
     """``raw`` as text (``codec`` with the charset found), a PDF's text, or binary media."""
-    if raw.startswith(b"%PDF-"):
-        from llm_dlp.pdf_text import pdf_text  # pypdf is imported only when a PDF arrives
+    if raw.find(b"%PDF-", 0, 1024) >= 0:  # readers accept a PDF header anywhere in its first 1 KB
+        from llm_dlp.document_text import pdf_text  # pypdf is imported only when a PDF arrives
 
         text = pdf_text(raw)
         if text is None:
             return Unscanned("application/pdf")  # pages of images: no text layer to read
         return Decoded(text, Codec("pdf", reencodable=False))
+    if raw.startswith(b"PK\x03\x04"):
+        from llm_dlp.document_text import office_text
+
+        text = office_text(raw)
+        if text is not None:
+            return Decoded(text, Codec("office", reencodable=False))
     found = text_encoding(raw, media_type)
     if found is None:
         media = sniff_media_type(raw)

@@ -116,13 +116,8 @@ class Pipeline:
     ) -> Scan:
         if not raw_body:  # still the request target and headers
             text, parsed = "", ParsedRequest("empty", None, target_segments(info.path, info.headers))
-        elif uploads.is_form_data(info.content_type):  # parts in their own charsets: kept as bytes
-            data = decode_content(raw_body, info.content_encoding, limit)
-            text, parsed = data.decode("latin-1"), uploads.parse(data, info.content_type)
-            parsed.segments[:0] = target_segments(info.path, info.headers)
         else:
-            text = utf8_text(decode_content(raw_body, info.content_encoding, limit))
-            parsed = self._parse(info, text)
+            text, parsed = self._parse(info, decode_content(raw_body, info.content_encoding, limit))
         hits = []
         for segment, found in zip(parsed.segments, without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))):
             if tenant is not None:
@@ -134,7 +129,8 @@ class Pipeline:
 
     def decide(self, info: RequestInfo, scan: Scan, policy: Policy) -> Inspection:
         decided = engine.decide(policy, scan.hits)
-        # Text read from a PDF cannot be written back: a value to redact there withholds its unit.
+        # Text read from a PDF or an Office file cannot be written back: a value to redact there
+        # withholds its unit.
         decided = [dataclasses.replace(d, action=Action.WITHHOLD, reason=f"{d.reason or 'default_action'}; {_NOT_REENCODABLE}")
                    if d.action == Action.REDACT and d.hit.segment.codec and not d.hit.segment.codec.reencodable else d
                    for d in decided]
@@ -205,20 +201,25 @@ class Pipeline:
                          for f in outcome.findings],
         }
 
-    def _parse(self, info: RequestInfo, text: str) -> ParsedRequest:
+    def _parse(self, info: RequestInfo, data: bytes) -> tuple[str, ParsedRequest]:
+        """The body as text (Latin-1, byte for byte, where it is not JSON) and parsed."""
         api = format_for(info.path, info.provider)
-        try:
-            document = parse_json(text)
-        except RequestFormatError:
-            if api.format != "json" or "json" in info.content_type:
-                raise
-            # A non-JSON body on an AI host (plain text, perhaps UTF-16): one text in its charset.
-            parsed = uploads.text_body(text.encode("utf-8"), info.content_type)
+        if uploads.is_form_data(info.content_type):  # parts in their own charsets: kept as bytes
+            text, parsed = data.decode("latin-1"), uploads.parse(data, info.content_type)
         else:
-            parsed = api.extract(document, info.path)
+            try:
+                text = utf8_text(data)
+                document = parse_json(text)
+            except (BodyError, RequestFormatError):
+                if api.format != "json" or "json" in info.content_type:
+                    raise
+                # Not JSON on an AI host (an upload's raw bytes, a form, plain text in any charset).
+                text, parsed = data.decode("latin-1"), uploads.text_body(data, info.content_type)
+            else:
+                parsed = api.extract(document, info.path)
         # What leaves beside the body, first, as it comes first on the wire.
         parsed.segments[:0] = target_segments(info.path, info.headers)
-        return parsed
+        return text, parsed
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
         values = {item.hit.value for item in decided}  # for audited_details: none may reach the record
@@ -314,7 +315,7 @@ def _as_recorded(decided: list[_Decided]) -> list[_Decided]:
             for d in decided]
 
 
-_NOT_REENCODABLE = "text read from a PDF cannot be rewritten, so withheld"
+_NOT_REENCODABLE = "text read from a PDF or Office file cannot be rewritten, so withheld"
 
 
 def _unscanned(parsed: ParsedRequest, policy: Policy) -> dict[str, Any] | None:

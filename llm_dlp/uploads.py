@@ -3,7 +3,8 @@
 
 Each part's headers and body are scanned; a body is read as text in whatever charset it is in
 (UTF-16 with or without a BOM, a declared charset; see ``llm_dlp.decoding``), a PDF by its text
-layer, and anything else is binary media for the policy's ``media`` setting. An edit is written
+layer, recognised media (audio, images) is left to the policy's ``media`` setting, and bytes of
+no known format are scanned as Latin-1. An edit is written
 back in the part's own charset and byte-order mark; a part that cannot be rewritten (a PDF) is
 withheld whole. The parser is strict on purpose: a body that another multipart parser could
 split differently (a delimiter followed by anything but ``--`` or CRLF, folded or encoded
@@ -73,8 +74,13 @@ def parse(data: bytes, content_type: str) -> ParsedRequest:
         decoded = decode_payload(part.body, headers.get("content-type"), Codec("text", transfer="none"))
         if isinstance(decoded, Decoded):
             what = "uploaded file" if is_file else "form field"
-            segments.append(Segment(path, decoded.text, "document" if is_file else "user", codec=decoded.codec,
-                                    unit=ContentUnit(path, what)))
+            unit = ContentUnit(path, what)
+            segments.append(Segment(path, decoded.text, "document" if is_file else "user", codec=decoded.codec, unit=unit))
+            if (escaped := _escaped_strings(decoded.text)) is not None:
+                # A JSON or JSONL file (a batch of requests) is read by a JSON parser: its
+                # escaped strings are scanned as that parser reads them; a value found only
+                # there cannot be edited in place, so the file is withheld.
+                segments.append(Segment(path + ("json",), escaped, "document", codec=_JSON_STRINGS, unit=unit))
             part = Part(part.header, part.body, part.header_codec, decoded.codec)
             name = _params(disposition).get("name")
             if name and not is_file:
@@ -160,6 +166,30 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
+_JSON_STRINGS = Codec("json-strings", reencodable=False)
+# The longest valid start of a JSON string literal from a quote. Its alternatives begin with
+# different characters, so a match never backtracks, and where it stops is where the literal
+# closes or breaks: the scan goes on from there, each character read once.
+_LITERAL_START = re.compile(r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
+
+
+def _escaped_strings(text: str) -> str | None:
+    """The JSON string literals in ``text`` that hide characters behind ``\\u`` or ``\\/``
+    escapes, as a JSON parser reads them (one per line); None when there are none."""
+    if "\\u" not in text and "\\/" not in text:
+        return None
+    found, cursor = [], 0
+    while (quote := text.find('"', cursor)) >= 0:
+        end = _LITERAL_START.match(text, quote).end()
+        if end < len(text) and text[end] == '"':
+            literal = text[quote : end + 1]
+            if "\\u" in literal or "\\/" in literal:
+                # A lone surrogate escape becomes "?": detectors and hashes need encodable text.
+                found.append(json.loads(literal).encode("utf-8", "replace").decode("utf-8"))
+        cursor = end + 1
+    return "\n".join(found) or None
+
+
 def _reads_as_json(data: bytes) -> bool:
     if data.lstrip()[:1] not in (b"{", b"["):
         return False
@@ -230,7 +260,7 @@ def _part(raw: bytes) -> Part:
     headers = _headers(header)
     transfer = headers.get("content-transfer-encoding", "binary").strip().lower()
     if transfer not in _RAW_TRANSFER:
-        raise RequestFormatError(f"multipart part with content-transfer-encoding {transfer[:20]!r}; send it unencoded")
+        raise RequestFormatError("multipart part with a content-transfer-encoding other than 7bit, 8bit or binary; send it unencoded")
     return Part(header, body, Codec("text", charset=charset, transfer="none"), None)
 
 

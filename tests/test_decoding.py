@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import codecs
+import io
 import random
+import zipfile
 
 import pytest
 
@@ -19,7 +21,7 @@ from llm_dlp.decoding import (
     decode_data_url,
     decode_text_bytes,
 )
-from llm_dlp.pdf_text import pdf_text
+from llm_dlp.document_text import pdf_text
 
 TEXT = "deploy notes\ntoken = ghp_ExampleExampleExample000000\nÄnderung: café ✓\n"
 
@@ -81,6 +83,19 @@ def test_a_declared_charset_is_honoured_and_one_stray_byte_does_not_make_a_text_
     assert base64.b64decode(decoded.codec.encode(decoded.text)) == raw
 
 
+@pytest.mark.parametrize("charset", ["utf-7", "iso2022_jp", "shift_jis", "utf-16", "hz"])
+def test_a_declared_charset_that_would_hide_ascii_is_ignored(charset):
+    # Under these a secret written in ASCII reads as other characters ("+AGE-" is "a" in UTF-7,
+    # "\x81g" one Shift-JIS character): a reader ignoring the declaration still sees it plainly.
+    raw = b"\x1b$B\x81+token ghp_ExampleExampleExample000000\n"
+    assert "ghp_ExampleExampleExample000000" in decode_text_bytes(raw, f"text/plain; charset={charset}")
+
+
+def test_a_pdf_behind_leading_junk_is_still_read_as_a_pdf():
+    decoded = decode_base64_payload(base64.b64encode(b"junk\n" + text_pdf(["hidden words"])).decode(), None)
+    assert isinstance(decoded, Decoded) and decoded.codec.name == "pdf" and "hidden words" in decoded.text
+
+
 def test_binary_media_is_unscanned_with_a_type_from_its_bytes_never_the_clients():
     png = b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(2000)
     result = decode_base64_payload(base64.b64encode(png).decode(), "image/ghp_ExampleExampleExample000000")
@@ -139,8 +154,18 @@ def test_data_urls_decode_and_keep_their_header():
     assert decode_data_url("data:image/png;base64," + base64.b64encode(png).decode()) == Unscanned("image/png")
 
 
-@pytest.mark.parametrize("value", ["https://example.com/a.png", "", "hello", "database: x", "dat"])
-def test_ordinary_strings_are_not_data_urls(value):
+def test_a_base64_field_holding_a_data_url_is_read_as_the_data_url():
+    url = "data:text/plain;base64," + base64.b64encode(TEXT.encode()).decode()
+    decoded = decode_base64_payload(url, None)
+    assert isinstance(decoded, Decoded) and decoded.text == TEXT and decoded.codec.encode(decoded.text) == url
+
+
+@pytest.mark.parametrize("value", ["https://example.com/a.png", "", "hello", "database: x", "dat",
+                                   "data: my token is ghp_ExampleExampleExample000000, keep it",
+                                   "data:text/plain;x-key=AKIAEXAMPLEEXAMPLE12;base64,aGVsbG8=",
+                                   "data:AKIAEXAMPLEEXAMPLE12/x;base64,aGVsbG8=",
+                                   "data:text/plain;charset=AKIAEXAMPLEEXAMPLE12;base64,aGVsbG8="])
+def test_ordinary_strings_and_headers_holding_other_text_are_not_data_urls(value):
     assert decode_data_url(value) is None
 
 
@@ -172,3 +197,38 @@ def test_a_codec_refuses_text_its_charset_cannot_carry():
     codec = Codec("base64", charset="latin-1")
     with pytest.raises(DecodeError):
         codec.encode("✓")
+
+
+def office_file(parts: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_word_file_is_read_with_its_runs_joined_and_its_link_targets():
+    docx = office_file({
+        "word/document.xml": '<w:document><w:body><w:p><w:r><w:t>token gh</w:t></w:r><w:r><w:t xml:space="preserve">'
+                             'p_ExampleExampleExample000000</w:t></w:r></w:p><w:p><w:r><w:t>Caf&amp;eacute; &lt;ok&gt;</w:t></w:r></w:p>'
+                             '</w:body></w:document>',
+        "word/_rels/document.xml.rels": '<Relationships><Relationship Id="rId1" Target="https://x.example/?k=AKIAEXAMPLE"/>'
+                                        '</Relationships>',
+        "word/media/image1.png": "\x89PNG not read",
+    })
+    decoded = decode_base64_payload(base64.b64encode(docx).decode(), None)
+    assert isinstance(decoded, Decoded) and decoded.codec.name == "office" and not decoded.codec.reencodable
+    assert "token ghp_ExampleExampleExample000000\nCaf&eacute; <ok>" in decoded.text
+    assert "https://x.example/?k=AKIAEXAMPLE" in decoded.text and "PNG" not in decoded.text
+
+
+def test_a_plain_zip_is_media_and_an_office_bomb_is_an_error():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("notes.txt", "ghp_ExampleExampleExample000000")
+    assert decode_base64_payload(base64.b64encode(buffer.getvalue()).decode(), None) == Unscanned("application/zip")
+    bomb = office_file({"xl/sharedStrings.xml": "<sst>" + "0" * (65 * 1024 * 1024) + "</sst>"})
+    assert len(bomb) < 200_000
+    with pytest.raises(DecodeError, match="bytes of XML"):
+        decode_base64_payload(base64.b64encode(bomb).decode(), None)

@@ -21,7 +21,7 @@ from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.providers.base import ContentUnit, ParsedRequest, RequestFormatError, Segment
 from llm_dlp.testing import secrets_factory
 from llm_dlp.testing.proxyrun import REPO
-from tests.test_decoding import text_pdf
+from tests.test_decoding import office_file, text_pdf
 
 BOUNDARY = b"----llmdlpBoundary7MA4YWxk"
 FORM = "multipart/form-data; boundary=" + BOUNDARY.decode()
@@ -154,14 +154,14 @@ class DocumentPipeline(Pipeline):
     """Reads the one Anthropic document block of these tests the way the format adapters do:
     its base64 source decoded with its codec, withheld as a text block."""
 
-    def _parse(self, info, text):
-        document = json.loads(text)
+    def _parse(self, info, data):
+        document = json.loads(data)
         path = ("messages", 0, "content", 0)
         source = document["messages"][0]["content"][0]["source"]
         decoded = decode_base64_payload(source["data"], source["media_type"])
         unit = ContentUnit(path, "document", field="text", keep=(("type", "text"),))
-        return ParsedRequest("anthropic-messages", document,
-                             [Segment(path + ("source", "data"), decoded.text, "document", unit=unit, codec=decoded.codec)])
+        return data.decode(), ParsedRequest("anthropic-messages", document, [
+            Segment(path + ("source", "data"), decoded.text, "document", unit=unit, codec=decoded.codec)])
 
 
 def document_request(data: bytes, media_type: str) -> bytes:
@@ -204,3 +204,34 @@ def test_a_url_encoded_form_is_read_field_by_field_and_rewritten_in_its_escapes(
     model, prompt, note = inspection.body.decode().split("&")
     assert model == "model=gpt-test" and note == "note=caf%C3%A9"
     assert prompt.startswith("prompt=deploy+with+%5B%5Bsecret%3Agithub-pat%3A") and token not in inspection.body.decode()
+
+
+def test_a_word_file_upload_is_read_and_withheld_whole_since_it_cannot_be_rewritten(pipeline):
+    token = secrets_factory.github_pat()
+    docx = office_file({"word/document.xml": f"<w:document><w:body><w:p><w:r><w:t>deploy {token}</w:t></w:r></w:p></w:body></w:document>"})
+    inspection = upload(pipeline, form(("purpose", b"assistants", None, None), ("file", docx, "runbook.docx", None)))
+    assert inspection.verdict.decision == "withhold" and b"PK\x03\x04" not in inspection.body
+    assert b"[llm-dlp withheld this uploaded file under policy 'default'" in inspection.body
+
+
+def test_a_batch_file_hiding_a_value_behind_json_escapes_is_withheld(pipeline):
+    token = secrets_factory.github_pat()
+    hidden = "".join(f"\\u{ord(c):04x}" for c in token)  # what a JSON parser reads as the token itself
+    line = '{"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {"messages": [{"role": "user", "content": "deploy %s"}]}}'
+    batch = (line % hidden + "\n" + line % "hello" + "\n").encode()
+    inspection = upload(pipeline, form(("purpose", b"batch", None, None), ("file", batch, "batch.jsonl", "application/jsonl")))
+    assert inspection.verdict.decision == "withhold" and hidden.encode() not in inspection.body
+    # Without escapes the same value is redacted in place and the batch goes on.
+    plain = upload(pipeline, form(("purpose", b"batch", None, None), ("file", (line % token + "\n").encode(), "batch.jsonl", None)))
+    assert plain.verdict.decision == "redact" and b'"custom_id": "1"' in plain.body and token.encode() not in plain.body
+
+
+def test_raw_upload_bytes_are_read_as_what_they_are_not_refused_as_invalid_utf8(pipeline):
+    token = secrets_factory.github_pat()
+    info = RequestInfo("t", "POST", "generativelanguage.googleapis.com", "/upload/v1beta/files", "gemini",
+                       content_type="application/pdf")
+    blocked = pipeline.inspect(info, text_pdf([f"token {token}"]))
+    assert blocked.verdict.decision == "block" and "cannot be withheld" in blocked.verdict.message
+    png = b"\x89PNG\r\n\x1a\n" + random.Random(4).randbytes(2000)
+    image = pipeline.inspect(dataclasses.replace(info, content_type="image/png"), png)
+    assert image.verdict.decision in ("allow", "log") and image.verdict.unscanned["media"] == {"image/png": 1}
