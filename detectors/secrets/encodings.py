@@ -24,7 +24,13 @@ from dataclasses import dataclass
 _BASE64_CLASS = bytes(
     0x41 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/") else 0x20 for b in range(256)
 )
-_HEX_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF" else 0x20 for b in range(256))
+# Hex dumps: digits, and what may stand between bytes (see ``hex_segments``).
+_HEX_DUMP_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF \\x:,\r\n" else 0x20 for b in range(256))
+# A run of at least 16 bytes in one of the forms ``hex_segments`` reads. A separator is optional
+# and may change within a run ("4157 535f" groups two bytes; "xxd -p" wraps lines).
+HEX_RUN = rb"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}(?:[ :]|, ?|\r?\n)?){16,}"
+_HEX_RUN = re.compile(HEX_RUN)
+_HEX_BYTE = re.compile(rb"(?:\\x|0x)?([0-9A-Fa-f]{2})")
 # What ends a URL-encoded value: whitespace, quotes, angle brackets.
 _URL_CLASS = bytes(0x20 if chr(b) in " \t\r\n\f\v\"'<>" else 0x41 for b in range(256))
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
@@ -44,14 +50,16 @@ class Decoded:
     start: int
     end: int
     data: bytes
-    # url and string: decoded offsets of the bytes that came from an escape ("%XX", "\\n").
+    # url and string: decoded offsets of the bytes that came from an escape ("%XX", "\\n");
+    # hex: where each decoded byte's two digits start.
     escapes: tuple[int, ...] = ()
+    hex_prefix: int = 0  # hex: 2 where each byte is written "\\x41" or "0x41"
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         if self.encoding == "base64":  # every 3 decoded bytes come from 4 encoded characters
             return self.start + 4 * (start // 3), min(self.end, self.start + -(-end // 3) * 4)
         if self.encoding == "hex":
-            return self.start + 2 * start, self.start + 2 * end
+            return self.start + self.escapes[start] - self.hex_prefix, self.start + self.escapes[end - 1] + 2
         # Each escape before an offset widens it by the escape's extra characters.
         extra = 2 if self.encoding == "url" else 1
         return (
@@ -144,8 +152,18 @@ def _line_end(data: bytes, offset: int) -> int:
 
 
 def hex_segments(data: bytes) -> Iterator[Decoded]:
-    for start, end in _runs(data.translate(_HEX_CLASS), 32):
-        end -= (end - start) % 2
-        raw = bytes.fromhex(data[start:end].decode("ascii"))
-        if _mostly_text(raw):
-            yield Decoded("hex", start, end, raw)
+    """Hex dumps of at least 16 bytes that decode to text: contiguous (``.hex()``, ``xxd -p``
+    with its wrapped lines), bytes or two-byte groups separated by a space or a colon
+    (``bytes.hex(" ")``, ``xxd``'s groups, openssl), ``\\x41`` escapes and ``0x41,`` arrays.
+    Not read: dumps that interleave offsets and an ASCII column (``xxd``, ``hexdump -C``),
+    whose ASCII column shows the text anyway. Hashes and UUIDs are hex too; their bytes are
+    not text, so they are dropped before any rule sees them."""
+    # Runs of dump characters first (C speed); the regex only inside those.
+    for region_start, region_end in _runs(data.translate(_HEX_DUMP_CLASS), 32):
+        for run in _HEX_RUN.finditer(data, region_start, region_end):
+            digits = list(_HEX_BYTE.finditer(data, run.start(), run.end()))
+            raw = bytes.fromhex(b"".join(m.group(1) for m in digits).decode("ascii"))
+            if _mostly_text(raw):
+                start, end = run.start(), digits[-1].end()
+                offsets = tuple(m.start(1) - start for m in digits)
+                yield Decoded("hex", start, end, raw, offsets, digits[0].start(1) - start)
