@@ -29,6 +29,7 @@ from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
 from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.seams import with_seam_findings
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
 
@@ -114,7 +115,9 @@ class Pipeline:
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
-        for segment, found in zip(parsed.segments, self.scanner.find(parsed.segments)):
+        # A value split across segments is found at their seams and reported in each part.
+        per_segment = with_seam_findings(parsed.segments, self.scanner.find(parsed.segments), self.scanner.find_in_seams)
+        for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
             for finding in found:
