@@ -54,6 +54,7 @@ class _Fold:
 
     table: dict[int, str]
     runs: re.Pattern[str]
+    resizing: re.Pattern[str]  # characters that may fold to other than one character
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ def normalise(text: str) -> Normalised | None:
         folded = run.group().translate(fold.table)
         pieces.append(folded)
         copied = end
-        if len(folded) == end - start:
+        if not fold.resizing.search(text, start, end):
             continue
         if not folded:  # a run of invisible characters: one edit
             marks.append(start + shift)
@@ -155,7 +156,12 @@ def _fold() -> _Fold:
     # within the BMP as one bitmap: so the BMP characters form their own class, and astral
     # characters (rare, and mostly emoji) are taken whole and looked up in the table.
     bmp = _character_class(sorted(code for code in table if code <= 0xFFFF))
-    return _Fold(table, re.compile(f"(?:[{bmp}]|[\U00010000-\U0010ffff])+"))
+    resizing = _character_class(sorted(c for c, folded in table.items() if len(folded) != 1 and c <= 0xFFFF))
+    return _Fold(
+        table,
+        re.compile(f"(?:[{bmp}]|[\U00010000-\U0010ffff])+"),
+        re.compile(f"[{resizing}]|[\U00010000-\U0010ffff]"),
+    )
 
 
 def _confusables() -> dict[int, str]:

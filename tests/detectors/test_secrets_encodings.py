@@ -6,6 +6,8 @@ import base64
 import json
 import urllib.parse
 
+import pytest
+
 from detectors.secrets import SecretDetector
 
 detector = SecretDetector()
@@ -45,16 +47,54 @@ def test_url_encoded_connection_string() -> None:
     assert urllib.parse.unquote(text[finding.start : finding.end]) == "Zt9vQ2xLm4Rs"
 
 
-def test_hex_encoded_private_key_because_the_rule_asks_for_hex() -> None:
+def test_hex_encoded_private_key() -> None:
     text = f"key_hex = {EC_KEY.encode().hex()}"
     [finding] = detector.scan(text)
     assert finding.rule == "private-key"
     assert finding.details["encoding"] == "hex"
 
 
-def test_hex_is_not_decoded_for_rules_that_do_not_ask() -> None:
-    text = f"blob = {('token=' + GITHUB_PAT).encode().hex()}"
-    assert detector.scan(text) == []
+DOT_ENV = (
+    "AWS_ACCESS_KEY_ID=AKIAQYLPMN5HHHFPZAM2\n"
+    "AWS_SECRET_ACCESS_KEY=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\n"
+    f"GITHUB_TOKEN={GITHUB_PAT}\n"
+).encode()
+HEX_FORMS = {
+    "contiguous": DOT_ENV.hex(),
+    "xxd -p": "\n".join(DOT_ENV.hex()[i : i + 60] for i in range(0, 2 * len(DOT_ENV), 60)),
+    "spaced bytes": DOT_ENV.hex(" "),
+    "colons": DOT_ENV.hex(":").upper(),
+    "xxd groups": DOT_ENV.hex(" ", 2),
+    "escapes": "".join(f"\\x{b:02x}" for b in DOT_ENV),
+    "C array": ", ".join(f"0x{b:02x}" for b in DOT_ENV),
+}
+
+
+@pytest.mark.parametrize("form", sorted(HEX_FORMS))
+def test_hex_encoded_env_file_in_every_dump_form(form: str) -> None:
+    dump = HEX_FORMS[form]
+    text = f"$ cat .env | {form}\n{dump}\n$ "
+    found = {f.rule: f for f in detector.scan(text)}
+    assert {"aws-access-token", "aws-secret-access-key", "github-pat"} <= set(found), form
+    for finding in found.values():
+        assert finding.details["encoding"] == "hex"
+        assert text.index(dump) <= finding.start < finding.end <= text.index(dump) + len(dump)
+        # The finding covers whole bytes of the dump: decoding it gives the value back.
+        covered = text[finding.start : finding.end]
+        decoded = bytes.fromhex("".join(c for c in covered.replace("0x", "").replace("\\x", "") if c in "0123456789abcdefABCDEF"))
+        assert decoded.decode() in DOT_ENV.decode()
+        assert len(decoded) >= 20
+
+
+def test_hashes_and_uuids_are_hex_but_not_decoded_into_findings() -> None:
+    import hashlib
+    import uuid
+
+    lines = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(200)]
+    lines += [hashlib.sha512(str(i).encode()).hexdigest() for i in range(50)]
+    lines += [str(uuid.UUID(int=i * 7919)) for i in range(200)]
+    lines += [hashlib.sha1(str(i).encode()).digest().hex(":") for i in range(50)]
+    assert detector.scan("\n".join(lines)) == []
 
 
 def test_basic_auth_header_is_validated_by_decoding() -> None:
