@@ -116,7 +116,8 @@ class Pipeline:
         parsed = self._parse(info, text)
         hits = []
         # A value split across segments is found at their seams and reported in each part.
-        per_segment = with_seam_findings(parsed.segments, self.scanner.find(parsed.segments), self.scanner.find_in_seams)
+        per_segment = with_seam_findings(parsed.segments, self.scanner.find(parsed.segments),
+                                         self.scanner.find_in_seams, self.scanner.seam_generic_rules)
         for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)

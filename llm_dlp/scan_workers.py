@@ -76,6 +76,8 @@ class SegmentScanner:
         self.detection = Detection(detectors)
         # Seam windows (``llm_dlp.seams``) are scanned for credentials split across segments.
         self.seam_detection = Detection([d for d in detectors if d.name == "secrets"])
+        self.seam_generic_rules = frozenset(
+            rule.id for d in self.seam_detection.detectors for rule in getattr(d, "rules", ()) if rule.generic)
         self.cache = cache
         self.workers = workers
         self.timeout_seconds = timeout_seconds

@@ -96,10 +96,15 @@ def with_seam_findings(
     segments: Sequence[Segment],
     found: list[list[Finding]],
     scan: Callable[[list[str]], list[list[Finding]]],
+    generic_rules: frozenset[str] = frozenset(),
 ) -> list[list[Finding]]:
     """``found`` (per segment) with the parts of every value that crosses a seam added.
 
-    ``scan``: findings for each window text (the scanner's cached secrets-only scan)."""
+    ``scan``: findings for each window text (the scanner's cached secrets-only scan).
+    ``generic_rules``: rules without a fixed shape (``password = <anything>``). Joined to the
+    next segment, a value a segment's own scan already found runs on into that segment's first
+    word for such a rule; so a generic finding that overlaps a segment's own finding is not a
+    split value. A rule with a fixed shape cannot run on like that, and is always kept."""
     stream = _Stream.of(segments)
     if len(stream.members) < 2:
         return found
@@ -112,9 +117,18 @@ def with_seam_findings(
             if (start, end, finding.rule) in seen or not _crosses(stream.seams, start, end):
                 continue
             seen.add((start, end, finding.rule))
-            for member, part in _parts(stream, finding, start, end):
+            parts = _parts(stream, finding, start, end)
+            if finding.rule in generic_rules and any(
+                _overlaps(part, found[stream.members[member]]) for member, part in parts
+            ):
+                continue
+            for member, part in parts:
                 result[stream.members[member]].append(part)
     return result
+
+
+def _overlaps(part: Finding, own: list[Finding]) -> bool:
+    return any(f.start < part.end and part.start < f.end for f in own)
 
 
 def _crosses(seams: tuple[int, ...], start: int, end: int) -> bool:

@@ -30,6 +30,7 @@ from llm_dlp.scan_cache import (
     TieredFindings,
 )
 from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.seams import windows
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.proxyrun import REPO
 from llm_dlp.verdict import Inspection
@@ -129,11 +130,15 @@ def test_a_resent_history_is_not_scanned_again(detectors):
     pipeline = Pipeline(load_policy_dir(REPO / "policies"), counting, HASHER, scanner=SegmentScanner(counting, cache))
     turns = conversation_turns()
     pipeline.inspect(INFO, turns[-2])
-    before = counting[0].scanned
+    before, before_other = counting[0].scanned, counting[1].scanned
     pipeline.inspect(INFO, turns[-1])
     tool_use, tool_result = json.loads(turns[-1])["messages"][-2:]
     new_text = tool_use["content"][0]["input"]["file_path"] + tool_result["content"][0]["content"]
-    assert counting[0].scanned - before == len(new_text)  # only the turn's new segments
+    # Only the turn's new segments, and (secrets only) the seams next to them.
+    assert counting[0].name == "secrets" and counting[1].scanned - before_other == len(new_text)
+    seen_seams = {w.text for w in windows(pipeline.scan(INFO, turns[-2], 10**8).parsed.segments)}
+    new_seams = [w.text for w in windows(pipeline.scan(INFO, turns[-1], 10**8).parsed.segments) if w.text not in seen_seams]
+    assert counting[0].scanned - before == len(new_text) + sum(map(len, new_seams))
 
 
 def test_the_path_hint_is_part_of_the_key(detectors):

@@ -151,3 +151,16 @@ def test_object_keys_are_not_part_of_the_text_stream() -> None:
     segments = [Segment(("a",), "AKIA1234", "user"), Segment(("b",), "type", "key"), Segment(("c",), "ABCDEFGHIJKL", "user")]
     [window] = windows(segments)
     assert window.text == "AKIA1234ABCDEFGHIJKL"
+
+
+def test_a_complete_value_does_not_run_on_into_the_next_segment(policies) -> None:
+    # Joined, "secret = <value>" + "Iterate ..." reads as a longer generic value; the first
+    # segment's own finding already covers the value, so the next segment is left alone.
+    secret = make.aws_secret_access_key()
+    body = {"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": f"aws_secret_access_key = {secret}"},
+        {"role": "user", "content": "Iterate over the list and sum it"}]}
+    inspection = pipeline(policies).inspect(ANTHROPIC, json.dumps(body).encode())
+    sent = json.loads(inspection.body)["messages"]
+    assert secret not in sent[0]["content"]
+    assert sent[1]["content"] == "Iterate over the list and sum it"
