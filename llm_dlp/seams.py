@@ -29,9 +29,10 @@ from llm_dlp.providers import Segment
 # Characters read either side of a seam: a split 4096-bit RSA key in PEM is ~3.3 KB long.
 SEAM_REACH = 4096
 CHUNK = 64 * 1024
-# Segments that are no part of what a model reads as text between two others: JSON object keys
-# (an adapter that makes keys segments gives them this role).
-_OUTSIDE_STREAM = frozenset({"key"})
+# The last path step of a segment that is a JSON object key rather than a value (the formats
+# rework's ``providers.base.OBJECT_KEY``): a key sits between two texts in the document, not in
+# the text a model reads, so it is no part of the stream.
+_OBJECT_KEY = "\x00key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class _Stream:
 
     @classmethod
     def of(cls, segments: Sequence[Segment]) -> _Stream:
-        members = tuple(i for i, s in enumerate(segments) if s.text and s.role not in _OUTSIDE_STREAM)
+        members = tuple(i for i, s in enumerate(segments) if s.text and s.path[-1:] != (_OBJECT_KEY,))
         offsets = [0]
         for i in members:
             offsets.append(offsets[-1] + len(segments[i].text))
@@ -72,7 +73,10 @@ class _Stream:
 
 def windows(segments: Sequence[Segment]) -> list[Window]:
     """The texts to scan for values that cross a seam between segments."""
-    stream = _Stream.of(segments)
+    return _windows(_Stream.of(segments))
+
+
+def _windows(stream: _Stream) -> list[Window]:
     regions: list[list[int]] = []
     for seam in stream.seams:
         low, high = max(seam - SEAM_REACH, 0), min(seam + SEAM_REACH, stream.offsets[-1])
@@ -108,7 +112,7 @@ def with_seam_findings(
     stream = _Stream.of(segments)
     if len(stream.members) < 2:
         return found
-    spans = windows(segments)
+    spans = _windows(stream)
     seen: set[tuple[int, int, str]] = set()
     result = [list(f) for f in found]
     for window, window_findings in zip(spans, scan([w.text for w in spans])):

@@ -148,7 +148,8 @@ def test_seams_of_many_short_segments_are_scanned_once_in_chunks() -> None:
 
 
 def test_object_keys_are_not_part_of_the_text_stream() -> None:
-    segments = [Segment(("a",), "AKIA1234", "user"), Segment(("b",), "type", "key"), Segment(("c",), "ABCDEFGHIJKL", "user")]
+    segments = [Segment(("a",), "AKIA1234", "user"), Segment(("b", "note", "\x00key"), "note", "user"),
+                Segment(("c",), "ABCDEFGHIJKL", "user")]
     [window] = windows(segments)
     assert window.text == "AKIA1234ABCDEFGHIJKL"
 
