@@ -48,6 +48,7 @@ class _Stream:
     members: tuple[int, ...]  # indices into the request's segments, in document order
     offsets: tuple[int, ...]  # where each member starts in the stream; then the stream's length
     texts: tuple[str, ...]
+    seams: tuple[int, ...]  # stream offsets where one member ends and the next begins
 
     @classmethod
     def of(cls, segments: Sequence[Segment]) -> _Stream:
@@ -55,11 +56,7 @@ class _Stream:
         offsets = [0]
         for i in members:
             offsets.append(offsets[-1] + len(segments[i].text))
-        return cls(members, tuple(offsets), tuple(segments[i].text for i in members))
-
-    @property
-    def seams(self) -> tuple[int, ...]:
-        return self.offsets[1:-1]
+        return cls(members, tuple(offsets), tuple(segments[i].text for i in members), tuple(offsets[1:-1]))
 
     def read(self, start: int, end: int) -> str:
         first = bisect.bisect_right(self.offsets, start) - 1
