@@ -17,7 +17,7 @@ from detectors.secrets.encodings import (
     Decoded,
     base64_segments,
     escaped_string_segments,
-    HEX_RUN,
+    HEX_TEXT,
     hex_segments,
     percent_segments,
 )
@@ -54,8 +54,8 @@ def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
         "data-uri": [rb";base64,"],
         # Two escapes of printable ASCII close together: a lone %20 hides nothing.
         "percent": [rb"%[2-7][0-9A-Fa-f][^\s\"'<>]{0,256}%[2-7][0-9A-Fa-f]"],
-        # Sixteen bytes in any hex dump form ``hex_segments`` reads.
-        "hex": [HEX_RUN.replace(b"{16,}", b"{16}")],
+        # Sixteen bytes of text in any hex dump form ``hex_segments`` reads.
+        "hex": [HEX_TEXT],
         "escaped-quote": [rb'\\"'],
         # A document sent as one JSON string: escaped newlines, two close together on a line.
         "escaped-newlines": [rb"\\n[^\n]{0,256}\\n"],

@@ -28,9 +28,14 @@ _BASE64_CLASS = bytes(
 _HEX_DUMP_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF \\x:,\r\n" else 0x20 for b in range(256))
 # A run of at least 16 bytes in one of the forms ``hex_segments`` reads. A separator is optional
 # and may change within a run ("4157 535f" groups two bytes; "xxd -p" wraps lines).
-HEX_RUN = rb"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}(?:[ :]|, ?|\r?\n)?){16,}"
-_HEX_RUN = re.compile(HEX_RUN)
+_HEX_RUN = re.compile(rb"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}(?:[ :]|, ?|\r?\n)?){16,}")
+# Sixteen bytes of printable ASCII (or tab, newline, return) in one of those forms: what a hex
+# dump of text holds and a hash almost never does ((6/16)^16 per place), so the decoder is not
+# run for every git SHA or checksum.
+HEX_TEXT = rb"(?:(?:\\x|0x)?(?:[2-7][0-9A-Fa-f]|0[9aAdD])(?:[ :]|, ?|\r?\n)?){16}"
 _HEX_BYTE = re.compile(rb"(?:\\x|0x)?([0-9A-Fa-f]{2})")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_SEPARATORS = b" :,\r\n"
 # What ends a URL-encoded value: whitespace, quotes, angle brackets.
 _URL_CLASS = bytes(0x20 if chr(b) in " \t\r\n\f\v\"'<>" else 0x41 for b in range(256))
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
@@ -158,12 +163,24 @@ def hex_segments(data: bytes) -> Iterator[Decoded]:
     Not read: dumps that interleave offsets and an ASCII column (``xxd``, ``hexdump -C``),
     whose ASCII column shows the text anyway. Hashes and UUIDs are hex too; their bytes are
     not text, so they are dropped before any rule sees them."""
-    # Runs of dump characters first (C speed); the regex only inside those.
+    # Runs of dump characters first (C speed); the regex only inside those, and only where the
+    # run is not bare digits. Bytes are decoded and judged before any per-byte offsets are
+    # worked out: a megabyte of "aaaa" or of hashes is dropped at C speed.
     for region_start, region_end in _runs(data.translate(_HEX_DUMP_CLASS), 32):
+        region = data[region_start:region_end]
+        bare = region.strip(_SEPARATORS)
+        if not bare.translate(None, _HEX_DIGITS):  # ".hex()" output: no separators, no prefixes
+            if len(bare) >= 32:
+                start = region_start + region.index(bare[:1])
+                bare = bare[: len(bare) - len(bare) % 2]
+                raw = bytes.fromhex(bare.decode("ascii"))
+                if _mostly_text(raw):
+                    yield Decoded("hex", start, start + len(bare), raw, tuple(range(0, len(bare), 2)))
+            continue
         for run in _HEX_RUN.finditer(data, region_start, region_end):
-            digits = list(_HEX_BYTE.finditer(data, run.start(), run.end()))
-            raw = bytes.fromhex(b"".join(m.group(1) for m in digits).decode("ascii"))
+            start, end = run.span()
+            raw = bytes.fromhex(b"".join(_HEX_BYTE.findall(data, start, end)).decode("ascii"))
             if _mostly_text(raw):
-                start, end = run.start(), digits[-1].end()
+                digits = list(_HEX_BYTE.finditer(data, start, end))
                 offsets = tuple(m.start(1) - start for m in digits)
-                yield Decoded("hex", start, end, raw, offsets, digits[0].start(1) - start)
+                yield Decoded("hex", start, digits[-1].end(), raw, offsets, digits[0].start(1) - start)
