@@ -6,7 +6,8 @@ turn, ~80 KB at turn 1 and ~500 KB at turn 30. In one process, with the bundled 
 - the final (~500 KB) body, uncached: whole ``Pipeline.scan`` CPU, and the part of it spent in
   the seam scan (``find_in_seams``), and how many characters the seam windows hold;
 - turn 30 after turn 29 with the findings cache, as the proxy sees a resent history: the same
-  two numbers.
+  two numbers;
+- ``bench.proxy_latency``'s 500 KB turn (tool results of up to 40 KB), uncached.
 
     .venv/bin/python -m bench.seams [--sessions 3] [--turns 30]
 """
@@ -14,9 +15,11 @@ turn, ~80 KB at turn 1 and ~500 KB at turn 30. In one process, with the bundled 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
+from bench.proxy_latency import large_turn
 from bench.session import session_bodies, source_files
 from llm_dlp.detection import build_detectors
 from llm_dlp.keys import ValueHasher
@@ -70,10 +73,15 @@ def main() -> None:
         pipeline = Pipeline(policies, detectors, HASHER, scanner=cached)
         pipeline.scan(INFO, bodies[-2], 10**9)
         warm.append((len(bodies[-1]), *_measure(pipeline, cached, bodies[-1])))
+    large = json.dumps(large_turn()).encode()
+    uncached = _TimedScanner(detectors)
+    pipeline = Pipeline(policies, detectors, HASHER, scanner=uncached)
+    big = [(len(large), *_measure(pipeline, uncached, large)) for _ in range(args.sessions)]
     print(f"Command: .venv/bin/python -m bench.seams --sessions {args.sessions} --turns {args.turns}")
     print("| turn | body | scan CPU | of which seams | seam share | seam window chars |")
     print("|---|---|---|---|---|---|")
-    for label, rows in (("final turn, uncached", cold), (f"turn {args.turns} after {args.turns - 1}, cached", warm)):
+    for label, rows in (("final turn, uncached", cold), (f"turn {args.turns} after {args.turns - 1}, cached", warm),
+                        ("bench.proxy_latency 500 KB turn, uncached", big)):
         size, total, seams, chars = (statistics.median(column) for column in zip(*rows))
         print(f"| {label} | {size / 1000:.0f} KB | {total * 1000:.0f} ms | {seams * 1000:.1f} ms | "
               f"{seams / total:.1%} | {chars / 1000:.0f} K |")
