@@ -174,3 +174,16 @@ def openai_key() -> str:
     while key.endswith("-"):
         key = make.openai_api_key()
     return key
+
+
+def test_evasions_combined_at_a_seam(policies) -> None:
+    # A zero-width space at the cut, and a hex dump cut in two: the seam scan normalises and
+    # decodes like any scan, and the parts still map back onto each segment's own characters.
+    key, token = make.aws_access_key_id(), make.github_pat()
+    dump = f"GITHUB_TOKEN={token}\n".encode().hex()
+    body = anthropic_blocks(f"id {key[:8]}\u200b", f"{key[8:]} and {dump[:30]}", f"{dump[30:]} end")
+    inspection = pipeline(policies).inspect(ANTHROPIC, json.dumps(body).encode())
+    assert_gone(inspection, key, key[:8], key[8:], dump[:30], dump[30:])
+    parts = json.loads(inspection.body)["messages"][0]["content"]
+    assert parts[0]["text"].startswith("id [[secret:aws-access-token:")
+    assert parts[2]["text"].endswith(" end")
