@@ -9,6 +9,7 @@ import json
 import pytest
 
 from llm_dlp.testing import secrets_factory as make
+from tests.detectors.test_secrets_encodings import xxd
 
 CYRILLIC = str.maketrans({"A": "\u0410", "K": "\u039a", "I": "\u0406", "p": "\u0440", "o": "\u043e", "e": "\u0435"})
 
@@ -32,7 +33,9 @@ def send(proxy, provider, path: str, body: dict):
                                     "anthropic-version": "2023-06-01"})
 
 
-def assert_never_leaked(proxy, received, secrets: list[str]) -> None:
+def assert_never_leaked(proxy, received, secrets: list[str], pieces: int = 0) -> None:
+    """No form of any secret upstream or in a log; with ``pieces``, no run of that many of its
+    characters either (a dump's text column shows a value cut into lines)."""
     upstream = b"".join(r.body for r in received).decode("utf-8", "replace")
     audit = proxy.audit_path.read_text() if proxy.audit_path.exists() else ""
     log = proxy.log_path.read_text()
@@ -41,6 +44,8 @@ def assert_never_leaked(proxy, received, secrets: list[str]) -> None:
             assert form not in upstream, "reached the provider"
             assert form not in audit, "written to the audit log"
             assert form not in log, "written to the proxy log"
+        for i in range(len(secret) - pieces + 1 if pieces else 0):
+            assert secret[i : i + pieces] not in upstream, "part of it reached the provider"
 
 
 def messages(*texts: str) -> dict:
@@ -68,10 +73,11 @@ def test_hex_encoded_env_file(proxy, provider, received) -> None:
         {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "xxd -p .env"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
             {"type": "text", "text": "\n".join(env.hex()[i:i + 60] for i in range(0, 2 * len(env), 60))},
-            {"type": "text", "text": env.hex(" ")}]}]}]}
+            {"type": "text", "text": env.hex(" ")},
+            {"type": "text", "text": xxd(env)}]}]}]}
     answer = send(proxy, provider, "/v1/messages", body)
     assert answer.status_code == 200 and len(received) == 1
-    assert_never_leaked(proxy, received, [key, secret, token])
+    assert_never_leaked(proxy, received, [key, secret, token], pieces=8)
 
 
 def test_values_split_across_blocks_and_messages(proxy, provider, received) -> None:

@@ -17,6 +17,7 @@ from detectors.secrets.encodings import (
     Decoded,
     base64_segments,
     escaped_string_segments,
+    DUMP_LINE,
     HEX_TEXT,
     hex_segments,
     percent_segments,
@@ -56,6 +57,7 @@ def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
         "percent": [rb"%[2-7][0-9A-Fa-f][^\s\"'<>]{0,256}%[2-7][0-9A-Fa-f]"],
         # Sixteen bytes of text in any hex dump form ``hex_segments`` reads.
         "hex": [HEX_TEXT],
+        "hex-dump-lines": [DUMP_LINE],
         "escaped-quote": [rb'\\"'],
         # A document sent as one JSON string: escaped newlines, two close together on a line.
         "escaped-newlines": [rb"\\n[^\n]{0,256}\\n"],
@@ -148,8 +150,8 @@ class SecretDetector:
             segments.extend(escaped_string_segments(data, newlines="escaped-newlines" in markers))
         segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
         # Like base64, for every rule; runs that do not decode to text (hashes) drop out.
-        if "hex" in markers:
-            segments.extend(hex_segments(data))
+        if "hex" in markers or "hex-dump-lines" in markers:
+            segments.extend(hex_segments(data, dump_lines="hex-dump-lines" in markers))
         if not segments:
             return
         # All decoded segments are scanned as one text: one pass instead of one per segment,

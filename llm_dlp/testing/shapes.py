@@ -3,7 +3,7 @@
 Each shape is what an agent's tool result can hold and what once made a detector slower than
 linear: runs without whitespace, digit runs, one-line JSON full of 7–11 digit numbers, minified
 code, base64, and one token or one line of code repeated; and what normalisation and decoding
-work hardest on: invisible characters between letters, lookalike letters, a hex dump of text. Deterministic (seeded), so two sizes of a shape are the
+work hardest on: invisible characters between letters, lookalike letters, hex dumps of text. Deterministic (seeded), so two sizes of a shape are the
 same text at two lengths.
 """
 
@@ -81,6 +81,20 @@ def _hex_dump(size: int, rng: random.Random) -> str:
     return ((line.encode().hex(" ") + " ") * (size // (3 * len(line)) + 1))[:size]
 
 
+def _xxd_dump(size: int, rng: random.Random) -> str:
+    # xxd's columns: offset, hex groups, text; every line joins the one before into one run.
+    text = b"api_key = compute(items[index], 4155550123) + offset  # password=\n" * (size // 40 + 1)
+    lines, length, offset = [], 0, 0
+    while length < size:
+        chunk = text[offset : offset + 16]
+        groups = " ".join(chunk[i : i + 2].hex() for i in range(0, 16, 2))
+        shown = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}: {groups}  {shown}\n")
+        length += len(lines[-1])
+        offset += 16
+    return "".join(lines)[:size]
+
+
 def _repeated_token(size: int, rng: random.Random) -> str:
     return ("password=" * (size // 9 + 1))[:size]
 
@@ -96,6 +110,7 @@ SHAPES: dict[str, Callable[[int, random.Random], str]] = {
     "invisible characters between letters": _invisible_between_letters,
     "lookalike letters": _lookalikes,
     "hex dump of text": _hex_dump,
+    "xxd dump of text": _xxd_dump,
 }
 
 

@@ -59,6 +59,7 @@ DOT_ENV = (
     "AWS_SECRET_ACCESS_KEY=Wj7Zk1yq9cXb2Fh3TnV8mR4sLp6dQe0uGo5aYiKx\n"
     f"GITHUB_TOKEN={GITHUB_PAT}\n"
 ).encode()
+DOT_ENV_VALUES = ("AKIAQYLPMN5HHHFPZAM2", "Wj7Zk1yq9cXb2Fh3TnV8mR4sLp6dQe0uGo5aYiKx", GITHUB_PAT)
 HEX_FORMS = {
     "contiguous": DOT_ENV.hex(),
     "xxd -p": "\n".join(DOT_ENV.hex()[i : i + 60] for i in range(0, 2 * len(DOT_ENV), 60)),
@@ -70,6 +71,35 @@ HEX_FORMS = {
 }
 
 
+def _printable(chunk: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+
+
+def xxd(data: bytes) -> str:
+    """``xxd``'s default output: offset, eight two-byte groups, the text column."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        groups = " ".join(chunk[i : i + 2].hex() for i in range(0, len(chunk), 2))
+        lines.append(f"{offset:08x}: {groups:<39}  {_printable(chunk)}")
+    return "\n".join(lines)
+
+
+def hexdump_c(data: bytes) -> str:
+    """``hexdump -C``: offset, two halves of eight bytes, the text column between bars."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        halves = "  ".join(chunk[i : i + 8].hex(" ") for i in range(0, len(chunk), 8))
+        lines.append(f"{offset:08x}  {halves:<48}  |{_printable(chunk)}|")
+    return "\n".join(lines)
+
+
+HEX_FORMS["xxd"] = xxd(DOT_ENV)
+HEX_FORMS["hexdump -C"] = hexdump_c(DOT_ENV)
+TEXT_COLUMN_FORMS = ("xxd", "hexdump -C")
+
+
 @pytest.mark.parametrize("form", sorted(HEX_FORMS))
 def test_hex_encoded_env_file_in_every_dump_form(form: str) -> None:
     dump = HEX_FORMS[form]
@@ -79,11 +109,19 @@ def test_hex_encoded_env_file_in_every_dump_form(form: str) -> None:
     for finding in found.values():
         assert finding.details["encoding"] == "hex"
         assert text.index(dump) <= finding.start < finding.end <= text.index(dump) + len(dump)
+        if form in TEXT_COLUMN_FORMS:
+            continue  # offsets and text columns lie inside the span; checked below
         # The finding covers whole bytes of the dump: decoding it gives the value back.
         covered = text[finding.start : finding.end]
         decoded = bytes.fromhex("".join(c for c in covered.replace("0x", "").replace("\\x", "") if c in "0123456789abcdefABCDEF"))
         assert decoded.decode() in DOT_ENV.decode()
         assert len(decoded) >= 20
+    # A text column (xxd, hexdump -C) shows the values cut into lines: none of it stays in clear.
+    rest = text
+    for finding in sorted(found.values(), key=lambda f: -f.start):
+        rest = rest[: finding.start] + rest[finding.end :]
+    for value in DOT_ENV_VALUES:
+        assert not any(value[i : i + 6] in rest for i in range(len(value) - 6)), form
 
 
 def test_hashes_and_uuids_are_hex_but_not_decoded_into_findings() -> None:
