@@ -130,15 +130,20 @@ def test_a_resent_history_is_not_scanned_again(detectors):
     pipeline = Pipeline(load_policy_dir(REPO / "policies"), counting, HASHER, scanner=SegmentScanner(counting, cache))
     turns = conversation_turns()
     pipeline.inspect(INFO, turns[-2])
-    before, before_other = counting[0].scanned, counting[1].scanned
+    before = [c.scanned for c in counting]
     pipeline.inspect(INFO, turns[-1])
-    tool_use, tool_result = json.loads(turns[-1])["messages"][-2:]
-    new_text = tool_use["content"][0]["input"]["file_path"] + tool_result["content"][0]["content"]
-    # Only the turn's new segments, and (secrets only) the seams next to them.
-    assert counting[0].name == "secrets" and counting[1].scanned - before_other == len(new_text)
-    seen_seams = {w.text for w in windows(pipeline.scan(INFO, turns[-2], 10**8).parsed.segments)}
-    new_seams = [w.text for w in windows(pipeline.scan(INFO, turns[-1], 10**8).parsed.segments) if w.text not in seen_seams]
-    assert counting[0].scanned - before == len(new_text) + sum(map(len, new_seams))
+    earlier, latest = (Pipeline(load_policy_dir(REPO / "policies"), detectors, HASHER).scan(INFO, t, 10**8).parsed.segments
+                       for t in turns[-2:])
+    seen = {(s.text, s.path_hint) for s in earlier}
+    new = [s.text for s in latest if (s.text, s.path_hint) not in seen]
+    tool_result = json.loads(turns[-1])["messages"][-1]
+    assert tool_result["content"][0]["content"] in new
+    # Every detector: only the turn's new segments. The secrets detector: those, and the seams
+    # (``llm_dlp.seams``) next to them.
+    assert counting[0].name == "secrets"
+    assert all(c.scanned - b == sum(map(len, new)) for c, b in zip(counting[1:], before[1:]))
+    new_seams = {w.text for w in windows(latest)} - {w.text for w in windows(earlier)}
+    assert counting[0].scanned - before[0] == sum(map(len, new)) + sum(map(len, new_seams))
 
 
 def test_the_path_hint_is_part_of_the_key(detectors):
