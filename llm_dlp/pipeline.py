@@ -30,6 +30,7 @@ from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
 from llm_dlp.scan_workers import SegmentScanner
 from llm_dlp.seams import with_seam_findings
+from llm_dlp.tool_names import without_tool_names
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
 
@@ -115,9 +116,10 @@ class Pipeline:
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
+        found_alone = without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))
         # A value split across segments is found at their seams and reported in each part.
-        per_segment = with_seam_findings(parsed.segments, self.scanner.find(parsed.segments),
-                                         self.scanner.find_in_seams, self.scanner.seam_generic_rules)
+        per_segment = with_seam_findings(parsed.segments, found_alone, self.scanner.find_in_seams,
+                                         self.scanner.seam_generic_rules)
         for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
