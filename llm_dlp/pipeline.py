@@ -33,6 +33,7 @@ from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, exception_summary, failure
 from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.seams import with_seam_findings
 from llm_dlp.tool_names import without_tool_names
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
@@ -119,7 +120,11 @@ class Pipeline:
         else:
             text, parsed = self._parse(info, decode_content(raw_body, info.content_encoding, limit))
         hits = []
-        for segment, found in zip(parsed.segments, without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))):
+        found_alone = without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))
+        # A value split across segments is found at their seams and reported in each part.
+        per_segment = with_seam_findings(parsed.segments, found_alone, self.scanner.find_in_seams,
+                                         self.scanner.seam_generic_rules)
+        for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
             for finding in found:

@@ -39,6 +39,9 @@ DEFAULT_TIMEOUT_SECONDS = 120.0
 _SPLIT_CHARS = 256_000
 
 Job = tuple[str, "str | None"]  # a segment's text and path hint
+# The path hint a seam window is cached under: no segment has it, so a window's entry (secrets
+# only) never answers for a segment with the same text (every detector), nor the other way.
+_SEAM_HINT = "\x00seam"
 
 
 class ScanWorkerError(RuntimeError):
@@ -73,6 +76,10 @@ class SegmentScanner:
     def __init__(self, detectors: Sequence[Detector], cache: FindingsCache | None = None, workers: int = 0,
                  timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.detection = Detection(detectors)
+        # Seam windows (``llm_dlp.seams``) are scanned for credentials split across segments.
+        self.seam_detection = Detection([d for d in detectors if d.name == "secrets"])
+        self.seam_generic_rules = frozenset(
+            rule.id for d in self.seam_detection.detectors for rule in getattr(d, "rules", ()) if rule.generic)
         self.cache = cache
         self.workers = workers
         self.timeout_seconds = timeout_seconds
@@ -80,17 +87,26 @@ class SegmentScanner:
         self._pool = self._fork_pool() if workers > 0 else None
 
     def find(self, segments: Sequence[Segment]) -> list[list[Finding]]:
-        results: list[list[Finding] | None] = [None] * len(segments)
-        keys: list[str | None] = [None] * len(segments)
+        return self._find([(segment.text, segment.path_hint) for segment in segments], seams=False)
+
+    def find_in_seams(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """Secrets-detector findings for each seam window, cached like segments."""
+        if not self.seam_detection.detectors:
+            return [[] for _ in texts]
+        return self._find([(text, _SEAM_HINT) for text in texts], seams=True)
+
+    def _find(self, jobs: list[Job], seams: bool) -> list[list[Finding]]:
+        results: list[list[Finding] | None] = [None] * len(jobs)
+        keys: list[str | None] = [None] * len(jobs)
         if self.cache is not None:
             version = self.cache.version()
-            for i, segment in enumerate(segments):
-                keys[i] = self.cache.key(version, segment.text, segment.path_hint)
-                cached = self.cache.get(keys[i], len(segment.text))  # type: ignore[arg-type]
+            for i, (text, hint) in enumerate(jobs):
+                keys[i] = self.cache.key(version, text, hint)
+                cached = self.cache.get(keys[i], len(text))  # type: ignore[arg-type]
                 if cached is not None:
                     results[i] = list(cached)
         missing = [i for i, found in enumerate(results) if found is None]
-        scanned = self._scan([(segments[i].text, segments[i].path_hint) for i in missing])
+        scanned = self._scan([jobs[i] for i in missing], seams)
         for i, found in zip(missing, scanned):
             results[i] = found
             if self.cache is not None:
@@ -103,16 +119,18 @@ class SegmentScanner:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
 
-    def _scan(self, jobs: list[Job]) -> list[list[Finding]]:
+    def _scan(self, jobs: list[Job], seams: bool = False) -> list[list[Finding]]:
         if not jobs:
             return []
+        if seams:
+            jobs = [(text, None) for text, _ in jobs]
         if self._pool is None:
-            return self.detection.run_all(jobs)
+            return (self.seam_detection if seams else self.detection).run_all(jobs)
         pool = self._pool
         batches = _batches(jobs, self.workers)
         results: list[list[Finding]] = [[] for _ in jobs]
         try:
-            futures = [pool.submit(_run_in_worker, [jobs[i] for i in batch]) for batch in batches]
+            futures = [pool.submit(_run_in_worker, [jobs[i] for i in batch], seams) for batch in batches]
             for batch, future in zip(batches, futures):
                 for i, found in zip(batch, future.result(timeout=self.timeout_seconds)):
                     results[i] = found
@@ -128,7 +146,7 @@ class SegmentScanner:
         # not write to (and so copy) every page the detectors live in.
         gc.freeze()
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_adopt, initargs=(self.detection,))
+                                   initializer=_adopt, initargs=(self.detection, self.seam_detection))
         # With fork every worker starts on the first submit: start them now, at start-up, before
         # the proxy starts any thread. A pool replaced later forks a threaded process; its workers
         # run only detector code, and should one wait on a lock another thread held at the fork,
@@ -144,19 +162,19 @@ class SegmentScanner:
                 self._pool = self._fork_pool()
 
 
-# The detection a forked worker inherited from its parent; set once by the pool's initializer in
-# the worker only, never in the proxy process.
-_worker_detection: Detection | None = None
+# The detections a forked worker inherited from its parent (every detector; the seam scan's);
+# set once by the pool's initializer in the worker only, never in the proxy process.
+_worker_detection: tuple[Detection, Detection] | None = None
 
 
-def _adopt(detection: Detection) -> None:
+def _adopt(detection: Detection, seam_detection: Detection) -> None:
     global _worker_detection
-    _worker_detection = detection
+    _worker_detection = (detection, seam_detection)
 
 
-def _run_in_worker(jobs: list[Job]) -> list[list[Finding]]:
+def _run_in_worker(jobs: list[Job], seams: bool = False) -> list[list[Finding]]:
     assert _worker_detection is not None, "not a detector worker"
-    return _worker_detection.run_all(jobs)
+    return _worker_detection[1 if seams else 0].run_all(jobs)
 
 
 def _batches(jobs: list[Job], workers: int) -> list[list[int]]:

@@ -22,7 +22,7 @@ from llm_dlp.detection import build_detectors
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
-from llm_dlp.providers import Segment, adapter_for
+from llm_dlp.providers import Segment
 from llm_dlp.scan_cache import (
     FindingsCache,
     MemoryFindings,
@@ -30,6 +30,7 @@ from llm_dlp.scan_cache import (
     TieredFindings,
 )
 from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.seams import windows
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.proxyrun import REPO
 from llm_dlp.verdict import Inspection
@@ -129,15 +130,20 @@ def test_a_resent_history_is_not_scanned_again(detectors):
     pipeline = Pipeline(load_policy_dir(REPO / "policies"), counting, HASHER, scanner=SegmentScanner(counting, cache))
     turns = conversation_turns()
     pipeline.inspect(INFO, turns[-2])
-    before = counting[0].scanned
+    before = [c.scanned for c in counting]
     pipeline.inspect(INFO, turns[-1])
-    seen = {(s.text, s.path_hint) for s in adapter_for(INFO.path).extract(json.loads(turns[-2])).segments}
-    new = [(s.text, s.path_hint) for s in adapter_for(INFO.path).extract(json.loads(turns[-1])).segments
-           if (s.text, s.path_hint) not in seen]  # a tool call's id comes twice: in the call and in its result
-    tool_use, tool_result = json.loads(turns[-1])["messages"][-2:]
-    assert tool_result["content"][0]["content"] in {text for text, _ in new}
-    # only the turn's new segments: the tool call and its result, with their ids and keys
-    assert counting[0].scanned - before == sum(len(text) for text, _ in new)
+    earlier, latest = (Pipeline(load_policy_dir(REPO / "policies"), detectors, HASHER).scan(INFO, t, 10**8).parsed.segments
+                       for t in turns[-2:])
+    seen = {(s.text, s.path_hint) for s in earlier}
+    new = [s.text for s in latest if (s.text, s.path_hint) not in seen]
+    tool_result = json.loads(turns[-1])["messages"][-1]
+    assert tool_result["content"][0]["content"] in new
+    # Every detector: only the turn's new segments. The secrets detector: those, and the seams
+    # (``llm_dlp.seams``) next to them.
+    assert counting[0].name == "secrets"
+    assert all(c.scanned - b == sum(map(len, new)) for c, b in zip(counting[1:], before[1:]))
+    new_seams = {w.text for w in windows(latest)} - {w.text for w in windows(earlier)}
+    assert counting[0].scanned - before[0] == sum(map(len, new)) + sum(map(len, new_seams))
 
 
 def test_the_path_hint_is_part_of_the_key(detectors):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,10 +12,13 @@ from dataclasses import dataclass
 import regex
 
 from detectors.base import Finding, FindingKind, Problem
+from detectors.normalise import normalise, prepare_normalise
 from detectors.secrets.encodings import (
     Decoded,
     base64_segments,
     escaped_string_segments,
+    DUMP_LINE,
+    HEX_TEXT,
     hex_segments,
     percent_segments,
 )
@@ -47,18 +51,13 @@ def _default_matcher() -> RuleMatcher:
 def _matcher_for(rules: Sequence[Rule]) -> RuleMatcher:
     """The matcher also reports the markers that decide which decoders run, so that deciding
     costs no extra pass over the text."""
-    hex_keywords = {
-        b"(?i)" + word.encode().hex().encode()
-        for rule in rules
-        if "hex" in rule.decodes
-        for keyword in rule.keywords
-        for word in (keyword, keyword.upper())
-    }
     markers = {
         "data-uri": [rb";base64,"],
         # Two escapes of printable ASCII close together: a lone %20 hides nothing.
         "percent": [rb"%[2-7][0-9A-Fa-f][^\s\"'<>]{0,256}%[2-7][0-9A-Fa-f]"],
-        "hex-keyword": sorted(hex_keywords),
+        # Sixteen bytes of text in any hex dump form ``hex_segments`` reads.
+        "hex": [HEX_TEXT],
+        "hex-dump-lines": [DUMP_LINE],
         "escaped-quote": [rb'\\"'],
         # A document sent as one JSON string: escaped newlines, two close together on a line.
         "escaped-newlines": [rb"\\n[^\n]{0,256}\\n"],
@@ -76,6 +75,7 @@ class SecretDetector:
     def __init__(self, rules: Sequence[Rule] | None = None) -> None:
         self._matcher = _default_matcher() if rules is None else _matcher_for(rules)
         self._allowlists = {rule.id: _Allowlist.of(rule) for rule in self._matcher.rules}
+        prepare_normalise()  # its tables, built here so forked workers share them
 
     @property
     def rules(self) -> Sequence[Rule]:
@@ -98,6 +98,21 @@ class SecretDetector:
         return []
 
     def scan(self, text: str) -> list[Finding]:
+        """Findings in ``text`` as a reader sees it (``detectors.normalise``: invisible
+        characters dropped, lookalikes folded), with spans in ``text`` itself."""
+        folded = normalise(text)
+        if folded is None:
+            return self._scan_text(text)
+        found = []
+        for finding in self._scan_text(folded.text):
+            start, end = folded.original_span(finding.start, finding.end)
+            details = dict(finding.details)
+            if text[start:end] != folded.text[finding.start : finding.end]:
+                details["normalised"] = True
+            found.append(dataclasses.replace(finding, start=start, end=end, details=details))
+        return found
+
+    def _scan_text(self, text: str) -> list[Finding]:
         data = text.encode("utf-8", "surrogatepass")
         candidates = list(self._scan_bytes(data, depth=0))
         kept = _resolve_overlaps(candidates)
@@ -134,10 +149,9 @@ class SecretDetector:
         if "escaped-quote" in markers or "escaped-newlines" in markers:
             segments.extend(escaped_string_segments(data, newlines="escaped-newlines" in markers))
         segments.extend(s for s in base64_segments(data) if not (images and _inside(images, s.start, s.end)))
-        # Hex is decoded only where a rule asks for it, and only when the hex form of one of
-        # that rule's keywords is present ("-----BEGIN" is 2d2d2d2d2d424547494e).
-        if "hex-keyword" in markers:
-            segments.extend(hex_segments(data))
+        # Like base64, for every rule; runs that do not decode to text (hashes) drop out.
+        if "hex" in markers or "hex-dump-lines" in markers:
+            segments.extend(hex_segments(data, dump_lines="hex-dump-lines" in markers))
         if not segments:
             return
         # All decoded segments are scanned as one text: one pass instead of one per segment,
@@ -151,8 +165,6 @@ class SecretDetector:
             segment, offset = segments[index], offsets[index]
             if inner.end > offset + len(segment.data):
                 continue  # runs on into the next segment: nothing decoded says they belong together
-            if segment.encoding == "hex" and "hex" not in inner.rule.decodes:
-                continue
             start, end = segment.original_span(inner.start - offset, inner.end - offset)
             details = dict(inner.details)
             details["encoding"] = segment.encoding if depth == 0 else f"{segment.encoding}+"

@@ -24,7 +24,25 @@ from dataclasses import dataclass
 _BASE64_CLASS = bytes(
     0x41 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/") else 0x20 for b in range(256)
 )
-_HEX_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF" else 0x20 for b in range(256))
+# Hex dumps: digits, and what may stand between bytes (see ``hex_segments``).
+_HEX_DUMP_CLASS = bytes(0x41 if chr(b) in "0123456789abcdefABCDEF \\x:,\r\n" else 0x20 for b in range(256))
+# A run of at least 16 bytes in one of the forms ``hex_segments`` reads. A separator is optional
+# and may change within a run ("4157 535f" groups two bytes; "xxd -p" wraps lines).
+_HEX_RUN = re.compile(rb"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}(?:[ :]|, ?|\r?\n)?){16,}")
+# Sixteen bytes of printable ASCII (or tab, newline, return) in one of those forms: what a hex
+# dump of text holds and a hash almost never does ((6/16)^16 per place), so the decoder is not
+# run for every git SHA or checksum.
+HEX_TEXT = rb"(?:(?:\\x|0x)?(?:[2-7][0-9A-Fa-f]|0[9aAdD])(?:[ :]|, ?|\r?\n)?){16}"
+# A line of a dump with an offset column: xxd ("00000010: 443d 414b ...  D=AKIA...") or
+# hexdump -C and od ("00000010  44 3d 41 4b ...  |D=AKIA...|"). A value read from such a dump
+# runs on from line to line, so consecutive lines are decoded as one run.
+DUMP_LINE = rb"[0-9A-Fa-f]{4,16}:?[ \t]{1,3}(?:(?:[0-9A-Fa-f]{2}){1,4}[ ]{1,2}){8}"
+_DUMP_LINE = re.compile(rb"^[ \t]*[0-9A-Fa-f]{4,16}:?[ \t]{1,3}((?:(?:[0-9A-Fa-f]{2}){1,8}[ ]{1,2})*(?:[0-9A-Fa-f]{2}){1,8})", re.M)
+_DUMP_LINE_BYTES = 16  # what xxd and hexdump -C put on a line; more is the text column read as hex
+_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
+_HEX_BYTE = re.compile(rb"(?:\\x|0x)?([0-9A-Fa-f]{2})")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_SEPARATORS = b" :,\r\n"
 # What ends a URL-encoded value: whitespace, quotes, angle brackets.
 _URL_CLASS = bytes(0x20 if chr(b) in " \t\r\n\f\v\"'<>" else 0x41 for b in range(256))
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
@@ -44,14 +62,20 @@ class Decoded:
     start: int
     end: int
     data: bytes
-    # url and string: decoded offsets of the bytes that came from an escape ("%XX", "\\n").
+    # url and string: decoded offsets of the bytes that came from an escape ("%XX", "\\n");
+    # hex: where each decoded byte's two digits start.
     escapes: tuple[int, ...] = ()
+    hex_prefix: int = 0  # hex: 2 where each byte is written "\\x41" or "0x41"
+    # hex from a dump with a text column: where each byte's line ends, so that a finding also
+    # covers the text column, which shows the value in clear.
+    hex_ends: tuple[int, ...] = ()
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         if self.encoding == "base64":  # every 3 decoded bytes come from 4 encoded characters
             return self.start + 4 * (start // 3), min(self.end, self.start + -(-end // 3) * 4)
         if self.encoding == "hex":
-            return self.start + 2 * start, self.start + 2 * end
+            last = self.hex_ends[end - 1] if self.hex_ends else self.escapes[end - 1] + 2
+            return self.start + self.escapes[start] - self.hex_prefix, self.start + last
         # Each escape before an offset widens it by the escape's extra characters.
         extra = 2 if self.encoding == "url" else 1
         return (
@@ -143,9 +167,63 @@ def _line_end(data: bytes, offset: int) -> int:
     return len(data) if end == -1 else end
 
 
-def hex_segments(data: bytes) -> Iterator[Decoded]:
-    for start, end in _runs(data.translate(_HEX_CLASS), 32):
-        end -= (end - start) % 2
-        raw = bytes.fromhex(data[start:end].decode("ascii"))
-        if _mostly_text(raw):
-            yield Decoded("hex", start, end, raw)
+def hex_segments(data: bytes, dump_lines: bool = True) -> Iterator[Decoded]:
+    """Hex dumps of at least 16 bytes that decode to text: contiguous (``.hex()``, ``xxd -p``
+    with its wrapped lines), bytes or two-byte groups separated by a space or a colon
+    (``bytes.hex(" ")``, ``xxd``'s groups, openssl), ``\\x41`` escapes and ``0x41,`` arrays.
+    And dumps with an offset column and a text column (``xxd``, ``hexdump -C``, ``od``), whose
+    text column shows the value cut into lines: consecutive lines are read as one run. Hashes and
+    UUIDs are hex too; their bytes are not text, so they are dropped before any rule sees them.
+    ``dump_lines``: look for dumps with columns (the caller knows whether ``DUMP_LINE`` occurs)."""
+    dumps = list(_dump_line_segments(data)) if dump_lines else []
+    yield from dumps
+    # Runs of dump characters first (C speed); the regex only inside those, and only where the
+    # run is not bare digits. Bytes are decoded and judged before any per-byte offsets are
+    # worked out: a megabyte of "aaaa" or of hashes is dropped at C speed.
+    for region_start, region_end in _runs(data.translate(_HEX_DUMP_CLASS), 32):
+        region = data[region_start:region_end]
+        bare = region.strip(_SEPARATORS)
+        if not bare.translate(None, _HEX_DIGITS):  # ".hex()" output: no separators, no prefixes
+            if len(bare) >= 32:
+                start = region_start + region.index(bare[:1])
+                bare = bare[: len(bare) - len(bare) % 2]
+                raw = bytes.fromhex(bare.decode("ascii"))
+                if _mostly_text(raw):
+                    yield Decoded("hex", start, start + len(bare), raw, tuple(range(0, len(bare), 2)))
+            continue
+        for run in _HEX_RUN.finditer(data, region_start, region_end):
+            start, end = run.span()
+            if dumps and any(d.start <= start < d.end for d in dumps):
+                continue  # one line of a dump read whole above
+            raw = bytes.fromhex(b"".join(_HEX_BYTE.findall(data, start, end)).decode("ascii"))
+            if _mostly_text(raw):
+                digits = list(_HEX_BYTE.finditer(data, start, end))
+                offsets = tuple(m.start(1) - start for m in digits)
+                yield Decoded("hex", start, digits[-1].end(), raw, offsets, digits[0].start(1) - start)
+
+
+def _dump_line_segments(data: bytes) -> Iterator[Decoded]:
+    lines: list[re.Match[bytes]] = []
+    for line in _DUMP_LINE.finditer(data):
+        if lines and line.start() != _line_end(data, lines[-1].end()) + 1:
+            yield from _dump_decoded(data, lines)
+            lines = []
+        lines.append(line)
+    if lines:
+        yield from _dump_decoded(data, lines)
+
+
+def _dump_decoded(data: bytes, lines: list[re.Match[bytes]]) -> Iterator[Decoded]:
+    if len(lines) < 2:
+        return  # one line is a run like any other
+    starts: list[int] = []
+    ends: list[int] = []
+    for line in lines:
+        line_end = _line_end(data, line.end())
+        for pair in list(_PAIR.finditer(data, *line.span(1)))[:_DUMP_LINE_BYTES]:
+            starts.append(pair.start())
+            ends.append(line_end)
+    raw = bytes.fromhex(b"".join(data[p : p + 2] for p in starts).decode("ascii"))
+    if _mostly_text(raw):
+        first = starts[0]
+        yield Decoded("hex", first, ends[-1], raw, tuple(p - first for p in starts), 0, tuple(e - first for e in ends))

@@ -76,7 +76,6 @@ class Rule:
     # non-empty one.
     secret_group: int = 0
     # Extra encodings the rule wants decoded and rescanned (base64 and URL-encoding always are).
-    decodes: tuple[str, ...] = ()
     samples: Samples = field(default_factory=Samples)
 
 
@@ -101,7 +100,6 @@ def _rule_from_mapping(raw: dict[str, Any]) -> Rule:
         allow=tuple(raw.get("allow", ())),
         ignore_names=tuple(raw.get("ignore_names", ())),
         secret_group=int(raw.get("secret_group", 0)),
-        decodes=tuple(raw.get("decodes", ())),
         samples=Samples(
             positive=tuple(samples.get("positive", ())),
             negative=tuple(samples.get("negative", ())),

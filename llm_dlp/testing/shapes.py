@@ -2,7 +2,8 @@
 
 Each shape is what an agent's tool result can hold and what once made a detector slower than
 linear: runs without whitespace, digit runs, one-line JSON full of 7–11 digit numbers, minified
-code, base64, and one token or one line of code repeated. Deterministic (seeded), so two sizes of a shape are the
+code, base64, and one token or one line of code repeated; and what normalisation and decoding
+work hardest on: invisible characters between letters, lookalike letters, hex dumps of text. Deterministic (seeded), so two sizes of a shape are the
 same text at two lengths.
 """
 
@@ -61,6 +62,39 @@ def _repeated_lines(size: int, rng: random.Random) -> str:
     return (line * (size // len(line) + 1))[:size]
 
 
+def _invisible_between_letters(size: int, rng: random.Random) -> str:
+    # Every other character a zero-width or other format character: the most edits
+    # normalisation can be asked to map back.
+    marks = "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0f"
+    return "".join(rng.choice("AKIAghp_0123456789") + rng.choice(marks) for _ in range(size // 2 + 1))[:size]
+
+
+def _lookalikes(size: int, rng: random.Random) -> str:
+    # Cyrillic and fullwidth lookalikes of ASCII, with ligatures that fold to two letters.
+    alphabet = "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\uff10\uff11\uff21\ufb01 =:"
+    return "".join(rng.choice(alphabet) for _ in range(size))
+
+
+def _hex_dump(size: int, rng: random.Random) -> str:
+    # Hex of printable text: every run decodes and is scanned again.
+    line = "api_key = compute(items[index], 4155550123) + offset  # password=\n"
+    return ((line.encode().hex(" ") + " ") * (size // (3 * len(line)) + 1))[:size]
+
+
+def _xxd_dump(size: int, rng: random.Random) -> str:
+    # xxd's columns: offset, hex groups, text; every line joins the one before into one run.
+    text = b"api_key = compute(items[index], 4155550123) + offset  # password=\n" * (size // 40 + 1)
+    lines, length, offset = [], 0, 0
+    while length < size:
+        chunk = text[offset : offset + 16]
+        groups = " ".join(chunk[i : i + 2].hex() for i in range(0, 16, 2))
+        shown = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}: {groups}  {shown}\n")
+        length += len(lines[-1])
+        offset += 16
+    return "".join(lines)[:size]
+
+
 def _repeated_token(size: int, rng: random.Random) -> str:
     return ("password=" * (size // 9 + 1))[:size]
 
@@ -73,6 +107,10 @@ SHAPES: dict[str, Callable[[int, random.Random], str]] = {
     "base64": _base64,
     "repeated token": _repeated_token,
     "repeated code line": _repeated_lines,
+    "invisible characters between letters": _invisible_between_letters,
+    "lookalike letters": _lookalikes,
+    "hex dump of text": _hex_dump,
+    "xxd dump of text": _xxd_dump,
 }
 
 

@@ -6,6 +6,8 @@ import base64
 import json
 import urllib.parse
 
+import pytest
+
 from detectors.secrets import SecretDetector
 
 detector = SecretDetector()
@@ -45,16 +47,92 @@ def test_url_encoded_connection_string() -> None:
     assert urllib.parse.unquote(text[finding.start : finding.end]) == "Zt9vQ2xLm4Rs"
 
 
-def test_hex_encoded_private_key_because_the_rule_asks_for_hex() -> None:
+def test_hex_encoded_private_key() -> None:
     text = f"key_hex = {EC_KEY.encode().hex()}"
     [finding] = detector.scan(text)
     assert finding.rule == "private-key"
     assert finding.details["encoding"] == "hex"
 
 
-def test_hex_is_not_decoded_for_rules_that_do_not_ask() -> None:
-    text = f"blob = {('token=' + GITHUB_PAT).encode().hex()}"
-    assert detector.scan(text) == []
+DOT_ENV = (
+    "AWS_ACCESS_KEY_ID=AKIAQYLPMN5HHHFPZAM2\n"
+    "AWS_SECRET_ACCESS_KEY=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\n"
+    f"GITHUB_TOKEN={GITHUB_PAT}\n"
+).encode()
+DOT_ENV_VALUES = ("AKIAQYLPMN5HHHFPZAM2", "Wj7Zk1yq9cXb2Fh3TnV8mR4sLp6dQe0uGo5aYiKx", GITHUB_PAT)
+HEX_FORMS = {
+    "contiguous": DOT_ENV.hex(),
+    "xxd -p": "\n".join(DOT_ENV.hex()[i : i + 60] for i in range(0, 2 * len(DOT_ENV), 60)),
+    "spaced bytes": DOT_ENV.hex(" "),
+    "colons": DOT_ENV.hex(":").upper(),
+    "xxd groups": DOT_ENV.hex(" ", 2),
+    "escapes": "".join(f"\\x{b:02x}" for b in DOT_ENV),
+    "C array": ", ".join(f"0x{b:02x}" for b in DOT_ENV),
+}
+
+
+def _printable(chunk: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+
+
+def xxd(data: bytes) -> str:
+    """``xxd``'s default output: offset, eight two-byte groups, the text column."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        groups = " ".join(chunk[i : i + 2].hex() for i in range(0, len(chunk), 2))
+        lines.append(f"{offset:08x}: {groups:<39}  {_printable(chunk)}")
+    return "\n".join(lines)
+
+
+def hexdump_c(data: bytes) -> str:
+    """``hexdump -C``: offset, two halves of eight bytes, the text column between bars."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        halves = "  ".join(chunk[i : i + 8].hex(" ") for i in range(0, len(chunk), 8))
+        lines.append(f"{offset:08x}  {halves:<48}  |{_printable(chunk)}|")
+    return "\n".join(lines)
+
+
+HEX_FORMS["xxd"] = xxd(DOT_ENV)
+HEX_FORMS["hexdump -C"] = hexdump_c(DOT_ENV)
+TEXT_COLUMN_FORMS = ("xxd", "hexdump -C")
+
+
+@pytest.mark.parametrize("form", sorted(HEX_FORMS))
+def test_hex_encoded_env_file_in_every_dump_form(form: str) -> None:
+    dump = HEX_FORMS[form]
+    text = f"$ cat .env | {form}\n{dump}\n$ "
+    found = {f.rule: f for f in detector.scan(text)}
+    assert {"aws-access-token", "aws-secret-access-key", "github-pat"} <= set(found), form
+    for finding in found.values():
+        assert finding.details["encoding"] == "hex"
+        assert text.index(dump) <= finding.start < finding.end <= text.index(dump) + len(dump)
+        if form in TEXT_COLUMN_FORMS:
+            continue  # offsets and text columns lie inside the span; checked below
+        # The finding covers whole bytes of the dump: decoding it gives the value back.
+        covered = text[finding.start : finding.end]
+        decoded = bytes.fromhex("".join(c for c in covered.replace("0x", "").replace("\\x", "") if c in "0123456789abcdefABCDEF"))
+        assert decoded.decode() in DOT_ENV.decode()
+        assert len(decoded) >= 20
+    # A text column (xxd, hexdump -C) shows the values cut into lines: none of it stays in clear.
+    rest = text
+    for finding in sorted(found.values(), key=lambda f: -f.start):
+        rest = rest[: finding.start] + rest[finding.end :]
+    for value in DOT_ENV_VALUES:
+        assert not any(value[i : i + 6] in rest for i in range(len(value) - 6)), form
+
+
+def test_hashes_and_uuids_are_hex_but_not_decoded_into_findings() -> None:
+    import hashlib
+    import uuid
+
+    lines = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(200)]
+    lines += [hashlib.sha512(str(i).encode()).hexdigest() for i in range(50)]
+    lines += [str(uuid.UUID(int=i * 7919)) for i in range(200)]
+    lines += [hashlib.sha1(str(i).encode()).digest().hex(":") for i in range(50)]
+    assert detector.scan("\n".join(lines)) == []
 
 
 def test_basic_auth_header_is_validated_by_decoding() -> None:
