@@ -63,7 +63,7 @@ class CodeDetector:
         # a diff's new side (context and added lines) first, then what only its old side holds
         findings: list[Finding] = []
         for view in unwrap(text):
-            for region in find_regions(view.text, self.min_lines, (view.numbers > 0).tolist()):
+            for region in find_regions(view.text, self.min_lines, view.numbers > 0):
                 finding = self._classify(view, region, path_hint)
                 if finding is not None and not any(f.start < finding.end and finding.start < f.end for f in findings):
                     findings.append(finding)
