@@ -97,7 +97,9 @@ class LineTable:
         return kinds
 
 
-def line_table(text: str) -> LineTable:
+def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
+    """``listed``: lines an agent numbered, which are code whatever they look like: when every
+    line that is not blank is one, no line is scored."""
     lines = text.split("\n")
     count = len(lines)
     stripped = list(map(str.strip, lines))
@@ -113,10 +115,13 @@ def line_table(text: str) -> LineTable:
     head = chars[first]
 
     remark = _matching(_REMARK, stripped)
-    score = _code_signs(text, stripped, chars, starts, first, last, blank, head)
-    if np.any(score - 1.0 > 0):  # penalties only subtract: no line can be code otherwise
-        score = _prose_penalty(chars, starts, score, chars[last])
-    code = (score - 1.0 > 0) & ~blank
+    if listed is not None and bool(np.all(listed | blank)):
+        code = np.zeros(count, dtype=bool)
+    else:
+        score = _code_signs(text, stripped, chars, starts, first, last, blank, head)
+        if np.any(score - 1.0 > 0):  # penalties only subtract: no line can be code otherwise
+            score = _prose_penalty(chars, starts, score, chars[last])
+        code = (score - 1.0 > 0) & ~blank
 
     local = np.full(count, PLAIN, dtype=np.int8)
     indented = ((chars[starts] == 32) | (chars[starts] == 9)) & (lengths > 0)

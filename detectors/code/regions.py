@@ -31,9 +31,11 @@ class Region:
 def find_regions(text: str, min_lines: int = 2, listed: Sequence[bool] | np.ndarray | None = None) -> list[Region]:
     """Candidate code regions in reading order. ``listed``: per line, is it a line of a file
     listing (an agent numbered it)? Those are code whatever they look like."""
-    table = line_table(text)
-    listed = np.zeros(len(table), dtype=bool) if listed is None else np.asarray(listed, dtype=bool)
     lines = text.split("\n")
+    if len(lines) < 2 and len(lines) < min_lines:  # no room for a fence and its content, nor for a run
+        return []
+    listed = np.zeros(len(lines), dtype=bool) if listed is None else np.asarray(listed, dtype=bool)
+    table = line_table(text, listed)
     traces = np.array(stack_trace_rows([line.removesuffix("\r") for line in lines] if "\r" in text else lines), dtype=bool)
     regions: list[Region] = []
     cursor = 0

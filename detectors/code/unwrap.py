@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.code.grep_files import leading_paths, path_prefixed, starts_with_heading, under_headings
 from detectors.code.views import (
     DIFF,
     GREP,
@@ -98,6 +99,12 @@ def unwrap(text: str) -> list[View]:
     kind, parsed = _numbered(text, lines, quoted)
     if parsed is not None:
         return [build(text, parsed, kind)]
+    paths = leading_paths(text)
+    parsed = path_prefixed(text, lines, paths) if paths else None
+    if parsed is not None:
+        return [build(text, parsed, GREP)]
+    if starts_with_heading(text):
+        return [build(text, under_headings(text, lines), GREP)]
     return [build(text, lines, QUOTE)] if quoted else [plain(text)]
 
 
@@ -137,7 +144,10 @@ def _may_be_wrapped(text: str) -> bool:
     if _GREP_MARK.search(text) is not None and len(_ANY_GREP_PATH.findall(text)) >= min(MIN_NUMBERED, visible):
         return True
     # a listing with a tab or an arrow after its numbers may sit among other lines
-    return ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible)
+    if ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible):
+        return True
+    # ripgrep without line numbers: a path leading lines, or alone on the first line
+    return starts_with_heading(text) or bool(leading_paths(text))
 
 
 def _split(text: str) -> list[Line]:
@@ -185,12 +195,40 @@ def _numbered(text: str, lines: list[Line], quoted: bool) -> tuple[str, list[Lin
         found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
         best_kind, best_hits = (GREP if pattern is _GREP_NUMBER else NUMBERED), len(numbers)
         best = _prefixed(text, found, pattern is _GREP_NUMBER)
+        if pattern is _TAB:
+            best = _counting_blank_lines(text, best)
         if best_hits == visible:  # every line is numbered: no other listing can number more
             break
     grep = _grep_paths(text, lines, visible) if _GREP_MARK.search(text) else None
     if grep is not None and sum(1 for line in grep if line.number) > best_hits:
         return GREP, grep
     return best_kind, best
+
+
+def _counting_blank_lines(text: str, lines: list[Line]) -> list[Line]:
+    """``nl`` without ``-ba`` numbers only the lines that are not blank, so its numbers fall
+    behind the file's at every blank line. Where the numbers go up by one across blank lines
+    (and only blank lines stand between numbered ones), number the lines by their place instead."""
+    rows = [i for i, line in enumerate(lines) if line.number]
+    gaps = [(a, b) for a, b in zip(rows, rows[1:]) if b > a + 1]
+    if not gaps or any(lines[b].number != lines[a].number + 1 for a, b in gaps):
+        return lines
+    if any(text[line.start : line.end].strip() for a, b in gaps for line in lines[a + 1 : b]):
+        return lines
+    first, last = rows[0], rows[-1]
+    padded = lambda i: 0 <= i < len(lines) and _padding(text, lines[i])  # noqa: E731
+    start = first
+    while padded(start - 1):  # the file's leading and trailing blank lines, which nl pads
+        start -= 1
+    while padded(last + 1):
+        last += 1
+    base = lines[first].number - (first - start)
+    return [line._replace(number=base + i - start) if start <= i <= last else line for i, line in enumerate(lines)]
+
+
+def _padding(text: str, line: Line) -> bool:
+    """A blank line as nl prints it: spaces where the number would be (an empty line is not)."""
+    return line.end > line.start and text[line.start : line.end].isspace()
 
 
 def _enough(hits: int, visible: int, strict: bool, numbers: list[int]) -> bool:

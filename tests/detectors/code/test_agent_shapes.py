@@ -109,7 +109,8 @@ def test_deleted_code_is_found_on_the_old_side(proprietary: ProprietaryCodeDetec
 @pytest.mark.parametrize(
     ("shape", "wrapper"),
     [("claude-read", NUMBERED), ("claude-read-arrow", NUMBERED), ("cat-n", NUMBERED), ("nl-ba", NUMBERED),
-     ("grep-n", GREP), ("rg-heading", GREP), ("git-show", DIFF), ("apply-patch", DIFF),
+     ("nl", NUMBERED), ("grep-n", GREP), ("rg-heading", GREP), ("rg-no-numbers", GREP),
+     ("rg-heading-no-numbers", GREP), ("git-show", DIFF), ("apply-patch", DIFF),
      ("markdown-quote", QUOTE), ("notebook", NOTEBOOK), ("gemini-read-file", PLAIN)],
 )
 def test_unwrap_gives_back_the_file(shape: str, wrapper: str) -> None:
@@ -153,6 +154,45 @@ def test_grep_output_over_several_files_names_each() -> None:
     assert view.text == "def total(items):\n    return sum(items)\nimport os\nimport sys"
     assert view.file(0, 10) == "src/a-b/x.py" and view.file(len(view.text) - 3, len(view.text)) == "lib/y.py"
     assert view.lines(0, len(view.text)) == (3, 11)
+
+
+def test_ripgrep_without_numbers_over_several_files_names_each() -> None:
+    text = "\n".join([
+        "src/a-b/x.py:def total(items):",
+        "src/a-b/x.py-    return sum(items)",
+        "--",
+        "lib/y.py:import os",
+        "lib/y.py-import sys",
+    ])
+    [view] = unwrap(text)
+    assert view.wrapper == GREP
+    assert view.text == "def total(items):\n    return sum(items)\nimport os\nimport sys"
+    assert view.file(0, 10) == "src/a-b/x.py" and view.file(len(view.text) - 3, len(view.text)) == "lib/y.py"
+    assert view.lines(0, len(view.text)) is None  # no numbers given, none made up
+
+
+def test_ripgrep_headings_without_numbers_name_each_file() -> None:
+    text = "src/x.py\ndef total(items):\n    return sum(items)\n\nlib/y.py\nimport os\nimport sys"
+    [view] = unwrap(text)
+    assert view.text == "def total(items):\n    return sum(items)\n\nimport os\nimport sys"
+    assert view.file(0, 10) == "src/x.py" and view.file(len(view.text) - 3, len(view.text)) == "lib/y.py"
+
+
+def test_nl_without_ba_counts_the_blank_lines_it_does_not_number() -> None:
+    text = "     1\timport os\n       \n     2\tdef f():\n     3\t    return os.sep\n"
+    [view] = unwrap(text)
+    assert view.text.split("\n")[:4] == ["import os", "       ", "def f():", "    return os.sep"]
+    assert view.numbers[:4].tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("text", [
+    "Note: this is a note\nNote: and another\n",  # a word and a colon is no path
+    "https://example.com/a\nhttps://example.com/b\n",  # URLs are not grep output
+    "config.yaml\nis where the settings live.\n",  # a file name alone, no directory
+])
+def test_prose_that_names_files_is_not_grep_output(text: str) -> None:
+    [view] = unwrap(text)
+    assert view.text == text and view.files == ()
 
 
 @pytest.mark.parametrize("text", [

@@ -1,0 +1,77 @@
+"""grep and ripgrep output that names files but gives no line numbers.
+
+ripgrep prints line numbers only on a terminal: piped, as an agent's shell tool runs it, a search
+over several files gives ``path:line`` for a match and ``path-line`` for context, and
+``--heading`` gives the path alone on a line, then the file's lines as they are (a blank line
+before the next file's path). Without the prefixes the lines are the file's own, so the
+fingerprints of an indexed file match again; the file is named, its line numbers are not known.
+
+Both are told from code by a path that repeats: the same file path leads most lines, or the
+text starts with a line that is nothing but a path with a directory and an extension.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from detectors.code.views import Line
+
+# ``path:`` at the start of a line (the shortest run without whitespace up to a colon)
+_LEADING_PATH = re.compile(r"(?m)^([^\s:]{1,512}?):")
+_PATH_ONLY = re.compile(r"[^\s:]{1,512}")
+MIN_LINES = 2  # a listing needs this many lines that a path leads
+MIN_SHARE = 0.5  # ... and this share of the text's lines that are not blank
+
+
+def _looks_like_path(word: str) -> bool:
+    return ("/" in word or "." in word.lstrip(".")) and not word.startswith(("http", "//"))
+
+
+def leading_paths(text: str) -> list[str]:
+    """File paths that lead lines as ``path:``, when together they lead ``MIN_LINES`` lines or
+    more (a cheap screen: one regex pass and a count)."""
+    counts = Counter(path for path in _LEADING_PATH.findall(text) if _looks_like_path(path))
+    return list(counts) if sum(counts.values()) >= MIN_LINES else []
+
+
+def path_prefixed(text: str, lines: list[Line], paths: list[str]) -> list[Line] | None:
+    """The lines without their ``path:`` or ``path-`` prefix, each naming its file, if most lines
+    carry one of ``paths``; ``--`` separators dropped."""
+    known = sorted(paths, key=len, reverse=True)  # the longest path a line starts with
+    result, prefixed, visible = [], 0, 0
+    for line in lines:
+        if line.end > line.start and not text[line.start : line.end].isspace():
+            visible += 1
+        path = next((p for p in known if text.startswith(p, line.start) and text[line.start + len(p) : line.start + len(p) + 1] in (":", "-")), None)
+        if path is not None:
+            result.append(Line(line.start + len(path) + 1, line.end, 0, path))
+            prefixed += 1
+        elif text[line.start : line.end] != "--":
+            result.append(line)
+    if prefixed < MIN_LINES or prefixed < MIN_SHARE * visible:
+        return None
+    return result
+
+
+def starts_with_heading(text: str) -> bool:
+    """Whether the first line is a file's path alone (a directory, a name with an extension)."""
+    first = text[: text.find("\n")] if "\n" in text else ""
+    return _PATH_ONLY.fullmatch(first) is not None and "/" in first and "." in first.rsplit("/", 1)[-1]
+
+
+def under_headings(text: str, lines: list[Line]) -> list[Line]:
+    """rg --heading without numbers: each path line dropped, the lines under it naming its file
+    (a path line is the first line, or a path alone after a blank line)."""
+    result: list[Line] = []
+    file: str | None = None
+    previous_blank = True
+    for line in lines:
+        content = text[line.start : line.end]
+        if previous_blank and _PATH_ONLY.fullmatch(content) and "/" in content and "." in content.rsplit("/", 1)[-1]:
+            file = content
+            previous_blank = False
+            continue
+        previous_blank = not content.strip()
+        result.append(line._replace(file=file) if file is not None and not previous_blank else line)
+    return result
