@@ -45,15 +45,28 @@ class CodeDetector:
 
     def self_check(self, needed: frozenset[str]) -> list[Problem]:
         """Load the language model now: a missing or broken one would fail every request."""
+        if not self.identify_languages:
+            if "code" in needed:
+                return [Problem("it was started without its language model (no policy had a rule on kind code); "
+                                "restart llm-dlp to apply rules on kind code")]
+            return []
         try:
             self.model
         except Exception as exc:  # noqa: BLE001 — reported, so the proxy does not start on it
             return [Problem(f"the language model cannot be loaded: {type(exc).__name__}: {exc}")]
         return []
 
-    def __init__(self, min_lines: int = 2, model: LanguageModel | None = None) -> None:
+    def __init__(self, min_lines: int = 2, model: LanguageModel | None = None, identify_languages: bool = True) -> None:
         self.min_lines = min_lines
         self._model = model
+        # Off for a proxy whose policies cannot act on a language or record one (no rule on kind
+        # ``code``, default action allow): regions are still found, named by their fence or file
+        # where those name a language, else "unknown", and the language model never runs. The
+        # findings cache keys this setting, so the two modes never share entries.
+        self.identify_languages = identify_languages
+
+    def without_languages(self) -> CodeDetector:
+        return CodeDetector(self.min_lines, self._model, identify_languages=False)
 
     @cached_property
     def model(self) -> LanguageModel:
@@ -79,6 +92,10 @@ class CodeDetector:
             # A fence or the file's name says the language: the model would add nothing (a
             # third of this detector's time on agent bodies went to it).
             language, confidence = named, 0.99
+        elif not self.identify_languages:
+            if region.lines < self.min_lines:
+                return None
+            language, confidence = UNKNOWN, 0.5
         else:
             probabilities = self.model.probabilities(_sample(region.code))
             if probabilities.get(NOT_CODE, 0.0) >= MAX_NOT_CODE_PROBABILITY:
