@@ -19,6 +19,7 @@ from detectors.code.views import Line
 
 # ``path:`` at the start of a line (the shortest run without whitespace up to a colon)
 _LEADING_PATH = re.compile(r"(?m)^([^\s:]{1,512}?):")
+_PATH_COLON = re.compile(r"([^\s:]{1,512}?):")
 _PATH_ONLY = re.compile(r"[^\s:]{1,512}")
 MIN_LINES = 2  # a listing needs this many lines that a path leads
 MIN_SHARE = 0.5  # ... and this share of the text's lines that are not blank
@@ -37,13 +38,20 @@ def leading_paths(text: str) -> list[str]:
 
 def path_prefixed(text: str, lines: list[Line], paths: list[str]) -> list[Line] | None:
     """The lines without their ``path:`` or ``path-`` prefix, each naming its file, if most lines
-    carry one of ``paths``; ``--`` separators dropped."""
-    known = sorted(paths, key=len, reverse=True)  # the longest path a line starts with
-    result, prefixed, visible = [], 0, 0
+    carry one of ``paths``; ``--`` separators dropped. A context line (``path-``) carries the
+    path of the match line before or after it (a path may hold ``-`` itself)."""
+    known = set(paths)
+    matched: list[str | None] = []
     for line in lines:
+        match = _PATH_COLON.match(text, line.start, line.end)
+        matched.append(match.group(1) if match is not None and match.group(1) in known else None)
+    before = _carried(matched)
+    after = _carried(matched[::-1])[::-1]
+    result, prefixed, visible = [], 0, 0
+    for line, own, previous, following in zip(lines, matched, before, after):
         if line.end > line.start and not text[line.start : line.end].isspace():
             visible += 1
-        path = next((p for p in known if text.startswith(p, line.start) and text[line.start + len(p) : line.start + len(p) + 1] in (":", "-")), None)
+        path = own or next((p for p in (previous, following) if p is not None and text.startswith(p + "-", line.start)), None)
         if path is not None:
             result.append(Line(line.start + len(path) + 1, line.end, 0, path))
             prefixed += 1
@@ -51,6 +59,15 @@ def path_prefixed(text: str, lines: list[Line], paths: list[str]) -> list[Line] 
             result.append(line)
     if prefixed < MIN_LINES or prefixed < MIN_SHARE * visible:
         return None
+    return result
+
+
+def _carried(paths: list[str | None]) -> list[str | None]:
+    """Per line, the last path named at or before it."""
+    result, last = [], None
+    for path in paths:
+        last = path or last
+        result.append(last)
     return result
 
 

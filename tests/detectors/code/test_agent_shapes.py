@@ -278,6 +278,10 @@ ADVERSARIAL = {
     "headings": lambda n: ("." * 500 + "\n1:x\n") * (n // 505),
     "json-strings": lambda n: '{"cell_type": "code", ' + ('"source": ["' + "\\\\" * 200 + '", "' + "x" * 100) * (n // 520),
     "numbered": lambda n: "".join(f"{i}\t{'(' * 20}\n" for i in range(n // 28)),
+    "nl-padding": lambda n: "".join(f"{i:>6}\tx = {i}\n       \n" for i in range(n // 24)),
+    "rg-paths": lambda n: "".join(f"src/p{i:07}.py:x = {i}\n" for i in range(n // 25)),
+    "rg-context": lambda n: "".join("a/b.py:x\n" + "a/b.py-" * 30 + "\n" for _ in range(n // 220)),
+    "rg-headings": lambda n: "".join(f"src/p{i:07}.py\nx = 1\n\n" for i in range(n // 25)),
 }
 
 
