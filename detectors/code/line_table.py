@@ -126,13 +126,13 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     local = np.full(count, PLAIN, dtype=np.int8)
     indented = ((chars[starts] == 32) | (chars[starts] == 9)) & (lengths > 0)
     bulleted = np.flatnonzero(indented & ~blank & (_isin(head, "-*+") | ((head >= 48) & (head <= 57)) | (head > 127)))
-    indented[bulleted[_matching(_LIST_ITEM, [stripped[i] for i in bulleted])]] = False
+    indented[bulleted[_matching(_LIST_ITEM, _pick(stripped, bulleted))]] = False
     local[indented] = INDENTED
     opened: dict[int, str] = {}
     closers: dict[str, np.ndarray] = {}
     for quote in _TRIPLE_QUOTES:
-        if quote in text:
-            holding = _per_line(map(methodcaller("count", quote), stripped), count)
+        if quote in text:  # counted where they are (few places), not line by line
+            holding = np.bincount(_lines_of(re.finditer(re.escape(quote), text), starts), minlength=count)
             closers[quote] = np.flatnonzero(holding)
             for line in np.flatnonzero(holding % 2 == 1):
                 opened[int(line)] = quote  # ''' after """: both odd, the later delimiter wins
@@ -153,12 +153,21 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     return LineTable(text, starts, ends, blank, code, local, opened, np.array(sorted(opened), dtype=np.int64), closers)
 
 
+def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
+    at = np.fromiter((match.start() for match in matches), dtype=np.int64)
+    return np.searchsorted(starts, at, side="right") - 1
+
+
 def _per_line(values, count: int) -> np.ndarray:
     return np.fromiter(values, dtype=np.int64, count=count)
 
 
 def _matching(pattern: re.Pattern, lines: list[str]) -> np.ndarray:
     return np.fromiter(map(bool, map(pattern.match, lines)), dtype=bool, count=len(lines))
+
+
+def _pick(lines: list[str], rows: np.ndarray) -> list[str]:
+    return list(map(lines.__getitem__, rows.tolist()))
 
 
 def _matching_any(part: str, lines: list[str]) -> np.ndarray:
@@ -180,8 +189,9 @@ def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.nd
     score += np.where(_matching(_CODE_START, stripped), 1.0, 0.0)
     tail = chars[last]
     ending = np.isin(tail, _CODE_ENDINGS) | ((tail == 47) & (last > first) & (chars[last - 1] == 42))
-    unended = np.flatnonzero(~ending & ~blank)
-    ending[unended[_matching(_IMPORT, [stripped[i] for i in unended])]] = True
+    # import lines: those not ended like code that start as an import does
+    unended = np.flatnonzero(~ending & ~blank & _isin(head, "ifupr#"))
+    ending[unended[_matching(_IMPORT, _pick(stripped, unended))]] = True
     score += np.where(ending & ~blank, 1.0, 0.0)
     bullet = ((head == 45) | (head == 42)) & (last > first) & (chars[first + 1] == 32)
     digit = (head >= 48) & (head <= 57)
@@ -189,10 +199,7 @@ def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.nd
         digit[line] = stripped[line][0].isdigit()
     indented = (chars[starts] == 32) | (chars[starts] == 9)
     score += np.where(indented & ~blank & ~bullet & ~digit, 0.3, 0.0)
-    symbol = np.zeros(len(chars) + 1, dtype=np.int64)
-    ascii_chars = chars < 128
-    symbol[1:][ascii_chars] = _SYMBOL[chars[ascii_chars]]
-    counted = np.cumsum(symbol)
+    counted = np.concatenate(([0], np.cumsum(_SYMBOL[np.minimum(chars, 127)], dtype=np.int64)))
     inner = np.maximum(last + 1, first)
     share = np.minimum((counted[inner] - counted[first]) / np.maximum(inner - first, 1) * 8, 1.5)
     if "`" in text:  # documentation quotes code inline (``None``, :func:`open`): quoted, it is a word

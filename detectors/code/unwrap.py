@@ -87,6 +87,9 @@ def unwrap(text: str) -> list[View]:
             return [notebook]
     if not _may_be_wrapped(text):
         return [plain(text)]
+    listing = _whole_listing(text)
+    if listing is not None:
+        return [listing]
     lines, quoted = _unquoted(text)
     parsed = _diff(text, lines)
     if parsed is not None:
@@ -114,6 +117,7 @@ def unwrap(text: str) -> list[View]:
 _GREP_MARK = re.compile(r":\d{1,9}:")
 _ANY_GREP_PATH = re.compile(r"(?m)^[^\s:]{1,512}:\d{1,9}:")
 _ANY_LISTED = re.compile(r"(?m)^ {0,8}\d{1,9}(?:\t|\u2192)")
+_SCREEN_CHARS = 4096
 _MAX_INDENT = 9  # a listing's number is right-aligned in at most this many columns (cat -n: 6)
 
 
@@ -146,8 +150,43 @@ def _may_be_wrapped(text: str) -> bool:
     # a listing with a tab or an arrow after its numbers may sit among other lines
     if ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible):
         return True
-    # ripgrep without line numbers: a path leading lines, or alone on the first line
-    return starts_with_heading(text) or bool(leading_paths(text))
+    # ripgrep without line numbers: a path leading lines (its output is dense with them, so its
+    # first few KB show them), or alone on the first line
+    return starts_with_heading(text) or bool(leading_paths(text[:_SCREEN_CHARS]))
+
+
+# Every line numbered, by Claude Code's Read (either format), cat -n or nl -ba: the commonest
+# shape of all, unwrapped without a Python step per line.
+# Each led by the newline before the line (the text gets one in front): a literal the regex
+# engine finds fast, where a ``(?m)^`` pattern is tried at every character.
+_WHOLE_LISTINGS = tuple(re.compile("\n(" + pattern.pattern + ")") for pattern in (_TAB, _ARROW))
+
+
+def _whole_listing(text: str) -> View | None:
+    """The view of a listing whose every line is numbered (a final empty line aside): the same
+    view ``_numbered`` gives it, from one regex pass and numpy."""
+    count = text.count("\n") + 1
+    numbered = count - text.endswith("\n")
+    led = "\n" + text
+    for pattern in _WHOLE_LISTINGS:
+        if len(pattern.findall(led, 0, 4096)) < min(numbered, 2):  # a cheap look at the head first
+            continue
+        found = pattern.findall(led)
+        if len(found) != numbered:
+            continue
+        prefixes = np.zeros(count, dtype=np.int64)
+        prefixes[:numbered] = np.fromiter(map(len, (prefix for prefix, _ in found)), dtype=np.int64, count=numbered)
+        numbers = np.zeros(count, dtype=np.int64)
+        numbers[:numbered] = np.fromiter(map(int, (number for _, number in found)), dtype=np.int64, count=numbered)
+        newlines = np.flatnonzero(code_points(text) == 10)
+        origins = np.concatenate(([0], newlines + 1)) + prefixes
+        lengths = np.concatenate((newlines, [len(text)])) - origins
+        joined = pattern.sub("\n", led)[1:]
+        view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
+        pieces = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))
+        return View(joined, NUMBERED, text, view_starts, origins.astype(np.int64), pieces.astype(np.int64), view_starts,
+                    numbers, np.full(count, -1, dtype=np.int64), ())
+    return None
 
 
 def _split(text: str) -> list[Line]:
