@@ -3,10 +3,11 @@
 The region finder asks of every line whether it looks like code and what kind of line it is (a
 comment, a docstring, an indented continuation). Asked one line at a time, that was a Python call
 and a dozen small regex matches per line, two thirds of the code detector's time on an agent's
-body. Here each fact is one pass over the whole text: a multi-line regex whose matches are mapped
-to line numbers, or numpy over the text's code points (symbol counts, where each line's
-non-blank part starts and ends, its English words). ``line_code_score`` in ``regions.py`` is the
-same score for one line; ``tests/detectors/test_code_line_table.py`` checks the two agree.
+body. Here each fact comes for all lines at once: a line pattern ``map``-ped over the stripped
+lines (a loop in C), numpy over the text's code points (symbol counts, a line's last character,
+its English words), or a search for the few places a delimiter occurs. The score and the kinds
+are the ones the per-line code gave; ``tests/detectors/test_code_line_table.py`` keeps that code
+as the reference and checks the two agree line for line on the standard library and docs.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
         if quote in text:  # counted where they are (few places), not line by line
             holding = np.bincount(_lines_of(re.finditer(re.escape(quote), text), starts), minlength=count)
             closers[quote] = np.flatnonzero(holding)
-            for line in np.flatnonzero(holding % 2 == 1):
+            for line in np.flatnonzero((holding % 2 == 1) & ~remark):  # a comment opens no docstring
                 opened[int(line)] = quote  # ''' after """: both odd, the later delimiter wins
     for line, quote in opened.items():
         if stripped[line].lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
@@ -143,12 +144,9 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     for opener, closer in _BLOCK_COMMENTS:
         if opener in text:
             closers[closer] = np.flatnonzero(_matching_any(closer, stripped))
-            for line in np.flatnonzero(remark):
+            for line in np.flatnonzero(remark & (head == ord(opener[0]))):
                 if stripped[line].startswith(opener) and closer not in stripped[line]:
                     opened[int(line)] = closer
-    for line in np.flatnonzero(remark):
-        if opened.get(int(line)) in _TRIPLE_QUOTES:
-            del opened[int(line)]  # a comment line opens no docstring
     local[blank] = DOC
     return LineTable(text, starts, ends, blank, code, local, opened, np.array(sorted(opened), dtype=np.int64), closers)
 
