@@ -36,6 +36,16 @@ def leading_paths(text: str) -> list[str]:
     return list(counts) if sum(counts.values()) >= MIN_LINES else []
 
 
+def may_be_grep_output(head: str) -> bool:
+    """A cheap screen on the first few KB of a text: do file paths lead most of its lines?"""
+    paths = leading_paths(head)
+    if not paths:
+        return False
+    led = "\n" + head
+    prefixed = sum(led.count("\n" + path + ":") + led.count("\n" + path + "-") for path in paths)
+    return prefixed >= MIN_SHARE * (len(head.splitlines()) - head.count("\n\n"))
+
+
 def path_prefixed(text: str, lines: list[Line], paths: list[str]) -> list[Line] | None:
     """The lines without their ``path:`` or ``path-`` prefix, each naming its file, if most lines
     carry one of ``paths``; ``--`` separators dropped. A context line (``path-``) carries the

@@ -120,8 +120,9 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
         code = np.zeros(count, dtype=bool)
     else:
         score = _code_signs(text, stripped, chars, starts, first, last, blank, head)
-        if np.any(score - 1.0 > 0):  # penalties only subtract: no line can be code otherwise
-            score = _prose_penalty(chars, starts, score, chars[last])
+        candidates = np.flatnonzero(score - 1.0 > 0)  # penalties only subtract: no other line can be code
+        if len(candidates):
+            score[candidates] = _prose_penalty(_pick(stripped, candidates), score[candidates], chars[last[candidates]])
         code = (score - 1.0 > 0) & ~blank
 
     local = np.full(count, PLAIN, dtype=np.int8)
@@ -208,9 +209,12 @@ def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.nd
     return score
 
 
-def _prose_penalty(chars: np.ndarray, starts: np.ndarray, score: np.ndarray, tails: np.ndarray) -> np.ndarray:
-    """``score`` less what the lines' English words say against it: the share of stopwords, and
-    a sentence's full stop."""
+def _prose_penalty(lines: list[str], score: np.ndarray, tails: np.ndarray) -> np.ndarray:
+    """``score`` of ``lines`` (stripped) less what their English words say against it: the share
+    of stopwords, and a sentence's full stop."""
+    joined = "\n".join(lines)
+    chars = np.concatenate((np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), [10, 10]))
+    starts = np.concatenate(([0], np.flatnonzero(chars[: len(joined)] == 10) + 1))
     words, stops = _words(chars, starts)
     wordy = words >= 4
     score = score.copy()

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.code.grep_files import leading_paths, path_prefixed, starts_with_heading, under_headings
+from detectors.code.grep_files import (
+    leading_paths,
+    may_be_grep_output,
+    path_prefixed,
+    starts_with_heading,
+    under_headings,
+)
 from detectors.code.views import (
     DIFF,
     GREP,
@@ -152,7 +158,7 @@ def _may_be_wrapped(text: str) -> bool:
         return True
     # ripgrep without line numbers: a path leading lines (its output is dense with them, so its
     # first few KB show them), or alone on the first line
-    return starts_with_heading(text) or bool(leading_paths(text[:_SCREEN_CHARS]))
+    return starts_with_heading(text) or may_be_grep_output(text[:_SCREEN_CHARS])
 
 
 # Every line numbered, by Claude Code's Read (either format), cat -n or nl -ba: the commonest
