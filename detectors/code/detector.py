@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -75,10 +76,16 @@ class CodeDetector:
     def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
         # a diff's new side (context and added lines) first, then what only its old side holds
         findings: list[Finding] = []
-        for view in unwrap(text):
+        for number, view in enumerate(unwrap(text)):
+            earlier = sorted(findings, key=lambda f: f.start)  # disjoint, so their ends are sorted too
+            ends = [f.end for f in earlier]
             for region in find_regions(view.text, self.min_lines, view.numbers > 0):
                 finding = self._classify(view, region, path_hint)
-                if finding is not None and not any(f.start < finding.end and finding.start < f.end for f in findings):
+                if finding is None:
+                    continue
+                # one view's regions never overlap: only an earlier view's findings can
+                after = bisect.bisect_right(ends, finding.start)
+                if number == 0 or after == len(earlier) or earlier[after].start >= finding.end:
                     findings.append(finding)
         return sorted(findings, key=lambda f: f.start)
 
