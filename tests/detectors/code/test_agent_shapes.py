@@ -343,3 +343,16 @@ def test_code_detector_finds_code_a_diff_only_deletes() -> None:
     [finding] = CodeDetector().scan(text)
     assert finding.rule == "python" and finding.details["file"] == FILE_PATH
     assert text[finding.start :].startswith("-")
+
+
+def test_a_notebook_with_characters_outside_the_bmp_is_read(proprietary: ProprietaryCodeDetector) -> None:
+    """json.dumps escapes an emoji as a surrogate pair; decoded one escape at a time, the view
+    held lone surrogates and the proprietary detector failed on them."""
+    lines = [*LINES[:10], "BANNER = '\U0001f680 launch'", *LINES[10:]]
+    text = json.dumps({"cells": [{"cell_type": "code", "source": [line + "\n" for line in lines]}], "nbformat": 4})
+    [view] = unwrap(text)
+    assert "BANNER = '\U0001f680 launch'" in view.text
+    start = view.text.index("\U0001f680")
+    origin, end = view.span(start, start + 1)
+    assert text[origin:end] == "\\ud83d\\ude80"
+    assert _the_finding(proprietary.scan(text)).details["lines"] >= 70
