@@ -1,13 +1,15 @@
-"""grep and ripgrep output that names files but gives no line numbers.
+"""grep and ripgrep output over several files: lines led by the file's path.
 
+``grep -n`` and ``rg -n`` give ``path:12:code`` for a match and ``path-13-context`` for context.
 ripgrep prints line numbers only on a terminal: piped, as an agent's shell tool runs it, a search
 over several files gives ``path:line`` for a match and ``path-line`` for context, and
 ``--heading`` gives the path alone on a line, then the file's lines as they are (a blank line
 before the next file's path). Without the prefixes the lines are the file's own, so the
 fingerprints of an indexed file match again; the file is named, its line numbers are not known.
 
-Both are told from code by a path that repeats: the same file path leads most lines, or the
-text starts with a line that is nothing but a path with a directory and an extension.
+Without numbers, both are told from code by a path that repeats: the same file path leads most
+lines, or the text starts with a line that is nothing but a path with a directory and an
+extension. ``unwrap.py`` calls these after the numbered listings it recognises itself.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections import Counter
 
 from detectors.code.views import Line
 
+# grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
+_GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
 # ``path:`` at the start of a line (the shortest run without whitespace up to a colon)
 _LEADING_PATH = re.compile(r"(?m)^([^\s:]{1,512}?):")
 _PATH_COLON = re.compile(r"([^\s:]{1,512}?):")
@@ -102,3 +106,43 @@ def under_headings(text: str, lines: list[Line]) -> list[Line]:
         previous_blank = not content.strip()
         result.append(line._replace(file=file) if file is not None and not previous_blank else line)
     return result
+
+
+def path_numbered(text: str, lines: list[Line], visible: int) -> list[Line] | None:
+    """``path:12:match`` and ``path-13-context`` lines (grep -n / rg -n over several files). A
+    context line carries the path of the match before or after it (paths may hold ``-``)."""
+    matches = [_GREP_PATH.match(text, line.start, line.end) for line in lines]
+    if not any(matches):
+        return None
+    before: list[str | None] = []
+    last = None
+    for match in matches:
+        last = match.group(1) if match else last
+        before.append(last)
+    after: list[str | None] = [None] * len(matches)
+    last = None
+    for index in range(len(matches) - 1, -1, -1):
+        last = matches[index].group(1) if matches[index] else last
+        after[index] = last
+    result, numbered = [], 0
+    for line, match, previous, following in zip(lines, matches, before, after):
+        found = (int(match.group(2)), match.group(1), match.end()) if match else (
+            _context(text, line, previous) or _context(text, line, following))
+        if found is not None:
+            result.append(Line(found[2], line.end, found[0], found[1]))
+            numbered += 1
+        elif text[line.start : line.end] != "--":
+            result.append(line)
+    if numbered < min(MIN_LINES, visible) or numbered < MIN_SHARE * visible:
+        return None
+    return result
+
+
+_CONTEXT_NUMBER = re.compile(r"-(\d{1,9})-")
+
+
+def _context(text: str, line: Line, path: str | None) -> tuple[int, str, int] | None:
+    if path is None or not text.startswith(path, line.start):
+        return None
+    number = _CONTEXT_NUMBER.match(text, line.start + len(path), line.end)
+    return (int(number.group(1)), path, number.end()) if number else None

@@ -27,6 +27,7 @@ import numpy as np
 from detectors.code.grep_files import (
     leading_paths,
     may_be_grep_output,
+    path_numbered,
     path_prefixed,
     starts_with_heading,
     under_headings,
@@ -59,8 +60,6 @@ _ARROW = re.compile(r" {0,8}(\d{1,9})\u2192")
 _PIPE = re.compile(r" {0,8}(\d{1,9}) \| ?")
 # grep -n / rg -n over one file, and rg's heading mode: ``12:code``, ``13-context``.
 _GREP_NUMBER = re.compile(r"(\d{1,9})[:-]")
-# grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
-_GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
 # each: (per line, over the whole text, needs a share of the lines with ascending numbers)
 _LISTINGS = tuple(
     (pattern, re.compile("(?m)^" + pattern.pattern), strict)
@@ -244,7 +243,7 @@ def _numbered(text: str, lines: list[Line], quoted: bool) -> tuple[str, list[Lin
             best = _counting_blank_lines(text, best)
         if best_hits == visible:  # every line is numbered: no other listing can number more
             break
-    grep = _grep_paths(text, lines, visible) if _GREP_MARK.search(text) else None
+    grep = path_numbered(text, lines, visible) if _GREP_MARK.search(text) else None
     if grep is not None and sum(1 for line in grep if line.number) > best_hits:
         return GREP, grep
     return best_kind, best
@@ -302,46 +301,6 @@ def _prefixed(text: str, found: list[tuple[Line, re.Match | None]], grep: bool) 
             continue
         result.append(line)
     return result
-
-
-def _grep_paths(text: str, lines: list[Line], visible: int) -> list[Line] | None:
-    """``path:12:match`` and ``path-13-context`` lines (grep -n / rg -n over several files). A
-    context line carries the path of the match before or after it (paths may hold ``-``)."""
-    matches = [_GREP_PATH.match(text, line.start, line.end) for line in lines]
-    if not any(matches):
-        return None
-    before: list[str | None] = []
-    last = None
-    for match in matches:
-        last = match.group(1) if match else last
-        before.append(last)
-    after: list[str | None] = [None] * len(matches)
-    last = None
-    for index in range(len(matches) - 1, -1, -1):
-        last = matches[index].group(1) if matches[index] else last
-        after[index] = last
-    result, numbered = [], 0
-    for line, match, previous, following in zip(lines, matches, before, after):
-        found = (int(match.group(2)), match.group(1), match.end()) if match else (
-            _context(text, line, previous) or _context(text, line, following))
-        if found is not None:
-            result.append(Line(found[2], line.end, found[0], found[1]))
-            numbered += 1
-        elif text[line.start : line.end] != "--":
-            result.append(line)
-    if numbered < min(MIN_NUMBERED, visible) or numbered < MIN_SHARE * visible:
-        return None
-    return result
-
-
-_CONTEXT_NUMBER = re.compile(r"-(\d{1,9})-")
-
-
-def _context(text: str, line: Line, path: str | None) -> tuple[int, str, int] | None:
-    if path is None or not text.startswith(path, line.start):
-        return None
-    number = _CONTEXT_NUMBER.match(text, line.start + len(path), line.end)
-    return (int(number.group(1)), path, number.end()) if number else None
 
 
 def _diff(text: str, lines: list[Line]) -> list[Line] | None:
