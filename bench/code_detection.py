@@ -6,8 +6,9 @@ Proprietary code: indexes the Python standard library and this venv's site-packa
 held-out set of packages, then pastes excerpts of 15-40 lines (verbatim, reformatted, renamed;
 see ``detectors/code/edits.py``) from indexed files and from held-out packages into a prompt.
 Agent reads: whole indexed files (up to 400 lines) as coding agents' tools send them (Claude
-Code's Read in both formats, Codex's cat / sed -n / nl -ba, Gemini's read_file, grep -n, git show,
-git diff; see ``detectors/code/read_formats.py``): files found and lines of code matched.
+Code's Read in both formats, Codex's cat / sed -n / nl -ba, nl, Gemini's read_file, grep -n, rg
+with and without numbers and headings, git show, git diff, a Markdown quote, a notebook; see
+``detectors/code/read_formats.py``): files found and lines of code matched.
 Language identification: 10-line snippets from the test sources of ``bench/language_corpus.py``
 (directories, packages and hand-written snippets the model never saw in training).
 """
@@ -39,7 +40,13 @@ from detectors.code.read_formats import (
     git_diff,
     grep_n,
     new_file_diff,
+    nl,
     nl_ba,
+    notebook,
+    quoted,
+    rg_heading,
+    rg_heading_no_numbers,
+    rg_no_numbers,
 )
 from detectors.code.tokenizer import line_numbers, tokenize
 
@@ -198,8 +205,14 @@ READS = {
     "Codex `cat` (shell output)": codex_exec,
     "Codex `sed -n '1,200p'`": lambda lines, first: codex_exec(lines[:SED_LINES], first),
     "Codex `nl -ba`": nl_ba,
+    "`nl` (blank lines not numbered)": nl,
     "Gemini CLI read_file": gemini_read_file,
     "`grep -n` / `rg -n` (`path:N:`)": lambda lines, first: grep_n(lines, first, "src/module.py"),
+    "`rg` piped, no numbers (`path:`)": lambda lines, first: rg_no_numbers(lines, first, "src/module.py"),
+    "`rg --heading -n` (path, then `N:`)": lambda lines, first: rg_heading(lines, first, "src/module.py"),
+    "`rg --heading` without numbers": lambda lines, first: rg_heading_no_numbers(lines, first, "src/module.py"),
+    "Markdown quote (`> `)": quoted,
+    "Jupyter notebook JSON": notebook,
     "`git show` of the commit adding it": lambda lines, first: new_file_diff(lines, first, "src/module.py"),
     "`git diff -U999` changing one line": lambda lines, first: git_diff(lines, first, "src/module.py"),
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detectors.base import Detector, FindingKind, Problem
+from llm_dlp.policy.model import Action, Policy
 
 log = logging.getLogger("llm_dlp")
 
@@ -47,6 +48,40 @@ def build_detectors(options: DetectorOptions = DetectorOptions()) -> list[Detect
         CodeDetector(),
         ProprietaryCodeDetector(options.index_dir or Path(DEFAULT_INDEX_DIR)),
     ]
+
+
+def languages_needed(policies: Iterable[Policy]) -> bool:
+    """Whether some policy can act on the language of code or record it: a rule on kind ``code``
+    or on every kind, or a default action other than ``allow`` (``log`` audits every finding,
+    its language included)."""
+    return any(
+        policy.default_action != Action.ALLOW or any(rule.kind in ("code", "*") for rule in policy.rules)
+        for policy in policies
+    )
+
+
+def fit_to_policies(detectors: Sequence[Detector], policies: Iterable[Policy]) -> list[Detector]:
+    """The detectors a proxy serving ``policies`` runs: the code detector without its language
+    model when no policy needs languages. Chosen once, before the workers fork and the findings
+    cache keys the detectors; ``check_fit`` refuses a later policy load that needs more."""
+    from detectors.code import CodeDetector
+
+    if languages_needed(policies):
+        return list(detectors)
+    return [d.without_languages() if isinstance(d, CodeDetector) else d for d in detectors]
+
+
+def check_fit(detectors: Sequence[Detector], policies: Iterable[Policy]) -> None:
+    """Raise ``DetectorCheckError`` when ``policies`` need languages the running code detector
+    was built without (a hot reload then keeps the policies in force)."""
+    from detectors.code import CodeDetector
+
+    reduced = any(isinstance(d, CodeDetector) and not d.identify_languages for d in detectors)
+    if reduced and languages_needed(policies):
+        raise DetectorCheckError(
+            "detector 'code': it was started without its language model, since no policy could use a "
+            "language (no rule on kind code or *, default_action allow); restart llm-dlp to load these policies"
+        )
 
 
 def _standard_classes() -> tuple[type, ...]:

@@ -14,7 +14,9 @@ import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+from detectors.base import Detector
 
 from llm_dlp.admin import ReadinessCheck, directory_writable, files_readable
 from llm_dlp.audit.log import AuditLog
@@ -23,7 +25,7 @@ from llm_dlp.audit.export import SpooledExporter
 from llm_dlp.audit.hec import TOKEN_VARIABLE, HecExporter
 from llm_dlp.audit.syslog import SyslogExporter
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
-from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
+from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors, check_fit, fit_to_policies
 from llm_dlp.endpoints import Endpoint, EndpointTable
 from llm_dlp.keys import load_or_create_hasher
 from llm_dlp.metrics import Metrics, MetricsSink
@@ -136,6 +138,9 @@ def build_core(config: ProxyConfig) -> ProxyCore:
     load = partial(load_policy_dir, registry=DetectorRegistry.for_proxy(detectors, config.detector_options))
     policies = load(config.policy_dir)  # refuse to start on a broken policy or a detector it needs
     shadow = load(config.shadow_policy_dir) if config.shadow_policy_dir else None
+    # No language model where no policy can use a language; a reload that needs one is refused.
+    detectors = fit_to_policies(detectors, [*policies.policies.values(), *(shadow.policies.values() if shadow else ())])
+    load = partial(_load_fitting, detectors=detectors, options=config.detector_options)
     ca = ensure_ca(config.confdir)
     endpoints = EndpointTable.with_extra(list(config.extra_endpoints))
     hasher = load_or_create_hasher(config.confdir)
@@ -164,6 +169,12 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         hasher=hasher,
     )
     return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
+
+
+def _load_fitting(directory: Path, detectors: Sequence[Detector], options: DetectorOptions) -> PolicySet:
+    loaded = load_policy_dir(directory, registry=DetectorRegistry.for_proxy(detectors, options))
+    check_fit(detectors, loaded.policies.values())
+    return loaded
 
 
 def _exporters(config: ProxyConfig, instance: str, hec_token: str) -> list[SpooledExporter]:

@@ -244,7 +244,7 @@ def _static_version(detectors: Sequence[Detector]) -> str:
     models = []
     for detector in detectors:
         digest.update(f"{type(detector).__module__}.{type(detector).__qualname__}:{detector.name}\0".encode())
-        for attribute in ("version", "config", "rules", "min_lines", "index_dir"):
+        for attribute in ("version", "config", "rules", "min_lines", "index_dir", "identify_languages"):
             if hasattr(detector, attribute):
                 digest.update(f"{attribute}={getattr(detector, attribute)!r}\0".encode("utf-8", "surrogatepass"))
         models.append(getattr(getattr(detector, "config", None), "spacy_model", None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -45,15 +46,28 @@ class CodeDetector:
 
     def self_check(self, needed: frozenset[str]) -> list[Problem]:
         """Load the language model now: a missing or broken one would fail every request."""
+        if not self.identify_languages:
+            if "code" in needed:
+                return [Problem("it was started without its language model (no policy had a rule on kind code); "
+                                "restart llm-dlp to apply rules on kind code")]
+            return []
         try:
             self.model
         except Exception as exc:  # noqa: BLE001 — reported, so the proxy does not start on it
             return [Problem(f"the language model cannot be loaded: {type(exc).__name__}: {exc}")]
         return []
 
-    def __init__(self, min_lines: int = 2, model: LanguageModel | None = None) -> None:
+    def __init__(self, min_lines: int = 2, model: LanguageModel | None = None, identify_languages: bool = True) -> None:
         self.min_lines = min_lines
         self._model = model
+        # Off for a proxy whose policies cannot act on a language or record one (no rule on kind
+        # ``code``, default action allow): regions are still found, named by their fence or file
+        # where those name a language, else "unknown", and the language model never runs. The
+        # findings cache keys this setting, so the two modes never share entries.
+        self.identify_languages = identify_languages
+
+    def without_languages(self) -> CodeDetector:
+        return CodeDetector(self.min_lines, self._model, identify_languages=False)
 
     @cached_property
     def model(self) -> LanguageModel:
@@ -62,10 +76,16 @@ class CodeDetector:
     def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
         # a diff's new side (context and added lines) first, then what only its old side holds
         findings: list[Finding] = []
-        for view in unwrap(text):
-            for region in find_regions(view.text, self.min_lines, (view.numbers > 0).tolist()):
+        for number, view in enumerate(unwrap(text)):
+            earlier = sorted(findings, key=lambda f: f.start)  # disjoint, so their ends are sorted too
+            ends = [f.end for f in earlier]
+            for region in find_regions(view.text, self.min_lines, view.numbers > 0):
                 finding = self._classify(view, region, path_hint)
-                if finding is not None and not any(f.start < finding.end and finding.start < f.end for f in findings):
+                if finding is None:
+                    continue
+                # one view's regions never overlap: only an earlier view's findings can
+                after = bisect.bisect_right(ends, finding.start)
+                if number == 0 or after == len(earlier) or earlier[after].start >= finding.end:
                     findings.append(finding)
         return sorted(findings, key=lambda f: f.start)
 
@@ -79,6 +99,10 @@ class CodeDetector:
             # A fence or the file's name says the language: the model would add nothing (a
             # third of this detector's time on agent bodies went to it).
             language, confidence = named, 0.99
+        elif not self.identify_languages:
+            if region.lines < self.min_lines:
+                return None
+            language, confidence = UNKNOWN, 0.5
         else:
             probabilities = self.model.probabilities(_sample(region.code))
             if probabilities.get(NOT_CODE, 0.0) >= MAX_NOT_CODE_PROBABILITY:

@@ -35,13 +35,40 @@ def nl_ba(lines: list[str], first: int = 1) -> str:
     return "\n".join(f"{n:>6}\t{line}".rstrip(" ") for n, line in enumerate(lines, first))
 
 
+def nl(lines: list[str], first: int = 1) -> str:
+    """``nl`` without ``-ba``: blank lines are not numbered (nor counted), only padded. Its count
+    starts at the first line that is not blank: ``first`` and the blank lines above it (so
+    that for a whole file, ``first`` 1, it is exactly what ``nl`` prints)."""
+    numbered, number = [], first + next((i for i, line in enumerate(lines) if line.strip()), 0)
+    for line in lines:
+        if line.strip():
+            numbered.append(f"{number:>6}\t{line}")
+            number += 1
+        else:
+            numbered.append(" " * 7)
+    return "\n".join(numbered)
+
+
 def grep_n(lines: list[str], first: int = 1, path: str = FILE_PATH) -> str:
     """``grep -n -C`` / ``rg -n`` over several files: matches ``path:N:``, context ``path-N-``."""
     return "\n".join(f"{path}{':' if n % 3 else '-'}{n}{':' if n % 3 else '-'}{line}" for n, line in enumerate(lines, first))
 
 
 def rg_heading(lines: list[str], first: int = 1, path: str = FILE_PATH) -> str:
+    """ripgrep's heading mode (its default on a terminal): the path alone, then ``N:`` matches
+    and ``N-`` context; another file's block follows after a blank line."""
     return path + "\n" + "\n".join(f"{n}{':' if n % 2 else '-'}{line}" for n, line in enumerate(lines, first))
+
+
+def rg_no_numbers(lines: list[str], first: int = 1, path: str = FILE_PATH) -> str:
+    """ripgrep piped (no line numbers unless ``-n``) over several files, with context:
+    matches ``path:line``, context ``path-line``."""
+    return "\n".join(f"{path}{':' if n % 3 else '-'}{line}" for n, line in enumerate(lines, first))
+
+
+def rg_heading_no_numbers(lines: list[str], first: int = 1, path: str = FILE_PATH) -> str:
+    """``rg --heading --no-line-number``: the path alone, then the lines as they are."""
+    return path + "\n" + "\n".join(lines)
 
 
 def git_diff(lines: list[str], first: int = 1, path: str = FILE_PATH) -> str:
@@ -98,8 +125,11 @@ SHAPES: dict[str, tuple[Shape, bool, bool]] = {
     "claude-read-arrow": (claude_read_arrow, True, False),
     "cat-n": (cat_n, True, False),
     "nl-ba": (nl_ba, True, False),
+    "nl": (nl, True, False),
     "grep-n": (grep_n, True, True),
     "rg-heading": (rg_heading, True, True),
+    "rg-no-numbers": (rg_no_numbers, False, True),
+    "rg-heading-no-numbers": (rg_heading_no_numbers, False, True),
     "git-diff": (git_diff, True, True),
     "git-show": (new_file_diff, True, True),
     "apply-patch": (apply_patch, False, True),

@@ -323,6 +323,6 @@ def _string_hashes(chars: np.ndarray, word: np.ndarray, starts: np.ndarray, ends
 
 def line_numbers(text: str, offsets: np.ndarray) -> np.ndarray:
     """1-based line number of each character offset."""
-    newlines = np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) == 10)
+    newlines = np.flatnonzero(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) == 10)
     return np.searchsorted(newlines, offsets, side="left") + 1
 

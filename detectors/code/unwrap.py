@@ -24,6 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.code.grep_files import (
+    leading_paths,
+    may_be_grep_output,
+    path_numbered,
+    path_prefixed,
+    starts_with_heading,
+    under_headings,
+)
 from detectors.code.views import (
     DIFF,
     GREP,
@@ -52,8 +60,6 @@ _ARROW = re.compile(r" {0,8}(\d{1,9})\u2192")
 _PIPE = re.compile(r" {0,8}(\d{1,9}) \| ?")
 # grep -n / rg -n over one file, and rg's heading mode: ``12:code``, ``13-context``.
 _GREP_NUMBER = re.compile(r"(\d{1,9})[:-]")
-# grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
-_GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
 # each: (per line, over the whole text, needs a share of the lines with ascending numbers)
 _LISTINGS = tuple(
     (pattern, re.compile("(?m)^" + pattern.pattern), strict)
@@ -86,6 +92,9 @@ def unwrap(text: str) -> list[View]:
             return [notebook]
     if not _may_be_wrapped(text):
         return [plain(text)]
+    listing = _whole_listing(text)
+    if listing is not None:
+        return [listing]
     lines, quoted = _unquoted(text)
     parsed = _diff(text, lines)
     if parsed is not None:
@@ -98,6 +107,12 @@ def unwrap(text: str) -> list[View]:
     kind, parsed = _numbered(text, lines, quoted)
     if parsed is not None:
         return [build(text, parsed, kind)]
+    paths = leading_paths(text)
+    parsed = path_prefixed(text, lines, paths) if paths else None
+    if parsed is not None:
+        return [build(text, parsed, GREP)]
+    if starts_with_heading(text):
+        return [build(text, under_headings(text, lines), GREP)]
     return [build(text, lines, QUOTE)] if quoted else [plain(text)]
 
 
@@ -107,6 +122,7 @@ def unwrap(text: str) -> list[View]:
 _GREP_MARK = re.compile(r":\d{1,9}:")
 _ANY_GREP_PATH = re.compile(r"(?m)^[^\s:]{1,512}:\d{1,9}:")
 _ANY_LISTED = re.compile(r"(?m)^ {0,8}\d{1,9}(?:\t|\u2192)")
+_SCREEN_CHARS = 4096
 _MAX_INDENT = 9  # a listing's number is right-aligned in at most this many columns (cat -n: 6)
 
 
@@ -137,7 +153,45 @@ def _may_be_wrapped(text: str) -> bool:
     if _GREP_MARK.search(text) is not None and len(_ANY_GREP_PATH.findall(text)) >= min(MIN_NUMBERED, visible):
         return True
     # a listing with a tab or an arrow after its numbers may sit among other lines
-    return ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible)
+    if ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible):
+        return True
+    # ripgrep without line numbers: a path leading lines (its output is dense with them, so its
+    # first few KB show them), or alone on the first line
+    return starts_with_heading(text) or may_be_grep_output(text[:_SCREEN_CHARS])
+
+
+# Every line numbered, by Claude Code's Read (either format), cat -n or nl -ba: the commonest
+# shape of all, unwrapped without a Python step per line.
+# Each led by the newline before the line (the text gets one in front): a literal the regex
+# engine finds fast, where a ``(?m)^`` pattern is tried at every character.
+_WHOLE_LISTINGS = tuple(re.compile("\n(" + pattern.pattern + ")") for pattern in (_TAB, _ARROW))
+
+
+def _whole_listing(text: str) -> View | None:
+    """The view of a listing whose every line is numbered (a final empty line aside): the same
+    view ``_numbered`` gives it, from one regex pass and numpy."""
+    count = text.count("\n") + 1
+    numbered = count - text.endswith("\n")
+    led = "\n" + text
+    for pattern in _WHOLE_LISTINGS:
+        if len(pattern.findall(led, 0, 4096)) < min(numbered, 2):  # a cheap look at the head first
+            continue
+        found = pattern.findall(led)
+        if len(found) != numbered:
+            continue
+        prefixes = np.zeros(count, dtype=np.int64)
+        prefixes[:numbered] = np.fromiter(map(len, (prefix for prefix, _ in found)), dtype=np.int64, count=numbered)
+        numbers = np.zeros(count, dtype=np.int64)
+        numbers[:numbered] = np.fromiter(map(int, (number for _, number in found)), dtype=np.int64, count=numbered)
+        newlines = np.flatnonzero(code_points(text) == 10)
+        origins = np.concatenate(([0], newlines + 1)) + prefixes
+        lengths = np.concatenate((newlines, [len(text)])) - origins
+        joined = pattern.sub("\n", led)[1:]
+        view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
+        pieces = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))
+        return View(joined, NUMBERED, text, view_starts, origins.astype(np.int64), pieces.astype(np.int64), view_starts,
+                    numbers, np.full(count, -1, dtype=np.int64), ())
+    return None
 
 
 def _split(text: str) -> list[Line]:
@@ -185,12 +239,40 @@ def _numbered(text: str, lines: list[Line], quoted: bool) -> tuple[str, list[Lin
         found = [(line, pattern.match(text, line.start, line.end)) for line in lines]
         best_kind, best_hits = (GREP if pattern is _GREP_NUMBER else NUMBERED), len(numbers)
         best = _prefixed(text, found, pattern is _GREP_NUMBER)
+        if pattern is _TAB:
+            best = _counting_blank_lines(text, best)
         if best_hits == visible:  # every line is numbered: no other listing can number more
             break
-    grep = _grep_paths(text, lines, visible) if _GREP_MARK.search(text) else None
+    grep = path_numbered(text, lines, visible) if _GREP_MARK.search(text) else None
     if grep is not None and sum(1 for line in grep if line.number) > best_hits:
         return GREP, grep
     return best_kind, best
+
+
+def _counting_blank_lines(text: str, lines: list[Line]) -> list[Line]:
+    """``nl`` without ``-ba`` numbers only the lines that are not blank, so its numbers fall
+    behind the file's at every blank line. Where the numbers go up by one across blank lines
+    (and only blank lines stand between numbered ones), number the lines by their place instead."""
+    rows = [i for i, line in enumerate(lines) if line.number]
+    gaps = [(a, b) for a, b in zip(rows, rows[1:]) if b > a + 1]
+    if not gaps or any(lines[b].number != lines[a].number + 1 for a, b in gaps):
+        return lines
+    if any(text[line.start : line.end].strip() for a, b in gaps for line in lines[a + 1 : b]):
+        return lines
+    first, last = rows[0], rows[-1]
+    padded = lambda i: 0 <= i < len(lines) and _padding(text, lines[i])  # noqa: E731
+    start = first
+    while padded(start - 1):  # the file's leading and trailing blank lines, which nl pads
+        start -= 1
+    while padded(last + 1):
+        last += 1
+    base = lines[first].number - (first - start)
+    return [line._replace(number=base + i - start) if start <= i <= last else line for i, line in enumerate(lines)]
+
+
+def _padding(text: str, line: Line) -> bool:
+    """A blank line as nl prints it: spaces where the number would be (an empty line is not)."""
+    return line.end > line.start and text[line.start : line.end].isspace()
 
 
 def _enough(hits: int, visible: int, strict: bool, numbers: list[int]) -> bool:
@@ -219,46 +301,6 @@ def _prefixed(text: str, found: list[tuple[Line, re.Match | None]], grep: bool) 
             continue
         result.append(line)
     return result
-
-
-def _grep_paths(text: str, lines: list[Line], visible: int) -> list[Line] | None:
-    """``path:12:match`` and ``path-13-context`` lines (grep -n / rg -n over several files). A
-    context line carries the path of the match before or after it (paths may hold ``-``)."""
-    matches = [_GREP_PATH.match(text, line.start, line.end) for line in lines]
-    if not any(matches):
-        return None
-    before: list[str | None] = []
-    last = None
-    for match in matches:
-        last = match.group(1) if match else last
-        before.append(last)
-    after: list[str | None] = [None] * len(matches)
-    last = None
-    for index in range(len(matches) - 1, -1, -1):
-        last = matches[index].group(1) if matches[index] else last
-        after[index] = last
-    result, numbered = [], 0
-    for line, match, previous, following in zip(lines, matches, before, after):
-        found = (int(match.group(2)), match.group(1), match.end()) if match else (
-            _context(text, line, previous) or _context(text, line, following))
-        if found is not None:
-            result.append(Line(found[2], line.end, found[0], found[1]))
-            numbered += 1
-        elif text[line.start : line.end] != "--":
-            result.append(line)
-    if numbered < min(MIN_NUMBERED, visible) or numbered < MIN_SHARE * visible:
-        return None
-    return result
-
-
-_CONTEXT_NUMBER = re.compile(r"-(\d{1,9})-")
-
-
-def _context(text: str, line: Line, path: str | None) -> tuple[int, str, int] | None:
-    if path is None or not text.startswith(path, line.start):
-        return None
-    number = _CONTEXT_NUMBER.match(text, line.start + len(path), line.end)
-    return (int(number.group(1)), path, number.end()) if number else None
 
 
 def _diff(text: str, lines: list[Line]) -> list[Line] | None:

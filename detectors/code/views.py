@@ -124,7 +124,9 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
+# A character outside the BMP is escaped as a surrogate pair (an emoji in a notebook): decoded as
+# one, or the view would hold two lone surrogates that no UTF encoding takes.
+_ESCAPE = re.compile(r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)")
 
 
 class Pieces:

@@ -109,7 +109,8 @@ def test_deleted_code_is_found_on_the_old_side(proprietary: ProprietaryCodeDetec
 @pytest.mark.parametrize(
     ("shape", "wrapper"),
     [("claude-read", NUMBERED), ("claude-read-arrow", NUMBERED), ("cat-n", NUMBERED), ("nl-ba", NUMBERED),
-     ("grep-n", GREP), ("rg-heading", GREP), ("git-show", DIFF), ("apply-patch", DIFF),
+     ("nl", NUMBERED), ("grep-n", GREP), ("rg-heading", GREP), ("rg-no-numbers", GREP),
+     ("rg-heading-no-numbers", GREP), ("git-show", DIFF), ("apply-patch", DIFF),
      ("markdown-quote", QUOTE), ("notebook", NOTEBOOK), ("gemini-read-file", PLAIN)],
 )
 def test_unwrap_gives_back_the_file(shape: str, wrapper: str) -> None:
@@ -153,6 +154,45 @@ def test_grep_output_over_several_files_names_each() -> None:
     assert view.text == "def total(items):\n    return sum(items)\nimport os\nimport sys"
     assert view.file(0, 10) == "src/a-b/x.py" and view.file(len(view.text) - 3, len(view.text)) == "lib/y.py"
     assert view.lines(0, len(view.text)) == (3, 11)
+
+
+def test_ripgrep_without_numbers_over_several_files_names_each() -> None:
+    text = "\n".join([
+        "src/a-b/x.py:def total(items):",
+        "src/a-b/x.py-    return sum(items)",
+        "--",
+        "lib/y.py:import os",
+        "lib/y.py-import sys",
+    ])
+    [view] = unwrap(text)
+    assert view.wrapper == GREP
+    assert view.text == "def total(items):\n    return sum(items)\nimport os\nimport sys"
+    assert view.file(0, 10) == "src/a-b/x.py" and view.file(len(view.text) - 3, len(view.text)) == "lib/y.py"
+    assert view.lines(0, len(view.text)) is None  # no numbers given, none made up
+
+
+def test_ripgrep_headings_without_numbers_name_each_file() -> None:
+    text = "src/x.py\ndef total(items):\n    return sum(items)\n\nlib/y.py\nimport os\nimport sys"
+    [view] = unwrap(text)
+    assert view.text == "def total(items):\n    return sum(items)\n\nimport os\nimport sys"
+    assert view.file(0, 10) == "src/x.py" and view.file(len(view.text) - 3, len(view.text)) == "lib/y.py"
+
+
+def test_nl_without_ba_counts_the_blank_lines_it_does_not_number() -> None:
+    text = "     1\timport os\n       \n     2\tdef f():\n     3\t    return os.sep\n"
+    [view] = unwrap(text)
+    assert view.text.split("\n")[:4] == ["import os", "       ", "def f():", "    return os.sep"]
+    assert view.numbers[:4].tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("text", [
+    "Note: this is a note\nNote: and another\n",  # a word and a colon is no path
+    "https://example.com/a\nhttps://example.com/b\n",  # URLs are not grep output
+    "config.yaml\nis where the settings live.\n",  # a file name alone, no directory
+])
+def test_prose_that_names_files_is_not_grep_output(text: str) -> None:
+    [view] = unwrap(text)
+    assert view.text == text and view.files == ()
 
 
 @pytest.mark.parametrize("text", [
@@ -238,6 +278,10 @@ ADVERSARIAL = {
     "headings": lambda n: ("." * 500 + "\n1:x\n") * (n // 505),
     "json-strings": lambda n: '{"cell_type": "code", ' + ('"source": ["' + "\\\\" * 200 + '", "' + "x" * 100) * (n // 520),
     "numbered": lambda n: "".join(f"{i}\t{'(' * 20}\n" for i in range(n // 28)),
+    "nl-padding": lambda n: "".join(f"{i:>6}\tx = {i}\n       \n" for i in range(n // 24)),
+    "rg-paths": lambda n: "".join(f"src/p{i:07}.py:x = {i}\n" for i in range(n // 25)),
+    "rg-context": lambda n: "".join("a/b.py:x\n" + "a/b.py-" * 30 + "\n" for _ in range(n // 220)),
+    "rg-headings": lambda n: "".join(f"src/p{i:07}.py\nx = 1\n\n" for i in range(n // 25)),
 }
 
 
@@ -299,3 +343,16 @@ def test_code_detector_finds_code_a_diff_only_deletes() -> None:
     [finding] = CodeDetector().scan(text)
     assert finding.rule == "python" and finding.details["file"] == FILE_PATH
     assert text[finding.start :].startswith("-")
+
+
+def test_a_notebook_with_characters_outside_the_bmp_is_read(proprietary: ProprietaryCodeDetector) -> None:
+    """json.dumps escapes an emoji as a surrogate pair; decoded one escape at a time, the view
+    held lone surrogates and the proprietary detector failed on them."""
+    lines = [*LINES[:10], "BANNER = '\U0001f680 launch'", *LINES[10:]]
+    text = json.dumps({"cells": [{"cell_type": "code", "source": [line + "\n" for line in lines]}], "nbformat": 4})
+    [view] = unwrap(text)
+    assert "BANNER = '\U0001f680 launch'" in view.text
+    start = view.text.index("\U0001f680")
+    origin, end = view.span(start, start + 1)
+    assert text[origin:end] == "\\ud83d\\ude80"
+    assert _the_finding(proprietary.scan(text)).details["lines"] >= 70

@@ -1,0 +1,270 @@
+"""Per-line facts of a text, for all of its lines at once.
+
+The region finder asks of every line whether it looks like code and what kind of line it is (a
+comment, a docstring, an indented continuation). Asked one line at a time, that was a Python call
+and a dozen small regex matches per line, two thirds of the code detector's time on an agent's
+body. Here each fact comes for all lines at once: a line pattern ``map``-ped over the stripped
+lines (a loop in C), numpy over the text's code points (symbol counts, a line's last character,
+its English words), or a search for the few places a delimiter occurs. The score and the kinds
+are the ones the per-line code gave; ``tests/detectors/test_code_line_table.py`` keeps that code
+as the reference and checks the two agree line for line on the standard library and docs.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from itertools import repeat
+from operator import methodcaller
+
+import numpy as np
+
+
+# The patterns read one stripped line each (``str.strip``), matched by ``map`` (a loop in C) over
+# every line of the text: cheaper than one regex scan of the whole text per pattern.
+_CODE_START = re.compile(
+    r"(?:def|class|import|from\s+\S+\s+import|return|if\s*\(|for\s*\(|while\s*\(|#include|#define|"
+    r"func|fn|let|const|var|val|public|private|protected|package|using|namespace|struct|impl|"
+    r"function|async|await|elif|else|try|except|catch|finally|switch|case|echo|export|"
+    r"SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|FROM|WHERE|JOIN|GROUP BY|ORDER BY|"
+    r"resource|variable|module|output|provider|data|locals|terraform|"
+    r"<\??[A-Za-z!/]|@[A-Za-z]|[A-Za-z_][\w.]*(?:\s*(?:=|:=|\+=|-=)\s*\S|\(.*\)\s*;?$)|"
+    r"[.#]?[\w-]+\s*\{$|[\w-]+:\s|-\s+[\w-]+:|\}|\)|\]|//|/\*|\*|#\s|--\s)"
+)
+# Import lines end in a bare name, so the code endings miss them; a run of them is still code.
+_IMPORT = re.compile(r"(?:import|from\s+[\w.]+\s+import|#include|#import|using|package|require)\s+[\w.<>\"/*{}, ]+$")
+# How a code line ends: ``; { } [ ( , : ) \ >`` (``=>`` and ``->`` end in ``>``), or ``*/``.
+_CODE_ENDINGS = np.array([ord(c) for c in ";{}[(,:)\\>"], dtype=np.uint32)
+# A whole-line comment; a Markdown table row or block quote, or a reStructuredText directive,
+# target or comment (``.. function:: open(file)``, ``.. _label:``); a heading's underline or a
+# horizontal rule (``*****``, ``=====``, ``---``): documentation markup, never code.
+_REMARK = re.compile(
+    r"(?:#(?:\s|$|#)|//|--\s|<!--|/\*|\*(?:\s|$|/)"
+    r"|\|.*\|$|>\s|\.\.\s+(?:[\w:-]+::|_|\|[^|]+\|\s)"
+    r"|([=*#~^+_-])\1{2,}\Z)"
+)
+_LIST_ITEM = re.compile(r"(?:[-*+]\s|\d+[.)]\s)")
+_TRIPLE_QUOTES = ('"""', "'''")
+_SYMBOLS = "{}[]();=<>_$#&|*/\\:\"'`"
+_INLINE_CODE = re.compile(r"(?::[\w:.+-]+:)?`[^`]+`_{0,2}|``[^`]+``")
+_STOPWORDS = frozenset(
+    "the a an and or of to in is are was were be been that this it for on with as by at from "
+    "which we you they he she not but have has had will would can could should may our your "
+    "their its if when then than there these those also into about more most such only".split()
+)
+# Line kinds (``regions.py``): REMARK, a comment or Markdown line, never code itself; DOC, blank
+# or in a docstring (whose quotes a window cut mid-docstring may pair wrongly, so such lines may
+# still count as code); INDENTED, an indented line that is not a list item, which continues the
+# code around it however English its words are ("if key is None:"); else PLAIN.
+PLAIN, INDENTED, DOC, REMARK = 0, 1, 2, 3
+
+_SYMBOL = np.zeros(128, dtype=bool)
+_SYMBOL[[ord(c) for c in _SYMBOLS]] = True
+_BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
+
+
+@dataclass(frozen=True, slots=True)
+class LineTable:
+    """Lines of ``text`` (split at ``\\n``; a line's ``\\r`` stays in it, as in ``str.split``)."""
+
+    text: str
+    starts: np.ndarray  # offset of each line's first character
+    ends: np.ndarray  # offset just past its last character (before the newline)
+    blank: np.ndarray  # nothing but whitespace
+    code: np.ndarray  # looks like code: a code score above zero
+    local_kinds: np.ndarray  # PLAIN/INDENTED/DOC/REMARK of each line as if no block were open
+    opened: dict[int, str]  # line -> the delimiter that closes the block comment or docstring it opens
+    openers: np.ndarray  # the keys of ``opened``, sorted
+    closers: dict[str, np.ndarray]  # that delimiter -> the lines holding it (sorted)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def kinds(self, first: int, last: int) -> np.ndarray:
+        """Kinds of lines ``first`` to ``last`` (exclusive), block comments and docstrings
+        opened within that range followed to their end (or ``last``)."""
+        kinds = self.local_kinds[first:last].copy()
+        cursor = first
+        for opener in self.openers[np.searchsorted(self.openers, first) : np.searchsorted(self.openers, last)]:
+            if opener < cursor:
+                continue
+            closer = self.opened[int(opener)]
+            holders = self.closers[closer]
+            found = int(np.searchsorted(holders, opener, side="right"))
+            end = min(int(holders[found]) + 1 if found < len(holders) else last, last)
+            kinds[opener + 1 - first : end - first] = DOC if closer in _TRIPLE_QUOTES else REMARK
+            cursor = end
+        return kinds
+
+
+def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
+    """``listed``: lines an agent numbered, which are code whatever they look like: when every
+    line that is not blank is one, no line is scored."""
+    lines = text.split("\n")
+    count = len(lines)
+    stripped = list(map(str.strip, lines))
+    lengths = _per_line(map(len, lines), count)
+    ends = np.cumsum(lengths + 1) - 1
+    starts = ends - lengths
+    first = ends - _per_line(map(len, map(str.lstrip, lines)), count)  # first non-blank character
+    widths = _per_line(map(len, stripped), count)
+    last = first + widths - 1  # last non-blank character
+    blank = widths == 0
+    chars = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    chars = np.concatenate((chars, [10, 10]))  # so a blank last line indexes something
+    head = chars[first]
+
+    remark = _matching(_REMARK, stripped)
+    if listed is not None and bool(np.all(listed | blank)):
+        code = np.zeros(count, dtype=bool)
+    else:
+        score = _code_signs(text, stripped, chars, starts, first, last, blank, head)
+        candidates = np.flatnonzero(score - 1.0 > 0)  # penalties only subtract: no other line can be code
+        if len(candidates):
+            score[candidates] = _prose_penalty(_pick(stripped, candidates), score[candidates], chars[last[candidates]])
+        code = (score - 1.0 > 0) & ~blank
+
+    local = np.full(count, PLAIN, dtype=np.int8)
+    indented = ((chars[starts] == 32) | (chars[starts] == 9)) & (lengths > 0)
+    bulleted = np.flatnonzero(indented & ~blank & (_isin(head, "-*+") | ((head >= 48) & (head <= 57)) | (head > 127)))
+    indented[bulleted[_matching(_LIST_ITEM, _pick(stripped, bulleted))]] = False
+    local[indented] = INDENTED
+    opened: dict[int, str] = {}
+    closers: dict[str, np.ndarray] = {}
+    for quote in _TRIPLE_QUOTES:
+        if quote in text:  # counted where they are (few places), not line by line
+            holding = np.bincount(_lines_of(re.finditer(re.escape(quote), text), starts), minlength=count)
+            closers[quote] = np.flatnonzero(holding)
+            for line in np.flatnonzero((holding % 2 == 1) & ~remark):  # a comment opens no docstring
+                opened[int(line)] = quote  # ''' after """: both odd, the later delimiter wins
+    for line, quote in opened.items():
+        if stripped[line].lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
+            local[line] = DOC
+    local[remark] = REMARK
+    for opener, closer in _BLOCK_COMMENTS:
+        if opener in text:
+            closers[closer] = np.flatnonzero(_matching_any(closer, stripped))
+            for line in np.flatnonzero(remark & (head == ord(opener[0]))):
+                if stripped[line].startswith(opener) and closer not in stripped[line]:
+                    opened[int(line)] = closer
+    local[blank] = DOC
+    return LineTable(text, starts, ends, blank, code, local, opened, np.array(sorted(opened), dtype=np.int64), closers)
+
+
+def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
+    at = np.fromiter((match.start() for match in matches), dtype=np.int64)
+    return np.searchsorted(starts, at, side="right") - 1
+
+
+def _per_line(values, count: int) -> np.ndarray:
+    return np.fromiter(values, dtype=np.int64, count=count)
+
+
+def _matching(pattern: re.Pattern, lines: list[str]) -> np.ndarray:
+    return np.fromiter(map(bool, map(pattern.match, lines)), dtype=bool, count=len(lines))
+
+
+def _pick(lines: list[str], rows: np.ndarray) -> list[str]:
+    return list(map(lines.__getitem__, rows.tolist()))
+
+
+def _matching_any(part: str, lines: list[str]) -> np.ndarray:
+    return np.fromiter(map(operator.contains, lines, repeat(part)), dtype=bool, count=len(lines))
+
+
+def _isin(chars: np.ndarray, among: str) -> np.ndarray:
+    found = np.zeros(len(chars), dtype=bool)
+    for char in among:
+        found |= chars == ord(char)
+    return found
+
+
+def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
+                last: np.ndarray, blank: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """What says a line is code, added in the order of the definition (``regions.py`` once
+    scored a line at a time, and the tests keep that scorer to compare)."""
+    score = np.zeros(len(stripped), dtype=np.float64)
+    score += np.where(_matching(_CODE_START, stripped), 1.0, 0.0)
+    tail = chars[last]
+    ending = np.isin(tail, _CODE_ENDINGS) | ((tail == 47) & (last > first) & (chars[last - 1] == 42))
+    # import lines: those not ended like code that start as an import does
+    unended = np.flatnonzero(~ending & ~blank & _isin(head, "ifupr#"))
+    ending[unended[_matching(_IMPORT, _pick(stripped, unended))]] = True
+    score += np.where(ending & ~blank, 1.0, 0.0)
+    bullet = ((head == 45) | (head == 42)) & (last > first) & (chars[first + 1] == 32)
+    digit = (head >= 48) & (head <= 57)
+    for line in np.flatnonzero((head > 127) & ~blank):  # a digit of another script
+        digit[line] = stripped[line][0].isdigit()
+    indented = (chars[starts] == 32) | (chars[starts] == 9)
+    score += np.where(indented & ~blank & ~bullet & ~digit, 0.3, 0.0)
+    counted = np.concatenate(([0], np.cumsum(_SYMBOL[np.minimum(chars, 127)], dtype=np.int64)))
+    inner = np.maximum(last + 1, first)
+    share = np.minimum((counted[inner] - counted[first]) / np.maximum(inner - first, 1) * 8, 1.5)
+    if "`" in text:  # documentation quotes code inline (``None``, :func:`open`): quoted, it is a word
+        for line in np.flatnonzero(_matching_any("`", stripped)):
+            unquoted = _INLINE_CODE.sub("x", stripped[line])
+            share[line] = min(sum(1 for c in unquoted if c in _SYMBOLS) / max(len(unquoted), 1) * 8, 1.5)
+    score += np.where(blank, 0.0, share)
+    return score
+
+
+def _prose_penalty(lines: list[str], score: np.ndarray, tails: np.ndarray) -> np.ndarray:
+    """``score`` of ``lines`` (stripped) less what their English words say against it: the share
+    of stopwords, and a sentence's full stop."""
+    joined = "\n".join(lines)
+    chars = np.concatenate((np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), [10, 10]))
+    starts = np.concatenate(([0], np.flatnonzero(chars[: len(joined)] == 10) + 1))
+    words, stops = _words(chars, starts)
+    wordy = words >= 4
+    score = score.copy()
+    score[wordy] -= stops[wordy] / words[wordy] * 5
+    score[(words >= 5) & ((tails == 46) | (tails == 63) | (tails == 33))] -= 1.0
+    return score
+
+
+def _words(chars: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per line, how many English words (``[A-Za-z][a-z']+`` as ``re.findall`` finds them) it
+    has and how many of them are stopwords, with numpy over the code points.
+
+    Such a word is a run of lowercase letters and apostrophes, led by the capital just before
+    the run if there is one, else from the run's first letter (which must not end the run)."""
+    count = len(starts)
+    lower = ((chars >= 97) & (chars <= 122)) | (chars == 39)
+    edges = np.diff(lower.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    before = chars[np.maximum(run_starts - 1, 0)]
+    capital = (run_starts > 0) & (before >= 65) & (before <= 90)
+    first_letter = run_starts.copy()
+    quoted = np.flatnonzero(chars[run_starts] == 39)  # a run led by apostrophes ('quoted')
+    if len(quoted):
+        letters = np.append(np.flatnonzero(lower & (chars != 39)), len(chars))
+        first_letter[quoted] = np.minimum(letters[np.searchsorted(letters, run_starts[quoted])], run_ends[quoted])
+    valid = capital | (first_letter < run_ends - 1)
+    word_starts = np.where(capital, run_starts - 1, first_letter)[valid]
+    word_ends = run_ends[valid]
+    lines = np.searchsorted(starts, word_starts, side="right") - 1
+    # a stopword: six letters at most, numbered five bits a letter (so no two collide)
+    length = word_ends - word_starts
+    short = np.flatnonzero(length <= _LONGEST_STOPWORD)
+    number = np.zeros(len(short), dtype=np.int64)
+    letters_only = np.ones(len(short), dtype=bool)
+    for offset in range(_LONGEST_STOPWORD):
+        within = offset < length[short]
+        letter = chars[np.minimum(word_starts[short] + offset, len(chars) - 1)].astype(np.int64) | 32
+        letters_only &= ~within | ((letter >= 97) & (letter <= 122))
+        number = np.where(within, number * 32 + letter - 96, number)
+    found = np.minimum(np.searchsorted(_STOP_NUMBERS, number), len(_STOP_NUMBERS) - 1)
+    stop = short[letters_only & (_STOP_NUMBERS[found] == number)]
+    return np.bincount(lines, minlength=count), np.bincount(lines[stop], minlength=count)
+
+
+def _word_number(word: str) -> int:
+    number = 0
+    for letter in word:
+        number = number * 32 + ord(letter) - 96
+    return number
+
+
+_STOP_NUMBERS = np.array(sorted(_word_number(w) for w in _STOPWORDS if len(w) > 1), dtype=np.int64)
+_LONGEST_STOPWORD = max(len(w) for w in _STOPWORDS)
