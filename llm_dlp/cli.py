@@ -86,8 +86,14 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
                      help="serve /metrics (Prometheus), /healthz and /readyz here (default: off)")
     run.add_argument("--instance-id", metavar="ID",
                      help="names this instance in its audit chain and metrics (default: HOSTNAME:LISTEN_PORT)")
-    run.add_argument("--export-syslog", metavar="tcp://HOST:PORT",
-                     help="also send every audit line to this syslog receiver (RFC 5424 over TCP), spooled beside the log")
+    run.add_argument("--export-syslog", metavar="tcp|tls://HOST:PORT",
+                     help="also send every audit line to this syslog receiver (RFC 5424 over TCP, or over TLS "
+                          "as RFC 5425 with tls://), spooled beside the log")
+    run.add_argument("--export-syslog-ca", type=Path, metavar="PEM",
+                     help="CA file the tls:// syslog receiver's certificate must chain to (default: the system's roots)")
+    run.add_argument("--export-ocsf", type=Path, metavar="FILE",
+                     help="also write decisions and refused logins to FILE as OCSF 1.5.0 JSON lines "
+                          "(Data Security Finding, Authentication), spooled beside the log")
     run.add_argument("--export-splunk-hec", metavar="URL",
                      help="also send every audit line to this Splunk HTTP Event Collector "
                           "(…/services/collector/event; token in LLM_DLP_HEC_TOKEN), spooled beside the log")
@@ -161,9 +167,15 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
                 raise ValueError(f"--admin-listen {exc}") from None
         if args.export_syslog:
             try:
-                parse_target(args.export_syslog)
+                scheme, _, _ = parse_target(args.export_syslog)
             except ValueError as exc:
                 raise ValueError(f"--export-syslog {exc}") from None
+            if args.export_syslog_ca and scheme != "tls":
+                raise ValueError("--export-syslog-ca verifies a TLS receiver: use --export-syslog tls://HOST:PORT")
+        elif args.export_syslog_ca:
+            raise ValueError("--export-syslog-ca needs --export-syslog tls://HOST:PORT")
+        if args.export_syslog_ca and not args.export_syslog_ca.is_file():
+            raise ValueError(f"--export-syslog-ca {args.export_syslog_ca}: no such file")
         if args.export_splunk_hec and not args.export_splunk_hec.startswith(("http://", "https://")):
             raise ValueError(f"--export-splunk-hec {args.export_splunk_hec!r}: expected http(s)://HOST:PORT/services/collector/event")
     except ValueError as exc:
@@ -197,6 +209,8 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         instance_id=args.instance_id or default_instance_id(args.listen_port),
         export_syslog=args.export_syslog,
         export_splunk_hec=args.export_splunk_hec,
+        export_syslog_ca=args.export_syslog_ca,
+        export_ocsf=args.export_ocsf,
     )
     try:
         serve(config)
