@@ -140,6 +140,8 @@ def test_the_real_proxy_writes_ocsf_and_syslog_over_tls(tmp_path, provider, test
     every line they carry, and the secret in a request is in neither."""
     import ssl
 
+    import httpx
+
     from tests.test_audit_syslog import FRAME, Receiver
 
     from llm_dlp.testing.proxyrun import start_proxy
@@ -148,13 +150,14 @@ def test_the_real_proxy_writes_ocsf_and_syslog_over_tls(tmp_path, provider, test
     syslog_ca = ThrowawayCA(tmp_path / "syslog-ca")
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(*syslog_ca.issue("receiver"))
-    port = free_port()
+    port, admin = free_port(), free_port()
     receiver = Receiver(port, tls=server)
     ocsf_path = tmp_path / "siem" / "ocsf.jsonl"
     secret = make.aws_access_key_id()
     running = start_proxy(tmp_path / "run", intercept=[f"localhost:{provider.port}"], upstream_ca=test_ca.cert_path,
                           extra_args=["--export-syslog", f"tls://localhost:{port}", "--export-syslog-ca",
-                                      str(syslog_ca.cert_path), "--export-ocsf", str(ocsf_path), "--quiet"])
+                                      str(syslog_ca.cert_path), "--export-ocsf", str(ocsf_path), "--quiet",
+                                      "--admin-listen", f"127.0.0.1:{admin}"])
     try:
         with running.client() as client:
             for text in ("hello", f"my key is {secret} please keep it", "bye"):
@@ -162,6 +165,9 @@ def test_the_real_proxy_writes_ocsf_and_syslog_over_tls(tmp_path, provider, test
                     "model": "claude-test", "max_tokens": 5, "messages": [{"role": "user", "content": text}]})
         wait_until(lambda: len(running.audit_lines()) >= 3 and len(receiver.messages) >= len(running.audit_lines()))
         wait_until(lambda: ocsf_path.exists() and len(ocsf_path.read_text().splitlines()) >= 3)
+        # The redacted key is in the (memory) vault, so the answer can carry it again.
+        metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
+        assert "llm_dlp_vault_entries 1.0" in metrics
     finally:
         running.stop()
         receiver.stop()
