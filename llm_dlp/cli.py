@@ -139,9 +139,74 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     hash_password.add_argument("password", nargs="?", help="default: read from stdin")
     hash_password.set_defaults(handler=_hash_password)
 
+    init = commands.add_parser("init", help="create the CA and keys in a confdir, then exit (a fleet makes them "
+                                             "once and gives every instance a copy)")
+    init.add_argument("--confdir", type=Path, default=Path("certs"))
+    init.set_defaults(handler=_init)
+
+    pac = commands.add_parser("pac", help="write a proxy auto-config (PAC) file: only the AI hosts go to the proxy")
+    pac.add_argument("--proxy", required=True, metavar="HOST:PORT", help="the proxy (or its load balancer) clients use")
+    pac.add_argument("--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER[@REGION]]",
+                     help="also send this host to the proxy (repeatable), as given to llm-dlp run")
+    pac.add_argument("--output", "-o", type=Path, help="write here (default: stdout)")
+    pac.set_defaults(handler=_pac)
+
+    doctor = commands.add_parser("doctor", help="check this machine's client setup: proxy variables per tool, CA "
+                                                "trust, and a request through the proxy; print the fix for each problem")
+    doctor.add_argument("--proxy", metavar="URL", help="the proxy to expect (default: HTTPS_PROXY of this environment)")
+    doctor.add_argument("--ca", type=Path, metavar="PEM", help="the proxy's CA certificate clients should trust "
+                                                               "(default: the one the environment names)")
+    doctor.add_argument("--url", default=None, metavar="URL",
+                        help="an AI endpoint to reach through the proxy (default: https://api.anthropic.com/)")
+    doctor.add_argument("--tool", action="append", choices=("claude-code", "codex", "gemini-cli", "python"),
+                        help="check only these tools' settings (repeatable; default: all)")
+    doctor.set_defaults(handler=_doctor)
+
     index_command.register(commands)
     audit_commands.register(commands)
     return parser
+
+
+def _init(args: argparse.Namespace) -> int:
+    from llm_dlp.audit.chain import CHAIN_KEY_FILE, load_or_create_chain_key
+    from llm_dlp.ca import CA_CERT, ensure_ca
+    from llm_dlp.keys import KEY_FILE, load_or_create_hasher
+
+    ca = ensure_ca(args.confdir)
+    load_or_create_hasher(args.confdir)
+    load_or_create_chain_key(args.confdir)
+    state = "created" if ca.created else "already there"
+    print(f"{args.confdir}: CA {state}; keys {KEY_FILE}, {CHAIN_KEY_FILE}; clients trust {args.confdir / CA_CERT}")
+    return 0
+
+
+def _pac(args: argparse.Namespace) -> int:
+    from llm_dlp.endpoints import EndpointTable, parse_intercept_host
+    from llm_dlp.pac import pac_file
+
+    try:
+        endpoints = EndpointTable.with_extra([parse_intercept_host(h) for h in args.intercept_host])
+        text = pac_file(endpoints, args.proxy)
+    except ValueError as exc:
+        print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"PAC file written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from llm_dlp.doctor import TOOLS, diagnose, format_report
+
+    tools = tuple(t for t in TOOLS if not args.tool or t.key in args.tool)
+    checks = diagnose(dict(os.environ), tools, proxy=args.proxy, ca=args.ca, url=args.url)
+    print(format_report(checks))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def _run(args: argparse.Namespace, serve: Serve | None) -> int:
