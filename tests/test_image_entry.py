@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from llm_dlp.testing.proxyrun import free_port, wait_for_port, wait_until
 
@@ -50,6 +51,7 @@ def _locked_environment() -> Path:
     return venv
 
 
+@pytest.mark.timeout(2400)  # the first run on a machine installs the locked dependencies (about 5 min)
 def test_the_image_entry_command_serves_a_request_from_a_clean_environment(tmp_path, provider, test_ca):
     entry, copies = _dockerfile()
     venv = _locked_environment()

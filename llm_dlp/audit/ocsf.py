@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,16 @@ from llm_dlp.audit.export import SpooledExporter
 from llm_dlp.audit.rotation import parse_time
 
 OCSF_VERSION = "1.5.0"
-PRODUCT = {"name": "llm-dlp", "vendor_name": "llm-dlp project", "version": "0.1.0"}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("llm-dlp")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+PRODUCT = {"name": "llm-dlp", "vendor_name": "llm-dlp project", "version": _version()}
 
 DATA_SECURITY_FINDING = 2006
 FINDINGS_CATEGORY = 2
