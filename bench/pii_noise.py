@@ -18,7 +18,10 @@ names and addresses, published, and the detector is right to see them.
 Agents: every ``*.json`` request under ``--agents`` (tests/data/agents: recorded Claude Code,
 Codex and Gemini CLI requests with no personal data planted, ``{"path", "body", ...}``; a bare
 body's path is guessed from its shape) is parsed by the proxy's own adapter for its path and
-each prompt segment is scanned, as the proxy does. Every finding there is a false positive.
+each prompt segment is scanned, as the proxy does: the detector, then the pipeline's filter of
+the request's own tool names (``llm_dlp.tool_names``); the table counts both, the detector's
+findings before that filter and the findings left after it. Every finding there is a false
+positive.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from detectors.pii import PiiDetector
+    from llm_dlp.providers import Segment
 
 # A line that credits a person: their name and address are personal data, but published ones.
 ATTRIBUTION = re.compile(
@@ -98,6 +106,11 @@ def _normalized(name: str) -> str:
 
 def agent_segments(directory: Path) -> list[tuple[str, str, str]]:
     """(file, segment location, text) of every prompt segment of every body under ``directory``."""
+    return [(body, segment.location, segment.text) for body, _, segment in agent_requests(directory)]
+
+
+def agent_requests(directory: Path) -> list[tuple[str, object, "Segment"]]:
+    """(file, request document, segment) of every prompt segment of every body under ``directory``."""
     from llm_dlp.providers import adapter_for
 
     found = []
@@ -111,7 +124,7 @@ def agent_segments(directory: Path) -> list[tuple[str, str, str]]:
         if path is None:
             continue
         parsed = adapter_for(path).extract(document)
-        found += [(str(body.relative_to(directory)), segment.location, segment.text) for segment in parsed.segments]
+        found += [(str(body.relative_to(directory)), parsed.document, segment) for segment in parsed.segments]
     return found
 
 
@@ -131,7 +144,7 @@ def _guess_path(document: object) -> str | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--megabytes", type=float, default=10.0, help="MB of code (half stdlib, half packages)")
+    parser.add_argument("--megabytes", type=float, default=10.0, help="MB of code (half stdlib, half packages; 0: none)")
     parser.add_argument("--list", action="store_true", help="print the selected files")
     parser.add_argument("--show", type=int, default=0, help="print up to this many findings per entity, in context")
     parser.add_argument("--agents", type=Path, help="directory of recorded agent request bodies (*.json)")
@@ -140,11 +153,19 @@ def main() -> None:
     from detectors.pii import PiiDetector
 
     detector = PiiDetector()
-    files = code_selection(args.megabytes)
+    if args.megabytes > 0:
+        code_table(detector, args.megabytes, args.list, args.show)
+
+    if args.agents:
+        agent_table(detector, args.agents)
+
+
+def code_table(detector: "PiiDetector", megabytes: float, listed: bool, show: int) -> None:
+    files = code_selection(megabytes)
     size = sum(len(f.text.encode()) for f in files)
     digest = hashlib.sha1("\n".join(f"{f.root}/{f.relative}" for f in files).encode()).hexdigest()[:12]
     print(f"### code: {len(files)} files, {size / 1e6:.2f} MB (selection {digest})\n")
-    if args.list:
+    if listed:
         print("\n".join(f"    {f.root}/{f.relative}" for f in files) + "\n")
     counts: Counter[str] = Counter()
     credits: Counter[str] = Counter()
@@ -156,7 +177,7 @@ def main() -> None:
             line_start = code.text.rfind("\n", 0, finding.start) + 1
             line_end = code.text.find("\n", finding.end)
             credits[finding.rule] += ATTRIBUTION.search(code.text, line_start, line_end if line_end >= 0 else len(code.text)) is not None
-            if shown[finding.rule] < args.show:
+            if shown[finding.rule] < show:
                 shown[finding.rule] += 1
                 context = code.text[max(0, finding.start - 40) : finding.end + 40].replace("\n", "⏎")
                 value = code.text[finding.start : finding.end].replace("\n", "⏎")
@@ -170,20 +191,28 @@ def main() -> None:
     print(f"| total | {total} | {total / size * 1e6:.1f} | {credited} | {(total - credited) / size * 1e6:.1f} |\n")
     print(f"scan CPU time {seconds:.1f} s ({size / seconds / 1e6:.1f} MB/s)\n")
 
-    if args.agents:
-        segments = agent_segments(args.agents)
-        bodies = len({body for body, _, _ in segments})
-        agent_counts: Counter[str] = Counter()
-        print(f"### agents: {bodies} request bodies, {len(segments)} segments, "
-              f"{sum(len(text) for _, _, text in segments) / 1e3:,.0f} K characters\n")
-        for body, location, text in segments:
-            for finding in detector.scan(text):
-                agent_counts[finding.rule] += 1
-                print(f"    {finding.rule} {text[finding.start:finding.end]!r} in {body} {location}")
-        print("\n| entity | findings |\n|---|---|")
-        for entity, count in agent_counts.most_common():
-            print(f"| {entity} | {count} |")
-        print(f"| total | {sum(agent_counts.values())} |\n")
+
+def agent_table(detector: "PiiDetector", directory: Path) -> None:
+    from llm_dlp.tool_names import without_tool_names
+
+    requests = agent_requests(directory)
+    bodies = len({body for body, _, _ in requests})
+    detected: Counter[str] = Counter()
+    left: Counter[str] = Counter()
+    print(f"### agents: {bodies} request bodies, {len(requests)} segments, "
+          f"{sum(len(segment.text) for _, _, segment in requests) / 1e3:,.0f} K characters\n")
+    for body, document, segment in requests:
+        found = detector.scan(segment.text)
+        kept = without_tool_names(document, [segment], [found])[0]
+        for finding in found:
+            detected[finding.rule] += 1
+            left[finding.rule] += finding in kept
+            note = "" if finding in kept else " (a declared tool's name: dropped)"
+            print(f"    {finding.rule} {segment.text[finding.start:finding.end]!r} in {body} {segment.location}{note}")
+    print("\n| entity | detector findings | after the tool-name filter |\n|---|---|---|")
+    for entity, count in detected.most_common():
+        print(f"| {entity} | {count} | {left[entity]} |")
+    print(f"| total | {sum(detected.values())} | {sum(left.values())} |\n")
 
 
 if __name__ == "__main__":

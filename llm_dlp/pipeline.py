@@ -29,6 +29,7 @@ from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, failure
 from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.tool_names import without_tool_names
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
 
@@ -114,7 +115,7 @@ class Pipeline:
         text = decode_body(raw_body, info.content_encoding, limit)
         parsed = self._parse(info, text)
         hits = []
-        for segment, found in zip(parsed.segments, self.scanner.find(parsed.segments)):
+        for segment, found in zip(parsed.segments, without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))):
             if tenant is not None:
                 found += _uncovered(self.known.scan(tenant, segment.text), found)
             for finding in found:

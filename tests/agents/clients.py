@@ -13,7 +13,7 @@ import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from llm_dlp.testing.proxyrun import RunningProxy, start_proxy
 from llm_dlp.testing.standin import StandInProvider, TestCA
@@ -59,12 +59,13 @@ GEMINI = Cli("gemini-cli", "gemini")
 ALL = (CLAUDE, CODEX, GEMINI)
 
 
-def command(cli: Cli, prompt: str) -> list[str]:
+def command(cli: Cli, prompt: str, options: Sequence[str] = ()) -> list[str]:
+    """The CLI's non-interactive command line; ``options`` go before the prompt (a model, a mode)."""
     if cli is CLAUDE:
-        return [str(cli.path), "-p", prompt]
+        return [str(cli.path), *options, "-p", prompt]
     if cli is CODEX:
-        return [str(cli.path), "exec", "--skip-git-repo-check", "--sandbox", "read-only", prompt]
-    return [str(cli.path), "-p", prompt]
+        return [str(cli.path), "exec", "--skip-git-repo-check", "--sandbox", "read-only", *options, prompt]
+    return [str(cli.path), *options, "-p", prompt]
 
 
 def environment(cli: Cli, home: Path, proxy_url: str, proxy_ca: Path, provider_url: str) -> dict[str, str]:
@@ -130,8 +131,9 @@ class Run:
         return self.stdout + self.stderr
 
 
-def run(cli: Cli, workdir: Path, env: dict[str, str], prompt: str = PROMPT, timeout: float = 180) -> Run:
-    done = subprocess.run(command(cli, prompt), cwd=workdir, env=env, capture_output=True, text=True,
+def run(cli: Cli, workdir: Path, env: dict[str, str], prompt: str = PROMPT, timeout: float = 180,
+        options: Sequence[str] = ()) -> Run:
+    done = subprocess.run(command(cli, prompt, options), cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     return Run(done.returncode, done.stdout, done.stderr)
 
