@@ -43,7 +43,8 @@ def _locked_environment() -> Path:
     lock = REPO / "requirements" / "run.txt"
     venv = CACHE / f"image-venv-{hashlib.sha256(lock.read_bytes()).hexdigest()[:16]}"
     if not (venv / ".complete").exists():
-        shutil.rmtree(venv, ignore_errors=True)
+        for stale in CACHE.glob("image-venv-*"):  # built from an older lock: about 700 MB each
+            shutil.rmtree(stale, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                         "--require-hashes", "-r", str(lock)], check=True, timeout=1800)
