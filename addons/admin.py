@@ -15,6 +15,7 @@ from llm_dlp.admin import AdminApp, AdminServer, parse_listen
 from llm_dlp.proxy import ProxyCore
 
 PROBE_KEY = "llm-dlp:ready"  # read, never written: a round trip to the vault's store
+VAULT_PREFIX = "llm-dlp:vault:"  # every vault entry's key starts so (llm_dlp.vault); a shared Redis holds other keys too
 
 
 class AdminListener:
@@ -23,6 +24,8 @@ class AdminListener:
         self.dlp = dlp
         self.server: AdminServer | None = None
         self._spec = ""
+        # The restorer's store is read at each count: a changed llm_dlp_vault option swaps it.
+        core.metrics.watch_vault(lambda: self.dlp.restorer.vault.store.count(VAULT_PREFIX))
 
     def load(self, loader) -> None:
         loader.add_option(

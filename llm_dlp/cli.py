@@ -86,8 +86,14 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
                      help="serve /metrics (Prometheus), /healthz and /readyz here (default: off)")
     run.add_argument("--instance-id", metavar="ID",
                      help="names this instance in its audit chain and metrics (default: HOSTNAME:LISTEN_PORT)")
-    run.add_argument("--export-syslog", metavar="tcp://HOST:PORT",
-                     help="also send every audit line to this syslog receiver (RFC 5424 over TCP), spooled beside the log")
+    run.add_argument("--export-syslog", metavar="tcp|tls://HOST:PORT",
+                     help="also send every audit line to this syslog receiver (RFC 5424 over TCP, or over TLS "
+                          "as RFC 5425 with tls://), spooled beside the log")
+    run.add_argument("--export-syslog-ca", type=Path, metavar="PEM",
+                     help="CA file the tls:// syslog receiver's certificate must chain to (default: the system's roots)")
+    run.add_argument("--export-ocsf", type=Path, metavar="FILE",
+                     help="also write decisions and refused logins to FILE as OCSF 1.5.0 JSON lines "
+                          "(Data Security Finding, Authentication), spooled beside the log")
     run.add_argument("--export-splunk-hec", metavar="URL",
                      help="also send every audit line to this Splunk HTTP Event Collector "
                           "(…/services/collector/event; token in LLM_DLP_HEC_TOKEN), spooled beside the log")
@@ -133,9 +139,74 @@ def _parser(serve: Serve | None) -> argparse.ArgumentParser:
     hash_password.add_argument("password", nargs="?", help="default: read from stdin")
     hash_password.set_defaults(handler=_hash_password)
 
+    init = commands.add_parser("init", help="create the CA and keys in a confdir, then exit (a fleet makes them "
+                                             "once and gives every instance a copy)")
+    init.add_argument("--confdir", type=Path, default=Path("certs"))
+    init.set_defaults(handler=_init)
+
+    pac = commands.add_parser("pac", help="write a proxy auto-config (PAC) file: only the AI hosts go to the proxy")
+    pac.add_argument("--proxy", required=True, metavar="HOST:PORT", help="the proxy (or its load balancer) clients use")
+    pac.add_argument("--intercept-host", action="append", default=[], metavar="HOST[:PORT][=PROVIDER[@REGION]]",
+                     help="also send this host to the proxy (repeatable), as given to llm-dlp run")
+    pac.add_argument("--output", "-o", type=Path, help="write here (default: stdout)")
+    pac.set_defaults(handler=_pac)
+
+    doctor = commands.add_parser("doctor", help="check this machine's client setup: proxy variables per tool, CA "
+                                                "trust, and a request through the proxy; print the fix for each problem")
+    doctor.add_argument("--proxy", metavar="URL", help="the proxy to expect (default: HTTPS_PROXY of this environment)")
+    doctor.add_argument("--ca", type=Path, metavar="PEM", help="the proxy's CA certificate clients should trust "
+                                                               "(default: the one the environment names)")
+    doctor.add_argument("--url", default=None, metavar="URL",
+                        help="an AI endpoint to reach through the proxy (default: https://api.anthropic.com/)")
+    doctor.add_argument("--tool", action="append", choices=("claude-code", "codex", "gemini-cli", "python"),
+                        help="check only these tools' settings (repeatable; default: all)")
+    doctor.set_defaults(handler=_doctor)
+
     index_command.register(commands)
     audit_commands.register(commands)
     return parser
+
+
+def _init(args: argparse.Namespace) -> int:
+    from llm_dlp.audit.chain import CHAIN_KEY_FILE, load_or_create_chain_key
+    from llm_dlp.ca import CA_CERT, ensure_ca
+    from llm_dlp.keys import KEY_FILE, load_or_create_hasher
+
+    ca = ensure_ca(args.confdir)
+    load_or_create_hasher(args.confdir)
+    load_or_create_chain_key(args.confdir)
+    state = "created" if ca.created else "already there"
+    print(f"{args.confdir}: CA {state}; keys {KEY_FILE}, {CHAIN_KEY_FILE}; clients trust {args.confdir / CA_CERT}")
+    return 0
+
+
+def _pac(args: argparse.Namespace) -> int:
+    from llm_dlp.endpoints import EndpointTable, parse_intercept_host
+    from llm_dlp.pac import pac_file
+
+    try:
+        endpoints = EndpointTable.with_extra([parse_intercept_host(h) for h in args.intercept_host])
+        text = pac_file(endpoints, args.proxy)
+    except ValueError as exc:
+        print(f"llm-dlp: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"PAC file written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from llm_dlp.doctor import TOOLS, diagnose, format_report
+
+    tools = tuple(t for t in TOOLS if not args.tool or t.key in args.tool)
+    checks = diagnose(dict(os.environ), tools, proxy=args.proxy, ca=args.ca, url=args.url)
+    print(format_report(checks))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def _run(args: argparse.Namespace, serve: Serve | None) -> int:
@@ -161,9 +232,15 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
                 raise ValueError(f"--admin-listen {exc}") from None
         if args.export_syslog:
             try:
-                parse_target(args.export_syslog)
+                scheme, _, _ = parse_target(args.export_syslog)
             except ValueError as exc:
                 raise ValueError(f"--export-syslog {exc}") from None
+            if args.export_syslog_ca and scheme != "tls":
+                raise ValueError("--export-syslog-ca verifies a TLS receiver: use --export-syslog tls://HOST:PORT")
+        elif args.export_syslog_ca:
+            raise ValueError("--export-syslog-ca needs --export-syslog tls://HOST:PORT")
+        if args.export_syslog_ca and not args.export_syslog_ca.is_file():
+            raise ValueError(f"--export-syslog-ca {args.export_syslog_ca}: no such file")
         if args.export_splunk_hec and not args.export_splunk_hec.startswith(("http://", "https://")):
             raise ValueError(f"--export-splunk-hec {args.export_splunk_hec!r}: expected http(s)://HOST:PORT/services/collector/event")
     except ValueError as exc:
@@ -197,6 +274,8 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
         instance_id=args.instance_id or default_instance_id(args.listen_port),
         export_syslog=args.export_syslog,
         export_splunk_hec=args.export_splunk_hec,
+        export_syslog_ca=args.export_syslog_ca,
+        export_ocsf=args.export_ocsf,
     )
     try:
         serve(config)

@@ -12,6 +12,10 @@ fixed vocabularies. No user, client address, model or path label: those grow wit
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,10 @@ from llm_dlp.audit.events import AUTH_FAILURE, DECISION, RESPONSE
 SCAN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Counting a shared Redis vault walks its keys (SCAN), so a scrape every 15 s from each of
+# several Prometheus servers reads a count at most this old instead of walking again.
+VAULT_COUNT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class Metrics:
     audit_write_failures: Counter
     policy_reloads: Counter
     export_backlog: Gauge
+    vault_entries: Gauge
     info: Gauge
 
     @classmethod
@@ -85,15 +94,47 @@ class Metrics:
                 "llm_dlp_export_backlog_bytes", "Audit lines spooled for a SIEM exporter and not yet delivered, in bytes.",
                 ("exporter",), registry=registry,
             ),
+            vault_entries=Gauge(
+                "llm_dlp_vault_entries", "Placeholder values held in the vault and not expired (shared by every "
+                f"instance on a Redis vault; counted at most every {VAULT_COUNT_SECONDS:g} s; NaN when the vault "
+                "cannot be read).", registry=registry,
+            ),
             info=Gauge("llm_dlp_instance", "Always 1; its label names this proxy instance.", ("instance",),
                        registry=registry),
         )
         metrics.info.labels(instance=instance).set(1)
         return metrics
 
+    def watch_vault(self, count: Callable[[], int], every_seconds: float = VAULT_COUNT_SECONDS) -> None:
+        """Serve ``count()`` as ``llm_dlp_vault_entries``, asked at most once per ``every_seconds``."""
+        self.vault_entries.set_function(CachedReading(count, every_seconds))
+
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format, as ``/metrics`` serves it."""
         return generate_latest(self.registry)
+
+
+class CachedReading:
+    """A costly reading, taken again only when the last one is older than ``max_age`` seconds;
+    NaN when it fails (a scrape must not fail because the vault is away: readiness says that)."""
+
+    def __init__(self, read: Callable[[], float], max_age: float) -> None:
+        self._read = read
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._value = math.nan
+        self._taken: float | None = None
+
+    def __call__(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            if self._taken is None or now - self._taken >= self._max_age:
+                try:
+                    self._value = float(self._read())
+                except Exception:  # noqa: BLE001 — any store error reads as "unknown"
+                    self._value = math.nan
+                self._taken = now
+            return self._value
 
 
 class MetricsSink:

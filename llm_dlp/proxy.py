@@ -23,6 +23,7 @@ from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.export import SpooledExporter
 from llm_dlp.audit.hec import TOKEN_VARIABLE, HecExporter
+from llm_dlp.audit.ocsf import OcsfExporter
 from llm_dlp.audit.syslog import SyslogExporter
 from llm_dlp.ca import CertificateAuthority, ensure_ca, trust_instructions
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors, check_fit, fit_to_policies
@@ -63,7 +64,9 @@ class ProxyConfig:
     scan_cache_redis: str | None = None  # redis://HOST:PORT/DB: a findings cache shared by a fleet
     admin_listen: str | None = None  # HOST:PORT of /metrics, /healthz, /readyz; None: no admin listener
     instance_id: str = ""  # names this instance in its audit chain and metrics; "": default_instance_id
-    export_syslog: str | None = None  # tcp://HOST:PORT: every audit line also to this syslog receiver
+    export_syslog: str | None = None  # tcp:// or tls://HOST:PORT: every audit line also to this syslog receiver
+    export_syslog_ca: Path | None = None  # PEM CA the tls:// receiver's certificate must chain to (else system roots)
+    export_ocsf: Path | None = None  # decisions and refused logins also written here as OCSF 1.5.0 JSON lines
     export_splunk_hec: str | None = None  # http(s)://…/services/collector/event; token in LLM_DLP_HEC_TOKEN
 
 
@@ -183,9 +186,11 @@ def _exporters(config: ProxyConfig, instance: str, hec_token: str) -> list[Spool
     spool, host = base / "llm-dlp-spool", instance.replace(":", "-")
     exporters = []
     if config.export_syslog:
-        exporters.append(SyslogExporter(config.export_syslog, spool, hostname=host))
+        exporters.append(SyslogExporter(config.export_syslog, spool, hostname=host, ca_file=config.export_syslog_ca))
     if config.export_splunk_hec:
         exporters.append(HecExporter(config.export_splunk_hec, hec_token, spool, host))
+    if config.export_ocsf:
+        exporters.append(OcsfExporter(Path(config.export_ocsf), spool))
     return exporters
 
 

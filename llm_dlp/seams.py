@@ -25,14 +25,13 @@ from dataclasses import dataclass
 
 from detectors.base import Finding
 from llm_dlp.providers import Segment
+from llm_dlp.providers.base import OBJECT_KEY
 
 # Characters read either side of a seam: a split 4096-bit RSA key in PEM is ~3.3 KB long.
 SEAM_REACH = 4096
 CHUNK = 64 * 1024
-# The last path step of a segment that is a JSON object key rather than a value (the formats
-# rework's ``providers.base.OBJECT_KEY``): a key sits between two texts in the document, not in
-# the text a model reads, so it is no part of the stream.
-_OBJECT_KEY = "\x00key"
+# A segment whose last path step is OBJECT_KEY is a JSON object key: it sits between two texts
+# in the document, not in the text a model reads, so it is no part of the stream.
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class _Stream:
 
     @classmethod
     def of(cls, segments: Sequence[Segment]) -> _Stream:
-        members = tuple(i for i, s in enumerate(segments) if s.text and s.path[-1:] != (_OBJECT_KEY,))
+        members = tuple(i for i, s in enumerate(segments) if s.text and s.path[-1:] != (OBJECT_KEY,))
         offsets = [0]
         for i in members:
             offsets.append(offsets[-1] + len(segments[i].text))

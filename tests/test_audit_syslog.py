@@ -1,8 +1,10 @@
-"""Audit lines to a syslog receiver on loopback, RFC 5424 over TCP, with the receiver down for a while.
+"""Audit lines to a syslog receiver on loopback, RFC 5424 over TCP and over TLS (RFC 5425),
+with the receiver down for a while.
 
-A real ``AuditLog`` writes; a real TCP receiver parses the octet-counted frames. Every line the
-log holds must arrive, in order and still sealed, whether the receiver was up when it was written
-or not; the backlog drains to zero once it is back.
+A real ``AuditLog`` writes; a real TCP (or TLS, with a certificate from a throwaway CA) receiver
+parses the octet-counted frames. Every line the log holds must arrive, in order and still sealed,
+whether the receiver was up when it was written or not; the backlog drains to zero once it is
+back. A TLS receiver whose certificate does not chain to the configured CA gets nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import ssl
 import threading
 
 import pytest
@@ -18,6 +21,7 @@ from llm_dlp.audit.chain import load_or_create_chain_key, mac_of, open_line
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.syslog import SyslogExporter, parse_target
 from llm_dlp.testing.proxyrun import free_port, wait_until
+from llm_dlp.testing.standin import TestCA as ThrowawayCA
 
 FRAME = re.compile(rb"<(\d+)>1 (\S+) (\S+) llm-dlp (\d+) (\S+) - (.*)", re.DOTALL)
 
@@ -25,12 +29,22 @@ FRAME = re.compile(rb"<(\d+)>1 (\S+) (\S+) llm-dlp (\d+) (\S+) - (.*)", re.DOTAL
 class Receiver:
     """A syslog-over-TCP receiver (RFC 6587 octet counting) on a fixed loopback port."""
 
-    def __init__(self, port: int, messages: list[bytes] | None = None) -> None:
+    def __init__(self, port: int, messages: list[bytes] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.messages: list[bytes] = [] if messages is None else messages
         received = self.messages
         connections = self.connections = []
+        refused = self.refused_handshakes = []
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self) -> None:
+                if tls is not None:
+                    try:
+                        self.request = tls.wrap_socket(self.request, server_side=True)
+                    except (ssl.SSLError, OSError) as exc:
+                        refused.append(exc)
+                        raise
+                super().setup()
+
             def handle(self) -> None:
                 connections.append(self.connection)
                 while True:
@@ -117,10 +131,71 @@ def test_messages_are_rfc5424_with_the_sealed_line(tmp_path):
 
 
 def test_targets_are_checked():
-    assert parse_target("tcp://siem.example:6514") == ("siem.example", 6514)
-    for bad in ("siem:514", "udp://siem:514", "tcp://siem"):
+    assert parse_target("tcp://siem.example:514") == ("tcp", "siem.example", 514)
+    assert parse_target("tls://siem.example:6514") == ("tls", "siem.example", 6514)
+    for bad in ("siem:514", "udp://siem:514", "tcp://siem", "https://siem:6514"):
         with pytest.raises(ValueError):
             parse_target(bad)
+
+
+def _server_tls(ca: ThrowawayCA, stem: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*ca.issue(stem))
+    return context
+
+
+def test_over_tls_every_line_arrives_also_those_written_while_the_receiver_was_down(tmp_path):
+    ca = ThrowawayCA(tmp_path / "ca")
+    tls = _server_tls(ca, "syslog-receiver")
+    port = free_port()
+    confdir = tmp_path / "certs"
+    load_or_create_chain_key(confdir)
+    exporter = SyslogExporter(f"tls://localhost:{port}", tmp_path / "spool", hostname="edge-1", ca_file=ca.cert_path)
+    audit = AuditLog(tmp_path / "audit.jsonl", confdir=confdir, exporters=[exporter])
+
+    messages: list[bytes] = []
+    receiver = Receiver(port, messages, tls=tls)
+    _write(audit, 1, 5)
+    wait_until(lambda: len(messages) == 5)
+    receiver.stop()  # down: lines keep coming, spooled
+    _write(audit, 6, 5)
+    assert exporter.backlog > 0
+    receiver = Receiver(port, messages, tls=tls)
+    wait_until(lambda: exporter.backlog == 0 and len(messages) >= 10)
+    _write(audit, 11, 3)  # the same TLS session carries on
+    wait_until(lambda: len(messages) >= 13)
+    audit.close()
+    receiver.stop()
+
+    logged = (tmp_path / "audit.jsonl").read_bytes().splitlines()
+    assert len(logged) == 13
+    assert [FRAME.fullmatch(m).group(6) for m in messages] == logged  # every line, in order, none twice
+    assert receiver.connections and all(isinstance(c, ssl.SSLSocket) for c in receiver.connections)
+
+
+def test_a_tls_receiver_the_ca_did_not_sign_gets_nothing_until_one_it_signed_is_there(tmp_path):
+    ca, stranger = ThrowawayCA(tmp_path / "ca"), ThrowawayCA(tmp_path / "stranger")
+    port = free_port()
+    confdir = tmp_path / "certs"
+    load_or_create_chain_key(confdir)
+    exporter = SyslogExporter(f"tls://localhost:{port}", tmp_path / "spool", hostname="edge-1", ca_file=ca.cert_path)
+    audit = AuditLog(tmp_path / "audit.jsonl", confdir=confdir, exporters=[exporter])
+
+    impostor = Receiver(port, tls=_server_tls(stranger, "impostor"))
+    _write(audit, 1, 3)
+    wait_until(lambda: len(impostor.refused_handshakes) >= 2)  # the exporter refused it and tried again
+    assert impostor.messages == [] and exporter.backlog > 0
+    impostor.stop()
+    genuine = Receiver(port, tls=_server_tls(ca, "genuine"))
+    wait_until(lambda: len(genuine.messages) == 3 and exporter.backlog == 0)
+    audit.close()
+    genuine.stop()
+    assert [FRAME.fullmatch(m).group(6) for m in genuine.messages] == (tmp_path / "audit.jsonl").read_bytes().splitlines()
+
+
+def test_a_ca_file_needs_a_tls_target(tmp_path):
+    with pytest.raises(ValueError, match="tls://"):
+        SyslogExporter("tcp://127.0.0.1:514", tmp_path / "spool", ca_file=tmp_path / "ca.pem")
 
 
 def test_the_real_proxy_exports_every_audit_line(tmp_path, provider, test_ca, received):

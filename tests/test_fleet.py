@@ -133,6 +133,11 @@ def test_a_placeholder_minted_by_one_instance_is_restored_by_the_other(fleet, pr
     assert {line["instance"] for line in a.audit_lines()} == {"edge-1"}
     assert {line["instance"] for line in b.audit_lines()} == {"edge-2"}
     assert main(["audit", "verify", "--json", str(a.audit_path), str(b.audit_path), "--confdir", str(a.confdir)]) == 0
+    # The vault is shared: both instances count the one entry, though only one minted it.
+    for admin in (admin_a, admin_b):
+        text = httpx.get(f"http://127.0.0.1:{admin}/metrics").text
+        assert [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "llm_dlp_vault_entries"] == [1.0]
 
 
 def test_an_instance_that_is_not_ready_is_taken_out_of_rotation(fleet, provider, received):

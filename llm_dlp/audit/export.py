@@ -31,7 +31,7 @@ class Transport(Protocol):
 class SpooledExporter:
     """An audit exporter: ``send`` spools, a thread delivers. ``backlog`` is what waits, in bytes."""
 
-    def __init__(self, transport: Transport, render: Callable[[str], bytes], spool_dir: Path) -> None:
+    def __init__(self, transport: Transport, render: Callable[[str], bytes | None], spool_dir: Path) -> None:
         self.transport = transport
         self._render = render
         spool_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +55,8 @@ class SpooledExporter:
 
     def send(self, line: str) -> None:
         message = self._render(line)
+        if message is None:  # an event this exporter does not carry (OCSF maps only some)
+            return
         if b"\n" in message:
             raise ValueError("a rendered message must be one line")
         with self._lock, open(self._spool, "ab") as spool:

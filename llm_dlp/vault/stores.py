@@ -20,6 +20,9 @@ class VaultStore(Protocol):
 
     def close(self) -> None: ...
 
+    def count(self, prefix: str) -> int:
+        """Entries under ``prefix`` not yet expired (for a gauge: may walk the store, so cache it)."""
+
 
 class MemoryStore:
     """In this process only; gone when it exits."""
@@ -50,6 +53,11 @@ class MemoryStore:
     def close(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def count(self, prefix: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for key, (expires, _) in self._items.items() if expires > now and key.startswith(prefix))
 
     def _sweep(self, now: float) -> None:
         for key in [key for key, (expires, _) in self._items.items() if expires <= now]:
@@ -93,6 +101,14 @@ class SqliteStore:
                 found.update({key: bytes(blob) for key, blob in rows})
         return found
 
+    def count(self, prefix: str) -> int:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            (total,) = self._db.execute(
+                "SELECT COUNT(*) FROM vault WHERE expires > ? AND key LIKE ? ESCAPE '\\'", (time.time(), pattern)
+            ).fetchone()
+        return int(total)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -115,6 +131,11 @@ class RedisStore:
     def get_many(self, keys: list[str]) -> dict[str, bytes]:
         values = self._client.mget(keys)
         return {key: value for key, value in zip(keys, values) if value is not None}
+
+    def count(self, prefix: str) -> int:
+        # SCAN, not KEYS: it walks the keyspace in small steps and never blocks Redis for other clients.
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        return sum(1 for _ in self._client.scan_iter(match=pattern, count=1000))
 
     def close(self) -> None:
         self._client.close()
