@@ -52,6 +52,12 @@ class Endpoint:
         """Does the host pattern match ``host`` (any case, with or without the root's dot)?"""
         return _host_regex(self.host).fullmatch(normalise_host(host)) is not None
 
+    def pattern(self) -> str:
+        """An anchored ``host:port`` regex for the connections ``EndpointTable.destination``
+        intercepts for this endpoint (a PAC file runs it in JavaScript on a lower-case host)."""
+        port = r"\d+" if self.port is None or not self.only_port else str(self.port)
+        return rf"^{_host_regex(self.host).pattern}\.?:{port}$"
+
 
 @functools.lru_cache(maxsize=1024)
 def _host_regex(host: str) -> re.Pattern[str]:
@@ -89,7 +95,7 @@ class Provider:
 def load_catalogue(text: str | None = None) -> tuple[Provider, ...]:
     """The providers in ``catalogue.yaml`` (or in ``text``), checked so a typo fails at start-up."""
     if text is None:
-        text = resources.files("llm_dlp.providers").joinpath("catalogue.yaml").read_text("utf-8")
+        text = resources.files("llm_dlp").joinpath("providers", "catalogue.yaml").read_text("utf-8")
     entries = yaml.safe_load(text)
     if not isinstance(entries, list):
         raise ValueError("the provider catalogue must be a list of providers")

@@ -65,7 +65,7 @@ def test_a_trailing_dot_host_is_the_same_endpoint_and_is_scanned(proxy, provider
     assert response.status_code == 200 and response.json()["content"][0]["text"] == REPLY
     [upstream] = received
     assert key_id not in upstream.text and "[[secret:aws-access-token:" in upstream.text
-    line = proxy.audit_lines()[-1]
+    line = proxy.decisions()[-1]
     assert (line["decision"], line["host"], line["provider"]) == ("redact", "localhost", "custom")
     assert key_id not in written(proxy)
 
@@ -73,7 +73,7 @@ def test_a_trailing_dot_host_is_the_same_endpoint_and_is_scanned(proxy, provider
 def test_a_foreign_host_inside_an_intercepted_connection_is_refused_and_audited(proxy, provider, received):
     key_id = make.aws_access_key_id()
     smuggled = f"{key_id.lower()}.example.org"  # a value in the Host name itself must not reach the audit
-    before = len(proxy.audit_lines())
+    before = len(proxy.decisions())
     with proxy.client() as client:
         response = client.post(f"{provider.base_url}/v1/messages", content=chat(f"key {key_id}"),
                                headers={"host": smuggled, "content-type": "application/json"})
@@ -82,7 +82,7 @@ def test_a_foreign_host_inside_an_intercepted_connection_is_refused_and_audited(
     assert error["type"] == "error" and "Host header names another host" in error["error"]["message"]
     assert response.headers["x-should-retry"] == "false"
     assert received == []
-    [line] = proxy.audit_lines()[before:]
+    [line] = proxy.decisions()[before:]
     assert (line["decision"], line["error"], line["status"]) == ("error", "host disagrees with connection", 421)
     assert line["host"] == "localhost"
     assert key_id not in written(proxy) and key_id.lower() not in written(proxy)
@@ -99,14 +99,14 @@ def test_an_address_connect_whose_sni_names_an_ai_host_is_intercepted_and_scanne
     assert response.status == 200 and body["content"][0]["text"] == REPLY
     [upstream] = received
     assert key_id not in upstream.text and "[[secret:aws-access-token:" in upstream.text
-    line = proxy.audit_lines()[-1]
+    line = proxy.decisions()[-1]
     assert (line["decision"], line["host"]) == ("redact", "localhost")
     assert key_id not in written(proxy)
 
 
 def test_an_address_connect_without_sni_is_refused_by_default(proxy, provider, received):
     key_id = make.aws_access_key_id()
-    before = len(proxy.audit_lines())
+    before = len(proxy.decisions())
     result = subprocess.run(
         ["curl", "-sS", "-x", proxy.url, "--cacert", str(proxy.ca_cert), "-H", "content-type: application/json",
          "--data-binary", chat(f"key {key_id}"), f"https://127.0.0.1:{provider.port}/v1/messages"],
@@ -116,7 +116,7 @@ def test_an_address_connect_without_sni_is_refused_by_default(proxy, provider, r
     error = json.loads(result.stdout)
     assert error["error"]["type"] == "permission_error" and "unknown_destination" in error["error"]["message"]
     assert received == []
-    [line] = proxy.audit_lines()[before:]
+    [line] = proxy.decisions()[before:]
     assert (line["decision"], line["error"], line["status"]) == ("error", "unknown destination", 403)
     assert (line["host"], line["provider"]) == ("127.0.0.1", "unknown")
     assert key_id not in written(proxy)
@@ -143,24 +143,24 @@ def test_an_address_connect_without_sni_is_tunnelled_when_the_policy_says_so(tun
         assert response.status == 200
     [upstream] = received
     assert key_id in upstream.text  # tunnelled: what the policy chose, and why it is not the default
-    assert tunnelling_proxy.audit_lines() == []
+    assert tunnelling_proxy.decisions() == []
     # The same proxy still intercepts an address whose SNI names the AI host.
     with connect_tls(tunnelling_proxy, f"127.0.0.1:{provider.port}", "localhost", tunnelling_proxy.ca_cert) as tls:
         response = post_raw(tls, f"localhost:{provider.port}", "/v1/messages", chat(f"key {key_id}"))
         assert response.status == 200
-    assert key_id not in received[1].text and tunnelling_proxy.audit_lines()[-1]["decision"] == "redact"
+    assert key_id not in received[1].text and tunnelling_proxy.decisions()[-1]["decision"] == "redact"
 
 
 def test_a_plain_http_request_naming_an_ai_host_that_goes_elsewhere_is_refused(proxy, provider, received):
     key_id = make.aws_access_key_id()
-    before = len(proxy.audit_lines())
+    before = len(proxy.decisions())
     # Absolute-form plain HTTP to a host that is not an AI endpoint, claiming to be one.
     with httpx.Client(proxy=proxy.url, timeout=30) as client:
         response = client.post("http://127.0.0.1:9/v1/messages", content=chat(f"key {key_id}"),
                                headers={"host": f"localhost:{provider.port}", "content-type": "application/json"})
     assert response.status_code == 421 and "names an AI API" in response.json()["error"]["message"]
     assert received == []
-    [line] = proxy.audit_lines()[before:]
+    [line] = proxy.decisions()[before:]
     assert (line["error"], line["host"], line["provider"]) == ("host disagrees with connection", "localhost", "custom")
     assert key_id not in written(proxy)
 
@@ -190,12 +190,12 @@ def test_plain_bytes_in_a_tunnel_to_another_host_pass_as_sent(proxy):
 
 def test_an_absolute_form_target_inside_an_intercepted_connection_must_agree_too(proxy, provider, received):
     key_id = make.aws_access_key_id()
-    before = len(proxy.audit_lines())
+    before = len(proxy.decisions())
     with connect_tls(proxy, f"localhost:{provider.port}", "localhost", proxy.ca_cert) as tls:
         response = post_raw(tls, f"localhost:{provider.port}", "https://example.org/v1/messages", chat(f"key {key_id}"))
         assert response.status == 421
     assert received == []
-    [line] = proxy.audit_lines()[before:]
+    [line] = proxy.decisions()[before:]
     assert (line["error"], line["host"]) == ("host disagrees with connection", "localhost")
     assert key_id not in written(proxy) and "example.org" not in json.dumps(line)
 
@@ -221,7 +221,7 @@ def test_an_http2_authority_is_held_to_the_connection_like_a_host_header(tmp_pat
         assert curl_h2("host: example.org") == ("2", 421)  # curl sends it as :authority
         [upstream] = received  # only the agreeing one, redacted
         assert key_id not in upstream.text and "[[secret:" in upstream.text
-        assert [(line["decision"], line.get("error")) for line in running.audit_lines()] == [
+        assert [(line["decision"], line.get("error")) for line in running.decisions()] == [
             ("redact", None), ("error", "host disagrees with connection")]
         assert key_id not in written(running) and "example.org" not in running.audit_path.read_text()
     finally:
@@ -281,4 +281,4 @@ def test_a_client_hello_split_after_its_first_byte_is_still_intercepted(proxy, p
     assert answer.startswith(b"HTTP/1.1 200")
     [upstream] = received
     assert key_id not in upstream.text and "[[secret:" in upstream.text
-    assert proxy.audit_lines()[-1]["decision"] == "redact"
+    assert proxy.decisions()[-1]["decision"] == "redact"

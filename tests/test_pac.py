@@ -41,7 +41,7 @@ def test_every_catalogue_host_goes_to_the_proxy_and_nothing_else(find_proxy):
         ("https://a.b-aiplatform.googleapis.com/", "a.b-aiplatform.googleapis.com"),  # '*' is one label part
         ("https://github.com/anthropics", "github.com"),
         ("https://pypi.org/simple/", "pypi.org"),
-        ("http://api.anthropic.com/", "api.anthropic.com"),  # port 80: the catalogue lists 443
+        ("http://api.anthropic.com/", "api.anthropic.com"),  # port 80: a catalogue host is the provider's on every port
         ("https://API.ANTHROPIC.COM/v1/messages", "API.ANTHROPIC.COM"),
     ]
     proxied = 0
@@ -51,7 +51,7 @@ def test_every_catalogue_host_goes_to_the_proxy_and_nothing_else(find_proxy):
         expected = "PROXY dlp.corp.example:3128" if table.lookup(host.lower(), port) else "DIRECT"
         assert find_proxy(url, host) == expected, (url, host)
         proxied += expected != "DIRECT"
-    assert proxied == len(BUILTIN_ENDPOINTS) + 3  # every catalogue host, the two extras, the upper-case one
+    assert proxied == len(BUILTIN_ENDPOINTS) + 4  # every catalogue host, the two extras, port 80, the upper-case one
 
 
 def test_well_known_hosts(find_proxy):
