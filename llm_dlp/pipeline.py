@@ -202,8 +202,10 @@ class Pipeline:
         return {
             "tenant": candidate.name,
             "decision": outcome.decision,
-            "findings": [{"kind": f.kind, "rule": f.rule, "location": f.location, "action": f.action}
-                         for f in outcome.findings],
+            # ``value_hash`` (keyed, never the value) lets the audit record each finding once per
+            # conversation, as it does the active policy's (``audit.recorded``).
+            "findings": [{"kind": f.kind, "rule": f.rule, "location": f.location, "action": f.action,
+                          "value_hash": f.value_hash} for f in outcome.findings],
         }
 
     def _parse(self, info: RequestInfo, data: bytes) -> tuple[str, ParsedRequest]:

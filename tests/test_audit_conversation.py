@@ -141,6 +141,34 @@ def test_lines_stay_short_while_the_history_grows(pipeline, tmp_path):
     assert summary.already_recorded > 0
 
 
+def test_a_shadow_record_lists_a_finding_once_per_conversation_too(pipeline, tmp_path):
+    # The candidate policy withholds what the active one redacts, so every turn that still
+    # carries the key differs and has a shadow record; the key is listed there once.
+    default = (REPO / "policies" / "default.yaml").read_text()
+    redact_secrets = "    kind: secret\n    action: redact\n"
+    assert redact_secrets in default
+    shadow_dir = copy_policies(tmp_path / "shadow", default=default.replace(redact_secrets, "    kind: secret\n    action: withhold\n"))
+    shadow = load_policy_dir(shadow_dir, registry=DetectorRegistry.of(pipeline.detectors))
+    with_shadow = Pipeline(pipeline.policies, pipeline.detectors, pipeline.hasher, shadow=shadow)
+    path = tmp_path / "audit.jsonl"
+    audit = AuditLog(path, key=load_or_create_chain_key(tmp_path / "certs"))
+    agent = Agent(with_shadow, audit)
+    agent.turn(f"GITHUB_TOKEN={make.github_pat()}")
+    for n in range(5):
+        agent.turn(f"step {n} done")
+    audit.close()
+    first, *later = lines(path)
+    assert first["decision"] == "redact" and first["shadow"]["decision"] == "withhold"
+    assert [(f["kind"], f["action"]) for f in first["shadow"]["findings"]] == [("secret", "withhold")]
+    assert first["shadow"]["findings_already_recorded"] == 0
+    assert len(later) == 5
+    for line in later:
+        assert line["shadow"]["decision"] == "withhold" and line["shadow"]["findings"] == []
+        assert line["shadow"]["findings_already_recorded"] == 1
+        assert line["findings"] == [] and line["findings_already_recorded"] == 1  # the active policy's, apart
+    assert verify([path], load_or_create_chain_key(tmp_path / "certs")).ok
+
+
 def test_seen_says_what_happened_to_the_value_not_to_its_request(pipeline, value_keys, tmp_path, capsys):
     path = tmp_path / "audit.jsonl"
     audit = AuditLog(path, key=load_or_create_chain_key(tmp_path / "certs"))

@@ -42,27 +42,65 @@ def test_an_anthropic_base64_text_document_is_redacted_inside_its_base64(proxy, 
 
 
 def test_an_anthropic_pdf_document_with_a_secret_is_withheld(proxy, provider, received):
+    # No title, no context: the block's only text is the one read from its PDF, and the
+    # document is still the unit withheld (the rest goes, the session goes on).
     token = make.github_pat()
     data = base64.b64encode(text_pdf(["Release checklist", f"deploy token {token}"])).decode()
     client = anthropic_client(proxy, provider)
-    try:
-        client.messages.create(model="claude-test", max_tokens=50, messages=[{"role": "user", "content": [
-            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}},
-            {"type": "text", "text": "Check the release checklist."}]}])
-    except anthropic.PermissionDeniedError as exc:
-        blocked = exc
-    else:
-        blocked = None
+    answer = client.messages.create(model="claude-test", max_tokens=50, messages=[{"role": "user", "content": [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}},
+        {"type": "text", "text": "Check the release checklist."}]}])
+    assert answer.content  # the provider's answer came back: nothing was blocked
     line = audit_for(proxy, "/v1/messages")[-1]
-    # Text read from a PDF cannot be rewritten: the document is withheld where the format names
-    # it as a unit, else the request is blocked. Either way nothing of it leaves.
-    if blocked is not None:
-        assert received == [] and line["decision"] == "block" and "cannot be withheld" in str(blocked)
-    else:
-        assert len(received) == 1 and line["decision"] == "withhold"
-        assert data not in received[0].text and not in_clear(token, received[0].body)
-        assert "[llm-dlp withheld this" in json.dumps(received[0].json()["messages"][0]["content"][0])
+    assert len(received) == 1 and line["decision"] == "withhold"
+    content = received[0].json()["messages"][0]["content"]
+    assert data not in received[0].text and not in_clear(token, received[0].body)
+    assert content[0]["type"] == "text" and content[0]["text"].startswith("[llm-dlp withheld this")
+    assert content[1] == {"type": "text", "text": "Check the release checklist."}
+    # Text read from a PDF cannot be rewritten, so the finding's action became a withhold.
     assert "from a PDF or Office file cannot be rewritten" in json.dumps(line["findings"])
+    nowhere_but_placeholders(proxy, token)
+
+
+@pytest.mark.parametrize("api", ["openai", "responses", "gemini"])
+def test_a_pdf_with_a_secret_is_withheld_in_every_api_that_takes_one(proxy, provider, received, api):
+    token = make.github_pat()
+    data = base64.b64encode(text_pdf(["Release checklist", f"deploy token {token}"])).decode()
+    url = "data:application/pdf;base64," + data
+    path, body, headers = {
+        "openai": ("/v1/chat/completions", {"model": "gpt-test", "messages": [{"role": "user", "content": [
+            {"type": "file", "file": {"file_data": url}}, {"type": "text", "text": "Check it."}]}]},
+            {"authorization": "Bearer test-key"}),
+        "responses": ("/v1/responses", {"model": "gpt-test", "input": [{"role": "user", "content": [
+            {"type": "input_file", "file_data": url}, {"type": "input_text", "text": "Check it."}]}]},
+            {"authorization": "Bearer test-key"}),
+        "gemini": ("/v1beta/models/gemini-test:generateContent", {"contents": [{"role": "user", "parts": [
+            {"inlineData": {"mimeType": "application/pdf", "data": data}}, {"text": "Check it."}]}]},
+            {"x-goog-api-key": "test-key"}),
+    }[api]
+    response = post(proxy, provider, path, body, headers)
+    assert response.status_code == 200, response.text
+    assert len(received) == 1 and data not in received[0].text and not in_clear(token, received[0].body)
+    assert "[llm-dlp withheld this" in received[0].text and "Check it." in received[0].text
+    line = proxy.decisions()[-1]
+    assert line["decision"] == "withhold"
+    nowhere_but_placeholders(proxy, token)
+
+
+def test_a_text_block_that_is_a_data_url_is_redacted_inside_it(proxy, provider, received):
+    # The model may read the base64 of a text data URL as the text it encodes: it is decoded,
+    # scanned and the redaction written back in base64.
+    token = make.github_pat()
+    url = "data:text/plain;base64," + base64.b64encode(f"ci secrets\nGITHUB_TOKEN={token}\n".encode()).decode()
+    client = anthropic_client(proxy, provider)
+    client.messages.create(model="claude-test", max_tokens=50, messages=[{"role": "user", "content": [
+        {"type": "text", "text": url}, {"type": "text", "text": "Decode that and use it."}]}])
+    assert len(received) == 1
+    sent_url = received[0].json()["messages"][0]["content"][0]["text"]
+    assert sent_url.startswith("data:text/plain;base64,")
+    sent = base64.b64decode(sent_url.split(",", 1)[1]).decode()
+    assert sent.startswith("ci secrets\nGITHUB_TOKEN=[[secret:github-pat:") and not in_clear(token, received[0].body)
+    assert audit_for(proxy, "/v1/messages")[-1]["decision"] == "redact"
     nowhere_but_placeholders(proxy, token)
 
 

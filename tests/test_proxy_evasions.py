@@ -65,6 +65,21 @@ def test_zero_width_and_lookalikes_inside_tokens(proxy, provider, received) -> N
     assert_never_leaked(proxy, received, [hidden_key, hidden_token, fullwidth, key, token])
 
 
+def test_zero_width_inside_an_email_address_and_a_mobile_number(proxy, provider, received) -> None:
+    # Personal data is read as folded text too: the e-mail address and the mainland mobile
+    # number are found through the zero-width spaces and redacted with the spaces inside them.
+    email = "marta.kowal\u200bska@exam\u200bple-mail.com"
+    mobile = "138\u200b1234\u200b5678"
+    answer = send(proxy, provider, "/v1/messages", messages(
+        f"Please e-mail the invoice to {email} and text the courier on {mobile} (手机) when it ships."))
+    assert answer.status_code == 200
+    assert len(received) == 1
+    sent = received[0].json()["messages"][0]["content"][0]["text"]
+    assert "[[pii:EMAIL_ADDRESS:" in sent and "[[pii:CN_MOBILE:" in sent
+    assert "\u200b" not in sent  # the invisible characters inside each value went with it
+    assert_never_leaked(proxy, received, [email, mobile, "marta.kowalska", "13812345678", "1234\u200b5678"])
+
+
 def test_hex_encoded_env_file(proxy, provider, received) -> None:
     key, secret, token = make.aws_access_key_id(), make.aws_secret_access_key(), make.github_pat()
     env = f"AWS_ACCESS_KEY_ID={key}\nAWS_SECRET_ACCESS_KEY={secret}\nGITHUB_TOKEN={token}\n".encode()

@@ -242,6 +242,29 @@ def test_a_bug_passes_the_rest_through_unrestored(monkeypatch):
     assert run(SseRestorer(handler), [body[:100], body[100:]]) == body
 
 
+def test_a_bug_is_logged_by_type_and_place_never_with_the_answers_text(monkeypatch, caplog):
+    # An exception's message may quote what it was reading (here the answer's event); the log
+    # names the exception's type and where it was raised, with no traceback and no message.
+    quoted = "customer jane.roe@example.com said"
+
+    def failing(event):
+        raise ValueError(f"cannot read {quoted} {event.data}")
+
+    handler = anthropic.MessageStream(TABLE)
+    monkeypatch.setattr(handler, "on_event", failing)
+    body = anthropic_stream()
+    with caplog.at_level("DEBUG", logger="llm_dlp"):
+        assert run(SseRestorer(handler), [body]) == body
+        json_restorer = JsonRestorer(lambda text, table: failing(type("E", (), {"data": text})), TABLE)
+        answer = b'{"content": "[[secret:x]] ' + quoted.encode() + b'"}'
+        assert run(json_restorer, [answer]) == answer
+    records = [r for r in caplog.records if "could not restore" in r.getMessage()]
+    assert len(records) == 2
+    for record in records:
+        assert record.exc_info is None and "ValueError in failing" in record.getMessage()
+    assert quoted not in caplog.text and "Traceback" not in caplog.text
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
 def test_json_answers_are_restored(content_type):
     message = {

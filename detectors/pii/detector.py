@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from presidio_analyzer import RecognizerResult
 from spacy.language import Language
 
 from detectors.base import Finding, FindingKind, Problem
+from detectors.normalise import normalise, prepare_normalise
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.code_noise import drop_code_noise
 from detectors.pii.engine import (
@@ -112,14 +113,30 @@ class PiiDetector:
         self._array_anchor = len(self._anchored) + 1
         self._prose_anchor = len(self._anchored) + 2
         self._windows = WindowAnalyzer(self._anchored, self._vocabulary, self.config.score_threshold, self.entities)
+        prepare_normalise()  # its tables, built here so forked workers share them
 
     def scan(self, text: str) -> list[Finding]:
-        """Findings for ``text``. Any string is fine; an exception here is a bug, and it is
-        raised, not swallowed: the pipeline fails closed on it and the policy decides."""
+        """Findings for ``text`` as a reader sees it (``detectors.normalise``: invisible
+        characters dropped, lookalikes folded, as the secrets detector reads it), with spans in
+        ``text`` itself. Any string is fine; an exception here is a bug, and it is raised, not
+        swallowed: the pipeline fails closed on it and the policy decides."""
         if not isinstance(text, str):
             raise TypeError(f"PiiDetector.scan takes a str, not {type(text).__name__}")
         if not text.strip():
             return []
+        folded = normalise(text)
+        if folded is None:
+            return self._scan_text(text)
+        found = []
+        for finding in self._scan_text(folded.text):
+            start, end = folded.original_span(finding.start, finding.end)
+            details = dict(finding.details)
+            if text[start:end] != folded.text[finding.start : finding.end]:
+                details["normalised"] = True
+            found.append(replace(finding, start=start, end=end, details=details))
+        return found
+
+    def _scan_text(self, text: str) -> list[Finding]:
         hits = self._scanner.hits(text)
         results = self._analyze(text, hits)
         if self._prose:

@@ -4,7 +4,8 @@ A coding agent sends its whole history with every turn, so the file it read at t
 again at turns 4, 5 ... 30. Recording it each time made one value count thirty times and made
 lines grow with the conversation. Instead, a decision line lists only the findings not recorded
 before and carries ``findings_already_recorded``: how many findings of this request an earlier
-line holds.
+line holds. A ``shadow`` record (what a candidate policy would have done) is treated the same
+way, as a conversation of its own.
 
 How a conversation is told apart without storing anything of its content: the APIs have no
 conversation id, but a history only grows at its end, so an earlier message keeps its place
@@ -54,17 +55,27 @@ class RecordedFindings:
             return event_dict
         now = self._now()
         conversation = (event_dict.get("tenant"), event_dict.get("user") or event_dict.get("client"))
+        event_dict["findings"], event_dict[ALREADY_RECORDED] = self._first_seen(conversation, event_dict.get("findings"), now)
+        shadow = event_dict.get("shadow")
+        if shadow:
+            # The candidate policy's findings follow the same rule, apart from the active
+            # policy's: its own record of the conversation, under its tenant.
+            candidate = ("shadow", shadow.get("tenant"), *conversation)
+            findings, earlier = self._first_seen(candidate, shadow.get("findings"), now)
+            event_dict["shadow"] = {**shadow, "findings": findings, ALREADY_RECORDED: earlier}
+        return event_dict
+
+    def _first_seen(self, conversation: tuple[Any, ...], findings: Any, now: float) -> tuple[list[Any], int]:
+        """The findings this conversation has not recorded before, and how many it has."""
         new, earlier = [], 0
-        for finding in event_dict.get("findings") or ():
+        for finding in findings or ():
             key = _key(conversation, finding)
             if self._known(key, now):
                 earlier += 1
             else:
                 new.append(finding)
             self._pending.append(key)
-        event_dict["findings"] = new
-        event_dict[ALREADY_RECORDED] = earlier
-        return event_dict
+        return new, earlier
 
     def commit(self) -> None:
         now = self._now()
@@ -92,6 +103,6 @@ class RecordedFindings:
             del self._seen[key]
 
 
-def _key(conversation: tuple[Any, Any], finding: dict[str, Any]) -> bytes:
+def _key(conversation: tuple[Any, ...], finding: dict[str, Any]) -> bytes:
     parts = (*conversation, finding.get("rule"), finding.get("location"), finding.get("action"), finding.get("value_hash"))
     return hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=16).digest()

@@ -249,7 +249,7 @@ def _media_in(blocks: Any, path: JsonPath) -> Iterator[MediaField]:
         if block.get("type") in ("image", "document") and isinstance(source, dict) and source.get("type") == "base64":
             media_type = source.get("media_type")
             yield MediaField(path + (position, "source", "data"), media_type if isinstance(media_type, str) else None,
-                             str(block["type"]))
+                             str(block["type"]), _unit(block, path + (position,)))
         elif block.get("type") == "tool_result":
             yield from _media_in(block.get("content"), path + (position, "content"))
 

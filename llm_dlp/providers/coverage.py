@@ -12,8 +12,7 @@ or withheld with the unit around it, like any value.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from llm_dlp.decoding import DecodeError, Decoded, Unscanned, decode_base64_payload, decode_data_url
@@ -33,19 +32,19 @@ SCHEMA_WORDS = frozenset({
 })
 
 
-# A data URL's header as RFC 2397 spells it (a media type, parameters, ``;base64``): text before
-# the first comma that is anything else ("data: my key is ...,") is prose, scanned as it is,
-# never taken for a header that decoding would leave unread.
-_DATA_URL_HEADER = re.compile(r"\s*data:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=(?:[\w.+-]+|\"[^\",]*\"))*(?:;base64)?,", re.IGNORECASE)
-
-
 @dataclass(frozen=True, slots=True)
 class MediaField:
-    """A base64 payload a format knows the media type of (an image, a PDF, audio)."""
+    """A base64 payload a format knows the media type of (an image, a PDF, audio).
+
+    ``unit``: what is withheld in place of the payload's decoded text. A block that holds only
+    its payload (a PDF with no title) has no annotated text to carry a unit, so the format names
+    it here; without it a finding in the document could only block the request.
+    """
 
     path: JsonPath
     media_type: str | None
     what: str  # "image", "document", "audio", "file"
+    unit: ContentUnit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +74,8 @@ class _Walker:
             path = segment.path
             leaf = path[: path.index(INNER_JSON)] if INNER_JSON in path else path
             self.by_path.setdefault(leaf, []).append(segment)
-        self.units: dict[JsonPath, ContentUnit] = {s.unit.path: s.unit for s in annotated if s.unit is not None}
+        self.units: dict[JsonPath, ContentUnit] = {m.unit.path: m.unit for m in media.values() if m.unit is not None}
+        self.units.update((s.unit.path, s.unit) for s in annotated if s.unit is not None)
         self.exempt = exempt
         self.media = media
         self.vocabulary = vocabulary
@@ -90,7 +90,8 @@ class _Walker:
         if name is not None:
             self.exempt_seen[name] = None
             return
-        unit = self.units.get(path, unit)
+        if unit is None:  # the outermost unit wins, as in the adapters (``with_unit``)
+            unit = self.units.get(path)
         if isinstance(value, str):
             self._string(value, path, unit, role)
         elif isinstance(value, dict):
@@ -105,7 +106,7 @@ class _Walker:
     def _string(self, value: str, path: JsonPath, unit: ContentUnit | None, role: str) -> None:
         annotated = self.by_path.get(path)
         if annotated is not None:
-            self.out.extend(annotated)
+            self.out.extend(_decoded_in_place(segment) for segment in annotated)
             return
         media = self.media.get(path)
         if media is not None:
@@ -113,13 +114,31 @@ class _Walker:
             # decode (or a PDF too broken to read) is a request the pipeline refuses.
             decoded: Decoded | Unscanned | None = decode_base64_payload(value, media.media_type)
         else:
-            try:  # a data URL anywhere; a string that only starts like one is scanned as it is
-                decoded = decode_data_url(value) if _DATA_URL_HEADER.match(value) else None
-            except DecodeError:
-                decoded = None
+            decoded = _data_url(value)
         if isinstance(decoded, Decoded):
             self.out.append(Segment(path, decoded.text, role, None, unit, codec=decoded.codec))
         elif decoded is not None:
             self.media_found.append((path, decoded.media_type))
         elif value and value not in self.vocabulary:
             self.out.append(Segment(path, value, role, None, unit))
+
+
+def _data_url(value: str) -> Decoded | Unscanned | None:
+    """A data URL anywhere, decoded; a string that only starts like one is scanned as it is
+    (``decode_data_url`` alone decides what counts as its header)."""
+    try:
+        return decode_data_url(value)
+    except DecodeError:
+        return None
+
+
+def _decoded_in_place(segment: Segment) -> Segment:
+    """An annotated prompt field whose whole text is a text data URL is scanned decoded, as the
+    model may read it; the role, unit and file hint stay, and an edit is re-encoded. A field
+    holding binary media as a data URL stays text here: what the model gets is those characters."""
+    if segment.codec is not None or INNER_JSON in segment.path:
+        return segment
+    decoded = _data_url(segment.text)
+    if not isinstance(decoded, Decoded):
+        return segment
+    return replace(segment, text=decoded.text, codec=decoded.codec)

@@ -188,8 +188,10 @@ def media(document: Any) -> list[MediaField]:
                 inline = part.get(key) if isinstance(part, dict) else None
                 if isinstance(inline, dict) and isinstance(inline.get("data"), str):
                     mime = inline.get("mimeType", inline.get("mime_type"))
-                    found.append(MediaField(base + ("contents", index, "parts", position, key, "data"),
-                                            mime if isinstance(mime, str) else None, "inlineData"))
+                    here = base + ("contents", index, "parts", position)
+                    # withheld as a whole part: a text part with the notice is a valid part anywhere
+                    found.append(MediaField(here + (key, "data"), mime if isinstance(mime, str) else None, "inlineData",
+                                            ContentUnit(here, "document", field="text")))
     return found
 
 

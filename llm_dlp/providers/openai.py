@@ -103,6 +103,16 @@ def _message_content(content: Any, path: JsonPath, role: str, label: str, hint: 
             yield from with_unit(_part(part, path + (index,), label, hint), _part_unit(part, path + (index,)))
 
 
+def _media_unit(message: dict, path: JsonPath) -> ContentUnit | None:
+    """The unit a file part's decoded text is withheld with, as ``_message_content`` gives it."""
+    role = message.get("role")
+    if role in _INSTRUCTION_ROLES:
+        return None
+    if role == "tool":
+        return ContentUnit(path[:-1], "tool result")
+    return _part_unit(message["content"][path[-1]], path)
+
+
 def _part_unit(part: Any, path: JsonPath) -> ContentUnit:
     if isinstance(part, dict) and part.get("type") == "text":
         return ContentUnit(path + ("text",), "message part")
@@ -190,7 +200,7 @@ def media(document: Any) -> list[MediaField]:
             if isinstance(audio, dict) and isinstance(audio.get("data"), str):
                 found.append(MediaField(here + ("input_audio", "data"), f"audio/{audio.get('format', 'wav')}", "audio"))
             if isinstance(file, dict) and isinstance(file.get("file_data"), str):
-                found.append(MediaField(here + ("file", "file_data"), None, "file"))
+                found.append(MediaField(here + ("file", "file_data"), None, "file", _media_unit(message, here)))
     return found
 
 

@@ -168,7 +168,10 @@ def media(document: Any) -> list[MediaField]:
         content = item.get("content") if isinstance(item, dict) else None
         for position, part in enumerate(content if isinstance(content, list) else []):
             if isinstance(part, dict) and part.get("type") == "input_file" and isinstance(part.get("file_data"), str):
-                found.append(MediaField(("input", index, "content", position, "file_data"), None, "file"))
+                here = ("input", index, "content", position)
+                # as ``_item`` withholds a file part; instructions can only be blocked
+                unit = None if item.get("role") in ("system", "developer") else ContentUnit(here, "file", field="text", keep=(("type", "input_text"),))
+                found.append(MediaField(here + ("file_data",), None, "file", unit))
     return found
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol
 from llm_dlp.restore.eventstream import Frame, FrameReader
 from llm_dlp.restore.sse import SseEvent, SseReader
 from llm_dlp.restore.text import RestoreTable
+from llm_dlp.verdict import exception_summary
 
 log = logging.getLogger("llm_dlp")
 
@@ -52,8 +53,10 @@ class StreamRestorer:
             out = b"".join(self.rewrite(unit) for unit in units)
             if not chunk:
                 out += self.flush() + self.reader.unread
-        except Exception:  # noqa: BLE001 — see the module docstring
-            log.exception("llm-dlp could not restore placeholders in a streamed answer; passing it on as is")
+        except Exception as exc:  # noqa: BLE001 — see the module docstring
+            # type and place only: a traceback's message may quote the answer's text
+            log.error("llm-dlp could not restore placeholders in a streamed answer (%s); passing it on as is",
+                      exception_summary(exc))
             self.broken = True
             out = b"".join(unit.raw for unit in units) + self.reader.unread
         return [out] if out else []
@@ -110,8 +113,8 @@ class JsonRestorer:
             return [body] if body else []
         try:
             return [self.restore(body.decode("utf-8"), self.table).encode("utf-8")]
-        except Exception:  # noqa: BLE001 — an unreadable answer goes to the client as it came
-            log.exception("llm-dlp could not restore placeholders in an answer; passing it on as is")
+        except Exception as exc:  # noqa: BLE001 — an unreadable answer goes to the client as it came
+            log.error("llm-dlp could not restore placeholders in an answer (%s); passing it on as is", exception_summary(exc))
             return [body]
 
 
