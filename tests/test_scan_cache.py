@@ -287,3 +287,29 @@ def test_memory_is_bounded_by_bytes_least_recently_used_first():
     assert store.bytes_used <= 2000
     assert store.get("key0", 1) == finding
     assert store.get("key1", 1) is None and store.get("key49", 1) == finding
+
+
+def test_a_request_reads_and_writes_redis_in_one_round_trip_each():
+    class Counting(FakeRedis):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def mget(self, keys):
+            self.calls.append("mget")
+            return super().mget(keys)
+
+        def pipeline(self, transaction=True):
+            self.calls.append("pipeline")
+            return super().pipeline(transaction)
+
+    redis = Counting()
+    detector = SecretDetector()
+    secret = make.aws_secret_access_key()
+    cache = FindingsCache(HASHER, [detector], RedisFindings("", HASHER, client=redis))
+    segments = [Segment(("tools", i, "name"), f"tool_{i}", "tool") for i in range(40)]
+    segments.append(Segment(("m",), f"aws_secret_access_key = {secret}", "user"))
+    first = SegmentScanner([detector], cache).find(segments)
+    assert redis.calls == ["mget", "pipeline"] and len(redis.items) == 41
+    second = SegmentScanner([detector], cache).find(segments)  # again: every text from Redis, in one MGET
+    assert redis.calls == ["mget", "pipeline", "mget"] and first == second and first[-1]
