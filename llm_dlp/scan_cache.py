@@ -54,6 +54,10 @@ class FindingsStore(Protocol):
 
     def put(self, key: str, findings: tuple[Finding, ...]) -> None: ...
 
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]: ...
+
+    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None: ...
+
 
 class MemoryFindings:
     """This process's entries, least recently used evicted first, bounded by approximate bytes."""
@@ -71,6 +75,13 @@ class MemoryFindings:
                 return None
             self._entries.move_to_end(key)
             return entry[0]
+
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+        return [self.get(key, length) for key, length in zip(keys, text_lengths)]
+
+    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None:
+        for key, findings in items:
+            self.put(key, findings)
 
     def put(self, key: str, findings: tuple[Finding, ...]) -> None:
         size = _ENTRY_BYTES + len(key) + sum(_FINDING_BYTES + 16 * len(f.details) for f in findings)
@@ -123,9 +134,30 @@ class RedisFindings:
         return self._open(key, blob, text_length)
 
     def put(self, key: str, findings: tuple[Finding, ...]) -> None:
-        payload = json.dumps([_encode(f) for f in findings], separators=(",", ":")).encode("utf-8")
+        self.put_many([(key, findings)])
+
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+        """One MGET for a request's texts: an agent request has a hundred or more short ones."""
+        if not keys:
+            return []
         try:
-            self._client.set(self._PREFIX + key, self._tag(key, payload) + payload, px=self.ttl_ms)
+            blobs = self._client.mget([self._PREFIX + key for key in keys])
+        except Exception as exc:  # noqa: BLE001 — unreachable, timed out, protocol: all a miss
+            self._warn("read", exc)
+            return [None] * len(keys)
+        return [None if blob is None else self._open(key, blob, length)
+                for key, blob, length in zip(keys, blobs, text_lengths)]
+
+    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None:
+        """One pipelined round trip for every new entry of a request."""
+        if not items:
+            return
+        try:
+            batch = self._client.pipeline(transaction=False)
+            for key, findings in items:
+                payload = json.dumps([_encode(f) for f in findings], separators=(",", ":")).encode("utf-8")
+                batch.set(self._PREFIX + key, self._tag(key, payload) + payload, px=self.ttl_ms)
+            batch.execute()
         except Exception as exc:  # noqa: BLE001 — a cache we cannot write is only slower
             self._warn("write", exc)
 
@@ -168,8 +200,22 @@ class TieredFindings:
         return found
 
     def put(self, key: str, findings: tuple[Finding, ...]) -> None:
-        self.near.put(key, findings)
-        self.far.put(key, findings)
+        self.put_many([(key, findings)])
+
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+        found = self.near.get_many(keys, text_lengths)
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        if missing:
+            far = self.far.get_many([keys[i] for i in missing], [text_lengths[i] for i in missing])
+            for i, entry in zip(missing, far):
+                if entry is not None:
+                    found[i] = entry
+                    self.near.put(keys[i], entry)
+        return found
+
+    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None:
+        self.near.put_many(items)
+        self.far.put_many(items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +257,25 @@ class FindingsCache:
         return found
 
     def put(self, key: str, findings: Sequence[Finding]) -> None:
+        self.put_many([(key, findings)])
+
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+        """``get`` for a request's texts at once (one round trip to a shared store)."""
         try:
-            self.store.put(key, tuple(findings))
+            found = list(self.store.get_many(keys, text_lengths))
+            if len(found) != len(keys):
+                raise ValueError(f"the store answered {len(found)} entries for {len(keys)} keys")
+        except Exception:  # noqa: BLE001 — a cache fault must never skip a scan
+            log.exception("llm-dlp: findings cache read failed; scanning instead")
+            found = [None] * len(keys)
+        hits = sum(entry is not None for entry in found)
+        self._hits += hits
+        self._misses += len(keys) - hits
+        return found
+
+    def put_many(self, items: Sequence[tuple[str, Sequence[Finding]]]) -> None:
+        try:
+            self.store.put_many([(key, tuple(findings)) for key, findings in items])
         except Exception:  # noqa: BLE001
             log.exception("llm-dlp: findings cache write failed")
 

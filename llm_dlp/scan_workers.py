@@ -96,21 +96,30 @@ class SegmentScanner:
         return self._find([(text, _SEAM_HINT) for text in texts], seams=True)
 
     def _find(self, jobs: list[Job], seams: bool) -> list[list[Finding]]:
-        results: list[list[Finding] | None] = [None] * len(jobs)
-        keys: list[str | None] = [None] * len(jobs)
+        # An agent request repeats many texts (object keys such as ``type`` or ``description``,
+        # tool names, enum values: a fifth to a half of its segments): each distinct (text, path
+        # hint) is looked up and scanned once. Detectors are pure functions of exactly those two,
+        # so every segment holding the text gets the same findings (offsets into the text, never
+        # into the body); each gets its own list, as the pipeline extends it per segment.
+        distinct: dict[Job, int] = {}
+        slots = [distinct.setdefault(job, len(distinct)) for job in jobs]
+        found = self._find_distinct(list(distinct), seams)
+        return [list(found[slot]) for slot in slots]
+
+    def _find_distinct(self, jobs: list[Job], seams: bool) -> list[Sequence[Finding]]:
+        results: list[Sequence[Finding] | None] = [None] * len(jobs)
+        keys: list[str] = []
         if self.cache is not None:
             version = self.cache.version()
-            for i, (text, hint) in enumerate(jobs):
-                keys[i] = self.cache.key(version, text, hint)
-                cached = self.cache.get(keys[i], len(text))  # type: ignore[arg-type]
-                if cached is not None:
-                    results[i] = list(cached)
+            keys = [self.cache.key(version, text, hint) for text, hint in jobs]
+            # one round trip to a shared store for the whole request, not one per text
+            results = list(self.cache.get_many(keys, [len(text) for text, _ in jobs]))
         missing = [i for i, found in enumerate(results) if found is None]
         scanned = self._scan([jobs[i] for i in missing], seams)
         for i, found in zip(missing, scanned):
             results[i] = found
-            if self.cache is not None:
-                self.cache.put(keys[i], found)  # type: ignore[arg-type]
+        if self.cache is not None and missing:
+            self.cache.put_many([(keys[i], results[i]) for i in missing])  # type: ignore[misc]
         return results  # type: ignore[return-value]
 
     def close(self) -> None:

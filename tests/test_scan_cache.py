@@ -135,10 +135,11 @@ def test_a_resent_history_is_not_scanned_again(detectors):
     earlier, latest = (Pipeline(load_policy_dir(REPO / "policies"), detectors, HASHER).scan(INFO, t, 10**8).parsed.segments
                        for t in turns[-2:])
     seen = {(s.text, s.path_hint) for s in earlier}
-    new = [s.text for s in latest if (s.text, s.path_hint) not in seen]
+    # each new (text, path hint) once, however many segments of the turn hold it
+    new = [text for text, _ in dict.fromkeys((s.text, s.path_hint) for s in latest if (s.text, s.path_hint) not in seen)]
     tool_result = json.loads(turns[-1])["messages"][-1]
     assert tool_result["content"][0]["content"] in new
-    # Every detector: only the turn's new segments. The secrets detector: those, and the seams
+    # Every detector: only the turn's new texts. The secrets detector: those, and the seams
     # (``llm_dlp.seams``) next to them.
     assert counting[0].name == "secrets"
     assert all(c.scanned - b == sum(map(len, new)) for c, b in zip(counting[1:], before[1:]))
@@ -183,6 +184,25 @@ class FakeRedis:
     def set(self, key, value, px=None):
         self.items[key] = value
 
+    def mget(self, keys):
+        return [self.items.get(key) for key in keys]
+
+    def pipeline(self, transaction=True):
+        return FakeBatch(self)
+
+
+class FakeBatch:
+    """redis-py's pipeline: commands queued, then run together."""
+
+    def __init__(self, client) -> None:
+        self.client, self.queued = client, []
+
+    def set(self, key, value, px=None):
+        self.queued.append((key, value, px))
+
+    def execute(self):
+        return [self.client.set(*command) for command in self.queued]
+
 
 class DownRedis:
     def get(self, key):
@@ -190,6 +210,12 @@ class DownRedis:
 
     def set(self, key, value, px=None):
         raise ConnectionError("redis is down")
+
+    def mget(self, keys):
+        raise ConnectionError("redis is down")
+
+    def pipeline(self, transaction=True):
+        return self
 
 
 def scan_twice(store, text: str) -> tuple[list[Finding], list[Finding], FindingsCache]:
@@ -261,3 +287,29 @@ def test_memory_is_bounded_by_bytes_least_recently_used_first():
     assert store.bytes_used <= 2000
     assert store.get("key0", 1) == finding
     assert store.get("key1", 1) is None and store.get("key49", 1) == finding
+
+
+def test_a_request_reads_and_writes_redis_in_one_round_trip_each():
+    class Counting(FakeRedis):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def mget(self, keys):
+            self.calls.append("mget")
+            return super().mget(keys)
+
+        def pipeline(self, transaction=True):
+            self.calls.append("pipeline")
+            return super().pipeline(transaction)
+
+    redis = Counting()
+    detector = SecretDetector()
+    secret = make.aws_secret_access_key()
+    cache = FindingsCache(HASHER, [detector], RedisFindings("", HASHER, client=redis))
+    segments = [Segment(("tools", i, "name"), f"tool_{i}", "tool") for i in range(40)]
+    segments.append(Segment(("m",), f"aws_secret_access_key = {secret}", "user"))
+    first = SegmentScanner([detector], cache).find(segments)
+    assert redis.calls == ["mget", "pipeline"] and len(redis.items) == 41
+    second = SegmentScanner([detector], cache).find(segments)  # again: every text from Redis, in one MGET
+    assert redis.calls == ["mget", "pipeline", "mget"] and first == second and first[-1]

@@ -15,7 +15,7 @@ from detectors.code.languages import (
     language_from_path,
 )
 from detectors.code.regions import Region, find_regions
-from detectors.code.unwrap import unwrap
+from detectors.code.unwrap import _looks_like_notebook, unwrap
 from detectors.code.views import View, file_details
 
 # Below this probability the model's language is not trusted and the region is "unknown".
@@ -74,6 +74,8 @@ class CodeDetector:
         return self._model or LanguageModel.load()
 
     def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
+        if self._one_line(text):
+            return []
         # a diff's new side (context and added lines) first, then what only its old side holds
         findings: list[Finding] = []
         for number, view in enumerate(unwrap(text)):
@@ -88,6 +90,15 @@ class CodeDetector:
                 if number == 0 or after == len(earlier) or earlier[after].start >= finding.end:
                     findings.append(finding)
         return sorted(findings, key=lambda f: f.start)
+
+    def _one_line(self, text: str) -> bool:
+        """Whether ``text`` provably holds no region, so unwrapping it (~0.1 ms whatever its
+        length; most of a JSON body's strings are one short line) can be skipped. A region needs
+        ``min_lines`` non-blank lines, or two for a fence and its content (``find_regions`` returns
+        nothing for one line when ``min_lines`` >= 2). Every view ``unwrap`` makes of a text is made
+        of slices of the text's lines, so a text without a newline has only one-line views; the
+        exception is a notebook's JSON, whose escaped sources are decoded into lines."""
+        return self.min_lines >= 2 and "\n" not in text and not _looks_like_notebook(text)
 
     def _classify(self, view: View, region: Region, path_hint: str | None) -> Finding | None:
         named = language_from_fence(region.fence_info) if region.fence_info else None

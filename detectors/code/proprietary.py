@@ -366,8 +366,13 @@ class ProprietaryCodeDetector:
             return self._table
 
     def scan(self, text: str, *, path_hint: str | None = None) -> list[Finding]:
+        # A match covers at least MIN_TOKENS tokens of a view, each token at least one character,
+        # and no view of a text is longer than the text: a shorter text (most of a JSON body's
+        # keys and enum values) cannot match, and need not even look at the index on disk.
+        if len(text) < MIN_TOKENS:
+            return []
         table = self.table()
-        if len(table) == 0 or not text:
+        if len(table) == 0:
             return []
         # Each view (a diff's new and old side) is fingerprinted on its own; where both sides
         # match the same excerpt of a file, the first view's (the new side's) finding stands.
