@@ -28,7 +28,7 @@ from llm_dlp.policy.model import Action, Policy
 from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, format_for, generic
 from llm_dlp.providers.target import rewritable, target_segments
 from llm_dlp.providers.base import parse_json
-from llm_dlp.providers.splice import apply_replacements, replace_strings
+from llm_dlp.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, exception_summary, failure

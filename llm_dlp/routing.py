@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from llm_dlp.endpoints import provider_for_host
 from llm_dlp.policy.model import Action, Destinations, KindRoute, Place, Policy, Reroute
 from llm_dlp.providers import anthropic, openai, responses
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.splice import replace_strings
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import Inspection, Verdict, failure
 

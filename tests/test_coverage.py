@@ -14,7 +14,7 @@ from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.providers import FORMATS, ApiFormat, RequestFormatError, error_response, format_for, format_named
 from llm_dlp.providers.base import ErrorAnswer, parse_json, parsed_request
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.splice import replace_strings
 from llm_dlp.providers.base import OBJECT_KEY
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.proxyrun import REPO

@@ -47,3 +47,26 @@ def test_no_module_imports_a_layer_above_it(layer):
 def test_the_check_sees_imports_in_every_form():
     source = "import addons.dlp\nfrom addons import x\ndef f():\n    from llm_dlp.pipeline import P\nfrom . import y\n"
     assert imported_packages(source) == {"addons", "llm_dlp"}
+
+
+def test_every_core_module_imports_first_in_a_fresh_interpreter():
+    """An import cycle shows only when a module of the cycle is imported first (the answer side's
+    restorers and the request side's formats once needed each other half-initialised), so each
+    module of the core is imported on its own, in one child interpreter per module."""
+    import subprocess
+    import sys
+
+    modules = sorted(
+        ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for path in (REPO / "llm_dlp").rglob("*.py")
+        if path.name != "__main__.py" and "testing" not in path.parts
+    )
+    modules = [m.removesuffix(".__init__") for m in modules]
+    script = (
+        "import subprocess, sys\n"
+        "failed = [m for m in sys.argv[1:] if subprocess.run([sys.executable, '-c', 'import ' + m],"
+        " capture_output=True).returncode]\n"
+        "print('\\n'.join(failed))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert result.stdout.split() == [], result.stdout

@@ -13,7 +13,7 @@ import zstandard
 from llm_dlp.bodies import BodyError, decode_body
 from llm_dlp.providers import RequestFormatError, adapter_for
 from llm_dlp.providers.base import INNER_JSON
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.splice import replace_strings
 
 
 def segments(path: str, body: dict) -> dict[str, str]:

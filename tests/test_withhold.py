@@ -19,7 +19,7 @@ from detectors.base import Finding
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.splice import replace_strings
 from llm_dlp.testing.proxyrun import REPO
 
 TABLE = "name,email\n" + "\n".join(f"Cust{i},cust{i}@example.com" for i in range(30))

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import json
-import math
-import re
 import shlex
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Iterable, Iterator
 
 from llm_dlp.decoding import Codec
-
-# A step into a JSON document: an object key, an array index, or ``INNER_JSON`` meaning "this
-# string holds a JSON document; continue inside it" (OpenAI's tool-call ``arguments``).
-PathStep = Union[str, int]
-INNER_JSON = "\x00json"
-# The last step of a path naming an object key itself rather than its value: ``path + (key,
-# OBJECT_KEY)`` is the text of ``key`` in the object at ``path`` (``coverage``, ``splice``).
-OBJECT_KEY = "\x00key"
-# First steps of the texts outside the body (``target``): the request target and its headers.
-TARGET = "\x00target"
-HEADER = "\x00header"
-JsonPath = tuple[PathStep, ...]
-
-MAX_DEPTH = 128  # deeper than any real request; bounds recursion on hostile bodies
-
-
-class RequestFormatError(ValueError):
-    """The body cannot be understood, so it must not be forwarded."""
-
+from llm_dlp.jsondoc import (  # noqa: F401 — re-exported: the adapters' vocabulary
+    HEADER,
+    INNER_JSON,
+    MAX_DEPTH,
+    OBJECT_KEY,
+    TARGET,
+    AmbiguousBodyError,
+    JsonPath,
+    PathStep,
+    RequestFormatError,
+    parse_json,
+    string_leaves,
+)
 
 @dataclass(frozen=True, slots=True)
 class ErrorAnswer:
@@ -132,88 +124,6 @@ def format_path(path: JsonPath) -> str:
         else:
             out += f".{step}" if step.isidentifier() else f"[{json.dumps(step)}]"
     return out
-
-
-class AmbiguousBodyError(RequestFormatError):
-    """A body a provider's parser could read differently from ours: refused, never guessed at."""
-
-
-def parse_json(body: str) -> Any:
-    """The one reading of a JSON body. Anything another parser may read differently is refused:
-    duplicate object keys (we would scan the last, a provider may use the first), unpaired UTF-16
-    surrogate escapes (replaced, dropped or refused, depending on the parser), NaN and Infinity
-    (not JSON; some parsers take them) and numbers too large for a double. Invalid escapes and
-    control characters in strings are already errors of ``json``; bodies that are not UTF-8 never
-    get here (``bodies.decode_body``)."""
-    try:
-        document = _STRICT.decode(body)
-    except RecursionError:
-        raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
-    except json.JSONDecodeError as exc:
-        raise RequestFormatError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(document):
-        raise AmbiguousBodyError("a string holds an unpaired UTF-16 surrogate escape")
-    return document
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise AmbiguousBodyError("an object repeats a key")
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise AmbiguousBodyError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise AmbiguousBodyError("a number is too large for a double")
-    return value
-
-
-_STRICT = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float)
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    # Paired escapes decode to one code point, so any surrogate left in a string is unpaired.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def string_leaves(
-    value: Any,
-    path: JsonPath,
-    *,
-    skip_keys: frozenset[str] = frozenset(),
-    depth: int = 0,
-) -> Iterator[tuple[JsonPath, str]]:
-    """Every string value under ``value`` (not object keys), depth-first, with its path."""
-    if depth > MAX_DEPTH:
-        raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in skip_keys:
-                yield from string_leaves(item, path + (key,), skip_keys=skip_keys, depth=depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from string_leaves(item, path + (index,), skip_keys=skip_keys, depth=depth + 1)
 
 
 def json_string_leaves(

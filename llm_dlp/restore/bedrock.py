@@ -25,8 +25,8 @@ import base64
 import json
 from typing import Any
 
-from llm_dlp.providers.base import string_leaves
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.jsondoc import string_leaves
+from llm_dlp.splice import replace_strings
 from llm_dlp.restore import anthropic
 from llm_dlp.restore.eventstream import Frame, encode_frame, encode_headers
 from llm_dlp.restore.sse import SseReader, parse_event

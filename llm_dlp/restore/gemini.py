@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llm_dlp.providers.base import string_leaves
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.jsondoc import string_leaves
+from llm_dlp.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event
 from llm_dlp.restore.stream import Rewriter, sse_or_json
 from llm_dlp.restore.text import TEXT, RestoreTable, TextRestorer, edit, held_back_notice

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from llm_dlp.providers.splice import replace_strings
+from llm_dlp.splice import replace_strings
 from llm_dlp.restore.sse import SseEvent, cannot_hold_placeholder, make_event, parse_event
 from llm_dlp.restore.stream import Rewriter, sse_or_json
 from llm_dlp.restore.text import (

@@ -14,7 +14,7 @@ import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, Iterable
 
-from llm_dlp.providers.base import INNER_JSON, OBJECT_KEY, JsonPath, RequestFormatError, parse_json
+from llm_dlp.jsondoc import INNER_JSON, OBJECT_KEY, JsonPath, RequestFormatError, parse_json
 
 _WS = re.compile(r"[ \t\n\r]*")
 _SKIPPER = json.JSONDecoder()
