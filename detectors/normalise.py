@@ -145,11 +145,20 @@ def _fold() -> _Fold:
         hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         hashlib.sha256(_CONFUSABLES.read_bytes()).hexdigest(),
     ]
-    table, bmp, resizing = cached_values("normalise-fold", derived_from, _fold_table)
+    table, bmp, resizing = cached_values("normalise-fold", derived_from, _fold_table, valid=_is_fold_table)
     return _Fold(
         table,
         re.compile(f"(?:[{bmp}]|[\U00010000-\U0010ffff])+"),
         re.compile(f"[{resizing}]|[\U00010000-\U0010ffff]"),
+    )
+
+
+def _is_fold_table(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and isinstance(value[0], dict)
+        and all(isinstance(part, str) for part in value[1:])
     )
 
 

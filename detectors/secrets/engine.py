@@ -150,6 +150,10 @@ def _pattern_shapes(sources: list[str]) -> list[tuple[bytes, int]]:
     return cached_values(
         "secret-expressions", derived_from,
         lambda: [(_hyperscan_syntax(source), _max_width(source)) for source in sources],
+        valid=lambda shapes: isinstance(shapes, list) and len(shapes) == len(sources) and all(
+            isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[0], bytes) and isinstance(shape[1], int)
+            for shape in shapes
+        ),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import marshal
+
 import hyperscan
 
 from detectors import normalise as normalise_module
@@ -95,9 +97,20 @@ def test_the_normalise_table_is_rebuilt_from_a_corrupt_cache_file(tmp_path, monk
         expected = normalise_module._fold_table()[0]
         assert normalise_module._fold().table == expected
         [stored] = list((tmp_path / "values").glob("normalise-fold-*"))
-        stored.write_bytes(b"garbage")
-        normalise_module._fold.cache_clear()
-        assert normalise_module._fold().table == expected
+        for damage in (b"garbage", marshal.dumps(("a", "b"))):  # unreadable; readable but misshapen
+            stored.write_bytes(damage)
+            normalise_module._fold.cache_clear()
+            assert normalise_module._fold().table == expected
         assert normalise_module.normalise("AKIA\u200bＡＢ").text == "AKIAAB"
     finally:
         normalise_module._fold.cache_clear()
+
+
+def test_a_stored_value_of_the_wrong_shape_is_built_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLM_DLP_CACHE_DIR", str(tmp_path))
+    assert cached_values("pairs", ["v"], lambda: [(b"x", 1)]) == [(b"x", 1)]
+    [stored] = list((tmp_path / "values").iterdir())
+    stored.write_bytes(marshal.dumps("not a list of pairs"))
+    is_pairs = lambda value: isinstance(value, list) and all(isinstance(v, tuple) for v in value)  # noqa: E731
+    assert cached_values("pairs", ["v"], lambda: [(b"y", 2)], valid=is_pairs) == [(b"y", 2)]
+    assert marshal.loads(stored.read_bytes()) == [(b"y", 2)]
