@@ -7,16 +7,13 @@ mitmproxy with ``default_addons``, turn the configuration into mitmproxy options
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
+from typing import TYPE_CHECKING
 
-from mitmproxy import exceptions, options
-from mitmproxy.tools.dump import DumpMaster
-
-from addons import default_addons
 from llm_dlp import cli
-from llm_dlp.proxy import ProxyConfig, ProxyCore, StartupError, build_core
+
+if TYPE_CHECKING:
+    from llm_dlp.proxy import ProxyConfig, ProxyCore
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(config: ProxyConfig) -> None:
     """Run the proxy until SIGINT or SIGTERM; raise ``StartupError`` for a configuration it refuses."""
+    import asyncio
+
+    from llm_dlp.proxy import build_core
+
     core = build_core(config)
     try:
         asyncio.run(_run(core))
@@ -33,6 +34,16 @@ def serve(config: ProxyConfig) -> None:
 
 
 async def _run(core: ProxyCore) -> None:
+    # mitmproxy only for ``run``: every other command (``scan`` above all) starts without it.
+    import asyncio
+    import signal
+
+    from mitmproxy import exceptions, options
+    from mitmproxy.tools.dump import DumpMaster
+
+    from addons import default_addons
+    from llm_dlp.proxy import StartupError
+
     config = core.config
     master = DumpMaster(options.Options(), with_termlog=True, with_dumper=False)
     master.addons.add(*default_addons(core))

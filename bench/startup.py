@@ -95,7 +95,9 @@ def main() -> None:
 
         def run_args(port: int) -> list[str]:
             return [str(BIN / "llm-dlp"), "run", "--listen-port", str(port), "--confdir", str(work / "certs"),
-                    "--audit-log", str(work / "audit.jsonl"), "--policy-dir", str(REPO / "policies")]
+                    "--audit-log", str(work / "audit.jsonl"), "--policy-dir", str(REPO / "policies"),
+                    # The default policy has proprietary_code rules; the bench has no code index.
+                    "--allow-missing-index"]
 
         def mitmdump_args(port: int) -> list[str]:
             return [str(BIN / "mitmdump"), "--listen-port", str(port), "--set", f"confdir={work / 'certs'}", "-q"]

@@ -88,18 +88,23 @@ def _write(path: Path, data: bytes) -> None:
         pass  # read-only home or full disk: the next start compiles again
 
 
-def cached_values(name: str, derived_from: Sequence[str], build: Callable[[], T]) -> T:
+def cached_values(
+    name: str, derived_from: Sequence[str], build: Callable[[], T], valid: Callable[[object], bool] | None = None
+) -> T:
     """``build()``, or what an earlier process stored for the same ``name`` and ``derived_from``.
 
     The value must be made of what ``marshal`` stores (str, numbers, tuples, lists, dicts,
-    sets, frozensets), and is loaded back as exactly that."""
+    sets, frozensets), and is loaded back as exactly that. ``valid`` checks the shape of a
+    loaded value: a damaged file can still unmarshal to something, which is then rebuilt."""
     digest = hashlib.sha256(sys.version.encode() + b"\0")
     for part in derived_from:
         digest.update(part.encode() + b"\0")
     path = cache_dir() / "values" / f"{name}-{digest.hexdigest()[:32]}.marshal"
     try:
-        return marshal.loads(path.read_bytes())
-    except Exception:  # noqa: BLE001 — absent or unreadable: build it
+        loaded = marshal.loads(path.read_bytes())
+        if valid is None or valid(loaded):
+            return loaded
+    except Exception:  # noqa: BLE001 — absent, unreadable or misshapen: build it
         pass
     value = build()
     _write(path, marshal.dumps(value))

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from detectors.build_cache import cached_values
 
 _CONFUSABLES = Path(__file__).with_name("confusables.txt")
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) outside category Cf, which the
@@ -134,7 +137,33 @@ def prepare_normalise() -> None:
 
 @functools.cache
 def _fold() -> _Fold:
-    """Built once per process (~0.1 s); ``SecretDetector`` builds it before workers fork."""
+    """Built once per process; ``SecretDetector`` builds it before workers fork. Walking the
+    planes takes ~0.3 s, so the result is stored in the build cache under the Unicode version
+    and the content of this module and the confusables list: a change to any of them rebuilds."""
+    derived_from = [
+        unicodedata.unidata_version,
+        hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        hashlib.sha256(_CONFUSABLES.read_bytes()).hexdigest(),
+    ]
+    table, bmp, resizing = cached_values("normalise-fold", derived_from, _fold_table, valid=_is_fold_table)
+    return _Fold(
+        table,
+        re.compile(f"(?:[{bmp}]|[\U00010000-\U0010ffff])+"),
+        re.compile(f"[{resizing}]|[\U00010000-\U0010ffff]"),
+    )
+
+
+def _is_fold_table(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and isinstance(value[0], dict)
+        and all(isinstance(part, str) for part in value[1:])
+    )
+
+
+def _fold_table() -> tuple[dict[int, str], str, str]:
+    """The fold table and the two character classes its patterns are made of."""
     table: dict[int, str] = {}
     confusables = _confusables()
     for low, high in _PLANES:
@@ -157,11 +186,7 @@ def _fold() -> _Fold:
     # characters (rare, and mostly emoji) are taken whole and looked up in the table.
     bmp = _character_class(sorted(code for code in table if code <= 0xFFFF))
     resizing = _character_class(sorted(c for c, folded in table.items() if len(folded) != 1 and c <= 0xFFFF))
-    return _Fold(
-        table,
-        re.compile(f"(?:[{bmp}]|[\U00010000-\U0010ffff])+"),
-        re.compile(f"[{resizing}]|[\U00010000-\U0010ffff]"),
-    )
+    return table, bmp, resizing
 
 
 def _confusables() -> dict[int, str]:

@@ -19,11 +19,13 @@ searches: correct, but two orders of magnitude slower.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import regex
 
@@ -32,9 +34,10 @@ from detectors.secrets.ruleset import Rule
 try:
     import hyperscan
 
-    from detectors.build_cache import compiled_database
+    from detectors.build_cache import cached_values, compiled_database
 except ImportError:  # pragma: no cover - exercised only where the wheel is unavailable
     hyperscan = None
+    cached_values = None
 
 # Longest span a confirming regex is allowed to look back over when a pattern is unbounded;
 # long enough for the longest token formats (GitLab routable, PyPI, 1Password).
@@ -126,11 +129,32 @@ def _compile(rule: Rule) -> _CompiledRule:
 
 
 def _expressions(rules: Sequence[Rule]) -> list[_Expression]:
+    sources = [(index, rule, source) for index, rule in enumerate(rules) for source in rule.prefilters or (rule.regex,)]
+    shapes = _pattern_shapes([source for _, _, source in sources])
     return [
-        _Expression(index, _hyperscan_syntax(source), _max_width(source) + 1, rule.lookahead + 2)
-        for index, rule in enumerate(rules)
-        for source in rule.prefilters or (rule.regex,)
+        _Expression(index, pattern, width + 1, rule.lookahead + 2)
+        for (index, rule, _), (pattern, width) in zip(sources, shapes, strict=True)
     ]
+
+
+def _pattern_shapes(sources: list[str]) -> list[tuple[bytes, int]]:
+    """Each source's hyperscan form and longest match. Parsing a few hundred patterns for their
+    width costs ~0.1-0.3 s per start, so the result is stored in the build cache under the
+    sources themselves and this module's code: a changed rule or a changed parser rebuilds."""
+    if cached_values is None:  # pragma: no cover - without hyperscan there is no build cache
+        return [(_hyperscan_syntax(source), _max_width(source)) for source in sources]
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.encode("utf-8", "surrogatepass") + b"\0")
+    derived_from = [digest.hexdigest(), hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
+    return cached_values(
+        "secret-expressions", derived_from,
+        lambda: [(_hyperscan_syntax(source), _max_width(source)) for source in sources],
+        valid=lambda shapes: isinstance(shapes, list) and len(shapes) == len(sources) and all(
+            isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[0], bytes) and isinstance(shape[1], int)
+            for shape in shapes
+        ),
+    )
 
 
 _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
