@@ -13,6 +13,7 @@ from spacy.language import Language
 from detectors.base import Finding, FindingKind, Problem
 from detectors.normalise import normalise, prepare_normalise
 from detectors.pii.analysis import WindowAnalyzer
+from detectors.pii.blobs import without_blob_findings
 from detectors.pii.code_noise import drop_code_noise
 from detectors.pii.engine import (
     LANGUAGE,
@@ -148,6 +149,8 @@ class PiiDetector:
             # A header hit may begin at the newline before its line; its end is on the line.
             headers = [hit.end - 1 for hit in hits if hit.anchor == self._header_anchor]
             results += table_name_results(text, headers, self.config.score_threshold)
+        # Not configurable: letters read inside a key or a hash are never personal data.
+        results = without_blob_findings(text, results)
         if self.config.filter_code_noise:
             results = drop_code_noise(text, results)
         findings = [

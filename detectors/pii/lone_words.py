@@ -9,7 +9,10 @@ Two checks here, both on the findings that are left after lines of code are drop
 * the same text writes the word in lower case ("Skip routine..." where "skip" occurs nearby),
   or it is a field label (``**Mobile:**``) - ``without_ordinary_words``;
 * a dictionary lists it as an ordinary English word ("Skip", "Bias", "Legacy", "Mermaid")
-  and nothing else vouches for it - ``without_dictionary_words``.
+  and nothing else vouches for it - ``without_dictionary_words``;
+* it opens a sentence of instructions as a verb or a label: a gerund with its object
+  ("Reading a directory...") or a word before a number ("Max 100 matches.", "Max: 5") -
+  ``without_instruction_words``.
 """
 
 from __future__ import annotations
@@ -145,3 +148,43 @@ def _written_lowercase(text: str, lower: str, start: int, stop: int) -> bool:
             return True
         position = text.find(lower, end, stop)
     return False
+
+
+# A determiner or a pronoun: after a sentence-initial "-ing" word it is the gerund's object
+# ("Reading a directory", "Using the API", "Running these tests"); a town's name is followed
+# by a verb or a preposition ("Reading is...", "Reading in 1990").
+_GERUND_OBJECT_AFTER = regex.compile(
+    r"[ \t]+(?:a|an|the|this|that|these|those|its|their|your|my|our|his|her|all|each|every|any|some|"
+    r"no|multiple|several|many|one|two|it|them|you|files?)\b"
+)
+# A number after the word, maybe after a colon: a limit or a count ("Max 100 matches.",
+# "Max: 5", "Min 3 characters"), not a person.
+_NUMBER_AFTER = regex.compile(r":?[ \t]+[0-9]")
+
+
+def without_instruction_words(
+    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str]
+) -> list[tuple[str, int, int, float]]:
+    """Agents' instructions and tool descriptions open sentences with verbs and limits: in
+    "- Reading a directory returns an error." a gerund takes an object, in "Max 100 matches."
+    a word is the label of a number. Neither is a place or a person, however many towns or
+    people are called Reading or Max. A lone word (one word, no cue before it) at the start of
+    a sentence, a line or a list item is dropped when it is an "-ing" form followed by a
+    determiner or a pronoun, or when a number follows it. A person's name with a number after
+    it mid-sentence ("paid Max 100 dollars") or with a cue ("Hi Max 5") stays a person."""
+    kept = []
+    for item in found:
+        entity, begin, end, _ = item
+        word = text[begin:end]
+        if (
+            entity in _LONE_WORD_ENTITIES and begin not in cued and word.isalpha()
+            and _SENTENCE_START.search(text, max(0, begin - 24), begin)
+            and (_is_gerund_with_object(text, word, end) or _NUMBER_AFTER.match(text, end))
+        ):
+            continue
+        kept.append(item)
+    return kept
+
+
+def _is_gerund_with_object(text: str, word: str, end: int) -> bool:
+    return len(word) > 4 and word.endswith("ing") and _GERUND_OBJECT_AFTER.match(text, end) is not None

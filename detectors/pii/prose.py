@@ -36,7 +36,12 @@ from detectors.pii.agent_words import AGENT_WORDS, names_a_product
 from detectors.pii.addresses import codes_after_places, whole_addresses
 from detectors.pii.code_context import looks_like_code
 from detectors.pii.gazetteers import Gazetteers, load_gazetteers
-from detectors.pii.lone_words import follows_place_cue, without_dictionary_words, without_ordinary_words
+from detectors.pii.lone_words import (
+    follows_place_cue,
+    without_dictionary_words,
+    without_instruction_words,
+    without_ordinary_words,
+)
 from detectors.pii.prefilter import AnchorScanner, Hit
 from detectors.pii.shapes import RESERVED_HOSTS, SHAPES, WORD_AFTER_TITLE
 
@@ -129,6 +134,7 @@ class ProseRecognizer:
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
         found = without_ordinary_words(text, found, cued)
         found = without_dictionary_words(text, found, cued, self._lists)
+        found = without_instruction_words(text, found, cued)
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:

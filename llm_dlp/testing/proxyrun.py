@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from llm_dlp.audit.rotation import log_files
+
 REPO = Path(__file__).resolve().parent.parent.parent
 LLM_DLP = Path(sys.executable).parent / "llm-dlp"
 
@@ -63,9 +65,12 @@ class RunningProxy:
         return httpx.Client(proxy=self.url, verify=self.ssl_context(), timeout=30, **kwargs)
 
     def audit_lines(self) -> list[dict]:
-        if not self.audit_path.exists():
-            return []
-        return [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
+        """The lines of the log and of the files it rotated into, oldest first: a run that
+        crosses midnight UTC starts a new file, and the lines before it still count."""
+        return [
+            json.loads(line) for path in log_files(self.audit_path)
+            for line in path.read_text().splitlines() if line.strip()
+        ]
 
     def decisions(self) -> list[dict]:
         """The decision lines: one per request. (A forwarded request's answer has a line of its

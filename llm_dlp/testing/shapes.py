@@ -57,6 +57,19 @@ def _base64(size: int, rng: random.Random) -> str:
     return base64.b64encode(rng.randbytes(size))[:size].decode()
 
 
+def _keys_between_prose(size: int, rng: random.Random) -> str:
+    """Short PEM-wrapped blocks of base64 between sentences with a name: findings inside
+    blobs and beside them, many blobs to look each finding up among."""
+    parts, length = [], 0
+    while length < size:
+        body = base64.b64encode(rng.randbytes(rng.randrange(48, 480))).decode()
+        lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        part = f"Key from Anna Schmidt in Leeds:\n-----BEGIN KEY-----\n{lines}\n-----END KEY-----\n"
+        parts.append(part)
+        length += len(part)
+    return "".join(parts)[:size]
+
+
 def _repeated_lines(size: int, rng: random.Random) -> str:
     line = "    total = compute(items[index], 4155550123) + offset  # see ticket 12345678\n"
     return (line * (size // len(line) + 1))[:size]
@@ -105,6 +118,7 @@ SHAPES: dict[str, Callable[[int, random.Random], str]] = {
     "one-line JSON, 7-11 digit numbers": _json_numbers,
     "minified code": _minified_code,
     "base64": _base64,
+    "keys between prose": _keys_between_prose,
     "repeated token": _repeated_token,
     "repeated code line": _repeated_lines,
     "invisible characters between letters": _invisible_between_letters,
