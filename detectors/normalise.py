@@ -27,9 +27,11 @@ import functools
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from detectors.base import Finding
 from detectors.build_cache import cached_values
 
 _CONFUSABLES = Path(__file__).with_name("confusables.txt")
@@ -128,6 +130,22 @@ def normalise(text: str) -> Normalised | None:
     if folded_text == text:
         return None
     return Normalised(text, folded_text, tuple(marks), tuple(edits))
+
+
+def scan_as_read(text: str, scan: Callable[[str], list[Finding]]) -> list[Finding]:
+    """``scan``'s findings in ``text`` as a reader sees it (invisible characters dropped,
+    lookalikes folded), with spans in ``text`` itself; a finding that needed folding says so."""
+    folded = normalise(text)
+    if folded is None:
+        return scan(text)
+    found = []
+    for finding in scan(folded.text):
+        start, end = folded.original_span(finding.start, finding.end)
+        details = dict(finding.details)
+        if text[start:end] != folded.text[finding.start : finding.end]:
+            details["normalised"] = True
+        found.append(replace(finding, start=start, end=end, details=details))
+    return found
 
 
 def prepare_normalise() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from presidio_analyzer import RecognizerResult
 from spacy.language import Language
 
 from detectors.base import Finding, FindingKind, Problem
-from detectors.normalise import normalise, prepare_normalise
+from detectors.normalise import prepare_normalise, scan_as_read
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.blobs import without_blob_findings
 from detectors.pii.code_noise import drop_code_noise
@@ -125,17 +125,7 @@ class PiiDetector:
             raise TypeError(f"PiiDetector.scan takes a str, not {type(text).__name__}")
         if not text.strip():
             return []
-        folded = normalise(text)
-        if folded is None:
-            return self._scan_text(text)
-        found = []
-        for finding in self._scan_text(folded.text):
-            start, end = folded.original_span(finding.start, finding.end)
-            details = dict(finding.details)
-            if text[start:end] != folded.text[finding.start : finding.end]:
-                details["normalised"] = True
-            found.append(replace(finding, start=start, end=end, details=details))
-        return found
+        return scan_as_read(text, self._scan_text)
 
     def _scan_text(self, text: str) -> list[Finding]:
         hits = self._scanner.hits(text)

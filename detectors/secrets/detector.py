@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 import regex
 
 from detectors.base import Finding, FindingKind, Problem
-from detectors.normalise import normalise, prepare_normalise
+from detectors.normalise import prepare_normalise, scan_as_read
 from detectors.secrets.encodings import (
     Decoded,
     base64_segments,
@@ -100,17 +99,7 @@ class SecretDetector:
     def scan(self, text: str) -> list[Finding]:
         """Findings in ``text`` as a reader sees it (``detectors.normalise``: invisible
         characters dropped, lookalikes folded), with spans in ``text`` itself."""
-        folded = normalise(text)
-        if folded is None:
-            return self._scan_text(text)
-        found = []
-        for finding in self._scan_text(folded.text):
-            start, end = folded.original_span(finding.start, finding.end)
-            details = dict(finding.details)
-            if text[start:end] != folded.text[finding.start : finding.end]:
-                details["normalised"] = True
-            found.append(dataclasses.replace(finding, start=start, end=end, details=details))
-        return found
+        return scan_as_read(text, self._scan_text)
 
     def _scan_text(self, text: str) -> list[Finding]:
         data = text.encode("utf-8", "surrogatepass")
