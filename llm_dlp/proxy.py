@@ -21,6 +21,8 @@ from detectors.base import Detector
 from llm_dlp.admin import ReadinessCheck, directory_writable, files_readable
 from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
+from llm_dlp.audit.recorded import RecordedFindings, recorded_key
+from llm_dlp.audit.recorded_stores import open_recorded_store
 from llm_dlp.audit.export import SpooledExporter
 from llm_dlp.audit.hec import TOKEN_VARIABLE, HecExporter
 from llm_dlp.audit.ocsf import OcsfExporter
@@ -170,6 +172,9 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         instance=instance,
         exporters=exporters,
         hasher=hasher,
+        # Kept where the vault is: a fleet sharing a Redis vault records a finding once, and a
+        # restart of a single proxy remembers (a file in the confdir).
+        recorded=RecordedFindings(open_recorded_store(config.vault, config.confdir), key=recorded_key(hasher.key)),
     )
     return ProxyCore(config, pipeline, endpoints, audit, load, ca, metrics)
 

@@ -18,7 +18,6 @@ import pytest
 from llm_dlp.audit.chain import load_or_create_chain_key
 from llm_dlp.audit.log import AuditLog, AuditWriteError
 from llm_dlp.audit.query import Filter, seen, select
-from llm_dlp.audit.recorded import RecordedFindings
 from llm_dlp.audit.summary import summarize
 from llm_dlp.audit.verify import verify
 from llm_dlp.cli import main
@@ -190,29 +189,6 @@ def test_seen_says_what_happened_to_the_value_not_to_its_request(pipeline, value
     out = capsys.readouterr().out
     assert out.startswith("seen in 1 request(s) as hmac-sha256:")
     assert "sent, logged" in out and "redacted" not in out and "pii/" in out
-
-
-def test_the_memory_is_bounded_and_forgets_after_its_ttl():
-    clock = [0.0]
-    recorded = RecordedFindings(ttl_seconds=60, max_entries=3, monotonic=lambda: clock[0])
-
-    def decide(*hashes: str) -> dict:
-        event = {"event": "dlp.decision", "tenant": "t", "user": "u", "findings": [
-            {"kind": "secret", "rule": "r", "location": "$.m", "action": "redact", "value_hash": h} for h in hashes]}
-        result = recorded(None, "info", event)
-        recorded.commit()
-        return result
-
-    assert len(decide("a", "b")["findings"]) == 2
-    clock[0] = 30
-    assert decide("a", "b")["findings_already_recorded"] == 2  # seen again: kept alive
-    clock[0] = 80
-    assert decide("a")["findings"] == []  # 50 s since last seen
-    clock[0] = 200
-    assert len(decide("a")["findings"]) == 1  # forgotten after the TTL: recorded again
-    decide("c", "d", "e")
-    assert len(recorded) == 3
-    assert len(decide("a")["findings"]) == 1  # pushed out by newer entries
 
 
 def test_a_value_inside_a_withheld_unit_is_recorded_as_withheld_and_seen_says_not_sent(pipeline, value_keys, tmp_path, capsys):

@@ -186,3 +186,25 @@ def test_an_instance_killed_mid_run_leaves_no_request_unscanned_or_unaudited(fle
     assert len(decisions) >= len(secrets) and len(received) <= len(decisions)
     assert len(_decisions(b)) >= len(secrets) - 3
     assert main(["audit", "verify", str(a.audit_path), str(b.audit_path), "--confdir", str(a.confdir)]) == 0
+
+
+def test_a_conversation_balanced_across_instances_records_its_finding_once(fleet, provider, received):
+    # The audit's memory of recorded findings lives in the shared Redis, beside the vault: turns
+    # of one conversation that land on alternate instances list the key once between them.
+    balancer, instances = fleet
+    (a, _), (b, _) = instances
+    key_id = make.aws_access_key_id()
+    history = [{"role": "user", "content": f"deploy with {key_id} today"}]
+    for turn in range(4):
+        with _client(balancer, a, provider) as client:
+            client.messages.create(model="claude-test", max_tokens=10, messages=history)
+        history += [{"role": "assistant", "content": f"step {turn} done"}, {"role": "user", "content": "go on"}]
+    decisions = _decisions(a) + _decisions(b)
+    assert len(decisions) == 4 and _decisions(a) and _decisions(b)  # round robin used both
+    assert all(line["decision"] == "redact" for line in decisions)
+    listed = [f for line in decisions for f in line["findings"] if f["kind"] == "secret"]
+    assert len(listed) == 1
+    assert sorted(line["findings_already_recorded"] for line in decisions) == [0, 1, 1, 1]
+    assert all(key_id not in item.text for item in received)
+    # With a Redis vault the memory is kept there only, not in each instance's confdir.
+    assert not list(a.confdir.glob("llm-dlp-recorded.sqlite*")) and not list(b.confdir.glob("llm-dlp-recorded.sqlite*"))

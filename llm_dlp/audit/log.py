@@ -86,6 +86,8 @@ class AuditLog:
         self._sink: LogFile | Stream = Stream(sys.stdout) if path is None else LogFile(path, rotation, fsync)
         self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None,
                                instance)
+        # Which findings each conversation has recorded; the proxy passes one kept where its vault
+        # is (recorded.py), the default is this process's memory.
         self._recorded = recorded if recorded is not None else RecordedFindings()
         self._clock = clock
         # What every event goes through first; what every line goes through before the console
@@ -135,6 +137,7 @@ class AuditLog:
     def close(self) -> None:
         with self._lock:
             self._sink.close()
+            self._recorded.close()
         for exporter in self._exporters:
             exporter.close()
 

@@ -1,4 +1,4 @@
-"""Which findings this proxy has already recorded: a finding goes into the log once per conversation.
+"""Which findings a conversation has already recorded: a finding goes into the log once per conversation.
 
 A coding agent sends its whole history with every turn, so the file it read at turn 3 is found
 again at turns 4, 5 ... 30. Recording it each time made one value count thirty times and made
@@ -11,98 +11,121 @@ How a conversation is told apart without storing anything of its content: the AP
 conversation id, but a history only grows at its end, so an earlier message keeps its place
 (its JSON path) from turn to turn. A finding is "the same" when tenant, user (or client address
 without proxy authentication), rule, location, the action taken, and the value's keyed hash
-(``value_hash``, HMAC under the proxy's key) all match. Only a 16-byte BLAKE2 digest of those is
-kept, in memory, so nothing here can be turned back into a value.
+(``value_hash``, HMAC under the proxy's key) all match. Only a 16-byte BLAKE2 digest of those,
+keyed with a key derived from the proxy's value-hash key, is kept, so nothing here can be turned
+back into a value, nor a user name confirmed by guessing.
 
-Bounds: an entry lives ``ttl_seconds`` after it was last seen (a conversation in use never
-expires), and at most ``max_entries`` are kept, the least recently seen going first. When
-an entry is gone, the finding is simply recorded again the next time: the log errs towards
-saying more. The same holds across processes: after a restart, and on each instance behind a
-load balancer, a conversation's findings are recorded once more (once per instance), never
-fewer. A value pasted again into a new message has a new location and is recorded anew; two
-conversations of one user with the same value at the same place within the TTL count as one.
+Where it is kept is a store (``recorded_stores.py``): the proxy's follows its vault, a shared
+Redis for a fleet, a file in the confdir otherwise, so neither a restart nor a load balancer makes
+a conversation's findings be recorded again. The store's TTL and bound decide how long an entry
+lives; when an entry is gone, the finding is simply recorded again the next time. A store that
+cannot be read or written errs the same way: every finding of that request is recorded, and the
+store is left alone for a few seconds (a dead Redis must not add its timeout to every request).
+The log may say more, never less. A value pasted again into a new message has a new location and
+is recorded anew; two conversations of one user with the same value at the same place within
+the TTL count as one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
+import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from llm_dlp.audit.events import ALREADY_RECORDED, DECISION
+from llm_dlp.audit.recorded_stores import DEFAULT_MAX_ENTRIES, DEFAULT_TTL_SECONDS, MemoryRecorded, RecordedStore
 
-DEFAULT_TTL_SECONDS = 24 * 3600
-DEFAULT_MAX_ENTRIES = 200_000  # ~40 MB at most; a busy team's day of agent sessions fits
+log = logging.getLogger("llm_dlp")
+
+RETRY_AFTER_SECONDS = 5.0  # after a store error, every finding is recorded without asking it
+
+__all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_TTL_SECONDS", "RecordedFindings", "recorded_key"]
+
+
+def recorded_key(value_key: bytes) -> bytes:
+    """The digest key, from the proxy's value-hash key (``llm_dlp.keys``): every instance that
+    shares the confdir's keys makes the same digests, so a shared store works across the fleet."""
+    return hmac.new(value_key, b"llm-dlp recorded findings v1", hashlib.sha256).digest()
 
 
 class RecordedFindings:
     """A processor for decision events; ``commit`` once the line is written, so a line that could
-    not be written does not make its findings count as recorded."""
+    not be written does not make its findings count as recorded. Callers serialise the two calls
+    (the audit log's lock)."""
 
-    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_entries: int = DEFAULT_MAX_ENTRIES,
+    def __init__(self, store: RecordedStore | None = None, *, key: bytes | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
+        # Without a store, this process's memory; without a key, one of this process (its memory
+        # dies with it, so no other process needs to make the same digests).
+        self._store: RecordedStore = store if store is not None else MemoryRecorded(monotonic=monotonic)
+        self._key = key if key is not None else secrets.token_bytes(32)
         self._now = monotonic
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._pending: list[bytes] = []
+        self._skip_until = float("-inf")
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         self._pending = []
         if event_dict.get("event") != DECISION:
             return event_dict
-        now = self._now()
         conversation = (event_dict.get("tenant"), event_dict.get("user") or event_dict.get("client"))
-        event_dict["findings"], event_dict[ALREADY_RECORDED] = self._first_seen(conversation, event_dict.get("findings"), now)
         shadow = event_dict.get("shadow")
+        # The candidate policy's findings follow the same rule, apart from the active policy's:
+        # its own record of the conversation, under its tenant.
+        candidate = ("shadow", shadow.get("tenant"), *conversation) if shadow else None
+        active_keys = [self._digest(conversation, f) for f in event_dict.get("findings") or ()]
+        shadow_keys = [self._digest(candidate, f) for f in shadow.get("findings") or ()] if candidate else []
+        known = self._known(active_keys + shadow_keys)
+        event_dict["findings"], event_dict[ALREADY_RECORDED] = _split(event_dict.get("findings"), active_keys, known)
         if shadow:
-            # The candidate policy's findings follow the same rule, apart from the active
-            # policy's: its own record of the conversation, under its tenant.
-            candidate = ("shadow", shadow.get("tenant"), *conversation)
-            findings, earlier = self._first_seen(candidate, shadow.get("findings"), now)
+            findings, earlier = _split(shadow.get("findings"), shadow_keys, known)
             event_dict["shadow"] = {**shadow, "findings": findings, ALREADY_RECORDED: earlier}
+        self._pending = active_keys + shadow_keys
         return event_dict
 
-    def _first_seen(self, conversation: tuple[Any, ...], findings: Any, now: float) -> tuple[list[Any], int]:
-        """The findings this conversation has not recorded before, and how many it has."""
-        new, earlier = [], 0
-        for finding in findings or ():
-            key = _key(conversation, finding)
-            if self._known(key, now):
-                earlier += 1
-            else:
-                new.append(finding)
-            self._pending.append(key)
-        return new, earlier
-
     def commit(self) -> None:
-        now = self._now()
-        for key in self._pending:
-            self._seen[key] = now
-            self._seen.move_to_end(key)
-        self._pending = []
-        while len(self._seen) > self._max:
-            self._seen.popitem(last=False)
-        self._expire(now)
+        pending, self._pending = self._pending, []
+        if pending and self._usable():
+            try:
+                self._store.mark(pending)
+            except Exception as exc:  # noqa: BLE001 — not remembered: recorded again next time
+                self._failed("write", exc)
+
+    def close(self) -> None:
+        try:
+            self._store.close()
+        except Exception as exc:  # noqa: BLE001 — closing at shutdown must not hide the real exit
+            log.debug("llm-dlp: audit memory not closed cleanly: %s", exc)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._store)
 
-    def _known(self, key: bytes, now: float) -> bool:
-        seen = self._seen.get(key)
-        return seen is not None and now - seen <= self._ttl
+    def _known(self, keys: list[bytes]) -> set[bytes]:
+        if not keys or not self._usable():
+            return set()
+        try:
+            return self._store.known(keys)
+        except Exception as exc:  # noqa: BLE001 — unreadable, unreachable, damaged: record again
+            self._failed("read", exc)
+            return set()
 
-    def _expire(self, now: float) -> None:
-        # Oldest first: stop at the first entry still alive.
-        while self._seen:
-            key, seen = next(iter(self._seen.items()))
-            if now - seen <= self._ttl:
-                return
-            del self._seen[key]
+    def _usable(self) -> bool:
+        return self._now() >= self._skip_until
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self._skip_until = self._now() + RETRY_AFTER_SECONDS
+        log.warning("llm-dlp: cannot %s the audit's memory of recorded findings (%s); findings are recorded "
+                    "again meanwhile", what, exc)
+
+    def _digest(self, conversation: tuple[Any, ...], finding: dict[str, Any]) -> bytes:
+        parts = (*conversation, finding.get("rule"), finding.get("location"), finding.get("action"), finding.get("value_hash"))
+        return hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), key=self._key, digest_size=16).digest()
 
 
-def _key(conversation: tuple[Any, ...], finding: dict[str, Any]) -> bytes:
-    parts = (*conversation, finding.get("rule"), finding.get("location"), finding.get("action"), finding.get("value_hash"))
-    return hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=16).digest()
+def _split(findings: Any, keys: list[bytes], known: set[bytes]) -> tuple[list[Any], int]:
+    """The findings not recorded before, and how many were."""
+    new = [finding for finding, key in zip(findings or (), keys) if key not in known]
+    return new, len(keys) - len(new)

@@ -1,0 +1,217 @@
+"""Where the audit remembers which findings a conversation has recorded: this process, a file in
+the confdir, or the Redis the vault lives in.
+
+A store only holds opaque 16-byte keyed digests (``recorded.py`` makes them) with the time each
+was last seen; nothing in it leads back to a value, a user or a tenant without the proxy's key.
+Every store forgets an entry ``ttl_seconds`` after it was last seen; memory and file also keep
+at most ``max_entries`` (the least recently seen go first), Redis is bounded by the TTL and its
+own ``maxmemory``. A store may raise on any call: the caller then records again (``recorded.py``).
+
+Which one the proxy uses follows its vault (``open_recorded_store``): a fleet that shares a Redis
+vault shares this memory too, so a conversation balanced across instances is recorded once; a
+single proxy keeps it in its confdir, so a restart remembers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+DEFAULT_TTL_SECONDS = 24 * 3600
+DEFAULT_MAX_ENTRIES = 200_000  # a busy team's day of agent sessions; ~10 MB on disk, ~40 MB in memory
+FILE_NAME = "llm-dlp-recorded.sqlite"
+REDIS_PREFIX = "llm-dlp:recorded:"
+
+
+class RecordedStore(Protocol):
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        """The keys seen within the TTL."""
+
+    def mark(self, keys: Sequence[bytes]) -> None:
+        """Seen now: new keys are added, known ones kept alive."""
+
+    def close(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class MemoryRecorded:
+    """In this process only; forgotten when it exits. Callers hold their own lock."""
+
+    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_entries: int = DEFAULT_MAX_ENTRIES,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._now = monotonic
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        now = self._now()
+        return {key for key in keys if (seen := self._seen.get(key)) is not None and now - seen <= self._ttl}
+
+    def mark(self, keys: Sequence[bytes]) -> None:
+        now = self._now()
+        for key in keys:
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+        while len(self._seen) > self._max:
+            self._seen.popitem(last=False)
+        # Oldest first: stop at the first entry still alive.
+        while self._seen:
+            key, seen = next(iter(self._seen.items()))
+            if now - seen <= self._ttl:
+                break
+            del self._seen[key]
+
+    def close(self) -> None:
+        self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class FileRecorded:
+    """SQLite in the confdir, so a restarted proxy remembers; wall-clock times for the same reason.
+
+    Opened on first use and re-opened after an error, so a file that was damaged and then removed
+    or repaired is used again without a restart. Several proxies on one host sharing the confdir
+    share the file (SQLite's locks); one that finds it locked for longer than a moment records again.
+    """
+
+    _TRIM_EVERY = 512  # marks between sweeps of expired and surplus entries
+
+    def __init__(self, path: str | Path, *, ttl_seconds: float = DEFAULT_TTL_SECONDS,
+                 max_entries: int = DEFAULT_MAX_ENTRIES, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._now = clock
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._marks = 0
+
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        since = self._now() - self._ttl
+        with self._lock:
+            db = self._open()
+            try:
+                for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                    batch = list(keys[start : start + 500])
+                    marks = ",".join("?" * len(batch))
+                    rows = db.execute(f"SELECT key FROM recorded WHERE seen >= ? AND key IN ({marks})", (since, *batch))
+                    found.update(bytes(key) for (key,) in rows)
+            except sqlite3.Error:
+                self._drop()
+                raise
+        return found
+
+    def mark(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            return
+        now = self._now()
+        with self._lock:
+            db = self._open()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT INTO recorded (key, seen) VALUES (?, ?) "
+                               "ON CONFLICT (key) DO UPDATE SET seen = excluded.seen", [(key, now) for key in keys])
+                self._marks += len(keys)
+                if self._marks >= self._TRIM_EVERY:
+                    self._marks = 0
+                    self._trim(db, now)
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def __len__(self) -> int:
+        with self._lock:
+            (total,) = self._open().execute("SELECT COUNT(*) FROM recorded WHERE seen >= ?",
+                                            (self._now() - self._ttl,)).fetchone()
+        return int(total)
+
+    def _trim(self, db: sqlite3.Connection, now: float) -> None:
+        db.execute("DELETE FROM recorded WHERE seen < ?", (now - self._ttl,))
+        (total,) = db.execute("SELECT COUNT(*) FROM recorded").fetchone()
+        if total > self._max:
+            db.execute("DELETE FROM recorded WHERE key IN (SELECT key FROM recorded ORDER BY seen LIMIT ?)",
+                       (total - self._max,))
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is not None:
+            return self._db
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0.5)
+        try:
+            self.path.chmod(0o600)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last marks: they are recorded again
+            db.execute("CREATE TABLE IF NOT EXISTS recorded (key BLOB PRIMARY KEY, seen REAL NOT NULL) WITHOUT ROWID")
+            db.execute("CREATE INDEX IF NOT EXISTS recorded_seen ON recorded (seen)")
+        except sqlite3.Error:
+            db.close()
+            raise
+        self._db = db
+        return db
+
+    def _drop(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+
+class RedisRecorded:
+    """Shared by every proxy pointed at the same Redis; Redis expires the keys."""
+
+    def __init__(self, url: str, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, client: object | None = None) -> None:
+        if client is None:
+            import redis  # only deployments that share a vault need the client
+
+            # Short timeouts: the lookup sits on the audit write of every request.
+            client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._client = client
+        self._ttl_ms = max(1, int(ttl_seconds * 1000))
+
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        if not keys:
+            return set()
+        values = self._client.mget([_redis_key(key) for key in keys])  # type: ignore[attr-defined]
+        return {key for key, value in zip(keys, values) if value is not None}
+
+    def mark(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            return
+        pipe = self._client.pipeline(transaction=False)  # type: ignore[attr-defined]
+        for key in keys:
+            pipe.set(_redis_key(key), b"1", px=self._ttl_ms)
+        pipe.execute()
+
+    def close(self) -> None:
+        self._client.close()  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._client.scan_iter(match=REDIS_PREFIX + "*", count=1000))  # type: ignore[attr-defined]
+
+
+def _redis_key(key: bytes) -> str:
+    return REDIS_PREFIX + key.hex()
+
+
+def open_recorded_store(vault: str, confdir: str | Path, *, ttl_seconds: float = DEFAULT_TTL_SECONDS) -> RecordedStore:
+    """Redis when the vault is a Redis (the fleet shares both), else a file in the confdir."""
+    if vault.startswith(("redis://", "rediss://", "unix://")):
+        return RedisRecorded(vault, ttl_seconds=ttl_seconds)
+    return FileRecorded(Path(confdir) / FILE_NAME, ttl_seconds=ttl_seconds)
