@@ -1,6 +1,7 @@
 """A 30-turn coding-agent session through the pipeline and the audit log: how big the lines get.
 
-    .venv/bin/python -m bench.audit_session [--turns 30] [--seed 15]
+    .venv/bin/python -m bench.audit_session [--turns 30] [--seed 15] [--memory file|process|REDIS_URL]
+                                            [--restart-at TURN]
 
 Drives a synthetic, Claude-Code-shaped conversation in process: a system prompt and tool list,
 then each turn the agent reads a file (a tool_use and its tool_result) and the whole history is
@@ -12,6 +13,12 @@ forwarded request's upstream answer (200) is then recorded as the proxy's addon 
 Prints the audit line sizes (median, mean, max of the decision lines, and of every line the log
 holds), the finding entries and counts written, and what ``llm-dlp audit summary`` then says per
 finding kind against the number of distinct values that were actually in the conversation.
+
+The audit's memory of recorded findings is the proxy's default, a file in the confdir
+(``--memory file``); ``process`` is the in-process memory the proxy used before, a ``redis://``
+URL the fleet's. ``--restart-at TURN`` closes the audit log before that turn and opens a new one
+on the same confdir and log, as a restarted proxy does: with ``process`` the conversation's
+findings are then recorded again. The time spent writing audit lines is printed per line.
 """
 
 from __future__ import annotations
@@ -24,14 +31,18 @@ import random
 import statistics
 import sysconfig
 import tempfile
+import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from llm_dlp.audit.chain import load_or_create_chain_key
 from llm_dlp.audit.events import ResponseEvent
 from llm_dlp.audit.log import AuditLog
+from llm_dlp.audit.recorded import RecordedFindings, recorded_key
+from llm_dlp.audit.recorded_stores import MemoryRecorded, RecordedStore, open_recorded_store
 from llm_dlp.audit.query import Filter, select
 from llm_dlp.audit.summary import summarize
 from llm_dlp.detection import DetectorOptions, DetectorRegistry, build_detectors
@@ -117,7 +128,45 @@ def request_body(history: list[dict], system: str, tools: list[dict]) -> bytes:
     return json.dumps(body).encode()
 
 
-def run(turns: int, seed: int, directory: Path) -> dict:
+class TimedStore:
+    """A store of the audit's memory, with the time spent in it (opening a file included)."""
+
+    def __init__(self, store: RecordedStore) -> None:
+        self.store, self.seconds = store, 0.0
+
+    def known(self, keys: Sequence[bytes]) -> dict[bytes, float]:
+        started = time.perf_counter()
+        try:
+            return self.store.known(keys)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def mark(self, keys: Sequence[bytes]) -> None:
+        started = time.perf_counter()
+        try:
+            self.store.mark(keys)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+def open_audit(path: Path, confdir: Path, memory: str) -> tuple[AuditLog, TimedStore]:
+    """The audit log as the proxy opens it, with its memory of recorded findings in ``memory``."""
+    if memory == "process":
+        store = TimedStore(MemoryRecorded())
+    else:
+        vault = memory if memory.startswith(("redis", "unix")) else "memory"  # the proxy's rule: it follows the vault
+        store = TimedStore(open_recorded_store(vault, confdir))
+    recorded = RecordedFindings(store, key=recorded_key(load_or_create_hasher(confdir).key))
+    return AuditLog(path, key=load_or_create_chain_key(confdir), recorded=recorded), store
+
+
+def run(turns: int, seed: int, directory: Path, memory: str = "file", restart_at: int | None = None) -> dict:
     rng = random.Random(seed)
     confdir = directory / "certs"
     (directory / "no-index").mkdir()  # an empty code index: the session's files are not proprietary
@@ -125,7 +174,9 @@ def run(turns: int, seed: int, directory: Path) -> dict:
     pipeline = Pipeline(load_policy_dir(ROOT / "policies", registry=DetectorRegistry.of(detectors)), detectors,
                         load_or_create_hasher(confdir))
     path = directory / "audit.jsonl"
-    audit = AuditLog(path, key=load_or_create_chain_key(confdir))
+    audit, store = open_audit(path, confdir, memory)
+    stores = [store]
+    writing = 0.0  # seconds spent in the audit log's record calls
     system = "You are an interactive CLI tool that helps users with software engineering tasks. " * 40
     tools = [{"name": name, "description": f"{name} a file or run a command. " * 20,
               "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}
@@ -143,12 +194,19 @@ def run(turns: int, seed: int, directory: Path) -> dict:
                            host="api.anthropic.com", path="/v1/messages", provider="anthropic",
                            client_address="10.0.0.7", user="alice", content_type="application/json")
         verdict = pipeline.inspect(info, request_body(history, system, tools)).verdict
+        if number == restart_at:
+            audit.close()
+            audit, store = open_audit(path, confdir, memory)
+            stores.append(store)
+        started = time.perf_counter()
         audit.record(info, verdict)
         if not verdict.answers_client:  # forwarded: the addon records upstream's answer
             audit.record_event(ResponseEvent(info.request_id, verdict.tenant, info.user, info.host, info.path,
                                              status=200, ms=round(rng.uniform(800, 9000), 1)))
+        writing += time.perf_counter() - started
     audit.close()
-    return measure(path, planted)
+    return measure(path, planted) | {"write_ms_per_turn": writing * 1000 / max(len(calls), 1),
+                                     "memory_ms_per_turn": sum(s.seconds for s in stores) * 1000 / max(len(calls), 1)}
 
 
 def measure(path: Path, planted: set[str]) -> dict:
@@ -195,10 +253,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--memory", default="file",
+                        help="the audit's memory of recorded findings: file (the proxy's default), process, or a redis:// URL")
+    parser.add_argument("--restart-at", type=int, metavar="TURN", help="reopen the audit log before this turn")
     args = parser.parse_args()
+    if args.memory not in ("file", "process") and not args.memory.startswith(("redis://", "rediss://", "unix://")):
+        parser.error("--memory: file, process or a redis:// URL")
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(args.turns, args.seed, Path(tmp))
-    print(f"{result['lines']} decision lines over a {args.turns}-turn session\n")
+        result = run(args.turns, args.seed, Path(tmp), args.memory, args.restart_at)
+    restart = f", reopened before turn {args.restart_at}" if args.restart_at else ""
+    print(f"{result['lines']} decision lines over a {args.turns}-turn session (memory: "
+          f"{'a redis' if args.memory.startswith(('redis', 'unix')) else args.memory}{restart})\n")
     print("| measure | value |\n|---|---:|")
     print(f"| lines in the log (decisions and answers) | {result['all_lines']} |")
     print(f"| answer lines (dlp.response) | {result['answer_lines']} |")
@@ -216,6 +281,8 @@ def main() -> None:
     print(f"| findings counted (sum of count) | {result['counted']} |")
     print(f"| distinct value hashes in the log | {result['distinct_hashes']} |")
     print(f"| sensitive values planted | {result['planted']} |")
+    print(f"| audit write time per turn (decision and answer line) | {result['write_ms_per_turn']:.2f} ms |")
+    print(f"| of which the memory of recorded findings | {result['memory_ms_per_turn']:.2f} ms |")
     print(f"\n`audit summary` finding kinds: {result['summary_kinds']}")
     print(f"decisions: {result['decisions']}")
     print("line size per turn (bytes): " + " ".join(str(s) for s in result["turn_sizes"]))

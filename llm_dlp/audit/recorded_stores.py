@@ -2,10 +2,12 @@
 the confdir, or the Redis the vault lives in.
 
 A store only holds opaque 16-byte keyed digests (``recorded.py`` makes them) with the time each
-was last seen; nothing in it leads back to a value, a user or a tenant without the proxy's key.
-Every store forgets an entry ``ttl_seconds`` after it was last seen; memory and file also keep
-at most ``max_entries`` (the least recently seen go first), Redis is bounded by the TTL and its
-own ``maxmemory``. A store may raise on any call: the caller then records again (``recorded.py``).
+was last marked; nothing in it leads back to a value, a user or a tenant without the proxy's key.
+Every store forgets an entry ``ttl_seconds`` after it was last marked (``recorded.py`` marks a
+finding seen again only once its mark is an hour old, so one read answers most requests); memory
+and file also keep at most ``max_entries`` (the least recently marked go first), Redis is bounded
+by the TTL and its own ``maxmemory``. A store may raise on any call: the caller then records
+again (``recorded.py``).
 
 Which one the proxy uses follows its vault (``open_recorded_store``): a fleet that shares a Redis
 vault shares this memory too, so a conversation balanced across instances is recorded once; a
@@ -29,11 +31,11 @@ REDIS_PREFIX = "llm-dlp:recorded:"
 
 
 class RecordedStore(Protocol):
-    def known(self, keys: Sequence[bytes]) -> set[bytes]:
-        """The keys seen within the TTL."""
+    def known(self, keys: Sequence[bytes]) -> dict[bytes, float]:
+        """The keys marked within the TTL, each with the seconds since it was last marked."""
 
     def mark(self, keys: Sequence[bytes]) -> None:
-        """Seen now: new keys are added, known ones kept alive."""
+        """Seen now: new keys are added, known ones kept alive for another TTL."""
 
     def close(self) -> None: ...
 
@@ -50,9 +52,9 @@ class MemoryRecorded:
         self._now = monotonic
         self._seen: OrderedDict[bytes, float] = OrderedDict()
 
-    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+    def known(self, keys: Sequence[bytes]) -> dict[bytes, float]:
         now = self._now()
-        return {key for key in keys if (seen := self._seen.get(key)) is not None and now - seen <= self._ttl}
+        return {key: now - seen for key in keys if (seen := self._seen.get(key)) is not None and now - seen <= self._ttl}
 
     def mark(self, keys: Sequence[bytes]) -> None:
         now = self._now()
@@ -95,17 +97,18 @@ class FileRecorded:
         self._db: sqlite3.Connection | None = None
         self._marks = 0
 
-    def known(self, keys: Sequence[bytes]) -> set[bytes]:
-        found: set[bytes] = set()
-        since = self._now() - self._ttl
+    def known(self, keys: Sequence[bytes]) -> dict[bytes, float]:
+        found: dict[bytes, float] = {}
+        now = self._now()
         with self._lock:
             db = self._open()
             try:
                 for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
                     batch = list(keys[start : start + 500])
                     marks = ",".join("?" * len(batch))
-                    rows = db.execute(f"SELECT key FROM recorded WHERE seen >= ? AND key IN ({marks})", (since, *batch))
-                    found.update(bytes(key) for (key,) in rows)
+                    rows = db.execute(f"SELECT key, seen FROM recorded WHERE seen >= ? AND key IN ({marks})",
+                                      (now - self._ttl, *batch))
+                    found.update((bytes(key), now - seen) for key, seen in rows)
             except sqlite3.Error:
                 self._drop()
                 raise
@@ -174,9 +177,11 @@ class FileRecorded:
 
 
 class RedisRecorded:
-    """Shared by every proxy pointed at the same Redis; Redis expires the keys."""
+    """Shared by every proxy pointed at the same Redis; Redis expires the keys. A key's value is
+    the wall-clock time it was marked, so one MGET answers a whole request."""
 
-    def __init__(self, url: str, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, client: object | None = None) -> None:
+    def __init__(self, url: str, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, client: object | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         if client is None:
             import redis  # only deployments that share a vault need the client
 
@@ -184,19 +189,22 @@ class RedisRecorded:
             client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._client = client
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
+        self._now = clock
 
-    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+    def known(self, keys: Sequence[bytes]) -> dict[bytes, float]:
         if not keys:
-            return set()
+            return {}
         values = self._client.mget([_redis_key(key) for key in keys])  # type: ignore[attr-defined]
-        return {key for key, value in zip(keys, values) if value is not None}
+        now = self._now()
+        return {key: max(0.0, now - _marked_at(value)) for key, value in zip(keys, values) if value is not None}
 
     def mark(self, keys: Sequence[bytes]) -> None:
         if not keys:
             return
+        now = f"{self._now():.3f}".encode()
         pipe = self._client.pipeline(transaction=False)  # type: ignore[attr-defined]
         for key in keys:
-            pipe.set(_redis_key(key), b"1", px=self._ttl_ms)
+            pipe.set(_redis_key(key), now, px=self._ttl_ms)
         pipe.execute()
 
     def close(self) -> None:
@@ -204,6 +212,13 @@ class RedisRecorded:
 
     def __len__(self) -> int:
         return sum(1 for _ in self._client.scan_iter(match=REDIS_PREFIX + "*", count=1000))  # type: ignore[attr-defined]
+
+
+def _marked_at(value: bytes) -> float:
+    try:
+        return float(value)
+    except ValueError:  # not ours, or an older form: known, and due a fresh mark
+        return float("-inf")
 
 
 def _redis_key(key: bytes) -> str:
