@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from detectors.base import Finding, FindingKind, Problem
+from detectors.collector import collector_paused
 from detectors.normalise import prepare_normalise, scan_as_read
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.blobs import without_blob_findings
@@ -186,15 +187,17 @@ class PiiDetector:
     def _engine(self) -> AnalyzerEngine:
         """presidio's own engine over the same recognizers and pipeline: it runs the text with a
         spaCy model; without one only the tests use it, as the reference the windows match."""
-        from detectors.pii.presidio_engine import build_analyzer
+        with collector_paused():
+            from detectors.pii.presidio_engine import build_analyzer
 
-        return build_analyzer(self._vocabulary.nlp, self.config.score_threshold, self._recognizers)
+            return build_analyzer(self._vocabulary.nlp, self.config.score_threshold, self._recognizers)
 
     def _reload_pipeline(self) -> Language:
         """A fresh pipeline for the vocabulary, and for presidio's engine, so the old one is freed."""
-        from detectors.pii.spacy_pipeline import load_pipeline
+        with collector_paused():
+            from detectors.pii.spacy_pipeline import load_pipeline
 
-        nlp = load_pipeline(self.config.spacy_model)
+            nlp = load_pipeline(self.config.spacy_model)
         if "_engine" in self.__dict__:
             self._engine.nlp_engine.nlp = {LANGUAGE: nlp}
         return nlp
