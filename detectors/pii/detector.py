@@ -85,13 +85,14 @@ class PiiDetector:
         # A spaCy model loads in the constructor, which raises if it cannot.
         if "pii" in needed and not self.entities:
             return [Problem("the personal-data detector is configured with no entity types")]
-        # Without a model, spaCy's tokenizer loads on first use. A proxy checks its detectors
-        # before serving and forks its scan workers after: loaded now, the workers share it
-        # and no request waits for it.
-        try:
-            self._vocabulary.nlp
-        except Exception as exc:  # a broken spaCy install: every scan would fail
-            return [Problem(f"the personal-data detector cannot load spaCy's tokenizer: {exc}")]
+        # Without a model, spaCy's tokenizer loads on first use. A proxy whose policies name
+        # personal data checks its detectors before serving and forks its scan workers after:
+        # loaded now, the workers share it and no request waits for it.
+        if "pii" in needed:
+            try:
+                self._vocabulary.nlp
+            except Exception as exc:  # a broken spaCy install: every scan would fail
+                return [Problem(f"the personal-data detector cannot load spaCy's tokenizer: {exc}")]
         return []
 
     def __init__(self, config: PiiConfig | None = None) -> None:

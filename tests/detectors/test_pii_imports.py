@@ -105,3 +105,16 @@ def test_the_scan_command_on_a_small_file_without_context_words_imports_no_spacy
     )
     # The garbage collector, paused while the detectors load (detectors.collector), runs again.
     assert result == {"status": 1, "loaded": [], "collector": True}
+
+
+def test_a_proxy_whose_policies_name_pii_loads_the_tokenizer_in_the_check_before_its_workers_fork():
+    result = _fresh(
+        "from detectors.pii import PiiDetector\n"
+        "detector = PiiDetector()\n"
+        "unnamed = detector.self_check(frozenset())\n"
+        "before = 'spacy' in sys.modules\n"
+        "named = detector.self_check(frozenset({'pii'}))\n"
+        "result = {'problems': [p.message for p in unnamed + named], 'before': before,\n"
+        "          'after': detector._vocabulary._nlp is not None}"
+    )
+    assert result == {"problems": [], "before": False, "after": True}
