@@ -14,6 +14,9 @@ right after. A later ``import presidio_analyzer`` or ``import spacy`` runs the p
 ``__init__`` as usual and finds these modules already loaded, so every class is the same
 object whichever way it was reached (``tests/detectors/test_pii_imports.py``). Once the real
 package is loaded, it is used as it is.
+
+All of this runs once, when this module is imported (the detector's start-up, before any
+thread that could import presidio or spaCy at the same moment and see a stand-in).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import importlib
 import importlib.machinery
 import importlib.util
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -56,9 +58,6 @@ _NLP_ENGINE = "presidio_analyzer.nlp_engine"
 _ANNOTATION_ONLY = {f"{_PREDEFINED}.generic.iban_recognizer": (_NLP_ENGINE, "NlpArtifacts")}
 _STOP_WORDS = "spacy.lang.en.stop_words"
 
-# One loading at a time: the stand-ins sit in sys.modules while it runs.
-_lock = threading.RLock()
-
 
 class _AnnotationOnly:
     """Stands for a class a module names only in annotations, until the real one is loaded."""
@@ -73,31 +72,31 @@ class _AnnotationOnly:
 def _presidio() -> dict[str, Any]:
     """presidio's core classes, ``REGEX_TIMEOUT_SECONDS`` and the predefined recognizers the
     detector subclasses, by name: presidio's own objects."""
-    with _lock:
-        if _is_loaded("presidio_analyzer"):
-            import presidio_analyzer
-            import presidio_analyzer.pattern_recognizer
-            import presidio_analyzer.predefined_recognizers as predefined
+    if "presidio_analyzer" in sys.modules:
+        import presidio_analyzer
+        import presidio_analyzer.pattern_recognizer
+        import presidio_analyzer.predefined_recognizers as predefined
 
-            found = {name: getattr(presidio_analyzer, name) for _, names in _PRESIDIO_CORE for name in names}
-            found |= {name: getattr(predefined, name) for name in _PRESIDIO_RECOGNIZERS}
-            return found | {"REGEX_TIMEOUT_SECONDS": presidio_analyzer.pattern_recognizer.REGEX_TIMEOUT_SECONDS}
-        found = {}
-        with _stand_ins() as stand_in:
-            package = stand_in("presidio_analyzer")
-            for module_name, names in _PRESIDIO_CORE:
-                module = _load(module_name, stand_in)
-                for name in names:
-                    found[name] = getattr(module, name)
-                    setattr(package, name, found[name])
-            found["REGEX_TIMEOUT_SECONDS"] = module.REGEX_TIMEOUT_SECONDS  # pattern_recognizer's
-            for class_name, module_name in _PRESIDIO_RECOGNIZERS.items():
-                found[class_name] = getattr(_load(module_name, stand_in), class_name)
-        return found
+        found = {name: getattr(presidio_analyzer, name) for _, names in _PRESIDIO_CORE for name in names}
+        found |= {name: getattr(predefined, name) for name in _PRESIDIO_RECOGNIZERS}
+        return found | {"REGEX_TIMEOUT_SECONDS": presidio_analyzer.pattern_recognizer.REGEX_TIMEOUT_SECONDS}
+    found = {}
+    with _stand_ins() as stand_in:
+        package = stand_in("presidio_analyzer")
+        for module_name, names in _PRESIDIO_CORE:
+            module = _load(module_name, stand_in)
+            for name in names:
+                found[name] = getattr(module, name)
+                setattr(package, name, found[name])
+        found["REGEX_TIMEOUT_SECONDS"] = module.REGEX_TIMEOUT_SECONDS  # pattern_recognizer's
+        for class_name, module_name in _PRESIDIO_RECOGNIZERS.items():
+            found[class_name] = getattr(_load(module_name, stand_in), class_name)
+    return found
 
 
 def real_nlp_artifacts() -> type:
-    """presidio's ``NlpArtifacts`` (this imports spaCy), also put where a placeholder stood."""
+    """presidio's ``NlpArtifacts`` (this imports presidio's NLP engines and spaCy), also put
+    where a placeholder stood."""
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
     for module_name, (_, name) in _ANNOTATION_ONLY.items():
@@ -109,15 +108,10 @@ def real_nlp_artifacts() -> type:
 
 def _english_stop_words() -> set[str]:
     """spaCy's English stop list (``spacy.lang.en.stop_words.STOP_WORDS``), a module of data."""
-    with _lock:
-        if not _is_loaded("spacy"):
-            with _stand_ins() as stand_in:
-                _load(_STOP_WORDS, stand_in)
-        return importlib.import_module(_STOP_WORDS).STOP_WORDS
-
-
-def _is_loaded(package: str) -> bool:
-    return package in sys.modules
+    if "spacy" not in sys.modules:
+        with _stand_ins() as stand_in:
+            _load(_STOP_WORDS, stand_in)
+    return importlib.import_module(_STOP_WORDS).STOP_WORDS
 
 
 @contextmanager
