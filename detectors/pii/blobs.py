@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from presidio_analyzer import RecognizerResult
+from detectors.pii.light_imports import RecognizerResult
 
 # Runs of base64 (standard and URL-safe) and hex characters; a PEM body's lines are one run.
 _RUN = re.compile(r"[A-Za-z0-9+/=_-]{20,}(?:\r?\n[A-Za-z0-9+/=_-]+)*")

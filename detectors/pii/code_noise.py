@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import RecognizerResult
+from detectors.pii.light_imports import RecognizerResult
 
 from detectors.pii.code_context import CodeContext
 from detectors.pii.gazetteers import load_gazetteers

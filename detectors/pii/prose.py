@@ -30,7 +30,7 @@ from itertools import accumulate, compress
 
 import regex
 import tldextract
-from presidio_analyzer import RecognizerResult
+from detectors.pii.light_imports import RecognizerResult
 
 from detectors.pii.agent_words import AGENT_WORDS, names_a_product
 from detectors.pii.addresses import codes_after_places, whole_addresses
