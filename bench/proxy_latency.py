@@ -97,6 +97,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--policy-dir", type=lambda p: Path(p).resolve(), help="llm-dlp's policies (default: the bundled ones)")
     parser.add_argument("--out", type=Path, help="also write the table as markdown to this file")
     args = parser.parse_args()
 
@@ -108,7 +109,7 @@ def main() -> None:
     # findings-cache hit, and this table would no longer show the cost of scanning (bench.session
     # measures the cache on a real, growing conversation).
     dlp = start_proxy(workdir / "dlp", intercept=[f"localhost:{provider.port}"], upstream_ca=ca.cert_path,
-                      extra_args=["--scan-cache-mb", "0"])
+                      policy_dir=args.policy_dir, extra_args=["--scan-cache-mb", "0"])
     clients = {
         "direct": httpx.Client(verify=str(ca.cert_path), timeout=60),
         "mitmdump": httpx.Client(proxy=f"http://127.0.0.1:{mitm_port}",

@@ -121,7 +121,7 @@ def test_seam_windows_are_cached_and_a_longer_conversation_rescans_only_its_new_
     scanner = SegmentScanner(DETECTORS, cache)
     scanned: list[str] = []
     run_all = scanner.seam_detection.run_all
-    scanner.seam_detection.run_all = lambda jobs: scanned.extend(t for t, _ in jobs) or run_all(jobs)  # type: ignore[method-assign]
+    scanner.seam_detection.run_all = lambda jobs: scanned.extend(job[0] for job in jobs) or run_all(jobs)  # type: ignore[method-assign]
     turn = Pipeline(policies, DETECTORS, HASHER, scanner=scanner)
     messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " + "x" * 20_000}
                 for i in range(20)]
