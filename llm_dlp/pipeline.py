@@ -128,9 +128,13 @@ class Pipeline:
         per_segment = (with_seam_findings(parsed.segments, found_alone, self.scanner.find_in_seams,
                                           self.scanner.seam_generic_rules)
                        if self.scanner.seams_needed(kinds) else found_alone)
+        known: dict[str, list[Finding]] = {}  # per distinct text: a body repeats many
         for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:
-                found += _uncovered(self.known.scan(tenant, segment.text), found)
+                again = known.get(segment.text)
+                if again is None:
+                    again = known[segment.text] = self.known.scan(tenant, segment.text)
+                found += _uncovered(again, found)
             for finding in found:
                 value = finding.value(segment.text)
                 hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
