@@ -34,7 +34,7 @@ from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, exception_summary, failure
 from llm_dlp.scan_workers import SegmentScanner
-from llm_dlp.seams import with_seam_findings
+from llm_dlp.seams import windows, with_seam_findings
 from llm_dlp.tool_names import without_tool_names
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
@@ -123,11 +123,13 @@ class Pipeline:
         else:
             text, parsed = self._parse(info, decode_content(raw_body, info.content_encoding, limit))
         hits = []
-        found_alone = without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments, kinds))
-        # A value split across segments is found at their seams and reported in each part.
-        per_segment = (with_seam_findings(parsed.segments, found_alone, self.scanner.find_in_seams,
-                                          self.scanner.seam_generic_rules)
-                       if self.scanner.seams_needed(kinds) else found_alone)
+        # A value split across segments is found at their seams (windows across them) and
+        # reported in each part; segments and seams go to the detectors together.
+        seams = windows(parsed.segments) if self.scanner.seams_needed(kinds) else []
+        found, in_seams = self.scanner.find_with_seams(parsed.segments, [w.text for w in seams], kinds)
+        found_alone = without_tool_names(parsed.document, parsed.segments, found)
+        per_segment = (with_seam_findings(parsed.segments, found_alone, in_seams, self.scanner.seam_generic_rules, seams)
+                       if seams else found_alone)
         known: dict[str, list[Finding]] = {}  # per distinct text: a body repeats many
         for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:

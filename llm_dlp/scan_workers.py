@@ -85,6 +85,8 @@ class Detection:
         return [f for found in self.run_each(text, path_hint, self.ids if ids is None else ids).values() for f in found]
 
     def run_each(self, text: str, path_hint: str | None, ids: Collection[str]) -> dict[str, list[Finding]]:
+        if path_hint == _SEAM_HINT:  # a seam window: text read across segments, of no one file
+            path_hint = None
         found: dict[str, list[Finding]] = {}
         for id_, detector, hinted in zip(self.ids, self.detectors, self._hinted):
             if id_ not in ids:
@@ -107,9 +109,10 @@ class SegmentScanner:
                  timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.detection = Detection(detectors)
         # Seam windows (``llm_dlp.seams``) are scanned for credentials split across segments.
-        self.seam_detection = Detection([d for d in detectors if d.name == "secrets"])
+        self.seam_ids = tuple(id_ for id_, d in zip(self.detection.ids, self.detection.detectors) if d.name == "secrets")
         self.seam_generic_rules = frozenset(
-            rule.id for d in self.seam_detection.detectors for rule in getattr(d, "rules", ()) if rule.generic)
+            rule.id for d in self.detection.detectors if d.name == "secrets" for rule in getattr(d, "rules", ())
+            if rule.generic)
         self.cache = cache
         self.workers = workers
         self.timeout_seconds = timeout_seconds
@@ -118,33 +121,42 @@ class SegmentScanner:
 
     def find(self, segments: Sequence[Segment], kinds: Collection[str] | None = None) -> list[list[Finding]]:
         """Findings per segment of the detectors that report one of ``kinds`` (None: all)."""
-        ids = self.detection.ids_for(kinds)
-        return self._find([(segment.text, segment.path_hint) for segment in segments], ids, seams=False)
+        return self.find_with_seams(segments, (), kinds)[0]
 
     def seams_needed(self, kinds: Collection[str] | None) -> bool:
         """Whether the seam scan (secrets) can find anything of ``kinds``."""
-        return bool(self.seam_detection.ids_for(kinds))
+        return bool(set(self.seam_ids) & set(self.detection.ids_for(kinds)))
 
     def find_in_seams(self, texts: Sequence[str]) -> list[list[Finding]]:
         """Secrets-detector findings for each seam window, cached like segments."""
-        if not self.seam_detection.detectors:
-            return [[] for _ in texts]
-        return self._find([(text, _SEAM_HINT) for text in texts], self.seam_detection.ids, seams=True)
+        return self.find_with_seams((), texts, None)[1]
 
-    def _find(self, texts: list[tuple[str, str | None]], ids: tuple[str, ...], seams: bool) -> list[list[Finding]]:
+    def find_with_seams(self, segments: Sequence[Segment], seam_texts: Sequence[str],
+                        kinds: Collection[str] | None = None) -> tuple[list[list[Finding]], list[list[Finding]]]:
+        """``find`` and ``find_in_seams`` at once: one cache round trip and one worker round trip
+        for both, since a resent turn's new texts and its new seams are about as long."""
         # An agent request repeats many texts (object keys such as ``type`` or ``description``,
         # tool names, enum values: a fifth to a half of its segments): each distinct (text, path
         # hint) is looked up and scanned once. Detectors are pure functions of exactly those two,
         # so every segment holding the text gets the same findings (offsets into the text, never
         # into the body); each gets its own list, as the pipeline extends it per segment.
+        ids = self.detection.ids_for(kinds)
         distinct: dict[tuple[str, str | None], int] = {}
-        slots = [distinct.setdefault(text, len(distinct)) for text in texts]
-        entries = self._entries(list(distinct), ids, seams)
-        found = [[f for id_ in ids for f in entry[id_]] for entry in entries]
-        return [list(found[slot]) for slot in slots]
+        wanted: list[tuple[str, ...]] = []
+        slots = []
+        for text, job_ids in [*(((s.text, s.path_hint), ids) for s in segments),
+                              *(((text, _SEAM_HINT), self.seam_ids) for text in seam_texts)]:
+            slot = distinct.setdefault(text, len(distinct))
+            if slot == len(wanted):
+                wanted.append(job_ids)
+            slots.append(slot)
+        entries = self._entries(list(distinct), wanted)
+        found = [[f for id_ in job_ids for f in entry[id_]] for entry, job_ids in zip(entries, wanted)]
+        per_text = [list(found[slot]) for slot in slots]
+        return per_text[:len(segments)], per_text[len(segments):]
 
-    def _entries(self, texts: list[tuple[str, str | None]], ids: tuple[str, ...], seams: bool) -> list[PerDetector]:
-        """Per distinct text, the findings of at least the detectors ``ids``: from the cache where
+    def _entries(self, texts: list[tuple[str, str | None]], wanted: list[tuple[str, ...]]) -> list[PerDetector]:
+        """Per distinct text, the findings of at least the detectors it wants: from the cache where
         it has them, the missing detectors scanned (and their findings added to the entry)."""
         entries: list[PerDetector | None] = [None] * len(texts)
         keys: list[str] = []
@@ -153,9 +165,10 @@ class SegmentScanner:
             keys = [self.cache.key(version, text, hint) for text, hint in texts]
             # one round trip to a shared store for the whole request, not one per text
             entries = list(self.cache.get_many(keys, [len(text) for text, _ in texts]))
-        lacking = [(i, tuple(id_ for id_ in ids if entry is None or id_ not in entry)) for i, entry in enumerate(entries)]
+        lacking = [(i, tuple(id_ for id_ in ids if entry is None or id_ not in entry))
+                   for i, (entry, ids) in enumerate(zip(entries, wanted))]
         lacking = [(i, missing) for i, missing in lacking if missing]
-        scanned = self._scan([(*texts[i], missing) for i, missing in lacking], seams)
+        scanned = self._scan([(*texts[i], missing) for i, missing in lacking])
         for (i, _), found in zip(lacking, scanned):
             entries[i] = {**(entries[i] or {}), **found}
         if self.cache is not None and lacking:
@@ -168,14 +181,12 @@ class SegmentScanner:
                 self._pool.close()
                 self._pool = None
 
-    def _scan(self, jobs: list[Job], seams: bool = False) -> list[dict[str, list[Finding]]]:
+    def _scan(self, jobs: list[Job]) -> list[dict[str, list[Finding]]]:
         if not jobs:
             return []
-        if seams:
-            jobs = [(text, None, ids) for text, _, ids in jobs]
         if self._pool is None:
-            return (self.seam_detection if seams else self.detection).run_all(jobs)
-        return self._pool.run(jobs, seams, self.timeout_seconds)
+            return self.detection.run_all(jobs)
+        return self._pool.run(jobs, self.timeout_seconds)
 
     def _fork_pool(self) -> _Pool:
         # Objects built so far move to the permanent generation, so the collector in a worker does
@@ -184,22 +195,22 @@ class SegmentScanner:
         # At start-up, before the proxy starts any thread. A worker replaced later forks a
         # threaded process; it runs only detector code, and should it wait on a lock another
         # thread held at the fork, its scans time out and fail closed rather than pass.
-        return _Pool(self.workers, self.detection, self.seam_detection)
+        return _Pool(self.workers, self.detection)
 
 
 class _Worker:
     """One forked detector process and the pipe to it; used by one thread at a time."""
 
-    def __init__(self, detection: Detection, seam_detection: Detection) -> None:
+    def __init__(self, detection: Detection) -> None:
         ours, theirs = _FORK.Pipe(duplex=True)
-        self.process = _FORK.Process(target=_serve, args=(theirs, detection, seam_detection), daemon=True,
+        self.process = _FORK.Process(target=_serve, args=(theirs, detection), daemon=True,
                                      name="llm-dlp detector worker")
         self.process.start()
         theirs.close()
         self.connection: Connection = ours
 
-    def send(self, jobs: list[Job], seams: bool) -> None:
-        self.connection.send((jobs, seams))
+    def send(self, jobs: list[Job]) -> None:
+        self.connection.send(jobs)
 
     def answer(self, deadline: float) -> list[dict[str, list[Finding]]]:
         """The worker's findings; ``TimeoutError`` past the deadline, ``EOFError`` if it died."""
@@ -221,14 +232,14 @@ class _Pool:
     """Idle workers in a queue: a request takes one (waiting its turn when all are busy), and a
     large one also takes whichever others are idle at that moment, never waiting for them."""
 
-    def __init__(self, size: int, detection: Detection, seam_detection: Detection) -> None:
-        self._detections = (detection, seam_detection)
+    def __init__(self, size: int, detection: Detection) -> None:
+        self._detection = detection
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._closed = False
         for _ in range(size):
-            self._idle.put(_Worker(*self._detections))
+            self._idle.put(_Worker(self._detection))
 
-    def run(self, jobs: list[Job], seams: bool, timeout: float) -> list[dict[str, list[Finding]]]:
+    def run(self, jobs: list[Job], timeout: float) -> list[dict[str, list[Finding]]]:
         deadline = time.monotonic() + timeout
         try:
             workers = [self._idle.get(timeout=timeout)]
@@ -246,7 +257,7 @@ class _Pool:
         try:
             for worker, batch in zip(workers, batches):
                 try:
-                    worker.send([jobs[i] for i in batch], seams)
+                    worker.send([jobs[i] for i in batch])
                 except OSError:
                     broken.append(worker)
             for worker, batch in zip(workers, batches):
@@ -275,7 +286,7 @@ class _Pool:
             if self._closed:
                 return
             log.error("llm-dlp: a detector worker died or overran its deadline; starting another")
-            worker = _Worker(*self._detections)
+            worker = _Worker(self._detection)
         if self._closed:
             worker.stop()
         else:
@@ -293,15 +304,15 @@ class _Pool:
 _FORK = multiprocessing.get_context("fork")
 
 
-def _serve(connection: Connection, detection: Detection, seam_detection: Detection) -> None:
+def _serve(connection: Connection, detection: Detection) -> None:
     """A worker's life: texts in, findings (offsets, never values) out, until the pipe closes."""
     while True:
         try:
-            jobs, seams = connection.recv()
+            jobs = connection.recv()
         except (EOFError, OSError):
             return
         try:
-            reply = (False, (seam_detection if seams else detection).run_all(jobs))
+            reply = (False, detection.run_all(jobs))
         except Exception as exc:  # noqa: BLE001 — raised again in the proxy, which fails the request closed
             reply = (True, exc)
         try:
