@@ -159,9 +159,12 @@ def main() -> None:
     if args.out:
         args.out.write_text(
             "# Proxy latency: llm-dlp vs plain mitmdump (same run)\n\n"
-            f"Command: `.venv/bin/python -m bench.proxy_latency --requests {args.requests} --out {args.out}`\n"
+            f"Command: `.venv/bin/python -m bench.proxy_latency --requests {args.requests}"
+            + (f" --policy-dir {args.policy_dir}" if args.policy_dir else "") + f" --out {args.out}`\n"
             f"Date: {time.strftime('%Y-%m-%d')} · 2-core shared VM, loopback stand-in provider over TLS, "
-            "bundled default policy (all detectors: secrets, PII, code, proprietary code with an empty index).\n\n"
+            + (f"policies {args.policy_dir}" if args.policy_dir else
+               "bundled default policy (all detectors: secrets, PII, code, proprietary code with an empty index)")
+            + ".\n\n"
             + table + "\n"
         )
 

@@ -39,8 +39,9 @@ from llm_dlp.scan_cache import FindingsCache
 log = logging.getLogger("llm_dlp")
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
-# Only a request with this many characters of uncached text (a resumed session's first turn) is
-# split across workers. Smaller ones go whole to one worker: the pool is first come, first
+# Only a request with this many characters of uncached text for every detector (a resumed
+# session's first turn; fewer detectors or seam windows count for less: ``_cost``) is split
+# across workers. Smaller ones go whole to one worker: the pool is first come, first
 # served, so a request split over every worker would make every request behind it wait.
 _SPLIT_CHARS = 256_000
 
@@ -304,8 +305,19 @@ class _Pool:
 _FORK = multiprocessing.get_context("fork")
 
 
+# Read once by each new worker before it serves: what detectors load on first use (gazetteers,
+# the public-suffix list, the language model) is then loaded before the first request, not in it
+# (100-300 ms on the loaded test machine, once per worker).
+_WARM_UP = ("Contact Jane Doe at jane.doe@example.com or +44 20 7946 0958, see https://example.com/docs.\n"
+            "```python\ndef total(items):\n    return sum(item.price for item in items)\n```\n")
+
+
 def _serve(connection: Connection, detection: Detection) -> None:
     """A worker's life: texts in, findings (offsets, never values) out, until the pipe closes."""
+    try:
+        detection.run(_WARM_UP, None)
+    except Exception:  # noqa: BLE001 — a detector that fails here fails its first request instead
+        pass
     while True:
         try:
             jobs = connection.recv()
@@ -325,20 +337,32 @@ def _serve(connection: Connection, detection: Detection) -> None:
 
 def _split_count(jobs: list[Job], workers: int) -> int:
     """How many workers a request's jobs are worth: one unless there is much uncached text."""
-    total = sum(len(job[0]) for job in jobs)
-    return 1 if total < _SPLIT_CHARS else max(1, min(workers, len(jobs)))
+    total = sum(_cost(job) for job in jobs)
+    return 1 if total < _SPLIT_CHARS * _COST_ALL else max(1, min(workers, len(jobs)))
+
+
+# A job's cost: its characters, weighted by the detectors it runs. The secrets detector (the seam
+# windows' only one) reads ~100 MB/s, the others 3-10 MB/s: by characters alone, a worker given
+# the seams of a large first turn would idle while another scans its prose and code.
+_COST_SECRETS, _COST_OTHER = 1, 10
+_COST_ALL = _COST_SECRETS + 3 * _COST_OTHER
+
+
+def _cost(job: Job) -> int:
+    text, _, ids = job
+    return len(text) * sum(_COST_SECRETS if id_ == "secrets" else _COST_OTHER for id_ in ids)
 
 
 def _batches(jobs: list[Job], workers: int) -> list[list[int]]:
-    """Positions of ``jobs`` split across workers by size, largest first into the lightest batch."""
+    """Positions of ``jobs`` split across workers by cost, dearest first into the lightest batch."""
     count = _split_count(jobs, workers)
     if count == 1:
         return [list(range(len(jobs)))]
     batches: list[list[int]] = [[] for _ in range(count)]
     loads = [0] * count
-    for index in sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0])):
+    costs = [_cost(job) for job in jobs]
+    for index in sorted(range(len(jobs)), key=lambda i: -costs[i]):
         lightest = loads.index(min(loads))
         batches[lightest].append(index)
-        loads[lightest] += len(jobs[index][0])
+        loads[lightest] += costs[index]
     return [b for b in batches if b]
-
