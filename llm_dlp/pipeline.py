@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp import withhold
-from llm_dlp.audit.locations import audited_details, audited_location
+from llm_dlp.audit.locations import RequestValues, audited_details, audited_location
 from llm_dlp import routing
 from llm_dlp import uploads
 from llm_dlp.bodies import BodyError, decode_content, utf8_text
@@ -126,7 +126,7 @@ class Pipeline:
         # A value split across segments is found at their seams (windows across them) and
         # reported in each part; segments and seams go to the detectors together.
         seams = windows(parsed.segments) if self.scanner.seams_needed(kinds) else []
-        found, in_seams = self.scanner.find_with_seams(parsed.segments, [w.text for w in seams], kinds)
+        found, in_seams = self.scanner.find_with_seams(parsed.segments, seams, kinds)
         found_alone = without_tool_names(parsed.document, parsed.segments, found)
         per_segment = (with_seam_findings(parsed.segments, found_alone, in_seams, self.scanner.seam_generic_rules, seams)
                        if seams else found_alone)
@@ -247,7 +247,7 @@ class Pipeline:
         return text, parsed
 
     def _records(self, decided: list[_Decided]) -> tuple[FindingRecord, ...]:
-        values = {item.hit.value for item in decided}  # for audited_details: none may reach the record
+        values = RequestValues({item.hit.value for item in decided})  # for audited_details: none may reach the record
         grouped: dict[tuple, list[_Decided]] = {}
         for item in decided:
             finding = item.hit.finding

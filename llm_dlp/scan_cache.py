@@ -253,6 +253,14 @@ class FindingsCache:
         message = f"{version}\0{hint}\0{text}".encode("utf-8", "surrogatepass")
         return hmac.digest(self._keyer.key, message, "sha256").hex()  # one C call: no HMAC object
 
+    def seam_key(self, version: str, pieces: Sequence[tuple[str, int, int]]) -> str:
+        """The key of a seam window (``seams.Window``) cut from segments: each piece the key of
+        the segment it is cut from (which binds that segment's whole text) and the slice of that
+        text it takes, so it binds the window's text exactly without reading it. Never equal to a
+        text's key: the byte after the version is ``s`` here and a NUL or ``\\1`` there."""
+        message = f"{version}\0seam\0" + ";".join(f"{key}:{low}:{high}" for key, low, high in pieces)
+        return hmac.digest(self._keyer.key, message.encode("utf-8", "surrogatepass"), "sha256").hex()
+
     def get(self, key: str, text_length: int) -> Entry | None:
         try:
             found = self.store.get(key, text_length)

@@ -35,6 +35,7 @@ from typing import Collection, Mapping, Sequence
 from detectors.base import Detector, Finding
 from llm_dlp.providers import Segment
 from llm_dlp.scan_cache import FindingsCache
+from llm_dlp.seams import Window
 
 log = logging.getLogger("llm_dlp")
 
@@ -132,10 +133,14 @@ class SegmentScanner:
         """Secrets-detector findings for each seam window, cached like segments."""
         return self.find_with_seams((), texts, None)[1]
 
-    def find_with_seams(self, segments: Sequence[Segment], seam_texts: Sequence[str],
+    def find_with_seams(self, segments: Sequence[Segment], seams: Sequence[str] | Sequence[Window],
                         kinds: Collection[str] | None = None) -> tuple[list[list[Finding]], list[list[Finding]]]:
         """``find`` and ``find_in_seams`` at once: one cache round trip and one worker round trip
-        for both, since a resent turn's new texts and its new seams are about as long."""
+        for both, since a resent turn's new texts and its new seams are about as long.
+
+        ``seams``: window texts, or the ``seams.windows`` of ``segments`` themselves, which the
+        cache keys by the keys of the segments they are cut from (no text joined or hashed for a
+        window it knows)."""
         # An agent request repeats many texts (object keys such as ``type`` or ``description``,
         # tool names, enum values: a fifth to a half of its segments): each distinct (text, path
         # hint) is looked up and scanned once. Detectors are pure functions of exactly those two,
@@ -143,36 +148,50 @@ class SegmentScanner:
         # into the body); each gets its own list, as the pipeline extends it per segment.
         ids = self.detection.ids_for(kinds)
         distinct: dict[tuple[str, str | None], int] = {}
-        wanted: list[tuple[str, ...]] = []
-        slots = []
-        for text, job_ids in [*(((s.text, s.path_hint), ids) for s in segments),
-                              *(((text, _SEAM_HINT), self.seam_ids) for text in seam_texts)]:
-            slot = distinct.setdefault(text, len(distinct))
-            if slot == len(wanted):
-                wanted.append(job_ids)
-            slots.append(slot)
-        entries = self._entries(list(distinct), wanted)
-        found = [[f for id_ in job_ids for f in entry[id_]] for entry, job_ids in zip(entries, wanted)]
-        per_text = [list(found[slot]) for slot in slots]
-        return per_text[:len(segments)], per_text[len(segments):]
-
-    def _entries(self, texts: list[tuple[str, str | None]], wanted: list[tuple[str, ...]]) -> list[PerDetector]:
-        """Per distinct text, the findings of at least the detectors it wants: from the cache where
-        it has them, the missing detectors scanned (and their findings added to the entry)."""
-        entries: list[PerDetector | None] = [None] * len(texts)
-        keys: list[str] = []
+        slots = [distinct.setdefault((s.text, s.path_hint), len(distinct)) for s in segments]
+        texts: list[tuple[str, str | None] | Window] = list(distinct)
+        wanted = [ids] * len(texts)
+        keys: list[str] | None = None
         if self.cache is not None:
             version = self.cache.version()
-            keys = [self.cache.key(version, text, hint) for text, hint in texts]
+            keys = [self.cache.key(version, text, hint) for text, hint in distinct]
+        seam_slots = []
+        seen: dict[str, int] = {}
+        for seam in seams:
+            if keys is not None:
+                key = (self.cache.seam_key(version, [(keys[slots[i]], low, high) for i, low, high in seam.pieces])
+                       if isinstance(seam, Window) else self.cache.key(version, seam, _SEAM_HINT))
+                slot = seen.setdefault(key, len(texts))
+                if slot == len(texts):
+                    keys.append(key)
+            else:
+                slot = len(texts)
+            if slot == len(texts):
+                texts.append(seam if isinstance(seam, Window) else (seam, _SEAM_HINT))
+                wanted.append(self.seam_ids)
+            seam_slots.append(slot)
+        entries = self._entries(texts, keys, wanted)
+        found = [[f for id_ in job_ids for f in entry[id_]] for entry, job_ids in zip(entries, wanted)]
+        return [list(found[slot]) for slot in slots], [list(found[slot]) for slot in seam_slots]
+
+    def _entries(self, texts: list[tuple[str, str | None] | Window], keys: list[str] | None,
+                 wanted: list[tuple[str, ...]]) -> list[PerDetector]:
+        """Per text, the findings of at least the detectors it wants: from the cache (under
+        ``keys``) where it has them, the missing detectors scanned (and their findings added to
+        the entry). A window's text is joined only here, when it is scanned."""
+        entries: list[PerDetector | None] = [None] * len(texts)
+        if keys is not None:
             # one round trip to a shared store for the whole request, not one per text
-            entries = list(self.cache.get_many(keys, [len(text) for text, _ in texts]))
+            entries = list(self.cache.get_many(keys, [len(t) if isinstance(t, Window) else len(t[0]) for t in texts]))
         lacking = [(i, tuple(id_ for id_ in ids if entry is None or id_ not in entry))
                    for i, (entry, ids) in enumerate(zip(entries, wanted))]
         lacking = [(i, missing) for i, missing in lacking if missing]
-        scanned = self._scan([(*texts[i], missing) for i, missing in lacking])
+        jobs = [((texts[i].text, _SEAM_HINT) if isinstance(texts[i], Window) else texts[i], missing)
+                for i, missing in lacking]
+        scanned = self._scan([(text, hint, missing) for (text, hint), missing in jobs])
         for (i, _), found in zip(lacking, scanned):
             entries[i] = {**(entries[i] or {}), **found}
-        if self.cache is not None and lacking:
+        if keys is not None and lacking:
             self.cache.put_many([(keys[i], entries[i]) for i, _ in lacking])  # type: ignore[misc]
         return entries  # type: ignore[return-value]
 

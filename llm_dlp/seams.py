@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detectors.base import Finding
 from llm_dlp.providers import Segment
@@ -36,14 +36,28 @@ CHUNK = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Text scanned for one seam region: the stream from ``start`` (a stream offset)."""
+    """Text scanned for one seam region: the stream from ``start`` (a stream offset).
+
+    ``pieces``: the window as slices of the request's segments, (segment index, from, to), in
+    order. The findings cache keys a window by the keys of those segments and the slices, so a
+    resent turn neither joins nor hashes the text of a window it has seen (``text`` joins it, for
+    a window the cache does not know)."""
 
     start: int
-    text: str
+    pieces: tuple[tuple[int, int, int], ...]
+    segments: Sequence[Segment] = field(compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.segments[i].text[low:high] for i, low, high in self.pieces)
+
+    def __len__(self) -> int:
+        return sum(high - low for _, low, high in self.pieces)
 
 
 @dataclass(frozen=True, slots=True)
 class _Stream:
+    segments: Sequence[Segment]
     members: tuple[int, ...]  # indices into the request's segments, in document order
     offsets: tuple[int, ...]  # where each member starts in the stream; then the stream's length
     texts: tuple[str, ...]
@@ -55,16 +69,17 @@ class _Stream:
         offsets = [0]
         for i in members:
             offsets.append(offsets[-1] + len(segments[i].text))
-        return cls(members, tuple(offsets), tuple(segments[i].text for i in members), tuple(offsets[1:-1]))
+        return cls(segments, members, tuple(offsets), tuple(segments[i].text for i in members), tuple(offsets[1:-1]))
 
-    def read(self, start: int, end: int) -> str:
+    def pieces(self, start: int, end: int) -> tuple[tuple[int, int, int], ...]:
         first = bisect.bisect_right(self.offsets, start) - 1
         parts = []
         for k in range(first, len(self.texts)):
-            if self.offsets[k] >= end:
+            offset = self.offsets[k]
+            if offset >= end:
                 break
-            parts.append(self.texts[k][max(start - self.offsets[k], 0) : end - self.offsets[k]])
-        return "".join(parts)
+            parts.append((self.members[k], max(start - offset, 0), min(end, self.offsets[k + 1]) - offset))
+        return tuple(parts)
 
 
 def windows(segments: Sequence[Segment]) -> list[Window]:
@@ -85,7 +100,7 @@ def _windows(stream: _Stream) -> list[Window]:
         start = low
         while True:
             end = min(start + CHUNK, high)
-            found.append(Window(start, stream.read(start, end)))
+            found.append(Window(start, stream.pieces(start, end), stream.segments))
             if end == high:
                 break
             start = end - 2 * SEAM_REACH

@@ -113,12 +113,31 @@ def key_mark(text: str, hasher: ValueHasher) -> str:
     return hasher.digest(text)[:HASH_CHARS]
 
 
-def audited_details(details: Mapping[str, Any], values: Collection[str], hasher: ValueHasher) -> dict[str, Any]:
+class RequestValues:
+    """The values found anywhere in one request, as ``audited_details`` asks about them: whether a
+    file name holds one. A request's findings name few distinct files, so each is asked once
+    (a resent conversation has dozens of findings and dozens of values)."""
+
+    def __init__(self, values: Collection[str]) -> None:
+        self._values = tuple(value for value in values if len(value) >= 4)
+        self._answers: dict[str, bool] = {}
+
+    def in_text(self, text: str) -> bool:
+        answer = self._answers.get(text)
+        if answer is None:
+            answer = self._answers[text] = any(value in text for value in self._values)
+        return answer
+
+
+def audited_details(details: Mapping[str, Any], values: Collection[str] | RequestValues,
+                    hasher: ValueHasher) -> dict[str, Any]:
     """A finding's details as the audit writes them. The file a code finding names (from the tool
     call that read it, or a grep line) is the client's text: it is kept, since it tells a reviewer
     which file left, unless a value found anywhere in the request sits in it (a token placed in a
     file name), and then it is a mark."""
     file = details.get("file")
-    if isinstance(file, str) and any(len(value) >= 4 and value in file for value in values):
-        return {**details, "file": f"#{key_mark(file, hasher)}"}
+    if isinstance(file, str):
+        found = values if isinstance(values, RequestValues) else RequestValues(values)
+        if found.in_text(file):
+            return {**details, "file": f"#{key_mark(file, hasher)}"}
     return dict(details)

@@ -84,21 +84,26 @@ class _Walker:
         self.media_found: list[tuple[JsonPath, str]] = []
 
     def visit(self, value: Any, path: JsonPath, unit: ContentUnit | None, role: str, depth: int) -> None:
+        # Every string and key of every body passes here (a resent agent turn: a thousand nodes),
+        # so lookups that cannot answer (no exemptions, no media in most bodies) are not made.
         if depth > MAX_DEPTH:
             raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
-        name = self.exempt.get(path)
-        if name is not None:
-            self.exempt_seen[name] = None
-            return
+        if self.exempt:
+            name = self.exempt.get(path)
+            if name is not None:
+                self.exempt_seen[name] = None
+                return
         if unit is None:  # the outermost unit wins, as in the adapters (``with_unit``)
             unit = self.units.get(path)
         if isinstance(value, str):
             self._string(value, path, unit, role)
         elif isinstance(value, dict):
+            vocabulary, out = self.vocabulary, self.out
             for key, item in value.items():
-                if key not in self.vocabulary and key:
-                    self.out.append(Segment(path + (key, OBJECT_KEY), key, role, None, unit))
-                self.visit(item, path + (key,), unit, key if depth == 0 else role, depth + 1)
+                child = path + (key,)
+                if key and key not in vocabulary:
+                    out.append(Segment(child + (OBJECT_KEY,), key, role, None, unit))
+                self.visit(item, child, unit, key if depth == 0 else role, depth + 1)
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self.visit(item, path + (index,), unit, role, depth + 1)
@@ -108,7 +113,7 @@ class _Walker:
         if annotated is not None:
             self.out.extend(_decoded_in_place(segment) for segment in annotated)
             return
-        media = self.media.get(path)
+        media = self.media.get(path) if self.media else None
         if media is not None:
             # A field the API defines as base64: never read as base64 text. One that does not
             # decode (or a PDF too broken to read) is a request the pipeline refuses.
@@ -126,6 +131,9 @@ class _Walker:
 def _data_url(value: str) -> Decoded | Unscanned | None:
     """A data URL anywhere, decoded; a string that only starts like one is scanned as it is
     (``decode_data_url`` alone decides what counts as its header)."""
+    first = value[:1]
+    if first not in "dD" and not first.isspace():  # what ``decode_data_url`` would refuse at once
+        return None
     try:
         return decode_data_url(value)
     except DecodeError:
