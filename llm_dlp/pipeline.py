@@ -251,7 +251,7 @@ class Pipeline:
         grouped: dict[tuple, list[_Decided]] = {}
         for item in decided:
             finding = item.hit.finding
-            key = (finding.detector, finding.kind, finding.rule, item.hit.segment.location, item.hit.value_hash, item.action)
+            key = (finding.detector, finding.kind, finding.rule, item.hit.segment.path, item.hit.value_hash, item.action)
             grouped.setdefault(key, []).append(item)
         records = []
         for items in grouped.values():

@@ -190,3 +190,31 @@ def test_evasions_combined_at_a_seam(policies) -> None:
     parts = json.loads(inspection.body)["messages"][0]["content"]
     assert parts[0]["text"].startswith("id [[secret:aws-access-token:")
     assert parts[2]["text"].endswith(" end")
+
+
+def test_a_cached_window_answers_only_for_the_same_text(policies) -> None:
+    """Seam windows are cached under the keys of the segments they are cut from and the slices
+    they take: a resent turn reuses them, and an earlier message edited so that a value now spans
+    a seam (a window's slices unchanged in length and place, its text not) is scanned again."""
+    cache = FindingsCache(HASHER, DETECTORS, MemoryFindings())
+    key = make.aws_access_key_id()
+    first, second = halves(key)
+    harmless = "x" * len(first)
+    before = anthropic_blocks(f"deploy with {harmless}", f"{second} in eu-west-1", "and then?")
+    after = anthropic_blocks(f"deploy with {first}", f"{second} in eu-west-1", "and then?")
+    cached = pipeline(policies, cache)
+    assert cached.inspect(ANTHROPIC, json.dumps(before).encode()).body is None  # nothing to redact
+    hits, misses = cache.stats.hits, cache.stats.misses
+    assert cached.inspect(ANTHROPIC, json.dumps(before).encode()).body is None
+    assert cache.stats.misses == misses and cache.stats.hits > hits  # resent: all from the cache
+    misses = cache.stats.misses
+    assert_gone(cached.inspect(ANTHROPIC, json.dumps(after).encode()), key, first, second)
+    assert cache.stats.misses > misses
+
+
+def test_windows_are_slices_of_their_segments() -> None:
+    segments = [Segment(("m", i), f"{i}:" + "y" * (SEAM_REACH // 3), "user") for i in range(12)]
+    for window in windows(segments):
+        stream = "".join(s.text for s in segments)
+        assert window.text == stream[window.start:window.start + len(window)]
+        assert all(0 <= low < high <= len(segments[i].text) for i, low, high in window.pieces)

@@ -16,6 +16,7 @@ CLI). A name joins it only when it is a fixed word of an API or a tool, never a 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -119,13 +120,17 @@ class RequestValues:
     (a resent conversation has dozens of findings and dozens of values)."""
 
     def __init__(self, values: Collection[str]) -> None:
-        self._values = tuple(value for value in values if len(value) >= 4)
+        # Shortest first: a value longer than the text cannot sit in it (a code finding's value
+        # is a whole chunk of a file; a file name is short), so those are never compared.
+        self._values = sorted((value for value in values if len(value) >= 4), key=len)
+        self._lengths = [len(value) for value in self._values]
         self._answers: dict[str, bool] = {}
 
     def in_text(self, text: str) -> bool:
         answer = self._answers.get(text)
         if answer is None:
-            answer = self._answers[text] = any(value in text for value in self._values)
+            fitting = self._values[: bisect.bisect_right(self._lengths, len(text))]
+            answer = self._answers[text] = any(value in text for value in fitting)
         return answer
 
 
