@@ -45,11 +45,12 @@ class Window:
 
     start: int
     pieces: tuple[tuple[int, int, int], ...]
-    segments: Sequence[Segment] = field(compare=False, repr=False)
+    stream: _Stream = field(compare=False, repr=False)
 
     @property
     def text(self) -> str:
-        return "".join(self.segments[i].text[low:high] for i, low, high in self.pieces)
+        segments = self.stream.segments
+        return "".join(segments[i].text[low:high] for i, low, high in self.pieces)
 
     def __len__(self) -> int:
         return sum(high - low for _, low, high in self.pieces)
@@ -100,7 +101,7 @@ def _windows(stream: _Stream) -> list[Window]:
         start = low
         while True:
             end = min(start + CHUNK, high)
-            found.append(Window(start, stream.pieces(start, end), stream.segments))
+            found.append(Window(start, stream.pieces(start, end), stream))
             if end == high:
                 break
             start = end - 2 * SEAM_REACH
@@ -123,7 +124,8 @@ def with_seam_findings(
     next segment, a value a segment's own scan already found runs on into that segment's first
     word for such a rule; so a generic finding that overlaps a segment's own finding is not a
     split value. A rule with a fixed shape cannot run on like that, and is always kept."""
-    stream = _Stream.of(segments)
+    # The windows' stream, when they were cut from these very segments: not laid out again.
+    stream = spans[0].stream if spans and spans[0].stream.segments is segments else _Stream.of(segments)
     if len(stream.members) < 2:
         return found
     spans = _windows(stream) if spans is None else spans
