@@ -29,6 +29,7 @@ from llm_dlp.policy.model import Action, Policy
 from llm_dlp.providers import ParsedRequest, RequestFormatError, Segment, format_for, generic
 from llm_dlp.providers.target import rewritable, target_segments
 from llm_dlp.providers.base import parse_json
+from llm_dlp.providers.coverage import WalkMemo
 from llm_dlp.splice import apply_replacements, replace_strings
 from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
@@ -83,6 +84,7 @@ class Pipeline:
         self.hasher = hasher
         self.shadow = shadow
         self.known = KnownValues()
+        self.walks = WalkMemo()  # resent tool definitions are not walked again (providers.coverage)
 
     def policy_for(self, info: RequestInfo) -> Policy:
         return self.policies.for_client(info.user, info.client_address, info.groups)
@@ -241,7 +243,7 @@ class Pipeline:
                 # Not JSON on an AI host (an upload's raw bytes, a form, plain text in any charset).
                 text, parsed = data.decode("latin-1"), uploads.text_body(data, info.content_type)
             else:
-                parsed = api.extract(document, info.path)
+                parsed = api.extract(document, info.path, self.walks)
         # What leaves beside the body, first, as it comes first on the wire.
         parsed.segments[:0] = target_segments(info.path, info.headers)
         return text, parsed

@@ -281,3 +281,42 @@ def test_explain_guesses_the_format_from_the_format_objects(body, path):
     from llm_dlp.explain import guess_path
 
     assert guess_path(json.dumps(body)) == path
+
+
+# ---------------------------------------------------------------- the walk memo (resent tool definitions)
+
+def _walked(parsed) -> list[tuple]:
+    return [(s.path, s.text, s.role, s.path_hint, s.unit, s.codec) for s in parsed.segments] + [
+        ("media", parsed.unscanned_media, parsed.exempt)]
+
+
+@pytest.mark.parametrize("path", list(BASES))
+def test_a_remembered_walk_is_the_walk(path):
+    """With a walk memo, cold and warm, every body gives the very segments (and media, exemptions)
+    it gives without one: planted values at random places, data URLs in tool definitions."""
+    from llm_dlp.providers.coverage import WalkMemo
+
+    rng = random.Random(f"walk-memo-{path}")
+    memo = WalkMemo()
+    api = format_for(path)
+    for round_ in range(40):
+        document = BASES[path]()
+        document["tools"] = [{"name": "t", "description": rng.choice(["plain", "data:text/plain;base64,aGVsbG8=",
+                                                                         "data:image/png;base64,iVBORw0KGgo="])}]
+        plant(rng, document, make.github_pat() if round_ % 2 else "fixed-value")
+        for _ in range(2):  # the second reading meets what the first remembered
+            fresh = json.loads(json.dumps(document))
+            assert _walked(api.extract(fresh, path, memo)) == _walked(api.extract(json.loads(json.dumps(document)), path))
+    assert len(memo) > 0
+
+
+def test_an_edited_tool_definition_is_walked_again(pipeline):
+    tools = [{"name": f"tool{i}", "description": f"does thing {i}", "input_schema": {"type": "object"}} for i in range(5)]
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "tools": tools}
+    anthropic = info("/v1/messages")
+    assert pipeline.inspect(anthropic, json.dumps(body).encode()).verdict.decision == "allow"
+    assert pipeline.inspect(anthropic, json.dumps(body).encode()).verdict.decision == "allow"  # remembered
+    tools[3]["description"] = f"does thing 3 with {KEY}"
+    inspection = pipeline.inspect(anthropic, json.dumps(body).encode())
+    assert inspection.verdict.decision in ("redact", "block", "withhold")
+    assert any(f.location.startswith("$.tools[3]") for f in inspection.verdict.findings)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from llm_dlp.providers.base import ErrorAnswer, ParsedRequest
-from llm_dlp.providers.coverage import Exemptions, MediaField, cover
+from llm_dlp.providers.coverage import Exemptions, MediaField, WalkMemo, cover
 
 if TYPE_CHECKING:
     from llm_dlp.restore.text import RestoreTable
@@ -66,10 +66,11 @@ class ApiFormat:
     def format(self) -> str:  # the name the audit and older callers know it by
         return self.name
 
-    def extract(self, document: Any, path: str = "") -> ParsedRequest:
-        """Every text of ``document``: the annotated segments, then whatever they left out."""
+    def extract(self, document: Any, path: str = "", memo: WalkMemo | None = None) -> ParsedRequest:
+        """Every text of ``document``: the annotated segments, then whatever they left out.
+        ``memo``: walks of unannotated top-level values kept from earlier bodies (``coverage``)."""
         annotated = self.annotate(document)
-        covered = cover(document, annotated.segments, self.exempt(document), self.media(document), self.vocabulary)
+        covered = cover(document, annotated.segments, self.exempt(document), self.media(document), self.vocabulary, memo)
         annotated.segments = covered.segments
         annotated.exempt = covered.exempt
         annotated.unscanned_media = annotated.unscanned_media + covered.unscanned_media

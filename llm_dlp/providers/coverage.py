@@ -12,6 +12,9 @@ or withheld with the unit around it, like any value.
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,21 +57,53 @@ class Covered:
     unscanned_media: tuple[tuple[JsonPath, str], ...]  # binary media (``decoding.Unscanned``)
 
 
+class WalkMemo:
+    """The walk of a top-level value no format annotates, exempts or decodes (an agent's tool
+    definitions: 40% of the nodes of a resent agent turn, the same every turn), kept by the value's
+    exact JSON text, so a resent body does not walk it again. The entry is the walk's own output
+    (frozen segments, media found), so what is scanned is the same either way. This process's
+    memory only, a bounded number of entries; it holds the texts it stands for, as the body does."""
+
+    def __init__(self, max_entries: int = 256, max_chars: int = 1 << 20) -> None:
+        self.max_entries = max_entries
+        self.max_chars = max_chars  # a value longer than this is walked, not kept
+        self._entries: OrderedDict[tuple, tuple[tuple[Segment, ...], tuple[tuple[JsonPath, str], ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[tuple[Segment, ...], tuple[tuple[JsonPath, str], ...]] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, walked: tuple[tuple[Segment, ...], tuple[tuple[JsonPath, str], ...]]) -> None:
+        with self._lock:
+            self._entries[key] = walked
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 def cover(
     document: Any,
     annotated: list[Segment],
     exempt: Exemptions,
     media: list[MediaField],
     vocabulary: frozenset[str],
+    memo: WalkMemo | None = None,
 ) -> Covered:
-    walker = _Walker(annotated, exempt, {m.path: m for m in media}, vocabulary | SCHEMA_WORDS)
+    walker = _Walker(annotated, exempt, {m.path: m for m in media}, vocabulary | SCHEMA_WORDS, memo)
     walker.visit(document, (), None, "body", 0)
     return Covered(walker.out, tuple(walker.exempt_seen), tuple(walker.media_found))
 
 
 class _Walker:
     def __init__(self, annotated: list[Segment], exempt: Exemptions, media: dict[JsonPath, MediaField],
-                 vocabulary: frozenset[str]) -> None:
+                 vocabulary: frozenset[str], memo: WalkMemo | None = None) -> None:
+        self.memo = memo
         self.by_path: dict[JsonPath, list[Segment]] = {}
         for segment in annotated:
             path = segment.path
@@ -103,10 +138,41 @@ class _Walker:
                 child = path + (key,)
                 if key and key not in vocabulary:
                     out.append(Segment(child + (OBJECT_KEY,), key, role, None, unit))
-                self.visit(item, child, unit, key if depth == 0 else role, depth + 1)
+                if (depth == 0 and unit is None and self.memo is not None and isinstance(item, (dict, list))
+                        and self._plain(child)):
+                    self._remembered(item, child, key)
+                else:
+                    self.visit(item, child, unit, key if depth == 0 else role, depth + 1)
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self.visit(item, path + (index,), unit, role, depth + 1)
+
+    def _plain(self, path: JsonPath) -> bool:
+        """Whether nothing at or under ``path`` is annotated, a unit, exempt or media: then its
+        walk depends on its value alone (with its path, role and the vocabulary)."""
+        size = len(path)
+        return not any(other[:size] == path for table in (self.by_path, self.units, self.exempt, self.media)
+                       for other in table)
+
+    def _remembered(self, value: Any, path: JsonPath, role: str) -> None:
+        """``visit`` of a top-level value ``_plain`` at ``path``, from the memo where it has it."""
+        assert self.memo is not None
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # one JSON value, one text
+        if len(text) > self.memo.max_chars:
+            self.visit(value, path, None, role, 1)
+            return
+        key = (path, self.vocabulary, text)
+        walked = self.memo.get(key)
+        if walked is None:
+            out, media, self.out, self.media_found = self.out, self.media_found, [], []
+            try:
+                self.visit(value, path, None, role, 1)
+                walked = (tuple(self.out), tuple(self.media_found))
+            finally:
+                self.out, self.media_found = out, media
+            self.memo.put(key, walked)
+        self.out.extend(walked[0])
+        self.media_found.extend(walked[1])
 
     def _string(self, value: str, path: JsonPath, unit: ContentUnit | None, role: str) -> None:
         annotated = self.by_path.get(path)
