@@ -320,3 +320,18 @@ def test_an_edited_tool_definition_is_walked_again(pipeline):
     inspection = pipeline.inspect(anthropic, json.dumps(body).encode())
     assert inspection.verdict.decision in ("redact", "block", "withhold")
     assert any(f.location.startswith("$.tools[3]") for f in inspection.verdict.findings)
+
+
+def test_the_walk_memo_is_bounded():
+    from llm_dlp.providers.coverage import WalkMemo
+
+    memo = WalkMemo(max_entries=100, max_total_chars=4000)
+    api = format_for("/v1/messages")
+    for i in range(50):
+        tools = [{"name": f"t{i}", "description": "x" * 200}]
+        api.extract({"model": "m", "messages": [], "tools": tools}, "/v1/messages", memo)
+    assert 0 < len(memo) <= 4000 // 200
+    big = [{"name": "t", "description": "y" * 1000}]  # past a value's share (1/8) of the budget: walked, not kept
+    before = len(memo)
+    segments = api.extract({"model": "m", "messages": [], "tools": big}, "/v1/messages", memo).segments
+    assert any(s.text == "y" * 1000 for s in segments) and len(memo) == before

@@ -64,10 +64,12 @@ class WalkMemo:
     (frozen segments, media found), so what is scanned is the same either way. This process's
     memory only, a bounded number of entries; it holds the texts it stands for, as the body does."""
 
-    def __init__(self, max_entries: int = 256, max_chars: int = 1 << 20) -> None:
+    def __init__(self, max_entries: int = 256, max_total_chars: int = 8 << 20) -> None:
         self.max_entries = max_entries
-        self.max_chars = max_chars  # a value longer than this is walked, not kept
+        self.max_total_chars = max_total_chars  # of the JSON texts kept (the segments are about as long again)
+        self.max_chars = max_total_chars // 8  # a value longer than this is walked, not kept
         self._entries: OrderedDict[tuple, tuple[tuple[Segment, ...], tuple[tuple[JsonPath, str], ...]]] = OrderedDict()
+        self._chars = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> tuple[tuple[Segment, ...], tuple[tuple[JsonPath, str], ...]] | None:
@@ -79,9 +81,13 @@ class WalkMemo:
 
     def put(self, key: tuple, walked: tuple[tuple[Segment, ...], tuple[tuple[JsonPath, str], ...]]) -> None:
         with self._lock:
+            if key in self._entries:
+                return
             self._entries[key] = walked
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._chars += len(key[-1])
+            while len(self._entries) > self.max_entries or self._chars > self.max_total_chars:
+                evicted, _ = self._entries.popitem(last=False)
+                self._chars -= len(evicted[-1])
 
     def __len__(self) -> int:
         return len(self._entries)
