@@ -46,6 +46,7 @@ def recorded_segments() -> dict[str, list[Segment]]:
         record = json.loads(path.read_text())
         bodies[path.stem] = (record["path"], record["api"], tuple(record["headers"].items()), record["body"])
     parser = Pipeline.__new__(Pipeline)  # only its body parsing: no detectors needed
+    parser.walks = None  # and no walk memo (providers.coverage)
     out = {}
     for label, (target, api, headers, body) in bodies.items():
         info = RequestInfo("r", "POST", "api.example", target, api, content_type="application/json", headers=headers)
