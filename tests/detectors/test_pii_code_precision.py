@@ -166,6 +166,9 @@ def test_english_words_that_are_also_towns_or_names_are_no_personal_data(detecto
         ("Reading is where she grew up.", {"Reading": "LOCATION"}),
         ("We paid Max 100 dollars for the repair.", {"Max": "PERSON"}),
         ("Hi Max, 3 questions about the invoice.", {"Max": "PERSON"}),
+        # A country before its postal code opens an address's last line: a place, not a label.
+        ("Ship it to my office.\nAustria 73269", {"Austria": "LOCATION", "73269": "ZIP_CODE"}),
+        ("Ship it to my office.\n Finland 45622", {"Finland": "LOCATION", "45622": "ZIP_CODE"}),
     ],
 )
 def test_names_and_places_that_are_also_words_are_still_found_with_evidence(detector, text, expected):
