@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from detectors.collector import collector_paused
 from llm_dlp import cli
 
 if TYPE_CHECKING:
@@ -24,8 +25,16 @@ def serve(config: ProxyConfig) -> None:
     """Run the proxy until SIGINT or SIGTERM; raise ``StartupError`` for a configuration it refuses."""
     import asyncio
 
-    from llm_dlp.proxy import build_core
+    with collector_paused():
+        # Everything the proxy imports, loaded with the collector paused (see
+        # detectors.collector); ``build_core`` forks the scan workers, so it runs with it on.
+        import mitmproxy.tools.dump  # noqa: F401
 
+        import addons  # noqa: F401
+        import detectors.code  # noqa: F401  (the packages build_detectors builds from)
+        import detectors.pii  # noqa: F401
+        import detectors.secrets  # noqa: F401
+        from llm_dlp.proxy import build_core
     core = build_core(config)
     try:
         asyncio.run(_run(core))

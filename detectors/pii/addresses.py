@@ -11,7 +11,7 @@ town, region and post code after it, so that an address is redacted, counted and
 from __future__ import annotations
 
 import regex
-from presidio_analyzer import RecognizerResult
+from detectors.pii.light_imports import RecognizerResult
 
 from detectors.pii.prefilter import literal_alternatives
 

@@ -18,9 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import regex
-from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+from detectors.pii.light_imports import (
+    CONTEXT_MAX_SCORE,
+    REGEX_TIMEOUT_SECONDS,
+    EntityRecognizer,
+    PatternRecognizer,
+    RecognizerResult,
+)
 
 from detectors.pii.context import ContextRequest, ContextScorer
 from detectors.pii.prefilter import Window, align_left, align_right
@@ -167,7 +171,7 @@ class WindowAnalyzer:
     def _needs_words(result: RecognizerResult, recognizer: EntityRecognizer) -> bool:
         if not recognizer.context or result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
             return False
-        return result.score < ContextAwareEnhancer.MAX_SCORE  # else a boost cannot change it
+        return result.score < CONTEXT_MAX_SCORE  # else a boost cannot change it
 
     def _apply_words(self, result: RecognizerResult, recognizer: EntityRecognizer, words: list[str]) -> None:
         """presidio's lemma context step: a context word inside any keyword boosts, once."""
@@ -175,7 +179,7 @@ class WindowAnalyzer:
         keywords = "\0".join(words)
         if words and any(context_word.lower() in keywords for context_word in recognizer.context):
             score = max(result.score + self._settings.similarity_factor, self._settings.min_score_with_context)
-            result.score = min(score, ContextAwareEnhancer.MAX_SCORE)
+            result.score = min(score, CONTEXT_MAX_SCORE)
 
 
 def _pattern_results(recognizer: PatternRecognizer, piece: str, starts: tuple[int, int]) -> list[RecognizerResult]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from presidio_analyzer import RecognizerResult
+from detectors.pii.light_imports import RecognizerResult
 
 # Runs of base64 (standard and URL-safe) and hex characters; a PEM body's lines are one run.
 _RUN = re.compile(r"[A-Za-z0-9+/=_-]{20,}(?:\r?\n[A-Za-z0-9+/=_-]+)*")
@@ -31,6 +31,15 @@ _SEGMENT = re.compile(r"[A-Z]+|[a-z]+|[0-9]+")
 def blob_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of each encoded blob in ``text``, in order; one linear pass."""
     return [(m.start(), m.end()) for m in _RUN.finditer(text) if _is_encoded(m.group())]
+
+
+def mask_blobs(text: str) -> str:
+    """``text`` with each encoded blob replaced by one ``_``: what a line says around its data.
+    A blob's characters can spell an operator ("0xF", "==" of padding) and make a sentence
+    read as code; as a word, the blob still lets ``data = <blob>`` read as an assignment."""
+    if len(text) < 20:
+        return text
+    return _RUN.sub(lambda match: "_" if _is_encoded(match.group()) else match.group(), text)
 
 
 def without_blob_findings(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:

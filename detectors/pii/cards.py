@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from detectors.pii.light_imports import Pattern, PatternRecognizer
 
 from detectors.pii.china import luhn_valid
 

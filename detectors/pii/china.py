@@ -17,7 +17,7 @@ from datetime import date
 from typing import Optional
 
 import phonenumbers
-from presidio_analyzer import Pattern, PatternRecognizer
+from detectors.pii.light_imports import Pattern, PatternRecognizer
 
 from detectors.pii.context import CjkContextMixin
 

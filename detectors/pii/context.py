@@ -2,8 +2,8 @@
 
 presidio's ``LemmaContextAwareEnhancer`` finds the token of every result by walking all tokens
 from the start of the text, which makes ``analyze`` quadratic (2 s at 100 KB, 3 min at 1 MB).
-``LinearContextEnhancer`` (used when a spaCy model runs over whole chunks) finds the same token
-by binary search; every other step is presidio's own, so scores are identical.
+``detectors.pii.presidio_engine.LinearContextEnhancer`` (used when a spaCy model runs over whole chunks)
+finds the same token by binary search; every other step is presidio's own, so scores are identical.
 ``ContextScorer`` (used on the prefilter's windows) collects the same context words from a
 short stretch of text around one result, tokenized on demand.
 
@@ -18,14 +18,15 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from presidio_analyzer import RecognizerResult
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.language import Language
-
+from detectors.pii.light_imports import RecognizerResult
 from detectors.pii.prefilter import align_left, align_right, cuts_between
 from detectors.pii.vocabulary import BoundedVocabulary, VocabularySession
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from spacy.language import Language
 
 # presidio's defaults: five keywords before the match, and the match's own token or the first
 # keyword after it ("suffix count 0" still takes one word forward).
@@ -35,32 +36,6 @@ CONTEXT_AFTER = 0
 _FIRST_REACH = 160
 # spaCy cannot hash a lone surrogate (any str may arrive); one replacement character keeps offsets.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class LinearContextEnhancer(LemmaContextAwareEnhancer):
-    """presidio's lemma context enhancer with an O(log n) token lookup."""
-
-    def _extract_surrounding_words(
-        self, nlp_artifacts: NlpArtifacts, word: str, start: int
-    ) -> list[str]:
-        if not nlp_artifacts.tokens:
-            return [""]
-        # presidio picks the first token that ends after ``start``; token ends never decrease,
-        # so bisect finds the same one. The list is cached on the per-call artifacts object.
-        ends = getattr(nlp_artifacts, "_llm_dlp_token_ends", None)
-        if ends is None:
-            ends = [idx + len(tok) for idx, tok in zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens)]
-            nlp_artifacts._llm_dlp_token_ends = ends
-        token_index = bisect_right(ends, start)
-        if token_index >= len(ends):
-            raise ValueError(f"no token covers offset {start}")
-        backward = self._add_n_words_backward(
-            token_index, self.context_prefix_count, nlp_artifacts.lemmas, nlp_artifacts.keywords
-        )
-        forward = self._add_n_words_forward(
-            token_index, self.context_suffix_count, nlp_artifacts.lemmas, nlp_artifacts.keywords
-        )
-        return list(set(backward + forward))
 
 
 class CjkContextMixin:

@@ -6,21 +6,17 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-
-from presidio_analyzer import RecognizerResult
-from spacy.language import Language
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from detectors.base import Finding, FindingKind, Problem
+from detectors.collector import collector_paused
 from detectors.normalise import prepare_normalise, scan_as_read
 from detectors.pii.analysis import WindowAnalyzer
 from detectors.pii.blobs import without_blob_findings
 from detectors.pii.code_noise import drop_code_noise
-from detectors.pii.engine import (
-    LANGUAGE,
-    all_recognizers,
-    build_analyzer,
-    load_pipeline,
-)
+from detectors.pii.engine import LANGUAGE, all_recognizers
+from detectors.pii.light_imports import RecognizerResult
 from detectors.pii.prefilter import AnchorScanner, Hit, Window, windows
 from detectors.pii.prose import ProseRecognizer
 from detectors.pii.records import (
@@ -31,6 +27,10 @@ from detectors.pii.records import (
     table_name_results,
 )
 from detectors.pii.vocabulary import BoundedVocabulary
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine
+    from spacy.language import Language
 
 DETECTOR_NAME = "pii"
 # With a model, NER needs the whole text, so it is analysed in pieces of about this size,
@@ -67,8 +67,10 @@ class PiiConfig:
 class PiiDetector:
     """presidio-analyzer, offline and linear-time, with the Chinese pack and record counting.
 
-    Building one loads presidio and spaCy (about a second); build once per process. ``scan``
-    may be called from several threads.
+    Without a spaCy model, building one loads presidio's recognizers only; spaCy's tokenizer
+    is loaded when a result first needs context words (about a second), and presidio's whole
+    engine only when ``_engine`` is asked for. With a model, both load here. Build once per
+    process; ``scan`` may be called from several threads.
     """
 
     name = DETECTOR_NAME
@@ -80,20 +82,29 @@ class PiiDetector:
         return {"pii": frozenset(self.entities) | {RECORDS_RULE}}
 
     def self_check(self, needed: frozenset[str]) -> list[Problem]:
-        # presidio and any spaCy model load in the constructor, which raises if they cannot.
+        # A spaCy model loads in the constructor, which raises if it cannot.
         if "pii" in needed and not self.entities:
             return [Problem("the personal-data detector is configured with no entity types")]
+        # Without a model, spaCy's tokenizer loads on first use. A proxy whose policies name
+        # personal data checks its detectors before serving and forks its scan workers after:
+        # loaded now, the workers share it and no request waits for it.
+        if "pii" in needed:
+            try:
+                self._vocabulary.nlp
+            except Exception as exc:  # a broken spaCy install: every scan would fail
+                return [Problem(f"the personal-data detector cannot load spaCy's tokenizer: {exc}")]
         return []
 
     def __init__(self, config: PiiConfig | None = None) -> None:
         self.config = config or PiiConfig()
         recognizers = all_recognizers(with_model=self.config.spacy_model is not None)
-        nlp = load_pipeline(self.config.spacy_model)
-        self._engine = build_analyzer(nlp, self.config.score_threshold, recognizers)
+        self._recognizers = recognizers
         # The one spaCy pipeline serves context scoring and, with a model, the engine; its
         # vocabulary must not grow with every identifier of every prompt, so it is reloaded
-        # now and then (see detectors.pii.vocabulary).
-        self._vocabulary = BoundedVocabulary(nlp, reload=self._reload_pipeline)
+        # now and then (see detectors.pii.vocabulary). Without a model it loads on first use.
+        self._vocabulary = BoundedVocabulary(None, reload=self._reload_pipeline)
+        if self.config.spacy_model is not None:
+            self._engine  # a model that cannot load stops the construction here
         supported = {entity for recognizer in recognizers for entity in recognizer.supported_entities}
         # Without a model, names, places and addresses in prose come from word lists and shapes.
         self._prose = ProseRecognizer() if self.config.prose and not self.config.spacy_model else None
@@ -173,10 +184,23 @@ class PiiDetector:
                 results.append(result)
         return _unique(results)
 
+    @cached_property
+    def _engine(self) -> AnalyzerEngine:
+        """presidio's own engine over the same recognizers and pipeline: it runs the text with a
+        spaCy model; without one only the tests use it, as the reference the windows match."""
+        with collector_paused():
+            from detectors.pii.presidio_engine import build_analyzer
+
+            return build_analyzer(self._vocabulary.nlp, self.config.score_threshold, self._recognizers)
+
     def _reload_pipeline(self) -> Language:
         """A fresh pipeline for the vocabulary, and for presidio's engine, so the old one is freed."""
-        nlp = load_pipeline(self.config.spacy_model)
-        self._engine.nlp_engine.nlp = {LANGUAGE: nlp}
+        with collector_paused():
+            from detectors.pii.spacy_pipeline import load_pipeline
+
+            nlp = load_pipeline(self.config.spacy_model)
+        if "_engine" in self.__dict__:
+            self._engine.nlp_engine.nlp = {LANGUAGE: nlp}
         return nlp
 
     def _model_pieces(self, text: str) -> Iterator[Window]:

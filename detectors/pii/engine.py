@@ -1,14 +1,11 @@
-"""A presidio ``AnalyzerEngine`` that never touches the network and needs no spaCy model.
+"""presidio's recognizers, as the detector runs them: offline, anchored, and with no spaCy model.
 
 Stock ``AnalyzerEngine()`` downloads ``en_core_web_lg`` on first use, its e-mail validator
 fetches the public-suffix list, and its context enhancer is quadratic. Here:
 
-* NLP is a blank English spaCy pipeline (tokenizer only) unless the user names an installed
-  model; a name that is neither an installed package nor a path is refused, never downloaded.
-* A blank pipeline has no lemmatizer, so every lemma is "" and presidio's context words never
-  fire; lemmas fall back to the lower-cased token.
 * E-mail validation uses tldextract's bundled suffix list.
-* Context scoring uses ``LinearContextEnhancer``.
+* The engine itself, spaCy and context scoring with a model live in ``detectors.pii.presidio_engine``,
+  imported only when a spaCy model is configured or the whole engine is wanted.
 * Built-in patterns are compiled ASCII-only, so ``\\b`` sees a boundary between a CJK character
   and a digit or letter (``邮箱a@b.com谢谢``).
 
@@ -19,34 +16,24 @@ pattern that each of its matches contains. presidio's built-ins get theirs here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from pathlib import Path
 from typing import ClassVar
 
 import regex
-import spacy
 import tldextract
-from presidio_analyzer import (
-    AnalyzerEngine,
-    EntityRecognizer,
-    PatternRecognizer,
-    RecognizerRegistry,
-)
-from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import (
+
+from detectors.pii.cards import PaymentCardRecognizer
+from detectors.pii.china import chinese_recognizers
+from detectors.pii.light_imports import (
     CreditCardRecognizer,
     EmailRecognizer,
+    EntityRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    SpacyRecognizer,
+    PatternRecognizer,
     UsItinRecognizer,
     UsPassportRecognizer,
     UsSsnRecognizer,
 )
-
-from detectors.pii.cards import PaymentCardRecognizer
-from detectors.pii.china import chinese_recognizers
-from detectors.pii.context import LinearContextEnhancer
 from detectors.pii.names import name_recognizers
 from detectors.pii.phone import PhoneNumberRecognizer
 
@@ -76,41 +63,6 @@ class OfflineEmailRecognizer(EmailRecognizer):
         characters only, so no match begins before the run that ends at the first hit's "@"."""
         at = piece.index("@", first_hit)
         return at - self._LOCAL_PART.match(piece[:at][::-1]).end()
-
-
-class LemmaFallbackSpacyNlpEngine(SpacyNlpEngine):
-    """presidio's spaCy engine around an already-loaded pipeline, with lemma fallback."""
-
-    def __init__(self, nlp: spacy.language.Language) -> None:
-        super().__init__(models=[{"lang_code": LANGUAGE, "model_name": nlp.meta.get("name", "blank")}])
-        self.nlp = {LANGUAGE: nlp}
-
-    def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:
-        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
-        return NlpArtifacts(
-            entities=entities,
-            tokens=doc,
-            tokens_indices=[token.idx for token in doc],
-            lemmas=[token.lemma_ or token.lower_ for token in doc],
-            nlp_engine=self,
-            language=language,
-            scores=scores,
-        )
-
-
-def load_pipeline(spacy_model: str | None) -> spacy.language.Language:
-    if spacy_model is None:
-        nlp = spacy.blank(LANGUAGE)
-    elif spacy.util.is_package(spacy_model) or Path(spacy_model).exists():
-        nlp = spacy.load(spacy_model)
-    else:
-        raise ValueError(
-            f"spaCy model {spacy_model!r} is not installed (nor a path); install it first, "
-            "or leave spacy_model unset to run without one. It is never downloaded."
-        )
-    # The proxy bounds request sizes itself; spaCy's own 1,000,000-character cap would raise.
-    nlp.max_length = 1 << 31
-    return nlp
 
 
 # Where a built-in pattern is bounded by ``\b`` (ASCII, see ``builtin_recognizers``), its anchor
@@ -186,19 +138,7 @@ def builtin_recognizers() -> list[EntityRecognizer]:
 def all_recognizers(with_model: bool) -> list[EntityRecognizer]:
     recognizers = builtin_recognizers() + chinese_recognizers() + name_recognizers()
     if with_model:
-        recognizers.append(SpacyRecognizer(supported_entities=list(MODEL_ENTITIES)))
+        from detectors.pii.presidio_engine import model_recognizer
+
+        recognizers.append(model_recognizer())
     return recognizers
-
-
-def build_analyzer(
-    nlp: spacy.language.Language, score_threshold: float, recognizers: Iterable[EntityRecognizer]
-) -> AnalyzerEngine:
-    """presidio's engine around ``nlp`` (from ``load_pipeline``)."""
-    registry = RecognizerRegistry(recognizers=list(recognizers), supported_languages=[LANGUAGE])
-    return AnalyzerEngine(
-        registry=registry,
-        nlp_engine=LemmaFallbackSpacyNlpEngine(nlp),
-        supported_languages=[LANGUAGE],
-        context_aware_enhancer=LinearContextEnhancer(),
-        default_score_threshold=score_threshold,
-    )

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
-from spacy.lang.en.stop_words import STOP_WORDS
+from detectors.pii.light_imports import ENGLISH_STOP_WORDS as STOP_WORDS, Pattern, PatternRecognizer
 
 from detectors.pii.gazetteers import load_gazetteers
 

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from presidio_analyzer import RecognizerResult
+from detectors.pii.light_imports import RecognizerResult
 
 from detectors.base import Finding
 

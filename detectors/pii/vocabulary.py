@@ -25,9 +25,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
-from spacy.language import Language
-from spacy.tokens import Doc
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
 
 # On prompts made of never-repeated identifiers (the worst case) this is ~37,000 strings and
 # ~15 MB of process size (bench/pii.py); real prose and code repeat far more.
@@ -44,30 +47,41 @@ class BoundedVocabulary:
 
     def __init__(
         self,
-        nlp: Language,
+        nlp: Language | None,
         reload: Callable[[], Language],
         learn_characters: int | None = None,
         rebuild_after: int | None = None,
     ) -> None:
-        self.nlp = nlp
+        # None: loaded by ``reload`` when first needed (spaCy takes a second to import, and
+        # most texts have no result that needs context words).
+        self._nlp = nlp
         self._reload = reload
         self._learn_characters = LEARN_CHARACTERS if learn_characters is None else learn_characters
         self._rebuild_after = REBUILD_AFTER if rebuild_after is None else rebuild_after
         self._left = self._learn_characters
         self._forgotten = 0
         # Memory zones cannot nest, and spaCy's tokenizer is not documented as thread-safe.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @contextmanager
     def session(self) -> Iterator[VocabularySession]:
         """Exclusive use of the pipeline. Nothing spaCy made inside (a Doc, a Token, a Lexeme)
         may be used after the block: only plain Python values may leave it."""
         with self._lock:
-            if self._forgotten >= self._rebuild_after:
-                self.nlp = self._reload()
+            if self._nlp is None or self._forgotten >= self._rebuild_after:
+                self._nlp = self._reload()
                 self._left, self._forgotten = self._learn_characters, 0
             with ExitStack() as zone:
                 yield VocabularySession(self, zone)
+
+    @property
+    def nlp(self) -> Language:
+        """The pipeline, loaded now if it has not been yet."""
+        if self._nlp is None:
+            with self._lock:
+                if self._nlp is None:
+                    self._nlp = self._reload()
+        return self._nlp
 
     def _learn(self, characters: int) -> bool:
         """Whether ``characters`` more may be learned for good; the first refusal ends learning,
