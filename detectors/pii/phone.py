@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 # presidio's defaults plus Greater China: numbers without a country prefix are read as these.
 REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "CN", "HK", "TW")
 
-_TRY_FIRST = ("CN", "US", "GB", "IN")
+# Germany's plan accepts five in six digit strings of 7-11 digits (numbers in JSON and code),
+# China's and Brazil's most of the rest.
+_TRY_FIRST = ("DE", "CN", "BR", "US", "GB", "IN")
 
 STRONG, VALID, GROUPED, BARE = 0.5, 0.4, 0.25, 0.1
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
@@ -122,7 +124,7 @@ class PhoneNumberRecognizer(EntityRecognizer):
 
     def __init__(self, regions: tuple[str, ...] = REGIONS) -> None:
         super().__init__(supported_entities=[self.ENTITY], name="PhoneNumberRecognizer", context=list(self.CONTEXT))
-        # Any order gives the same answer; the commonest numbering plans first give it sooner.
+        # Any order gives the same answer; the plans that accept most numbers first give it sooner.
         ordered = sorted(regions, key=lambda region: _TRY_FIRST.index(region) if region in _TRY_FIRST else len(_TRY_FIRST))
         self._plans = tuple(_plan(region) for region in ordered)
         self._numbering = NumberingPlans()
