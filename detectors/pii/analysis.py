@@ -254,5 +254,12 @@ def remove_duplicates(results: list[RecognizerResult]) -> list[RecognizerResult]
         else:
             clusters.append([result])
         reach = max(reach, result.end) if len(clusters[-1]) > 1 else result.end
-    kept = [result for cluster in clusters for result in EntityRecognizer.remove_duplicates(cluster)]
+    # A result overlapping no other is kept unless its score is 0, as presidio's step keeps it.
+    kept = [
+        result
+        for cluster in clusters
+        for result in (
+            EntityRecognizer.remove_duplicates(cluster) if len(cluster) > 1 else [r for r in cluster if r.score != 0]
+        )
+    ]
     return sorted(kept, key=lambda r: (-r.score, r.start, -(r.end - r.start)))
