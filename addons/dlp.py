@@ -232,8 +232,13 @@ class DlpAddon:
             log.warning("llm-dlp: %s answered with content-encoding %s; placeholders are not restored",
                         self._target(flow), response.headers["content-encoding"])
             return
-        # Decoding the request body and the vault (disk, network) are blocking: off the event loop.
-        table = await asyncio.to_thread(lambda: self.restorer.table(session, flow.request.get_content(strict=False) or b""))
+        raw = flow.request.raw_content or b""
+        if not session.redacted and "content-encoding" not in flow.request.headers and b"[[" not in raw:
+            # Nothing redacted, now or before (no placeholder in the body): answered without the
+            # vault, so without a hop to a thread and back.
+            table = self.restorer.table(session, raw)
+        else:  # decoding the request body and the vault (disk, network) are blocking
+            table = await asyncio.to_thread(lambda: self.restorer.table(session, flow.request.get_content(strict=False) or b""))
         rewriter = session.api.answer_rewriter(response.headers.get("content-type", ""), table) if session.api else None
         if rewriter is None:
             return

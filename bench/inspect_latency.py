@@ -1,7 +1,7 @@
 """Time of ``Pipeline.inspect`` in this process, without a findings cache: the bench turns of
 ``bench.proxy_latency`` and the recorded agent bodies of ``tests/data/agents/``.
 
-    .venv/bin/python -m bench.inspect_latency [--repeat 15] [--workers 2] [--profile "60KB first turn"]
+    .venv/bin/python -m bench.inspect_latency [--repeat 15] [--workers 2] [--policy-dir DIR] [--profile "60KB first turn"]
 
 Medians of ``--repeat`` runs after one warm-up, bundled policies, every detector, in one process
 (so what a request costs the detectors and the pipeline, not the proxy's I/O); the first table
@@ -49,9 +49,9 @@ def bodies() -> dict[str, tuple[RequestInfo, bytes]]:
     return out
 
 
-def build_pipeline(workers: int) -> Pipeline:
+def build_pipeline(workers: int, policy_dir: Path = ROOT / "policies") -> Pipeline:
     detectors = build_detectors(DetectorOptions())
-    policies = load_policy_dir(ROOT / "policies", registry=DetectorRegistry.of(detectors))
+    policies = load_policy_dir(policy_dir, registry=DetectorRegistry.of(detectors))
     detectors = fit_to_policies(detectors, policies.policies.values())
     return Pipeline(policies, detectors, ValueHasher(b"k" * 32), scanner=SegmentScanner(detectors, workers=workers))
 
@@ -61,8 +61,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--profile", help="a body's label: print its profile instead")
     parser.add_argument("--workers", type=int, default=0, help="detector worker processes, as the proxy has (0: none)")
+    parser.add_argument("--policy-dir", type=Path, default=ROOT / "policies",
+                        help="policies (bench/data/policy_no_code: no use for kind code, so no code detectors)")
     args = parser.parse_args()
-    pipeline = build_pipeline(args.workers)
+    pipeline = build_pipeline(args.workers, args.policy_dir)
     cases = bodies()
     if args.profile:
         info, body = cases[args.profile]

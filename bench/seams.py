@@ -4,7 +4,7 @@ The bodies are ``bench.session``'s: a Claude-Code-shaped session whose history i
 turn, ~80 KB at turn 1 and ~500 KB at turn 30. In one process, with the bundled detectors:
 
 - the final (~500 KB) body, uncached: whole ``Pipeline.scan`` CPU, and the part of it spent in
-  the seam scan (``find_in_seams``), and how many characters the seam windows hold;
+  the seam scan (the seam windows' jobs), and how many characters the seam windows hold;
 - turn 30 after turn 29 with the findings cache, as the proxy sees a resent history: the same
   two numbers;
 - ``bench.proxy_latency``'s 500 KB turn (tool results of up to 40 KB), uncached.
@@ -26,7 +26,7 @@ from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.scan_cache import FindingsCache, MemoryFindings
-from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.scan_workers import _SEAM_HINT, SegmentScanner
 from llm_dlp.testing.proxyrun import REPO
 
 INFO = RequestInfo("bench", "POST", "localhost", "/v1/messages", "anthropic")
@@ -39,12 +39,16 @@ class _TimedScanner(SegmentScanner):
     seam_cpu = 0.0
     seam_chars = 0
 
-    def find_in_seams(self, texts):
+    def _scan(self, jobs):
+        # Segments and seam windows come in one batch; the windows are the jobs with the seam hint.
+        seams = [i for i, job in enumerate(jobs) if job[1] == _SEAM_HINT]
+        others = [i for i, job in enumerate(jobs) if job[1] != _SEAM_HINT]
         started = time.process_time()
-        found = super().find_in_seams(texts)
+        in_seams = super()._scan([jobs[i] for i in seams])
         self.seam_cpu += time.process_time() - started
-        self.seam_chars += sum(map(len, texts))
-        return found
+        self.seam_chars += sum(len(jobs[i][0]) for i in seams)
+        found = dict(zip(seams, in_seams)) | dict(zip(others, super()._scan([jobs[i] for i in others])))
+        return [found[i] for i in range(len(jobs))]
 
 
 def _measure(pipeline: Pipeline, scanner: _TimedScanner, body: bytes) -> tuple[float, float, int]:

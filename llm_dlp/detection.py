@@ -50,6 +50,26 @@ def build_detectors(options: DetectorOptions = DetectorOptions()) -> list[Detect
     ]
 
 
+def kinds_needed(policies: Iterable[Policy]) -> frozenset[str] | None:
+    """The finding kinds some policy of ``policies`` can act on or record; None for every kind.
+
+    Under a default action other than ``allow`` every finding is at least audited, so every kind
+    is needed; a rule on kind ``*`` needs every kind. Otherwise a kind is needed where a rule
+    names it (whatever its action: its findings are audited), where a destinations rule routes by
+    it (``destinations.kinds``, a reroute's ``kinds``). The pipeline runs only the detectors of
+    the needed kinds: the others' findings could only be allowed without a trace. The findings
+    cache keeps each detector's findings apart, so a policy that starts needing a kind gets its
+    detector run at once (``scan_workers``)."""
+    kinds: set[str] = set()
+    for policy in policies:
+        if policy.default_action != Action.ALLOW or any(rule.kind == "*" for rule in policy.rules):
+            return None
+        kinds.update(rule.kind for rule in policy.rules)
+        kinds.update(route.kind for route in policy.destinations.kinds)
+        kinds.update(kind for reroute in policy.destinations.reroute for kind in reroute.kinds)
+    return frozenset(kinds)
+
+
 def languages_needed(policies: Iterable[Policy]) -> bool:
     """Whether some policy can act on the language of code or record it: a rule on kind ``code``
     or on every kind, or a default action other than ``allow`` (``log`` audits every finding,

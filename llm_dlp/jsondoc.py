@@ -45,7 +45,7 @@ def parse_json(body: str) -> Any:
         raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
     except json.JSONDecodeError as exc:
         raise RequestFormatError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(document):
+    if _has_lone_surrogate(body):
         raise AmbiguousBodyError("a string holds an unpaired UTF-16 surrogate escape")
     return document
 
@@ -69,23 +69,29 @@ def _finite_float(text: str) -> float:
 
 
 _STRICT = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float)
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LOW_ESCAPE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    # Paired escapes decode to one code point, so any surrogate left in a string is unpaired.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+def _has_lone_surrogate(body: str) -> bool:
+    """Whether a string of ``body`` (JSON that parsed) holds an unpaired surrogate escape: a
+    ``\\uD800``-``\\uDBFF`` escape not followed at once by a ``\\uDC00``-``\\uDFFF`` one, or one of
+    the latter not right after one of the former. Read from the text, with no walk over the
+    document: a backslash that is itself escaped (``\\\\uD800``) starts no escape."""
+    paired = -1  # where the low half of the last pair starts
+    for match in _SURROGATE_ESCAPE.finditer(body):
+        start = match.start()
+        if start == paired:
+            continue
+        first = start
+        while first > 0 and body[first - 1] == "\\":
+            first -= 1
+        if (start - first) % 2:  # an escaped backslash, then the letters "uD8..": plain text
+            continue
+        if body[start + 3] in "89abAB" and _LOW_ESCAPE.match(body, start + 6):
+            paired = start + 6
+            continue
+        return True
     return False
 
 

@@ -20,6 +20,7 @@ from llm_dlp import routing
 from llm_dlp import uploads
 from llm_dlp.bodies import BodyError, decode_content, utf8_text
 from llm_dlp.decoding import DecodeError
+from llm_dlp.detection import kinds_needed
 from llm_dlp.keys import ValueHasher, mask_preview
 from llm_dlp.known_values import KnownValues
 from llm_dlp.policy import engine
@@ -33,7 +34,7 @@ from llm_dlp.redaction import placeholder
 from llm_dlp.request import RequestInfo
 from llm_dlp.verdict import FindingRecord, Inspection, Redaction, Verdict, exception_summary, failure
 from llm_dlp.scan_workers import SegmentScanner
-from llm_dlp.seams import with_seam_findings
+from llm_dlp.seams import windows, with_seam_findings
 from llm_dlp.tool_names import without_tool_names
 
 __all__ = ["FindingRecord", "Inspection", "Pipeline", "RequestInfo", "Scan", "Verdict"]
@@ -97,7 +98,7 @@ class Pipeline:
             elif info.opaque and format_for(info.path).format == generic.FORMAT:
                 inspection = Inspection(routing.opaque(info, policy))
             else:
-                scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name)
+                scan = self.scan(info, raw_body, policy.max_body_bytes, policy.name, self._kinds(info, policy))
                 inspection = self.decide(info, scan, policy)
                 self.known.remember(policy.name, inspection.redactions.values())
         except (BodyError, RequestFormatError, DecodeError) as exc:
@@ -113,20 +114,29 @@ class Pipeline:
         return dataclasses.replace(inspection, verdict=verdict)
 
     def scan(
-        self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None
+        self, info: RequestInfo, raw_body: bytes, limit: int, tenant: str | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> Scan:
+        """``kinds``: run only the detectors that report one of them (None: every detector)."""
         if not raw_body:  # still the request target and headers
             text, parsed = "", ParsedRequest("empty", None, target_segments(info.path, info.headers))
         else:
             text, parsed = self._parse(info, decode_content(raw_body, info.content_encoding, limit))
         hits = []
-        found_alone = without_tool_names(parsed.document, parsed.segments, self.scanner.find(parsed.segments))
-        # A value split across segments is found at their seams and reported in each part.
-        per_segment = with_seam_findings(parsed.segments, found_alone, self.scanner.find_in_seams,
-                                         self.scanner.seam_generic_rules)
+        # A value split across segments is found at their seams (windows across them) and
+        # reported in each part; segments and seams go to the detectors together.
+        seams = windows(parsed.segments) if self.scanner.seams_needed(kinds) else []
+        found, in_seams = self.scanner.find_with_seams(parsed.segments, [w.text for w in seams], kinds)
+        found_alone = without_tool_names(parsed.document, parsed.segments, found)
+        per_segment = (with_seam_findings(parsed.segments, found_alone, in_seams, self.scanner.seam_generic_rules, seams)
+                       if seams else found_alone)
+        known: dict[str, list[Finding]] = {}  # per distinct text: a body repeats many
         for segment, found in zip(parsed.segments, per_segment):
             if tenant is not None:
-                found += _uncovered(self.known.scan(tenant, segment.text), found)
+                again = known.get(segment.text)
+                if again is None:
+                    again = known[segment.text] = self.known.scan(tenant, segment.text)
+                found += _uncovered(again, found)
             for finding in found:
                 value = finding.value(segment.text)
                 hits.append(_Hit(segment, finding, self.hasher.fingerprint(value)))
@@ -175,6 +185,13 @@ class Pipeline:
             return routing.routed(Inspection(verdict, body, redactions), info, scan.text, policy)
         return routing.routed(Inspection(verdict), info, scan.text, policy)
 
+    def _kinds(self, info: RequestInfo, policy: Policy) -> frozenset[str] | None:
+        """The kinds to detect for this request: its policy's, and a shadow policy's, which
+        decides on the same scan."""
+        if self.shadow is None:
+            return kinds_needed([policy])
+        return kinds_needed([policy, self.shadow.for_client(info.user, info.client_address, info.groups)])
+
     def _refuse_destination(self, policy: Policy, refusal: str) -> Verdict:
         message = policy.render_block_message(refusal)
         if policy.mode == "monitor":
@@ -190,7 +207,8 @@ class Pipeline:
             if refusal:
                 outcome = self._refuse_destination(candidate, refusal)
             else:
-                scanned = scan or self.scan(info, raw_body, candidate.max_body_bytes, candidate.name)
+                scanned = scan or self.scan(info, raw_body, candidate.max_body_bytes, candidate.name,
+                                            kinds_needed([candidate]))
                 outcome = self.decide(info, scanned, candidate).verdict
         except (BodyError, RequestFormatError, DecodeError) as exc:
             outcome = failure(candidate, 400, str(exc), str(exc))

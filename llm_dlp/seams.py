@@ -95,12 +95,15 @@ def _windows(stream: _Stream) -> list[Window]:
 def with_seam_findings(
     segments: Sequence[Segment],
     found: list[list[Finding]],
-    scan: Callable[[list[str]], list[list[Finding]]],
+    scan: Callable[[list[str]], list[list[Finding]]] | list[list[Finding]],
     generic_rules: frozenset[str] = frozenset(),
+    spans: Sequence[Window] | None = None,
 ) -> list[list[Finding]]:
     """``found`` (per segment) with the parts of every value that crosses a seam added.
 
-    ``scan``: findings for each window text (the scanner's cached secrets-only scan).
+    ``scan``: findings for each window text (the scanner's cached secrets-only scan), or those
+    findings already, for the windows of ``windows(segments)`` in order (``spans``: those
+    windows, when the caller has them).
     ``generic_rules``: rules without a fixed shape (``password = <anything>``). Joined to the
     next segment, a value a segment's own scan already found runs on into that segment's first
     word for such a rule; so a generic finding that overlaps a segment's own finding is not a
@@ -108,10 +111,11 @@ def with_seam_findings(
     stream = _Stream.of(segments)
     if len(stream.members) < 2:
         return found
-    spans = _windows(stream)
+    spans = _windows(stream) if spans is None else spans
     seen: set[tuple[int, int, str]] = set()
     result = [list(f) for f in found]
-    for window, window_findings in zip(spans, scan([w.text for w in spans])):
+    scanned = scan if isinstance(scan, list) else scan([w.text for w in spans])
+    for window, window_findings in zip(spans, scanned):
         for finding in window_findings:
             start, end = window.start + finding.start, window.start + finding.end
             if (start, end, finding.rule) in seen or not _crosses(stream.seams, start, end):

@@ -42,3 +42,32 @@ def test_known_values_are_kept_per_tenant():
     pilot = pipeline.policies.get("pilot")
     verdict = pipeline.inspect(INFO, body(f"plain {secret} here"), pilot).verdict
     assert verdict.findings == ()
+
+
+def _redacted(*values: str) -> list:
+    from llm_dlp.verdict import Redaction
+
+    return [Redaction("secret", "r", value) for value in values]
+
+
+def test_every_value_is_found_in_one_pass_however_many_and_the_longest_wins():
+    from llm_dlp.known_values import KnownValues
+
+    known = KnownValues()
+    values = [f"value-{n:05d}-xyz" for n in range(700)]  # past the point where new values fold into the large matcher
+    for start in range(0, len(values), 7):  # remembered a few at a time, as redactions come
+        known.remember("t", _redacted(*values[start:start + 7]))
+    known.remember("t", _redacted("value-00003-xyz-and-more"))  # contains another value
+    text = "é " + " ".join(values[::50]) + " and value-00003-xyz-and-more, ünd value-00699-xyz."
+    found = [(f.start, f.end) for f in known.scan("t", text)]
+    assert [text[s:e] for s, e in found] == [*values[::50], "value-00003-xyz-and-more", "value-00699-xyz"]
+    assert known.scan("other", text) == []
+
+
+def test_an_evicted_value_is_no_longer_found():
+    from llm_dlp.known_values import KnownValues
+
+    known = KnownValues(limit=3)
+    known.remember("t", _redacted("first-value", "second-value", "third-value"))
+    known.remember("t", _redacted("fourth-value"))
+    assert [f.end - f.start for f in known.scan("t", "first-value fourth-value")] == [len("fourth-value")]

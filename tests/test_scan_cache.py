@@ -256,11 +256,11 @@ def test_a_tampered_or_corrupt_redis_entry_is_a_miss(spoil):
     [key] = redis.items
     blob = redis.items[key]
     if spoil == "tag":  # a writer without our key empties the findings and signs with a guess
-        redis.items[key] = b"\0" * 32 + b"[]"
+        redis.items[key] = b"\0" * 32 + b'{"secrets":[]}'
     elif spoil == "payload":
-        redis.items[key] = blob[:32] + b"[]"
+        redis.items[key] = blob[:32] + b'{"secrets":[]}'
     elif spoil == "offsets":  # even a verified entry must fit the segment it is used for
-        payload = json.dumps([[f.kind, f.rule, 0, 10**6, f.confidence, f.detector, {}] for f in honest]).encode()
+        payload = json.dumps({"secrets": [[f.kind, f.rule, 0, 10**6, f.confidence, f.detector, {}] for f in honest]}).encode()
         redis.items[key] = store._tag(key.removeprefix(store._PREFIX), payload) + payload
     else:
         redis.items[key] = b"not an entry"
@@ -280,7 +280,7 @@ def test_memory_in_front_of_redis_serves_a_fleet():
 
 def test_memory_is_bounded_by_bytes_least_recently_used_first():
     store = MemoryFindings(max_bytes=2000)
-    finding = (Finding("secret", "r", 0, 1, 1.0, "secrets"),)
+    finding = {"secrets": (Finding("secret", "r", 0, 1, 1.0, "secrets"),)}
     for number in range(50):
         store.put(f"key{number}", finding)
         store.get("key0", 1)  # kept warm: survives every eviction

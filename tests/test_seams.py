@@ -14,7 +14,7 @@ from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
 from llm_dlp.providers import Segment
 from llm_dlp.scan_cache import FindingsCache, MemoryFindings
-from llm_dlp.scan_workers import SegmentScanner
+from llm_dlp.scan_workers import _SEAM_HINT, SegmentScanner
 from llm_dlp.seams import CHUNK, SEAM_REACH, windows
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.proxyrun import REPO
@@ -120,8 +120,9 @@ def test_seam_windows_are_cached_and_a_longer_conversation_rescans_only_its_new_
     cache = FindingsCache(HASHER, DETECTORS, MemoryFindings())
     scanner = SegmentScanner(DETECTORS, cache)
     scanned: list[str] = []
-    run_all = scanner.seam_detection.run_all
-    scanner.seam_detection.run_all = lambda jobs: scanned.extend(t for t, _ in jobs) or run_all(jobs)  # type: ignore[method-assign]
+    run_all = scanner.detection.run_all
+    scanner.detection.run_all = lambda jobs: scanned.extend(  # type: ignore[method-assign]
+        job[0] for job in jobs if job[1] == _SEAM_HINT) or run_all(jobs)
     turn = Pipeline(policies, DETECTORS, HASHER, scanner=scanner)
     messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " + "x" * 20_000}
                 for i in range(20)]

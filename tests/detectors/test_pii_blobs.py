@@ -65,3 +65,15 @@ def test_personal_data_next_to_a_blob_is_still_found(detector, text, value, rule
 ])
 def test_words_paths_and_codes_are_no_blobs(text):
     assert blob_spans(f"see {text} here") == []
+
+
+def test_a_line_is_judged_around_its_blob():
+    """A blob's characters can spell an operator ("0xF", padding's "=="); the line is read as
+    what it says around the blob: a sentence stays prose, an assignment and a hex literal code."""
+    from detectors.pii.code_context import looks_like_code
+
+    blob = base64.b64encode(os.urandom(301)).decode()  # ends in "=="
+    assert not looks_like_code(f"Key for Anna Schmidt: {blob}")
+    assert not looks_like_code(f"Key for Anna Schmidt: ab0xF{blob}==")
+    assert looks_like_code(f"data = {blob}")
+    assert looks_like_code("    0x1F2E3D4C5B6A79880123456789abcdef,")
