@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 # One alternative per runtime; each matches a whole line (leading whitespace kept).
 _MARKER = re.compile(
     r"""(?x)^(?:
@@ -58,6 +60,19 @@ _ANY_MARKER = re.compile(
     r"Traceback \(most|\n\s+at \S|goroutine \d|panicked at|:\d+:in [`']|Stack trace:|\n#\d+ |"
     r"stack backtrace:|--- End of"
 )
+# What a line that ``_MARKER`` matches starts with after its leading whitespace (its first two
+# characters; a digit alone for Rust's numbered frames), or holds: every alternative has one of
+# these. ``_MARKER`` is a long alternation tried branch by branch (1 MB of code with one
+# "Traceback (most" in a docstring spent 70 ms matching it on every line); this screen, numpy
+# over the text's code points, passes a few lines in a thousand of code.
+_MARKER_HEADS = ("Tr", 'Fi', "Du", "Th", "at", "--", "Ca", "Su", "..", "Ex", "go", "cr", "th", "st", "St", "No",
+                 *(f"#{digit}" for digit in "0123456789"))  # PHP's numbered frames
+_HEAD_PAIRS = np.array(sorted(ord(a) << 21 | ord(b) for a, b in _MARKER_HEADS), dtype=np.int64)
+_INFIXES = (re.compile(":in "), re.compile(r"\.go:"))  # Ruby's frames, Go's file lines (each a fast literal search)
+# What ``str.strip`` and ``\\s`` take for whitespace (all of it in the Basic Multilingual Plane).
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE = np.zeros(0x10000, dtype=bool)
+_SPACE[[ord(c) for c in WHITESPACE]] = True
 # Non-marker lines allowed between two markers of one trace (quoted source, carets, messages).
 MAX_GAP = 4
 
@@ -65,15 +80,36 @@ MAX_GAP = 4
 def stack_trace_rows(lines: list[str]) -> list[bool]:
     """For each line, whether it belongs to a stack trace."""
     rows = [False] * len(lines)
-    if not _ANY_MARKER.search("\n" + "\n".join(lines)):
+    led = "\n" + "\n".join(lines)
+    if not _ANY_MARKER.search(led):
         return rows
-    markers = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+    markers = [i for i in _marker_candidates(lines, led) if _MARKER.match(lines[i])]
     for first, last in _blocks(markers):
         first = _message_above(lines, first)
         last = _tail(lines, last)
         for i in range(first, last + 1):
             rows[i] = True
     return rows
+
+
+def _marker_candidates(lines: list[str], led: str) -> list[int]:
+    """The lines that may be marker lines (a superset: ``_MARKER`` decides). ``led``: the lines
+    joined, each led by a newline."""
+    chars = np.frombuffer(led.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    newlines = np.flatnonzero(chars == 10)
+    shown = np.flatnonzero(~_SPACE[np.minimum(chars, 0xFFFF)] | (chars > 0xFFFF))
+    chars = np.append(chars, np.uint32(10))  # so the character after a text's last one is a newline
+    heads = np.append(shown, len(led))[np.searchsorted(shown, newlines)]  # each line's first shown character
+    first, second = chars[heads].astype(np.int64), chars[np.minimum(heads + 1, len(led))].astype(np.int64)
+    pairs = first << 21 | second
+    found = np.minimum(np.searchsorted(_HEAD_PAIRS, pairs), len(_HEAD_PAIRS) - 1)
+    led_like = (_HEAD_PAIRS[found] == pairs) | ((first >= 48) & (first <= 57))
+    # a line's first shown character lies on the line (it is not blank)
+    on_line = heads < np.append(newlines[1:], len(led))
+    candidates = np.flatnonzero(led_like & on_line)
+    holding = np.fromiter((match.start() for infix in _INFIXES for match in infix.finditer(led)), dtype=np.int64)
+    holders = np.searchsorted(newlines, holding, side="right") - 1
+    return np.union1d(candidates, holders).tolist()
 
 
 def _blocks(markers: list[int]) -> list[tuple[int, int]]:
