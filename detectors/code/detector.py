@@ -115,10 +115,10 @@ class CodeDetector:
                 return None
             language, confidence = UNKNOWN, 0.5
         else:
+            if region.lines < self.min_lines:  # (a one-line fenced block): nothing for the model to decide
+                return None
             probabilities = self.model.probabilities(_sample(region.code))
             if probabilities.get(NOT_CODE, 0.0) >= MAX_NOT_CODE_PROBABILITY:
-                return None
-            if region.lines < self.min_lines:
                 return None
             code_probs = {lang: p for lang, p in probabilities.items() if lang in _CODE_CLASSES}
             guessed = max(code_probs, key=code_probs.__getitem__)
