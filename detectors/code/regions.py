@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detectors.code.line_table import DOC, PLAIN, REMARK, LineTable, line_table
-from detectors.code.stack_traces import stack_trace_rows
+from detectors.code.stack_traces import marker_candidates, may_hold_trace, stack_trace_rows
 
 # Led by the newline before the line (the text gets one in front): a literal the regex engine
 # finds fast, where a ``(?m)^`` pattern is tried at every character.
@@ -33,12 +33,12 @@ class Region:
 def find_regions(text: str, min_lines: int = 2, listed: Sequence[bool] | np.ndarray | None = None) -> list[Region]:
     """Candidate code regions in reading order. ``listed``: per line, is it a line of a file
     listing (an agent numbered it)? Those are code whatever they look like."""
-    lines = text.split("\n")
-    if len(lines) < 2 and len(lines) < min_lines:  # no room for a fence and its content, nor for a run
+    count = text.count("\n") + 1
+    if count < 2 and count < min_lines:  # no room for a fence and its content, nor for a run
         return []
-    listed = np.zeros(len(lines), dtype=bool) if listed is None else np.asarray(listed, dtype=bool)
+    listed = np.zeros(count, dtype=bool) if listed is None else np.asarray(listed, dtype=bool)
     table = line_table(text, listed)
-    traces = np.array(stack_trace_rows([line.removesuffix("\r") for line in lines] if "\r" in text else lines), dtype=bool)
+    traces = _trace_rows(table)
     regions: list[Region] = []
     cursor = 0
     for first, last, info in _fenced(table):
@@ -50,6 +50,15 @@ def find_regions(text: str, min_lines: int = 2, listed: Sequence[bool] | np.ndar
     if cursor < len(table):
         regions.extend(_unfenced_runs(table, traces, listed, cursor, len(table), min_lines))
     return regions
+
+
+def _trace_rows(table: LineTable) -> np.ndarray:
+    """Per line, whether it belongs to a stack trace (the lines split only when one may be there)."""
+    if not may_hold_trace(table.text):
+        return np.zeros(len(table), dtype=bool)
+    lines = [line.removesuffix("\r") for line in table.text.split("\n")]
+    candidates = marker_candidates(table.text, table.units, table.starts, table.first, table.blank)
+    return np.array(stack_trace_rows(lines, candidates), dtype=bool)
 
 
 def _fenced(table: LineTable) -> list[tuple[int, int, str]]:

@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from detectors.code.line_table import code_units
+
 # One alternative per runtime; each matches a whole line (leading whitespace kept).
 _MARKER = re.compile(
     r"""(?x)^(?:
@@ -64,26 +66,30 @@ _ANY_MARKER = re.compile(
 # characters; a digit alone for Rust's numbered frames), or holds: every alternative has one of
 # these. ``_MARKER`` is a long alternation tried branch by branch (1 MB of code with one
 # "Traceback (most" in a docstring spent 70 ms matching it on every line); this screen, numpy
-# over the text's code points, passes a few lines in a thousand of code.
+# over the lines' first characters, passes a few lines in a thousand of code.
 _MARKER_HEADS = ("Tr", 'Fi', "Du", "Th", "at", "--", "Ca", "Su", "..", "Ex", "go", "cr", "th", "st", "St", "No",
                  *(f"#{digit}" for digit in "0123456789"))  # PHP's numbered frames
-_HEAD_PAIRS = np.array(sorted(ord(a) << 21 | ord(b) for a, b in _MARKER_HEADS), dtype=np.int64)
+_HEAD_PAIRS = np.array(sorted(ord(a) << 8 | ord(b) for a, b in _MARKER_HEADS), dtype=np.int64)
 _INFIXES = (re.compile(":in "), re.compile(r"\.go:"))  # Ruby's frames, Go's file lines (each a fast literal search)
-# What ``str.strip`` and ``\\s`` take for whitespace (all of it in the Basic Multilingual Plane).
-WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-_SPACE = np.zeros(0x10000, dtype=bool)
-_SPACE[[ord(c) for c in WHITESPACE]] = True
 # Non-marker lines allowed between two markers of one trace (quoted source, carets, messages).
 MAX_GAP = 4
 
 
-def stack_trace_rows(lines: list[str]) -> list[bool]:
-    """For each line, whether it belongs to a stack trace."""
+def may_hold_trace(text: str) -> bool:
+    """False when ``text`` (lines joined by newlines) provably holds no stack trace."""
+    return _ANY_MARKER.search("\n" + text) is not None
+
+
+def stack_trace_rows(lines: list[str], candidates: list[int] | None = None) -> list[bool]:
+    """For each line, whether it belongs to a stack trace. ``candidates``: the lines that may be
+    marker lines (``marker_candidates``), when the caller has them."""
     rows = [False] * len(lines)
-    led = "\n" + "\n".join(lines)
-    if not _ANY_MARKER.search(led):
-        return rows
-    markers = [i for i in _marker_candidates(lines, led) if _MARKER.match(lines[i])]
+    if candidates is None:
+        text = "\n".join(lines)
+        if not may_hold_trace(text):
+            return rows
+        candidates = _marker_candidates_of(lines, text)
+    markers = [i for i in candidates if _MARKER.match(lines[i])]
     for first, last in _blocks(markers):
         first = _message_above(lines, first)
         last = _tail(lines, last)
@@ -92,24 +98,26 @@ def stack_trace_rows(lines: list[str]) -> list[bool]:
     return rows
 
 
-def _marker_candidates(lines: list[str], led: str) -> list[int]:
-    """The lines that may be marker lines (a superset: ``_MARKER`` decides). ``led``: the lines
-    joined, each led by a newline."""
-    chars = np.frombuffer(led.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    newlines = np.flatnonzero(chars == 10)
-    shown = np.flatnonzero(~_SPACE[np.minimum(chars, 0xFFFF)] | (chars > 0xFFFF))
-    chars = np.append(chars, np.uint32(10))  # so the character after a text's last one is a newline
-    heads = np.append(shown, len(led))[np.searchsorted(shown, newlines)]  # each line's first shown character
-    first, second = chars[heads].astype(np.int64), chars[np.minimum(heads + 1, len(led))].astype(np.int64)
-    pairs = first << 21 | second
+def marker_candidates(text: str, units: np.ndarray, starts: np.ndarray, first: np.ndarray, blank: np.ndarray) -> list[int]:
+    """The lines of ``text`` that may be marker lines (a superset: ``_MARKER`` decides), from
+    facts of its lines: ``units``, a byte per character of ``text`` (ASCII as is; followed by at
+    least one more byte), where each line starts, where its first non-blank character is, and
+    whether it is blank."""
+    heads, seconds = units[first].astype(np.int64), units[first + 1]
+    pairs = heads << 8 | seconds
     found = np.minimum(np.searchsorted(_HEAD_PAIRS, pairs), len(_HEAD_PAIRS) - 1)
-    led_like = (_HEAD_PAIRS[found] == pairs) | ((first >= 48) & (first <= 57))
-    # a line's first shown character lies on the line (it is not blank)
-    on_line = heads < np.append(newlines[1:], len(led))
-    candidates = np.flatnonzero(led_like & on_line)
-    holding = np.fromiter((match.start() for infix in _INFIXES for match in infix.finditer(led)), dtype=np.int64)
-    holders = np.searchsorted(newlines, holding, side="right") - 1
-    return np.union1d(candidates, holders).tolist()
+    led = (_HEAD_PAIRS[found] == pairs) | ((heads >= 48) & (heads <= 57))
+    holding = np.fromiter((match.start() for infix in _INFIXES for match in infix.finditer(text)), dtype=np.int64)
+    holders = np.searchsorted(starts, holding, side="right") - 1
+    return np.union1d(np.flatnonzero(led & ~blank), holders).tolist()
+
+
+def _marker_candidates_of(lines: list[str], text: str) -> list[int]:
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    shown = np.fromiter(map(len, map(str.lstrip, lines)), dtype=np.int64, count=len(lines))
+    units = np.concatenate((code_units(text), np.zeros(2, dtype=np.uint8)))
+    return marker_candidates(text, units, starts, starts + lengths - shown, shown == 0)
 
 
 def _blocks(markers: list[int]) -> list[tuple[int, int]]:

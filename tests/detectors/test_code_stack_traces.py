@@ -99,7 +99,7 @@ def test_marker_screen_keeps_every_marker_line() -> None:
     """Only lines the screen passes are matched against the marker pattern: on the
     trace corpus and on standard-library code (doctests hold traces), every line the pattern
     matches passes the screen, so the rows are the ones a match on every line gives."""
-    from detectors.code.stack_traces import _MARKER, _marker_candidates
+    from detectors.code.stack_traces import _MARKER, _marker_candidates_of
 
     texts = [path.read_text() for path in TRACES]
     texts += [path.read_text(errors="replace") for path in sorted(STDLIB.glob("*.py"))[:120]]
@@ -107,12 +107,7 @@ def test_marker_screen_keeps_every_marker_line() -> None:
     for text in texts:
         lines = text.split("\n")
         every = [i for i, line in enumerate(lines) if _MARKER.match(line)]
-        assert set(every) <= set(_marker_candidates(lines, "\n" + text))
+        assert set(every) <= set(_marker_candidates_of(lines, text))
         matched += len(every)
     assert matched > 250
 
-
-def test_the_screen_knows_every_whitespace_character() -> None:
-    from detectors.code.stack_traces import WHITESPACE
-
-    assert WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
