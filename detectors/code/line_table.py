@@ -12,11 +12,8 @@ as the reference and checks the two agree line for line on the standard library 
 
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass
-from itertools import repeat
-from operator import methodcaller
 
 import numpy as np
 
@@ -63,17 +60,44 @@ _SYMBOL[[ord(c) for c in _SYMBOLS]] = True
 _CODE_ENDING = np.zeros(256, dtype=bool)
 _CODE_ENDING[[ord(c) for c in ";{}[(,:)\\>"]] = True
 _PADDING = np.array([10, 10], dtype=np.uint8)
-OTHER = 128  # the code unit of every character outside ASCII
+OTHER, OTHER_SPACE = 128, 129  # the code units of characters outside ASCII: whitespace and the rest
+# What ``str.strip`` takes off: ASCII's whitespace, and these others (none beyond U+3000).
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_WIDE_SPACE = np.zeros(0x3001, dtype=bool)
+_WIDE_SPACE[[ord(c) for c in WHITESPACE]] = True
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 128] + [OTHER_SPACE]] = True
+# The first characters of the lines ``_REMARK`` can match.
+_REMARK_HEAD = np.zeros(256, dtype=bool)
+_REMARK_HEAD[[ord(c) for c in "#/-<*|>.=~^+_"]] = True
 
 
 def code_units(text: str) -> np.ndarray:
-    """One byte per character of ``text``: ASCII as it is, any other character ``OTHER``. Every
-    test here is of ASCII characters (or of "not ASCII"), and numpy is several times faster
-    over bytes than over the four-byte code points."""
+    """One byte per character of ``text``: ASCII as it is, any other character ``OTHER`` or, if
+    it is whitespace, ``OTHER_SPACE``. Every test here is of ASCII characters (or of "not ASCII"),
+    and numpy is several times faster over bytes than over the four-byte code points."""
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     wide = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return np.minimum(wide, OTHER).astype(np.uint8)
+    units = np.minimum(wide, OTHER).astype(np.uint8)
+    units[(wide > 127) & (wide < len(_WIDE_SPACE)) & _WIDE_SPACE[np.minimum(wide, len(_WIDE_SPACE) - 1)]] = OTHER_SPACE
+    return units
+
+
+class _Stripped:
+    """The lines of a text without the whitespace around them, cut from the text when asked
+    for (most lines never are: only those a pattern must decide)."""
+
+    def __init__(self, text: str, first: np.ndarray, last: np.ndarray) -> None:
+        self.text, self.first, self.last = text, first, last
+
+    def __getitem__(self, line: int) -> str:
+        return self.text[self.first[line] : self.last[line] + 1]
+
+    def pick(self, rows: np.ndarray) -> list[str]:
+        return list(map(self.text.__getitem__, map(slice, self.first[rows].tolist(), (self.last[rows] + 1).tolist())))
+
+
 _BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
 
 
@@ -116,20 +140,24 @@ class LineTable:
 def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     """``listed``: lines an agent numbered, which are code whatever they look like: when every
     line that is not blank is one, no line is scored."""
-    lines = text.split("\n")
-    count = len(lines)
-    stripped = list(map(str.strip, lines))
-    lengths = _per_line(map(len, lines), count)
-    ends = np.cumsum(lengths + 1) - 1
-    starts = ends - lengths
-    first = ends - _per_line(map(len, map(str.lstrip, lines)), count)  # first non-blank character
-    widths = _per_line(map(len, stripped), count)
-    last = first + widths - 1  # last non-blank character
-    blank = widths == 0
-    chars = np.concatenate((code_units(text), _PADDING))  # so a blank last line indexes something
+    units = code_units(text)
+    newlines = np.flatnonzero(units == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.append(newlines, len(text))
+    count = len(starts)
+    lengths = ends - starts
+    shown = np.append(np.flatnonzero(~_SPACE[units]), len(text))  # where the characters that are not whitespace are
+    first = shown[np.searchsorted(shown, starts)]
+    blank = first >= ends
+    first = np.where(blank, ends, first)  # first non-blank character
+    last = np.where(blank, ends - 1, shown[np.searchsorted(shown, ends) - 1])  # last non-blank character
+    stripped = _Stripped(text, first, last)
+    chars = np.concatenate((units, _PADDING))  # so a blank last line indexes something
     head = chars[first]
 
-    remark = _matching(_REMARK, stripped)
+    remark = np.zeros(count, dtype=bool)
+    maybe = np.flatnonzero(_REMARK_HEAD[head] & ~blank)
+    remark[maybe] = _matching(_REMARK, stripped.pick(maybe))
     if listed is not None and bool(np.all(listed | blank)):
         code = np.zeros(count, dtype=bool)
     else:
@@ -138,7 +166,7 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     local = np.full(count, PLAIN, dtype=np.int8)
     indented = ((chars[starts] == 32) | (chars[starts] == 9)) & (lengths > 0)
     bulleted = np.flatnonzero(indented & ~blank & (_isin(head, "-*+") | ((head >= 48) & (head <= 57)) | (head > 127)))
-    indented[bulleted[_matching(_LIST_ITEM, _pick(stripped, bulleted))]] = False
+    indented[bulleted[_matching(_LIST_ITEM, stripped.pick(bulleted))]] = False
     local[indented] = INDENTED
     opened: dict[int, str] = {}
     closers: dict[str, np.ndarray] = {}
@@ -154,7 +182,7 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     local[remark] = REMARK
     for opener, closer in _BLOCK_COMMENTS:
         if opener in text:
-            closers[closer] = np.flatnonzero(_matching_any(closer, stripped))
+            closers[closer] = np.unique(_lines_of(re.finditer(re.escape(closer), text), starts))
             for line in np.flatnonzero(remark & (head == ord(opener[0]))):
                 if stripped[line].startswith(opener) and closer not in stripped[line]:
                     opened[int(line)] = closer
@@ -167,20 +195,8 @@ def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
     return np.searchsorted(starts, at, side="right") - 1
 
 
-def _per_line(values, count: int) -> np.ndarray:
-    return np.fromiter(values, dtype=np.int64, count=count)
-
-
 def _matching(pattern: re.Pattern, lines: list[str]) -> np.ndarray:
     return np.fromiter(map(bool, map(pattern.match, lines)), dtype=bool, count=len(lines))
-
-
-def _pick(lines: list[str], rows: np.ndarray) -> list[str]:
-    return list(map(lines.__getitem__, rows.tolist()))
-
-
-def _matching_any(part: str, lines: list[str]) -> np.ndarray:
-    return np.fromiter(map(operator.contains, lines, repeat(part)), dtype=bool, count=len(lines))
 
 
 def _isin(chars: np.ndarray, among: str) -> np.ndarray:
@@ -190,7 +206,7 @@ def _isin(chars: np.ndarray, among: str) -> np.ndarray:
     return found
 
 
-def _looks_like_code(text: str, stripped: list[str], chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
+def _looks_like_code(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
                      last: np.ndarray, blank: np.ndarray, head: np.ndarray) -> np.ndarray:
     """Per line: a code score above one. The score adds, in this order, 1 for a code start
     (``_CODE_START``), 1 for a code ending, 0.3 for an indent, up to 1.5 for the share of symbols;
@@ -217,11 +233,11 @@ def _looks_like_code(text: str, stripped: list[str], chars: np.ndarray, starts: 
     without, with_start = code(0.0), code(1.0)
     undecided = np.flatnonzero(without != with_start)
     result = without
-    result[undecided[_matching(_CODE_START, _pick(stripped, undecided))]] = True
+    result[undecided[_matching(_CODE_START, stripped.pick(undecided))]] = True
     return result
 
 
-def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
+def _code_signs(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
                 last: np.ndarray, blank: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The parts of a line's code score after its code start: ending, indent and symbol share
     (``regions.py`` once scored a line at a time, and the tests keep that scorer to compare)."""
@@ -229,7 +245,7 @@ def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.nd
     ending = _CODE_ENDING[tail] | ((tail == 47) & (last > first) & (chars[last - 1] == 42))
     # import lines: those not ended like code that start as an import does
     unended = np.flatnonzero(~ending & ~blank & _isin(head, "ifupr#"))
-    ending[unended[_matching(_IMPORT, _pick(stripped, unended))]] = True
+    ending[unended[_matching(_IMPORT, stripped.pick(unended))]] = True
     bullet = ((head == 45) | (head == 42)) & (last > first) & (chars[first + 1] == 32)
     digit = (head >= 48) & (head <= 57)
     for line in np.flatnonzero((head > 127) & ~blank):  # a digit of another script
@@ -239,7 +255,7 @@ def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.nd
     symbols = np.add.reduceat(_SYMBOL[chars].view(np.int8), starts, dtype=np.int64) if len(starts) else starts
     share = np.minimum(symbols / np.maximum(last + 1 - first, 1) * 8, 1.5)
     if "`" in text:  # documentation quotes code inline (``None``, :func:`open`): quoted, it is a word
-        for line in np.flatnonzero(_matching_any("`", stripped)):
+        for line in np.unique(np.searchsorted(starts, np.flatnonzero(chars == 96), side="right") - 1):
             unquoted = _INLINE_CODE.sub("x", stripped[line])
             share[line] = min(sum(1 for c in unquoted if c in _SYMBOLS) / max(len(unquoted), 1) * 8, 1.5)
     return (np.where(ending & ~blank, 1.0, 0.0), np.where(indented & ~blank & ~bullet & ~digit, 0.3, 0.0),

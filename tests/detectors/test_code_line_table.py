@@ -121,6 +121,7 @@ def test_every_line_scores_and_kinds_as_line_by_line(path: Path) -> None:
     "", "\n", "x", "  \n\t\n", "/* open\nint x = 1;\n", '"""doc\nstill doc\n', "'''a\n\"\"\"b\n'''\nx = 1;\n",
     "```py\nx = 1\n```\n", "It's the end.\nDon't 'quote' me, A'the xThe AThe ''the x'the.\n", "# a\n/*\n*/\nb;\n",
     "x = 1;\r\ny = 2;\r\n", "\u00a0\u2003x = 1;\n\u0663. item\n  \u0663 item;\n",
+    "\u3000x = f(a);\u3000\n\x85# note\x1c\n\u30abx = 1\n  \u2028\n`a` and `b` (c)\n\x0b/* x\n y */\n",
 ])
 def test_edge_cases_score_and_kind_as_line_by_line(text: str) -> None:
     table = line_table(text)
@@ -140,3 +141,13 @@ def test_words_and_stopwords_are_counted_as_the_regex_finds_them() -> None:
         found = [_WORD.findall(line) for line in text.split("\n")]
         assert words.tolist() == [len(f) for f in found], text
         assert stops.tolist() == [sum(1 for w in f if w.lower() in _STOPWORDS) for f in found], text
+
+
+def test_code_units_know_the_whitespace_str_strip_takes_off() -> None:
+    from detectors.code.line_table import OTHER, OTHER_SPACE, WHITESPACE, code_units
+
+    assert WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    text = "".join(chr(c) for c in range(0x20000))
+    units = code_units(text).tolist()
+    assert units[:128] == list(range(128))
+    assert all(unit == (OTHER_SPACE if chr(c).isspace() else OTHER) for c, unit in enumerate(units) if c >= 128)
