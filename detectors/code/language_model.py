@@ -181,9 +181,17 @@ _BLOCK_COMMENT = _bucket("c:/*")
 
 
 def bucket_counts(text: str) -> Counter[int]:
-    """How often each bucket occurs among ``features(text)``, without spelling them out: a
-    short Python step per line; per token only ``map``s of the memos above. The code lines'
-    tokens are gathered first, each with the token before it on its line (``^`` for the first)."""
+    """How often each bucket occurs among ``features(text)``."""
+    counts = Counter(_buckets(text))
+    counts.pop(_NONE, None)
+    return counts
+
+
+def _buckets(text: str) -> list[int]:
+    """The buckets of ``features(text)`` (and ``_NONE`` for features that are not), without
+    spelling the features out: a short Python step per line; per token only ``map``s of the
+    memos above. The code lines' tokens are gathered first, each with the token before it on its
+    line (``^`` for the first)."""
     lines = text.splitlines()
     stripped = list(map(str.strip, lines))
     tokens = list(map(_TOKEN.findall, stripped))
@@ -215,9 +223,7 @@ def bucket_counts(text: str) -> Counter[int]:
     buckets.extend(map(_pair_bucket, previous, code))
     buckets.extend(map(_shape_bucket, previous, code))
     buckets.extend(map(_pair_bucket, lasts, repeat("$")))
-    counts = Counter(buckets)
-    counts.pop(_NONE, None)
-    return counts
+    return buckets
 
 
 def _block_comment_lines(stripped: list[str]) -> list[bool]:
@@ -231,12 +237,14 @@ def _block_comment_lines(stripped: list[str]) -> list[bool]:
 
 
 def feature_vector(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket indices and L2-normalised log-count values of a snippet's hashed features."""
-    counts = bucket_counts(text)
-    if not counts:
+    """Bucket indices (ascending) and L2-normalised log-count values of a snippet's hashed features."""
+    buckets = _buckets(text)
+    indices, counts = np.unique(np.fromiter(buckets, dtype=np.int64, count=len(buckets)), return_counts=True)
+    if len(indices) and indices[0] == _NONE:
+        indices, counts = indices[1:], counts[1:]
+    if not len(indices):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    values = 1.0 + np.log(counts.astype(np.float32))
     values /= np.linalg.norm(values)
     return indices, values
 

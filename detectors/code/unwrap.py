@@ -45,7 +45,7 @@ from detectors.code.views import (
     Side,
     View,
     build,
-    code_points,
+    newlines,
     plain,
 )
 
@@ -185,9 +185,9 @@ def _whole_listing(text: str) -> View | None:
         prefixes[:numbered] = np.fromiter(map(len, (prefix for prefix, _ in found)), dtype=np.int64, count=numbered)
         numbers = np.zeros(count, dtype=np.int64)
         numbers[:numbered] = np.fromiter(map(int, (number for _, number in found)), dtype=np.int64, count=numbered)
-        newlines = np.flatnonzero(code_points(text) == 10)
-        origins = np.concatenate(([0], newlines + 1)) + prefixes
-        lengths = np.concatenate((newlines, [len(text)])) - origins
+        breaks = newlines(text)
+        origins = np.concatenate(([0], breaks + 1)) + prefixes
+        lengths = np.concatenate((breaks, [len(text)])) - origins
         joined = pattern.sub("\n", led)[1:]
         view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
         pieces = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))

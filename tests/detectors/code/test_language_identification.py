@@ -139,3 +139,18 @@ def test_tokens_are_the_ones_the_model_was_trained_on() -> None:
     texts += ["".join(chr(rng.randrange(0, 0x10000)) for _ in range(3000)) for _ in range(50)]
     for text in texts:
         assert _TOKEN.findall(text) == trained.findall(text)
+
+
+def test_feature_vector_holds_each_bucket_once_with_its_log_count() -> None:
+    import math
+    from collections import Counter
+
+    from detectors.code.language_model import _bucket, feature_vector
+
+    for snippet in CLEAR_SNIPPETS.values():
+        counts = Counter(map(_bucket, features(snippet)))
+        indices, values = feature_vector(snippet)
+        assert indices.tolist() == sorted(counts)
+        raw = [1.0 + math.log(counts[i]) for i in indices.tolist()]
+        norm = math.sqrt(sum(v * v for v in raw))
+        assert values.tolist() == pytest.approx([v / norm for v in raw], rel=1e-6)
