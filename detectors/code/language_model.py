@@ -17,7 +17,7 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -144,20 +144,18 @@ _NONE = -1  # no feature (a comment token that is a word, a token that is no ide
 
 
 @functools.lru_cache(maxsize=_MEMO)
-def _token_bucket(token: str) -> int:
-    return _bucket("t:" + token)
+def _token_buckets(previous: str, token: str) -> tuple[int, ...]:
+    """What a token of a code line adds, after ``previous`` on its line: ``t:``, ``b:`` and, for
+    an identifier, ``h:`` (one memo for the three: a lookup in it is most of the cost)."""
+    buckets = (_bucket("t:" + token), _pair_bucket(previous, token))
+    if token[0].isalpha() or token[0] == "_":
+        return (*buckets, _bucket("h:" + previous + " " + _shape(token)))
+    return buckets
 
 
 @functools.lru_cache(maxsize=_MEMO)
 def _pair_bucket(previous: str, token: str) -> int:
     return _bucket("b:" + previous + " " + token)
-
-
-@functools.lru_cache(maxsize=_MEMO)
-def _shape_bucket(previous: str, token: str) -> int:
-    if token[0].isalpha() or token[0] == "_":
-        return _bucket("h:" + previous + " " + _shape(token))
-    return _NONE
 
 
 @functools.lru_cache(maxsize=_MEMO)
@@ -219,9 +217,7 @@ def _buckets(text: str) -> list[int]:
         previous.append("^")
         previous.extend(line_tokens[:-1])
         lasts.append(line_tokens[-1])
-    buckets.extend(map(_token_bucket, code))
-    buckets.extend(map(_pair_bucket, previous, code))
-    buckets.extend(map(_shape_bucket, previous, code))
+    buckets.extend(chain.from_iterable(map(_token_buckets, previous, code)))
     buckets.extend(map(_pair_bucket, lasts, repeat("$")))
     return buckets
 

@@ -309,10 +309,9 @@ def _first_letters(chars: np.ndarray, lower: np.ndarray, run_starts: np.ndarray,
 
 
 def _per_segment(positions: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
-    """How many of ``positions`` (each below ``size``) lie in each line (from each start to the next)."""
-    marks = np.zeros(size, dtype=np.int8)
-    marks[positions] = 1  # positions are distinct
-    return np.add.reduceat(marks, starts, dtype=np.int64) if len(starts) else np.zeros(0, dtype=np.int64)
+    """How many of ``positions`` (ascending, each below ``size``) lie in each line (from each
+    start to the next)."""
+    return np.diff(np.searchsorted(positions, np.append(starts, size)))
 
 
 _LONGEST_STOPWORD = max(len(w) for w in _STOPWORDS)
