@@ -57,10 +57,14 @@ _NODE_WHERE = re.compile(r"^(?:node:[\w/]+|/\S+\.[cm]?[jt]s|<anonymous_script>):
 _NODE_MESSAGE_LINES = 14
 # Python's last line: the exception's (dotted) name, then its message.
 _EXCEPTION_NAME = re.compile(r"^[A-Za-z_][\w.]*(?::\s|:?$)")
-# Cheap test for the whole text: nearly every prompt has no trace and skips the line scan.
-_ANY_MARKER = re.compile(
-    r"Traceback \(most|\n\s+at \S|goroutine \d|panicked at|:\d+:in [`']|Stack trace:|\n#\d+ |"
-    r"stack backtrace:|--- End of"
+# Cheap test for the whole text: nearly every prompt has no trace and skips the line scan. Each a
+# literal (``str.find`` runs through text at memory speed) and, where the literal is not the
+# whole marker, a pattern tried only when the literal is there: one alternation over the text
+# stopped at every newline, colon and "s" (8 ms per MB).
+_ANY_MARKER = (
+    ("Traceback (most", None), ("\n", re.compile(r"\n\s+at \S")), ("goroutine ", re.compile(r"goroutine \d")),
+    ("panicked at", None), (":in ", re.compile(r":\d+:in [`']")), ("Stack trace:", None),
+    ("\n#", re.compile(r"\n#\d+ ")), ("stack backtrace:", None), ("--- End of", None),
 )
 # What a line that ``_MARKER`` matches starts with after its leading whitespace (its first two
 # characters; a digit alone for Rust's numbered frames), or holds: every alternative has one of
@@ -77,7 +81,8 @@ MAX_GAP = 4
 
 def may_hold_trace(text: str) -> bool:
     """False when ``text`` (lines joined by newlines) provably holds no stack trace."""
-    return _ANY_MARKER.search("\n" + text) is not None
+    led = "\n" + text
+    return any(literal in led and (pattern is None or pattern.search(led) is not None) for literal, pattern in _ANY_MARKER)
 
 
 def stack_trace_rows(lines: list[str], candidates: list[int] | None = None) -> list[bool]:
