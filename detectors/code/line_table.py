@@ -220,7 +220,7 @@ def _looks_like_code(text: str, stripped: _Stripped, chars: np.ndarray, starts: 
     words, stops = _words(chars, starts)
     tails = chars[last]
     sentence = (words >= 5) & ((tails == 46) | (tails == 63) | (tails == 33))
-    wordy = words >= 4
+    wordy = words >= MIN_WORDS
     by_words = stops / np.maximum(words, 1) * 5
 
     def code(start_sign: float) -> np.ndarray:
@@ -264,8 +264,8 @@ def _code_signs(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.nd
 
 def _words(chars: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per line, how many English words (``[A-Za-z][a-z']+`` as ``re.findall`` finds them) it
-    has and how many of them are stopwords, with numpy over the code units (``chars`` ends with
-    a newline).
+    has and, if they are ``MIN_WORDS`` or more (else 0: fewer say nothing), how many of them are
+    stopwords; with numpy over the code units (``chars`` ends with a newline).
 
     Such a word is a run of lowercase letters and apostrophes, led by the capital just before
     the run if there is one, else from the run's first letter (which must not end the run)."""
@@ -284,13 +284,14 @@ def _words(chars: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarra
     # A stopword: six letters at most. A word's first eight bytes read as one number, cut to its
     # length and lowercased (every byte | 0x20: a word holds letters and apostrophes only, and an
     # apostrophe, which no stopword has, stays one), is a stopword's bytes read the same way.
-    short = length <= _LONGEST_STOPWORD
+    words = _per_segment(word_starts, starts, len(chars))
+    short = (length <= _LONGEST_STOPWORD) & np.repeat(words >= MIN_WORDS, words)  # (words are in line order)
     units = np.concatenate((chars.astype(np.uint8, copy=False), np.zeros(8, dtype=np.uint8)))
     keys = np.lib.stride_tricks.sliding_window_view(units, 8)[word_starts[short]].view("<u8")[:, 0]
     keys = (keys & _LENGTH_MASKS[length[short]]) | (_LOWERCASE & _LENGTH_MASKS[length[short]])
     found = np.minimum(np.searchsorted(_STOP_KEYS, keys), len(_STOP_KEYS) - 1)
     stops = word_starts[short][_STOP_KEYS[found] == keys]
-    return _per_segment(word_starts, starts, len(chars)), _per_segment(stops, starts, len(chars))
+    return words, _per_segment(stops, starts, len(chars))
 
 
 def _first_letters(chars: np.ndarray, lower: np.ndarray, run_starts: np.ndarray, run_ends: np.ndarray) -> np.ndarray:
@@ -315,6 +316,7 @@ def _per_segment(positions: np.ndarray, starts: np.ndarray, size: int) -> np.nda
 
 
 _LONGEST_STOPWORD = max(len(w) for w in _STOPWORDS)
+MIN_WORDS = 4  # a line of fewer English words is not judged by its stopwords
 _LENGTH_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(_LONGEST_STOPWORD + 1)], dtype="<u8")
 _LOWERCASE = np.uint64(0x2020202020202020)
 _STOP_KEYS = np.sort(np.array([int.from_bytes(w.encode().ljust(8, b"\0"), "little") for w in _STOPWORDS if len(w) > 1],
