@@ -146,11 +146,18 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     ends = np.append(newlines, len(text))
     count = len(starts)
     lengths = ends - starts
-    shown = np.append(np.flatnonzero(~_SPACE[units]), len(text))  # where the characters that are not whitespace are
-    first = shown[np.searchsorted(shown, starts)]
+    # runs of characters that are not whitespace: where each starts, and its last character
+    space = _SPACE[units]
+    run_first = np.flatnonzero(space[:-1] & ~space[1:]) + 1
+    run_last = np.flatnonzero(~space[:-1] & space[1:])
+    if len(units) and not space[0]:
+        run_first = np.concatenate(([0], run_first))
+    if len(units) and not space[-1]:
+        run_last = np.append(run_last, len(units) - 1)
+    first = np.append(run_first, len(text))[np.searchsorted(run_first, starts)]
     blank = first >= ends
     first = np.where(blank, ends, first)  # first non-blank character
-    last = np.where(blank, ends - 1, shown[np.searchsorted(shown, ends) - 1])  # last non-blank character
+    last = np.where(blank, ends - 1, run_last[np.searchsorted(run_last, ends) - 1] if len(run_last) else ends - 1)  # last non-blank character
     stripped = _Stripped(text, first, last)
     chars = np.concatenate((units, _PADDING))  # so a blank last line indexes something
     head = chars[first]
