@@ -113,9 +113,9 @@ class LineTable:
     blank: np.ndarray  # nothing but whitespace
     code: np.ndarray  # looks like code: a code score above zero
     local_kinds: np.ndarray  # PLAIN/INDENTED/DOC/REMARK of each line as if no block were open
-    opened: dict[int, str]  # line -> the delimiter that closes the block comment or docstring it opens
-    openers: np.ndarray  # the keys of ``opened``, sorted
-    closers: dict[str, np.ndarray]  # that delimiter -> the lines holding it (sorted)
+    openers: np.ndarray  # lines that open a block comment or docstring, ascending
+    block_ends: np.ndarray  # per opener: the line after the one closing its block (len(self) if none does)
+    block_kinds: np.ndarray  # per opener: the kind of the lines inside its block (DOC or REMARK)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -124,15 +124,14 @@ class LineTable:
         """Kinds of lines ``first`` to ``last`` (exclusive), block comments and docstrings
         opened within that range followed to their end (or ``last``)."""
         kinds = self.local_kinds[first:last].copy()
+        low, high = np.searchsorted(self.openers, (first, last)).tolist()
         cursor = first
-        for opener in self.openers[np.searchsorted(self.openers, first) : np.searchsorted(self.openers, last)]:
-            if opener < cursor:
+        for opener, end, kind in zip(self.openers[low:high].tolist(), self.block_ends[low:high].tolist(),
+                                     self.block_kinds[low:high].tolist()):
+            if opener < cursor:  # inside the block before
                 continue
-            closer = self.opened[int(opener)]
-            holders = self.closers[closer]
-            found = int(np.searchsorted(holders, opener, side="right"))
-            end = min(int(holders[found]) + 1 if found < len(holders) else last, last)
-            kinds[opener + 1 - first : end - first] = DOC if closer in _TRIPLE_QUOTES else REMARK
+            end = min(end, last)
+            kinds[opener + 1 - first : end - first] = kind
             cursor = end
         return kinds
 
@@ -175,17 +174,18 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     bulleted = np.flatnonzero(indented & ~blank & (_isin(head, "-*+") | ((head >= 48) & (head <= 57)) | (head > 127)))
     indented[bulleted[_matching(_LIST_ITEM, stripped.pick(bulleted))]] = False
     local[indented] = INDENTED
-    opened: dict[int, str] = {}
-    closers: dict[str, np.ndarray] = {}
+    opened: dict[int, str] = {}  # line -> the delimiter that closes the block it opens
+    closers: dict[str, np.ndarray] = {}  # that delimiter -> the lines holding it (ascending)
     for quote in _TRIPLE_QUOTES:
         if quote in text:  # counted where they are (few places), not line by line
             holding = np.bincount(_lines_of(re.finditer(re.escape(quote), text), starts), minlength=count)
             closers[quote] = np.flatnonzero(holding)
-            for line in np.flatnonzero((holding % 2 == 1) & ~remark):  # a comment opens no docstring
-                opened[int(line)] = quote  # ''' after """: both odd, the later delimiter wins
-    for line, quote in opened.items():
-        if stripped[line].lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
-            local[line] = DOC
+            # a comment opens no docstring; both kinds of quotes odd on a line: the later one wins
+            opened.update(dict.fromkeys(np.flatnonzero((holding % 2 == 1) & ~remark).tolist(), quote))
+    if opened:
+        rows = np.array(list(opened), dtype=np.int64)
+        starting = [line.lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES) for line in stripped.pick(rows)]
+        local[rows[np.array(starting, dtype=bool)]] = DOC
     local[remark] = REMARK
     for opener, closer in _BLOCK_COMMENTS:
         if opener in text:
@@ -194,7 +194,24 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
                 if stripped[line].startswith(opener) and closer not in stripped[line]:
                     opened[int(line)] = closer
     local[blank] = DOC
-    return LineTable(text, chars, starts, ends, first, blank, code, local, opened, np.array(sorted(opened), dtype=np.int64), closers)
+    return LineTable(text, chars, starts, ends, first, blank, code, local, *_blocks(opened, closers, count))
+
+
+def _blocks(opened: dict[int, str], closers: dict[str, np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lines opening blocks, ascending; where each block ends (the line after its closer);
+    and the kind of its lines."""
+    openers = np.array(sorted(opened), dtype=np.int64)
+    ends = np.full(len(openers), count, dtype=np.int64)
+    kinds = np.zeros(len(openers), dtype=np.int8)
+    delimiters = [opened[opener] for opener in openers.tolist()]
+    for closer, holders in closers.items():
+        mine = np.array([delimiter == closer for delimiter in delimiters], dtype=bool)
+        kinds[mine] = DOC if closer in _TRIPLE_QUOTES else REMARK
+        if not mine.any() or not len(holders):
+            continue
+        found = np.searchsorted(holders, openers[mine], side="right")
+        ends[mine] = np.where(found < len(holders), holders[np.minimum(found, len(holders) - 1)] + 1, count)
+    return openers, ends, kinds
 
 
 def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
