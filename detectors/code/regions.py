@@ -16,9 +16,8 @@ import numpy as np
 from detectors.code.line_table import DOC, PLAIN, REMARK, LineTable, line_table
 from detectors.code.stack_traces import marker_candidates, may_hold_trace, stack_trace_rows
 
-# Led by the newline before the line (the text gets one in front): a literal the regex engine
-# finds fast, where a ``(?m)^`` pattern is tried at every character.
-_FENCE = re.compile(r"(?m)\n {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
+_FENCE = re.compile(r" {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)")  # a whole line
+_FENCE_CHARS = (ord("`"), ord("~"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +62,7 @@ def _trace_rows(table: LineTable) -> np.ndarray:
 
 def _fenced(table: LineTable) -> list[tuple[int, int, str]]:
     """(first line, last line exclusive, info) of each fenced block's content, closed or not."""
-    if "```" not in table.text and "~~~" not in table.text:  # found in C: the line-anchored pattern is tried at every character
-        return []
-    # a match at ``m.start()`` of the led text is a line starting there in the text
-    fences = [(int(np.searchsorted(table.starts, m.start(), side="right")) - 1, m["fence"], m["info"])
-              for m in _FENCE.finditer("\n" + table.text)]
+    fences = _fence_lines(table)
     blocks = []
     at = 0
     while at < len(fences):
@@ -80,6 +75,18 @@ def _fenced(table: LineTable) -> list[tuple[int, int, str]]:
         blocks.append((line + 1, fences[closing][0], info.strip()))
         at = closing + 1
     return blocks
+
+
+def _fence_lines(table: LineTable) -> list[tuple[int, str, str]]:
+    """(line, fence, info) of each line that is a fence. Only the lines led (after up to three
+    columns) by three backticks or tildes are matched: a pattern anchored at every line is tried
+    at every newline (4 ms per MB)."""
+    units, first = table.units, np.minimum(table.first, len(table.text))
+    head = units[first]
+    maybe = np.flatnonzero(((head == _FENCE_CHARS[0]) | (head == _FENCE_CHARS[1])) & (units[first + 1] == head)
+                           & (units[np.minimum(first + 2, len(units) - 1)] == head) & (first - table.starts <= 3))
+    found = ((line, _FENCE.fullmatch(table.text, table.starts[line], table.ends[line])) for line in maybe.tolist())
+    return [(line, m["fence"], m["info"]) for line, m in found if m is not None]
 
 
 def _region(table: LineTable, first: int, last: int, info: str | None) -> Region | None:

@@ -151,3 +151,21 @@ def test_code_units_know_the_whitespace_str_strip_takes_off() -> None:
     units = code_units(text).tolist()
     assert units[:128] == list(range(128))
     assert all(unit == (OTHER_SPACE if chr(c).isspace() else OTHER) for c, unit in enumerate(units) if c >= 128)
+
+
+def test_fences_are_the_lines_the_line_anchored_pattern_finds() -> None:
+    """The region finder matches its fence pattern only on lines led by three backticks or
+    tildes (after up to three columns); on random lines of fence-like pieces it finds what the
+    pattern anchored at every line finds."""
+    from detectors.code.regions import _fence_lines
+
+    anchored = re.compile(r"(?m)^ {0,3}(`{3,}|~{3,})([^`\n]*)$")
+    pieces = ["```", "~~~", "````", "``", "~~", " ", "  ", "\t", "py", "`", "x = 1", "\r", "\u00a0", ""]
+    rng = random.Random(5)
+    fences = 0
+    for _ in range(3000):
+        text = "\n".join("".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(1, 8)))
+        expected = [(text.count("\n", 0, m.start()), m[1], m[2]) for m in anchored.finditer(text)]
+        assert _fence_lines(line_table(text)) == expected, text
+        fences += len(expected)
+    assert fences > 1000
