@@ -130,7 +130,17 @@ _NEWLINES = np.full(_MAX_INDENT, 10, dtype=np.uint8)
 
 
 def _has_diff_marks(text: str) -> bool:
-    return "@@ -" in text or "*** Update File: " in text or "*** Add File: " in text
+    """Whether a line (after any quote marks) opens a hunk or a patch's file, as a diff's lines
+    do: "@@ -" elsewhere (difflib's own source quotes it) sent 1 MB of code through the
+    line-by-line parsers."""
+    if "@@ -" not in text and "*** Update File: " not in text and "*** Add File: " not in text:
+        return False
+    led = "\n" + text
+    return any(mark[1] != "@@ -" or _HUNK.match(led, mark.start(1)) for mark in _DIFF_LINE.finditer(led))
+
+
+# a line that may open a diff's hunk or a patch's file, led by the newline before it
+_DIFF_LINE = re.compile(r"\n(?:>(?!>) ?)*(@@ -|\*\*\* (?:Update|Add) File:)")
 
 
 def _may_be_wrapped(text: str) -> bool:
