@@ -6,6 +6,8 @@ import bisect
 from collections.abc import Mapping
 from functools import cached_property
 
+import numpy as np
+
 from detectors.base import Finding, FindingKind, Problem
 from detectors.code.language_model import NOT_CODE, LanguageModel
 from detectors.code.languages import (
@@ -16,7 +18,7 @@ from detectors.code.languages import (
 )
 from detectors.code.regions import Region, find_regions
 from detectors.code.unwrap import _looks_like_notebook, unwrap
-from detectors.code.views import View, file_details
+from detectors.code.views import View, file_details, newlines
 
 # Below this probability the model's language is not trusted and the region is "unknown".
 MIN_LANGUAGE_PROBABILITY = 0.35
@@ -138,9 +140,13 @@ class CodeDetector:
 
 
 def _sample(code: str) -> str:
-    lines = code.split("\n")
-    if len(lines) <= SAMPLE_BLOCKS * SAMPLE_BLOCK_LINES:
+    """The lines of ``code`` the model reads: all of them, or blocks taken evenly from start
+    to end (found from the newlines' offsets: splitting a whole long region into lines to keep a
+    few dozen cost more than the model)."""
+    count = code.count("\n") + 1
+    if count <= SAMPLE_BLOCKS * SAMPLE_BLOCK_LINES:
         return code
-    step = (len(lines) - SAMPLE_BLOCK_LINES) / (SAMPLE_BLOCKS - 1)
-    blocks = [lines[round(i * step) : round(i * step) + SAMPLE_BLOCK_LINES] for i in range(SAMPLE_BLOCKS)]
-    return "\n".join(line for block in blocks for line in block)
+    starts = np.concatenate(([0], newlines(code) + 1, [len(code) + 1]))  # each line's start, and one past the end
+    step = (count - SAMPLE_BLOCK_LINES) / (SAMPLE_BLOCKS - 1)
+    firsts = [round(i * step) for i in range(SAMPLE_BLOCKS)]
+    return "\n".join(code[starts[first] : starts[min(first + SAMPLE_BLOCK_LINES, count)] - 1] for first in firsts)

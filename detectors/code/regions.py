@@ -55,9 +55,24 @@ def _trace_rows(table: LineTable) -> np.ndarray:
     """Per line, whether it belongs to a stack trace (the lines split only when one may be there)."""
     if not may_hold_trace(table.text):
         return np.zeros(len(table), dtype=bool)
-    lines = [line.removesuffix("\r") for line in table.text.split("\n")]
     candidates = marker_candidates(table.text, table.units, table.starts, table.first, table.blank)
-    return np.array(stack_trace_rows(lines, candidates), dtype=bool)
+    return np.array(stack_trace_rows(_Lines(table), candidates), dtype=bool)
+
+
+class _Lines(Sequence[str]):
+    """The table's lines, each cut from its text when asked for (with its ``\\r`` dropped):
+    the trace finder reads only the lines around its candidates."""
+
+    def __init__(self, table: LineTable) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __getitem__(self, line):  # type: ignore[override]
+        if not isinstance(line, int) or line < 0:
+            raise IndexError(line)
+        return self._table.text[self._table.starts[line] : self._table.ends[line]].removesuffix("\r")
 
 
 def _fenced(table: LineTable) -> list[tuple[int, int, str]]:
