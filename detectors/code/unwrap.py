@@ -191,10 +191,11 @@ def _whole_listing(text: str) -> View | None:
         found = pattern.findall(led)
         if len(found) != numbered:
             continue
+        prefix_texts, number_texts = zip(*found) if found else ((), ())  # transposed in C
         prefixes = np.zeros(count, dtype=np.int64)
-        prefixes[:numbered] = np.fromiter(map(len, (prefix for prefix, _ in found)), dtype=np.int64, count=numbered)
+        prefixes[:numbered] = np.fromiter(map(len, prefix_texts), dtype=np.int64, count=numbered)
         numbers = np.zeros(count, dtype=np.int64)
-        numbers[:numbered] = np.fromiter(map(int, (number for _, number in found)), dtype=np.int64, count=numbered)
+        numbers[:numbered] = np.fromiter(map(int, number_texts), dtype=np.int64, count=numbered)
         breaks = newlines(text)
         origins = np.concatenate(([0], breaks + 1)) + prefixes
         lengths = np.concatenate((breaks, [len(text)])) - origins
