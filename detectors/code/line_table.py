@@ -79,8 +79,11 @@ def code_units(text: str) -> np.ndarray:
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     wide = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    units = np.minimum(wide, OTHER).astype(np.uint8)
-    units[(wide > 127) & (wide < len(_WIDE_SPACE)) & _WIDE_SPACE[np.minimum(wide, len(_WIDE_SPACE) - 1)]] = OTHER_SPACE
+    units = wide.astype(np.uint8)  # ASCII right; the rest (few, in code) set below
+    others = np.flatnonzero(wide > 127)
+    points = wide[others]
+    units[others] = np.where((points < len(_WIDE_SPACE)) & _WIDE_SPACE[np.minimum(points, len(_WIDE_SPACE) - 1)],
+                             OTHER_SPACE, OTHER)
     return units
 
 
