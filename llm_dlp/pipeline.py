@@ -75,6 +75,7 @@ class Pipeline:
         hasher: ValueHasher,
         shadow: PolicySet | None = None,
         scanner: SegmentScanner | None = None,
+        known: KnownValues | None = None,
     ) -> None:
         self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
@@ -82,7 +83,7 @@ class Pipeline:
         self.scanner = scanner or SegmentScanner(self.detectors)
         self.hasher = hasher
         self.shadow = shadow
-        self.known = KnownValues()
+        self.known = known if known is not None else KnownValues()  # this process's memory unless the caller (the proxy) brings a store
 
     def policy_for(self, info: RequestInfo) -> Policy:
         return self.policies.for_client(info.user, info.client_address, info.groups)
