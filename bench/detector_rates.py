@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.detector_rates [--code-mb 10] [--index-mb 1] [--sizes 100000,1000000]
                                              [--detectors secrets,pii,code,proprietary_code]
-    .venv/bin/python -m bench.detector_rates --code-ab <checkout> [--rounds 5]
+    .venv/bin/python -m bench.detector_rates --code-ab <checkout> [--rounds 5] [--code-mb 10]
 
 Real code: the standard library's ``.py`` files in name order, concatenated to ``--code-mb`` MB
 and scanned as 1 MB pieces (a long agent body is many segments of this size or less). The
@@ -15,7 +15,8 @@ warm-up scan, so the load of other processes on the machine counts little.
 ``detectors/code`` copied into a scratch package, so both run in this process, alternately, on
 the same inputs): the issue's 518 KB agent body (``bench.proxy_latency.large_turn``, split into
 segments as the pipeline does), whole files as numbered and as plain tool results, and 1 MB of
-the standard library. Prints ms per 100 KB and MB/s of each side, the ratio, and whether the
+the standard library; with ``--code-mb``, also the real code of the rates table (that many MB
+in 1 MB pieces). Prints ms per 100 KB and MB/s of each side, the ratio, and whether the
 findings are the same.
 """
 
@@ -102,7 +103,7 @@ def _baseline_code_detector(checkout: Path, scratch: Path):
     return importlib.import_module("code_baseline").CodeDetector()
 
 
-def _ab_inputs() -> dict[str, list[tuple[str, str | None]]]:
+def _ab_inputs(code_mb: float = 0) -> dict[str, list[tuple[str, str | None]]]:
     from bench.code_detection import agent_tool_results
     from bench.proxy_latency import large_turn
     from llm_dlp.providers import adapter_for
@@ -116,14 +117,21 @@ def _ab_inputs() -> dict[str, list[tuple[str, str | None]]]:
         "tool results, numbered (cat -n)": [(text, None) for text in agent_tool_results(True)],
         "tool results, plain files": [(text, None) for text in agent_tool_results(False)],
         "1 MB of the standard library": [(text, None) for _, text in _stdlib_code(PIECE)],
+        **({f"{code_mb:g} MB of the standard library in 1 MB pieces (the real-code rate)": _pieces(code_mb)} if code_mb else {}),
     }
+
+
+def _pieces(code_mb: float) -> list[tuple[str, str | None]]:
+    """The real code of the rates table, as it scans it."""
+    code = "\n".join(text for _, text in _stdlib_code(int(code_mb * 1_000_000)))[: int(code_mb * 1_000_000)]
+    return [(code[at : at + PIECE], None) for at in range(0, len(code), PIECE)]
 
 
 def _findings_key(findings) -> list[tuple]:
     return [(f.start, f.end, f.rule, tuple(sorted((k, str(v)) for k, v in f.details.items()))) for f in findings]
 
 
-def code_ab(checkout: Path, rounds: int) -> None:
+def code_ab(checkout: Path, rounds: int, code_mb: float = 0) -> None:
     from detectors.code import CodeDetector
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -133,7 +141,7 @@ def code_ab(checkout: Path, rounds: int) -> None:
             # as a proxy runs it for policies with no rule on kind code (default allow)
             "after, no languages": CodeDetector(identify_languages=False),
         }
-        inputs = _ab_inputs()
+        inputs = _ab_inputs(code_mb)
         print("| input | KB | before ms/100 KB | after ms/100 KB | no languages ms/100 KB | before MB/s | after MB/s "
               "| no languages MB/s | speed-up | no languages | same findings |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -163,16 +171,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code-ab", type=Path, metavar="CHECKOUT", help="code detector: this tree against CHECKOUT's")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--code-mb", type=float, default=10)
+    parser.add_argument("--code-mb", type=float, default=None, help="real code, MB (default 10; with --code-ab: none)")
     parser.add_argument("--index-mb", type=float, default=1)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--detectors", default="secrets,pii,code,proprietary_code")
     parser.add_argument("--skip-code", action="store_true", help="shapes only")
     args = parser.parse_args()
     if args.code_ab is not None:
-        code_ab(args.code_ab, args.rounds)
+        code_ab(args.code_ab, args.rounds, args.code_mb or 0)
         return
     names = args.detectors.split(",")
+    args.code_mb = args.code_mb or 10
     code_files = _stdlib_code(int(args.code_mb * 1_000_000))
     index_files = _stdlib_code(int(args.index_mb * 1_000_000))
     code = "\n".join(text for _, text in code_files)[: int(args.code_mb * 1_000_000)]

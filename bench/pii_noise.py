@@ -11,9 +11,14 @@ package added to the lock moves few files) and taken in that order until each ha
 Left out: test directories and the packages that are word lists of names and addresses
 (Faker, presidio-evaluator), whose contents are personal data by design; files over 300 KB
 (generated tables). Each file is scanned by itself, as an agent sends one file per tool result.
-``--list`` prints the files. Findings on lines that credit an author (``Author:``,
-``Copyright``, ``Written by``, a ``<name@host>``) are counted apart: they are real people's
-names and addresses, published, and the detector is right to see them.
+``--list`` prints the files. Findings that credit an author are counted apart, in a column
+of their own: a finding on a line that credits one (``Author:``, ``Copyright``, ``Written by``,
+a ``<name@host>``) or on one of the two lines below such a line (an address under its
+``Author:`` line). They are real people's names and e-mail addresses: published, but personal
+data all the same, which a prompt that carries them sends on; the detector is right to report
+them, and the table says how many there are rather than leaving them out. Everything else is
+noise: the headline is noise per MB, credits beside it. (A mailing list's or a role's address,
+``email-sig@``, ``info@``, is nobody's and the detector drops it.)
 
 Agents: every ``*.json`` request under ``--agents`` (tests/data/agents: recorded Claude Code,
 Codex and Gemini CLI requests with no personal data planted, ``{"path", "body", ...}``; a bare
@@ -43,10 +48,12 @@ if TYPE_CHECKING:
     from llm_dlp.providers import Segment
 
 # A line that credits a person: their name and address are personal data, but published ones.
+# A finding on it, or on one of CREDIT_LINES_BELOW lines under it, is a credit.
 ATTRIBUTION = re.compile(
     r"(?i:author|copyright|\(c\)|written by|contributed|contact|maintainer|tweaks by|idea of|thanks|credits)"
     r"|<[^<>\s@]+@[^<>\s@]+>|\([^()\s@]+@[^()\s@]+\)"
 )
+CREDIT_LINES_BELOW = 2
 # Directory names whose files are tests, and packages whose files are personal data by design.
 SKIPPED_PARTS = frozenset({"test", "tests", "testing", "idle_test", "faker", "presidio_evaluator", "__pycache__"})
 MAX_FILE = 300_000
@@ -174,22 +181,36 @@ def code_table(detector: "PiiDetector", megabytes: float, listed: bool, show: in
     for code in files:
         for finding in detector.scan(code.text):
             counts[finding.rule] += 1
-            line_start = code.text.rfind("\n", 0, finding.start) + 1
-            line_end = code.text.find("\n", finding.end)
-            credits[finding.rule] += ATTRIBUTION.search(code.text, line_start, line_end if line_end >= 0 else len(code.text)) is not None
+            credit = credits_an_author(code.text, finding.start, finding.end)
+            credits[finding.rule] += credit
             if shown[finding.rule] < show:
                 shown[finding.rule] += 1
                 context = code.text[max(0, finding.start - 40) : finding.end + 40].replace("\n", "⏎")
                 value = code.text[finding.start : finding.end].replace("\n", "⏎")
-                print(f"    {finding.rule} {value!r} in {code.relative}: …{context}…")
+                print(f"    {'credit' if credit else 'noise '} {finding.rule} {value!r} in {code.relative}: …{context}…")
     seconds = time.process_time() - started
-    print("\n| entity | findings | per MB | on lines crediting an author | per MB, without those |\n|---|---|---|---|---|")
+    print("\n| entity | findings | per MB | of them credits (real authors' names, addresses) | noise | noise per MB |")
+    print("|---|---|---|---|---|---|")
     for entity, count in counts.most_common():
         rest = count - credits[entity]
-        print(f"| {entity} | {count} | {count / size * 1e6:.1f} | {credits[entity]} | {rest / size * 1e6:.1f} |")
+        print(f"| {entity} | {count} | {count / size * 1e6:.1f} | {credits[entity]} | {rest} | {rest / size * 1e6:.1f} |")
     total, credited = sum(counts.values()), sum(credits.values())
-    print(f"| total | {total} | {total / size * 1e6:.1f} | {credited} | {(total - credited) / size * 1e6:.1f} |\n")
+    print(f"| total | {total} | {total / size * 1e6:.1f} | {credited} ({credited / size * 1e6:.1f}/MB) | {total - credited} "
+          f"| **{(total - credited) / size * 1e6:.1f}** |\n")
     print(f"scan CPU time {seconds:.1f} s ({size / seconds / 1e6:.1f} MB/s)\n")
+
+
+def credits_an_author(text: str, start: int, end: int) -> bool:
+    """Is the finding at ``start:end`` on a line that credits an author, or at most
+    CREDIT_LINES_BELOW lines under one?"""
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    first = text.rfind("\n", 0, start) + 1
+    for _ in range(CREDIT_LINES_BELOW):
+        if first == 0:
+            break
+        first = text.rfind("\n", 0, first - 1) + 1
+    return ATTRIBUTION.search(text, first, line_end) is not None
 
 
 def agent_table(detector: "PiiDetector", directory: Path) -> None:

@@ -76,6 +76,7 @@ class Pipeline:
         hasher: ValueHasher,
         shadow: PolicySet | None = None,
         scanner: SegmentScanner | None = None,
+        known: KnownValues | None = None,
     ) -> None:
         self.policies = policies  # replaced whole on hot reload; read once per request
         self.detectors = tuple(detectors)
@@ -83,7 +84,7 @@ class Pipeline:
         self.scanner = scanner or SegmentScanner(self.detectors)
         self.hasher = hasher
         self.shadow = shadow
-        self.known = KnownValues()
+        self.known = known if known is not None else KnownValues()  # this process's memory unless the caller (the proxy) brings a store
         self.walks = WalkMemo()  # resent tool definitions are not walked again (providers.coverage)
 
     def policy_for(self, info: RequestInfo) -> Policy:

@@ -23,6 +23,7 @@ from llm_dlp.audit.log import AuditLog
 from llm_dlp.audit.rotation import Rotation
 from llm_dlp.audit.recorded import RecordedFindings, recorded_key
 from llm_dlp.audit.recorded_stores import open_recorded_store
+from llm_dlp.known_values import open_known_values
 from llm_dlp.audit.export import SpooledExporter
 from llm_dlp.audit.hec import TOKEN_VARIABLE, HecExporter
 from llm_dlp.audit.ocsf import OcsfExporter
@@ -132,6 +133,7 @@ class ProxyCore:
     def close(self) -> None:
         self.audit.close()
         self.pipeline.scanner.close()  # the detector worker processes
+        self.pipeline.known.close()
 
 
 def build_core(config: ProxyConfig) -> ProxyCore:
@@ -157,7 +159,11 @@ def build_core(config: ProxyConfig) -> ProxyCore:
         open_findings_cache(hasher, detectors, config.scan_cache_bytes, config.scan_cache_redis),
         workers=(os.cpu_count() or 1) if config.workers is None else config.workers,
     )
-    pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner)
+    # Values redacted earlier, kept where the vault is (sealed): a restart or another instance of
+    # the fleet still finds them where a detector no longer would.
+    known = open_known_values(config.vault, config.confdir, hasher.key, config.vault_ttl_seconds)
+    known.load(policies.policies)
+    pipeline = Pipeline(policies, detectors, hasher, shadow=shadow, scanner=scanner, known=known)
     exporters = _exporters(config, instance, hec_token)  # their threads start after the workers forked
     for exporter in exporters:
         metrics.export_backlog.labels(exporter=exporter.name).set_function(lambda e=exporter: e.backlog)

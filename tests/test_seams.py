@@ -78,7 +78,7 @@ def test_github_token_split_across_two_messages(policies) -> None:
 
 
 def test_key_split_across_an_openai_content_part_array(policies) -> None:
-    key = openai_key()
+    key = make.openai_api_key()
     a, b, c = key[:30], key[30:35], key[35:]  # three parts, the middle one short
     body = {"model": "gpt", "messages": [{"role": "user", "content": [
         {"type": "text", "text": f"key: {a}"}, {"type": "text", "text": b}, {"type": "text", "text": f"{c}\nthanks"}]}]}
@@ -169,14 +169,6 @@ def test_a_complete_value_does_not_run_on_into_the_next_segment(policies) -> Non
     assert secret not in sent[0]["content"]
     assert sent[1]["content"] == "Iterate over the list and sum it"
 
-
-def openai_key() -> str:
-    # The openai-api-key rule needs a word boundary after the key, which a key ending in "-" never
-    # has (a rule gap of its own, not what this test is about): draw one the rule finds whole.
-    key = make.openai_api_key()
-    while key.endswith("-"):
-        key = make.openai_api_key()
-    return key
 
 
 def test_evasions_combined_at_a_seam(policies) -> None:

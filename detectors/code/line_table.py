@@ -12,11 +12,8 @@ as the reference and checks the two agree line for line on the standard library 
 
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass
-from itertools import repeat
-from operator import methodcaller
 
 import numpy as np
 
@@ -34,8 +31,6 @@ _CODE_START = re.compile(
 )
 # Import lines end in a bare name, so the code endings miss them; a run of them is still code.
 _IMPORT = re.compile(r"(?:import|from\s+[\w.]+\s+import|#include|#import|using|package|require)\s+[\w.<>\"/*{}, ]+$")
-# How a code line ends: ``; { } [ ( , : ) \ >`` (``=>`` and ``->`` end in ``>``), or ``*/``.
-_CODE_ENDINGS = np.array([ord(c) for c in ";{}[(,:)\\>"], dtype=np.uint32)
 # A whole-line comment; a Markdown table row or block quote, or a reStructuredText directive,
 # target or comment (``.. function:: open(file)``, ``.. _label:``); a heading's underline or a
 # horizontal rule (``*****``, ``=====``, ``---``): documentation markup, never code.
@@ -59,8 +54,53 @@ _STOPWORDS = frozenset(
 # code around it however English its words are ("if key is None:"); else PLAIN.
 PLAIN, INDENTED, DOC, REMARK = 0, 1, 2, 3
 
-_SYMBOL = np.zeros(128, dtype=bool)
+_SYMBOL = np.zeros(256, dtype=bool)
 _SYMBOL[[ord(c) for c in _SYMBOLS]] = True
+# How a code line ends: ``; { } [ ( , : ) \ >`` (``=>`` and ``->`` end in ``>``), or ``*/``.
+_CODE_ENDING = np.zeros(256, dtype=bool)
+_CODE_ENDING[[ord(c) for c in ";{}[(,:)\\>"]] = True
+_PADDING = np.array([10, 10], dtype=np.uint8)
+OTHER, OTHER_SPACE = 128, 129  # the code units of characters outside ASCII: whitespace and the rest
+# What ``str.strip`` takes off: ASCII's whitespace, and these others (none beyond U+3000).
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_WIDE_SPACE = np.zeros(0x3001, dtype=bool)
+_WIDE_SPACE[[ord(c) for c in WHITESPACE]] = True
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 128] + [OTHER_SPACE]] = True
+# The first characters of the lines ``_REMARK`` can match.
+_REMARK_HEAD = np.zeros(256, dtype=bool)
+_REMARK_HEAD[[ord(c) for c in "#/-<*|>.=~^+_"]] = True
+
+
+def code_units(text: str) -> np.ndarray:
+    """One byte per character of ``text``: ASCII as it is, any other character ``OTHER`` or, if
+    it is whitespace, ``OTHER_SPACE``. Every test here is of ASCII characters (or of "not ASCII"),
+    and numpy is several times faster over bytes than over the four-byte code points."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    wide = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    units = wide.astype(np.uint8)  # ASCII right; the rest (few, in code) set below
+    others = np.flatnonzero(wide > 127)
+    points = wide[others]
+    units[others] = np.where((points < len(_WIDE_SPACE)) & _WIDE_SPACE[np.minimum(points, len(_WIDE_SPACE) - 1)],
+                             OTHER_SPACE, OTHER)
+    return units
+
+
+class _Stripped:
+    """The lines of a text without the whitespace around them, cut from the text when asked
+    for (most lines never are: only those a pattern must decide)."""
+
+    def __init__(self, text: str, first: np.ndarray, last: np.ndarray) -> None:
+        self.text, self.first, self.last = text, first, last
+
+    def __getitem__(self, line: int) -> str:
+        return self.text[self.first[line] : self.last[line] + 1]
+
+    def pick(self, rows: np.ndarray) -> list[str]:
+        return list(map(self.text.__getitem__, map(slice, self.first[rows].tolist(), (self.last[rows] + 1).tolist())))
+
+
 _BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
 
 
@@ -69,14 +109,16 @@ class LineTable:
     """Lines of ``text`` (split at ``\\n``; a line's ``\\r`` stays in it, as in ``str.split``)."""
 
     text: str
+    units: np.ndarray  # ``code_units(text)`` and two newlines
     starts: np.ndarray  # offset of each line's first character
     ends: np.ndarray  # offset just past its last character (before the newline)
+    first: np.ndarray  # offset of its first character that is not whitespace (past its end when blank)
     blank: np.ndarray  # nothing but whitespace
     code: np.ndarray  # looks like code: a code score above zero
     local_kinds: np.ndarray  # PLAIN/INDENTED/DOC/REMARK of each line as if no block were open
-    opened: dict[int, str]  # line -> the delimiter that closes the block comment or docstring it opens
-    openers: np.ndarray  # the keys of ``opened``, sorted
-    closers: dict[str, np.ndarray]  # that delimiter -> the lines holding it (sorted)
+    openers: np.ndarray  # lines that open a block comment or docstring, ascending
+    block_ends: np.ndarray  # per opener: the line after the one closing its block (len(self) if none does)
+    block_kinds: np.ndarray  # per opener: the kind of the lines inside its block (DOC or REMARK)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -85,15 +127,14 @@ class LineTable:
         """Kinds of lines ``first`` to ``last`` (exclusive), block comments and docstrings
         opened within that range followed to their end (or ``last``)."""
         kinds = self.local_kinds[first:last].copy()
+        low, high = np.searchsorted(self.openers, (first, last)).tolist()
         cursor = first
-        for opener in self.openers[np.searchsorted(self.openers, first) : np.searchsorted(self.openers, last)]:
-            if opener < cursor:
+        for opener, end, kind in zip(self.openers[low:high].tolist(), self.block_ends[low:high].tolist(),
+                                     self.block_kinds[low:high].tolist()):
+            if opener < cursor:  # inside the block before
                 continue
-            closer = self.opened[int(opener)]
-            holders = self.closers[closer]
-            found = int(np.searchsorted(holders, opener, side="right"))
-            end = min(int(holders[found]) + 1 if found < len(holders) else last, last)
-            kinds[opener + 1 - first : end - first] = DOC if closer in _TRIPLE_QUOTES else REMARK
+            end = min(end, last)
+            kinds[opener + 1 - first : end - first] = kind
             cursor = end
         return kinds
 
@@ -101,55 +142,79 @@ class LineTable:
 def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     """``listed``: lines an agent numbered, which are code whatever they look like: when every
     line that is not blank is one, no line is scored."""
-    lines = text.split("\n")
-    count = len(lines)
-    stripped = list(map(str.strip, lines))
-    lengths = _per_line(map(len, lines), count)
-    ends = np.cumsum(lengths + 1) - 1
-    starts = ends - lengths
-    first = ends - _per_line(map(len, map(str.lstrip, lines)), count)  # first non-blank character
-    widths = _per_line(map(len, stripped), count)
-    last = first + widths - 1  # last non-blank character
-    blank = widths == 0
-    chars = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    chars = np.concatenate((chars, [10, 10]))  # so a blank last line indexes something
+    units = code_units(text)
+    newlines = np.flatnonzero(units == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.append(newlines, len(text))
+    count = len(starts)
+    lengths = ends - starts
+    # runs of characters that are not whitespace: where each starts, and its last character
+    space = _SPACE[units]
+    run_first = np.flatnonzero(space[:-1] & ~space[1:]) + 1
+    run_last = np.flatnonzero(~space[:-1] & space[1:])
+    if len(units) and not space[0]:
+        run_first = np.concatenate(([0], run_first))
+    if len(units) and not space[-1]:
+        run_last = np.append(run_last, len(units) - 1)
+    first = np.append(run_first, len(text))[np.searchsorted(run_first, starts)]
+    blank = first >= ends
+    first = np.where(blank, ends, first)  # first non-blank character
+    last = np.where(blank, ends - 1, run_last[np.searchsorted(run_last, ends) - 1] if len(run_last) else ends - 1)  # last non-blank character
+    stripped = _Stripped(text, first, last)
+    chars = np.concatenate((units, _PADDING))  # so a blank last line indexes something
     head = chars[first]
 
-    remark = _matching(_REMARK, stripped)
+    remark = np.zeros(count, dtype=bool)
+    maybe = np.flatnonzero(_REMARK_HEAD[head] & ~blank)
+    remark[maybe] = _matching(_REMARK, stripped.pick(maybe))
     if listed is not None and bool(np.all(listed | blank)):
         code = np.zeros(count, dtype=bool)
     else:
-        score = _code_signs(text, stripped, chars, starts, first, last, blank, head)
-        candidates = np.flatnonzero(score - 1.0 > 0)  # penalties only subtract: no other line can be code
-        if len(candidates):
-            score[candidates] = _prose_penalty(_pick(stripped, candidates), score[candidates], chars[last[candidates]])
-        code = (score - 1.0 > 0) & ~blank
+        code = _looks_like_code(text, stripped, chars, starts, first, last, blank, head)
 
     local = np.full(count, PLAIN, dtype=np.int8)
     indented = ((chars[starts] == 32) | (chars[starts] == 9)) & (lengths > 0)
     bulleted = np.flatnonzero(indented & ~blank & (_isin(head, "-*+") | ((head >= 48) & (head <= 57)) | (head > 127)))
-    indented[bulleted[_matching(_LIST_ITEM, _pick(stripped, bulleted))]] = False
+    indented[bulleted[_matching(_LIST_ITEM, stripped.pick(bulleted))]] = False
     local[indented] = INDENTED
-    opened: dict[int, str] = {}
-    closers: dict[str, np.ndarray] = {}
+    opened: dict[int, str] = {}  # line -> the delimiter that closes the block it opens
+    closers: dict[str, np.ndarray] = {}  # that delimiter -> the lines holding it (ascending)
     for quote in _TRIPLE_QUOTES:
         if quote in text:  # counted where they are (few places), not line by line
             holding = np.bincount(_lines_of(re.finditer(re.escape(quote), text), starts), minlength=count)
             closers[quote] = np.flatnonzero(holding)
-            for line in np.flatnonzero((holding % 2 == 1) & ~remark):  # a comment opens no docstring
-                opened[int(line)] = quote  # ''' after """: both odd, the later delimiter wins
-    for line, quote in opened.items():
-        if stripped[line].lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES):
-            local[line] = DOC
+            # a comment opens no docstring; both kinds of quotes odd on a line: the later one wins
+            opened.update(dict.fromkeys(np.flatnonzero((holding % 2 == 1) & ~remark).tolist(), quote))
+    if opened:
+        rows = np.array(list(opened), dtype=np.int64)
+        starting = [line.lstrip("rRbBuUfF").startswith(_TRIPLE_QUOTES) for line in stripped.pick(rows)]
+        local[rows[np.array(starting, dtype=bool)]] = DOC
     local[remark] = REMARK
     for opener, closer in _BLOCK_COMMENTS:
         if opener in text:
-            closers[closer] = np.flatnonzero(_matching_any(closer, stripped))
+            closers[closer] = np.unique(_lines_of(re.finditer(re.escape(closer), text), starts))
             for line in np.flatnonzero(remark & (head == ord(opener[0]))):
                 if stripped[line].startswith(opener) and closer not in stripped[line]:
                     opened[int(line)] = closer
     local[blank] = DOC
-    return LineTable(text, starts, ends, blank, code, local, opened, np.array(sorted(opened), dtype=np.int64), closers)
+    return LineTable(text, chars, starts, ends, first, blank, code, local, *_blocks(opened, closers, count))
+
+
+def _blocks(opened: dict[int, str], closers: dict[str, np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lines opening blocks, ascending; where each block ends (the line after its closer);
+    and the kind of its lines."""
+    openers = np.array(sorted(opened), dtype=np.int64)
+    ends = np.full(len(openers), count, dtype=np.int64)
+    kinds = np.zeros(len(openers), dtype=np.int8)
+    delimiters = [opened[opener] for opener in openers.tolist()]
+    for closer, holders in closers.items():
+        mine = np.array([delimiter == closer for delimiter in delimiters], dtype=bool)
+        kinds[mine] = DOC if closer in _TRIPLE_QUOTES else REMARK
+        if not mine.any() or not len(holders):
+            continue
+        found = np.searchsorted(holders, openers[mine], side="right")
+        ends[mine] = np.where(found < len(holders), holders[np.minimum(found, len(holders) - 1)] + 1, count)
+    return openers, ends, kinds
 
 
 def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
@@ -157,20 +222,8 @@ def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
     return np.searchsorted(starts, at, side="right") - 1
 
 
-def _per_line(values, count: int) -> np.ndarray:
-    return np.fromiter(values, dtype=np.int64, count=count)
-
-
 def _matching(pattern: re.Pattern, lines: list[str]) -> np.ndarray:
     return np.fromiter(map(bool, map(pattern.match, lines)), dtype=bool, count=len(lines))
-
-
-def _pick(lines: list[str], rows: np.ndarray) -> list[str]:
-    return list(map(lines.__getitem__, rows.tolist()))
-
-
-def _matching_any(part: str, lines: list[str]) -> np.ndarray:
-    return np.fromiter(map(operator.contains, lines, repeat(part)), dtype=bool, count=len(lines))
 
 
 def _isin(chars: np.ndarray, among: str) -> np.ndarray:
@@ -180,91 +233,118 @@ def _isin(chars: np.ndarray, among: str) -> np.ndarray:
     return found
 
 
-def _code_signs(text: str, stripped: list[str], chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
-                last: np.ndarray, blank: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """What says a line is code, added in the order of the definition (``regions.py`` once
-    scored a line at a time, and the tests keep that scorer to compare)."""
-    score = np.zeros(len(stripped), dtype=np.float64)
-    score += np.where(_matching(_CODE_START, stripped), 1.0, 0.0)
+def _looks_like_code(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
+                     last: np.ndarray, blank: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Per line: a code score above one. The score adds, in this order, 1 for a code start
+    (``_CODE_START``), 1 for a code ending, 0.3 for an indent, up to 1.5 for the share of symbols;
+    then a line whose score is above one loses what its English words say against it.
+
+    The code start is a long pattern matched line by line, a third of this function's time when
+    matched on every line. It is matched only where it decides: the rest of the score and the
+    penalty are worked out both ways, with and without it, in the same order of operations as
+    the definition (so the same floating-point results), and most lines are code or not either way."""
+    ending, indent, share = _code_signs(text, stripped, chars, starts, first, last, blank, head)
+    words, stops = _words(chars, starts)
+    tails = chars[last]
+    sentence = (words >= 5) & ((tails == 46) | (tails == 63) | (tails == 33))
+    wordy = words >= MIN_WORDS
+    by_words = stops / np.maximum(words, 1) * 5
+
+    def code(start_sign: float) -> np.ndarray:
+        score = ((start_sign + ending) + indent) + share
+        candidates = score - 1.0 > 0  # penalties only subtract: no other line can be code
+        score[candidates & wordy] -= by_words[candidates & wordy]
+        score[candidates & sentence] -= 1.0
+        return (score - 1.0 > 0) & ~blank
+
+    without, with_start = code(0.0), code(1.0)
+    undecided = np.flatnonzero(without != with_start)
+    result = without
+    result[undecided[_matching(_CODE_START, stripped.pick(undecided))]] = True
+    return result
+
+
+def _code_signs(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
+                last: np.ndarray, blank: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of a line's code score after its code start: ending, indent and symbol share
+    (``regions.py`` once scored a line at a time, and the tests keep that scorer to compare)."""
     tail = chars[last]
-    ending = np.isin(tail, _CODE_ENDINGS) | ((tail == 47) & (last > first) & (chars[last - 1] == 42))
+    ending = _CODE_ENDING[tail] | ((tail == 47) & (last > first) & (chars[last - 1] == 42))
     # import lines: those not ended like code that start as an import does
     unended = np.flatnonzero(~ending & ~blank & _isin(head, "ifupr#"))
-    ending[unended[_matching(_IMPORT, _pick(stripped, unended))]] = True
-    score += np.where(ending & ~blank, 1.0, 0.0)
+    ending[unended[_matching(_IMPORT, stripped.pick(unended))]] = True
     bullet = ((head == 45) | (head == 42)) & (last > first) & (chars[first + 1] == 32)
     digit = (head >= 48) & (head <= 57)
     for line in np.flatnonzero((head > 127) & ~blank):  # a digit of another script
         digit[line] = stripped[line][0].isdigit()
     indented = (chars[starts] == 32) | (chars[starts] == 9)
-    score += np.where(indented & ~blank & ~bullet & ~digit, 0.3, 0.0)
-    counted = np.concatenate(([0], np.cumsum(_SYMBOL[np.minimum(chars, 127)], dtype=np.int64)))
-    inner = np.maximum(last + 1, first)
-    share = np.minimum((counted[inner] - counted[first]) / np.maximum(inner - first, 1) * 8, 1.5)
+    # symbols per line: they are never whitespace, so those of the line are those of its stripped part
+    symbols = np.add.reduceat(_SYMBOL[chars].view(np.int8), starts, dtype=np.int64) if len(starts) else starts
+    share = np.minimum(symbols / np.maximum(last + 1 - first, 1) * 8, 1.5)
     if "`" in text:  # documentation quotes code inline (``None``, :func:`open`): quoted, it is a word
-        for line in np.flatnonzero(_matching_any("`", stripped)):
+        for line in np.unique(np.searchsorted(starts, np.flatnonzero(chars == 96), side="right") - 1):
             unquoted = _INLINE_CODE.sub("x", stripped[line])
             share[line] = min(sum(1 for c in unquoted if c in _SYMBOLS) / max(len(unquoted), 1) * 8, 1.5)
-    score += np.where(blank, 0.0, share)
-    return score
-
-
-def _prose_penalty(lines: list[str], score: np.ndarray, tails: np.ndarray) -> np.ndarray:
-    """``score`` of ``lines`` (stripped) less what their English words say against it: the share
-    of stopwords, and a sentence's full stop."""
-    joined = "\n".join(lines)
-    chars = np.concatenate((np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), [10, 10]))
-    starts = np.concatenate(([0], np.flatnonzero(chars[: len(joined)] == 10) + 1))
-    words, stops = _words(chars, starts)
-    wordy = words >= 4
-    score = score.copy()
-    score[wordy] -= stops[wordy] / words[wordy] * 5
-    score[(words >= 5) & ((tails == 46) | (tails == 63) | (tails == 33))] -= 1.0
-    return score
+    return (np.where(ending & ~blank, 1.0, 0.0), np.where(indented & ~blank & ~bullet & ~digit, 0.3, 0.0),
+            np.where(blank, 0.0, share))
 
 
 def _words(chars: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per line, how many English words (``[A-Za-z][a-z']+`` as ``re.findall`` finds them) it
-    has and how many of them are stopwords, with numpy over the code points.
+    has and, if they are ``MIN_WORDS`` or more (else 0: fewer say nothing), how many of them are
+    stopwords; with numpy over the code units (``chars`` ends with a newline).
 
     Such a word is a run of lowercase letters and apostrophes, led by the capital just before
     the run if there is one, else from the run's first letter (which must not end the run)."""
-    count = len(starts)
     lower = ((chars >= 97) & (chars <= 122)) | (chars == 39)
-    edges = np.diff(lower.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    run_starts = np.flatnonzero(lower[1:] & ~lower[:-1]) + 1
+    if len(lower) and lower[0]:
+        run_starts = np.concatenate(([0], run_starts))
+    run_ends = np.flatnonzero(lower[:-1] & ~lower[1:]) + 1  # the last unit is a newline: every run ends
     before = chars[np.maximum(run_starts - 1, 0)]
     capital = (run_starts > 0) & (before >= 65) & (before <= 90)
-    first_letter = run_starts.copy()
-    quoted = np.flatnonzero(chars[run_starts] == 39)  # a run led by apostrophes ('quoted')
-    if len(quoted):
-        letters = np.append(np.flatnonzero(lower & (chars != 39)), len(chars))
-        first_letter[quoted] = np.minimum(letters[np.searchsorted(letters, run_starts[quoted])], run_ends[quoted])
+    first_letter = _first_letters(chars, lower, run_starts, run_ends)
     valid = capital | (first_letter < run_ends - 1)
     word_starts = np.where(capital, run_starts - 1, first_letter)[valid]
     word_ends = run_ends[valid]
-    lines = np.searchsorted(starts, word_starts, side="right") - 1
-    # a stopword: six letters at most, numbered five bits a letter (so no two collide)
     length = word_ends - word_starts
-    short = np.flatnonzero(length <= _LONGEST_STOPWORD)
-    number = np.zeros(len(short), dtype=np.int64)
-    letters_only = np.ones(len(short), dtype=bool)
-    for offset in range(_LONGEST_STOPWORD):
-        within = offset < length[short]
-        letter = chars[np.minimum(word_starts[short] + offset, len(chars) - 1)].astype(np.int64) | 32
-        letters_only &= ~within | ((letter >= 97) & (letter <= 122))
-        number = np.where(within, number * 32 + letter - 96, number)
-    found = np.minimum(np.searchsorted(_STOP_NUMBERS, number), len(_STOP_NUMBERS) - 1)
-    stop = short[letters_only & (_STOP_NUMBERS[found] == number)]
-    return np.bincount(lines, minlength=count), np.bincount(lines[stop], minlength=count)
+    # A stopword: six letters at most. A word's first eight bytes read as one number, cut to its
+    # length and lowercased (every byte | 0x20: a word holds letters and apostrophes only, and an
+    # apostrophe, which no stopword has, stays one), is a stopword's bytes read the same way.
+    words = _per_segment(word_starts, starts, len(chars))
+    short = (length <= _LONGEST_STOPWORD) & np.repeat(words >= MIN_WORDS, words)  # (words are in line order)
+    units = np.concatenate((chars.astype(np.uint8, copy=False), np.zeros(8, dtype=np.uint8)))
+    keys = np.lib.stride_tricks.sliding_window_view(units, 8)[word_starts[short]].view("<u8")[:, 0]
+    keys = (keys & _LENGTH_MASKS[length[short]]) | (_LOWERCASE & _LENGTH_MASKS[length[short]])
+    found = np.minimum(np.searchsorted(_STOP_KEYS, keys), len(_STOP_KEYS) - 1)
+    stops = word_starts[short][_STOP_KEYS[found] == keys]
+    return words, _per_segment(stops, starts, len(chars))
 
 
-def _word_number(word: str) -> int:
-    number = 0
-    for letter in word:
-        number = number * 32 + ord(letter) - 96
-    return number
+def _first_letters(chars: np.ndarray, lower: np.ndarray, run_starts: np.ndarray, run_ends: np.ndarray) -> np.ndarray:
+    """Each run's first letter: its start, past any apostrophes that lead it ('quoted'), or its
+    end when it is all apostrophes."""
+    first = run_starts.copy()
+    quoted = np.flatnonzero(chars[run_starts] == 39)
+    for _ in range(4):  # a few leading apostrophes, stepped over; more, looked up below
+        if len(quoted) == 0:
+            return first
+        first[quoted] += 1
+        quoted = quoted[(first[quoted] < run_ends[quoted]) & (chars[first[quoted]] == 39)]
+    letters = np.append(np.flatnonzero(lower & (chars != 39)), len(chars))
+    first[quoted] = np.minimum(letters[np.searchsorted(letters, first[quoted])], run_ends[quoted])
+    return first
 
 
-_STOP_NUMBERS = np.array(sorted(_word_number(w) for w in _STOPWORDS if len(w) > 1), dtype=np.int64)
+def _per_segment(positions: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """How many of ``positions`` (ascending, each below ``size``) lie in each line (from each
+    start to the next)."""
+    return np.diff(np.searchsorted(positions, np.append(starts, size)))
+
+
 _LONGEST_STOPWORD = max(len(w) for w in _STOPWORDS)
+MIN_WORDS = 4  # a line of fewer English words is not judged by its stopwords
+_LENGTH_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(_LONGEST_STOPWORD + 1)], dtype="<u8")
+_LOWERCASE = np.uint64(0x2020202020202020)
+_STOP_KEYS = np.sort(np.array([int.from_bytes(w.encode().ljust(8, b"\0"), "little") for w in _STOPWORDS if len(w) > 1],
+                              dtype="<u8"))

@@ -210,15 +210,23 @@ def _promising_files(files: np.ndarray, prompt_index: np.ndarray, order: _TokenO
 
 
 def _candidate(source: IndexedSource, prints: Fingerprints, hits: _Hits) -> Match | None:
-    """The match of one stretch of hits in one file, on fingerprints that count, or else on those
-    with boilerplate around at least MIN_SPECIFIC_WITH_BOILERPLATE specific ones."""
+    """The match of one stretch of hits in one file, on fingerprints that count, and with the
+    boilerplate around them when at least MIN_SPECIFIC_WITH_BOILERPLATE specific ones name the
+    file, whichever is the stronger evidence.
+
+    Boilerplate counts for every file it is looked up in, also where the specific fingerprints
+    alone already match: otherwise a sibling module (cp1254.py for a paste of cp1252.py, whose
+    decoding table it shares but for a few rows) is ranked on its boilerplate and the specific
+    rows it shares, the file itself on its specific rows alone, and the sibling wins."""
     if hits.counted.all():
         return _match(source, prints, hits)
     counted = hits.take(hits.counted)
     match = _match(source, prints, counted)
     named = _distinct(counted.fps[~is_normalised(prints.hashes[counted.fps])])
-    if match is None and len(named) >= MIN_SPECIFIC_WITH_BOILERPLATE:
-        match = _match(source, prints, hits)
+    if len(named) >= MIN_SPECIFIC_WITH_BOILERPLATE:
+        fuller = _match(source, prints, hits)
+        if fuller is not None and (match is None or fuller.evidence > match.evidence):
+            match = fuller
     return match
 
 

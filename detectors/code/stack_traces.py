@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
+from detectors.code.line_table import code_units
+
 # One alternative per runtime; each matches a whole line (leading whitespace kept).
 _MARKER = re.compile(
     r"""(?x)^(?:
@@ -53,27 +57,72 @@ _NODE_WHERE = re.compile(r"^(?:node:[\w/]+|/\S+\.[cm]?[jt]s|<anonymous_script>):
 _NODE_MESSAGE_LINES = 14
 # Python's last line: the exception's (dotted) name, then its message.
 _EXCEPTION_NAME = re.compile(r"^[A-Za-z_][\w.]*(?::\s|:?$)")
-# Cheap test for the whole text: nearly every prompt has no trace and skips the line scan.
-_ANY_MARKER = re.compile(
-    r"Traceback \(most|\n\s+at \S|goroutine \d|panicked at|:\d+:in [`']|Stack trace:|\n#\d+ |"
-    r"stack backtrace:|--- End of"
+# Cheap test for the whole text: nearly every prompt has no trace and skips the line scan. Each a
+# literal (``str.find`` runs through text at memory speed) and, where the literal is not the
+# whole marker, a pattern tried only when the literal is there: one alternation over the text
+# stopped at every newline, colon and "s" (8 ms per MB).
+_ANY_MARKER = (
+    ("Traceback (most", None), ("\n", re.compile(r"\n\s+at \S")), ("goroutine ", re.compile(r"goroutine \d")),
+    ("panicked at", None), (":in ", re.compile(r":\d+:in [`']")), ("Stack trace:", None),
+    ("\n#", re.compile(r"\n#\d+ ")), ("stack backtrace:", None), ("--- End of", None),
 )
+# What a line that ``_MARKER`` matches starts with after its leading whitespace (its first two
+# characters; a digit alone for Rust's numbered frames), or holds: every alternative has one of
+# these. ``_MARKER`` is a long alternation tried branch by branch (1 MB of code with one
+# "Traceback (most" in a docstring spent 70 ms matching it on every line); this screen, numpy
+# over the lines' first characters, passes a few lines in a thousand of code.
+_MARKER_HEADS = ("Tr", 'Fi', "Du", "Th", "at", "--", "Ca", "Su", "..", "Ex", "go", "cr", "th", "st", "St", "No",
+                 *(f"#{digit}" for digit in "0123456789"))  # PHP's numbered frames
+_HEAD_PAIRS = np.array(sorted(ord(a) << 8 | ord(b) for a, b in _MARKER_HEADS), dtype=np.int64)
+_INFIXES = (re.compile(":in "), re.compile(r"\.go:"))  # Ruby's frames, Go's file lines (each a fast literal search)
 # Non-marker lines allowed between two markers of one trace (quoted source, carets, messages).
 MAX_GAP = 4
 
 
-def stack_trace_rows(lines: list[str]) -> list[bool]:
-    """For each line, whether it belongs to a stack trace."""
+def may_hold_trace(text: str) -> bool:
+    """False when ``text`` (lines joined by newlines) provably holds no stack trace."""
+    led = "\n" + text
+    return any(literal in led and (pattern is None or pattern.search(led) is not None) for literal, pattern in _ANY_MARKER)
+
+
+def stack_trace_rows(lines: list[str], candidates: list[int] | None = None) -> list[bool]:
+    """For each line, whether it belongs to a stack trace. ``candidates``: the lines that may be
+    marker lines (``marker_candidates``), when the caller has them."""
     rows = [False] * len(lines)
-    if not _ANY_MARKER.search("\n" + "\n".join(lines)):
-        return rows
-    markers = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+    if candidates is None:
+        text = "\n".join(lines)
+        if not may_hold_trace(text):
+            return rows
+        candidates = _marker_candidates_of(lines, text)
+    markers = [i for i in candidates if _MARKER.match(lines[i])]
     for first, last in _blocks(markers):
         first = _message_above(lines, first)
         last = _tail(lines, last)
         for i in range(first, last + 1):
             rows[i] = True
     return rows
+
+
+def marker_candidates(text: str, units: np.ndarray, starts: np.ndarray, first: np.ndarray, blank: np.ndarray) -> list[int]:
+    """The lines of ``text`` that may be marker lines (a superset: ``_MARKER`` decides), from
+    facts of its lines: ``units``, a byte per character of ``text`` (ASCII as is; followed by at
+    least one more byte), where each line starts, where its first non-blank character is, and
+    whether it is blank."""
+    heads, seconds = units[first].astype(np.int64), units[first + 1]
+    pairs = heads << 8 | seconds
+    found = np.minimum(np.searchsorted(_HEAD_PAIRS, pairs), len(_HEAD_PAIRS) - 1)
+    led = (_HEAD_PAIRS[found] == pairs) | ((heads >= 48) & (heads <= 57))
+    holding = np.fromiter((match.start() for infix in _INFIXES for match in infix.finditer(text)), dtype=np.int64)
+    holders = np.searchsorted(starts, holding, side="right") - 1
+    return np.union1d(np.flatnonzero(led & ~blank), holders).tolist()
+
+
+def _marker_candidates_of(lines: list[str], text: str) -> list[int]:
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    shown = np.fromiter(map(len, map(str.lstrip, lines)), dtype=np.int64, count=len(lines))
+    units = np.concatenate((code_units(text), np.zeros(2, dtype=np.uint8)))
+    return marker_candidates(text, units, starts, starts + lengths - shown, shown == 0)
 
 
 def _blocks(markers: list[int]) -> list[tuple[int, int]]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.code.line_table import code_units
 from detectors.code.grep_files import (
     leading_paths,
     may_be_grep_output,
@@ -44,7 +45,7 @@ from detectors.code.views import (
     Side,
     View,
     build,
-    code_points,
+    newlines,
     plain,
 )
 
@@ -120,40 +121,51 @@ def unwrap(text: str) -> list[View]:
 # ``:12:``. It is substring searches and numpy over line starts, a few times faster than any
 # regular expression anchored at every line, and a text that passes is parsed line by line.
 _GREP_MARK = re.compile(r":\d{1,9}:")
-_ANY_GREP_PATH = re.compile(r"(?m)^[^\s:]{1,512}:\d{1,9}:")
-_ANY_LISTED = re.compile(r"(?m)^ {0,8}\d{1,9}(?:\t|\u2192)")
+_ANY_GREP_PATH = re.compile(r"\n[^\s:]{1,512}:\d{1,9}:")  # on the text led by a newline
+_ANY_LISTED = re.compile(r"\n {0,8}\d{1,9}(?:\t|\u2192)")  # on the text led by a newline: a literal found fast
 _SCREEN_CHARS = 4096
 _MAX_INDENT = 9  # a listing's number is right-aligned in at most this many columns (cat -n: 6)
+_COLUMNS = np.arange(_MAX_INDENT)
+_NEWLINES = np.full(_MAX_INDENT, 10, dtype=np.uint8)
 
 
 def _has_diff_marks(text: str) -> bool:
-    return "@@ -" in text or "*** Update File: " in text or "*** Add File: " in text
+    """Whether a line (after any quote marks) opens a hunk or a patch's file, as a diff's lines
+    do: "@@ -" elsewhere (difflib's own source quotes it) sent 1 MB of code through the
+    line-by-line parsers."""
+    if "@@ -" not in text and "*** Update File: " not in text and "*** Add File: " not in text:
+        return False
+    led = "\n" + text
+    return any(mark[1] != "@@ -" or _HUNK.match(led, mark.start(1)) for mark in _DIFF_LINE.finditer(led))
+
+
+# a line that may open a diff's hunk or a patch's file, led by the newline before it
+_DIFF_LINE = re.compile(r"\n(?:>(?!>) ?)*(@@ -|\*\*\* (?:Update|Add) File:)")
 
 
 def _may_be_wrapped(text: str) -> bool:
     if _has_diff_marks(text):
         return True
-    chars = code_points(text)
-    if len(chars) == 0:
+    if not text:
         return False
-    starts = np.concatenate(([0], np.flatnonzero(chars == 10) + 1))
-    starts = starts[starts < len(chars)]
-    visible = int(np.count_nonzero(chars[starts] != 10))
+    units = np.concatenate((code_units(text), _NEWLINES))  # a line's first columns always index something
+    starts = np.concatenate(([0], np.flatnonzero(units[: len(text)] == 10) + 1))
+    starts = starts[starts < len(text)]
+    visible = int(np.count_nonzero(units[starts] != 10))
     if visible == 0:
         return False
-    # per line, the first character that is not a space (within _MAX_INDENT): O(n), no matrix
-    positions = np.where(chars != 32, np.arange(len(chars), dtype=np.int64), len(chars) - 1)
-    first_shown = np.minimum.accumulate(positions[::-1])[::-1][starts]
-    lead = np.where(first_shown - starts < _MAX_INDENT, chars[first_shown], 0)
+    # per line, the first character that is not a space within its first _MAX_INDENT columns
+    columns = units[starts[:, None] + _COLUMNS]
+    lead = columns[np.arange(len(starts)), np.argmax(columns != 32, axis=1)]  # a space when all are
     numbered = int(np.count_nonzero((lead >= 48) & (lead <= 57)))
-    quoted = int(np.count_nonzero(chars[starts] == ord(">")))
+    quoted = int(np.count_nonzero(units[starts] == ord(">")))
     needed = max(min(MIN_NUMBERED, visible), MIN_SHARE * visible)
     if numbered >= needed or quoted >= needed:
         return True
-    if _GREP_MARK.search(text) is not None and len(_ANY_GREP_PATH.findall(text)) >= min(MIN_NUMBERED, visible):
+    if _GREP_MARK.search(text) is not None and len(_ANY_GREP_PATH.findall("\n" + text)) >= min(MIN_NUMBERED, visible):
         return True
     # a listing with a tab or an arrow after its numbers may sit among other lines
-    if ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall(text)) >= min(MIN_NUMBERED, visible):
+    if ("\t" in text or "\u2192" in text) and len(_ANY_LISTED.findall("\n" + text)) >= min(MIN_NUMBERED, visible):
         return True
     # ripgrep without line numbers: a path leading lines (its output is dense with them, so its
     # first few KB show them), or alone on the first line
@@ -179,13 +191,14 @@ def _whole_listing(text: str) -> View | None:
         found = pattern.findall(led)
         if len(found) != numbered:
             continue
+        prefix_texts, number_texts = zip(*found) if found else ((), ())  # transposed in C
         prefixes = np.zeros(count, dtype=np.int64)
-        prefixes[:numbered] = np.fromiter(map(len, (prefix for prefix, _ in found)), dtype=np.int64, count=numbered)
+        prefixes[:numbered] = np.fromiter(map(len, prefix_texts), dtype=np.int64, count=numbered)
         numbers = np.zeros(count, dtype=np.int64)
-        numbers[:numbered] = np.fromiter(map(int, (number for _, number in found)), dtype=np.int64, count=numbered)
-        newlines = np.flatnonzero(code_points(text) == 10)
-        origins = np.concatenate(([0], newlines + 1)) + prefixes
-        lengths = np.concatenate((newlines, [len(text)])) - origins
+        numbers[:numbered] = np.fromiter(map(int, number_texts), dtype=np.int64, count=numbered)
+        breaks = newlines(text)
+        origins = np.concatenate(([0], breaks + 1)) + prefixes
+        lengths = np.concatenate((breaks, [len(text)])) - origins
         joined = pattern.sub("\n", led)[1:]
         view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
         pieces = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from detectors.code.line_table import code_units
+
 PLAIN, NUMBERED, GREP, DIFF, NOTEBOOK, QUOTE = "plain", "numbered", "grep", "diff", "notebook", "quote"
 # Wrappers that prefix every line: a finding covers whole lines, prefixes included.
 _LINE_PREFIXES = frozenset({NUMBERED, GREP, DIFF, QUOTE})
@@ -114,14 +116,15 @@ def file_details(view: View, start: int, end: int, path_hint: str | None) -> dic
 
 def plain(text: str) -> View:
     """The view of a text that has no wrapper: itself."""
-    line_starts = np.concatenate(([0], np.flatnonzero(code_points(text) == 10) + 1)).astype(np.int64)
+    line_starts = np.concatenate(([0], newlines(text) + 1)).astype(np.int64)
     zero = np.zeros(1, dtype=np.int64)
     return View(text, PLAIN, text, zero, zero, np.array([len(text)], dtype=np.int64), line_starts,
                 np.zeros(len(line_starts), dtype=np.int64), np.full(len(line_starts), -1, dtype=np.int64), ())
 
 
-def code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+def newlines(text: str) -> np.ndarray:
+    """Where the newlines of ``text`` are."""
+    return np.flatnonzero(code_units(text) == 10)
 
 
 # A character outside the BMP is escaped as a surrogate pair (an emoji in a notebook): decoded as
@@ -168,7 +171,7 @@ class Pieces:
     def view(self, original: str, wrapper: str) -> View:
         """The pieces as a view whose lines carry no numbers or file names."""
         text = "".join(self.parts)
-        line_starts = np.concatenate(([0], np.flatnonzero(code_points(text) == 10) + 1)).astype(np.int64)
+        line_starts = np.concatenate(([0], newlines(text) + 1)).astype(np.int64)
         return View(
             text, wrapper, original,
             np.array(self.starts, dtype=np.int64), np.array(self.origins, dtype=np.int64), np.array(self.lengths, dtype=np.int64),

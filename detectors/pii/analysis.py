@@ -80,7 +80,8 @@ class WindowAnalyzer:
 
     def analyze(self, text: str, windows: Sequence[Window]) -> list[RecognizerResult]:
         raw = self._raw_results(text, windows)
-        recognized = [self._recognize(text, window, own) for window, own in zip(windows, raw) if own]
+        words_in_text = _WordsInText(text)
+        recognized = [self._recognize(text, window, own, words_in_text) for window, own in zip(windows, raw) if own]
         found = [window for window in recognized if window.results]
         # Every stretch of the text is tokenized in one go (one lock, one spaCy memory zone).
         requests = [recognized.context_request(text) for recognized in found if recognized.needing]
@@ -137,7 +138,7 @@ class WindowAnalyzer:
             result.recognition_metadata.setdefault(RecognizerResult.RECOGNIZER_NAME_KEY, recognizer.name)
         return found
 
-    def _recognize(self, text: str, window: Window, raw: list[RecognizerResult]) -> Recognized:
+    def _recognize(self, text: str, window: Window, raw: list[RecognizerResult], words_in_text: _WordsInText) -> Recognized:
         """One window's recognizer results (``raw``, from ``_raw_results``) after
         recognizer-level context, and those of them that still want presidio's context words."""
         recognizers = [self._recognizers[index] for index in sorted(window.anchors & self._wanted)]
@@ -147,7 +148,7 @@ class WindowAnalyzer:
         needing: list[tuple[RecognizerResult, EntityRecognizer]] = []
         for result in enhanced:
             recognizer = by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]]
-            if self._needs_words(result, recognizer):
+            if self._needs_words(result, recognizer) and words_in_text.any_of(recognizer):
                 needing.append((result, recognizer))
         return Recognized(window, enhanced, needing)
 
@@ -180,6 +181,31 @@ class WindowAnalyzer:
         if words and any(context_word.lower() in keywords for context_word in recognizer.context):
             score = max(result.score + self._settings.similarity_factor, self._settings.min_score_with_context)
             result.score = min(score, CONTEXT_MAX_SCORE)
+
+
+class _WordsInText:
+    """Whether any of a recognizer's context words occurs in the text at all, lower-cased.
+
+    Context words only ever boost a result when one lies inside a keyword near it (see
+    ``_apply_words``), and keywords are lower-cased tokens of the text: the blank pipeline
+    that serves the windows has no lemmatizer, and its tokenizer exceptions set no lemma. So
+    where none of a recognizer's words is in the text, its results need no tokenizing: most
+    digit runs in JSON and code, whose 1 KB pieces without whitespace cost spaCy ~2 ms each
+    to tokenize on every scan once the vocabulary forgets (one-line JSON: 180 of 250 ms).
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._lowered: str | None = None
+        self._answers: dict[str, bool] = {}
+
+    def any_of(self, recognizer: EntityRecognizer) -> bool:
+        answer = self._answers.get(recognizer.id)
+        if answer is None:
+            if self._lowered is None:
+                self._lowered = self._text.lower()
+            answer = self._answers[recognizer.id] = any(word.lower() in self._lowered for word in recognizer.context)
+        return answer
 
 
 def _pattern_results(recognizer: PatternRecognizer, piece: str, starts: tuple[int, int]) -> list[RecognizerResult]:
@@ -254,5 +280,12 @@ def remove_duplicates(results: list[RecognizerResult]) -> list[RecognizerResult]
         else:
             clusters.append([result])
         reach = max(reach, result.end) if len(clusters[-1]) > 1 else result.end
-    kept = [result for cluster in clusters for result in EntityRecognizer.remove_duplicates(cluster)]
+    # A result overlapping no other is kept unless its score is 0, as presidio's step keeps it.
+    kept = [
+        result
+        for cluster in clusters
+        for result in (
+            EntityRecognizer.remove_duplicates(cluster) if len(cluster) > 1 else [r for r in cluster if r.score != 0]
+        )
+    ]
     return sorted(kept, key=lambda r: (-r.score, r.start, -(r.end - r.start)))

@@ -33,6 +33,23 @@ def blob_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _RUN.finditer(text) if _is_encoded(m.group())]
 
 
+def mask_blobs(text: str) -> str:
+    """``text`` with each encoded blob replaced by one ``_``: what a line says around its data.
+    A blob's characters can spell an operator ("0xF", "==" of padding) and make a sentence
+    read as code; as a word, the blob still lets ``data = <blob>`` read as an assignment. A
+    blob that opens with ``0x`` is a hex literal, which is code: it stays one (``0x0``)."""
+    if len(text) < 20:
+        return text
+    return _RUN.sub(_masked, text)
+
+
+def _masked(match: re.Match[str]) -> str:
+    run = match.group()
+    if not _is_encoded(run):
+        return run
+    return "0x0" if run[:2] in ("0x", "0X") else "_"
+
+
 def without_blob_findings(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """The results that are not wholly inside an encoded blob."""
     if not results:

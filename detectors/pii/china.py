@@ -20,6 +20,7 @@ import phonenumbers
 from detectors.pii.light_imports import Pattern, PatternRecognizer
 
 from detectors.pii.context import CjkContextMixin
+from detectors.pii.numbering import NumberingPlans
 
 # Case matters for these formats (a lower-case "x" check digit is accepted separately).
 _CASE_SENSITIVE = re.DOTALL | re.MULTILINE
@@ -104,9 +105,18 @@ class CnMobileRecognizer(CjkContextMixin, PatternRecognizer):
 
     def __init__(self) -> None:
         super().__init__(supported_entity=self.ENTITY, patterns=self.PATTERNS, context=self.CONTEXT)
+        self._numbering = NumberingPlans()
+        self._prefix_for_parsing = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").national_prefix_for_parsing)
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         digits = re.sub(r"\D", "", pattern_text)[-11:]
+        # Eleven digits always parse: an allocated prefix needs no more, and a number that
+        # CN's national prefix for parsing ("1[12]x", "179", "0") cannot begin is read as
+        # written, so its validity is the numbering plan's (a third of the time of parsing).
+        if digits[:3] in ALLOCATED_MOBILE_PREFIXES:
+            return None
+        if digits.isascii() and not self._prefix_for_parsing.match(digits):
+            return None if self._numbering.is_valid(86, digits) else False
         try:
             number = phonenumbers.parse(digits, "CN")
         except phonenumbers.NumberParseException:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
+from detectors.pii.blobs import mask_blobs
+
 _TRIPLE_QUOTE = re.compile('"""')
 _PYTHON_DEFINITION = re.compile(r"^[ \t]*(?:def|class|import|from)[ \t]", re.MULTILINE)
 # How many lines on each side of a finding decide whether it stands in code.
@@ -112,9 +114,11 @@ _TRAILING_COMMENT = re.compile(r"[\"'\])},;]\s+(?:#|//)\s")
 
 
 def looks_like_code(line: str) -> bool:
-    """Whether one line reads as source code rather than prose (an agent's line number aside)."""
+    """Whether one line reads as source code rather than prose (an agent's line number aside,
+    and read around any base64 or hex on it: ``Key for Anna: <blob>`` is a sentence)."""
     if line[:1].isspace() or line[:1].isdigit():
         line = _LINE_NUMBER.sub("", line, count=1)
+    line = mask_blobs(line)
     # Plain string tests first: they settle most lines for a fraction of a regex search.
     stripped_end = line.rstrip()
     if stripped_end.endswith(_CODE_ENDINGS) or _CODE_OPERATORS.search(line):

@@ -37,7 +37,9 @@ _NON_PERSONAL_IPS = re.compile(r"^(?:0\.0\.0\.0|127\.\d+\.\d+\.\d+|255\.\d+\.\d+
 # ASN.1 object identifiers (LDAP schemas, X.509): arcs 0, 1 and 2 with the usual first branches.
 _OBJECT_IDENTIFIER = re.compile(r"^(?:0\.9\.2342|1\.2\.840|1\.3\.6|2\.5\.\d|2\.16\.840)")
 _INTERNAL_IP = re.compile(
-    r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.|(?i:fe[89ab][0-9a-f]:|2001:0?db8:))"
+    r"^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|169\.254\.|(?i:fe[89ab][0-9a-f]:|2001:0?db8:)"
+    # documentation ranges (RFC 5737: TEST-NET-1, -2, -3) and IETF protocol assignments (192.0.0.0/24)
+    r"|192\.0\.[02]\.|198\.51\.100\.|203\.0\.113\.)"
 )
 # The value of a key that says it is an example: ``example_number='312345678'``, ``sample_email:``.
 _EXAMPLE_WORDS = ("example", "sample", "dummy", "placeholder")
@@ -56,11 +58,26 @@ _YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s?[-–/]\s?(?:19|20)\d\d$")
 _ZIP_PLUS_FOUR = re.compile(r"^\d{5}-\d{4}$")
 _SPACED_DATE = re.compile(r"^(?:19|20)\d\d[ ./]\d\d?[ ./]\d\d?$")
 _RANGE = re.compile(r"^(\d{3,6})\s?[-–]\s?(\d{3,6})$")
+# A standard's number and year after its body's name ("IEEE standard 854-1987", "ISO 8601-2004").
+_STANDARD_BEFORE = re.compile(r"(?i:\b(?:ieee|iso|iec|ansi|ecma|itu-t|standard|std\.?)[ \t/]*)$")
+# A number the documentation around it calls an example ("For example, the number +1 650 253
+# 0000 is...", "e.g. '+41446681800'", "(ex: '123:2:3:4:5:6:7:8')"), in the same sentence.
+_EXAMPLE_CUE_BEFORE = re.compile(r"(?i:\b(?:for example|for instance|e\.g\.|such as|ex:|example:))[^.!?;]{0,50}$")
+# Only zeros and ones: bits written in groups ("0x0020 -- 0010 0000"), not a phone number.
+_BITS = re.compile(r"^[01]+(?:[ \t.-][01]+)*$")
 # A round number (3600000 ms, 43200000): a duration or a limit.
 _ROUND_NUMBER = re.compile(r"^\d+0000$")
-# Mailboxes of systems and roles, not of a person ("Co-Authored-By: Claude <noreply@anthropic.com>").
+# Mailboxes of systems and roles, not of a person ("Co-Authored-By: Claude <noreply@anthropic.com>",
+# "contact info@pythonware.com"): nobody in particular reads them, so they identify no one.
 _ROLE_MAILBOXES = frozenset(
-    "noreply no-reply no_reply donotreply do-not-reply mailer-daemon postmaster hostmaster abuse webmaster".split()
+    "noreply no-reply no_reply donotreply do-not-reply mailer-daemon postmaster hostmaster abuse webmaster "
+    "info contact support help helpdesk sales billing office team security privacy press legal feedback "
+    "bugs hello enquiries inquiries".split()
+)
+# Mailing lists by their usual suffixes ("email-sig@python.org", "idle-dev@python.org",
+# "python-list@python.org"): a list's address is nobody's own.
+_MAILING_LIST = re.compile(
+    r"[-_.](?:dev|devel|sig|users?|announce|list|request|bugs|owner|discuss|general|commits|checkins|help)$"
 )
 # A date the sentence says is public: today's date, a release, a deprecation, a copyright.
 _PUBLIC_DATE_CUE = re.compile(
@@ -114,6 +131,8 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
         return True
     if entity == "PHONE_NUMBER" and (_after_http_request(text, result.start) or _DECIMAL.search(value)):
         return True
+    if entity == "PHONE_NUMBER" and _STANDARD_BEFORE.search(before):
+        return True
     if entity == "IP_ADDRESS":
         sentence = text[max(0, result.start - 100) : result.start]
         return bool(_NON_PERSONAL_IPS.match(value) or _OBJECT_IDENTIFIER.match(value) or _VERSION_WORDS.search(sentence))
@@ -121,9 +140,17 @@ def _is_noise(text: str, result: RecognizerResult) -> bool:
         return bool(
             _EPOCH.match(value) or _YEAR_RANGE.match(value) or _ZIP_PLUS_FOUR.match(value) or _ISO_DATE.search(value)
             or _SPACED_DATE.match(value) or "  " in value or _is_number_range(value) or _ROUND_NUMBER.match(value)
+            or _BITS.match(value)
         )
+    if entity == "CREDIT_CARD":
+        # presidio's recognizer takes 13-17 digits from a 1 on Luhn alone; a card number's first
+        # digit 1 is the airlines' (ISO/IEC 7812), whose one scheme, UATP, has 15 digits. Other
+        # lengths are Unix times in ms or µs (1759178010641129), Luhn-valid one time in ten.
+        digits = re.sub(r"\D", "", value)
+        return digits.startswith("1") and len(digits) != 15
     if entity == "EMAIL_ADDRESS":
-        return value.split("@", 1)[0].lower() in _ROLE_MAILBOXES
+        local = value.split("@", 1)[0].lower()
+        return local in _ROLE_MAILBOXES or _MAILING_LIST.search(local) is not None
     if entity == "DATE_TIME":
         return _PUBLIC_DATE_CUE.search(text, max(0, result.start - 80), result.start) is not None
     if entity == "STREET_ADDRESS":
@@ -174,18 +201,25 @@ def _prose_only_in_code(text: str, result: RecognizerResult, context: CodeContex
             return False
     elif entity == "IP_ADDRESS":
         # Private, link-local and documentation addresses in code are examples and
-        # configuration: no one on the internet is reached by them.
-        if not _INTERNAL_IP.match(text[result.start : result.end]):
+        # configuration: no one on the internet is reached by them; nor is one its
+        # documentation calls an example.
+        if not _INTERNAL_IP.match(text[result.start : result.end]) and not _called_an_example(text, result.start):
             return False
     elif entity == "PHONE_NUMBER":
         # A phone number in code is written as one, in a string: "+1 212 555 0199",
         # "(212) 555-0199"; a bare run of digits is a constant (2147483647, 305419896),
-        # unless a word such as "mobile" or "tel" beside it raised its score.
-        if not text[result.start : result.end].isdigit() or result.score >= _CUED_PHONE_SCORE:
+        # unless a word such as "mobile" or "tel" beside it raised its score. One the
+        # documentation calls an example ("For example, the number +1 650 253 0000") is no one's.
+        written = not text[result.start : result.end].isdigit() or result.score >= _CUED_PHONE_SCORE
+        if written and not _called_an_example(text, result.start):
             return False
     else:
         return False
     return context.is_code(result.start)
+
+
+def _called_an_example(text: str, start: int) -> bool:
+    return _EXAMPLE_CUE_BEFORE.search(text, max(0, start - 80), start) is not None
 
 
 def _glued(text: str, start: int, end: int) -> bool:
@@ -193,7 +227,8 @@ def _glued(text: str, start: int, end: int) -> bool:
     escape before a value in a string literal (``"Tel:\\n555-0199"``) is not glue."""
     before = text[start - 1] if start > 0 and not _ESCAPE_BEFORE.match(text, max(0, start - 2), start) else " "
     after = text[end] if end < len(text) else " "
-    return bool(_IDENTIFIER_CHAR.match(before) or _IDENTIFIER_CHAR.match(after))
+    # Right after a backslash, the match is an escape's body ("\U00002216" read as a passport).
+    return bool(_IDENTIFIER_CHAR.match(before) or _IDENTIFIER_CHAR.match(after) or before == "\\")
 
 
 def _inside_decimal(text: str, start: int, end: int) -> bool:

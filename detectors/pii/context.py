@@ -155,16 +155,29 @@ class Stretch:
         self._left, self._right = left, right
         self._at_start = left == 0
         self._at_end = right == len(text)
+        from spacy.attrs import IDX, LEMMA, LENGTH, LOWER
+
+        # Each token's ``lemma_ or lower_`` and end, read as the vocabulary's ids in one call
+        # per piece and each id named once: a Python property per token per attribute was
+        # most of the cost of context words in code (19,000 tokens in 100 KB).
+        strings = session.nlp.vocab.strings
+        names: dict[int, str] = {}
         lemmas: list[str] = []
         self._ends: list[int] = []
         for piece_start, piece_end in _pieces(text, left, right):
             doc = session.make_doc(_SURROGATE.sub("\ufffd", text[piece_start:piece_end]))
-            lemmas += [token.lemma_ or token.lower_ for token in doc]
-            self._ends += [piece_start + token.idx + len(token) for token in doc]
+            for lemma, lower, index, length in doc.to_array([LEMMA, LOWER, IDX, LENGTH]).tolist():
+                name = lemma or lower
+                if name not in names:
+                    names[name] = strings[name]
+                lemmas.append(names[name] or strings[lower])
+                self._ends.append(piece_start + index + length)
         is_keyword = _keyword_test(session.nlp, lemmas, ":" in text[left:right], kept)
-        # The keywords of the stretch, lowered, and the indices of their tokens.
+        # The keywords of the stretch, lowered, and the indices of their tokens; the answer
+        # is the same for every token of one spelling.
         lowered = [lemma.lower() for lemma in lemmas]
-        self._positions = [index for index, lower in enumerate(lowered) if is_keyword(lower)]
+        keyword = {lower: is_keyword(lower) for lower in set(lowered)}
+        self._positions = [index for index, lower in enumerate(lowered) if keyword[lower]]
         self._keywords = [lowered[index] for index in self._positions]
 
     def covers(self, start: int) -> bool:

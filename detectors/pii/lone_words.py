@@ -163,7 +163,7 @@ _NUMBER_AFTER = regex.compile(r":?[ \t]+[0-9]")
 
 
 def without_instruction_words(
-    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str]
+    text: str, found: list[tuple[str, int, int, float]], cued: dict[int, str], lists: Gazetteers
 ) -> list[tuple[str, int, int, float]]:
     """Agents' instructions and tool descriptions open sentences with verbs and limits: in
     "- Reading a directory returns an error." a gerund takes an object, in "Max 100 matches."
@@ -171,7 +171,9 @@ def without_instruction_words(
     people are called Reading or Max. A lone word (one word, no cue before it) at the start of
     a sentence, a line or a list item is dropped when it is an "-ing" form followed by a
     determiner or a pronoun, or when a number follows it. A person's name with a number after
-    it mid-sentence ("paid Max 100 dollars") or with a cue ("Hi Max 5") stays a person."""
+    it mid-sentence ("paid Max 100 dollars") or with a cue ("Hi Max 5") stays a person, and a
+    well-known place stays a place before its postal code ("Austria 73269" on an address's
+    last line)."""
     kept = []
     for item in found:
         entity, begin, end, _ = item
@@ -179,7 +181,10 @@ def without_instruction_words(
         if (
             entity in _LONE_WORD_ENTITIES and begin not in cued and word.isalpha()
             and _SENTENCE_START.search(text, max(0, begin - 24), begin)
-            and (_is_gerund_with_object(text, word, end) or _NUMBER_AFTER.match(text, end))
+            and (
+                _is_gerund_with_object(text, word, end)
+                or (_NUMBER_AFTER.match(text, end) and word.lower() not in lists.major_places)
+            )
         ):
             continue
         kept.append(item)

@@ -30,6 +30,7 @@ import phonenumbers
 import regex
 
 from detectors.pii.light_imports import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from detectors.pii.numbering import NumberingPlans
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 # presidio's defaults plus Greater China: numbers without a country prefix are read as these.
 REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "CN", "HK", "TW")
 
-_TRY_FIRST = ("CN", "US", "GB", "IN")
+# Germany's plan accepts five in six digit strings of 7-11 digits (numbers in JSON and code),
+# China's and Brazil's most of the rest.
+_TRY_FIRST = ("DE", "CN", "BR", "US", "GB", "IN")
 
 STRONG, VALID, GROUPED, BARE = 0.5, 0.4, 0.25, 0.1
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
@@ -85,15 +88,14 @@ class _RegionPlan:
             forms.append(rest)
         return [form for form in forms if self.number_pattern.fullmatch(form)]
 
-    def is_valid(self, digits: str) -> bool:
-        for national in self.national_numbers(digits):
-            number = phonenumbers.PhoneNumber(country_code=self.country_code, national_number=int(national))
-            if national.startswith("0") and len(national) > 1:
-                number.italian_leading_zero = True
-                number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
-            if phonenumbers.is_valid_number(number):
-                return True
-        return False
+
+def _significant(national: str) -> str:
+    """The national significant number libphonenumber reads from these digits: leading zeros
+    kept (as ``italian_leading_zero``), the rest as an integer."""
+    if national.startswith("0") and len(national) > 1:
+        zeros = len(national) - len(national.lstrip("0"))
+        return "0" * zeros + str(int(national))
+    return str(int(national))
 
 
 def _plan(region: str) -> _RegionPlan:
@@ -122,9 +124,10 @@ class PhoneNumberRecognizer(EntityRecognizer):
 
     def __init__(self, regions: tuple[str, ...] = REGIONS) -> None:
         super().__init__(supported_entities=[self.ENTITY], name="PhoneNumberRecognizer", context=list(self.CONTEXT))
-        # Any order gives the same answer; the commonest numbering plans first give it sooner.
+        # Any order gives the same answer; the plans that accept most numbers first give it sooner.
         ordered = sorted(regions, key=lambda region: _TRY_FIRST.index(region) if region in _TRY_FIRST else len(_TRY_FIRST))
         self._plans = tuple(_plan(region) for region in ordered)
+        self._numbering = NumberingPlans()
 
     def load(self) -> None:
         pass
@@ -133,8 +136,13 @@ class PhoneNumberRecognizer(EntityRecognizer):
         self, text: str, entities: List[str], nlp_artifacts: Optional[NlpArtifacts] = None
     ) -> List[RecognizerResult]:
         results: list[RecognizerResult] = []
+        # A number repeated through a text (a line of code, a column of a table) is scored once.
+        scores: dict[str, Optional[float]] = {}
         for match in _CANDIDATE.finditer(text):
-            score = self.shape_score(match.group())
+            candidate = match.group()
+            if candidate not in scores:
+                scores[candidate] = self.shape_score(candidate)
+            score = scores[candidate]
             if score is None:
                 continue
             if score < STRONG and _in_address(text, match.start(), match.end()):
@@ -153,6 +161,12 @@ class PhoneNumberRecognizer(EntityRecognizer):
 
     def shape_score(self, candidate: str) -> Optional[float]:
         """The score of a candidate, or None when it is not a phone number at all."""
+        if candidate.isdigit():
+            # What the steps below make of digits alone (no shape but validity is theirs);
+            # most candidates in code and JSON are such, and this is a fifth of their cost.
+            if not _MIN_DIGITS <= len(candidate) <= _MAX_DIGITS:
+                return None
+            return VALID if self._valid_somewhere(candidate) else BARE
         # "+33 (0)5 …": the bracketed trunk zero is dropped when dialling from abroad.
         main = _TRUNK_ZERO.sub(" ", _EXTENSION.sub("", candidate)).replace("  ", " ")
         digits = re.sub(r"\D", "", main)
@@ -165,7 +179,17 @@ class PhoneNumberRecognizer(EntityRecognizer):
         return GROUPED if _SEPARATOR.search(main) else BARE
 
     def _valid_somewhere(self, digits: str) -> bool:
-        return any(plan.is_valid(digits) for plan in self._plans)
+        # Validity is libphonenumber's, of a country code and a national significant number:
+        # regions sharing both (US and CA, as +1) ask it once.
+        asked: set[tuple[int, str]] = set()
+        for plan in self._plans:
+            for national in plan.national_numbers(digits):
+                number = (plan.country_code, _significant(national))
+                if number not in asked:
+                    asked.add(number)
+                    if self._numbering.is_valid(*number):
+                        return True
+        return False
 
 
 def _in_address(text: str, start: int, end: int) -> bool:

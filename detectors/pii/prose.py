@@ -134,7 +134,7 @@ class ProseRecognizer:
         found = _outside_code_lines(text, self._shapes(text, hits) + self._word_runs(text, cued))
         found = without_ordinary_words(text, found, cued)
         found = without_dictionary_words(text, found, cued, self._lists)
-        found = without_instruction_words(text, found, cued)
+        found = without_instruction_words(text, found, cued, self._lists)
         results = [RecognizerResult(entity, begin, end, score) for entity, begin, end, score in found]
         results += codes_after_places(text, results)
         if "STREET_ADDRESS" in wanted:

@@ -66,7 +66,7 @@ def bulk_record_findings(
     starts = [f.start for f in by_start]
     covered: list[Span] = []
     reports: list[Finding] = []
-    tables = tables_around(text, sorted({_line_of(text, f.start).start for f in by_start}))
+    tables = tables_around(text, sorted({line.start for line in _lines_of(text, starts)}))
     # A JSON array is only reported with min_records findings inside; skip the tokenizing if
     # the whole text has fewer.
     arrays = list(find_json_arrays(text, array_starts)) if len(by_start) >= max(min_records, 1) else []
@@ -90,7 +90,7 @@ def table_name_results(text: str, header_hits: list[int], score: float) -> list[
     ``header_hits`` are offsets where a name-column word occurs (the prefilter finds them).
     """
     results: list[RecognizerResult] = []
-    for table in tables_around(text, sorted({_line_of(text, hit).start for hit in header_hits})):
+    for table in tables_around(text, sorted({line.start for line in _lines_of(text, sorted(header_hits))})):
         header, *body = table.rows
         delimiter = _delimiter_of(text, header)
         name_columns = [
@@ -172,8 +172,7 @@ def find_json_arrays(text: str, starts: Sequence[int]) -> Iterator[Structure]:
 def _pii_lines(text: str, findings: list[Finding], covered: list[Span]) -> list[Structure]:
     """Runs of consecutive lines that hold the same kind of finding (logs, JSON Lines, SQL rows)."""
     lines: list[tuple[Span, set[str]]] = []
-    for finding in findings:
-        line = _line_of(text, finding.start)
+    for finding, line in zip(findings, _lines_of(text, [finding.start for finding in findings])):
         if lines and lines[-1][0] == line:
             lines[-1][1].add(finding.rule)
         else:
@@ -225,6 +224,18 @@ def _line_of(text: str, position: int) -> Span:
     """The line holding ``position`` (without its newline)."""
     end = text.find("\n", position)
     return Span(text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end)
+
+
+def _lines_of(text: str, positions: Sequence[int]) -> list[Span]:
+    """``_line_of`` each of these ascending positions, each line searched for once: a
+    one-line JSON body holds a thousand findings on one line of 100 KB."""
+    lines: list[Span] = []
+    for position in positions:
+        if not lines or not lines[-1].start <= position <= lines[-1].end:
+            lines.append(_line_of(text, position))
+        else:
+            lines.append(lines[-1])
+    return lines
 
 
 def _shape(line: str) -> tuple[str, int] | None:

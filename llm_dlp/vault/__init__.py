@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from llm_dlp.vault.sealing import Sealer, UnsealError
 from llm_dlp.vault.stores import MemoryStore, RedisStore, SqliteStore, VaultStore
 
 log = logging.getLogger("llm_dlp")
 
 DEFAULT_TTL_SECONDS = 24 * 3600
-_SEAL_VERSION = b"\x01"
-_NONCE_BYTES = 12
+PURPOSE = b"llm-dlp vault v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +37,14 @@ class Vault:
             raise ValueError("vault TTL must be positive")
         self.store = store
         self.ttl_seconds = ttl_seconds
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"llm-dlp vault v1").derive(master_key)
-        self._aead = AESGCM(key)
+        self._sealer = Sealer(master_key, PURPOSE)
 
     def put_many(self, scope: str, entries: Mapping[str, VaultEntry]) -> None:
         sealed = {}
         for token, entry in entries.items():
             key = _store_key(scope, token)
-            nonce = os.urandom(_NONCE_BYTES)
             plaintext = json.dumps([entry.kind, entry.value], ensure_ascii=False).encode("utf-8", "surrogatepass")
-            sealed[key] = _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plaintext, key.encode("utf-8"))
+            sealed[key] = self._sealer.seal(plaintext, key.encode("utf-8"))
         if sealed:
             self.store.put_many(sealed, self.ttl_seconds)
 
@@ -71,15 +63,11 @@ class Vault:
         self.store.close()
 
     def _open(self, key: str, blob: bytes) -> VaultEntry | None:
-        if blob[:1] != _SEAL_VERSION or len(blob) < 1 + _NONCE_BYTES + 16:
-            log.warning("vault entry %s has an unknown format; ignored", key)
-            return None
-        nonce, ciphertext = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
         try:
-            plaintext = self._aead.decrypt(nonce, ciphertext, key.encode("utf-8"))
-        except InvalidTag:
+            plaintext = self._sealer.open(blob, key.encode("utf-8"))
+        except UnsealError as exc:
             # Another deployment key, or a tampered entry: never restore what we cannot verify.
-            log.warning("vault entry %s does not open with this proxy's key; ignored", key)
+            log.warning("vault entry %s %s; ignored", key, exc)
             return None
         kind, value = json.loads(plaintext.decode("utf-8", "surrogatepass"))
         return VaultEntry(kind, value)

@@ -132,3 +132,19 @@ def test_code_quoting_names_in_docstrings_is_still_code(detector: CodeDetector) 
 def test_empty_and_odd_inputs_do_not_raise(detector: CodeDetector) -> None:
     for text in ["", "\n\n", "x", "```", "```python\n", "\r\n".join(["a = 1"] * 3)]:
         detector.scan(text)
+
+
+def test_the_model_reads_blocks_of_lines_taken_evenly_from_a_long_region() -> None:
+    from detectors.code.detector import SAMPLE_BLOCK_LINES, SAMPLE_BLOCKS, _sample
+
+    def by_lines(code: str) -> str:
+        lines = code.split("\n")
+        if len(lines) <= SAMPLE_BLOCKS * SAMPLE_BLOCK_LINES:
+            return code
+        step = (len(lines) - SAMPLE_BLOCK_LINES) / (SAMPLE_BLOCKS - 1)
+        return "\n".join(line for i in range(SAMPLE_BLOCKS) for line in lines[round(i * step) : round(i * step) + SAMPLE_BLOCK_LINES])
+
+    for count in (1, 35, 36, 37, 48, 100, 1001):
+        for end in ("", "\n", "\r\n"):
+            code = "\n".join(f"x{i} = {i}  # é" if i % 7 else "" for i in range(count)) + end
+            assert _sample(code) == by_lines(code)

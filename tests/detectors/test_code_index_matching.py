@@ -4,6 +4,7 @@ found at both places, reported as copies of each other."""
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 
@@ -78,3 +79,26 @@ def test_an_excerpt_the_file_holds_twice_is_found_at_both_places(code_index) -> 
     places = [findings[0].details, *findings[0].details["copies"]]
     starts = sorted(place["line_start"] for place in places)
     assert len(starts) == 2 and starts[0] <= 3 and starts[1] >= second
+
+
+def test_a_module_that_shares_its_boilerplate_and_most_of_its_table_is_found_as_itself(code_index) -> None:
+    """The standard library's 122 encodings modules: 70 charmap codecs share their class
+    boilerplate (in more files than the exact-fingerprint limit) and much of their decoding
+    tables (cp1252.py is cp1254.py but for a few rows). A sibling was ranked on its boilerplate
+    and the rows it shares, the file itself on its own rows alone, and the sibling won: 42 of the
+    122 modules read whole, all charmap codecs, were reported as another one."""
+    import sysconfig
+
+    from detectors.code.read_formats import claude_read
+
+    encodings = Path(sysconfig.get_paths()["stdlib"]) / "encodings"
+    files = {path.name: path.read_text() for path in sorted(encodings.glob("*.py"))}
+    detector = ProprietaryCodeDetector(code_index(files, "encodings"))
+    charmaps = [name for name, text in files.items() if "decoding_table = (" in text]
+    assert len(charmaps) > 64
+    missed = []
+    for name in charmaps:
+        findings = detector.scan(claude_read(files[name].splitlines()[:400], 1))
+        if name not in {place["path"] for f in findings for place in [f.details, *f.details["copies"]]}:
+            missed.append(name)
+    assert missed == []

@@ -121,6 +121,7 @@ def test_every_line_scores_and_kinds_as_line_by_line(path: Path) -> None:
     "", "\n", "x", "  \n\t\n", "/* open\nint x = 1;\n", '"""doc\nstill doc\n', "'''a\n\"\"\"b\n'''\nx = 1;\n",
     "```py\nx = 1\n```\n", "It's the end.\nDon't 'quote' me, A'the xThe AThe ''the x'the.\n", "# a\n/*\n*/\nb;\n",
     "x = 1;\r\ny = 2;\r\n", "\u00a0\u2003x = 1;\n\u0663. item\n  \u0663 item;\n",
+    "\u3000x = f(a);\u3000\n\x85# note\x1c\n\u30abx = 1\n  \u2028\n`a` and `b` (c)\n\x0b/* x\n y */\n",
 ])
 def test_edge_cases_score_and_kind_as_line_by_line(text: str) -> None:
     table = line_table(text)
@@ -131,7 +132,7 @@ def test_edge_cases_score_and_kind_as_line_by_line(text: str) -> None:
 
 def test_words_and_stopwords_are_counted_as_the_regex_finds_them() -> None:
     rng = random.Random(7)
-    alphabet = "aTthe'AxnB .-\nIS"
+    alphabet = "aTthe'AxnB .-\nIS    "
     for _ in range(2000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         chars = np.concatenate((np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), [10, 10]))
@@ -139,4 +140,32 @@ def test_words_and_stopwords_are_counted_as_the_regex_finds_them() -> None:
         words, stops = _words(chars, starts)
         found = [_WORD.findall(line) for line in text.split("\n")]
         assert words.tolist() == [len(f) for f in found], text
-        assert stops.tolist() == [sum(1 for w in f if w.lower() in _STOPWORDS) for f in found], text
+        assert stops.tolist() == [sum(1 for w in f if w.lower() in _STOPWORDS) if len(f) >= 4 else 0 for f in found], text
+
+
+def test_code_units_know_the_whitespace_str_strip_takes_off() -> None:
+    from detectors.code.line_table import OTHER, OTHER_SPACE, WHITESPACE, code_units
+
+    assert WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    text = "".join(chr(c) for c in range(0x20000))
+    units = code_units(text).tolist()
+    assert units[:128] == list(range(128))
+    assert all(unit == (OTHER_SPACE if chr(c).isspace() else OTHER) for c, unit in enumerate(units) if c >= 128)
+
+
+def test_fences_are_the_lines_the_line_anchored_pattern_finds() -> None:
+    """The region finder matches its fence pattern only on lines led by three backticks or
+    tildes (after up to three columns); on random lines of fence-like pieces it finds what the
+    pattern anchored at every line finds."""
+    from detectors.code.regions import _fence_lines
+
+    anchored = re.compile(r"(?m)^ {0,3}(`{3,}|~{3,})([^`\n]*)$")
+    pieces = ["```", "~~~", "````", "``", "~~", " ", "  ", "\t", "py", "`", "x = 1", "\r", "\u00a0", ""]
+    rng = random.Random(5)
+    fences = 0
+    for _ in range(3000):
+        text = "\n".join("".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(1, 8)))
+        expected = [(text.count("\n", 0, m.start()), m[1], m[2]) for m in anchored.finditer(text)]
+        assert _fence_lines(line_table(text)) == expected, text
+        fences += len(expected)
+    assert fences > 1000

@@ -93,3 +93,38 @@ def test_code_and_traces_in_one_prompt(code_detector) -> None:
         ("python", "def load(d, k):\n    return d[k]"),
         ("javascript", "const a = {};\nconsole.log(a.b.c);"),
     ]
+
+
+def test_marker_screen_keeps_every_marker_line() -> None:
+    """Only lines the screen passes are matched against the marker pattern: on the
+    trace corpus and on standard-library code (doctests hold traces), every line the pattern
+    matches passes the screen, so the rows are the ones a match on every line gives."""
+    from detectors.code.stack_traces import _MARKER, _marker_candidates_of
+
+    texts = [path.read_text() for path in TRACES]
+    texts += [path.read_text(errors="replace") for path in sorted(STDLIB.glob("*.py"))[:120]]
+    matched = 0
+    for text in texts:
+        lines = text.split("\n")
+        every = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+        assert set(every) <= set(_marker_candidates_of(lines, text))
+        matched += len(every)
+    assert matched > 250
+
+
+
+def test_the_whole_text_screen_is_the_alternation_it_replaced() -> None:
+    import re
+
+    from detectors.code.stack_traces import may_hold_trace
+
+    alternation = re.compile(
+        r"Traceback \(most|\n\s+at \S|goroutine \d|panicked at|:\d+:in [`']|Stack trace:|\n#\d+ |"
+        r"stack backtrace:|--- End of"
+    )
+    texts = [path.read_text() for path in TRACES]
+    texts += [path.read_text(errors="replace") for path in sorted(STDLIB.glob("*.py"))[:150]]
+    texts += ["x\n  at y", "goroutine x", "goroutine 1", "a:12:in `b'", "\n#1 x", "#1 x", "at x", ""]
+    verdicts = [may_hold_trace(text) for text in texts]
+    assert verdicts == [alternation.search("\n" + text) is not None for text in texts]
+    assert any(verdicts) and not all(verdicts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 
 import pytest
 
@@ -40,15 +41,18 @@ def test_generated_keys_and_encoded_blobs_hold_no_personal_data(detector):
 
 
 @pytest.mark.parametrize(("text", "value", "rule"), [
-    # Beside a blob, in words, personal data is still found. (On the blob's own line a name can be
-    # missed: about 4% of random 300-byte blobs make the line read as data, not prose; README status.)
+    # Beside a blob, in words, personal data is still found, on the blob's own line too: a blob's
+    # characters can spell an operator ("0xF", the "==" of padding) that made the line read as code.
+    ("Key for Anna Schmidt: {blob}", "Anna Schmidt", "PERSON"),
+    ("The key {blob} belongs to Anna Schmidt.", "Anna Schmidt", "PERSON"),
     ("Key for Anna Schmidt:\n{blob}", "Anna Schmidt", "PERSON"),
     ("{blob}\nMail it to anna.schmidt@example.org please", "anna.schmidt@example.org", "EMAIL_ADDRESS"),
     # Letters and digits that switch rarely are codes, not blobs: an IBAN, an identity number.
     ("My IBAN is GB82WEST12345698765432 thanks", "GB82WEST12345698765432", "IBAN_CODE"),
 ])
 def test_personal_data_next_to_a_blob_is_still_found(detector, text, value, rule):
-    text = text.format(blob=base64.b64encode(os.urandom(300)).decode())
+    # 300 to 302 bytes: no padding, "==" or "=".
+    text = text.format(blob=base64.b64encode(os.urandom(300 + secrets.randbelow(3))).decode())
     assert (value, rule) in {(text[f.start : f.end], f.rule) for f in detector.scan(text)}
 
 
@@ -61,3 +65,15 @@ def test_personal_data_next_to_a_blob_is_still_found(detector, text, value, rule
 ])
 def test_words_paths_and_codes_are_no_blobs(text):
     assert blob_spans(f"see {text} here") == []
+
+
+def test_a_line_is_judged_around_its_blob():
+    """A blob's characters can spell an operator ("0xF", padding's "=="); the line is read as
+    what it says around the blob: a sentence stays prose, an assignment and a hex literal code."""
+    from detectors.pii.code_context import looks_like_code
+
+    blob = base64.b64encode(os.urandom(301)).decode()  # ends in "=="
+    assert not looks_like_code(f"Key for Anna Schmidt: {blob}")
+    assert not looks_like_code(f"Key for Anna Schmidt: ab0xF{blob}==")
+    assert looks_like_code(f"data = {blob}")
+    assert looks_like_code("    0x1F2E3D4C5B6A79880123456789abcdef,")

@@ -166,6 +166,9 @@ def test_english_words_that_are_also_towns_or_names_are_no_personal_data(detecto
         ("Reading is where she grew up.", {"Reading": "LOCATION"}),
         ("We paid Max 100 dollars for the repair.", {"Max": "PERSON"}),
         ("Hi Max, 3 questions about the invoice.", {"Max": "PERSON"}),
+        # A country before its postal code opens an address's last line: a place, not a label.
+        ("Ship it to my office.\nAustria 73269", {"Austria": "LOCATION", "73269": "ZIP_CODE"}),
+        ("Ship it to my office.\n Finland 45622", {"Finland": "LOCATION", "45622": "ZIP_CODE"}),
     ],
 )
 def test_names_and_places_that_are_also_words_are_still_found_with_evidence(detector, text, expected):
@@ -223,6 +226,61 @@ def test_literals_types_and_descriptions_under_a_name_key_are_no_person(detector
 )
 def test_years_ranges_examples_and_constants_are_no_phone_numbers(detector, text):
     assert "PHONE_NUMBER" not in found(detector, text).values()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A standard's number and year.
+        "Decimal arithmetic follows IEEE standard 854-1987 and IEEE 754-2008.",
+        # Numbers the documentation of code calls examples.
+        'def parse(number):\n    """For example, the number +1 650 253 0000 is a US number;\n    e.g. "+41446681800"."""\n',
+        "def is_ipv6(text):\n    # reject an IPv6 address (ex: '123:2:3:4:5:6:7:8').\n    return False\n",
+    ],
+)
+def test_standards_and_documented_examples_in_code_are_no_phone_numbers_or_ips(detector, text):
+    assert found(detector, text) == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # RFC 5737 documentation addresses in code.
+        "net = IPv4Network('192.0.2.128/25')\nhost = '198.51.100.7'\nother = '203.0.113.9'\n",
+        # Bits in groups, a Python escape's body, a Unix time in microseconds.
+        "FOREGROUND_GREEN = 0x0002  # 0000 0010\nBACKGROUND_GREEN = 0x0020  # 0010 0000\n",
+        "SYMBOLS = {\n    '\\\\setminus': '\\U00002216',\n    '\\\\ominus': '\\U00002296',\n}\n",
+        'def versions(after):\n    """after: a Unix epoch timestamp in microseconds ("1759178010641129")."""\n',
+    ],
+)
+def test_documentation_addresses_bits_escapes_and_timestamps_are_not_personal(detector, text):
+    assert found(detector, text) == {}
+
+
+def test_cards_from_every_issuer_and_a_public_ip_in_code_are_still_found(detector):
+    text = 'CARDS = ["4111 1111 1111 1111", "3782 822463 10005", "135412345678911"]\nSERVER = "8.8.4.4"\n'
+    assert values(detector, text) == {
+        "4111 1111 1111 1111": "CREDIT_CARD", "3782 822463 10005": "CREDIT_CARD", "135412345678911": "CREDIT_CARD",
+        "8.8.4.4": "IP_ADDRESS",
+    }
+
+
+def test_a_number_called_an_example_outside_code_is_still_found(detector):
+    # In a prompt's prose, "for example" introduces the user's own data as often as not.
+    text = "Call one of us, for example Anna at +1 212 555 0142, before Friday."
+    assert values(detector, text)["+1 212 555 0142"] == "PHONE_NUMBER"
+
+
+@pytest.mark.parametrize(
+    "address", ["email-sig@python.org", "idle-dev@python.org", "python-list@python.org", "info@pythonware.com", "support@example.com"]
+)
+def test_mailing_list_and_role_addresses_are_nobodys(detector, address):
+    assert found(detector, f"# Contact: {address}\n") == {}
+
+
+def test_a_persons_address_beside_a_role_one_is_still_found(detector):
+    text = "# Author: Barry Warsaw <barry@python.org>\n# Contact: email-sig@python.org\n"
+    assert found(detector, text) == {"barry@python.org": "EMAIL_ADDRESS"}
 
 
 def test_a_phone_number_in_code_written_as_one_is_still_found(detector):

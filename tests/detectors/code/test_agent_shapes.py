@@ -203,6 +203,7 @@ def test_prose_that_names_files_is_not_grep_output(text: str) -> None:
     "Steps:\n1. install\n2. run\n",
     "<Foo\n  bar={1}\n>\n  child\n</Foo>\n",  # JSX: a closing bracket is not a quote
     ">>> print(1)\n1\n>>> print(2)\n2\n",  # a doctest is not a quote
+    "def hunk(a, b):\n    yield '@@ -{} +{} @@'.format(a, b)\n    yield '*** Update File: x'\n",  # diff marks inside code
 ])
 def test_code_and_prose_that_look_wrapped_are_left_alone(text: str) -> None:
     [view] = unwrap(text)
@@ -393,3 +394,8 @@ def test_a_notebook_with_characters_outside_the_bmp_is_read(proprietary: Proprie
     origin, end = view.span(start, start + 1)
     assert text[origin:end] == "\\ud83d\\ude80"
     assert _the_finding(proprietary.scan(text)).details["lines"] >= 70
+
+
+def test_a_quoted_diff_is_still_a_diff() -> None:
+    diff = "\n".join("> " + line for line in git_diff(LINES[3:12], 4).split("\n"))
+    assert unwrap(diff)[0].wrapper == DIFF

@@ -86,3 +86,71 @@ def test_the_inside_of_a_block_comment_gives_no_words() -> None:
         assert "c:/*" in found and "t:int" in found
     # a "/*" inside a string opens no block: the next line is still code
     assert "t:y" in features("x = '/*'\ny = 2")
+
+
+def _windows(text: str, rng, count: int) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    out = []
+    for _ in range(count):
+        first = rng.randrange(max(len(lines), 1))
+        out.append("".join(lines[first : first + rng.randrange(1, 60)]))
+    return out
+
+
+def test_bucket_counts_are_the_buckets_of_the_spelled_out_features() -> None:
+    """Predicting counts buckets without spelling features out (``bucket_counts``); training
+    spells them out (``features``). Both must give the same counts, or the model would be fed
+    what it was not trained on: windows of Python, C headers (block comments, cut anywhere),
+    every clear snippet, and odd lines (tabs, unicode, stray ``*/``)."""
+    import random
+    import sysconfig
+    from collections import Counter
+    from pathlib import Path
+
+    from detectors.code.language_model import _bucket, bucket_counts
+
+    rng = random.Random(7)
+    texts = [path.read_text(errors="replace") for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:60]]
+    texts += [path.read_text(errors="replace") for path in sorted(Path("/usr/include").glob("*.h"))[:60]]
+    windows = [window for text in texts for window in _windows(text, rng, 8)]
+    windows += list(CLEAR_SNIPPETS.values())
+    windows += ["\t\tx = 1  # ü\n*/ int y;\n/* a\n b */ c\n\u2028z\r\nw", "", "\n\n", "  /* open\n x = 1", "*/\n$x @y ^ z"]
+    assert len(windows) > 400
+    for window in windows:
+        assert bucket_counts(window) == Counter(map(_bucket, features(window))), window[:200]
+
+
+def test_tokens_are_the_ones_the_model_was_trained_on() -> None:
+    """The model was trained with the token pattern under the ``regex`` module; it now runs
+    under ``re`` with ``regex``'s whitespace spelled out. Same tokens on code and on random text
+    of the Basic Multilingual Plane (control characters, other scripts' spaces and digits)."""
+    import random
+    import sysconfig
+    from pathlib import Path
+
+    import regex
+
+    from detectors.code.language_model import _SPACE, _TOKEN
+
+    trained = regex.compile(_TOKEN.pattern.replace("[^" + _SPACE, "[^\\s"))
+    assert trained.pattern != _TOKEN.pattern
+    rng = random.Random(11)
+    texts = [path.read_text(errors="replace") for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:40]]
+    texts += ["".join(chr(rng.randrange(0, 0x10000)) for _ in range(3000)) for _ in range(50)]
+    for text in texts:
+        assert _TOKEN.findall(text) == trained.findall(text)
+
+
+def test_feature_vector_holds_each_bucket_once_with_its_log_count() -> None:
+    import math
+    from collections import Counter
+
+    from detectors.code.language_model import _bucket, feature_vector
+
+    for snippet in CLEAR_SNIPPETS.values():
+        counts = Counter(map(_bucket, features(snippet)))
+        indices, values = feature_vector(snippet)
+        assert indices.tolist() == sorted(counts)
+        raw = [1.0 + math.log(counts[i]) for i in indices.tolist()]
+        norm = math.sqrt(sum(v * v for v in raw))
+        assert values.tolist() == pytest.approx([v / norm for v in raw], rel=1e-6)
