@@ -18,12 +18,13 @@ keeps them in its confdir, beside the CA and the key that opens them, so a resta
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from llm_dlp.confdir_db import ConfdirDb
 
 FILE_NAME = "llm-dlp-known.sqlite"
 REDIS_PREFIX = "llm-dlp:known:"
@@ -54,12 +55,18 @@ class KnownStore(Protocol):
 
 
 class FileKnown:
-    """SQLite in the confdir. Opened on first use and re-opened after an error, so a file that was
-    damaged and then removed or repaired is used again without a restart. Proxies on one host
-    sharing the confdir share the file: SQLite serialises writers, so sequence numbers are
-    committed in order and a cursor never skips one."""
+    """SQLite in the confdir (``confdir_db.py``). Proxies on one host sharing the confdir share the
+    file: SQLite serialises writers, so sequence numbers are committed in order and a cursor never
+    skips one."""
 
     _TRIM_EVERY = 256  # appended entries between sweeps of expired and surplus entries
+    _SCHEMA = (
+        # AUTOINCREMENT: a sequence number is never reused after a trim, so cursors stay valid.
+        ("CREATE TABLE IF NOT EXISTS known (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+         "tenant TEXT NOT NULL, blob BLOB NOT NULL, added REAL NOT NULL)"),
+        "CREATE INDEX IF NOT EXISTS known_tenant_seq ON known (tenant, seq)",
+        "CREATE INDEX IF NOT EXISTS known_added ON known (added)",
+    )
 
     def __init__(self, path: str | Path, *, ttl_seconds: float, max_entries: int,
                  clock: Callable[[], float] = time.time) -> None:
@@ -67,28 +74,22 @@ class FileKnown:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._now = clock
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        self._file = ConfdirDb(self.path, self._SCHEMA)
         self._appended = 0
 
     def append(self, tenant: str, blobs: Sequence[bytes]) -> None:
         if not blobs:
             return
         now = self._now()
-        with self._lock:
-            db = self._open()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT INTO known (tenant, blob, added) VALUES (?, ?, ?)",
-                               [(tenant, blob, now) for blob in blobs])
-                self._appended += len(blobs)
-                if self._appended >= self._TRIM_EVERY:
-                    self._appended = 0
-                    self._trim(db, tenant, now)
-                db.execute("COMMIT")
-            except sqlite3.Error:
-                self._drop()
-                raise
+        with self._file.connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO known (tenant, blob, added) VALUES (?, ?, ?)",
+                           [(tenant, blob, now) for blob in blobs])
+            self._appended += len(blobs)
+            if self._appended >= self._TRIM_EVERY:
+                self._appended = 0
+                self._trim(db, tenant, now)
+            db.execute("COMMIT")
 
     def newest(self, tenant: str) -> Read:
         rows = self._select("SELECT seq, blob, added FROM known WHERE tenant = ? AND added > ? "
@@ -102,51 +103,17 @@ class FileKnown:
         return _read(rows, cursor)
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        self._file.close()
 
     def _select(self, query: str, parameters: tuple) -> list[tuple[int, bytes, float]]:
-        with self._lock:
-            db = self._open()
-            try:
-                return [(seq, bytes(blob), added) for seq, blob, added in db.execute(query, parameters)]
-            except sqlite3.Error:
-                self._drop()
-                raise
+        with self._file.connection() as db:
+            return [(seq, bytes(blob), added) for seq, blob, added in db.execute(query, parameters)]
 
     def _trim(self, db: sqlite3.Connection, tenant: str, now: float) -> None:
         db.execute("DELETE FROM known WHERE added <= ?", (now - self._ttl,))
         db.execute("DELETE FROM known WHERE tenant = ? AND seq <= "
                    "(SELECT seq FROM known WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                    (tenant, tenant, self._max))
-
-    def _open(self) -> sqlite3.Connection:
-        if self._db is not None:
-            return self._db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0.5)
-        try:
-            self.path.chmod(0o600)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last entries: redacted again next turn
-            # AUTOINCREMENT: a sequence number is never reused after a trim, so cursors stay valid.
-            db.execute("CREATE TABLE IF NOT EXISTS known (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-                       "tenant TEXT NOT NULL, blob BLOB NOT NULL, added REAL NOT NULL)")
-            db.execute("CREATE INDEX IF NOT EXISTS known_tenant_seq ON known (tenant, seq)")
-            db.execute("CREATE INDEX IF NOT EXISTS known_added ON known (added)")
-        except sqlite3.Error:
-            db.close()
-            raise
-        self._db = db
-        return db
-
-    def _drop(self) -> None:
-        if self._db is not None:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
-            self._db = None
 
 
 class RedisKnown:

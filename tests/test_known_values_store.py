@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
+from contextlib import closing
 
 import pytest
 import redis
@@ -175,8 +177,8 @@ def test_the_file_keeps_at_most_max_entries_per_tenant(tmp_path):
     assert [entry.blob for entry in store.after("t", newest.cursor).entries] == []
     store.append("t", [b"z"])
     assert [entry.blob for entry in store.after("t", newest.cursor).entries] == [b"z"]
-    with store._lock:
-        (total,) = store._open().execute("SELECT COUNT(*) FROM known WHERE tenant = 't'").fetchone()
+    with closing(sqlite3.connect(store.path)) as db:
+        (total,) = db.execute("SELECT COUNT(*) FROM known WHERE tenant = 't'").fetchone()
     assert total <= 300 + FileKnown._TRIM_EVERY
     assert [entry.blob for entry in store.newest("other").entries] == [b"y"]
 

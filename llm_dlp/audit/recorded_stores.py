@@ -17,12 +17,13 @@ single proxy keeps it in its confdir, so a restart remembers.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
+
+from llm_dlp.confdir_db import ConfdirDb
 
 DEFAULT_TTL_SECONDS = 24 * 3600
 DEFAULT_MAX_ENTRIES = 200_000  # a busy team's day of agent sessions; ~10 MB on disk, ~40 MB in memory
@@ -78,14 +79,15 @@ class MemoryRecorded:
 
 
 class FileRecorded:
-    """SQLite in the confdir, so a restarted proxy remembers; wall-clock times for the same reason.
-
-    Opened on first use and re-opened after an error, so a file that was damaged and then removed
-    or repaired is used again without a restart. Several proxies on one host sharing the confdir
-    share the file (SQLite's locks); one that finds it locked for longer than a moment records again.
-    """
+    """SQLite in the confdir (``confdir_db.py``), so a restarted proxy remembers; wall-clock times
+    for the same reason. Several proxies on one host sharing the confdir share the file; one that
+    finds it locked for longer than a moment records again."""
 
     _TRIM_EVERY = 512  # marks between sweeps of expired and surplus entries
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS recorded (key BLOB PRIMARY KEY, seen REAL NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS recorded_seen ON recorded (seen)",
+    )
 
     def __init__(self, path: str | Path, *, ttl_seconds: float = DEFAULT_TTL_SECONDS,
                  max_entries: int = DEFAULT_MAX_ENTRIES, clock: Callable[[], float] = time.time) -> None:
@@ -93,54 +95,41 @@ class FileRecorded:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._now = clock
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        self._file = ConfdirDb(self.path, self._SCHEMA)
         self._marks = 0
 
     def known(self, keys: Sequence[bytes]) -> dict[bytes, float]:
         found: dict[bytes, float] = {}
         now = self._now()
-        with self._lock:
-            db = self._open()
-            try:
-                for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
-                    batch = list(keys[start : start + 500])
-                    marks = ",".join("?" * len(batch))
-                    rows = db.execute(f"SELECT key, seen FROM recorded WHERE seen >= ? AND key IN ({marks})",
-                                      (now - self._ttl, *batch))
-                    found.update((bytes(key), now - seen) for key, seen in rows)
-            except sqlite3.Error:
-                self._drop()
-                raise
+        with self._file.connection() as db:
+            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                batch = list(keys[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                rows = db.execute(f"SELECT key, seen FROM recorded WHERE seen >= ? AND key IN ({marks})",
+                                  (now - self._ttl, *batch))
+                found.update((bytes(key), now - seen) for key, seen in rows)
         return found
 
     def mark(self, keys: Sequence[bytes]) -> None:
         if not keys:
             return
         now = self._now()
-        with self._lock:
-            db = self._open()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT INTO recorded (key, seen) VALUES (?, ?) "
-                               "ON CONFLICT (key) DO UPDATE SET seen = excluded.seen", [(key, now) for key in keys])
-                self._marks += len(keys)
-                if self._marks >= self._TRIM_EVERY:
-                    self._marks = 0
-                    self._trim(db, now)
-                db.execute("COMMIT")
-            except sqlite3.Error:
-                self._drop()
-                raise
+        with self._file.connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO recorded (key, seen) VALUES (?, ?) "
+                           "ON CONFLICT (key) DO UPDATE SET seen = excluded.seen", [(key, now) for key in keys])
+            self._marks += len(keys)
+            if self._marks >= self._TRIM_EVERY:
+                self._marks = 0
+                self._trim(db, now)
+            db.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        self._file.close()
 
     def __len__(self) -> int:
-        with self._lock:
-            (total,) = self._open().execute("SELECT COUNT(*) FROM recorded WHERE seen >= ?",
-                                            (self._now() - self._ttl,)).fetchone()
+        with self._file.connection() as db:
+            (total,) = db.execute("SELECT COUNT(*) FROM recorded WHERE seen >= ?", (self._now() - self._ttl,)).fetchone()
         return int(total)
 
     def _trim(self, db: sqlite3.Connection, now: float) -> None:
@@ -149,31 +138,6 @@ class FileRecorded:
         if total > self._max:
             db.execute("DELETE FROM recorded WHERE key IN (SELECT key FROM recorded ORDER BY seen LIMIT ?)",
                        (total - self._max,))
-
-    def _open(self) -> sqlite3.Connection:
-        if self._db is not None:
-            return self._db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0.5)
-        try:
-            self.path.chmod(0o600)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last marks: they are recorded again
-            db.execute("CREATE TABLE IF NOT EXISTS recorded (key BLOB PRIMARY KEY, seen REAL NOT NULL) WITHOUT ROWID")
-            db.execute("CREATE INDEX IF NOT EXISTS recorded_seen ON recorded (seen)")
-        except sqlite3.Error:
-            db.close()
-            raise
-        self._db = db
-        return db
-
-    def _drop(self) -> None:
-        if self._db is not None:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
-            self._db = None
 
 
 class RedisRecorded:
