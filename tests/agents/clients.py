@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from llm_dlp.testing.proxyrun import RunningProxy, start_proxy
+from llm_dlp.testing.proxyrun import REPO, RunningProxy, copy_policies, start_proxy
 from llm_dlp.testing.standin import StandInProvider, TestCA
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -149,6 +149,15 @@ class Stack:
     def environment(self, cli: Cli) -> dict[str, str]:
         return environment(cli, self.root / "home" / cli.name, self.proxy.url, self.proxy.ca_cert,
                            self.provider.base_url)
+
+
+def blocking_policies(directory: Path) -> Path:
+    """The bundled policies with private keys blocked outright: the default withholds the tool
+    result and lets the session go on, and what each client shows for a block is under test."""
+    default = (REPO / "policies" / "default.yaml").read_text()
+    withheld = "    rule: private-key\n    action: withhold"
+    assert withheld in default
+    return copy_policies(directory, default=default.replace(withheld, "    rule: private-key\n    action: block"))
 
 
 @contextmanager

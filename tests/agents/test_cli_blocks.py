@@ -12,7 +12,6 @@ import pytest
 
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.agentscript import AgentScript
-from llm_dlp.testing.proxyrun import REPO, copy_policies
 from tests.agents import clients
 
 BLOCKED = "llm-dlp blocked this request"
@@ -23,10 +22,7 @@ def stack(tmp_path_factory):
     """A tenant that blocks private keys outright (the bundled default withholds the tool result
     and lets the session go on; what each client shows for a block is what is tested here)."""
     root = tmp_path_factory.mktemp("agents")
-    default = (REPO / "policies" / "default.yaml").read_text()
-    withheld = "    rule: private-key\n    action: withhold"
-    assert withheld in default
-    policies = copy_policies(root / "policies", default=default.replace(withheld, "    rule: private-key\n    action: block"))
+    policies = clients.blocking_policies(root / "policies")
     with clients.stack(root, policy_dir=policies) as running:
         yield running
 

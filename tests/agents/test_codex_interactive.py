@@ -24,7 +24,6 @@ import pytest
 
 from llm_dlp.testing import secrets_factory as make
 from llm_dlp.testing.agentscript import AgentScript
-from llm_dlp.testing.proxyrun import REPO, copy_policies
 from tests.agents import clients
 from tests.agents.terminal import Terminal
 
@@ -46,10 +45,7 @@ def default_stack(tmp_path_factory):
 def blocking_stack(tmp_path_factory):
     """A tenant that blocks private keys outright (the bundled default withholds them)."""
     root = tmp_path_factory.mktemp("codex-tui-block")
-    default = (REPO / "policies" / "default.yaml").read_text()
-    withheld = "    rule: private-key\n    action: withhold"
-    assert withheld in default
-    policies = copy_policies(root / "policies", default=default.replace(withheld, "    rule: private-key\n    action: block"))
+    policies = clients.blocking_policies(root / "policies")
     with clients.stack(root, policy_dir=policies) as running:
         yield running
 
