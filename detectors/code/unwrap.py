@@ -186,10 +186,12 @@ def _whole_listing(text: str) -> View | None:
     view ``_numbered`` gives it, from one regex pass and numpy."""
     count = text.count("\n") + 1
     numbered = count - text.endswith("\n")
-    led = "\n" + text
+    head = "\n" + text[:4095]
+    led = None
     for pattern in _WHOLE_LISTINGS:
-        if len(pattern.findall(led, 0, 4096)) < min(numbered, 2):  # a cheap look at the head first
+        if len(pattern.findall(head)) < min(numbered, 2):  # a cheap look at the head first
             continue
+        led = "\n" + text if led is None else led
         # one pass: the lines' contents, each line's prefix and its number, in turn
         parts = pattern.split(led)
         if len(parts) // 3 != numbered:
