@@ -184,6 +184,8 @@ _WHOLE_LISTINGS = tuple(re.compile("\n(" + pattern.pattern + ")") for pattern in
 def _whole_listing(text: str) -> View | None:
     """The view of a listing whose every line is numbered (a final empty line aside): the same
     view ``_numbered`` gives it, from one regex pass and numpy."""
+    if not text[:_MAX_INDENT].lstrip(" ")[:1].isdigit():  # its first line is numbered too (most texts: not)
+        return None
     count = text.count("\n") + 1
     numbered = count - text.endswith("\n")
     head = "\n" + text[:4095]
