@@ -22,7 +22,10 @@ from detectors.code.views import Line
 # grep -n / rg -n over several files: ``path:12:code`` (a match), ``path-13-context``.
 _GREP_PATH = re.compile(r"([^\s:]{1,512}?):(\d{1,9}):")
 # ``path:`` at the start of a line (the shortest run without whitespace up to a colon)
-_LEADING_PATH = re.compile(r"(?m)^([^\s:]{1,512}?):")
+# led by the newline before the line (the text gets one in front): a literal the regex engine
+# finds fast, where a ``(?m)^`` pattern is tried at every character (the same matches: no path
+# spans a newline)
+_LEADING_PATH = re.compile(r"\n([^\s:]{1,512}?):")
 _PATH_COLON = re.compile(r"([^\s:]{1,512}?):")
 _PATH_ONLY = re.compile(r"[^\s:]{1,512}")
 MIN_LINES = 2  # a listing needs this many lines that a path leads
@@ -36,7 +39,7 @@ def _looks_like_path(word: str) -> bool:
 def leading_paths(text: str) -> list[str]:
     """File paths that lead lines as ``path:``, when together they lead ``MIN_LINES`` lines or
     more (a cheap screen: one regex pass and a count)."""
-    counts = Counter(path for path in _LEADING_PATH.findall(text) if _looks_like_path(path))
+    counts = Counter(path for path in _LEADING_PATH.findall("\n" + text) if _looks_like_path(path))
     return list(counts) if sum(counts.values()) >= MIN_LINES else []
 
 

@@ -70,6 +70,12 @@ _SPACE[[ord(c) for c in WHITESPACE if ord(c) < 128] + [OTHER_SPACE]] = True
 # The first characters of the lines ``_REMARK`` can match.
 _REMARK_HEAD = np.zeros(256, dtype=bool)
 _REMARK_HEAD[[ord(c) for c in "#/-<*|>.=~^+_"]] = True
+# The first characters of list items' bullets, and of the lines ``_IMPORT`` can match.
+_BULLET_HEAD = np.zeros(256, dtype=bool)
+_BULLET_HEAD[[ord(c) for c in "-*+0123456789"] + list(range(128, 256))] = True
+_IMPORT_HEAD = np.zeros(256, dtype=bool)
+_IMPORT_HEAD[[ord(c) for c in "ifupr#"]] = True
+_EIGHT = np.arange(8)
 
 
 def code_units(text: str) -> np.ndarray:
@@ -174,14 +180,14 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
 
     local = np.full(count, PLAIN, dtype=np.int8)
     indented = ((chars[starts] == 32) | (chars[starts] == 9)) & (lengths > 0)
-    bulleted = np.flatnonzero(indented & ~blank & (_isin(head, "-*+") | ((head >= 48) & (head <= 57)) | (head > 127)))
+    bulleted = np.flatnonzero(indented & ~blank & _BULLET_HEAD[head])
     indented[bulleted[_matching(_LIST_ITEM, stripped.pick(bulleted))]] = False
     local[indented] = INDENTED
     opened: dict[int, str] = {}  # line -> the delimiter that closes the block it opens
     closers: dict[str, np.ndarray] = {}  # that delimiter -> the lines holding it (ascending)
     for quote in _TRIPLE_QUOTES:
         if quote in text:  # counted where they are (few places), not line by line
-            holding = np.bincount(_lines_of(re.finditer(re.escape(quote), text), starts), minlength=count)
+            holding = np.bincount(_lines_of(_occurrences(text, quote), starts), minlength=count)
             closers[quote] = np.flatnonzero(holding)
             # a comment opens no docstring; both kinds of quotes odd on a line: the later one wins
             opened.update(dict.fromkeys(np.flatnonzero((holding % 2 == 1) & ~remark).tolist(), quote))
@@ -192,7 +198,7 @@ def line_table(text: str, listed: np.ndarray | None = None) -> LineTable:
     local[remark] = REMARK
     for opener, closer in _BLOCK_COMMENTS:
         if opener in text:
-            closers[closer] = np.unique(_lines_of(re.finditer(re.escape(closer), text), starts))
+            closers[closer] = np.unique(_lines_of(_occurrences(text, closer), starts))
             for line in np.flatnonzero(remark & (head == ord(opener[0]))):
                 if stripped[line].startswith(opener) and closer not in stripped[line]:
                     opened[int(line)] = closer
@@ -217,20 +223,19 @@ def _blocks(opened: dict[int, str], closers: dict[str, np.ndarray], count: int) 
     return openers, ends, kinds
 
 
-def _lines_of(matches, starts: np.ndarray) -> np.ndarray:
-    at = np.fromiter((match.start() for match in matches), dtype=np.int64)
+def _occurrences(text: str, delimiter: str) -> np.ndarray:
+    """Where ``delimiter`` occurs in ``text``, left to right without overlaps (as ``re.finditer``
+    finds it): from the lengths of what ``str.split`` leaves between, with no Python step per one."""
+    gaps = np.fromiter(map(len, text.split(delimiter)), dtype=np.int64)[:-1] + len(delimiter)
+    return np.cumsum(gaps) - len(delimiter)
+
+
+def _lines_of(at: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.searchsorted(starts, at, side="right") - 1
 
 
 def _matching(pattern: re.Pattern, lines: list[str]) -> np.ndarray:
     return np.fromiter(map(bool, map(pattern.match, lines)), dtype=bool, count=len(lines))
-
-
-def _isin(chars: np.ndarray, among: str) -> np.ndarray:
-    found = np.zeros(len(chars), dtype=bool)
-    for char in among:
-        found |= chars == ord(char)
-    return found
 
 
 def _looks_like_code(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.ndarray, first: np.ndarray,
@@ -271,7 +276,7 @@ def _code_signs(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.nd
     tail = chars[last]
     ending = _CODE_ENDING[tail] | ((tail == 47) & (last > first) & (chars[last - 1] == 42))
     # import lines: those not ended like code that start as an import does
-    unended = np.flatnonzero(~ending & ~blank & _isin(head, "ifupr#"))
+    unended = np.flatnonzero(~ending & ~blank & _IMPORT_HEAD[head])
     ending[unended[_matching(_IMPORT, stripped.pick(unended))]] = True
     bullet = ((head == 45) | (head == 42)) & (last > first) & (chars[first + 1] == 32)
     digit = (head >= 48) & (head <= 57)
@@ -279,7 +284,7 @@ def _code_signs(text: str, stripped: _Stripped, chars: np.ndarray, starts: np.nd
         digit[line] = stripped[line][0].isdigit()
     indented = (chars[starts] == 32) | (chars[starts] == 9)
     # symbols per line: they are never whitespace, so those of the line are those of its stripped part
-    symbols = np.add.reduceat(_SYMBOL[chars].view(np.int8), starts, dtype=np.int64) if len(starts) else starts
+    symbols = _per_segment(np.flatnonzero(_SYMBOL[chars]), starts, len(chars))
     share = np.minimum(symbols / np.maximum(last + 1 - first, 1) * 8, 1.5)
     if "`" in text:  # documentation quotes code inline (``None``, :func:`open`): quoted, it is a word
         for line in np.unique(np.searchsorted(starts, np.flatnonzero(chars == 96), side="right") - 1):
@@ -314,7 +319,7 @@ def _words(chars: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarra
     words = _per_segment(word_starts, starts, len(chars))
     short = (length <= _LONGEST_STOPWORD) & np.repeat(words >= MIN_WORDS, words)  # (words are in line order)
     units = np.concatenate((chars.astype(np.uint8, copy=False), np.zeros(8, dtype=np.uint8)))
-    keys = np.lib.stride_tricks.sliding_window_view(units, 8)[word_starts[short]].view("<u8")[:, 0]
+    keys = units[word_starts[short][:, None] + _EIGHT].view("<u8")[:, 0]
     keys = (keys & _LENGTH_MASKS[length[short]]) | (_LOWERCASE & _LENGTH_MASKS[length[short]])
     found = np.minimum(np.searchsorted(_STOP_KEYS, keys), len(_STOP_KEYS) - 1)
     stops = word_starts[short][_STOP_KEYS[found] == keys]

@@ -91,11 +91,13 @@ def unwrap(text: str) -> list[View]:
         notebook = _notebook(text)
         if notebook is not None:
             return [notebook]
-    if not _may_be_wrapped(text):
-        return [plain(text)]
+    # A listing numbered on every line first: the commonest wrapper, and one the screen below
+    # always passes (no line of it can open a diff's hunk), so its screen is skipped.
     listing = _whole_listing(text)
     if listing is not None:
         return [listing]
+    if not _may_be_wrapped(text):
+        return [plain(text)]
     lines, quoted = _unquoted(text)
     parsed = _diff(text, lines)
     if parsed is not None:
@@ -182,16 +184,21 @@ _WHOLE_LISTINGS = tuple(re.compile("\n(" + pattern.pattern + ")") for pattern in
 def _whole_listing(text: str) -> View | None:
     """The view of a listing whose every line is numbered (a final empty line aside): the same
     view ``_numbered`` gives it, from one regex pass and numpy."""
+    if not text[:_MAX_INDENT].lstrip(" ")[:1].isdigit():  # its first line is numbered too (most texts: not)
+        return None
     count = text.count("\n") + 1
     numbered = count - text.endswith("\n")
-    led = "\n" + text
+    head = "\n" + text[:4095]
+    led = None
     for pattern in _WHOLE_LISTINGS:
-        if len(pattern.findall(led, 0, 4096)) < min(numbered, 2):  # a cheap look at the head first
+        if len(pattern.findall(head)) < min(numbered, 2):  # a cheap look at the head first
             continue
-        found = pattern.findall(led)
-        if len(found) != numbered:
+        led = "\n" + text if led is None else led
+        # one pass: the lines' contents, each line's prefix and its number, in turn
+        parts = pattern.split(led)
+        if len(parts) // 3 != numbered:
             continue
-        prefix_texts, number_texts = zip(*found) if found else ((), ())  # transposed in C
+        prefix_texts, number_texts = parts[1::3], parts[2::3]
         prefixes = np.zeros(count, dtype=np.int64)
         prefixes[:numbered] = np.fromiter(map(len, prefix_texts), dtype=np.int64, count=numbered)
         numbers = np.zeros(count, dtype=np.int64)
@@ -199,7 +206,7 @@ def _whole_listing(text: str) -> View | None:
         breaks = newlines(text)
         origins = np.concatenate(([0], breaks + 1)) + prefixes
         lengths = np.concatenate((breaks, [len(text)])) - origins
-        joined = pattern.sub("\n", led)[1:]
+        joined = "\n".join(parts[::3])[1:]  # as ``pattern.sub("\n", led)[1:]``
         view_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
         pieces = np.minimum(lengths + 1, np.maximum(len(joined) - view_starts, 0))
         return View(joined, NUMBERED, text, view_starts, origins.astype(np.int64), pieces.astype(np.int64), view_starts,
