@@ -8,6 +8,7 @@ confdir; ``audit verify`` compares, and a restarted proxy links past the gap so 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,43 @@ def test_a_replaced_last_line_and_an_edited_head_are_reported(stopped_proxy, cap
     code, out = verify(running, capsys)
     assert code == 1
     assert "seq 10 is not the line its writer recorded last (MAC differs): the last line was replaced" in out
+
+
+def _writer(tmp_path, **kwargs) -> tuple[AuditLog, Path, Path]:
+    confdir, path = tmp_path / "certs", tmp_path / "audit.jsonl"
+    return AuditLog(path, confdir=confdir, head_dir=confdir, **kwargs), path, confdir
+
+
+def _kept_seq(confdir: Path, path: Path) -> int:
+    return json.loads(head_file(confdir, path).read_text())["seq"]
+
+
+def test_a_lagging_head_is_brought_to_the_last_line_at_close(tmp_path):
+    log, path, confdir = _writer(tmp_path, head_every=3600)
+    for n in range(5):
+        log.write("dlp.decision", decision="allow", request_id=str(n))
+    assert _kept_seq(confdir, path) == 1  # the first line keeps it; the next hour's lines wait
+    log.close()
+    assert _kept_seq(confdir, path) == 5
+    assert main(["audit", "verify", str(path), "--confdir", str(confdir)]) == 0
+
+
+def test_the_head_after_every_line_when_asked(tmp_path):
+    log, path, confdir = _writer(tmp_path, head_every=0)
+    for n in range(3):
+        log.write("dlp.decision", decision="allow", request_id=str(n))
+        assert _kept_seq(confdir, path) == n + 1
+    log.close()
+
+
+def test_a_tail_cut_while_the_head_lags_stays_visible(tmp_path, capsys):
+    log, path, confdir = _writer(tmp_path, head_every=3600)
+    for n in range(6):
+        log.write("dlp.decision", decision="allow", request_id=str(n))
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:2]))  # cut while the proxy runs; the kept head says seq 1
+    log.write("dlp.decision", decision="allow", request_id="after")
+    log.close()
+    assert json.loads(path.read_bytes().splitlines()[-1])["seq"] == 7  # linked past the gap, from its own last line
+    assert main(["audit", "verify", str(path), "--confdir", str(confdir)]) == 1
+    assert "expected seq 3, found seq 7: 4 line(s) missing here" in capsys.readouterr().out

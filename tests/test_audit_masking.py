@@ -10,7 +10,7 @@ from llm_dlp.audit.chain import load_or_create_chain_key
 from llm_dlp.audit.events import ResponseEvent, RestoreEvent
 from llm_dlp.audit.locations import FIELD_NAMES, audited_location, key_mark
 from llm_dlp.audit.log import AuditLog
-from llm_dlp.audit.target import audited_host, audited_model, audited_path, looks_like_model
+from llm_dlp.audit.target import RequestTargetMask, audited_host, audited_model, audited_path, looks_like_model
 from llm_dlp.keys import ValueHasher
 from llm_dlp.pipeline import Pipeline, RequestInfo
 from llm_dlp.policy.loader import load_policy_dir
@@ -183,3 +183,24 @@ def test_a_file_name_that_holds_a_found_value_is_a_mark():
     files = {f.details.get("file") for f in planted.findings if f.kind == "code"}
     assert files == {f"#{key_mark(f'/srv/{key}/handlers.py', HASHER)}"}
     assert key not in repr(planted) and any(f.kind == "secret" for f in planted.findings)
+
+
+def test_the_mask_remembers_a_target_but_never_lets_a_finding_in_the_route_reuse_a_clean_answer():
+    mask = RequestTargetMask(HASHER)
+    key = make.aws_access_key_id()
+    cases = [
+        ({"host": "api.openai.com", "path": f"/v1/models/gpt-4o?key={key}", "model": "gpt-4o", "findings": []}, False),
+        ({"host": "api.openai.com", "path": f"/v1/models/gpt-4o?key={key}", "model": "gpt-4o",
+          "findings": [{"location": "target[0]"}]}, True),
+    ]
+    for _ in range(2):  # the second round is answered from memory: the same as the first
+        for fields, found in cases:
+            masked = mask(None, "info", dict(fields))
+            assert masked["host"] == audited_host(fields["host"], HASHER)
+            assert masked["path"] == audited_path(fields["path"], HASHER, found)
+            assert masked["model"] == audited_model(fields["model"], HASHER, found)
+            assert key not in json.dumps(masked)
+    assert mask(None, "info", {"model": "gpt-4o", "findings": [{"location": "target[0]"}]})["model"] != "gpt-4o"
+    for n in range(RequestTargetMask.REMEMBERED * 2):  # made-up paths do not grow it without end
+        mask(None, "info", {"path": f"/v1/x{n}"})
+    assert len(mask._masked) <= RequestTargetMask.REMEMBERED

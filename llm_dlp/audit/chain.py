@@ -16,6 +16,14 @@ chain. So the writer also keeps the chain's *head* (last seq and MAC, sealed wit
 in the confdir, apart from the log: ``verify`` reports a log that ends before its head, and a
 writer that finds its log shorter than the head continues the chain from the head, so the gap
 stays in the log for good ("N lines missing here").
+
+The head may lag the log while the writer runs (by at most ``AuditLog``'s ``head_every``, one
+second by default: replacing a file per line was most of what a line cost); it is brought up to
+the last line when the writer closes, so after a normal exit it is exact. After a crash it names a
+line up to that second older than the last one: lines cut off after it would go unnoticed, lines
+cut off before it are reported as before. A lagging head is never wrong, only older: it always
+names a line that was written, and a running writer bridges a tail cut behind its back from the
+last line it wrote itself, not from the head.
 """
 
 from __future__ import annotations
@@ -141,12 +149,34 @@ def head_file(confdir: str | Path, log: Path) -> Path:
     return Path(confdir) / f"{HEAD_FILE_PREFIX}{digest}.json"
 
 
-def write_head(path: Path, log: Path, state: ChainState, key: bytes) -> None:
-    fields = {"log": str(log.resolve()), "seq": state.seq, "mac": state.mac}
-    fields["seal"] = mac_of(key, json.dumps(fields, sort_keys=True).encode())
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(fields) + "\n")
-    os.replace(temporary, path)  # a reader sees the old head or the new one, never half of one
+@dataclass(frozen=True, slots=True)
+class KeptHead:
+    """Where one log's head is kept, worked out once: the log's resolved path (which the head
+    names) and the file names do not change while a writer runs, and resolving a path on every
+    line cost more than sealing it."""
+
+    path: Path
+    log: str  # the log's resolved path, as the head names it
+    _temporary: str
+    _final: str
+
+    @classmethod
+    def of(cls, confdir: str | Path, log: Path) -> KeptHead:
+        path = head_file(confdir, log)
+        return cls(path, str(log.resolve()), str(path.with_name(path.name + ".tmp")), str(path))
+
+    def write(self, state: ChainState, key: bytes) -> None:
+        fields = {"log": self.log, "seq": state.seq, "mac": state.mac}
+        fields["seal"] = mac_of(key, json.dumps(fields, sort_keys=True).encode())
+        data = (json.dumps(fields) + "\n").encode()
+        fd = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(self._temporary, self._final)  # a reader sees the old head or the new one, never half of one
 
 
 def read_head(path: Path, key: bytes) -> ChainState | None:

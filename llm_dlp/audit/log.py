@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
-from llm_dlp.audit.chain import ChainState, head_file, load_or_create_chain_key, read_head, tail_state
+from llm_dlp.audit.chain import ChainState, KeptHead, load_or_create_chain_key, read_head, tail_state
 from llm_dlp.audit.console import ConsoleSink
 from llm_dlp.audit.events import DECISION, RESTORE, AuditEvent
 from llm_dlp.audit.processors import ChainLink, Processor, TimeStamper, render_json
@@ -77,15 +77,16 @@ class AuditLog:
         instance: str | None = None,
         exporters: Sequence[SpooledExporter] = (),
         hasher: ValueHasher | None = None,
+        head_every: float = 1.0,
     ) -> None:
         self.target = str(target)
         path = None if self.target == "-" else Path(self.target)
         key = key if key is not None else load_or_create_chain_key(confdir)
-        # Where the chain's head is kept (see chain.py); None keeps no head.
-        self._head = head_file(head_dir, path) if head_dir is not None and path is not None else None
+        # Where the chain's head is kept (see chain.py); None keeps no head. ``head_every``: how
+        # many seconds the kept head may lag while the writer runs (processors.ChainLink).
+        head = KeptHead.of(head_dir, path) if head_dir is not None and path is not None else None
         self._sink: LogFile | Stream = Stream(sys.stdout) if path is None else LogFile(path, rotation, fsync)
-        self._link = ChainLink(key, (self._head, path) if self._head is not None and path is not None else None,
-                               instance)
+        self._link = ChainLink(key, head, instance, head_every)
         # Which findings each conversation has recorded; the proxy passes one kept where its vault
         # is (recorded.py), the default is this process's memory.
         self._recorded = recorded if recorded is not None else RecordedFindings()
@@ -135,7 +136,9 @@ class AuditLog:
         return self._link.state
 
     def close(self) -> None:
+        """Keep the head for the last line, then close: after a normal exit the head is never behind."""
         with self._lock:
+            self._keep_head()
             self._sink.close()
             self._recorded.close()
         for exporter in self._exporters:
@@ -146,8 +149,7 @@ class AuditLog:
         event_dict["time"] = now
         self._sink.lock()
         try:
-            if self._sink.catch_up():  # only a file can change behind our back
-                self._link.resume(tail_state(self._sink.path, self._kept_head()))  # type: ignore[arg-type]
+            self._catch_up()
             self._sink.rotate_if_due(now, self._link.state.seq + 1)
             prepared = _through(self._prepare, event_dict)
             line = _through(self._seal, dict(prepared))
@@ -160,8 +162,35 @@ class AuditLog:
         self._recorded.commit()
         return prepared
 
+    def _catch_up(self) -> None:
+        if self._sink.catch_up():  # only a file can change behind our back
+            self._link.resume(tail_state(self._sink.path, self._kept_head()))  # type: ignore[arg-type]
+
     def _kept_head(self) -> ChainState | None:
-        return read_head(self._head, self._link.key) if self._head is not None else None
+        """The newest of the kept head and the last line this writer wrote: the kept head may lag
+        (``head_every``), and a tail cut off while we run must still be bridged, not forgotten."""
+        head = self._link.head
+        if head is None:
+            return None
+        kept = read_head(head.path, self._link.key)
+        own = self._link.state
+        return own if kept is None or own.seq > kept.seq else kept
+
+    def _keep_head(self) -> None:
+        if not self._link.head_behind or self._sink.path is None:
+            return
+        try:
+            self._sink.lock()
+        except (OSError, ValueError) as exc:
+            logging.getLogger("llm_dlp").error("llm-dlp: audit head not kept at close: %s", exc)
+            return
+        try:
+            self._catch_up()
+            self._link.keep_head()
+        except (OSError, ValueError) as exc:
+            logging.getLogger("llm_dlp").error("llm-dlp: audit head not kept at close: %s", exc)
+        finally:
+            self._sink.unlock()
 
     def _show(self, prepared: dict[str, Any]) -> None:
         try:

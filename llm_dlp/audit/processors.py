@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
 
-from llm_dlp.audit.chain import ChainState, mac_of, write_head
+from llm_dlp.audit.chain import ChainState, KeptHead, mac_of
 
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
@@ -43,14 +43,25 @@ def stamp(when: dt.datetime) -> str:
 
 class ChainLink:
     """The hash chain (chain.py): ``link`` adds ``instance``, ``seq`` and ``prev`` before rendering, ``seal``
-    appends the ``mac`` of the rendered bytes, ``commit`` advances the chain once it is written."""
+    appends the ``mac`` of the rendered bytes, ``commit`` advances the chain once it is written.
 
-    def __init__(self, key: bytes, head: tuple[Path, Path] | None = None, instance: str | None = None) -> None:
+    The kept head (chain.py) is written by ``commit`` at most once every ``head_every`` seconds,
+    always for the line just written under the file lock (so it never names an older line than
+    one already kept), and by ``keep_head`` when the writer closes. Replacing the head file cost
+    more than everything else a line costs; a head that lags by up to ``head_every`` seconds of
+    lines after a crash (never after a normal exit) only shortens the stretch of the tail whose
+    removal a reviewer would be told about. 0 keeps the head after every line."""
+
+    def __init__(self, key: bytes, head: KeptHead | None = None, instance: str | None = None,
+                 head_every: float = 0.0) -> None:
         self.key = key
-        self._head = head  # (where the head is kept, the log it is the head of), or None
+        self.head = head
         self.instance = instance  # the proxy instance writing this chain; verify names it
         self.state = ChainState()
         self._pending = ChainState()
+        self._head_every = head_every
+        self._head_kept_at: float | None = None  # monotonic time of the last head written
+        self._head_behind = False  # lines written since the head was last kept
 
     def resume(self, state: ChainState) -> None:
         """Continue from ``state``: the log's tail as another writer or a restart left it."""
@@ -70,13 +81,27 @@ class ChainLink:
 
     def commit(self) -> None:
         self.state = self._pending
-        if self._head is not None:
-            self._keep_head(*self._head)
+        if self.head is None:
+            return
+        self._head_behind = True
+        now = time.monotonic()
+        if self._head_kept_at is None or now - self._head_kept_at >= self._head_every:
+            self.keep_head()
 
-    def _keep_head(self, head: Path, log: Path) -> None:
+    @property
+    def head_behind(self) -> bool:
+        return self.head is not None and self._head_behind
+
+    def keep_head(self) -> None:
+        """Write the head for the current state; call under the file lock, after ``catch_up``."""
+        if not self.head_behind:
+            return
         # The line is in the log already; a head that cannot be written weakens only the
         # detection of a cut-off tail, so it is reported, and traffic is not stopped for it.
         try:
-            write_head(head, log, self.state, self.key)
+            self.head.write(self.state, self.key)  # type: ignore[union-attr]
         except OSError as exc:
-            logging.getLogger("llm_dlp").error("llm-dlp: cannot keep the audit head in %s: %s", head, exc)
+            logging.getLogger("llm_dlp").error("llm-dlp: cannot keep the audit head in %s: %s", self.head.path, exc)
+            return
+        self._head_kept_at = time.monotonic()
+        self._head_behind = False

@@ -140,21 +140,42 @@ class RequestTargetMask:
     """The audit chain's first processor: ``host``, ``path`` and ``model`` of any event, masked.
 
     Without the proxy's key (a test, a tool writing lines of its own) the marks are made under a
-    key of this process: still no value in the log, only marks that do not match across runs."""
+    key of this process: still no value in the log, only marks that do not match across runs.
+
+    An agent sends the same host, route and model on every turn: what each was masked to is
+    remembered (in memory, a bounded number) rather than worked out twice a request."""
+
+    REMEMBERED = 512
 
     def __init__(self, hasher: ValueHasher | None = None) -> None:
         self._hasher = hasher or ValueHasher(secrets.token_bytes(32))
+        self._masked: dict[tuple[str, str, bool], str] = {}
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         host = event_dict.get("host")
         if isinstance(host, str):
-            event_dict["host"] = audited_host(host, self._hasher)
+            event_dict["host"] = self._mask("host", host, False)
         found = {f.get("location") for f in event_dict.get("findings") or () if isinstance(f, dict)}
         path = event_dict.get("path")
         if isinstance(path, str):
-            event_dict["path"] = audited_path(path, self._hasher, ROUTE_LOCATION in found)
+            event_dict["path"] = self._mask("path", path, ROUTE_LOCATION in found)
         model = event_dict.get("model")
         if isinstance(model, str):
             # Bedrock names the model in the path only: a finding in the route counts for it too.
-            event_dict["model"] = audited_model(model, self._hasher, bool({MODEL_LOCATION, ROUTE_LOCATION} & found))
+            event_dict["model"] = self._mask("model", model, bool({MODEL_LOCATION, ROUTE_LOCATION} & found))
         return event_dict
+
+    def _mask(self, what: str, text: str, found: bool) -> str:
+        remembered = self._masked.get((what, text, found))
+        if remembered is not None:
+            return remembered
+        if what == "host":
+            masked = audited_host(text, self._hasher)
+        elif what == "path":
+            masked = audited_path(text, self._hasher, found)
+        else:
+            masked = audited_model(text, self._hasher, found)
+        if len(self._masked) >= self.REMEMBERED:
+            self._masked.clear()  # a client making up a new path each time gains nothing from memory
+        self._masked[(what, text, found)] = masked
+        return masked
