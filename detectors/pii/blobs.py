@@ -6,7 +6,7 @@ syllables that the word lists know ("Joe94O3", "+Ina89", "Ry9Avl"), and about on
 ten gave a person or a place. Such a run is told from words, identifiers and codes by how
 often it switches between capitals, small letters and digits: random base64 switches at about
 two characters in three, a slug, a path, a CamelCase identifier, an IBAN or an identity
-number far less often. Hex (a hash, a key) is told by being all hex digits.
+number far less often. Hex (a hash, a key) is told by being all hex digits, a UUID by its shape.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ _RUN = re.compile(r"[A-Za-z0-9+/=_-]{20,}(?:\r?\n[A-Za-z0-9+/=_-]+)*")
 _MIN_SWITCH_RATE = 0.4
 # Hex of a hash or a key (32 digits and more, one case): it switches less, and is all hex digits.
 _HEX = re.compile(r"[0-9a-f]{32,}|[0-9A-F]{32,}")
+# A UUID (a request id, a trace id): its groups of digits read as phone numbers or dates
+# ("30945609-afbe-…"), yet it is an identifier, and so is any run holding one.
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _DIGIT = re.compile(r"[0-9]")
 _SEGMENT = re.compile(r"[A-Z]+|[a-z]+|[0-9]+")
 
@@ -69,7 +72,7 @@ def without_blob_findings(text: str, results: list[RecognizerResult]) -> list[Re
 def _is_encoded(run: str) -> bool:
     if _DIGIT.search(run) is None:
         return False
-    if _HEX.fullmatch(run):
+    if _HEX.fullmatch(run) or _UUID.search(run):
         return True
     # Segments of one class ("Joe", "94", "O", "3"); a separator also ends one, which counts
     # a switch more in "ab/cd": separators are rare in words and common enough in base64.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import secrets
+import uuid
 
 import pytest
 
@@ -38,6 +40,23 @@ def test_generated_keys_and_encoded_blobs_hold_no_personal_data(detector):
             for finding in detector.scan(text):
                 found.setdefault(finding.rule, []).append(text[finding.start : finding.end])
     assert found == {}
+
+
+def test_uuids_hold_no_personal_data(detector):
+    """A UUID's all-digit group read as a phone number in about 1 of 200 (``30945609-afbe-…``): in
+    an SDK's request-id header, that blocked the request (a header cannot be redacted)."""
+    rng = random.Random(16)
+    found = []
+    for _ in range(3_000):
+        value = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        for text in (f"amz-sdk-invocation-id: {value}", f"x-request-id: req_{value.upper()}", f"trace {value}."):
+            found += [(text, finding.rule) for finding in detector.scan(text)]
+    assert found == []
+
+
+def test_a_phone_number_beside_a_uuid_is_still_found(detector):
+    text = "Ticket 30945609-afbe-4f3b-b5cc-22e34019779f: call me on +1 415 555 0134"
+    assert ("+1 415 555 0134", "PHONE_NUMBER") in {(text[f.start : f.end], f.rule) for f in detector.scan(text)}
 
 
 @pytest.mark.parametrize(("text", "value", "rule"), [
