@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.proxy_latency import percentile, start_mitmdump
+from bench.proxy_latency import percentile, print_table, start_mitmdump
 from bench.session import HEADERS, cpu_by_process, session_bodies, source_files
 from llm_dlp.testing.proxyrun import start_proxy
 from llm_dlp.testing.standin import StandInProvider, TestCA
@@ -165,10 +165,7 @@ def main() -> None:
         # one core, so two cores at most give (main + workers) / main, and never more than 2.
         bound = min(2.0, (main + workers) / main) if main else 2.0
         lines.append(f"| {count} | {two_run.rate / one_run.rate:.2f}× | {main:.1f} + {workers:.1f} | {bound:.2f}× | {added:+.0f} |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    print_table(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.concurrency import Target, run_sessions
-from bench.proxy_latency import percentile, start_mitmdump
+from bench.proxy_latency import percentile, print_table, start_mitmdump
 from bench.session import cpu_by_process, session_bodies, source_files
 from llm_dlp.testing.proxyrun import RunningProxy, free_port, start_proxy, wait_for_port
 from llm_dlp.testing.standin import StandInProvider, TestCA
@@ -185,10 +185,7 @@ def main() -> None:
                      f"{rate['llm-dlp ×1 behind HAProxy'] / rate['llm-dlp ×1, direct']:.2f}× | "
                      f"{rate['llm-dlp ×2 behind HAProxy'] / rate['mitmdump']:.2f}× |")
     lines += ["", f"Requests each of the two instances decided (audit lines): {served[0]} and {served[1]}."]
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    print_table(lines, args.out)
 
 
 if __name__ == "__main__":

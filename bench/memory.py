@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.proxy_latency import start_mitmdump
+from bench.proxy_latency import print_table, start_mitmdump
 from bench.session import HEADERS, session_bodies, source_files
 from llm_dlp.testing.proxyrun import REPO, start_proxy
 from llm_dlp.testing.standin import StandInProvider, TestCA
@@ -110,10 +110,7 @@ def main() -> None:
              "|---:|---:|---:|---:|"]
     for plain, ours in zip(readings["mitmdump"], readings["llm-dlp"]):
         lines.append(f"| {ours.requests} | {plain.rss_mib:.0f} | {ours.rss_mib:.0f} | {ours.tree_pss_mib:.0f} |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    print_table(lines, args.out)
 
 
 if __name__ == "__main__":

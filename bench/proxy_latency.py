@@ -89,6 +89,14 @@ def start_mitmdump(workdir: Path, ca: Path) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
+def print_table(lines: list[str], out: Path | None) -> None:
+    """A bench's markdown table on stdout, and in ``out`` when the caller asked for a file."""
+    table = "\n".join(lines)
+    print(table)
+    if out:
+        out.write_text(table + "\n")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]

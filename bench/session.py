@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.proxy_latency import start_mitmdump, tool_definitions
+from bench.proxy_latency import print_table, start_mitmdump, tool_definitions
 from llm_dlp.testing.proxyrun import REPO, start_proxy
 from llm_dlp.testing.standin import StandInProvider, TestCA
 
@@ -198,10 +198,7 @@ def main() -> None:
               f"| **llm-dlp ÷ final-body scan** | **{statistics.median(cpu['llm-dlp']) / floor:.2f}×** |",
               # mitmproxy's own work is not scanning: what llm-dlp adds to it, against one scan
               f"| (llm-dlp − mitmdump) ÷ final-body scan | {(statistics.median(cpu['llm-dlp']) - statistics.median(cpu['mitmdump'])) / floor:.2f}× |"]
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    print_table(lines, args.out)
 
 
 if __name__ == "__main__":

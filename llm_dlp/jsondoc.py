@@ -100,17 +100,22 @@ def string_leaves(
     path: JsonPath,
     *,
     skip_keys: frozenset[str] = frozenset(),
+    keys: bool = False,
     depth: int = 0,
 ) -> Iterator[tuple[JsonPath, str]]:
-    """Every string value under ``value`` (not object keys), depth-first, with its path."""
+    """Every string value under ``value``, depth-first in document order, with its path; with
+    ``keys``, every object key too (its path ends in ``OBJECT_KEY``)."""
     if depth > MAX_DEPTH:
         raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key not in skip_keys:
-                yield from string_leaves(item, path + (key,), skip_keys=skip_keys, depth=depth + 1)
+            if key in skip_keys:
+                continue
+            if keys:
+                yield path + (key, OBJECT_KEY), key
+            yield from string_leaves(item, path + (key,), skip_keys=skip_keys, keys=keys, depth=depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from string_leaves(item, path + (index,), skip_keys=skip_keys, depth=depth + 1)
+            yield from string_leaves(item, path + (index,), skip_keys=skip_keys, keys=keys, depth=depth + 1)

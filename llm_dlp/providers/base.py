@@ -139,23 +139,8 @@ def json_string_leaves(
     if not isinstance(inner, (dict, list)):
         yield Segment(path, text, role, hint, unit)
         return
-    for inner_path, leaf in strings_and_keys(inner, path + (INNER_JSON,)):
+    for inner_path, leaf in string_leaves(inner, path + (INNER_JSON,), keys=True):
         yield Segment(inner_path, leaf, role, hint, unit)
-
-
-def strings_and_keys(value: Any, path: JsonPath, depth: int = 0) -> Iterator[tuple[JsonPath, str]]:
-    """Every string value and object key under ``value``, in document order, with its path."""
-    if depth > MAX_DEPTH:
-        raise RequestFormatError(f"JSON nested deeper than this proxy accepts ({MAX_DEPTH})")
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield path + (key, OBJECT_KEY), key
-            yield from strings_and_keys(item, path + (key,), depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from strings_and_keys(item, path + (index,), depth + 1)
 
 
 def tool_arguments_unit(path: JsonPath) -> ContentUnit:
