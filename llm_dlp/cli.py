@@ -252,6 +252,8 @@ def _run(args: argparse.Namespace, serve: Serve | None) -> int:
             raise ValueError("--export-syslog-ca needs --export-syslog tls://HOST:PORT")
         if args.export_syslog_ca and not args.export_syslog_ca.is_file():
             raise ValueError(f"--export-syslog-ca {args.export_syslog_ca}: no such file")
+        if args.upstream_ca is not None and not args.upstream_ca.is_file():
+            raise ValueError(f"--upstream-ca {args.upstream_ca}: no such file (a PEM CA certificate)")
         if args.export_splunk_hec and not args.export_splunk_hec.startswith(("http://", "https://")):
             raise ValueError(f"--export-splunk-hec {args.export_splunk_hec!r}: expected http(s)://HOST:PORT/services/collector/event")
     except ValueError as exc:

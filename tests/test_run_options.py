@@ -16,6 +16,7 @@ from addons.main import main
     (["--export-syslog", "tcp://siem:514", "--export-syslog-ca", "pyproject.toml"], "use --export-syslog tls://"),
     (["--export-syslog-ca", "pyproject.toml"], "needs --export-syslog tls://"),
     (["--export-syslog", "tls://siem:6514", "--export-syslog-ca", "no-such-ca.pem"], "no such file"),
+    (["--upstream-ca", "no-such-ca.pem"], "--upstream-ca no-such-ca.pem: no such file"),
 ])
 def test_bad_worker_and_cache_options_are_refused(options, message, capsys):
     assert main(["run", *options]) == 2
